@@ -1,0 +1,69 @@
+//! The mock's configuration: what the simulated node looks like.
+
+use std::path::PathBuf;
+
+use crate::catalogue::RuntimeRecord;
+use crate::sim::{Scenario, UnknownCommand};
+
+/// Which behaviour profile the mock follows (see `shared/spec/behaviours.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// The API as its documentation and the SDK describe it.
+    #[default]
+    Documented,
+}
+
+/// Everything that shapes the simulated node.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Behaviour profile.
+    pub profile: Profile,
+    /// Simulated GPUs on the node.
+    pub gpus: u32,
+    /// Memory of each simulated GPU, in MB.
+    pub gpu_memory_mb: u32,
+    /// Commands that are neither built in nor scripted.
+    pub unknown_command: UnknownCommand,
+    /// History kept per job, in bytes.
+    pub log_retention_bytes: usize,
+    /// Scripted commands, first match wins.
+    pub scenarios: Vec<Scenario>,
+    /// Installed runtimes at start.
+    pub runtimes: Vec<RuntimeRecord>,
+    /// CPU cores of the simulated host (the real host's count by default).
+    pub host_cores: u32,
+    /// Node identity reported in jobs and monitoring.
+    pub node_id: String,
+    /// Seed for synthetic monitoring figures; `None` varies them.
+    pub seed: Option<u64>,
+    /// Largest gRPC message accepted and sent (ALL-7: 128 MiB).
+    pub max_message_bytes: usize,
+    /// Where the scenario files came from (for logs).
+    pub scenario_files: Vec<PathBuf>,
+}
+
+/// Default log retention per job: 64 MiB.
+pub const DEFAULT_LOG_RETENTION: usize = 64 << 20;
+/// Default and maximum gRPC message size: 128 MiB.
+pub const MAX_MESSAGE_BYTES: usize = 128 << 20;
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            profile: Profile::Documented,
+            gpus: 0,
+            gpu_memory_mb: 16_384,
+            unknown_command: UnknownCommand::Succeed,
+            log_retention_bytes: DEFAULT_LOG_RETENTION,
+            scenarios: Vec::new(),
+            runtimes: crate::catalogue::builtin(),
+            host_cores: std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(1),
+            node_id: uuid::Uuid::new_v4().to_string(),
+            seed: None,
+            max_message_bytes: MAX_MESSAGE_BYTES,
+            scenario_files: Vec::new(),
+        }
+    }
+}

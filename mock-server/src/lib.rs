@@ -1,0 +1,53 @@
+//! # joblet-mock
+//!
+//! An in-memory, stateful Joblet v1 server for SDK developers' tests. It starts
+//! in milliseconds, needs no root, no namespaces and no network beyond loopback,
+//! and answers with the real server's validation, status strings and gRPC codes
+//! (the `documented` profile of `shared/spec/behaviours.md`).
+//!
+//! # Architecture
+//!
+//! One [`state::Shared`] holds the configuration, the single in-memory
+//! [`state::State`] (jobs, networks, volumes, runtimes, GPUs) behind one short-held
+//! mutex, and the [`sim::Simulator`]. Each proto service is a thin module under
+//! [`service`] that calls a domain module ([`jobs`] for the job engine) and turns
+//! its [`error::Error`] into a `tonic::Status` at the boundary. A job is a record
+//! plus one tokio task that runs the simulated command (no real processes:
+//! built-ins and `sh -c` scripts are interpreted, other commands follow scenario
+//! files) and writes to the job's [`logs::LogBuffer`], which keeps bounded history,
+//! fans out to any number of readers and back-pressures the job when readers are
+//! slow. [`server`] builds the routes (plus gRPC health and reflection) and serves
+//! them on a listener the caller bound, until a shutdown future completes.
+//!
+//! # Getting started
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use joblet_mock::MockServer;
+//! use joblet_testkit::pb::{RunJobRequest, job_service_client::JobServiceClient};
+//!
+//! let mock = MockServer::builder().gpus(2).start().await?;
+//! let mut jobs = JobServiceClient::connect(mock.url()).await?;
+//! let job = jobs
+//!     .run_job(RunJobRequest { command: "echo".into(), args: vec!["hi".into()], ..Default::default() })
+//!     .await?
+//!     .into_inner();
+//! assert_eq!(job.status, "RUNNING");
+//! mock.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod catalogue;
+pub mod config;
+pub mod error;
+pub mod jobs;
+pub mod logs;
+pub mod server;
+pub mod service;
+pub mod sim;
+pub mod state;
+pub mod validate;
+
+pub use config::{MockConfig, Profile};
+pub use server::{MockServer, MockServerBuilder, RunningMock, StartError, routes, serve};
+pub use sim::UnknownCommand;

@@ -1,0 +1,359 @@
+//! The mock's one in-memory state: jobs, networks, volumes, runtimes and GPUs.
+//!
+//! All of it sits behind one mutex in [`Shared`]; critical sections are short
+//! and never await. Logs live outside the lock (each job's [`LogBuffer`] has its
+//! own), so streaming output never contends with job submission.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::task::AbortHandle;
+use uuid::Uuid;
+
+use crate::catalogue::RuntimeRecord;
+use crate::config::MockConfig;
+use crate::error::{Error, Result};
+use crate::logs::LogBuffer;
+use crate::sim::Simulator;
+
+/// A job's status. Upper case on the wire (ALL-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Being set up.
+    Initializing,
+    /// Waiting for its scheduled time.
+    Scheduled,
+    /// Executing.
+    Running,
+    /// Exited 0.
+    Completed,
+    /// Exited non-zero, or could not start.
+    Failed,
+    /// Stopped by StopJob while running.
+    Stopped,
+    /// Canceled before it ran.
+    Canceled,
+}
+
+impl JobStatus {
+    /// The wire string (`RUNNING`, `CANCELED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initializing => "INITIALIZING",
+            Self::Scheduled => "SCHEDULED",
+            Self::Running => "RUNNING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Stopped => "STOPPED",
+            Self::Canceled => "CANCELED",
+        }
+    }
+
+    /// Whether the job has reached a final state.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Stopped | Self::Canceled
+        )
+    }
+}
+
+/// What was asked for a job: fixed once the job is accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobSpec {
+    pub name: String,
+    pub command: String,
+    pub args: Vec<String>,
+    pub max_cpu: i32,
+    pub cpu_cores: String,
+    pub max_memory: i32,
+    pub max_iobps: i32,
+    pub network: String,
+    pub volumes: Vec<String>,
+    pub runtime: String,
+    pub work_dir: String,
+    pub environment: Vec<(String, String)>,
+    pub secret_environment: Vec<(String, String)>,
+    /// Paths of uploaded entries (contents live with the running task only).
+    pub uploads: Vec<String>,
+    pub gpu_count: i32,
+    pub gpu_memory_mb: i32,
+    pub workflow_uuid: String,
+    pub dependencies: Vec<String>,
+}
+
+/// One job record.
+#[derive(Debug)]
+pub struct Job {
+    pub id: Uuid,
+    pub spec: Box<JobSpec>,
+    pub status: JobStatus,
+    /// Submission time, Unix seconds.
+    pub start_time: i64,
+    /// Unix seconds once final.
+    pub end_time: Option<i64>,
+    /// Unix seconds of the requested schedule.
+    pub scheduled_time: Option<i64>,
+    pub exit_code: i32,
+    pub gpu_indices: Vec<i32>,
+    pub log: Arc<LogBuffer>,
+    /// The simulation task while scheduled or running.
+    pub task: Option<AbortHandle>,
+}
+
+/// Jobs in creation order, addressable by UUID or unique UUID prefix (ALL-2, ALL-5).
+#[derive(Debug, Default)]
+pub struct JobTable {
+    next_seq: u64,
+    by_seq: BTreeMap<u64, Job>,
+    by_id: BTreeMap<String, u64>,
+}
+
+impl JobTable {
+    /// Adds a job; returns its sequence number.
+    pub fn insert(&mut self, job: Job) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_id.insert(job.id.to_string(), seq);
+        self.by_seq.insert(seq, job);
+        seq
+    }
+
+    /// Resolves a full UUID or a unique prefix (case-insensitive).
+    pub fn resolve(&self, id: &str) -> Result<u64> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.is_empty() {
+            return Err(Error::invalid("uuid", "job uuid is required"));
+        }
+        if let Some(seq) = self.by_id.get(&id) {
+            return Ok(*seq);
+        }
+        let mut matches = self
+            .by_id
+            .range(id.clone()..)
+            .take_while(|(k, _)| k.starts_with(&id));
+        match (matches.next(), matches.next()) {
+            (None, _) => Err(Error::NotFound(format!("job {id} not found"))),
+            (Some((_, seq)), None) => Ok(*seq),
+            (Some(_), Some(_)) => {
+                let count = 2 + matches.count();
+                Err(Error::invalid(
+                    "uuid",
+                    format!("job id prefix {id:?} is ambiguous: it matches {count} jobs"),
+                ))
+            }
+        }
+    }
+
+    /// The job with this sequence number.
+    pub fn get(&self, seq: u64) -> Option<&Job> {
+        self.by_seq.get(&seq)
+    }
+
+    /// The job with this sequence number, mutably.
+    pub fn get_mut(&mut self, seq: u64) -> Option<&mut Job> {
+        self.by_seq.get_mut(&seq)
+    }
+
+    /// Removes a job.
+    pub fn remove(&mut self, seq: u64) -> Option<Job> {
+        let job = self.by_seq.remove(&seq)?;
+        self.by_id.remove(&job.id.to_string());
+        Some(job)
+    }
+
+    /// Every job in creation order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &Job)> {
+        self.by_seq.iter().map(|(s, j)| (*s, j))
+    }
+
+    /// Number of jobs held.
+    pub fn len(&self) -> usize {
+        self.by_seq.len()
+    }
+
+    /// Whether no job is held.
+    pub fn is_empty(&self) -> bool {
+        self.by_seq.is_empty()
+    }
+}
+
+/// A network known to the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRecord {
+    pub name: String,
+    pub cidr: String,
+    pub bridge: String,
+    /// Built in (`bridge`, `isolated`, `none`): cannot be removed.
+    pub builtin: bool,
+    /// Reported by ListNetworks (`isolated` and `none` are not).
+    pub listed: bool,
+}
+
+/// A volume known to the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeRecord {
+    pub name: String,
+    /// Size exactly as sent.
+    pub size: String,
+    /// `filesystem` or `memory`.
+    pub kind: String,
+    pub path: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+}
+
+/// The whole mutable state.
+#[derive(Debug, Default)]
+pub struct State {
+    pub jobs: JobTable,
+    /// Networks in creation order (built-ins first).
+    pub networks: Vec<NetworkRecord>,
+    /// Volumes in creation order.
+    pub volumes: Vec<VolumeRecord>,
+    /// Installed runtimes in install order.
+    pub runtimes: Vec<RuntimeRecord>,
+    /// For each simulated GPU, the sequence number of the job holding it.
+    pub gpus: Vec<Option<u64>>,
+    /// Running jobs per network name (NET-LIST-1 jobCount).
+    pub running_on_network: HashMap<String, u32>,
+    /// Running jobs per volume name (VOL-LIST-1 jobCount).
+    pub running_with_volume: HashMap<String, u32>,
+    /// Jobs currently running.
+    pub running_jobs: u32,
+}
+
+impl State {
+    /// The state of a fresh node.
+    pub fn new(config: &MockConfig) -> Self {
+        let builtin = |name: &str, cidr: &str, bridge: &str, listed: bool| NetworkRecord {
+            name: name.into(),
+            cidr: cidr.into(),
+            bridge: bridge.into(),
+            builtin: true,
+            listed,
+        };
+        Self {
+            networks: vec![
+                builtin("bridge", "172.20.0.0/16", "joblet0", true),
+                builtin("isolated", "", "", false),
+                builtin("none", "", "", false),
+            ],
+            runtimes: config.runtimes.clone(),
+            gpus: vec![None; config.gpus as usize],
+            ..Self::default()
+        }
+    }
+
+    /// The network with this name.
+    pub fn network(&self, name: &str) -> Option<&NetworkRecord> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+
+    /// The volume with this name.
+    pub fn volume(&self, name: &str) -> Option<&VolumeRecord> {
+        self.volumes.iter().find(|v| v.name == name)
+    }
+
+    /// Counts a job as running (network, volumes).
+    pub fn mark_running(&mut self, spec: &JobSpec) {
+        self.running_jobs += 1;
+        *self.running_on_network.entry(spec.network.clone()).or_default() += 1;
+        for v in &spec.volumes {
+            *self.running_with_volume.entry(v.clone()).or_default() += 1;
+        }
+    }
+
+    /// Reverses [`mark_running`](Self::mark_running).
+    pub fn mark_not_running(&mut self, spec: &JobSpec) {
+        self.running_jobs = self.running_jobs.saturating_sub(1);
+        if let Some(n) = self.running_on_network.get_mut(&spec.network) {
+            *n = n.saturating_sub(1);
+        }
+        for v in &spec.volumes {
+            if let Some(n) = self.running_with_volume.get_mut(v) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Frees the GPUs held by job `seq`.
+    pub fn release_gpus(&mut self, seq: u64) {
+        for slot in &mut self.gpus {
+            if *slot == Some(seq) {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// What every service shares: configuration, state and the simulator.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: MockConfig,
+    pub state: Mutex<State>,
+    pub sim: Simulator,
+    /// When the mock started (for uptime).
+    pub started: std::time::Instant,
+}
+
+impl Shared {
+    /// Fresh shared state for `config`.
+    pub fn new(config: MockConfig) -> Arc<Self> {
+        let sim = Simulator::new(config.scenarios.clone(), config.unknown_command);
+        Arc::new(Self {
+            state: Mutex::new(State::new(&config)),
+            sim,
+            config,
+            started: std::time::Instant::now(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str) -> Job {
+        Job {
+            id: Uuid::parse_str(id).unwrap(),
+            spec: Box::default(),
+            status: JobStatus::Completed,
+            start_time: 0,
+            end_time: None,
+            scheduled_time: None,
+            exit_code: 0,
+            gpu_indices: Vec::new(),
+            log: LogBuffer::new(16),
+            task: None,
+        }
+    }
+
+    #[test]
+    fn prefix_lookup_all_2() {
+        let mut t = JobTable::default();
+        let a = t.insert(job("aaaaaaaa-0000-4000-8000-000000000001"));
+        let _b = t.insert(job("aaaaaaaa-0000-4000-8000-000000000002"));
+        let c = t.insert(job("bbbbbbbb-0000-4000-8000-000000000003"));
+        assert_eq!(t.resolve("bbb").unwrap(), c);
+        assert_eq!(t.resolve("AAAAAAAA-0000-4000-8000-000000000001").unwrap(), a);
+        let amb = t.resolve("aaaa").unwrap_err();
+        assert_eq!(amb.code(), tonic::Code::InvalidArgument);
+        assert!(amb.to_string().contains("2 jobs"), "{amb}");
+        assert_eq!(t.resolve("c").unwrap_err().code(), tonic::Code::NotFound);
+        assert_eq!(t.resolve("").unwrap_err().code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn creation_order_survives_removal() {
+        let mut t = JobTable::default();
+        let a = t.insert(job("00000000-0000-4000-8000-000000000009"));
+        let b = t.insert(job("00000000-0000-4000-8000-000000000001"));
+        let c = t.insert(job("00000000-0000-4000-8000-000000000005"));
+        t.remove(b);
+        let order: Vec<_> = t.iter().map(|(s, _)| s).collect();
+        assert_eq!(order, [a, c]);
+        assert_eq!(t.resolve("00000000-0000-4000-8000-000000000001").unwrap_err().code(), tonic::Code::NotFound);
+    }
+}

@@ -1,0 +1,32 @@
+//! # joblet-testkit
+//!
+//! The shared foundation of the Joblet testing toolkit. Every tool in the
+//! workspace (the mock server `joblet-mock`, the conformance suite and the load
+//! generator) speaks the Joblet v1 wire contract through this crate.
+//!
+//! # Layout
+//!
+//! - [`pb`]: the prost messages and tonic clients and servers generated at build
+//!   time from `proto/joblet.proto` (our own file, proven wire-identical to the
+//!   published SDK's contract by `tests/wire_contract.rs`). Lint allowances live
+//!   on that module only.
+//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptor set of the contract, for
+//!   server reflection and for comparing contracts.
+//! - [`Target`]: where a client connects (address, plaintext or mutual TLS,
+//!   timeouts) and [`Target::connect`], which the conformance suite and the load
+//!   generator use to reach a real node or a mock.
+//! - [`Error`]: the typed errors of this crate.
+//! - `testing` (feature `test-util`): helpers shared by the crates' tests.
+
+pub mod error;
+pub mod pb;
+pub mod target;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use error::Error;
+pub use target::{Target, TlsFiles};
+
+/// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_descriptor.bin"));
