@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Local, SecondsFormat, TimeZone};
+use futures::FutureExt;
 use joblet_testkit::pb;
 use uuid::Uuid;
 
@@ -345,9 +346,14 @@ fn start_locked(state: &mut State, seq: u64) -> Result<()> {
     Ok(())
 }
 
-/// Sets a final status, frees what the job held and closes its log.
+/// Sets a final status, frees what the job held and closes its log. A job that
+/// is already final keeps its first outcome (for example a scheduled job that
+/// was canceled while its start was failing).
 fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32) {
     let Some(job) = state.jobs.get_mut(seq) else { return };
+    if job.status.is_final() {
+        return;
+    }
     let was_running = job.status == JobStatus::Running;
     job.status = status;
     job.exit_code = exit_code;
@@ -376,10 +382,9 @@ async fn job_task(shared: Arc<Shared>, seq: u64, ctx: ExecContext, wait: Option<
             match state.jobs.get(seq) {
                 Some(job) if job.status == JobStatus::Scheduled => {
                     let spec = job.spec.clone();
-                    match check_resources(&state, &spec).and_then(|()| start_locked(&mut state, seq)) {
-                        Ok(()) => None,
-                        Err(e) => Some(e),
-                    }
+                    check_resources(&state, &spec)
+                        .and_then(|()| start_locked(&mut state, seq))
+                        .err()
                 }
                 _ => return,
             }
@@ -398,7 +403,19 @@ async fn job_task(shared: Arc<Shared>, seq: u64, ctx: ExecContext, wait: Option<
             None => return,
         }
     };
-    let code = shared.sim.run(&command, &args, &ctx, &mut out).await;
+    // A bug in the simulator must not leave the job RUNNING forever (holding its
+    // GPUs, its readers waiting): it ends FAILED like a job that could not run.
+    let simulated = std::panic::AssertUnwindSafe(shared.sim.run(&command, &args, &ctx, &mut out))
+        .catch_unwind()
+        .await;
+    let code = match simulated {
+        Ok(code) => code,
+        Err(_) => {
+            tracing::error!(job = %ctx.job_id, %command, "the simulator panicked; the job ends FAILED (-1)");
+            out.line("joblet-mock: internal error while simulating this command").await;
+            -1
+        }
+    };
     let mut state = shared.state.lock();
     if state.jobs.get(seq).is_some_and(|j| j.status == JobStatus::Running) {
         let status = if code == 0 { JobStatus::Completed } else { JobStatus::Failed };

@@ -37,17 +37,27 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod logs;
+pub mod monitoring;
+pub mod networks;
+pub mod runtimes;
 pub mod server;
 pub mod service;
 pub mod sim;
 pub mod state;
+pub mod tls;
 pub mod validate;
+pub mod volumes;
 
+pub use auth::Role;
 pub use config::{MockConfig, Profile};
-pub use server::{MockServer, MockServerBuilder, RunningMock, StartError, routes, serve};
+pub use server::{
+    MockServer, MockServerBuilder, RunningMock, StartError, TlsSetup, routes, serve, serve_tls,
+};
 pub use sim::UnknownCommand;
+pub use tls::{GeneratedCerts, MockTls};

@@ -1,22 +1,32 @@
 //! Serving the mock: routes, listeners, start and shutdown.
 //!
-//! [`serve`] takes a listener that is already bound and a shutdown future, so a
-//! test binds port 0 and stops the server when it chooses. [`MockServer`] wraps
-//! that for Rust tests: `MockServer::builder()…start().await` returns a
-//! [`RunningMock`] with the bound address and a handle that stops it.
+//! [`serve`] (plaintext h2c, every caller admin: AUTH-1) and [`serve_tls`]
+//! (mutual TLS 1.3, roles from client certificates: AUTH-2, AUTH-3) take a
+//! listener that is already bound and a shutdown future, so a test binds port 0
+//! and stops the server when it chooses. Both may serve one [`Shared`] state at
+//! once. Every listener gets the same stack: the ALL-7 status fix-up, then the
+//! [`AuthLayer`] (authorization before any handler runs: AUTH-4, AUTH-5), then
+//! the [`routes`] (the Joblet services, health and reflection).
+//!
+//! [`MockServer`] wraps that for Rust tests: `MockServer::builder()…start().await`
+//! returns a [`RunningMock`] with the bound addresses and a handle that stops it.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use joblet_testkit::pb;
+use joblet_testkit::{Target, pb};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::{Stream, StreamExt, wrappers::TcpListenerStream};
+use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Server;
+use tonic::transport::server::Connected;
 
+use crate::auth::{AuthLayer, AuthMode, Role};
 use crate::config::MockConfig;
 use crate::service::{
     job::JobSvc, monitoring::MonitoringSvc, network::NetworkSvc, runtime::RuntimeSvc,
@@ -24,6 +34,7 @@ use crate::service::{
 };
 use crate::sim::{Scenario, UnknownCommand};
 use crate::state::Shared;
+use crate::tls::{GeneratedCerts, MockTls, TlsError};
 
 /// Errors starting the mock.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +50,9 @@ pub enum StartError {
     /// The transport failed.
     #[error("gRPC transport error: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// TLS could not be set up.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Every gRPC service of the mock (the five Joblet services, health and
@@ -94,27 +108,90 @@ fn oversized_is_resource_exhausted<B>(mut resp: http::Response<B>) -> http::Resp
         && headers
             .get("grpc-message")
             .and_then(|m| m.to_str().ok())
-            .is_some_and(|m| m.contains("message%20length%20too%20large") || m.contains("message length too large"));
+            .is_some_and(|m| {
+                m.contains("message%20length%20too%20large")
+                    || m.contains("message length too large")
+            });
     if too_large {
         headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
     resp
 }
 
-/// Serves the mock on `listener` (plaintext h2c) until `shutdown` completes.
+/// Serves the routes on `incoming` with the stack every listener shares.
+async fn serve_incoming<I, IO, IE>(
+    incoming: I,
+    shared: Arc<Shared>,
+    mode: AuthMode,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error>
+where
+    I: Stream<Item = Result<IO, IE>>,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let layer = tower::ServiceBuilder::new()
+        .map_response(oversized_is_resource_exhausted::<tonic::body::Body>)
+        .layer(AuthLayer::new(mode));
+    Server::builder()
+        .layer(layer)
+        .add_routes(routes(&shared))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+/// Serves the mock on `listener` (plaintext h2c, every caller admin: AUTH-1)
+/// until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let layer = tower::ServiceBuilder::new()
-        .map_response(oversized_is_resource_exhausted::<tonic::body::Body>);
-    Server::builder()
-        .tcp_nodelay(true)
-        .layer(layer)
-        .add_routes(routes(&shared))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(tcp) = &conn {
+            let _ = tcp.set_nodelay(true);
+        }
+        conn
+    });
+    serve_incoming(incoming, shared, AuthMode::Plaintext, shutdown).await
+}
+
+/// Serves the mock on `listener` over mutual TLS (TLS 1.3 only, client
+/// certificate required, role from its OU: AUTH-2, AUTH-3) until `shutdown`
+/// completes. `shared` may be served by [`serve`] at the same time.
+pub async fn serve_tls(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: MockTls,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let (conns, accept_loop) = crate::tls::incoming(listener, &tls);
+    let result = serve_incoming(
+        conns.map(Ok::<_, std::io::Error>),
+        shared,
+        AuthMode::Tls,
+        shutdown,
+    )
+    .await;
+    drop(accept_loop);
+    result
+}
+
+/// How the TLS listener of a [`MockServer`] gets its certificates.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TlsSetup {
+    /// Generate a CA, server and client certificates and `rnx-config.yml` into
+    /// this directory at start ([`GeneratedCerts`]).
+    Generate(PathBuf),
+    /// Use this server identity and client CA.
+    Given(MockTls),
+}
+
+impl From<MockTls> for TlsSetup {
+    fn from(tls: MockTls) -> Self {
+        Self::Given(tls)
+    }
 }
 
 /// Entry point for Rust tests and embedding: `MockServer::builder()…start().await`.
@@ -128,6 +205,8 @@ impl MockServer {
         MockServerBuilder {
             config: MockConfig::default(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+            tls_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -138,6 +217,8 @@ impl MockServer {
 pub struct MockServerBuilder {
     config: MockConfig,
     listen: SocketAddr,
+    tls: Option<TlsSetup>,
+    tls_listen: SocketAddr,
 }
 
 impl MockServerBuilder {
@@ -150,6 +231,20 @@ impl MockServerBuilder {
     /// Address to listen on (default `127.0.0.1:0`, an ephemeral port).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Also serve mutual TLS, on [`tls_listen`](Self::tls_listen) (default
+    /// `127.0.0.1:0`), sharing the state with the plaintext listener:
+    /// `.tls(TlsSetup::Generate(dir))` or `.tls(mock_tls)`.
+    pub fn tls(mut self, setup: impl Into<TlsSetup>) -> Self {
+        self.tls = Some(setup.into());
+        self
+    }
+
+    /// Address of the TLS listener (default `127.0.0.1:0`); only used with [`tls`](Self::tls).
+    pub fn tls_listen(mut self, addr: SocketAddr) -> Self {
+        self.tls_listen = addr;
         self
     }
 
@@ -177,43 +272,71 @@ impl MockServerBuilder {
         self
     }
 
-    /// Binds and starts serving in the background.
+    /// Binds, generates certificates if asked, and starts serving in the background.
     pub async fn start(self) -> Result<RunningMock, StartError> {
-        let listener = TcpListener::bind(self.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: self.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: self.listen,
-            source,
-        })?;
+        let (listener, addr) = bind(self.listen).await?;
         let shared = Shared::new(self.config);
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, Arc::clone(&shared), async {
-            let _ = rx.await;
-        }));
+        let token = CancellationToken::new();
+        let mut tasks = Vec::new();
+        let mut tls_addr = None;
+        let mut certs = None;
+        if let Some(setup) = self.tls {
+            let (tls_listener, bound) = bind(self.tls_listen).await?;
+            let tls = match setup {
+                TlsSetup::Given(tls) => tls,
+                TlsSetup::Generate(dir) => {
+                    let extra = crate::tls::extra_sans(bound);
+                    let generated = GeneratedCerts::generate(dir, &extra)?;
+                    generated.write_rnx_config(bound)?;
+                    let tls = generated.mock_tls()?;
+                    certs = Some(generated);
+                    tls
+                }
+            };
+            tls_addr = Some(bound);
+            tasks.push(tokio::spawn(serve_tls(
+                tls_listener,
+                Arc::clone(&shared),
+                tls,
+                token.clone().cancelled_owned(),
+            )));
+        }
+        tasks.push(tokio::spawn(serve(
+            listener,
+            Arc::clone(&shared),
+            token.clone().cancelled_owned(),
+        )));
         Ok(RunningMock {
             addr,
+            tls_addr,
+            certs,
             shared,
-            shutdown: Some(tx),
-            task: Some(task),
+            shutdown: token,
+            tasks,
         })
     }
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let err = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(err)?;
+    let bound = listener.local_addr().map_err(err)?;
+    Ok((listener, bound))
 }
 
 /// A mock serving in the background. Dropping it stops it.
 #[derive(Debug)]
 pub struct RunningMock {
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
+    certs: Option<GeneratedCerts>,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<Result<(), tonic::transport::Error>>>,
 }
 
 impl RunningMock {
-    /// The bound address.
+    /// The bound plaintext address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -223,17 +346,32 @@ impl RunningMock {
         format!("http://{}", self.addr)
     }
 
+    /// The bound TLS address, when TLS is on.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
+    /// The generated certificates (with [`TlsSetup::Generate`]).
+    pub fn certs(&self) -> Option<&GeneratedCerts> {
+        self.certs.as_ref()
+    }
+
+    /// A mutual-TLS [`Target`] for the generated admin or viewer client
+    /// (`None` without TLS, with given certificates, or for [`Role::Unknown`]).
+    pub fn tls_target(&self, role: Role) -> Option<Target> {
+        let files = self.certs.as_ref()?.tls_files(role)?;
+        Some(Target::plaintext(self.tls_addr?.to_string()).with_tls(files))
+    }
+
     /// The mock's state (for white-box assertions in tests).
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
-    /// Stops serving and waits until the server has ended.
+    /// Stops serving and waits until every listener has ended.
     pub async fn shutdown(mut self) -> Result<(), StartError> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
+        self.shutdown.cancel();
+        for task in std::mem::take(&mut self.tasks) {
             if let Ok(result) = task.await {
                 result?;
             }
@@ -244,11 +382,9 @@ impl RunningMock {
 
 impl Drop for RunningMock {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.shutdown.cancel();
         // Connections may linger: abort rather than wait (never block in Drop).
-        if let Some(task) = self.task.take() {
+        for task in &self.tasks {
             task.abort();
         }
     }

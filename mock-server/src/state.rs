@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::catalogue::RuntimeRecord;
@@ -102,6 +103,16 @@ pub struct Job {
     pub task: Option<AbortHandle>,
 }
 
+/// An ID as error messages quote it: at most 64 characters, so that a huge
+/// bogus ID cannot make the `grpc-message` header exceed the peer's limits.
+fn shown(id: &str) -> String {
+    const MAX: usize = 64;
+    match id.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &id[..cut]),
+        None => id.to_string(),
+    }
+}
+
 /// Jobs in creation order, addressable by UUID or unique UUID prefix (ALL-2, ALL-5).
 #[derive(Debug, Default)]
 pub struct JobTable {
@@ -134,7 +145,7 @@ impl JobTable {
             .range(id.clone()..)
             .take_while(|(k, _)| k.starts_with(&id));
         match (matches.next(), matches.next()) {
-            (None, _) => Err(Error::NotFound(format!("job {id} not found"))),
+            (None, _) => Err(Error::NotFound(format!("job {} not found", shown(&id)))),
             (Some((_, seq)), None) => Ok(*seq),
             (Some(_), Some(_)) => {
                 let count = 2 + matches.count();
@@ -256,11 +267,12 @@ impl State {
         self.volumes.iter().find(|v| v.name == name)
     }
 
-    /// Counts a job as running (network, volumes).
+    /// Counts a job as running (network, volumes). A volume named twice by one
+    /// job counts once (jobCount is a number of jobs).
     pub fn mark_running(&mut self, spec: &JobSpec) {
         self.running_jobs += 1;
         *self.running_on_network.entry(spec.network.clone()).or_default() += 1;
-        for v in &spec.volumes {
+        for v in distinct(&spec.volumes) {
             *self.running_with_volume.entry(v.clone()).or_default() += 1;
         }
     }
@@ -271,7 +283,7 @@ impl State {
         if let Some(n) = self.running_on_network.get_mut(&spec.network) {
             *n = n.saturating_sub(1);
         }
-        for v in &spec.volumes {
+        for v in distinct(&spec.volumes) {
             if let Some(n) = self.running_with_volume.get_mut(v) {
                 *n = n.saturating_sub(1);
             }
@@ -288,6 +300,15 @@ impl State {
     }
 }
 
+/// Each name once, in first-seen order.
+fn distinct(names: &[String]) -> impl Iterator<Item = &String> {
+    names
+        .iter()
+        .enumerate()
+        .filter(move |(i, n)| !names[..*i].contains(n))
+        .map(|(_, n)| n)
+}
+
 /// What every service shares: configuration, state and the simulator.
 #[derive(Debug)]
 pub struct Shared {
@@ -296,6 +317,10 @@ pub struct Shared {
     pub sim: Simulator,
     /// When the mock started (for uptime).
     pub started: std::time::Instant,
+    /// Cancelled when the server starts shutting down: endless server streams
+    /// (a log that is still being written, a scheduled job's log) end then, so a
+    /// graceful shutdown does not wait for them forever.
+    pub closing: CancellationToken,
 }
 
 impl Shared {
@@ -307,7 +332,14 @@ impl Shared {
             sim,
             config,
             started: std::time::Instant::now(),
+            closing: CancellationToken::new(),
         })
+    }
+
+    /// Ends every open server stream (they answer UNAVAILABLE); call when the
+    /// server begins its graceful shutdown.
+    pub fn begin_shutdown(&self) {
+        self.closing.cancel();
     }
 }
 

@@ -2,26 +2,93 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use joblet_mock::{MockConfig, UnknownCommand, catalogue, sim};
+use joblet_mock::{GeneratedCerts, MockConfig, MockTls, UnknownCommand, catalogue, sim, tls};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// An in-memory Joblet v1 server for SDK tests: jobs are simulated (no real
 /// processes), state lives in memory, nothing needs root.
 ///
-/// Prints one line `joblet-mock listening on ADDR` once it accepts calls, then
+/// Prints one line `joblet-mock listening on ADDR` once it accepts calls (and,
+/// with --tls-listen, then a line `joblet-mock listening on tls ADDR`), then
 /// serves until SIGINT or SIGTERM. Logs go to stderr (filter with RUST_LOG, e.g.
 /// RUST_LOG=joblet_mock=debug).
 ///
+/// The plaintext listener has no authentication: every caller is admin (what the
+/// SDK's default insecure=True speaks). The TLS listener is mutual TLS 1.3 like a
+/// real node: client certificates must chain to the client CA, and the first
+/// Subject OU equal to admin or viewer is the caller's role (viewer: read-only
+/// calls; any other OU: no Joblet call). Both listeners serve the same state.
+///
 /// Example: joblet-mock --listen 127.0.0.1:50051 --gpus 2 --scenario fixtures/scenarios/examples.yaml
+///
+/// Example with TLS: joblet-mock --tls-listen 127.0.0.1:50052 --certs-dir /tmp/mock-certs,
+/// then in Python: JobletClient(config_path="/tmp/mock-certs/rnx-config.yml",
+/// node_name="viewer", insecure=False)
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
     /// Plaintext (h2c) address to listen on; port 0 picks a free port.
     #[arg(long, env = "JOBLET_MOCK_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+
+    /// Serve no plaintext listener, only --tls-listen.
+    #[arg(long, env = "JOBLET_MOCK_NO_PLAINTEXT", requires = "tls_listen")]
+    no_plaintext: bool,
+
+    /// Also serve mutual TLS (TLS 1.3 only, client certificate required) on this
+    /// address; port 0 picks a free port. Needs --certs-dir, or --tls-cert,
+    /// --tls-key and --client-ca.
+    #[arg(long, value_name = "ADDR", env = "JOBLET_MOCK_TLS_LISTEN")]
+    tls_listen: Option<SocketAddr>,
+
+    /// Generate certificates for --tls-listen into DIR (created if missing;
+    /// everything is regenerated, overwriting, at each start): ca.pem, ca-key.pem,
+    /// server.pem, server-key.pem (SANs localhost, joblet, 127.0.0.1, ::1),
+    /// admin.pem, admin-key.pem (OU=admin), viewer.pem, viewer-key.pem (OU=viewer),
+    /// and rnx-config.yml with nodes "default" (admin) and "viewer" pointing at the
+    /// TLS address. Keys and rnx-config.yml are mode 0600.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "JOBLET_MOCK_CERTS_DIR",
+        requires = "tls_listen",
+        conflicts_with_all = ["tls_cert", "tls_key", "client_ca"]
+    )]
+    certs_dir: Option<PathBuf>,
+
+    /// Server certificate chain for --tls-listen (PEM, leaf first); with
+    /// --tls-key and --client-ca.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JOBLET_MOCK_TLS_CERT",
+        requires_all = ["tls_listen", "tls_key", "client_ca"]
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// Server private key for --tls-listen (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JOBLET_MOCK_TLS_KEY",
+        requires_all = ["tls_listen", "tls_cert", "client_ca"]
+    )]
+    tls_key: Option<PathBuf>,
+
+    /// CA certificate(s) that client certificates must chain to, for
+    /// --tls-listen (PEM).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JOBLET_MOCK_CLIENT_CA",
+        requires_all = ["tls_listen", "tls_cert", "tls_key"]
+    )]
+    client_ca: Option<PathBuf>,
 
     /// Number of simulated GPUs on the node.
     #[arg(long, env = "JOBLET_MOCK_GPUS", default_value_t = 0)]
@@ -61,8 +128,56 @@ struct Args {
     seed: Option<u64>,
 }
 
+/// Where the TLS listener's certificates come from.
+#[derive(Debug)]
+enum TlsSource {
+    Generate(PathBuf),
+    Given(MockTls),
+}
+
+/// What the command serves.
+#[derive(Debug)]
+struct Plan {
+    listen: Option<SocketAddr>,
+    tls: Option<(SocketAddr, TlsSource)>,
+    config: MockConfig,
+}
+
 impl Args {
-    fn into_config(self) -> anyhow::Result<(SocketAddr, MockConfig)> {
+    fn into_plan(self) -> anyhow::Result<Plan> {
+        let tls = match self.tls_listen {
+            None => None,
+            Some(addr) => Some((addr, self.tls_source()?)),
+        };
+        let listen = (!self.no_plaintext).then_some(self.listen);
+        let config = self.into_config()?;
+        Ok(Plan {
+            listen,
+            tls,
+            config,
+        })
+    }
+
+    fn tls_source(&self) -> anyhow::Result<TlsSource> {
+        if let Some(dir) = &self.certs_dir {
+            return Ok(TlsSource::Generate(dir.clone()));
+        }
+        let (Some(cert), Some(key), Some(ca)) = (&self.tls_cert, &self.tls_key, &self.client_ca)
+        else {
+            anyhow::bail!(
+                "--tls-listen needs certificates: --certs-dir DIR to generate them, \
+                 or --tls-cert, --tls-key and --client-ca"
+            );
+        };
+        let chain = tls::load_certs(cert, "server certificate").context("--tls-cert")?;
+        let key = tls::load_key(key, "server key").context("--tls-key")?;
+        let ca = tls::load_certs(ca, "client CA").context("--client-ca")?;
+        let tls = MockTls::new(chain, key, ca)
+            .context("--tls-cert, --tls-key and --client-ca do not make a usable TLS identity")?;
+        Ok(TlsSource::Given(tls))
+    }
+
+    fn into_config(self) -> anyhow::Result<MockConfig> {
         let mut config = MockConfig {
             gpus: self.gpus,
             gpu_memory_mb: self.gpu_memory_mb,
@@ -74,7 +189,8 @@ impl Args {
         if self.log_retention_bytes == 0 {
             anyhow::bail!("--log-retention-bytes must be at least 1");
         }
-        config.scenarios = sim::load_scenarios(&self.scenarios).context("loading --scenario files")?;
+        config.scenarios =
+            sim::load_scenarios(&self.scenarios).context("loading --scenario files")?;
         config.scenario_files = self.scenarios;
         if let Some(path) = &self.runtimes {
             config.runtimes = catalogue::load(path).context("loading --runtimes")?;
@@ -86,7 +202,7 @@ impl Args {
         if let Some(id) = self.node_id {
             config.node_id = id;
         }
-        Ok((self.listen, config))
+        Ok(config)
     }
 }
 
@@ -94,14 +210,15 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot listen for SIGTERM: {e}");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -121,17 +238,85 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let (listen, config) = Args::parse().into_config()?;
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
+    let Plan {
+        listen,
+        tls,
+        config,
+    } = Args::parse().into_plan()?;
+    let plaintext = match listen {
+        Some(listen) => {
+            let listener = TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            Some((listener, addr))
+        }
+        None => None,
+    };
+    let tls = match tls {
+        Some((listen, source)) => {
+            let listener = TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} (--tls-listen)"))?;
+            let addr = listener.local_addr()?;
+            let tls = match source {
+                TlsSource::Given(tls) => tls,
+                TlsSource::Generate(dir) => {
+                    let in_dir = || format!("--certs-dir {}", dir.display());
+                    let certs = GeneratedCerts::generate(&dir, &tls::extra_sans(addr))
+                        .with_context(in_dir)?;
+                    let rnx = certs.write_rnx_config(addr).with_context(in_dir)?;
+                    tracing::info!("certificates and {} written", rnx.display());
+                    certs.mock_tls().context("generated certificates")?
+                }
+            };
+            Some((listener, addr, tls))
+        }
+        None => None,
+    };
     let shared = joblet_mock::state::Shared::new(config);
-    println!("joblet-mock listening on {addr}");
-    use std::io::Write;
-    std::io::stdout().flush()?;
-    joblet_mock::serve(listener, shared, shutdown_signal())
-        .await
-        .context("serving")?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if let Some((_, addr)) = &plaintext {
+            writeln!(out, "joblet-mock listening on {addr}")?;
+        }
+        if let Some((_, addr, _)) = &tls {
+            writeln!(out, "joblet-mock listening on tls {addr}")?;
+        }
+        out.flush()?;
+    }
+    let stop = CancellationToken::new();
+    let plaintext_server = async {
+        match plaintext {
+            Some((listener, _)) => joblet_mock::serve(
+                listener,
+                Arc::clone(&shared),
+                stop.clone().cancelled_owned(),
+            )
+            .await
+            .context("serving plaintext"),
+            None => Ok(()),
+        }
+    };
+    let tls_server = async {
+        match tls {
+            Some((listener, _, tls)) => joblet_mock::serve_tls(
+                listener,
+                Arc::clone(&shared),
+                tls,
+                stop.clone().cancelled_owned(),
+            )
+            .await
+            .context("serving TLS"),
+            None => Ok(()),
+        }
+    };
+    let signal = async {
+        shutdown_signal().await;
+        stop.cancel();
+        Ok::<_, anyhow::Error>(())
+    };
+    tokio::try_join!(plaintext_server, tls_server, signal)?;
     Ok(())
 }

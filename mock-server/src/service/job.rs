@@ -74,9 +74,24 @@ impl JobService for JobSvc {
         request: Request<pb::GetJobLogsReq>,
     ) -> Result<Response<Self::GetJobLogsStream>, Status> {
         let reader = jobs::logs(&self.shared, &request.get_ref().uuid)?;
-        let stream = futures::stream::unfold(reader, |mut reader| async move {
-            let payload = reader.next().await?;
-            Some((Ok(pb::DataChunk { payload }), reader))
+        let closing = self.shared.closing.clone();
+        // Replays, follows and ends with the job; when the server shuts down it
+        // ends with UNAVAILABLE instead of holding the shutdown up.
+        let stream = futures::stream::unfold(Some(reader), move |reader| {
+            let closing = closing.clone();
+            async move {
+                let mut reader = reader?;
+                tokio::select! {
+                    biased;
+                    () = closing.cancelled() => Some((
+                        Err(Status::unavailable("joblet-mock is shutting down")),
+                        None,
+                    )),
+                    payload = reader.next() => {
+                        payload.map(|payload| (Ok(pb::DataChunk { payload }), Some(reader)))
+                    }
+                }
+            }
         });
         Ok(Response::new(Box::pin(stream)))
     }

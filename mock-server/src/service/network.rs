@@ -1,4 +1,4 @@
-//! `joblet.NetworkService` (placeholder until its issue lands).
+//! `joblet.NetworkService`: networks (NET-*), over [`crate::networks`].
 
 use std::sync::Arc;
 
@@ -6,14 +6,12 @@ use joblet_testkit::pb;
 use joblet_testkit::pb::network_service_server::NetworkService;
 use tonic::{Request, Response, Status};
 
-#[allow(unused_imports)]
-use super::{BoxStream, not_built};
+use crate::networks;
 use crate::state::Shared;
 
 /// The NetworkService over the shared state.
 #[derive(Debug, Clone)]
 pub struct NetworkSvc {
-    #[allow(dead_code)]
     shared: Arc<Shared>,
 }
 
@@ -26,16 +24,30 @@ impl NetworkSvc {
 
 #[tonic::async_trait]
 impl NetworkService for NetworkSvc {
-    async fn create_network(&self, _request: Request<pb::CreateNetworkReq>) -> Result<Response<pb::CreateNetworkRes>, Status> {
-        Err(not_built("CreateNetwork", "networks"))
+    async fn create_network(
+        &self,
+        request: Request<pb::CreateNetworkReq>,
+    ) -> Result<Response<pb::CreateNetworkRes>, Status> {
+        Ok(Response::new(networks::create(
+            &self.shared,
+            request.into_inner(),
+        )?))
     }
 
-    async fn list_networks(&self, _request: Request<pb::EmptyRequest>) -> Result<Response<pb::Networks>, Status> {
-        Err(not_built("ListNetworks", "networks"))
+    async fn list_networks(
+        &self,
+        _request: Request<pb::EmptyRequest>,
+    ) -> Result<Response<pb::Networks>, Status> {
+        Ok(Response::new(networks::list(&self.shared)))
     }
 
-    async fn remove_network(&self, _request: Request<pb::RemoveNetworkReq>) -> Result<Response<pb::RemoveNetworkRes>, Status> {
-        Err(not_built("RemoveNetwork", "networks"))
+    async fn remove_network(
+        &self,
+        request: Request<pb::RemoveNetworkReq>,
+    ) -> Result<Response<pb::RemoveNetworkRes>, Status> {
+        Ok(Response::new(networks::remove(
+            &self.shared,
+            &request.get_ref().name,
+        )))
     }
-
 }

@@ -1,4 +1,4 @@
-//! `joblet.VolumeService` (placeholder until its issue lands).
+//! `joblet.VolumeService`: volumes (VOL-*), over [`crate::volumes`].
 
 use std::sync::Arc;
 
@@ -6,14 +6,12 @@ use joblet_testkit::pb;
 use joblet_testkit::pb::volume_service_server::VolumeService;
 use tonic::{Request, Response, Status};
 
-#[allow(unused_imports)]
-use super::{BoxStream, not_built};
 use crate::state::Shared;
+use crate::volumes;
 
 /// The VolumeService over the shared state.
 #[derive(Debug, Clone)]
 pub struct VolumeSvc {
-    #[allow(dead_code)]
     shared: Arc<Shared>,
 }
 
@@ -26,16 +24,30 @@ impl VolumeSvc {
 
 #[tonic::async_trait]
 impl VolumeService for VolumeSvc {
-    async fn create_volume(&self, _request: Request<pb::CreateVolumeReq>) -> Result<Response<pb::CreateVolumeRes>, Status> {
-        Err(not_built("CreateVolume", "volumes"))
+    async fn create_volume(
+        &self,
+        request: Request<pb::CreateVolumeReq>,
+    ) -> Result<Response<pb::CreateVolumeRes>, Status> {
+        Ok(Response::new(volumes::create(
+            &self.shared,
+            request.into_inner(),
+        )?))
     }
 
-    async fn list_volumes(&self, _request: Request<pb::EmptyRequest>) -> Result<Response<pb::Volumes>, Status> {
-        Err(not_built("ListVolumes", "volumes"))
+    async fn list_volumes(
+        &self,
+        _request: Request<pb::EmptyRequest>,
+    ) -> Result<Response<pb::Volumes>, Status> {
+        Ok(Response::new(volumes::list(&self.shared)))
     }
 
-    async fn remove_volume(&self, _request: Request<pb::RemoveVolumeReq>) -> Result<Response<pb::RemoveVolumeRes>, Status> {
-        Err(not_built("RemoveVolume", "volumes"))
+    async fn remove_volume(
+        &self,
+        request: Request<pb::RemoveVolumeReq>,
+    ) -> Result<Response<pb::RemoveVolumeRes>, Status> {
+        Ok(Response::new(volumes::remove(
+            &self.shared,
+            &request.get_ref().name,
+        )))
     }
-
 }

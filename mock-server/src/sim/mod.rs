@@ -3,19 +3,34 @@
 //!
 //! - Built-in commands act as on a Linux node (`echo`, `printf`, `seq`, `sleep`,
 //!   `cat`, `env`, `date`, `head -c N /dev/zero`, `yes | head -n N`, ...), and
-//!   `sh -c` / `bash -c` scripts built from them are interpreted.
-//! - Anything else is matched against scenario files (`--scenario`); with no
-//!   match the `--unknown-command` policy decides.
+//!   `sh -c` / `bash -c` scripts built from them are interpreted (see
+//!   [`shell`](self::shell) for the interpreter and what it supports).
+//! - Anything else is matched against scenario files (`--scenario`, format in
+//!   [`scenario`](self::scenario)); with no match the `--unknown-command`
+//!   policy decides.
 //!
-//! PLACEHOLDER: the full interpreter lands in this module (see `shell`, `builtins`, `scenario`).
+//! Output goes to the job's [`LogWriter`] in batches of up to 64 KiB, flushed
+//! before every sleep, so live output streams on time while bulk output (a
+//! gigabyte of `/dev/zero`) is produced at the reader's pace in bounded memory.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::logs::LogWriter;
+
+mod builtins;
+mod date;
+mod expand;
+mod glob;
+mod io;
+mod printf;
+pub mod scenario;
+mod shell;
+mod syntax;
+
+pub use scenario::{Scenario, ScenarioError, load_scenarios, parse_scenarios};
 
 /// A file or directory uploaded with the job, relative to the work dir.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,28 +66,6 @@ pub enum UnknownCommand {
     Fail,
 }
 
-/// One scripted command (from `fixtures/scenarios/*.yaml`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scenario {}
-
-/// Scenario files that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    /// The file cannot be read.
-    #[error("cannot read scenario file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// Loads every scenario in `paths` (files, in order).
-pub fn load_scenarios(paths: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
-    let _ = paths;
-    Ok(Vec::new())
-}
-
 /// Runs simulated commands.
 #[derive(Debug, Clone, Default)]
 pub struct Simulator {
@@ -98,21 +91,13 @@ impl Simulator {
         ctx: &ExecContext,
         out: &mut LogWriter,
     ) -> i32 {
-        let _ = (ctx, &self.scenarios);
-        match command {
-            "echo" => {
-                out.line(&args.join(" ")).await;
-                0
-            }
-            "true" => 0,
-            "false" => 1,
-            _ => match self.unknown {
-                UnknownCommand::Succeed => 0,
-                UnknownCommand::Fail => {
-                    out.line(&format!("{command}: command not found")).await;
-                    127
-                }
-            },
-        }
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        argv.push(command.to_owned());
+        argv.extend(args.iter().cloned());
+        let mut sh = shell::Shell::new(ctx, Arc::clone(&self.scenarios), self.unknown, out);
+        sh.run_top(argv).await
     }
 }
+
+#[cfg(test)]
+mod tests;

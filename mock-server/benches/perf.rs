@@ -1,0 +1,360 @@
+//! Performance report of the `joblet-mock` binary (run with `ci/bench`, or
+//! `cargo bench -p joblet-mock --bench perf`).
+//!
+//! Every figure is taken against the release binary started as a child process on
+//! an ephemeral loopback port, driven by tonic clients from this process:
+//!
+//! - `startup`: time from exec to the first answered RPC (ListNetworks), median of runs;
+//! - `unary`: RunJob requests/s with 64 in flight, against the same server's
+//!   cheapest unary RPC (ListNetworks on an empty state) as the framework baseline;
+//! - `logs`: GetJobLogs MB/s for one reader of `head -c 1073741824 /dev/zero`,
+//!   and the server's peak memory meanwhile;
+//! - `slow_readers`: the server's peak memory with 100 slow readers of that job;
+//! - `finished_jobs`: memory held per finished job, over 100k jobs.
+//!
+//! Goals (issue #3): RunJob >= 0.8 × baseline; >= 1 GB/s; < 2 KiB per finished
+//! job; ready in < 20 ms; and (issue #2) < 200 MiB while streaming 1 GiB.
+//! Pass `quick` to run smaller counts (used by `ci/bench --quick`).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use joblet_testkit::pb;
+use joblet_testkit::pb::job_service_client::JobServiceClient;
+use joblet_testkit::pb::network_service_client::NetworkServiceClient;
+use tonic::transport::Channel;
+
+const BIN: &str = env!("CARGO_BIN_EXE_joblet-mock");
+const GIB: u64 = 1 << 30;
+
+/// A `joblet-mock` child process, killed on drop.
+struct Mock {
+    child: Child,
+    addr: SocketAddr,
+    spawned: Instant,
+}
+
+impl Mock {
+    fn start(extra: &[&str]) -> Mock {
+        let spawned = Instant::now();
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("joblet-mock starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("ready line");
+        let addr = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
+        Mock { child, addr, spawned }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// (VmRSS, VmHWM) of the server in bytes.
+    fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|kb| kb * 1024)
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    async fn channels(&self, n: usize) -> Vec<Channel> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(
+                Channel::from_shared(self.url())
+                    .expect("valid url")
+                    .tcp_nodelay(true)
+                    .connect()
+                    .await
+                    .expect("connects"),
+            );
+        }
+        out
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Runs `total` calls of `call` with `in_flight` concurrent workers; returns
+/// (requests/s, latency histogram in µs).
+async fn drive<F, Fut>(total: usize, in_flight: usize, call: F) -> (f64, Histogram<u64>)
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..in_flight {
+        let next = Arc::clone(&next);
+        let call = call.clone();
+        workers.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).expect("histogram");
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                call(i).await;
+                let _ = hist.record(t.elapsed().as_micros() as u64);
+            }
+            hist
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3).expect("histogram");
+    for w in workers {
+        hist.add(w.await.expect("worker")).expect("same bounds");
+    }
+    (total as f64 / started.elapsed().as_secs_f64(), hist)
+}
+
+fn run_request(command: &str, args: &[&str]) -> pb::RunJobRequest {
+    pb::RunJobRequest {
+        command: command.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+async fn startup(runs: usize) {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let mock = Mock::start(&[]);
+        let mut client = NetworkServiceClient::connect(mock.url()).await.expect("connects");
+        client.list_networks(pb::EmptyRequest {}).await.expect("answers");
+        times.push(mock.spawned.elapsed());
+    }
+    times.sort();
+    println!(
+        "startup: exec to first answered RPC: median {:.1} ms (min {:.1}, max {:.1}, {runs} runs) [goal < 20 ms]",
+        times[runs / 2].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[runs - 1].as_secs_f64() * 1e3
+    );
+}
+
+async fn unary(total: usize) {
+    let mock = Mock::start(&[]);
+    let channels = Arc::new(mock.channels(4).await);
+    // Warm up both paths.
+    let warm = Arc::clone(&channels);
+    drive(2000, 64, move |i| {
+        let ch = warm[i % warm.len()].clone();
+        async move {
+            NetworkServiceClient::new(ch).list_networks(pb::EmptyRequest {}).await.expect("ok");
+        }
+    })
+    .await;
+    let chs = Arc::clone(&channels);
+    let (base, base_h) = drive(total, 64, move |i| {
+        let ch = chs[i % chs.len()].clone();
+        async move {
+            NetworkServiceClient::new(ch).list_networks(pb::EmptyRequest {}).await.expect("ok");
+        }
+    })
+    .await;
+    let chs = Arc::clone(&channels);
+    let (run, run_h) = drive(total, 64, move |i| {
+        let ch = chs[i % chs.len()].clone();
+        async move {
+            JobServiceClient::new(ch).run_job(run_request("true", &[])).await.expect("ok");
+        }
+    })
+    .await;
+    println!(
+        "unary: ListNetworks baseline {base:.0} req/s (p50 {} µs, p99 {} µs), 64 in flight, {total} requests",
+        base_h.value_at_quantile(0.5),
+        base_h.value_at_quantile(0.99)
+    );
+    println!(
+        "unary: RunJob {run:.0} req/s (p50 {} µs, p99 {} µs), ratio to baseline {:.2} [goal >= 0.80]",
+        run_h.value_at_quantile(0.5),
+        run_h.value_at_quantile(0.99),
+        run / base
+    );
+}
+
+async fn start_zero_job(ch: Channel, bytes: u64) -> String {
+    JobServiceClient::new(ch)
+        .run_job(run_request("head", &["-c", &bytes.to_string(), "/dev/zero"]))
+        .await
+        .expect("RunJob")
+        .into_inner()
+        .job_uuid
+}
+
+async fn logs(bytes: u64) {
+    let mock = Mock::start(&[]);
+    let ch = mock.channels(1).await.remove(0);
+    let (rss_before, _) = mock.memory();
+    let id = start_zero_job(ch.clone(), bytes).await;
+    let started = Instant::now();
+    let mut stream = JobServiceClient::new(ch)
+        .max_decoding_message_size(usize::MAX)
+        .get_job_logs(pb::GetJobLogsReq { uuid: id })
+        .await
+        .expect("GetJobLogs")
+        .into_inner();
+    let mut got = 0u64;
+    while let Some(chunk) = stream.message().await.expect("stream") {
+        got += chunk.payload.len() as u64;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(got, bytes, "the whole output arrives");
+    let (_, peak) = mock.memory();
+    println!(
+        "logs: one reader of head -c {bytes} /dev/zero: {:.0} MB/s ({:.2} s) [goal >= 1000 MB/s]",
+        got as f64 / secs / 1e6,
+        secs
+    );
+    println!(
+        "logs: server memory: {:.1} MiB before, peak {:.1} MiB while streaming [goal < 200 MiB]",
+        mib(rss_before),
+        mib(peak)
+    );
+}
+
+async fn slow_readers(readers: usize, duration: Duration) {
+    let mock = Mock::start(&[]);
+    let channels = mock.channels(4).await;
+    let (rss_before, _) = mock.memory();
+    let id = start_zero_job(channels[0].clone(), GIB).await;
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for i in 0..readers {
+        let ch = channels[i % channels.len()].clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stream = JobServiceClient::new(ch)
+                .get_job_logs(pb::GetJobLogsReq { uuid: id })
+                .await
+                .expect("GetJobLogs")
+                .into_inner();
+            let mut got = 0u64;
+            while Instant::now() < deadline {
+                match stream.message().await {
+                    Ok(Some(chunk)) => got += chunk.payload.len() as u64,
+                    _ => break,
+                }
+                // A slow reader: 20 ms per message.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            got
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("reader");
+    }
+    let (_, peak) = mock.memory();
+    println!(
+        "slow_readers: {readers} readers for {:?} read {:.0} MiB in all; server memory {:.1} MiB before, peak {:.1} MiB",
+        duration,
+        mib(total),
+        mib(rss_before),
+        mib(peak)
+    );
+}
+
+async fn finished_jobs(total: usize) {
+    let mock = Mock::start(&[]);
+    let channels = Arc::new(mock.channels(4).await);
+    // Settle the allocator with a first small batch, then measure.
+    let chs = Arc::clone(&channels);
+    drive(1000, 64, move |i| {
+        let ch = chs[i % chs.len()].clone();
+        async move {
+            JobServiceClient::new(ch).run_job(run_request("true", &[])).await.expect("ok");
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (before, _) = mock.memory();
+    let chs = Arc::clone(&channels);
+    drive(total, 64, move |i| {
+        let ch = chs[i % chs.len()].clone();
+        async move {
+            JobServiceClient::new(ch).run_job(run_request("true", &[])).await.expect("ok");
+        }
+    })
+    .await;
+    // Every `true` job ends at once; give the tasks a moment to finish.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (after, _) = mock.memory();
+    let per_job = after.saturating_sub(before) as f64 / total as f64;
+    println!(
+        "finished_jobs: {total} finished jobs hold {:.1} MiB: {per_job:.0} bytes per job [goal < 2048]",
+        mib(after.saturating_sub(before))
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "quick");
+    let only: Vec<&String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-') && *a != "quick")
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o.as_str() == name);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        println!(
+            "joblet-mock performance ({} cores; {})",
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            if quick { "quick run" } else { "full run" }
+        );
+        if wanted("startup") {
+            startup(if quick { 5 } else { 21 }).await;
+        }
+        if wanted("unary") {
+            unary(if quick { 5_000 } else { 50_000 }).await;
+        }
+        if wanted("logs") {
+            logs(if quick { GIB / 8 } else { GIB }).await;
+        }
+        if wanted("slow_readers") {
+            slow_readers(100, Duration::from_secs(if quick { 2 } else { 5 })).await;
+        }
+        if wanted("finished_jobs") {
+            finished_jobs(if quick { 10_000 } else { 100_000 }).await;
+        }
+    });
+}

@@ -1,0 +1,486 @@
+//! Roles and authorization (AUTH-1 to AUTH-5 of `shared/spec/behaviours.md`).
+//!
+//! A caller's [`Role`] comes from its transport: on the plaintext listener every
+//! caller is [`Role::Admin`] (AUTH-1); on the TLS listener the role is read from
+//! the client certificate once, at handshake ([`Role::from_cert_der`], AUTH-3),
+//! and travels with the connection as a [`ClientIdentity`].
+//!
+//! [`AuthLayer`] wraps the whole router and decides from the request path alone
+//! (`/joblet.<Service>/<Method>`), before any handler decodes or validates the
+//! request (AUTH-5). A refused call gets a gRPC status response at once:
+//! `PERMISSION_DENIED` "role viewer is not allowed to perform operation RunJob"
+//! (AUTH-4), or `UNAUTHENTICATED` "no client certificate found" on a TLS
+//! connection without a client certificate. gRPC health and reflection are open
+//! to every authenticated caller, whatever its role.
+
+use std::fmt;
+use std::future::{Ready, ready};
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use futures::future::Either;
+use tower::{Layer, Service};
+
+use crate::error::Error;
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Everything (and every plaintext caller, AUTH-1).
+    Admin,
+    /// Read-only operations (AUTH-4).
+    Viewer,
+    /// A certificate with neither `admin` nor `viewer` OU: no Joblet RPC at all.
+    Unknown,
+}
+
+impl Role {
+    /// `admin`, `viewer` or `unknown`, as the server's messages spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Viewer => "viewer",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The first OU equal to `admin` or `viewer` (ASCII case-insensitive)
+    /// decides; none gives [`Role::Unknown`] (AUTH-3).
+    pub fn from_ous<I, S>(ous: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ous.into_iter()
+            .find_map(|ou| {
+                let ou = ou.as_ref();
+                if ou.eq_ignore_ascii_case("admin") {
+                    Some(Self::Admin)
+                } else if ou.eq_ignore_ascii_case("viewer") {
+                    Some(Self::Viewer)
+                } else {
+                    None
+                }
+            })
+            .unwrap_or(Self::Unknown)
+    }
+
+    /// The role of a client leaf certificate (DER), from its Subject OUs in
+    /// order. A certificate that cannot be parsed is [`Role::Unknown`].
+    pub fn from_cert_der(der: &[u8]) -> Self {
+        match subject_ous(der) {
+            Ok(ous) => Self::from_ous(ous),
+            Err(e) => {
+                tracing::debug!("cannot read the client certificate's subject: {e}");
+                Self::Unknown
+            }
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Subject OUs of a certificate (DER), in the order they appear.
+pub fn subject_ous(der: &[u8]) -> Result<Vec<String>, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| e.to_string())?;
+    cert.subject()
+        .iter_organizational_unit()
+        .map(|ou| ou.as_str().map(str::to_owned).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Who may call a Joblet RPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Admin and viewer.
+    Read,
+    /// Admin only.
+    Write,
+}
+
+/// Every RPC of the five Joblet services (`joblet.<service>`), with its access
+/// rule (AUTH-4). A unit test checks this against the proto descriptor.
+pub const JOBLET_RPCS: &[(&str, &str, Access)] = &[
+    ("JobService", "RunJob", Access::Write),
+    ("JobService", "GetJobStatus", Access::Read),
+    ("JobService", "StopJob", Access::Write),
+    ("JobService", "CancelJob", Access::Write),
+    ("JobService", "DeleteJob", Access::Write),
+    ("JobService", "DeleteAllJobs", Access::Write),
+    ("JobService", "GetJobLogs", Access::Read),
+    ("JobService", "ListJobs", Access::Read),
+    ("JobService", "RunWorkflow", Access::Write),
+    ("JobService", "GetWorkflowStatus", Access::Read),
+    ("JobService", "ListWorkflows", Access::Read),
+    ("JobService", "GetWorkflowJobs", Access::Read),
+    ("NetworkService", "CreateNetwork", Access::Write),
+    ("NetworkService", "ListNetworks", Access::Read),
+    ("NetworkService", "RemoveNetwork", Access::Write),
+    ("VolumeService", "CreateVolume", Access::Write),
+    ("VolumeService", "ListVolumes", Access::Read),
+    ("VolumeService", "RemoveVolume", Access::Write),
+    ("MonitoringService", "GetSystemStatus", Access::Read),
+    ("MonitoringService", "StreamSystemMetrics", Access::Read),
+    ("RuntimeService", "ListRuntimes", Access::Read),
+    ("RuntimeService", "GetRuntimeInfo", Access::Read),
+    ("RuntimeService", "TestRuntime", Access::Write),
+    ("RuntimeService", "InstallRuntimeFromGithub", Access::Write),
+    ("RuntimeService", "InstallRuntimeFromLocal", Access::Write),
+    (
+        "RuntimeService",
+        "StreamingInstallRuntimeFromGithub",
+        Access::Write,
+    ),
+    (
+        "RuntimeService",
+        "StreamingInstallRuntimeFromLocal",
+        Access::Write,
+    ),
+    ("RuntimeService", "ValidateRuntimeSpec", Access::Read),
+    ("RuntimeService", "RemoveRuntime", Access::Write),
+];
+
+/// The access rule of `joblet.<service>/<method>`; `None` for a method the
+/// contract does not have (only admin may reach the router's UNIMPLEMENTED).
+pub fn access(service: &str, method: &str) -> Option<Access> {
+    JOBLET_RPCS
+        .iter()
+        .find(|(s, m, _)| *s == service && *m == method)
+        .map(|(_, _, a)| *a)
+}
+
+/// Whether `role` may call `path` (`/package.Service/Method`); the error is the
+/// `PERMISSION_DENIED` the caller gets (AUTH-4). Health and reflection are open
+/// to every role; paths outside the Joblet package are left to the router.
+pub fn authorize(role: Role, path: &str) -> Result<(), Error> {
+    let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+        return Ok(());
+    };
+    let Some(service) = service.strip_prefix("joblet.") else {
+        // grpc.health.v1.Health, grpc.reflection.*: any authenticated caller.
+        // Anything else is not served: the router answers UNIMPLEMENTED.
+        return Ok(());
+    };
+    let allowed = match role {
+        Role::Admin => true,
+        Role::Viewer => access(service, method) == Some(Access::Read),
+        Role::Unknown => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(format!(
+            "role {role} is not allowed to perform operation {method}"
+        )))
+    }
+}
+
+/// What a TLS connection proved at handshake: the connection info the TLS
+/// listener attaches to every request of that connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The role of the client certificate; `None` without a certificate.
+    pub role: Option<Role>,
+    /// The peer's address.
+    pub remote_addr: Option<SocketAddr>,
+}
+
+/// Where requests come from, for [`AuthLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Plaintext listener: every caller is admin (AUTH-1).
+    Plaintext,
+    /// TLS listener: the role comes from each connection's [`ClientIdentity`].
+    Tls,
+}
+
+/// Tower layer authorizing every request before it reaches the router (AUTH-5).
+/// Allowed requests carry their [`Role`] in the request extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthLayer {
+    mode: AuthMode,
+}
+
+impl AuthLayer {
+    /// A layer for a listener of this kind.
+    pub fn new(mode: AuthMode) -> Self {
+        Self { mode }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            mode: self.mode,
+        }
+    }
+}
+
+/// The service of [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    mode: AuthMode,
+}
+
+impl<S> AuthService<S> {
+    fn role_of<B>(&self, req: &http::Request<B>) -> Result<Role, Error> {
+        match self.mode {
+            AuthMode::Plaintext => Ok(Role::Admin),
+            AuthMode::Tls => req
+                .extensions()
+                .get::<ClientIdentity>()
+                .and_then(|id| id.role)
+                .ok_or_else(|| Error::Unauthenticated("no client certificate found".into())),
+        }
+    }
+}
+
+impl<S, B> Service<http::Request<B>> for AuthService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<S::Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let checked = self
+            .role_of(&req)
+            .and_then(|role| authorize(role, req.uri().path()).map(|()| role));
+        match checked {
+            Ok(role) => {
+                req.extensions_mut().insert(role);
+                Either::Right(self.inner.call(req))
+            }
+            Err(e) => {
+                tracing::debug!(path = req.uri().path(), "refused: {e}");
+                Either::Left(ready(Ok(tonic::Status::from(e).into_http())))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use prost::Message;
+    use rcgen::{CertificateParams, DnType, KeyPair};
+
+    use super::*;
+
+    fn cert_with_ous(ous: &[&str]) -> Vec<u8> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "client");
+        // rcgen keeps one value per attribute type: the second OU goes in as
+        // the same OID spelled as a custom type.
+        let types = [
+            DnType::OrganizationalUnitName,
+            DnType::CustomDnType(vec![2, 5, 4, 11]),
+        ];
+        assert!(ous.len() <= types.len());
+        for (ty, ou) in types.into_iter().zip(ous) {
+            params.distinguished_name.push(ty, *ou);
+        }
+        let key = KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    /// Runs one request through the layer over an inner service that answers OK
+    /// with the role it saw; returns (grpc-status, grpc-message).
+    async fn through_layer(
+        mode: AuthMode,
+        path: &str,
+        identity: Option<ClientIdentity>,
+    ) -> (String, String) {
+        use tower::ServiceExt;
+        let inner = tower::service_fn(|req: http::Request<()>| async move {
+            let role = req
+                .extensions()
+                .get::<Role>()
+                .copied()
+                .expect("role attached");
+            let mut resp = http::Response::new(tonic::body::Body::empty());
+            resp.headers_mut()
+                .insert("grpc-status", "0".parse().unwrap());
+            resp.headers_mut()
+                .insert("grpc-message", role.as_str().parse().unwrap());
+            Ok::<_, std::convert::Infallible>(resp)
+        });
+        let mut req = http::Request::builder().uri(path).body(()).unwrap();
+        if let Some(identity) = identity {
+            req.extensions_mut().insert(identity);
+        }
+        let resp = AuthLayer::new(mode)
+            .layer(inner)
+            .oneshot(req)
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        (header("grpc-status"), header("grpc-message"))
+    }
+
+    #[tokio::test]
+    async fn layer_answers_before_the_router() {
+        let identity = |role| {
+            Some(ClientIdentity {
+                role,
+                remote_addr: None,
+            })
+        };
+        let run = "/joblet.JobService/RunJob";
+        assert_eq!(
+            through_layer(AuthMode::Plaintext, run, None).await,
+            ("0".into(), "admin".into())
+        );
+        assert_eq!(
+            through_layer(AuthMode::Tls, run, identity(Some(Role::Admin))).await,
+            ("0".into(), "admin".into())
+        );
+        let (code, message) = through_layer(AuthMode::Tls, run, identity(Some(Role::Viewer))).await;
+        assert_eq!(code, "7");
+        assert!(message.contains("RunJob"), "{message}");
+        // A TLS connection without a client certificate: UNAUTHENTICATED.
+        let (code, message) = through_layer(AuthMode::Tls, run, identity(None)).await;
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("16", "no%20client%20certificate%20found")
+        );
+        let (code, _) = through_layer(AuthMode::Tls, "/grpc.health.v1.Health/Check", None).await;
+        assert_eq!(code, "16");
+    }
+
+    #[test]
+    fn auth_3_ou_from_rcgen_certificates() {
+        assert_eq!(Role::from_cert_der(&cert_with_ous(&["ADMIN"])), Role::Admin);
+        assert_eq!(
+            Role::from_cert_der(&cert_with_ous(&["Viewer"])),
+            Role::Viewer
+        );
+        assert_eq!(Role::from_cert_der(&cert_with_ous(&[])), Role::Unknown);
+        assert_eq!(Role::from_cert_der(&cert_with_ous(&["ops"])), Role::Unknown);
+        let two = cert_with_ous(&["something", "admin"]);
+        assert_eq!(subject_ous(&two).unwrap(), ["something", "admin"]);
+        assert_eq!(Role::from_cert_der(&two), Role::Admin);
+        // First matching OU wins.
+        assert_eq!(
+            Role::from_cert_der(&cert_with_ous(&["viewer", "admin"])),
+            Role::Viewer
+        );
+        assert_eq!(Role::from_cert_der(b"not a certificate"), Role::Unknown);
+    }
+
+    #[test]
+    fn auth_3_first_matching_ou() {
+        assert_eq!(Role::from_ous(["something", "admin", "other"]), Role::Admin);
+        assert_eq!(Role::from_ous(["x", "VIEWER", "admin"]), Role::Viewer);
+        assert_eq!(Role::from_ous(["administrators", " admin"]), Role::Unknown);
+        assert_eq!(Role::from_ous(Vec::<String>::new()), Role::Unknown);
+    }
+
+    /// Every (service, method) of the contract, from the embedded descriptor.
+    fn contract_rpcs() -> BTreeSet<(String, String)> {
+        let fds =
+            prost_types::FileDescriptorSet::decode(joblet_testkit::FILE_DESCRIPTOR_SET).unwrap();
+        let mut rpcs = BTreeSet::new();
+        for file in fds.file.iter().filter(|f| f.package() == "joblet") {
+            for service in &file.service {
+                for method in &service.method {
+                    rpcs.insert((service.name().to_owned(), method.name().to_owned()));
+                }
+            }
+        }
+        rpcs
+    }
+
+    #[test]
+    fn auth_4_table_covers_every_rpc() {
+        let table: BTreeSet<(String, String)> = JOBLET_RPCS
+            .iter()
+            .map(|(s, m, _)| ((*s).to_owned(), (*m).to_owned()))
+            .collect();
+        assert_eq!(table.len(), JOBLET_RPCS.len(), "duplicate rows");
+        assert_eq!(table, contract_rpcs());
+        assert_eq!(table.len(), 29);
+    }
+
+    #[test]
+    fn auth_4_viewer_operations() {
+        let viewer: BTreeSet<&str> = JOBLET_RPCS
+            .iter()
+            .filter(|(_, _, a)| *a == Access::Read)
+            .map(|(_, m, _)| *m)
+            .collect();
+        let expected: BTreeSet<&str> = [
+            "GetJobStatus",
+            "ListJobs",
+            "GetJobLogs",
+            "GetWorkflowStatus",
+            "ListWorkflows",
+            "GetWorkflowJobs",
+            "ListNetworks",
+            "ListVolumes",
+            "ListRuntimes",
+            "GetRuntimeInfo",
+            "ValidateRuntimeSpec",
+            "GetSystemStatus",
+            "StreamSystemMetrics",
+        ]
+        .into();
+        assert_eq!(viewer, expected);
+    }
+
+    #[test]
+    fn auth_4_decisions() {
+        for (service, method, access) in JOBLET_RPCS {
+            let path = format!("/joblet.{service}/{method}");
+            assert!(authorize(Role::Admin, &path).is_ok());
+            let viewer = authorize(Role::Viewer, &path);
+            match access {
+                Access::Read => assert!(viewer.is_ok(), "{path}"),
+                Access::Write => {
+                    let e = viewer.unwrap_err();
+                    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+                    assert_eq!(
+                        e.to_string(),
+                        format!("role viewer is not allowed to perform operation {method}")
+                    );
+                }
+            }
+            let e = authorize(Role::Unknown, &path).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("role unknown is not allowed to perform operation {method}")
+            );
+        }
+        for role in [Role::Admin, Role::Viewer, Role::Unknown] {
+            assert!(authorize(role, "/grpc.health.v1.Health/Check").is_ok());
+            assert!(
+                authorize(
+                    role,
+                    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+                )
+                .is_ok()
+            );
+        }
+        assert!(authorize(Role::Viewer, "/joblet.JobService/NoSuchRpc").is_err());
+        assert!(authorize(Role::Admin, "/joblet.JobService/NoSuchRpc").is_ok());
+    }
+}

@@ -1,0 +1,757 @@
+//! Mutual TLS for the mock (AUTH-2): the rustls server configuration, the
+//! accept loop of the TLS listener, and generated certificates.
+//!
+//! The TLS listener speaks TLS 1.3 only, offers ALPN `h2`, and requires a client
+//! certificate that chains to the client CA. Each connection's handshake runs in
+//! its own task (a slow or broken client never holds up others, and a failed
+//! handshake is logged at debug level and forgotten); the role of the client
+//! certificate is read once, at handshake, and attached to the connection as a
+//! [`ClientIdentity`] for [`crate::auth::AuthLayer`].
+//!
+//! [`GeneratedCerts::generate`] writes a throw-away PKI into a directory: a CA,
+//! a server certificate for `localhost`, `joblet`, `127.0.0.1` and `::1`, and
+//! client certificates with OU `admin` and OU `viewer`; then
+//! [`GeneratedCerts::write_rnx_config`] writes the `rnx-config.yml` the `rnx` CLI
+//! and the Python SDK read. Everything is regenerated (overwritten) each time:
+//! certificates from an earlier run stop working when the mock restarts.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use joblet_testkit::TlsFiles;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::Connected;
+
+use crate::auth::{ClientIdentity, Role};
+
+/// Time a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors setting up TLS.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {what} {}: {source}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// PEM data holds no usable certificate or key.
+    #[error("{what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+    /// rustls refused the certificates or key.
+    #[error("TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+    /// Certificate generation failed.
+    #[error("generating certificates: {0}")]
+    Generate(#[from] rcgen::Error),
+}
+
+/// Every certificate in PEM data (`what` names it in errors).
+pub fn parse_certs_pem(
+    pem: &[u8],
+    what: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Invalid {
+            what,
+            reason: format!("bad PEM: {e}"),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Invalid {
+            what,
+            reason: "no PEM certificate found".into(),
+        });
+    }
+    Ok(certs)
+}
+
+/// The first private key (PKCS#8, PKCS#1 or SEC1) in PEM data.
+pub fn parse_key_pem(pem: &[u8], what: &'static str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| TlsError::Invalid {
+        what,
+        reason: match e {
+            rustls::pki_types::pem::Error::NoItemsFound => "no PEM private key found".into(),
+            e => format!("bad PEM: {e}"),
+        },
+    })
+}
+
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Every certificate of a PEM file.
+pub fn load_certs(
+    path: &Path,
+    what: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    parse_certs_pem(&read(path, what)?, what)
+}
+
+/// The private key of a PEM file.
+pub fn load_key(path: &Path, what: &'static str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    parse_key_pem(&read(path, what)?, what)
+}
+
+/// The TLS identity of the mock's TLS listener: a rustls server configuration
+/// with TLS 1.3 only, ALPN `h2`, and client certificates required and verified
+/// against the client CA.
+#[derive(Clone)]
+pub struct MockTls {
+    config: Arc<ServerConfig>,
+}
+
+impl fmt::Debug for MockTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockTls").finish_non_exhaustive()
+    }
+}
+
+impl MockTls {
+    /// From the server's certificate chain (leaf first) and key, and the CA(s)
+    /// that client certificates must chain to.
+    pub fn new(
+        cert_chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        client_ca: Vec<CertificateDer<'static>>,
+    ) -> Result<Self, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        for ca in client_ca {
+            roots.add(ca)?;
+        }
+        if roots.is_empty() {
+            return Err(TlsError::Invalid {
+                what: "client CA",
+                reason: "no CA certificate".into(),
+            });
+        }
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                .build()
+                .map_err(|e| TlsError::Invalid {
+                    what: "client CA",
+                    reason: e.to_string(),
+                })?;
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(cert_chain, key)?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Self {
+            config: Arc::new(config),
+        })
+    }
+
+    /// From PEM data: server certificate chain, server key, client CA.
+    pub fn from_pem(cert: &[u8], key: &[u8], client_ca: &[u8]) -> Result<Self, TlsError> {
+        Self::new(
+            parse_certs_pem(cert, "server certificate")?,
+            parse_key_pem(key, "server key")?,
+            parse_certs_pem(client_ca, "client CA")?,
+        )
+    }
+
+    /// From PEM files: server certificate chain, server key, client CA.
+    pub fn from_files(cert: &Path, key: &Path, client_ca: &Path) -> Result<Self, TlsError> {
+        Self::new(
+            load_certs(cert, "server certificate")?,
+            load_key(key, "server key")?,
+            load_certs(client_ca, "client CA")?,
+        )
+    }
+
+    /// The rustls configuration.
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.config)
+    }
+}
+
+/// One accepted, handshaken TLS connection, with what its client proved.
+pub struct TlsConn {
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    identity: ClientIdentity,
+}
+
+impl fmt::Debug for TlsConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConn")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsConn {
+    /// What the client proved at handshake.
+    pub fn identity(&self) -> &ClientIdentity {
+        &self.identity
+    }
+}
+
+impl Connected for TlsConn {
+    type ConnectInfo = ClientIdentity;
+
+    fn connect_info(&self) -> ClientIdentity {
+        self.identity.clone()
+    }
+}
+
+impl AsyncRead for TlsConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Aborts the accept loop when the server using it ends.
+#[derive(Debug)]
+pub(crate) struct AcceptLoop(tokio::task::JoinHandle<()>);
+
+impl Drop for AcceptLoop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Accepts TCP connections on `listener` and yields them once their TLS
+/// handshake succeeded. Handshakes run concurrently, one task each; failures
+/// are logged at debug level. The loop ends when the returned guard drops.
+pub(crate) fn incoming(
+    listener: TcpListener,
+    tls: &MockTls,
+) -> (ReceiverStream<TlsConn>, AcceptLoop) {
+    let (tx, rx) = mpsc::channel::<TlsConn>(64);
+    let acceptor = TlsAcceptor::from(tls.server_config());
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, remote) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!("TLS listener accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if tx.is_closed() {
+                return;
+            }
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let stream =
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%remote, "TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%remote, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                let role = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|certs| certs.first())
+                    .map(|leaf| Role::from_cert_der(leaf));
+                tracing::debug!(%remote, role = ?role, "TLS client connected");
+                let identity = ClientIdentity {
+                    role,
+                    remote_addr: Some(remote),
+                };
+                let _ = tx.send(TlsConn { stream, identity }).await;
+            });
+        }
+    });
+    (ReceiverStream::new(rx), AcceptLoop(task))
+}
+
+/// The server-certificate SANs a TLS listener bound to `addr` needs beyond the
+/// defaults: its IP when it is a specific one.
+pub fn extra_sans(addr: SocketAddr) -> Vec<String> {
+    if addr.ip().is_unspecified() {
+        Vec::new()
+    } else {
+        vec![addr.ip().to_string()]
+    }
+}
+
+/// A client certificate and key issued by [`GeneratedCerts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// Certificate, PEM.
+    pub cert_pem: String,
+    /// Private key (PKCS#8), PEM.
+    pub key_pem: String,
+    /// Where the certificate was written.
+    pub cert_path: PathBuf,
+    /// Where the key was written (mode 0600).
+    pub key_path: PathBuf,
+}
+
+/// A throw-away PKI written into a directory for the TLS listener:
+///
+/// | file | content |
+/// |---|---|
+/// | `ca.pem`, `ca-key.pem` | the CA (signs the server and client certificates) |
+/// | `server.pem`, `server-key.pem` | server, SANs `localhost`, `joblet`, `127.0.0.1`, `::1` (+ extra) |
+/// | `admin.pem`, `admin-key.pem` | client, `CN=admin-client`, `OU=admin` |
+/// | `viewer.pem`, `viewer-key.pem` | client, `CN=viewer-client`, `OU=viewer` |
+/// | `rnx-config.yml` | nodes `default` (admin) and `viewer`, see [`write_rnx_config`](Self::write_rnx_config) |
+///
+/// Keys (and `rnx-config.yml`, which embeds them) are written with mode 0600.
+/// Existing files are overwritten.
+pub struct GeneratedCerts {
+    dir: PathBuf,
+    ca: CertifiedIssuer<'static, KeyPair>,
+    /// CA certificate, PEM.
+    pub ca_pem: String,
+    /// Server certificate, PEM.
+    pub server_cert_pem: String,
+    /// Server private key, PEM.
+    pub server_key_pem: String,
+    /// Client with OU `admin`.
+    pub admin: ClientCert,
+    /// Client with OU `viewer`.
+    pub viewer: ClientCert,
+}
+
+impl fmt::Debug for GeneratedCerts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratedCerts")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Server name to verify in the generated server certificate; the `rnx` CLI uses `joblet`.
+pub const SERVER_NAME: &str = "joblet";
+
+fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), TlsError> {
+    let err = |source| TlsError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mode = if secret { 0o600 } else { 0o644 };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(path)
+            .map_err(err)?;
+        // An existing file keeps its mode on open: set it.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(err)?;
+        file.write_all(contents.as_bytes()).map_err(err)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = secret;
+        std::fs::write(path, contents).map_err(err)
+    }
+}
+
+impl GeneratedCerts {
+    /// Generates the CA, server and client certificates into `dir` (created if
+    /// missing). `extra_sans` are added to the server certificate (DNS names or
+    /// IP addresses).
+    pub fn generate(dir: impl Into<PathBuf>, extra_sans: &[String]) -> Result<Self, TlsError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|source| TlsError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "joblet-mock CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::OrganizationName, "joblet-mock");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
+        let ca_pem = ca.pem();
+        write_file(&dir.join("ca.pem"), &ca_pem, false)?;
+        write_file(&dir.join("ca-key.pem"), &ca.key().serialize_pem(), true)?;
+
+        let mut sans: Vec<String> = ["localhost", SERVER_NAME, "127.0.0.1", "::1"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        for san in extra_sans {
+            if !sans.contains(san) {
+                sans.push(san.clone());
+            }
+        }
+        let mut server_params = CertificateParams::new(sans)?;
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, SERVER_NAME);
+        server_params
+            .distinguished_name
+            .push(DnType::OrganizationName, "joblet-mock");
+        server_params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        server_params.use_authority_key_identifier_extension = true;
+        let server_key = KeyPair::generate()?;
+        let server_cert_pem = server_params.signed_by(&server_key, &ca)?.pem();
+        let server_key_pem = server_key.serialize_pem();
+        write_file(&dir.join("server.pem"), &server_cert_pem, false)?;
+        write_file(&dir.join("server-key.pem"), &server_key_pem, true)?;
+
+        let admin = issue(&dir, &ca, "admin", "admin-client", &["admin"])?;
+        let viewer = issue(&dir, &ca, "viewer", "viewer-client", &["viewer"])?;
+        Ok(Self {
+            dir,
+            ca,
+            ca_pem,
+            server_cert_pem,
+            server_key_pem,
+            admin,
+            viewer,
+        })
+    }
+
+    /// The directory holding the files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `DIR/ca.pem`.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// `DIR/rnx-config.yml`.
+    pub fn rnx_config_path(&self) -> PathBuf {
+        self.dir.join("rnx-config.yml")
+    }
+
+    /// The server side: this server certificate, clients verified against this CA.
+    pub fn mock_tls(&self) -> Result<MockTls, TlsError> {
+        MockTls::from_pem(
+            self.server_cert_pem.as_bytes(),
+            self.server_key_pem.as_bytes(),
+            self.ca_pem.as_bytes(),
+        )
+    }
+
+    /// Issues another client certificate signed by the CA, written to
+    /// `DIR/<name>.pem` and `DIR/<name>-key.pem`. At most two OUs (`ous`, in
+    /// order) fit in one certificate.
+    pub fn issue_client(
+        &self,
+        name: &str,
+        common_name: &str,
+        ous: &[&str],
+    ) -> Result<ClientCert, TlsError> {
+        issue(&self.dir, &self.ca, name, common_name, ous)
+    }
+
+    /// The client files of `client` for [`joblet_testkit::Target`], verifying the
+    /// server as [`SERVER_NAME`].
+    pub fn client_tls_files(&self, client: &ClientCert) -> TlsFiles {
+        TlsFiles {
+            ca_cert: self.ca_path(),
+            client_cert: client.cert_path.clone(),
+            client_key: client.key_path.clone(),
+            server_name: SERVER_NAME.into(),
+        }
+    }
+
+    /// The client files of the admin or viewer client; `None` for [`Role::Unknown`]
+    /// (issue one with [`issue_client`](Self::issue_client)).
+    pub fn tls_files(&self, role: Role) -> Option<TlsFiles> {
+        match role {
+            Role::Admin => Some(self.client_tls_files(&self.admin)),
+            Role::Viewer => Some(self.client_tls_files(&self.viewer)),
+            Role::Unknown => None,
+        }
+    }
+
+    /// Writes `DIR/rnx-config.yml` (mode 0600) for the `rnx` CLI and the SDKs:
+    /// nodes `default` (admin) and `viewer`, each with `address` (the TLS
+    /// address; an unspecified IP such as `0.0.0.0` becomes loopback) and the
+    /// PEMs `cert`, `key` and `ca` embedded. Returns its path.
+    pub fn write_rnx_config(&self, tls_addr: SocketAddr) -> Result<PathBuf, TlsError> {
+        #[derive(serde::Serialize)]
+        struct Config<'a> {
+            nodes: std::collections::BTreeMap<&'a str, Node<'a>>,
+        }
+        #[derive(serde::Serialize)]
+        struct Node<'a> {
+            address: String,
+            cert: &'a str,
+            key: &'a str,
+            ca: &'a str,
+        }
+        let mut addr = tls_addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                IpAddr::V4(_) => IpAddr::from([127, 0, 0, 1]),
+                IpAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            });
+        }
+        fn node<'a>(address: SocketAddr, client: &'a ClientCert, ca: &'a str) -> Node<'a> {
+            Node {
+                address: address.to_string(),
+                cert: &client.cert_pem,
+                key: &client.key_pem,
+                ca,
+            }
+        }
+        let config = Config {
+            nodes: [
+                ("default", node(addr, &self.admin, &self.ca_pem)),
+                ("viewer", node(addr, &self.viewer, &self.ca_pem)),
+            ]
+            .into(),
+        };
+        let yaml = serde_norway::to_string(&config).map_err(|e| TlsError::Invalid {
+            what: "rnx-config.yml",
+            reason: e.to_string(),
+        })?;
+        let path = self.rnx_config_path();
+        write_file(&path, &yaml, true)?;
+        Ok(path)
+    }
+}
+
+fn issue(
+    dir: &Path,
+    ca: &CertifiedIssuer<'static, KeyPair>,
+    name: &str,
+    common_name: &str,
+    ous: &[&str],
+) -> Result<ClientCert, TlsError> {
+    // rcgen keeps one value per attribute type: a second OU goes in as the
+    // same OID (2.5.4.11) spelled as a custom type.
+    let types = [
+        DnType::OrganizationalUnitName,
+        DnType::CustomDnType(vec![2, 5, 4, 11]),
+    ];
+    if ous.len() > types.len() {
+        return Err(TlsError::Invalid {
+            what: "client certificate",
+            reason: format!(
+                "at most {} OUs are supported, got {}",
+                types.len(),
+                ous.len()
+            ),
+        });
+    }
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    for (ty, ou) in types.into_iter().zip(ous) {
+        params.distinguished_name.push(ty, *ou);
+    }
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.use_authority_key_identifier_extension = true;
+    let key = KeyPair::generate()?;
+    let cert_pem = params.signed_by(&key, ca)?.pem();
+    let key_pem = key.serialize_pem();
+    let cert_path = dir.join(format!("{name}.pem"));
+    let key_path = dir.join(format!("{name}-key.pem"));
+    write_file(&cert_path, &cert_pem, false)?;
+    write_file(&key_path, &key_pem, true)?;
+    Ok(ClientCert {
+        cert_pem,
+        key_pem,
+        cert_path,
+        key_path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_pki_is_usable_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs =
+            GeneratedCerts::generate(dir.path().join("certs"), &["10.1.2.3".into()]).unwrap();
+        certs.mock_tls().unwrap();
+        for name in ["ca", "server", "admin", "viewer"] {
+            assert!(certs.dir().join(format!("{name}.pem")).is_file(), "{name}");
+            assert!(
+                certs.dir().join(format!("{name}-key.pem")).is_file(),
+                "{name}"
+            );
+        }
+        let admin = parse_certs_pem(certs.admin.cert_pem.as_bytes(), "admin").unwrap();
+        assert_eq!(Role::from_cert_der(&admin[0]), Role::Admin);
+        let viewer = parse_certs_pem(certs.viewer.cert_pem.as_bytes(), "viewer").unwrap();
+        assert_eq!(Role::from_cert_der(&viewer[0]), Role::Viewer);
+        let server = parse_certs_pem(certs.server_cert_pem.as_bytes(), "server").unwrap();
+        let (_, parsed) = x509_parser::parse_x509_certificate(&server[0]).unwrap();
+        let sans = parsed
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .len();
+        assert_eq!(sans, 5, "localhost, joblet, 127.0.0.1, ::1, 10.1.2.3");
+
+        let path = certs
+            .write_rnx_config("0.0.0.0:4242".parse().unwrap())
+            .unwrap();
+        let yaml: serde_norway::Value =
+            serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            yaml["nodes"]["default"]["address"].as_str(),
+            Some("127.0.0.1:4242")
+        );
+        assert_eq!(
+            yaml["nodes"]["viewer"]["cert"].as_str(),
+            Some(certs.viewer.cert_pem.as_str())
+        );
+        assert_eq!(
+            yaml["nodes"]["viewer"]["ca"].as_str(),
+            Some(certs.ca_pem.as_str())
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for file in [
+                "ca-key.pem",
+                "server-key.pem",
+                "admin-key.pem",
+                "viewer-key.pem",
+                "rnx-config.yml",
+            ] {
+                let mode = std::fs::metadata(certs.dir().join(file))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{file}");
+            }
+        }
+
+        let err = certs
+            .issue_client("three", "three", &["a", "b", "c"])
+            .unwrap_err();
+        assert!(err.to_string().contains("at most 2 OUs"), "{err}");
+    }
+
+    #[test]
+    fn bad_pem_is_a_clear_error() {
+        let err = MockTls::from_pem(b"", b"", b"").unwrap_err().to_string();
+        assert_eq!(err, "server certificate: no PEM certificate found");
+        let dir = tempfile::tempdir().unwrap();
+        let certs = GeneratedCerts::generate(dir.path(), &[]).unwrap();
+        let err = MockTls::from_pem(
+            certs.server_cert_pem.as_bytes(),
+            certs.server_cert_pem.as_bytes(),
+            b"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "server key: no PEM private key found");
+        let err = MockTls::from_files(
+            &dir.path().join("server.pem"),
+            &dir.path().join("nope.pem"),
+            &certs.ca_path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("cannot read server key "), "{err}");
+        // The key of another certificate.
+        let err = MockTls::from_pem(
+            certs.server_cert_pem.as_bytes(),
+            certs.admin.key_pem.as_bytes(),
+            certs.ca_pem.as_bytes(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, TlsError::Config(_)), "{err}");
+    }
+}

@@ -1,0 +1,376 @@
+//! Helpers shared by the integration tests: start a mock, connect clients, run a
+//! job and wait for its final status, collect its logs.
+//!
+//! Every wait is a bounded poll (`eventually`, patience from
+//! `JOBLET_TEST_PATIENCE_MS`, default 10 s) or a bounded timeout; no test sleeps
+//! for readiness.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Local, TimeZone};
+use futures::StreamExt;
+use joblet_mock::{MockConfig, MockServer, MockServerBuilder, RunningMock};
+use joblet_testkit::pb::{self, job_service_client::JobServiceClient};
+pub use joblet_testkit::testing::{eventually, patience};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+/// A JobService client.
+pub type Jobs = JobServiceClient<Channel>;
+
+/// Every status a job record can have (ALL-1).
+pub const JOB_STATUSES: [&str; 7] = [
+    "INITIALIZING",
+    "SCHEDULED",
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "STOPPED",
+    "CANCELED",
+];
+
+/// The final statuses.
+pub const FINAL: [&str; 4] = ["COMPLETED", "FAILED", "STOPPED", "CANCELED"];
+
+/// A default mock on an ephemeral loopback port.
+pub async fn start() -> RunningMock {
+    start_with(MockServer::builder()).await
+}
+
+/// A mock from a configured builder.
+pub async fn start_with(builder: MockServerBuilder) -> RunningMock {
+    builder.start().await.expect("the mock starts")
+}
+
+/// A mock whose simulated host has 4 CPU cores (deterministic limits checks)
+/// and a fixed node id.
+pub async fn start_4_cores() -> RunningMock {
+    start_with(MockServer::builder().config(config_4_cores())).await
+}
+
+/// The default configuration with 4 host cores and node id `node-it-1`.
+pub fn config_4_cores() -> MockConfig {
+    MockConfig {
+        host_cores: 4,
+        node_id: "node-it-1".into(),
+        ..MockConfig::default()
+    }
+}
+
+/// A channel to `url`.
+pub async fn channel(url: &str) -> Channel {
+    Channel::from_shared(url.to_string())
+        .expect("valid url")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("connects to the mock")
+}
+
+/// A JobService client with no message size limits of its own.
+pub async fn jobs_at(url: &str) -> Jobs {
+    JobServiceClient::new(channel(url).await)
+        .max_encoding_message_size(usize::MAX)
+        .max_decoding_message_size(usize::MAX)
+}
+
+/// A JobService client for `mock`.
+pub async fn jobs(mock: &RunningMock) -> Jobs {
+    jobs_at(&mock.url()).await
+}
+
+/// `command args…`.
+pub fn cmd(command: &str, args: &[&str]) -> pb::RunJobRequest {
+    pb::RunJobRequest {
+        command: command.into(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// `sh -c script`.
+pub fn sh(script: &str) -> pb::RunJobRequest {
+    cmd("sh", &["-c", script])
+}
+
+/// A job scheduled `secs` from now, as RFC 3339 with the local offset.
+pub fn scheduled(mut req: pb::RunJobRequest, secs: i64) -> pb::RunJobRequest {
+    req.schedule = rfc3339_in(secs);
+    req
+}
+
+/// RFC 3339 (whole seconds, local offset) `secs` from now.
+pub fn rfc3339_in(secs: i64) -> String {
+    (Local::now() + chrono::Duration::seconds(secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Environment map from pairs.
+pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// RunJob that must succeed.
+pub async fn run(jobs: &mut Jobs, req: pb::RunJobRequest) -> pb::RunJobResponse {
+    let what = format!("RunJob {} {:?}", req.command, req.args);
+    match jobs.run_job(req).await {
+        Ok(r) => r.into_inner(),
+        Err(e) => panic!("{what} failed: {e:?}"),
+    }
+}
+
+/// RunJob that must fail: the status.
+pub async fn run_err(jobs: &mut Jobs, req: pb::RunJobRequest) -> Status {
+    let what = format!("RunJob {} {:?}", req.command, req.args);
+    match jobs.run_job(req).await {
+        Ok(r) => panic!("{what} should fail, got {:?}", r.into_inner()),
+        Err(e) => e,
+    }
+}
+
+/// Asserts a failed call has `code` and a message containing `needle`.
+#[track_caller]
+pub fn assert_code(status: &Status, code: Code, needle: &str) {
+    assert_eq!(status.code(), code, "wrong code: {status:?}");
+    assert!(
+        status.message().contains(needle),
+        "message {:?} should contain {needle:?}",
+        status.message()
+    );
+}
+
+/// The code of a result (`Ok` for success).
+pub fn code_of<T>(r: &Result<T, Status>) -> Code {
+    match r {
+        Ok(_) => Code::Ok,
+        Err(e) => e.code(),
+    }
+}
+
+/// GetJobStatus that must succeed.
+pub async fn status(jobs: &mut Jobs, id: &str) -> pb::GetJobStatusRes {
+    match jobs
+        .get_job_status(pb::GetJobStatusReq { uuid: id.into() })
+        .await
+    {
+        Ok(r) => r.into_inner(),
+        Err(e) => panic!("GetJobStatus {id} failed: {e:?}"),
+    }
+}
+
+/// GetJobStatus: the status code alone.
+pub async fn status_code(jobs: &mut Jobs, id: &str) -> Code {
+    code_of(
+        &jobs
+            .get_job_status(pb::GetJobStatusReq { uuid: id.into() })
+            .await,
+    )
+}
+
+/// Polls until the job is in a final state; returns that status.
+pub async fn wait_final(jobs: &Jobs, id: &str) -> pb::GetJobStatusRes {
+    wait_until(jobs, id, "a final state", |s| {
+        FINAL.contains(&s.status.as_str())
+    })
+    .await
+}
+
+/// Polls until the job has status `want`.
+pub async fn wait_status(jobs: &Jobs, id: &str, want: &str) -> pb::GetJobStatusRes {
+    wait_until(jobs, id, want, |s| s.status == want).await
+}
+
+/// Polls GetJobStatus until `done` holds.
+pub async fn wait_until(
+    jobs: &Jobs,
+    id: &str,
+    what: &str,
+    done: impl Fn(&pb::GetJobStatusRes) -> bool,
+) -> pb::GetJobStatusRes {
+    let done = &done;
+    eventually(&format!("job {id} reaches {what}"), || {
+        let mut jobs = jobs.clone();
+        let id = id.to_string();
+        async move {
+            let s = jobs
+                .get_job_status(pb::GetJobStatusReq { uuid: id })
+                .await
+                .ok()?
+                .into_inner();
+            done(&s).then_some(s)
+        }
+    })
+    .await
+}
+
+/// Opens a job's log stream (must succeed).
+pub async fn open_logs(jobs: &mut Jobs, id: &str) -> tonic::Streaming<pb::DataChunk> {
+    match jobs
+        .get_job_logs(pb::GetJobLogsReq { uuid: id.into() })
+        .await
+    {
+        Ok(r) => r.into_inner(),
+        Err(e) => panic!("GetJobLogs {id} failed: {e:?}"),
+    }
+}
+
+/// Reads a log stream to its end (bounded by [`patience`]); panics if the stream
+/// fails or does not end in time.
+pub async fn read_to_end(stream: tonic::Streaming<pb::DataChunk>) -> Vec<u8> {
+    let mut stream = stream;
+    let mut out = Vec::new();
+    let all = async {
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(c) => out.extend_from_slice(&c.payload),
+                Err(e) => panic!("log stream failed after {} bytes: {e:?}", out.len()),
+            }
+        }
+    };
+    if tokio::time::timeout(patience(), all).await.is_err() {
+        panic!("log stream did not end within {:?}", patience());
+    }
+    out
+}
+
+/// The whole log of a job: replay, follow and end.
+pub async fn logs(jobs: &mut Jobs, id: &str) -> Vec<u8> {
+    read_to_end(open_logs(jobs, id).await).await
+}
+
+/// The whole log of a job as UTF-8.
+pub async fn logs_text(jobs: &mut Jobs, id: &str) -> String {
+    String::from_utf8(logs(jobs, id).await).expect("UTF-8 log")
+}
+
+/// Runs a job to its end: (final status, whole log).
+pub async fn run_to_end(jobs: &mut Jobs, req: pb::RunJobRequest) -> (pb::GetJobStatusRes, String) {
+    let id = run(jobs, req).await.job_uuid;
+    let log = logs_text(jobs, &id).await;
+    let st = wait_final(jobs, &id).await;
+    (st, log)
+}
+
+/// `seq 1 n` as the job writes it.
+pub fn seq_text(n: u64) -> String {
+    let mut s = String::new();
+    for i in 1..=n {
+        s.push_str(&i.to_string());
+        s.push('\n');
+    }
+    s
+}
+
+/// Asserts `a == b` for long texts without printing megabytes on failure.
+#[track_caller]
+pub fn assert_same_text(got: &[u8], want: &[u8], what: &str) {
+    if got == want {
+        return;
+    }
+    let first_diff = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
+    let around = |b: &[u8]| {
+        let from = first_diff.saturating_sub(40);
+        let to = (first_diff + 40).min(b.len());
+        String::from_utf8_lossy(&b[from..to]).into_owned()
+    };
+    panic!(
+        "{what}: got {} bytes, want {}; first difference at byte {first_diff}: got {:?}, want {:?}",
+        got.len(),
+        want.len(),
+        around(got),
+        around(want)
+    );
+}
+
+/// Parses a job time string, asserting the ALL-3 format: RFC 3339, whole
+/// seconds, the server's (local) offset for that instant.
+#[track_caller]
+pub fn job_time(s: &str) -> DateTime<FixedOffset> {
+    let t =
+        DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s:?} is not RFC 3339: {e}"));
+    assert!(!s.contains('.'), "{s:?} has fractional seconds");
+    assert_eq!(t.timestamp_subsec_nanos(), 0, "{s:?}");
+    let local = Local
+        .timestamp_opt(t.timestamp(), 0)
+        .single()
+        .expect("valid instant");
+    assert_eq!(
+        t.offset().local_minus_utc(),
+        local.offset().local_minus_utc(),
+        "{s:?} should carry the server's local offset"
+    );
+    assert_eq!(s, local.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    t
+}
+
+/// Whether `id` is a lower-case RFC 4122 version-4 UUID.
+pub fn is_v4_uuid(id: &str) -> bool {
+    id.len() == 36
+        && id == id.to_ascii_lowercase()
+        && uuid::Uuid::parse_str(id)
+            .is_ok_and(|u| u.get_version_num() == 4 && u.get_variant() == uuid::Variant::RFC4122)
+}
+
+/// The log buffer of a job, white-box.
+pub fn log_buffer(mock: &RunningMock, id: &str) -> std::sync::Arc<joblet_mock::logs::LogBuffer> {
+    let state = mock.shared().state.lock();
+    let seq = state.jobs.resolve(id).expect("job exists");
+    std::sync::Arc::clone(&state.jobs.get(seq).expect("job exists").log)
+}
+
+/// Adds a network record directly (the job engine only needs it to exist).
+pub fn add_network(mock: &RunningMock, name: &str, cidr: &str) {
+    mock.shared()
+        .state
+        .lock()
+        .networks
+        .push(joblet_mock::state::NetworkRecord {
+            name: name.into(),
+            cidr: cidr.into(),
+            bridge: format!("joblet-{name}"),
+            builtin: false,
+            listed: true,
+        });
+}
+
+/// Adds a volume record directly.
+pub fn add_volume(mock: &RunningMock, name: &str) {
+    mock.shared()
+        .state
+        .lock()
+        .volumes
+        .push(joblet_mock::state::VolumeRecord {
+            name: name.into(),
+            size: "1GB".into(),
+            kind: "filesystem".into(),
+            path: format!("/opt/joblet/volumes/{name}"),
+            created: 0,
+        });
+}
+
+/// Runs `f` at most `patience()`; panics naming `what` otherwise.
+pub async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(patience(), f).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what} did not finish within {:?}", patience()),
+    }
+}
+
+/// A whole-second local time at least `min_ms` and at most `min_ms + 1000` ms ahead.
+pub fn whole_second_ahead(min_ms: i64) -> DateTime<Local> {
+    let t = Local::now() + chrono::Duration::milliseconds(min_ms);
+    Local
+        .timestamp_opt(t.timestamp() + 1, 0)
+        .single()
+        .expect("valid instant")
+}
