@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn plaintext_uri_gets_http_scheme() {
-        assert_eq!(Target::plaintext("127.0.0.1:50051").uri(), "http://127.0.0.1:50051");
+        assert_eq!(
+            Target::plaintext("127.0.0.1:50051").uri(),
+            "http://127.0.0.1:50051"
+        );
         assert_eq!(Target::plaintext("http://h:1").uri(), "http://h:1");
     }
 

@@ -9,7 +9,10 @@ use prost::Message;
 use prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
 
 fn reference() -> FileDescriptorProto {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/wire/joblet-v1.fds.pb");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/wire/joblet-v1.fds.pb"
+    );
     let bytes = std::fs::read(path).expect("fixtures/wire/joblet-v1.fds.pb is readable");
     let set = FileDescriptorSet::decode(bytes.as_slice()).expect("reference decodes");
     set.file
@@ -52,7 +55,10 @@ fn facts(file: &FileDescriptorProto) -> BTreeMap<String, String> {
     }
     for e in &file.enum_type {
         for v in &e.value {
-            out.insert(format!("enum {} {}", e.name(), v.name()), v.number().to_string());
+            out.insert(
+                format!("enum {} {}", e.name(), v.name()),
+                v.number().to_string(),
+            );
         }
     }
     out
@@ -63,7 +69,11 @@ fn message_facts(scope: &str, msg: &DescriptorProto, out: &mut BTreeMap<String, 
     let is_map = msg.options.as_ref().is_some_and(|o| o.map_entry());
     out.insert(
         format!("message {full}"),
-        format!("{} fields{}", msg.field.len(), if is_map { " map_entry" } else { "" }),
+        format!(
+            "{} fields{}",
+            msg.field.len(),
+            if is_map { " map_entry" } else { "" }
+        ),
     );
     for f in &msg.field {
         let oneof = f
@@ -89,13 +99,19 @@ fn message_facts(scope: &str, msg: &DescriptorProto, out: &mut BTreeMap<String, 
     }
     for e in &msg.enum_type {
         for v in &e.value {
-            out.insert(format!("enum {full}.{} {}", e.name(), v.name()), v.number().to_string());
+            out.insert(
+                format!("enum {full}.{} {}", e.name(), v.name()),
+                v.number().to_string(),
+            );
         }
     }
 }
 
 /// Human-readable differences between two fact tables (empty when identical).
-fn differences(expected: &BTreeMap<String, String>, actual: &BTreeMap<String, String>) -> Vec<String> {
+fn differences(
+    expected: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+) -> Vec<String> {
     let mut diffs = Vec::new();
     for (k, v) in expected {
         match actual.get(k) {
@@ -117,9 +133,19 @@ fn our_proto_is_wire_identical_to_the_sdk_contract() {
     let expected = facts(&reference());
     let actual = facts(&ours());
     let diffs = differences(&expected, &actual);
-    assert!(diffs.is_empty(), "wire contract differs:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "wire contract differs:\n{}",
+        diffs.join("\n")
+    );
     // Sanity: the comparison saw the whole contract (5 services, 29 RPCs, 76 messages).
-    assert_eq!(expected.keys().filter(|k| k.starts_with("service ") && !k.contains(" rpc ")).count(), 5);
+    assert_eq!(
+        expected
+            .keys()
+            .filter(|k| k.starts_with("service ") && !k.contains(" rpc "))
+            .count(),
+        5
+    );
     assert_eq!(expected.keys().filter(|k| k.contains(" rpc ")).count(), 29);
     let top_level = reference().message_type.len();
     assert_eq!(top_level, 76);
@@ -135,7 +161,11 @@ fn comparison_detects_a_changed_field_number() {
         .iter_mut()
         .find(|m| m.name() == "RunJobRequest")
         .expect("RunJobRequest exists");
-    let field = msg.field.iter_mut().find(|f| f.name() == "command").expect("command field");
+    let field = msg
+        .field
+        .iter_mut()
+        .find(|f| f.name() == "command")
+        .expect("command field");
     field.number = Some(21);
     let diffs = differences(&facts(&reference()), &facts(&changed));
     assert!(
@@ -148,16 +178,38 @@ fn comparison_detects_a_changed_field_number() {
 #[test]
 fn comparison_detects_streaming_and_map_changes() {
     let mut changed = ours();
-    let svc = changed.service.iter_mut().find(|s| s.name() == "JobService").unwrap();
-    let logs = svc.method.iter_mut().find(|m| m.name() == "GetJobLogs").unwrap();
+    let svc = changed
+        .service
+        .iter_mut()
+        .find(|s| s.name() == "JobService")
+        .unwrap();
+    let logs = svc
+        .method
+        .iter_mut()
+        .find(|m| m.name() == "GetJobLogs")
+        .unwrap();
     logs.server_streaming = Some(false);
     let diffs = differences(&facts(&reference()), &facts(&changed));
-    assert!(diffs.iter().any(|d| d.contains("rpc GetJobLogs")), "{diffs:?}");
+    assert!(
+        diffs.iter().any(|d| d.contains("rpc GetJobLogs")),
+        "{diffs:?}"
+    );
 
     let mut changed = ours();
-    let job = changed.message_type.iter_mut().find(|m| m.name() == "Job").unwrap();
-    let entry = job.nested_type.iter_mut().find(|n| n.name() == "EnvironmentEntry").unwrap();
+    let job = changed
+        .message_type
+        .iter_mut()
+        .find(|m| m.name() == "Job")
+        .unwrap();
+    let entry = job
+        .nested_type
+        .iter_mut()
+        .find(|n| n.name() == "EnvironmentEntry")
+        .unwrap();
     entry.options = None;
     let diffs = differences(&facts(&reference()), &facts(&changed));
-    assert!(diffs.iter().any(|d| d.contains("EnvironmentEntry")), "{diffs:?}");
+    assert!(
+        diffs.iter().any(|d| d.contains("EnvironmentEntry")),
+        "{diffs:?}"
+    );
 }

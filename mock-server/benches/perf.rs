@@ -52,14 +52,20 @@ impl Mock {
             .expect("joblet-mock starts");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("ready line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("ready line");
         let addr = line
             .trim()
             .rsplit(' ')
             .next()
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
-        Mock { child, addr, spawned }
+        Mock {
+            child,
+            addr,
+            spawned,
+        }
     }
 
     fn url(&self) -> String {
@@ -155,8 +161,13 @@ async fn startup(runs: usize) {
     let mut times = Vec::new();
     for _ in 0..runs {
         let mock = Mock::start(&[]);
-        let mut client = NetworkServiceClient::connect(mock.url()).await.expect("connects");
-        client.list_networks(pb::EmptyRequest {}).await.expect("answers");
+        let mut client = NetworkServiceClient::connect(mock.url())
+            .await
+            .expect("connects");
+        client
+            .list_networks(pb::EmptyRequest {})
+            .await
+            .expect("answers");
         times.push(mock.spawned.elapsed());
     }
     times.sort();
@@ -176,7 +187,10 @@ async fn unary(total: usize) {
     drive(2000, 64, move |i| {
         let ch = warm[i % warm.len()].clone();
         async move {
-            NetworkServiceClient::new(ch).list_networks(pb::EmptyRequest {}).await.expect("ok");
+            NetworkServiceClient::new(ch)
+                .list_networks(pb::EmptyRequest {})
+                .await
+                .expect("ok");
         }
     })
     .await;
@@ -184,7 +198,10 @@ async fn unary(total: usize) {
     let (base, base_h) = drive(total, 64, move |i| {
         let ch = chs[i % chs.len()].clone();
         async move {
-            NetworkServiceClient::new(ch).list_networks(pb::EmptyRequest {}).await.expect("ok");
+            NetworkServiceClient::new(ch)
+                .list_networks(pb::EmptyRequest {})
+                .await
+                .expect("ok");
         }
     })
     .await;
@@ -192,7 +209,10 @@ async fn unary(total: usize) {
     let (run, run_h) = drive(total, 64, move |i| {
         let ch = chs[i % chs.len()].clone();
         async move {
-            JobServiceClient::new(ch).run_job(run_request("true", &[])).await.expect("ok");
+            JobServiceClient::new(ch)
+                .run_job(run_request("true", &[]))
+                .await
+                .expect("ok");
         }
     })
     .await;
@@ -211,7 +231,10 @@ async fn unary(total: usize) {
 
 async fn start_zero_job(ch: Channel, bytes: u64) -> String {
     JobServiceClient::new(ch)
-        .run_job(run_request("head", &["-c", &bytes.to_string(), "/dev/zero"]))
+        .run_job(run_request(
+            "head",
+            &["-c", &bytes.to_string(), "/dev/zero"],
+        ))
         .await
         .expect("RunJob")
         .into_inner()
@@ -299,7 +322,10 @@ async fn finished_jobs(total: usize) {
     drive(1000, 64, move |i| {
         let ch = chs[i % chs.len()].clone();
         async move {
-            JobServiceClient::new(ch).run_job(run_request("true", &[])).await.expect("ok");
+            JobServiceClient::new(ch)
+                .run_job(run_request("true", &[]))
+                .await
+                .expect("ok");
         }
     })
     .await;
@@ -309,7 +335,10 @@ async fn finished_jobs(total: usize) {
     drive(total, 64, move |i| {
         let ch = chs[i % chs.len()].clone();
         async move {
-            JobServiceClient::new(ch).run_job(run_request("true", &[])).await.expect("ok");
+            JobServiceClient::new(ch)
+                .run_job(run_request("true", &[]))
+                .await
+                .expect("ok");
         }
     })
     .await;
@@ -338,7 +367,9 @@ fn main() {
     rt.block_on(async {
         println!(
             "joblet-mock performance ({} cores; {})",
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             if quick { "quick run" } else { "full run" }
         );
         if wanted("startup") {

@@ -93,10 +93,11 @@ pub fn resolve<'a>(runtimes: &'a [RuntimeRecord], spec: &str) -> Option<&'a Runt
     let (lang, rest) = spec.split_once(':')?;
     let rest = rest.split('@').next().unwrap_or(rest);
     let dashed = format!("{lang}-{rest}");
-    runtimes
-        .iter()
-        .find(|r| r.name == dashed)
-        .or_else(|| runtimes.iter().find(|r| r.language == lang && r.version == rest))
+    runtimes.iter().find(|r| r.name == dashed).or_else(|| {
+        runtimes
+            .iter()
+            .find(|r| r.language == lang && r.version == rest)
+    })
 }
 
 #[cfg(test)]
@@ -108,7 +109,13 @@ mod tests {
         let names: Vec<_> = builtin().into_iter().map(|r| r.name).collect();
         assert_eq!(
             names,
-            ["python-3.11", "python-3.11-ml", "node-18", "openjdk-21", "golang-1.21"]
+            [
+                "python-3.11",
+                "python-3.11-ml",
+                "node-18",
+                "openjdk-21",
+                "golang-1.21"
+            ]
         );
     }
 
@@ -117,7 +124,10 @@ mod tests {
         let rts = builtin();
         assert_eq!(resolve(&rts, "python-3.11").unwrap().name, "python-3.11");
         assert_eq!(resolve(&rts, "python:3.11").unwrap().name, "python-3.11");
-        assert_eq!(resolve(&rts, "python:3.11-ml").unwrap().name, "python-3.11-ml");
+        assert_eq!(
+            resolve(&rts, "python:3.11-ml").unwrap().name,
+            "python-3.11-ml"
+        );
         assert_eq!(resolve(&rts, "java:21").unwrap().name, "openjdk-21");
         assert!(resolve(&rts, "ruby:3.2").is_none());
         assert!(resolve(&rts, "").is_none());
@@ -125,9 +135,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected_with_the_source_named() {
-        let err = parse("runtimes:\n  - name: x\n    language: y\n    version: '1'\n    colour: red\n", "t.yaml")
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            "runtimes:\n  - name: x\n    language: y\n    version: '1'\n    colour: red\n",
+            "t.yaml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("t.yaml") && err.contains("colour"), "{err}");
     }
 }

@@ -67,7 +67,10 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
         ("maxIobps", req.max_iobps),
     ] {
         if v < 0 {
-            return Err(Error::invalid(field, format!("must not be negative (got {v})")));
+            return Err(Error::invalid(
+                field,
+                format!("must not be negative (got {v})"),
+            ));
         }
     }
     let cpu_limit = 100i64 * i64::from(cfg.host_cores);
@@ -82,7 +85,10 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
     }
     validate::cpu_cores(&req.cpu_cores, cfg.host_cores)?;
     if req.gpu_count < 0 {
-        return Err(Error::invalid("gpu_count", format!("must not be negative (got {})", req.gpu_count)));
+        return Err(Error::invalid(
+            "gpu_count",
+            format!("must not be negative (got {})", req.gpu_count),
+        ));
     }
     if req.gpu_memory_mb < 0 {
         return Err(Error::invalid(
@@ -93,7 +99,10 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
     if req.gpu_count as u32 > cfg.gpus {
         return Err(Error::invalid(
             "gpu_count",
-            format!("{} GPUs requested but the node has {}", req.gpu_count, cfg.gpus),
+            format!(
+                "{} GPUs requested but the node has {}",
+                req.gpu_count, cfg.gpus
+            ),
         ));
     }
     if req.gpu_count > 0 && req.gpu_memory_mb as u32 > cfg.gpu_memory_mb {
@@ -135,7 +144,10 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
 
     for (i, v) in req.volumes.iter().enumerate() {
         if v.trim().is_empty() {
-            return Err(Error::invalid(format!("volumes[{i}]"), "volume name must not be empty"));
+            return Err(Error::invalid(
+                format!("volumes[{i}]"),
+                "volume name must not be empty",
+            ));
         }
     }
 
@@ -163,7 +175,11 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
         files.insert(
             path,
             UploadedFile {
-                content: if up.is_directory { Default::default() } else { up.content.into() },
+                content: if up.is_directory {
+                    Default::default()
+                } else {
+                    up.content.into()
+                },
                 mode,
                 is_dir: up.is_directory,
             },
@@ -216,15 +232,23 @@ fn check_resources(state: &State, spec: &JobSpec) -> Result<()> {
     if state.network(&spec.network).is_none() {
         return Err(Error::invalid(
             "network",
-            format!("network {:?} does not exist (built in: bridge, isolated, none)", spec.network),
+            format!(
+                "network {:?} does not exist (built in: bridge, isolated, none)",
+                spec.network
+            ),
         ));
     }
     for v in &spec.volumes {
         if state.volume(v).is_none() {
-            return Err(Error::invalid("volumes", format!("volume {v:?} does not exist")));
+            return Err(Error::invalid(
+                "volumes",
+                format!("volume {v:?} does not exist"),
+            ));
         }
     }
-    if !spec.runtime.trim().is_empty() && catalogue::resolve(&state.runtimes, &spec.runtime).is_none() {
+    if !spec.runtime.trim().is_empty()
+        && catalogue::resolve(&state.runtimes, &spec.runtime).is_none()
+    {
         return Err(Error::invalid(
             "runtime",
             format!("runtime {:?} is not installed", spec.runtime),
@@ -259,7 +283,11 @@ fn allocate_gpus(state: &mut State, seq: u64, count: i32) -> Result<Vec<i32>> {
     Ok(free.into_iter().map(|i| i as i32).collect())
 }
 
-fn exec_context(job_id: &str, spec: &JobSpec, files: BTreeMap<String, UploadedFile>) -> ExecContext {
+fn exec_context(
+    job_id: &str,
+    spec: &JobSpec,
+    files: BTreeMap<String, UploadedFile>,
+) -> ExecContext {
     let mut env = BTreeMap::new();
     env.insert(
         "PATH".to_string(),
@@ -278,7 +306,11 @@ fn exec_context(job_id: &str, spec: &JobSpec, files: BTreeMap<String, UploadedFi
 
 /// RunJob (JOB-RUN-*, JOB-GPU-*).
 pub fn run(shared: &Arc<Shared>, req: pb::RunJobRequest) -> Result<pb::RunJobResponse> {
-    let Accepted { spec, files, schedule } = validate_request(shared, req)?;
+    let Accepted {
+        spec,
+        files,
+        schedule,
+    } = validate_request(shared, req)?;
     let id = Uuid::new_v4();
     let log = LogBuffer::new(shared.config.log_retention_bytes);
     let submitted = now_secs();
@@ -296,7 +328,11 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunJobRequest) -> Result<pb::RunJobRes
             )));
         }
     }
-    let status = if wait.is_some() { JobStatus::Scheduled } else { JobStatus::Running };
+    let status = if wait.is_some() {
+        JobStatus::Scheduled
+    } else {
+        JobStatus::Running
+    };
     let ctx = exec_context(&id.to_string(), &spec, files);
     let seq = state.jobs.insert(Job {
         id,
@@ -350,7 +386,9 @@ fn start_locked(state: &mut State, seq: u64) -> Result<()> {
 /// is already final keeps its first outcome (for example a scheduled job that
 /// was canceled while its start was failing).
 fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32) {
-    let Some(job) = state.jobs.get_mut(seq) else { return };
+    let Some(job) = state.jobs.get_mut(seq) else {
+        return;
+    };
     if job.status.is_final() {
         return;
     }
@@ -370,7 +408,13 @@ fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32)
 
 /// The life of one job: wait for the schedule, run the command, record the end.
 async fn job_task(shared: Arc<Shared>, seq: u64, ctx: ExecContext, wait: Option<Duration>) {
-    let Some(log) = shared.state.lock().jobs.get(seq).map(|j| Arc::clone(&j.log)) else {
+    let Some(log) = shared
+        .state
+        .lock()
+        .jobs
+        .get(seq)
+        .map(|j| Arc::clone(&j.log))
+    else {
         return;
     };
     let mut out = log.writer();
@@ -412,19 +456,31 @@ async fn job_task(shared: Arc<Shared>, seq: u64, ctx: ExecContext, wait: Option<
         Ok(code) => code,
         Err(_) => {
             tracing::error!(job = %ctx.job_id, %command, "the simulator panicked; the job ends FAILED (-1)");
-            out.line("joblet-mock: internal error while simulating this command").await;
+            out.line("joblet-mock: internal error while simulating this command")
+                .await;
             -1
         }
     };
     let mut state = shared.state.lock();
-    if state.jobs.get(seq).is_some_and(|j| j.status == JobStatus::Running) {
-        let status = if code == 0 { JobStatus::Completed } else { JobStatus::Failed };
+    if state
+        .jobs
+        .get(seq)
+        .is_some_and(|j| j.status == JobStatus::Running)
+    {
+        let status = if code == 0 {
+            JobStatus::Completed
+        } else {
+            JobStatus::Failed
+        };
         finish_locked(&mut state, seq, status, code);
     }
 }
 
 fn masked(pairs: &[(String, String)]) -> std::collections::HashMap<String, String> {
-    pairs.iter().map(|(k, _)| (k.clone(), MASK.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, _)| (k.clone(), MASK.to_string()))
+        .collect()
 }
 
 fn plain(pairs: &[(String, String)]) -> std::collections::HashMap<String, String> {
@@ -594,7 +650,9 @@ pub fn delete_all(shared: &Shared) -> pb::DeleteAllJobsRes {
     let deleted = finished.len() as i32;
     pb::DeleteAllJobsRes {
         success: true,
-        message: format!("Successfully deleted {deleted} jobs, skipped {skipped} running/scheduled jobs"),
+        message: format!(
+            "Successfully deleted {deleted} jobs, skipped {skipped} running/scheduled jobs"
+        ),
         deleted_count: deleted,
         skipped_count: skipped,
     }

@@ -173,7 +173,9 @@ impl LogBuffer {
 
     /// A writer for the job's output. There is one writer per job.
     pub fn writer(self: &Arc<Self>) -> LogWriter {
-        LogWriter { log: Arc::clone(self) }
+        LogWriter {
+            log: Arc::clone(self),
+        }
     }
 
     /// Attaches a reader at the oldest retained byte.
@@ -401,7 +403,9 @@ mod tests {
     #[tokio::test]
     async fn several_readers_each_get_everything() {
         let log = LogBuffer::new(1 << 16);
-        let readers: Vec<_> = (0..5).map(|_| tokio::spawn(read_all(log.reader()))).collect();
+        let readers: Vec<_> = (0..5)
+            .map(|_| tokio::spawn(read_all(log.reader())))
+            .collect();
         let mut w = log.writer();
         let big = Bytes::from(vec![7u8; 300_000]);
         w.write(big.clone()).await;

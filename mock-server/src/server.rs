@@ -133,9 +133,17 @@ where
     let layer = tower::ServiceBuilder::new()
         .map_response(oversized_is_resource_exhausted::<tonic::body::Body>)
         .layer(AuthLayer::new(mode));
+    let routes = routes(&shared);
+    // Streams that never end by themselves (logs of running jobs, metric
+    // streams) end with UNAVAILABLE once shutdown begins, so the graceful
+    // shutdown completes.
+    let shutdown = async move {
+        shutdown.await;
+        shared.begin_shutdown();
+    };
     Server::builder()
         .layer(layer)
-        .add_routes(routes(&shared))
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -271,7 +271,10 @@ impl State {
     /// job counts once (jobCount is a number of jobs).
     pub fn mark_running(&mut self, spec: &JobSpec) {
         self.running_jobs += 1;
-        *self.running_on_network.entry(spec.network.clone()).or_default() += 1;
+        *self
+            .running_on_network
+            .entry(spec.network.clone())
+            .or_default() += 1;
         for v in distinct(&spec.volumes) {
             *self.running_with_volume.entry(v.clone()).or_default() += 1;
         }
@@ -369,12 +372,18 @@ mod tests {
         let _b = t.insert(job("aaaaaaaa-0000-4000-8000-000000000002"));
         let c = t.insert(job("bbbbbbbb-0000-4000-8000-000000000003"));
         assert_eq!(t.resolve("bbb").unwrap(), c);
-        assert_eq!(t.resolve("AAAAAAAA-0000-4000-8000-000000000001").unwrap(), a);
+        assert_eq!(
+            t.resolve("AAAAAAAA-0000-4000-8000-000000000001").unwrap(),
+            a
+        );
         let amb = t.resolve("aaaa").unwrap_err();
         assert_eq!(amb.code(), tonic::Code::InvalidArgument);
         assert!(amb.to_string().contains("2 jobs"), "{amb}");
         assert_eq!(t.resolve("c").unwrap_err().code(), tonic::Code::NotFound);
-        assert_eq!(t.resolve("").unwrap_err().code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            t.resolve("").unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
     }
 
     #[test]
@@ -386,6 +395,11 @@ mod tests {
         t.remove(b);
         let order: Vec<_> = t.iter().map(|(s, _)| s).collect();
         assert_eq!(order, [a, c]);
-        assert_eq!(t.resolve("00000000-0000-4000-8000-000000000001").unwrap_err().code(), tonic::Code::NotFound);
+        assert_eq!(
+            t.resolve("00000000-0000-4000-8000-000000000001")
+                .unwrap_err()
+                .code(),
+            tonic::Code::NotFound
+        );
     }
 }

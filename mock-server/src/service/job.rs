@@ -6,7 +6,7 @@ use joblet_testkit::pb;
 use joblet_testkit::pb::job_service_server::JobService;
 use tonic::{Request, Response, Status};
 
-use super::{BoxStream, not_built};
+use super::{BoxStream, not_built, until_shutdown};
 use crate::jobs;
 use crate::state::Shared;
 
@@ -29,35 +29,50 @@ impl JobService for JobSvc {
         &self,
         request: Request<pb::RunJobRequest>,
     ) -> Result<Response<pb::RunJobResponse>, Status> {
-        Ok(Response::new(jobs::run(&self.shared, request.into_inner())?))
+        Ok(Response::new(jobs::run(
+            &self.shared,
+            request.into_inner(),
+        )?))
     }
 
     async fn get_job_status(
         &self,
         request: Request<pb::GetJobStatusReq>,
     ) -> Result<Response<pb::GetJobStatusRes>, Status> {
-        Ok(Response::new(jobs::status(&self.shared, &request.get_ref().uuid)?))
+        Ok(Response::new(jobs::status(
+            &self.shared,
+            &request.get_ref().uuid,
+        )?))
     }
 
     async fn stop_job(
         &self,
         request: Request<pb::StopJobReq>,
     ) -> Result<Response<pb::StopJobRes>, Status> {
-        Ok(Response::new(jobs::stop(&self.shared, &request.get_ref().uuid)?))
+        Ok(Response::new(jobs::stop(
+            &self.shared,
+            &request.get_ref().uuid,
+        )?))
     }
 
     async fn cancel_job(
         &self,
         request: Request<pb::CancelJobReq>,
     ) -> Result<Response<pb::CancelJobRes>, Status> {
-        Ok(Response::new(jobs::cancel(&self.shared, &request.get_ref().uuid)?))
+        Ok(Response::new(jobs::cancel(
+            &self.shared,
+            &request.get_ref().uuid,
+        )?))
     }
 
     async fn delete_job(
         &self,
         request: Request<pb::DeleteJobReq>,
     ) -> Result<Response<pb::DeleteJobRes>, Status> {
-        Ok(Response::new(jobs::delete(&self.shared, &request.get_ref().uuid)?))
+        Ok(Response::new(jobs::delete(
+            &self.shared,
+            &request.get_ref().uuid,
+        )?))
     }
 
     async fn delete_all_jobs(
@@ -74,26 +89,15 @@ impl JobService for JobSvc {
         request: Request<pb::GetJobLogsReq>,
     ) -> Result<Response<Self::GetJobLogsStream>, Status> {
         let reader = jobs::logs(&self.shared, &request.get_ref().uuid)?;
-        let closing = self.shared.closing.clone();
-        // Replays, follows and ends with the job; when the server shuts down it
-        // ends with UNAVAILABLE instead of holding the shutdown up.
-        let stream = futures::stream::unfold(Some(reader), move |reader| {
-            let closing = closing.clone();
-            async move {
-                let mut reader = reader?;
-                tokio::select! {
-                    biased;
-                    () = closing.cancelled() => Some((
-                        Err(Status::unavailable("joblet-mock is shutting down")),
-                        None,
-                    )),
-                    payload = reader.next() => {
-                        payload.map(|payload| (Ok(pb::DataChunk { payload }), Some(reader)))
-                    }
-                }
-            }
+        // Replays, follows and ends with the job.
+        let stream = futures::stream::unfold(reader, |mut reader| async move {
+            let payload = reader.next().await?;
+            Some((Ok(pb::DataChunk { payload }), reader))
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(until_shutdown(
+            stream,
+            self.shared.closing.clone(),
+        )))
     }
 
     async fn list_jobs(

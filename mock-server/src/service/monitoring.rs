@@ -10,7 +10,7 @@ use joblet_testkit::pb::monitoring_service_server::MonitoringService;
 use tokio::time::MissedTickBehavior;
 use tonic::{Request, Response, Status};
 
-use super::BoxStream;
+use super::{BoxStream, until_shutdown};
 use crate::monitoring::{self, Monitor, Sections};
 use crate::state::Shared;
 
@@ -67,7 +67,10 @@ impl MonitoringService for MonitoringSvc {
                 Some((Ok(sample), (ticks, index + 1, shared, monitor)))
             },
         );
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(until_shutdown(
+            stream,
+            self.shared.closing.clone(),
+        )))
     }
 }
 

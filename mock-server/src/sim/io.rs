@@ -18,6 +18,9 @@ use crate::logs::LogWriter;
 
 /// Pending log output is flushed once it reaches this size.
 pub(super) const FLUSH_AT: usize = 64 * 1024;
+/// Pending output older than this is flushed at the next opportunity, so a
+/// busy command that prints little still streams.
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 /// Pieces at least this large go to the log as they are (no copy).
 const DIRECT_AT: usize = 16 * 1024;
 
@@ -280,6 +283,8 @@ pub(super) fn tail_lines_start(buf: &[u8], n: u64) -> usize {
 pub(super) struct Io<'a> {
     log: &'a mut LogWriter,
     pending: BytesMut,
+    /// When pending output was last handed to the log (real time).
+    last_flush: std::time::Instant,
     frames: Vec<Frame>,
     /// Where stdout goes.
     pub stdout: Route,
@@ -292,6 +297,7 @@ impl<'a> Io<'a> {
         Self {
             log,
             pending: BytesMut::new(),
+            last_flush: std::time::Instant::now(),
             frames: Vec::new(),
             stdout: Route::Log,
             stderr: Route::Log,
@@ -312,7 +318,7 @@ impl<'a> Io<'a> {
         if self.stdout == Route::Log {
             tokio::task::consume_budget().await;
             self.pending.extend_from_slice(data);
-            if self.pending.len() >= FLUSH_AT {
+            if self.pending.len() >= FLUSH_AT || self.last_flush.elapsed() >= FLUSH_AFTER {
                 self.flush().await?;
             }
             return Ok(());
@@ -408,7 +414,7 @@ impl<'a> Io<'a> {
             return self.check_open();
         }
         self.pending.extend_from_slice(&data);
-        if self.pending.len() >= FLUSH_AT {
+        if self.pending.len() >= FLUSH_AT || self.last_flush.elapsed() >= FLUSH_AFTER {
             self.flush().await?;
         }
         Ok(())
@@ -427,10 +433,20 @@ impl<'a> Io<'a> {
         if !self.pending.is_empty() {
             let chunk = self.pending.split().freeze();
             self.log.write(chunk).await;
+            self.last_flush = std::time::Instant::now();
             self.check_open()?;
         }
         tokio::task::consume_budget().await;
         Ok(())
+    }
+
+    /// Flushes output that has been pending for a while (called between commands).
+    pub(super) async fn tick(&mut self) {
+        if !self.pending.is_empty() && self.last_flush.elapsed() >= FLUSH_AFTER {
+            let _ = self.flush().await;
+        } else {
+            tokio::task::consume_budget().await;
+        }
     }
 
     /// Flushes, then sleeps for `dur` (`None`: forever, until the job is stopped).

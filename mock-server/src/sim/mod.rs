@@ -3,11 +3,10 @@
 //!
 //! - Built-in commands act as on a Linux node (`echo`, `printf`, `seq`, `sleep`,
 //!   `cat`, `env`, `date`, `head -c N /dev/zero`, `yes | head -n N`, ...), and
-//!   `sh -c` / `bash -c` scripts built from them are interpreted (see
-//!   [`shell`](self::shell) for the interpreter and what it supports).
+//!   `sh -c` / `bash -c` scripts built from them are interpreted (module
+//!   `shell`: parsing with brush-parser, what is supported and what is not).
 //! - Anything else is matched against scenario files (`--scenario`, format in
-//!   [`scenario`](self::scenario)); with no match the `--unknown-command`
-//!   policy decides.
+//!   [`scenario`]); with no match the `--unknown-command` policy decides.
 //!
 //! Output goes to the job's [`LogWriter`] in batches of up to 64 KiB, flushed
 //! before every sleep, so live output streams on time while bulk output (a

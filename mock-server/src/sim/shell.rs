@@ -21,7 +21,33 @@
 //! `cat /dev/zero | head -c 1G` run in constant memory at the reader's pace and
 //! the producer stops (SIGPIPE, status 141) once `head` has enough. Other
 //! stages get the previous stage's output (bounded) as their standard input.
-//! Output, waits and cancellation go through [`Io`].
+//! Output, waits and cancellation go through [`Io`]. Recursion (nested
+//! commands, functions, substitutions, nested shells) is bounded by
+//! [`MAX_CALL_DEPTH`] and runs on growable stack segments ([`Grow`]), so no
+//! script can overflow the stack of the thread polling the job.
+//!
+//! # Supported
+//!
+//! Lists (`;`, newlines, `&&`, `||`, `!`), pipelines, `if`/`elif`/`else`,
+//! `for … in`, `for ((…))`, `while`, `until`, `case` (`;;`, `;&`, `;;&`),
+//! `{ …; }`, `( … )`, functions with `local` and `return`, `break`/`continue`,
+//! variables and the environment (`export`, `unset`, `VAR=x cmd`), positional
+//! parameters (`$0…`, `$#`, `$@`, `$*`, `shift`, `set --`), `$?`, `$$`,
+//! `$RANDOM`, `$SECONDS`, `$LINENO`, quoting (`'…'`, `"…"`, `$'…'`, `\`),
+//! `${x:-w}`, `${x:=w}`, `${x:+w}`, `${x:?w}`, `${#x}`, `${x#p}`, `${x%p}`,
+//! `${x/p/r}`, `${x:o:l}`, `${x^^}`, `${!x}`, `$(…)` and backquotes, `$((…))`,
+//! `((…))`, `let`, `[ ]`/`test`, `[[ ]]` (globs, no regex), brace expansion,
+//! word splitting on `IFS`, `~`, redirections (`<`, `>`, `>>`, `2>&1`, `>&2`,
+//! `&>`, `/dev/null`, here-documents, here-strings) on an in-memory file
+//! system (uploaded files plus what the job writes), `read`, `eval`, `source`,
+//! `trap … EXIT`, `set -euxo pipefail`, `time`, `timeout`, `exec`, `command`.
+//!
+//! # Not supported (the script stops: `sh: line N: X: not supported by joblet-mock`, status 2)
+//!
+//! Background jobs (`&`, `wait` is a no-op), arrays, process substitution,
+//! coprocesses, `[[ =~ ]]`, `${x@op}`, job control and the builtins in
+//! `UNSUPPORTED_BUILTINS`, redirections to other file descriptors. Globbing of
+//! file names is not done (patterns stay literal, as with no match).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -869,7 +895,7 @@ impl<'a> Shell<'a> {
 
     pub(super) async fn exec_command(&mut self, cmd: &Command) -> Res {
         self.line = cmd.line;
-        tokio::task::consume_budget().await;
+        self.io.tick().await;
         match &cmd.kind {
             CommandKind::Simple { assigns, words } => {
                 let (assigns, argv) = self.expand_simple(assigns, words).await?;
@@ -1216,7 +1242,11 @@ impl<'a> Shell<'a> {
             let b = b.to_owned();
             return grow(self.builtin(&b, &argv[1..])).await;
         }
-        if is_shell(&name) || (name.starts_with('/') && !is_file && matches!(name.rsplit('/').next(), Some("sh" | "bash"))) {
+        if is_shell(&name)
+            || (name.starts_with('/')
+                && !is_file
+                && matches!(name.rsplit('/').next(), Some("sh" | "bash")))
+        {
             return Ok(grow(self.shell_command(argv)).await);
         }
         if !self.name.is_empty() && UNSUPPORTED_BUILTINS.contains(&name.as_str()) {

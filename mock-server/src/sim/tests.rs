@@ -357,14 +357,25 @@ async fn wrappers_time_and_timeout() {
     assert_eq!(bash("timeout 2 sleep 10; echo $?").await.0, "124\n");
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     assert_eq!(bash("timeout 5 echo quick; echo $?").await.0, "quick\n0\n");
-    assert_eq!(bash("x=1; timeout 1 bash -c 'yes > /dev/null'; echo $? $x").await.0, "124 1\n");
     assert_eq!(
         bash("time sleep 1.5").await.0,
         "\nreal\t0m1.500s\nuser\t0m0.000s\nsys\t0m0.000s\n"
     );
-    assert_eq!(bash("nohup echo a; nice -n 5 echo b; stdbuf -oL echo c").await.0, "a\nb\nc\n");
+    assert_eq!(
+        bash("nohup echo a; nice -n 5 echo b; stdbuf -oL echo c")
+            .await
+            .0,
+        "a\nb\nc\n"
+    );
     assert_eq!(run("/opt/tools/echo", &["abs"]).await.0, "abs\n");
     assert_eq!(run("/usr/local/bin/bash", &["-c", "echo x"]).await.0, "x\n");
+}
+
+#[tokio::test]
+async fn timeout_stops_busy_commands() {
+    // Real time: a busy command never lets paused time advance.
+    let script = "x=1; timeout 0.2 bash -c 'x=2; yes > /dev/null'; echo $? $x; timeout 0.1 cat /dev/zero | wc -c > /dev/null; echo done";
+    assert_eq!(bash(script).await.0, "124 1\ndone\n");
 }
 
 #[tokio::test]
@@ -795,6 +806,41 @@ async fn sdk_streaming_example() {
     }
     assert_eq!(lines[600].0, "Completed 60 seconds of counting!");
     assert_eq!(start.elapsed(), Duration::from_secs(60));
+}
+
+/// Output of a busy script (no sleeps) still streams while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_scripts_stream() {
+    let log = LogBuffer::new(1 << 20);
+    let mut reader = log.reader();
+    let watcher = Arc::clone(&log);
+    let first = tokio::spawn(async move {
+        let piece = reader.next().await;
+        (piece, watcher.is_closed())
+    });
+    let sim = Simulator::default();
+    let mut w = log.writer();
+    let script = "echo start; i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; echo end";
+    let started = std::time::Instant::now();
+    let code = sim
+        .run(
+            "bash",
+            &["-c".to_owned(), script.to_owned()],
+            &ctx(),
+            &mut w,
+        )
+        .await;
+    let took = started.elapsed();
+    log.close();
+    let (piece, closed_then) = first.await.unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(piece.as_deref(), Some(&b"start\n"[..]));
+    if took > Duration::from_millis(200) {
+        assert!(
+            !closed_then,
+            "`start` was only seen after the job ended ({took:?})"
+        );
+    }
 }
 
 #[tokio::test]

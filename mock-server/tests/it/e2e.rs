@@ -155,17 +155,47 @@ async fn e2e_all_3_job_times_carry_the_server_offset() {
     assert!(r.start_time.ends_with("+05:30"), "{}", r.start_time);
     let st = wait_final(&jobs, &r.job_uuid).await;
     assert!(st.end_time.ends_with("+05:30"), "{}", st.end_time);
-    let server_now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(19_800).unwrap());
+    let server_now =
+        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(19_800).unwrap());
     let due = server_now + chrono::Duration::seconds(3600);
     let naive = due.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let s = run(&mut jobs, pb::RunJobRequest { schedule: naive.clone(), ..cmd("echo", &["later"]) }).await;
+    let s = run(
+        &mut jobs,
+        pb::RunJobRequest {
+            schedule: naive.clone(),
+            ..cmd("echo", &["later"])
+        },
+    )
+    .await;
     assert_eq!(s.status, "SCHEDULED");
-    assert_eq!(s.scheduled_time, format!("{naive}+05:30"), "taken as the server's local time");
-    let utc = (chrono::Utc::now() + chrono::Duration::seconds(7200)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let s = run(&mut jobs, pb::RunJobRequest { schedule: utc.clone(), ..cmd("echo", &["later"]) }).await;
+    assert_eq!(
+        s.scheduled_time,
+        format!("{naive}+05:30"),
+        "taken as the server's local time"
+    );
+    let utc = (chrono::Utc::now() + chrono::Duration::seconds(7200))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let s = run(
+        &mut jobs,
+        pb::RunJobRequest {
+            schedule: utc.clone(),
+            ..cmd("echo", &["later"])
+        },
+    )
+    .await;
     let shown = chrono::DateTime::parse_from_rfc3339(&s.scheduled_time).unwrap();
-    assert_eq!(shown.timestamp(), chrono::DateTime::parse_from_rfc3339(&utc).unwrap().timestamp());
-    assert_eq!(shown.offset().local_minus_utc(), 19_800, "{}", s.scheduled_time);
+    assert_eq!(
+        shown.timestamp(),
+        chrono::DateTime::parse_from_rfc3339(&utc)
+            .unwrap()
+            .timestamp()
+    );
+    assert_eq!(
+        shown.offset().local_minus_utc(),
+        19_800,
+        "{}",
+        s.scheduled_time
+    );
     mock.terminate();
     assert!(mock.exit_status().await.success());
 }

@@ -763,7 +763,11 @@ async fn job_run_6_networks() {
     }
     {
         let state = mock.shared().state.lock();
-        assert!(state.running_on_network.values().all(|n| *n == 0), "{:?}", state.running_on_network);
+        assert!(
+            state.running_on_network.values().all(|n| *n == 0),
+            "{:?}",
+            state.running_on_network
+        );
         assert_eq!(state.running_jobs, 0);
     }
     for bad in ["nope", "host", "Bridge"] {
@@ -940,7 +944,10 @@ async fn job_run_9_uploads() {
     };
     let (st, log) = run_to_end(&mut jobs, req).await;
     assert_eq!(st.status, "COMPLETED", "{log}");
-    assert_eq!(log, "tool-exec\nplain-noexec\ndefault-noexec\nout-dir\nbin-dir\nout-not-file\n");
+    assert_eq!(
+        log,
+        "tool-exec\nplain-noexec\ndefault-noexec\nout-dir\nbin-dir\nout-not-file\n"
+    );
     // Relative to the work dir: the absolute path works too.
     let req = pb::RunJobRequest {
         uploads: vec![file("a.txt", "abs\n", 0)],
@@ -1173,10 +1180,37 @@ async fn job_life_1_exit_codes_and_final_states() {
     };
     let r = run(&mut jobs, req).await;
     assert_eq!(r.status, "SCHEDULED");
-    let st = wait_final(&jobs, &r.job_uuid).await;
-    assert_eq!((st.status.as_str(), st.exit_code), ("FAILED", -1));
-    job_time(&st.end_time);
-    assert!(!logs_text(&mut jobs, &r.job_uuid).await.contains("never"));
+    // ... and one whose network is gone when its time comes.
+    add_network(&mock, "ephemeral", "10.9.0.0/24");
+    let req = pb::RunJobRequest {
+        network: "ephemeral".into(),
+        schedule: due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ..cmd("echo", &["never"])
+    };
+    let gone = run(&mut jobs, req).await;
+    assert_eq!(gone.status, "SCHEDULED");
+    mock.shared()
+        .state
+        .lock()
+        .networks
+        .retain(|n| n.name != "ephemeral");
+    for id in [&r.job_uuid, &gone.job_uuid] {
+        let st = wait_final(&jobs, id).await;
+        assert_eq!((st.status.as_str(), st.exit_code), ("FAILED", -1));
+        job_time(&st.end_time);
+        let log = logs_text(&mut jobs, id).await;
+        assert!(!log.contains("never"), "{log}");
+    }
+    assert_eq!(
+        mock.shared()
+            .state
+            .lock()
+            .running_on_network
+            .get("ephemeral")
+            .copied()
+            .unwrap_or(0),
+        0
+    );
     assert_eq!(status(&mut jobs, &holder).await.status, "RUNNING");
     assert_eq!(
         status(&mut jobs, &holder).await.gpu_indices,
@@ -1238,7 +1272,10 @@ async fn job_life_2_scheduled_job_waits_then_runs() {
         assert_eq!(logs_text(&mut jobs, id).await, "ran\n");
     }
     let state = mock.shared().state.lock();
-    assert_eq!(state.running_jobs, 0, "started and ended: counted once, released once");
+    assert_eq!(
+        state.running_jobs, 0,
+        "started and ended: counted once, released once"
+    );
     assert_eq!(state.running_on_network.get("bridge"), Some(&0));
 }
 
@@ -1450,7 +1487,11 @@ async fn job_stop_1_stops_jobs_blocked_by_back_pressure_or_writing_forever() {
     assert_eq!(res.status, "STOPPED");
     let rest = read_to_end(stream).await;
     assert!(rest.iter().all(|b| matches!(b, b'y' | b'\n')));
-    assert!(buffer.retained_bytes() <= (2 * retention) as u64, "{}", buffer.retained_bytes());
+    assert!(
+        buffer.retained_bytes() <= (2 * retention) as u64,
+        "{}",
+        buffer.retained_bytes()
+    );
 
     let endless = run(&mut jobs, cmd("yes", &[])).await.job_uuid;
     let buffer = log_buffer(&mock, &endless);
@@ -1458,13 +1499,25 @@ async fn job_stop_1_stops_jobs_blocked_by_back_pressure_or_writing_forever() {
         (buffer.total_written() > 4 * retention as u64).then_some(())
     })
     .await;
-    assert!(buffer.retained_bytes() <= retention as u64, "{}", buffer.retained_bytes());
+    assert!(
+        buffer.retained_bytes() <= retention as u64,
+        "{}",
+        buffer.retained_bytes()
+    );
     let res = within("StopJob", stop(&mut jobs, &endless)).await.unwrap();
     assert_eq!((res.status.as_str(), res.exit_code), ("STOPPED", -1));
     let written = buffer.total_written();
     let log = logs(&mut jobs, &endless).await;
-    assert!(log.len() <= retention && !log.is_empty(), "{} bytes replayed", log.len());
-    assert_eq!(buffer.total_written(), written, "nothing written after the stop");
+    assert!(
+        log.len() <= retention && !log.is_empty(),
+        "{} bytes replayed",
+        log.len()
+    );
+    assert_eq!(
+        buffer.total_written(),
+        written,
+        "nothing written after the stop"
+    );
     let state = mock.shared().state.lock();
     assert_eq!(state.running_jobs, 0);
 }
@@ -1775,7 +1828,11 @@ async fn job_gpu_1_concurrent_churn_keeps_gpus_and_counters_consistent() {
                     Err(e) => assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}"),
                 }
                 if i % 10 == 9 {
-                    let r = jobs.delete_all_jobs(pb::DeleteAllJobsReq {}).await.unwrap().into_inner();
+                    let r = jobs
+                        .delete_all_jobs(pb::DeleteAllJobsReq {})
+                        .await
+                        .unwrap()
+                        .into_inner();
                     assert!(r.success);
                 }
             }
@@ -1791,13 +1848,29 @@ async fn job_gpu_1_concurrent_churn_keeps_gpus_and_counters_consistent() {
                     let state = shared.state.lock();
                     for seq in state.gpus.iter().flatten() {
                         let job = state.jobs.get(*seq).expect("a GPU holder exists");
-                        assert_eq!(job.status.as_str(), "RUNNING", "GPU held by a {:?} job", job.status);
+                        assert_eq!(
+                            job.status.as_str(),
+                            "RUNNING",
+                            "GPU held by a {:?} job",
+                            job.status
+                        );
                         let held = state.gpus.iter().filter(|s| **s == Some(*seq)).count();
                         assert_eq!(held, 1);
                     }
-                    let running = state.jobs.iter().filter(|(_, j)| j.status.as_str() == "RUNNING").count();
+                    let running = state
+                        .jobs
+                        .iter()
+                        .filter(|(_, j)| j.status.as_str() == "RUNNING")
+                        .count();
                     assert_eq!(state.running_jobs as usize, running);
-                    assert_eq!(state.running_with_volume.get("shared").copied().unwrap_or(0) as usize, running);
+                    assert_eq!(
+                        state
+                            .running_with_volume
+                            .get("shared")
+                            .copied()
+                            .unwrap_or(0) as usize,
+                        running
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
@@ -1811,7 +1884,10 @@ async fn job_gpu_1_concurrent_churn_keeps_gpus_and_counters_consistent() {
     let jobs = crate::support::jobs(&mock).await;
     for id in &all {
         let mut j = jobs.clone();
-        if let Ok(st) = j.get_job_status(pb::GetJobStatusReq { uuid: id.clone() }).await {
+        if let Ok(st) = j
+            .get_job_status(pb::GetJobStatusReq { uuid: id.clone() })
+            .await
+        {
             let st = st.into_inner();
             if !FINAL.contains(&st.status.as_str()) {
                 wait_final(&jobs, id).await;
@@ -1821,8 +1897,18 @@ async fn job_gpu_1_concurrent_churn_keeps_gpus_and_counters_consistent() {
     let state = mock.shared().state.lock();
     assert!(state.gpus.iter().all(Option::is_none), "{:?}", state.gpus);
     assert_eq!(state.running_jobs, 0);
-    assert_eq!(state.running_with_volume.get("shared").copied().unwrap_or(0), 0);
-    assert_eq!(state.running_on_network.get("bridge").copied().unwrap_or(0), 0);
+    assert_eq!(
+        state
+            .running_with_volume
+            .get("shared")
+            .copied()
+            .unwrap_or(0),
+        0
+    );
+    assert_eq!(
+        state.running_on_network.get("bridge").copied().unwrap_or(0),
+        0
+    );
     for (_, job) in state.jobs.iter() {
         match job.status.as_str() {
             "STOPPED" => assert_eq!(job.exit_code, -1),

@@ -4,10 +4,10 @@
 
 mod support;
 
+mod auth;
 mod e2e;
 mod jobs;
 mod logs;
-mod auth;
 mod monitoring;
 mod networks;
 mod reflection;
