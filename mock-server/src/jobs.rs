@@ -1,6 +1,6 @@
 //! The job engine: validation, lifecycle, stop/cancel/delete, logs (JOB-*).
 //!
-//! A job is a record in [`State`](crate::state::State) plus, while it is
+//! A job is a record in [`State`] plus, while it is
 //! scheduled or running, one tokio task that waits for the schedule and then
 //! runs the simulated command, writing to the job's [`LogBuffer`]. Stopping or
 //! canceling aborts that task; a task that ends on its own finalises the record.
