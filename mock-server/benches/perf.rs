@@ -88,6 +88,24 @@ impl Mock {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
+    /// CPU time (user + system) the server has used so far.
+    fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may contain spaces) start at ") ".
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15 of /proc/PID/stat (11 and 12 here).
+        let hz = 100; // USER_HZ on Linux
+        Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)
+    }
+
     async fn channels(&self, n: usize) -> Vec<Channel> {
         let mut out = Vec::new();
         for _ in 0..n {
@@ -179,53 +197,89 @@ async fn startup(runs: usize) {
     );
 }
 
-async fn unary(total: usize) {
-    let mock = Mock::start(&[]);
-    let channels = Arc::new(mock.channels(4).await);
-    // Warm up both paths.
-    let warm = Arc::clone(&channels);
-    drive(2000, 64, move |i| {
-        let ch = warm[i % warm.len()].clone();
-        async move {
+/// One unary RPC of the comparison.
+#[derive(Clone, Copy)]
+enum Unary {
+    ListNetworks,
+    RunJobTrue,
+}
+
+async fn call_unary(ch: Channel, which: Unary) {
+    match which {
+        Unary::ListNetworks => {
             NetworkServiceClient::new(ch)
                 .list_networks(pb::EmptyRequest {})
                 .await
-                .expect("ok");
+                .expect("ListNetworks");
         }
-    })
-    .await;
-    let chs = Arc::clone(&channels);
-    let (base, base_h) = drive(total, 64, move |i| {
-        let ch = chs[i % chs.len()].clone();
-        async move {
-            NetworkServiceClient::new(ch)
-                .list_networks(pb::EmptyRequest {})
-                .await
-                .expect("ok");
-        }
-    })
-    .await;
-    let chs = Arc::clone(&channels);
-    let (run, run_h) = drive(total, 64, move |i| {
-        let ch = chs[i % chs.len()].clone();
-        async move {
+        Unary::RunJobTrue => {
             JobServiceClient::new(ch)
                 .run_job(run_request("true", &[]))
                 .await
-                .expect("ok");
+                .expect("RunJob");
         }
-    })
-    .await;
+    }
+}
+
+/// RunJob against the ListNetworks baseline. The two alternate in rounds so
+/// that drift in the machine's load affects both alike.
+async fn unary(total: usize) {
+    const ROUNDS: usize = 10;
+    let mock = Mock::start(&[]);
+    let channels = Arc::new(mock.channels(4).await);
+    let phase = |n: usize, which: Unary| {
+        let chs = Arc::clone(&channels);
+        drive(n, 64, move |i| {
+            call_unary(chs[i % chs.len()].clone(), which)
+        })
+    };
+    // Warm up both paths.
+    phase(2000, Unary::ListNetworks).await;
+    phase(2000, Unary::RunJobTrue).await;
+    let mut stats = [
+        (
+            Duration::ZERO,
+            Duration::ZERO,
+            Histogram::<u64>::new(3).expect("histogram"),
+        ),
+        (
+            Duration::ZERO,
+            Duration::ZERO,
+            Histogram::<u64>::new(3).expect("histogram"),
+        ),
+    ];
+    let per_round = total / ROUNDS;
+    for _ in 0..ROUNDS {
+        for (k, which) in [Unary::ListNetworks, Unary::RunJobTrue]
+            .into_iter()
+            .enumerate()
+        {
+            let cpu = mock.cpu_time();
+            let started = Instant::now();
+            let (_, hist) = phase(per_round, which).await;
+            stats[k].0 += started.elapsed();
+            stats[k].1 += mock.cpu_time() - cpu;
+            stats[k].2.add(hist).expect("same bounds");
+        }
+    }
+    let n = (per_round * ROUNDS) as f64;
+    let rate = |k: usize| n / stats[k].0.as_secs_f64();
+    let cpu = |k: usize| stats[k].1.as_secs_f64() * 1e6 / n;
     println!(
-        "unary: ListNetworks baseline {base:.0} req/s (p50 {} µs, p99 {} µs), 64 in flight, {total} requests",
-        base_h.value_at_quantile(0.5),
-        base_h.value_at_quantile(0.99)
+        "unary: ListNetworks baseline {:.0} req/s (p50 {} µs, p99 {} µs, server CPU {:.1} µs/req), 64 in flight, {} requests in {ROUNDS} rounds",
+        rate(0),
+        stats[0].2.value_at_quantile(0.5),
+        stats[0].2.value_at_quantile(0.99),
+        cpu(0),
+        per_round * ROUNDS
     );
     println!(
-        "unary: RunJob {run:.0} req/s (p50 {} µs, p99 {} µs), ratio to baseline {:.2} [goal >= 0.80]",
-        run_h.value_at_quantile(0.5),
-        run_h.value_at_quantile(0.99),
-        run / base
+        "unary: RunJob `true` {:.0} req/s (p50 {} µs, p99 {} µs, server CPU {:.1} µs/req), ratio to baseline {:.2} [goal >= 0.80]",
+        rate(1),
+        stats[1].2.value_at_quantile(0.5),
+        stats[1].2.value_at_quantile(0.99),
+        cpu(1),
+        rate(1) / rate(0)
     );
 }
 

@@ -8,6 +8,7 @@
 //! reader whose stream ended sees the final status.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,8 +44,13 @@ fn opt_time(t: Option<i64>) -> String {
     t.map(rfc3339).unwrap_or_default()
 }
 
+/// Unix seconds now (no time-zone work: times are stored as Unix seconds and
+/// only formatted in the server's offset when answered).
 fn now_secs() -> i64 {
-    Local::now().timestamp()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A validated RunJob request.
@@ -132,10 +138,10 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
         }
     }
 
-    let now = Local::now();
     let schedule = if req.schedule.trim().is_empty() {
         None
     } else {
+        let now = Local::now();
         let due = validate::schedule(req.schedule.trim(), now)?;
         let wait = (due.timestamp_millis() - now.timestamp_millis()).max(0);
         let wait = (wait > 0).then(|| Duration::from_millis(wait as u64));
@@ -315,57 +321,81 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunJobRequest) -> Result<pb::RunJobRes
     let log = LogBuffer::new(shared.config.log_retention_bytes);
     let submitted = now_secs();
     let wait = schedule.and_then(|(_, w)| w);
-    let mut state = shared.state.lock();
-    check_resources(&state, &spec)?;
-    if wait.is_none() && spec.gpu_count > 0 {
-        // Fail fast before the record exists.
-        let free = state.gpus.iter().filter(|s| s.is_none()).count();
-        if free < spec.gpu_count as usize {
-            return Err(Error::ResourceExhausted(format!(
-                "gpu_count: {} GPUs requested but only {free} of {} are free",
-                spec.gpu_count,
-                state.gpus.len()
-            )));
-        }
-    }
     let status = if wait.is_some() {
         JobStatus::Scheduled
     } else {
         JobStatus::Running
     };
-    let ctx = exec_context(&id.to_string(), &spec, files);
-    let seq = state.jobs.insert(Job {
-        id,
-        spec: Box::new(spec),
-        status,
-        start_time: submitted,
-        end_time: None,
-        scheduled_time: schedule.map(|(due, _)| due),
-        exit_code: 0,
-        gpu_indices: Vec::new(),
+    let id_text = id.to_string();
+    let ctx = exec_context(&id_text, &spec, files);
+    let spec = Arc::new(spec);
+    let seq = {
+        let mut state = shared.state.lock();
+        check_resources(&state, &spec)?;
+        if wait.is_none() && spec.gpu_count > 0 {
+            // Fail fast before the record exists.
+            let free = state.gpus.iter().filter(|s| s.is_none()).count();
+            if free < spec.gpu_count as usize {
+                return Err(Error::ResourceExhausted(format!(
+                    "gpu_count: {} GPUs requested but only {free} of {} are free",
+                    spec.gpu_count,
+                    state.gpus.len()
+                )));
+            }
+        }
+        let seq = state.jobs.insert(Job {
+            id,
+            spec: Arc::clone(&spec),
+            status,
+            start_time: submitted,
+            end_time: None,
+            scheduled_time: schedule.map(|(due, _)| due),
+            exit_code: 0,
+            gpu_indices: Vec::new(),
+            log: Arc::clone(&log),
+            task: None,
+        });
+        if status == JobStatus::Running {
+            start_locked(&mut state, seq).expect("GPUs were checked under the same lock");
+        }
+        seq
+    };
+    // The job starts right here: a job that ends at once (`true`, `echo hi`)
+    // costs no task. One that must wait (sleep, schedule, back-pressure) goes
+    // on in a task; tokio polls it again at once, registering real wake-ups.
+    let mut job = Box::pin(job_task(
+        Arc::clone(shared),
+        seq,
+        Arc::clone(&spec),
         log,
-        task: None,
-    });
-    if status == JobStatus::Running {
-        start_locked(&mut state, seq).expect("GPUs were checked under the same lock");
+        ctx,
+        wait,
+    ));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if job.as_mut().poll(&mut cx).is_pending() {
+        // Spawned outside the lock, so the job never contends with this handler.
+        let task = tokio::spawn(job);
+        let mut state = shared.state.lock();
+        match state.jobs.get_mut(seq) {
+            Some(job) if !job.status.is_final() => job.task = Some(task.abort_handle()),
+            // Stopped, canceled or deleted before the handle was stored: make
+            // sure the simulation does not go on (a no-op if it already ended).
+            _ => task.abort(),
+        }
     }
-    let task = tokio::spawn(job_task(Arc::clone(shared), seq, ctx, wait));
-    let job = state.jobs.get_mut(seq).expect("just inserted");
-    job.task = Some(task.abort_handle());
-    let spec = &job.spec;
     Ok(pb::RunJobResponse {
-        job_uuid: id.to_string(),
-        status: job.status.as_str().to_string(),
+        job_uuid: id_text,
+        status: status.as_str().to_string(),
         command: spec.command.clone(),
         args: spec.args.clone(),
         max_cpu: spec.max_cpu,
         cpu_cores: spec.cpu_cores.clone(),
         max_memory: spec.max_memory,
         max_iobps: spec.max_iobps,
-        start_time: rfc3339(job.start_time),
+        start_time: rfc3339(submitted),
         end_time: String::new(),
         exit_code: 0,
-        scheduled_time: opt_time(job.scheduled_time),
+        scheduled_time: opt_time(schedule.map(|(due, _)| due)),
     })
 }
 
@@ -373,11 +403,10 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunJobRequest) -> Result<pb::RunJobRes
 fn start_locked(state: &mut State, seq: u64) -> Result<()> {
     let gpu_count = state.jobs.get(seq).map(|j| j.spec.gpu_count).unwrap_or(0);
     let gpus = allocate_gpus(state, seq, gpu_count)?;
-    let State { jobs, .. } = state;
-    let job = jobs.get_mut(seq).expect("job exists");
+    let job = state.jobs.get_mut(seq).expect("job exists");
     job.gpu_indices = gpus;
     job.status = JobStatus::Running;
-    let spec = job.spec.clone();
+    let spec = Arc::clone(&job.spec);
     state.mark_running(&spec);
     Ok(())
 }
@@ -398,7 +427,7 @@ fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32)
     job.end_time = Some(now_secs());
     job.task = None;
     let log = Arc::clone(&job.log);
-    let spec = job.spec.clone();
+    let spec = Arc::clone(&job.spec);
     if was_running {
         state.mark_not_running(&spec);
         state.release_gpus(seq);
@@ -407,16 +436,14 @@ fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32)
 }
 
 /// The life of one job: wait for the schedule, run the command, record the end.
-async fn job_task(shared: Arc<Shared>, seq: u64, ctx: ExecContext, wait: Option<Duration>) {
-    let Some(log) = shared
-        .state
-        .lock()
-        .jobs
-        .get(seq)
-        .map(|j| Arc::clone(&j.log))
-    else {
-        return;
-    };
+async fn job_task(
+    shared: Arc<Shared>,
+    seq: u64,
+    spec: Arc<JobSpec>,
+    log: Arc<LogBuffer>,
+    ctx: ExecContext,
+    wait: Option<Duration>,
+) {
     let mut out = log.writer();
     if let Some(wait) = wait {
         tokio::time::sleep(wait).await;
@@ -425,7 +452,7 @@ async fn job_task(shared: Arc<Shared>, seq: u64, ctx: ExecContext, wait: Option<
             let mut state = shared.state.lock();
             match state.jobs.get(seq) {
                 Some(job) if job.status == JobStatus::Scheduled => {
-                    let spec = job.spec.clone();
+                    let spec = Arc::clone(&job.spec);
                     check_resources(&state, &spec)
                         .and_then(|()| start_locked(&mut state, seq))
                         .err()
@@ -440,16 +467,10 @@ async fn job_task(shared: Arc<Shared>, seq: u64, ctx: ExecContext, wait: Option<
             return;
         }
     }
-    let (command, args) = {
-        let state = shared.state.lock();
-        match state.jobs.get(seq) {
-            Some(job) => (job.spec.command.clone(), job.spec.args.clone()),
-            None => return,
-        }
-    };
+    let (command, args) = (&spec.command, &spec.args);
     // A bug in the simulator must not leave the job RUNNING forever (holding its
     // GPUs, its readers waiting): it ends FAILED like a job that could not run.
-    let simulated = std::panic::AssertUnwindSafe(shared.sim.run(&command, &args, &ctx, &mut out))
+    let simulated = std::panic::AssertUnwindSafe(shared.sim.run(command, args, &ctx, &mut out))
         .catch_unwind()
         .await;
     let code = match simulated {

@@ -5,7 +5,10 @@
 //! bounded: at most `retention` bytes are kept, and the writer waits rather than
 //! drop bytes that an attached reader has not read yet, so a slow reader slows the
 //! job down instead of growing the server. Without readers the oldest history is
-//! dropped once `retention` is exceeded. Large chunks (for example `head -c` of
+//! dropped once `retention` is exceeded — but only after a short grace
+//! ([`FIRST_READER_GRACE`]) from the first write in which the job waits for its
+//! first reader, so the usual "RunJob, then GetJobLogs" gets the whole output of
+//! a job that writes more than the retention at once. Large chunks (for example `head -c` of
 //! `/dev/zero`) are kept as shared [`Bytes`] without copying; small writes are
 //! coalesced into one open chunk.
 
@@ -23,6 +26,10 @@ const SEAL_AT: usize = 64 * 1024;
 /// Largest payload a reader hands out at once (one `DataChunk`).
 pub const MAX_READ: usize = 256 * 1024;
 
+/// How long a job whose history is full waits for its first reader before it
+/// starts dropping its oldest output (counted from its first write).
+pub const FIRST_READER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The shared log of one job.
 #[derive(Debug)]
 pub struct LogBuffer {
@@ -32,6 +39,7 @@ pub struct LogBuffer {
     /// Woken when a reader advances or leaves.
     writer_wake: Notify,
     retention: usize,
+    grace: std::time::Duration,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +55,10 @@ struct Inner {
     next_reader: u64,
     /// Position of every attached reader.
     readers: HashMap<u64, u64>,
+    /// Whether any reader ever attached.
+    ever_read: bool,
+    /// When the writer first wrote (start of the first-reader grace).
+    first_write: Option<tokio::time::Instant>,
 }
 
 impl Inner {
@@ -163,11 +175,17 @@ impl Inner {
 impl LogBuffer {
     /// An empty log keeping at most `retention` bytes of history (at least 1).
     pub fn new(retention: usize) -> Arc<Self> {
+        Self::with_grace(retention, FIRST_READER_GRACE)
+    }
+
+    /// Like [`new`](Self::new), with another first-reader grace.
+    pub fn with_grace(retention: usize, grace: std::time::Duration) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner::default()),
             readers_wake: Notify::new(),
             writer_wake: Notify::new(),
             retention: retention.max(1),
+            grace,
         })
     }
 
@@ -185,6 +203,10 @@ impl LogBuffer {
         inner.next_reader += 1;
         let start = inner.start;
         inner.readers.insert(id, start);
+        inner.ever_read = true;
+        drop(inner);
+        // A writer waiting for its first reader may go on.
+        self.writer_wake.notify_waiters();
         LogReader {
             log: Arc::clone(self),
             id,
@@ -249,14 +271,27 @@ impl LogWriter {
             let notified = log.writer_wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let mut wait_until = None;
             {
                 let mut inner = log.inner.lock();
                 if inner.closed {
                     return;
                 }
                 let end = inner.end();
+                let now = tokio::time::Instant::now();
+                let first_write = *inner.first_write.get_or_insert(now);
                 let fits = match inner.slowest_reader() {
-                    None => true,
+                    // Room left, a reader came and went, or the grace is over: write.
+                    None if inner.ever_read
+                        || inner.retained() + data.len() as u64 <= log.retention as u64
+                        || now >= first_write + log.grace =>
+                    {
+                        true
+                    }
+                    None => {
+                        wait_until = Some(first_write + log.grace);
+                        false
+                    }
                     // A caught-up reader never blocks, even for a chunk larger than the retention.
                     Some(pos) if pos >= end => true,
                     Some(pos) => end + data.len() as u64 - pos <= log.retention as u64,
@@ -276,7 +311,15 @@ impl LogWriter {
                     return;
                 }
             }
-            notified.await;
+            match wait_until {
+                Some(deadline) => {
+                    tokio::select! {
+                        () = notified => {}
+                        () = tokio::time::sleep_until(deadline) => {}
+                    }
+                }
+                None => notified.await,
+            }
         }
     }
 
@@ -368,7 +411,7 @@ mod tests {
 
     #[tokio::test]
     async fn history_is_bounded_without_readers() {
-        let log = LogBuffer::new(1000);
+        let log = LogBuffer::with_grace(1000, std::time::Duration::ZERO);
         let mut w = log.writer();
         for i in 0..10_000u32 {
             w.line(&i.to_string()).await;
@@ -378,6 +421,35 @@ mod tests {
         let out = read_all(log.reader()).await;
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with("9998\n9999\n"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_waits_for_its_first_reader_then_drops_history() {
+        let log = LogBuffer::new(1000);
+        let writer_log = Arc::clone(&log);
+        let producer = tokio::spawn(async move {
+            let mut w = writer_log.writer();
+            for i in 0..1000u32 {
+                w.line(&format!("{i:04}")).await;
+            }
+            writer_log.close();
+        });
+        // The history is full: the job waits for a reader, which gets everything.
+        tokio::time::sleep(FIRST_READER_GRACE / 2).await;
+        assert_eq!(log.total_written(), 1000);
+        let out = read_all(log.reader()).await;
+        producer.await.unwrap();
+        assert_eq!(out.len(), 5000);
+        assert!(out.starts_with(b"0000\n"));
+
+        // Without any reader, after the grace the job goes on and drops history.
+        let log = LogBuffer::new(1000);
+        let mut w = log.writer();
+        for i in 0..1000u32 {
+            w.line(&format!("{i:04}")).await;
+        }
+        assert!(log.retained_bytes() <= 1000);
+        assert_eq!(log.total_written(), 5000);
     }
 
     #[tokio::test]

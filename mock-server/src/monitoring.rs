@@ -1180,7 +1180,7 @@ mod tests {
                 }
                 state.jobs.insert(Job {
                     id: uuid::Uuid::new_v4(),
-                    spec: Box::new(spec),
+                    spec: std::sync::Arc::new(spec),
                     status,
                     start_time: 1_700_000_000,
                     end_time: None,

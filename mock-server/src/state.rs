@@ -88,7 +88,7 @@ pub struct JobSpec {
 #[derive(Debug)]
 pub struct Job {
     pub id: Uuid,
-    pub spec: Box<JobSpec>,
+    pub spec: Arc<JobSpec>,
     pub status: JobStatus,
     /// Submission time, Unix seconds.
     pub start_time: i64,
@@ -118,7 +118,9 @@ fn shown(id: &str) -> String {
 pub struct JobTable {
     next_seq: u64,
     by_seq: BTreeMap<u64, Job>,
-    by_id: BTreeMap<String, u64>,
+    /// UUID → sequence number. A hash map: inserting random UUIDs into a tree
+    /// costs a cache miss per level; prefix look-ups (rare) scan instead.
+    by_id: HashMap<u128, u64>,
 }
 
 impl JobTable {
@@ -126,7 +128,7 @@ impl JobTable {
     pub fn insert(&mut self, job: Job) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_id.insert(job.id.to_string(), seq);
+        self.by_id.insert(job.id.as_u128(), seq);
         self.by_seq.insert(seq, job);
         seq
     }
@@ -137,15 +139,20 @@ impl JobTable {
         if id.is_empty() {
             return Err(Error::invalid("uuid", "job uuid is required"));
         }
-        if let Some(seq) = self.by_id.get(&id) {
-            return Ok(*seq);
+        let not_found = || Error::NotFound(format!("job {} not found", shown(&id)));
+        // A prefix of the canonical form is a range of 128-bit values.
+        let Some((low, high)) = prefix_range(&id) else {
+            return Err(not_found());
+        };
+        if low == high {
+            return self.by_id.get(&low).copied().ok_or_else(not_found);
         }
         let mut matches = self
             .by_id
-            .range(id.clone()..)
-            .take_while(|(k, _)| k.starts_with(&id));
+            .iter()
+            .filter(|(id, _)| (low..=high).contains(*id));
         match (matches.next(), matches.next()) {
-            (None, _) => Err(Error::NotFound(format!("job {} not found", shown(&id)))),
+            (None, _) => Err(not_found()),
             (Some((_, seq)), None) => Ok(*seq),
             (Some(_), Some(_)) => {
                 let count = 2 + matches.count();
@@ -170,7 +177,7 @@ impl JobTable {
     /// Removes a job.
     pub fn remove(&mut self, seq: u64) -> Option<Job> {
         let job = self.by_seq.remove(&seq)?;
-        self.by_id.remove(&job.id.to_string());
+        self.by_id.remove(&job.id.as_u128());
         Some(job)
     }
 
@@ -188,6 +195,38 @@ impl JobTable {
     pub fn is_empty(&self) -> bool {
         self.by_seq.is_empty()
     }
+}
+
+/// The range of UUID values whose canonical lower-case text starts with
+/// `prefix`, or `None` if no UUID can (wrong character or length).
+fn prefix_range(prefix: &str) -> Option<(u128, u128)> {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    if prefix.len() > 36 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    let mut nibbles = 0u32;
+    for (i, c) in prefix.chars().enumerate() {
+        if DASHES.contains(&i) {
+            if c != '-' {
+                return None;
+            }
+            continue;
+        }
+        value = (value << 4) | u128::from(c.to_digit(16)?);
+        nibbles += 1;
+    }
+    if nibbles == 0 {
+        return None;
+    }
+    let free_bits = 4 * (32 - nibbles);
+    let low = value.checked_shl(free_bits).unwrap_or(0);
+    let span = if free_bits == 0 {
+        0
+    } else {
+        (1u128 << free_bits) - 1
+    };
+    Some((low, low | span))
 }
 
 /// A network known to the node.
@@ -353,7 +392,7 @@ mod tests {
     fn job(id: &str) -> Job {
         Job {
             id: Uuid::parse_str(id).unwrap(),
-            spec: Box::default(),
+            spec: Arc::default(),
             status: JobStatus::Completed,
             start_time: 0,
             end_time: None,
@@ -384,6 +423,25 @@ mod tests {
             t.resolve("").unwrap_err().code(),
             tonic::Code::InvalidArgument
         );
+    }
+
+    proptest::proptest! {
+        /// ALL-2: a prefix of a UUID's text finds it; the range holds exactly
+        /// the UUIDs whose text starts with the prefix.
+        #[test]
+        fn prefix_range_matches_text_prefixes(a: u128, b: u128, len in 1usize..=36) {
+            let ua = Uuid::from_u128(a).to_string();
+            let prefix = &ua[..len];
+            let (low, high) = prefix_range(prefix).expect("a real prefix parses");
+            proptest::prop_assert!(low <= a && a <= high);
+            let ub = Uuid::from_u128(b).to_string();
+            proptest::prop_assert_eq!(ub.starts_with(prefix), low <= b && b <= high);
+        }
+
+        #[test]
+        fn prefix_range_never_panics(text in "\\PC{0,40}") {
+            let _ = prefix_range(&text);
+        }
     }
 
     #[test]
