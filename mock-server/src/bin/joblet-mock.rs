@@ -98,8 +98,14 @@ struct Args {
     #[arg(long, env = "JOBLET_MOCK_GPU_MEMORY_MB", default_value_t = 16_384)]
     gpu_memory_mb: u32,
 
-    /// Scenario file scripting non-built-in commands (repeatable; first match wins).
-    #[arg(long = "scenario", value_name = "FILE")]
+    /// Scenario file scripting non-built-in commands (repeatable, or comma-separated
+    /// in the environment variable; first match wins).
+    #[arg(
+        long = "scenario",
+        value_name = "FILE",
+        env = "JOBLET_MOCK_SCENARIOS",
+        value_delimiter = ','
+    )]
     scenarios: Vec<PathBuf>,
 
     /// What a command that is neither built in nor scripted does:
@@ -112,19 +118,19 @@ struct Args {
     log_retention_bytes: usize,
 
     /// Runtime catalogue replacing the built-in one (YAML, see fixtures/runtimes.yaml).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "JOBLET_MOCK_RUNTIMES")]
     runtimes: Option<PathBuf>,
 
     /// CPU cores of the simulated host (default: this machine's).
-    #[arg(long)]
+    #[arg(long, env = "JOBLET_MOCK_CPU_CORES")]
     cpu_cores: Option<u32>,
 
     /// Node ID reported in jobs and monitoring (default: a random UUID).
-    #[arg(long)]
+    #[arg(long, env = "JOBLET_MOCK_NODE_ID")]
     node_id: Option<String>,
 
     /// Seed for the synthetic monitoring figures (reproducible runs).
-    #[arg(long)]
+    #[arg(long, env = "JOBLET_MOCK_SEED")]
     seed: Option<u64>,
 }
 

@@ -4,13 +4,12 @@
 //! binary serving both listeners with generated certificates.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use joblet_mock::auth::JOBLET_RPCS;
-use joblet_mock::{GeneratedCerts, MockServer, Role, RunningMock, TlsSetup};
+use joblet_mock::{GeneratedCerts, Role, RunningMock};
 use joblet_testkit::pb::{
     self, job_service_client::JobServiceClient, monitoring_service_client::MonitoringServiceClient,
     network_service_client::NetworkServiceClient, runtime_service_client::RuntimeServiceClient,
@@ -26,19 +25,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, SupportedProtocolV
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 
-/// A mock with plaintext and TLS listeners, certificates generated into `dir`.
-async fn start_tls(dir: &Path) -> RunningMock {
-    MockServer::builder()
-        .tls(TlsSetup::Generate(dir.to_owned()))
-        .start()
-        .await
-        .expect("the mock starts with TLS")
-}
-
-fn with_timeout(mut target: Target) -> Target {
-    target.request_timeout = Some(Duration::from_secs(20));
-    target
-}
+use crate::support::{start_tls, with_timeout};
 
 async fn tls_channel(mock: &RunningMock, files: TlsFiles) -> Channel {
     let addr = mock.tls_addr().expect("TLS is on");

@@ -45,11 +45,6 @@ async fn logs_code(jobs: &mut Jobs, id: &str) -> Code {
     )
 }
 
-/// A job that runs until stopped.
-fn long() -> pb::RunJobRequest {
-    cmd("sleep", &["30"])
-}
-
 /// A job scheduled an hour ahead.
 fn later() -> pb::RunJobRequest {
     scheduled(cmd("echo", &["later"]), 3600)
@@ -537,8 +532,7 @@ async fn job_run_2_empty_command_is_invalid() {
     let mock = start().await;
     let mut jobs = jobs(&mock).await;
     for c in ["", "   "] {
-        let e = run_err(&mut jobs, cmd(c, &["x"])).await;
-        assert_code(&e, Code::InvalidArgument, "command");
+        run_invalid(&mut jobs, cmd(c, &["x"]), "command").await;
     }
     assert!(list(&mut jobs).await.is_empty(), "no job was created");
 }
@@ -584,8 +578,7 @@ async fn job_run_3_limits_non_negative_cpu_within_host() {
             },
         ),
     ] {
-        let e = run_err(&mut jobs, req).await;
-        assert_code(&e, Code::InvalidArgument, field);
+        run_invalid(&mut jobs, req, field).await;
     }
     let r = run(
         &mut jobs,
@@ -623,15 +616,15 @@ async fn job_run_4_cpu_cores_syntax_and_range() {
     for bad in [
         "4", "0-4", "1,1", "0,4", "x", "-1", "1-", ",", "1,,2", "0-2,4", "1.5",
     ] {
-        let e = run_err(
+        run_invalid(
             &mut jobs,
             pb::RunJobRequest {
                 cpu_cores: bad.into(),
                 ..cmd("true", &[])
             },
+            "cpuCores",
         )
         .await;
-        assert_code(&e, Code::InvalidArgument, "cpuCores");
     }
 }
 
@@ -714,15 +707,15 @@ async fn job_run_5_schedule_forms() {
         "2025-01-01T25:00:00+01:00",
         "1735725600",
     ] {
-        let e = run_err(
+        run_invalid(
             &mut jobs,
             pb::RunJobRequest {
                 schedule: bad.into(),
                 ..cmd("true", &[])
             },
+            "schedule",
         )
         .await;
-        assert_code(&e, Code::InvalidArgument, "schedule");
     }
 }
 
@@ -771,26 +764,26 @@ async fn job_run_6_networks() {
         assert_eq!(state.running_jobs, 0);
     }
     for bad in ["nope", "host", "Bridge"] {
-        let e = run_err(
+        run_invalid(
             &mut jobs,
             pb::RunJobRequest {
                 network: bad.into(),
                 ..cmd("true", &[])
             },
+            "network",
         )
         .await;
-        assert_code(&e, Code::InvalidArgument, "network");
     }
     // A scheduled job is checked at submission too.
-    let e = run_err(
+    run_invalid(
         &mut jobs,
         pb::RunJobRequest {
             network: "nope".into(),
             ..later()
         },
+        "network",
     )
     .await;
-    assert_code(&e, Code::InvalidArgument, "network");
 }
 
 #[tokio::test]
@@ -822,15 +815,15 @@ async fn job_run_7_volumes_must_exist() {
         vec!["  "],
         vec!["data", "missing"],
     ] {
-        let e = run_err(
+        run_invalid(
             &mut jobs,
             pb::RunJobRequest {
                 volumes: bad.iter().map(|s| s.to_string()).collect(),
                 ..cmd("true", &[])
             },
+            "volumes",
         )
         .await;
-        assert_code(&e, Code::InvalidArgument, "volumes");
     }
     stop(&mut jobs, &r.job_uuid).await.unwrap();
     assert_eq!(
@@ -874,15 +867,15 @@ async fn job_run_8_runtime_must_be_installed() {
         ":",
         "python:",
     ] {
-        let e = run_err(
+        run_invalid(
             &mut jobs,
             pb::RunJobRequest {
                 runtime: bad.into(),
                 ..cmd("true", &[])
             },
+            "runtime",
         )
         .await;
-        assert_code(&e, Code::InvalidArgument, "runtime");
     }
 }
 
@@ -961,25 +954,25 @@ async fn job_run_9_uploads() {
     assert_ne!(st.exit_code, 0);
 
     for bad in ["../etc/passwd", "/etc/passwd", "a/../../b", "..", ""] {
-        let e = run_err(
+        run_invalid(
             &mut jobs,
             pb::RunJobRequest {
                 uploads: vec![file(bad, "x", 0o644)],
                 ..cmd("true", &[])
             },
+            "uploads[0]",
         )
         .await;
-        assert_code(&e, Code::InvalidArgument, "uploads[0]");
     }
-    let e = run_err(
+    run_invalid(
         &mut jobs,
         pb::RunJobRequest {
             uploads: vec![file("ok.txt", "x", 0o644), file("../x", "x", 0o644)],
             ..cmd("true", &[])
         },
+        "uploads[1]",
     )
     .await;
-    assert_code(&e, Code::InvalidArgument, "uploads[1]");
 }
 
 #[tokio::test]
@@ -1001,16 +994,17 @@ async fn job_run_10_environment_names_values_and_overlap() {
     )
     .await;
     for name in ["1BAD", "BAD-NAME", "A B", "", "É", "A=B", "A.B"] {
-        let e = run_err(&mut jobs, with(&[(name, "v")], &[])).await;
-        assert_code(&e, Code::InvalidArgument, "environment");
-        let e = run_err(&mut jobs, with(&[], &[(name, "v")])).await;
-        assert_code(&e, Code::InvalidArgument, "secret_environment");
+        run_invalid(&mut jobs, with(&[(name, "v")], &[]), "environment").await;
+        run_invalid(&mut jobs, with(&[], &[(name, "v")]), "secret_environment").await;
     }
     let too_long = "v".repeat(32_769);
-    let e = run_err(&mut jobs, with(&[("BIG", &too_long)], &[])).await;
-    assert_code(&e, Code::InvalidArgument, "environment");
-    let e = run_err(&mut jobs, with(&[], &[("BIG", &too_long)])).await;
-    assert_code(&e, Code::InvalidArgument, "secret_environment");
+    run_invalid(&mut jobs, with(&[("BIG", &too_long)], &[]), "environment").await;
+    run_invalid(
+        &mut jobs,
+        with(&[], &[("BIG", &too_long)]),
+        "secret_environment",
+    )
+    .await;
     let e = run_err(&mut jobs, with(&[("SAME", "a")], &[("SAME", "b")])).await;
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("SAME"), "names the key: {e:?}");
@@ -1112,8 +1106,7 @@ async fn job_gpu_2_gpu_limits_and_exhaustion() {
         (gpu_job(0, -1), "gpu_memory_mb"),
         (gpu_job(i32::MAX, 0), "gpu_count"),
     ] {
-        let e = run_err(&mut jobs, req).await;
-        assert_code(&e, Code::InvalidArgument, field);
+        run_invalid(&mut jobs, req, field).await;
     }
     let a = run(&mut jobs, gpu_job(2, 100)).await.job_uuid;
     let e = run_err(&mut jobs, gpu_job(1, 0)).await;
@@ -1125,8 +1118,7 @@ async fn job_gpu_2_gpu_limits_and_exhaustion() {
     // A node without GPUs.
     let none = start().await;
     let mut jobs = crate::support::jobs(&none).await;
-    let e = run_err(&mut jobs, gpu_job(1, 0)).await;
-    assert_code(&e, Code::InvalidArgument, "gpu_count");
+    run_invalid(&mut jobs, gpu_job(1, 0), "gpu_count").await;
 }
 
 // ---------------------------------------------------------------- JOB-LIFE

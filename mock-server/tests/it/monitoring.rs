@@ -1,33 +1,22 @@
 //! MonitoringService: MON-STATUS-1, MON-STREAM-1, MON-STREAM-2.
 //!
-//! Self-contained (no shared helpers). Time checks assert lower bounds tightly and
-//! upper bounds generously; every wait is bounded.
+//! Time checks assert lower bounds tightly and upper bounds generously; every
+//! wait is bounded.
 
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use joblet_mock::{MockConfig, MockServer, RunningMock};
-use joblet_testkit::pb::{
-    self, job_service_client::JobServiceClient, monitoring_service_client::MonitoringServiceClient,
-};
+use joblet_testkit::pb;
 use tonic::Code;
-use tonic::transport::Channel;
 
-type Monitoring = MonitoringServiceClient<Channel>;
+use crate::support::{self, Monitoring, jobs, long, monitoring, run_running, start_and, stop_ok};
 
 /// Generous bound for anything that should be prompt.
 const PATIENCE: Duration = Duration::from_secs(10);
 
 async fn start(config: MockConfig) -> (RunningMock, Monitoring) {
-    let mock = MockServer::builder()
-        .config(config)
-        .start()
-        .await
-        .expect("the mock starts");
-    let client = MonitoringServiceClient::connect(mock.url())
-        .await
-        .expect("connect");
-    (mock, client)
+    start_and(MockServer::builder().config(config), monitoring).await
 }
 
 fn seeded(seed: u64) -> MockConfig {
@@ -253,25 +242,10 @@ async fn mon_status_1_seeded_figures_are_reproducible() {
 async fn mon_status_1_figures_move_with_running_jobs() {
     let (mock, mut client) = start(seeded(5)).await;
     let idle = status(&mut client).await;
-    let mut jobs = JobServiceClient::connect(mock.url()).await.unwrap();
-    let run = jobs
-        .run_job(pb::RunJobRequest {
-            command: "sleep".into(),
-            args: vec!["30".into()],
-            ..Default::default()
-        })
-        .await
-        .expect("RunJob sleep 30")
-        .into_inner();
-    assert_eq!(run.status, "RUNNING");
+    let mut jobs = jobs(&mock).await;
+    let id = run_running(&mut jobs, long()).await;
     let busy = status(&mut client).await;
-    let still = jobs
-        .get_job_status(pb::GetJobStatusReq {
-            uuid: run.job_uuid.clone(),
-        })
-        .await
-        .expect("GetJobStatus")
-        .into_inner();
+    let still = support::status(&mut jobs, &id).await;
     assert_eq!(
         still.status, "RUNNING",
         "the job simulator must keep `sleep 30` running"
@@ -310,11 +284,7 @@ async fn mon_status_1_figures_move_with_running_jobs() {
     }
 
     // Once stopped, the job leaves the lists.
-    jobs.stop_job(pb::StopJobReq {
-        uuid: run.job_uuid.clone(),
-    })
-    .await
-    .expect("StopJob");
+    stop_ok(&mut jobs, &id).await;
     let after = status(&mut client).await;
     let p = after.processes.as_ref().unwrap();
     assert_eq!(p.total_processes, i.total_processes);

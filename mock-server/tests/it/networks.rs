@@ -1,31 +1,14 @@
 //! Networks (NET-CREATE, NET-LIST, NET-RM) over the wire.
 
 use joblet_mock::{MockServer, RunningMock};
-use joblet_testkit::pb::{
-    self, job_service_client::JobServiceClient, network_service_client::NetworkServiceClient,
-};
+use joblet_testkit::pb;
 use joblet_testkit::testing::eventually;
 use tonic::Code;
-use tonic::transport::Channel;
 
-type Networks = NetworkServiceClient<Channel>;
-type Jobs = JobServiceClient<Channel>;
+use crate::support::{Jobs, Networks, jobs, long, networks, run_running, start_and, stop_ok};
 
 async fn start() -> (RunningMock, Networks) {
-    let mock = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
-    let client = NetworkServiceClient::connect(mock.url())
-        .await
-        .expect("connects");
-    (mock, client)
-}
-
-async fn jobs(mock: &RunningMock) -> Jobs {
-    JobServiceClient::connect(mock.url())
-        .await
-        .expect("connects")
+    start_and(MockServer::builder(), networks).await
 }
 
 async fn create(
@@ -68,24 +51,11 @@ async fn job_count(net: &mut Networks, name: &str) -> i32 {
 
 /// A `sleep 30` job on `network`, running.
 async fn long_job(jobs: &mut Jobs, network: &str) -> String {
-    let res = jobs
-        .run_job(pb::RunJobRequest {
-            command: "sleep".into(),
-            args: vec!["30".into()],
-            network: network.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("RunJob sleep 30")
-        .into_inner();
-    assert_eq!(res.status, "RUNNING");
-    res.job_uuid
-}
-
-async fn stop(jobs: &mut Jobs, id: &str) {
-    jobs.stop_job(pb::StopJobReq { uuid: id.into() })
-        .await
-        .expect("StopJob");
+    let req = pb::RunJobRequest {
+        network: network.into(),
+        ..long()
+    };
+    run_running(jobs, req).await
 }
 
 #[track_caller]
@@ -275,10 +245,10 @@ async fn net_list_1_job_count_counts_running_jobs() {
     let c = long_job(&mut jobs, "").await; // the default network is bridge
     assert_eq!(job_count(&mut net, "dev").await, 2);
     assert_eq!(job_count(&mut net, "bridge").await, 1);
-    stop(&mut jobs, &a).await;
+    stop_ok(&mut jobs, &a).await;
     assert_eq!(job_count(&mut net, "dev").await, 1);
-    stop(&mut jobs, &b).await;
-    stop(&mut jobs, &c).await;
+    stop_ok(&mut jobs, &b).await;
+    stop_ok(&mut jobs, &c).await;
     let counts = eventually("jobCount falls to 0", || {
         let mut net = net.clone();
         async move {
@@ -356,7 +326,7 @@ async fn net_rm_1_network_in_use_is_kept() {
         (false, "network is still in use by 1 job(s)")
     );
     assert_eq!(list(&mut net).await.len(), 2);
-    stop(&mut jobs, &id).await;
+    stop_ok(&mut jobs, &id).await;
     let res = remove(&mut net, "busy").await;
     assert!(res.success, "{res:?}");
 }

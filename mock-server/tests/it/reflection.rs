@@ -1,9 +1,7 @@
 //! gRPC server reflection (v1) and health on both listeners: plaintext, and
 //! mutual TLS whatever the caller's role.
 
-use std::time::Duration;
-
-use joblet_mock::{MockServer, Role, RunningMock, TlsSetup};
+use joblet_mock::{Role, RunningMock};
 use joblet_testkit::Target;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -12,6 +10,8 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
+
+use crate::support::{start_tls as start, with_timeout};
 
 const EXPECTED: [&str; 6] = [
     "joblet.JobService",
@@ -22,22 +22,11 @@ const EXPECTED: [&str; 6] = [
     "grpc.health.v1.Health",
 ];
 
-async fn start(dir: &std::path::Path) -> RunningMock {
-    MockServer::builder()
-        .tls(TlsSetup::Generate(dir.to_owned()))
-        .start()
-        .await
-        .expect("the mock starts with TLS")
-}
-
 /// A channel per listener and role: plaintext, TLS admin, TLS viewer, and TLS
 /// with a certificate of no known role.
 async fn channels(mock: &RunningMock) -> Vec<(&'static str, Channel)> {
-    let connect = |target: Target| async move {
-        let mut target = target;
-        target.request_timeout = Some(Duration::from_secs(20));
-        target.connect().await.expect("connects")
-    };
+    let connect =
+        |target: Target| async move { with_timeout(target).connect().await.expect("connects") };
     let certs = mock.certs().unwrap();
     let nobody = certs
         .issue_client("nobody", "nobody-client", &["ops"])

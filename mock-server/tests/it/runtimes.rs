@@ -7,25 +7,15 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use joblet_mock::{MockServer, RunningMock};
+use joblet_testkit::pb;
 use joblet_testkit::pb::runtime_installation_chunk::ChunkType;
-use joblet_testkit::pb::{
-    self, job_service_client::JobServiceClient, runtime_service_client::RuntimeServiceClient,
-};
 use joblet_testkit::testing::{eventually, patience};
 use tonic::Code;
-use tonic::transport::Channel;
 
-type Runtimes = RuntimeServiceClient<Channel>;
+use crate::support::{Runtimes, jobs, runtimes, start_and};
 
 async fn start() -> (RunningMock, Runtimes) {
-    let mock = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
-    let client = RuntimeServiceClient::connect(mock.url())
-        .await
-        .expect("connects");
-    (mock, client)
+    start_and(MockServer::builder(), runtimes).await
 }
 
 async fn names(rt: &mut Runtimes) -> Vec<String> {
@@ -45,6 +35,23 @@ async fn info(rt: &mut Runtimes, name: &str) -> Result<pb::RuntimeInfoRes, tonic
     })
     .await
     .map(|r| r.into_inner())
+}
+
+async fn test_runtime(rt: &mut Runtimes, name: &str) -> Result<pb::RuntimeTestRes, tonic::Status> {
+    rt.test_runtime(pb::RuntimeTestReq {
+        runtime: name.into(),
+    })
+    .await
+    .map(|r| r.into_inner())
+}
+
+async fn remove(rt: &mut Runtimes, name: &str) -> pb::RuntimeRemoveRes {
+    rt.remove_runtime(pb::RuntimeRemoveReq {
+        runtime: name.into(),
+    })
+    .await
+    .expect("RemoveRuntime")
+    .into_inner()
 }
 
 async fn validate(rt: &mut Runtimes, spec: &str) -> pb::ValidateRuntimeSpecResponse {
@@ -95,6 +102,35 @@ async fn collect(stream: tonic::Streaming<pb::RuntimeInstallationChunk>) -> Vec<
     tokio::time::timeout(patience(), all)
         .await
         .expect("the install stream ends")
+}
+
+/// Every chunk of StreamingInstallRuntimeFromGithub (which must open).
+async fn stream_github(rt: &mut Runtimes, req: pb::InstallRuntimeRequest) -> Vec<ChunkType> {
+    let stream = rt
+        .streaming_install_runtime_from_github(req)
+        .await
+        .expect("StreamingInstallRuntimeFromGithub")
+        .into_inner();
+    collect(stream).await
+}
+
+/// Every chunk of StreamingInstallRuntimeFromLocal (which must open).
+async fn stream_local(
+    rt: &mut Runtimes,
+    req: pb::InstallRuntimeFromLocalRequest,
+) -> Vec<ChunkType> {
+    let stream = rt
+        .streaming_install_runtime_from_local(req)
+        .await
+        .expect("StreamingInstallRuntimeFromLocal")
+        .into_inner();
+    collect(stream).await
+}
+
+/// Asserts a failed call is INVALID_ARGUMENT with exactly `message`.
+#[track_caller]
+fn assert_invalid(e: &tonic::Status, message: &str) {
+    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, message));
 }
 
 /// Checks RT-INSTALL-2's shape and returns the result.
@@ -188,13 +224,9 @@ async fn rt_info_1_finds_by_name_or_lang_version() {
 #[tokio::test]
 async fn rt_test_1_installed_and_unknown_runtimes() {
     let (_mock, mut rt) = start().await;
-    let res = rt
-        .test_runtime(pb::RuntimeTestReq {
-            runtime: "python:3.11".into(),
-        })
+    let res = test_runtime(&mut rt, "python:3.11")
         .await
-        .expect("TestRuntime")
-        .into_inner();
+        .expect("TestRuntime");
     assert!(
         res.success && res.exit_code == 0 && res.error.is_empty(),
         "{res:?}"
@@ -206,13 +238,9 @@ async fn rt_test_1_installed_and_unknown_runtimes() {
     );
     assert!(res.output.contains("python-3.11 3.11"), "{:?}", res.output);
 
-    let res = rt
-        .test_runtime(pb::RuntimeTestReq {
-            runtime: "cobol:85".into(),
-        })
+    let res = test_runtime(&mut rt, "cobol:85")
         .await
-        .expect("TestRuntime")
-        .into_inner();
+        .expect("TestRuntime");
     assert_eq!(
         res,
         pb::RuntimeTestRes {
@@ -222,12 +250,7 @@ async fn rt_test_1_installed_and_unknown_runtimes() {
             exit_code: 1,
         }
     );
-    let e = rt
-        .test_runtime(pb::RuntimeTestReq {
-            runtime: " ".into(),
-        })
-        .await
-        .unwrap_err();
+    let e = test_runtime(&mut rt, " ").await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     assert!(e.message().starts_with("runtime:"), "{e:?}");
 }
@@ -276,32 +299,17 @@ async fn rt_install_1_pre_checks_are_invalid_argument() {
         .install_runtime_from_github(github("", false))
         .await
         .unwrap_err();
-    assert_eq!(
-        (e.code(), e.message()),
-        (
-            Code::InvalidArgument,
-            "runtimeSpec: runtime spec is required"
-        )
-    );
+    assert_invalid(&e, "runtimeSpec: runtime spec is required");
     let e = rt
         .install_runtime_from_local(local("  ", &[("setup.sh", "")]))
         .await
         .unwrap_err();
-    assert_eq!(
-        (e.code(), e.message()),
-        (
-            Code::InvalidArgument,
-            "runtimeSpec: runtime spec is required"
-        )
-    );
+    assert_invalid(&e, "runtimeSpec: runtime spec is required");
     let e = rt
         .install_runtime_from_local(local("python:3.12", &[]))
         .await
         .unwrap_err();
-    assert_eq!(
-        (e.code(), e.message()),
-        (Code::InvalidArgument, "files: no runtime files provided")
-    );
+    assert_invalid(&e, "files: no runtime files provided");
     for spec in ["cobol:85", "not a runtime", "python", "python:"] {
         let e = rt
             .install_runtime_from_github(github(spec, false))
@@ -320,10 +328,7 @@ async fn rt_install_1_pre_checks_are_invalid_argument() {
         .streaming_install_runtime_from_local(local("python:3.12", &[]))
         .await
         .unwrap_err();
-    assert_eq!(
-        (e.code(), e.message()),
-        (Code::InvalidArgument, "files: no runtime files provided")
-    );
+    assert_invalid(&e, "files: no runtime files provided");
     assert_eq!(names(&mut rt).await.len(), 5, "nothing was installed");
 }
 
@@ -368,9 +373,7 @@ async fn rt_install_1_github_install_then_listed_and_usable() {
     );
 
     // Jobs can use it.
-    let mut jobs = JobServiceClient::connect(mock.url())
-        .await
-        .expect("connects");
+    let mut jobs = jobs(&mock).await;
     let job = jobs
         .run_job(pb::RunJobRequest {
             command: "echo".into(),
@@ -432,12 +435,7 @@ async fn rt_install_1_local_install_then_listed() {
 async fn rt_install_2_streaming_sends_progress_logs_then_one_result() {
     let (_mock, mut rt) = start().await;
     let began = Instant::now();
-    let stream = rt
-        .streaming_install_runtime_from_github(github("node:20", false))
-        .await
-        .expect("StreamingInstallRuntimeFromGithub")
-        .into_inner();
-    let chunks = collect(stream).await;
+    let chunks = stream_github(&mut rt, github("node:20", false)).await;
     assert!(
         began.elapsed() >= Duration::from_millis(500),
         "{:?}",
@@ -482,12 +480,7 @@ async fn rt_install_2_streaming_sends_progress_logs_then_one_result() {
     assert!(names(&mut rt).await.contains(&"node-20".to_string()));
 
     // The local variant has the same shape.
-    let stream = rt
-        .streaming_install_runtime_from_local(local("php:8.3", &[("setup.sh", "#!/bin/sh\n")]))
-        .await
-        .expect("StreamingInstallRuntimeFromLocal")
-        .into_inner();
-    let chunks = collect(stream).await;
+    let chunks = stream_local(&mut rt, local("php:8.3", &[("setup.sh", "#!/bin/sh\n")])).await;
     let result = check_stream_shape(&chunks);
     assert!(result.success, "{result:?}");
     assert_eq!(
@@ -546,12 +539,7 @@ async fn rt_install_3_already_installed_unless_forced() {
     assert!(res.message.contains("already installed"), "{res:?}");
 
     // Streaming: a single result chunk.
-    let stream = rt
-        .streaming_install_runtime_from_local(local("python-3.11-ml", &[("setup.sh", "")]))
-        .await
-        .expect("StreamingInstallRuntimeFromLocal")
-        .into_inner();
-    let chunks = collect(stream).await;
+    let chunks = stream_local(&mut rt, local("python-3.11-ml", &[("setup.sh", "")])).await;
     assert_eq!(chunks.len(), 1, "{chunks:?}");
     let result = check_stream_shape(&chunks);
     assert!(
@@ -565,12 +553,7 @@ async fn rt_install_3_already_installed_unless_forced() {
 
     // Forced: installed again, listed once, in place.
     let before = names(&mut rt).await;
-    let stream = rt
-        .streaming_install_runtime_from_github(github("java:21", true))
-        .await
-        .expect("StreamingInstallRuntimeFromGithub")
-        .into_inner();
-    let chunks = collect(stream).await;
+    let chunks = stream_github(&mut rt, github("java:21", true)).await;
     let result = check_stream_shape(&chunks);
     assert!(result.success, "{result:?}");
     assert_eq!(result.message, "Runtime installed successfully");
@@ -585,14 +568,7 @@ async fn rt_install_3_already_installed_unless_forced() {
 #[tokio::test]
 async fn rt_rm_1_remove_answers_and_removed_runtimes_are_gone() {
     let (mock, mut rt) = start().await;
-    let remove = |name: &str| pb::RuntimeRemoveReq {
-        runtime: name.into(),
-    };
-    let res = rt
-        .remove_runtime(remove("python-3.11"))
-        .await
-        .expect("RemoveRuntime")
-        .into_inner();
+    let res = remove(&mut rt, "python-3.11").await;
     assert_eq!(
         res,
         pb::RuntimeRemoveRes {
@@ -604,11 +580,7 @@ async fn rt_rm_1_remove_answers_and_removed_runtimes_are_gone() {
     assert!(!names(&mut rt).await.contains(&"python-3.11".to_string()));
     let found = info(&mut rt, "python-3.11").await.expect("GetRuntimeInfo");
     assert!(!found.found);
-    let res = rt
-        .remove_runtime(remove("python-3.11"))
-        .await
-        .expect("RemoveRuntime")
-        .into_inner();
+    let res = remove(&mut rt, "python-3.11").await;
     assert_eq!(
         res,
         pb::RuntimeRemoveRes {
@@ -618,29 +590,19 @@ async fn rt_rm_1_remove_answers_and_removed_runtimes_are_gone() {
         }
     );
     // `python:3.11` names python-3.11 only, never python-3.11-ml.
-    let res = rt
-        .remove_runtime(remove("python:3.11"))
-        .await
-        .expect("RemoveRuntime")
-        .into_inner();
+    let res = remove(&mut rt, "python:3.11").await;
     assert_eq!(
         (res.success, res.message.as_str()),
         (false, "Runtime 'python:3.11' not found")
     );
     assert!(names(&mut rt).await.contains(&"python-3.11-ml".to_string()));
-    let res = rt
-        .remove_runtime(remove(""))
-        .await
-        .expect("RemoveRuntime")
-        .into_inner();
+    let res = remove(&mut rt, "").await;
     assert_eq!(
         (res.success, res.message.as_str()),
         (false, "Runtime name is required")
     );
 
-    let mut jobs = JobServiceClient::connect(mock.url())
-        .await
-        .expect("connects");
+    let mut jobs = jobs(&mock).await;
     let e = jobs
         .run_job(pb::RunJobRequest {
             command: "echo".into(),

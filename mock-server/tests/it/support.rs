@@ -12,14 +12,27 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Local, TimeZone};
 use futures::StreamExt;
-use joblet_mock::{MockConfig, MockServer, MockServerBuilder, RunningMock};
-use joblet_testkit::pb::{self, job_service_client::JobServiceClient};
+use joblet_mock::{MockConfig, MockServer, MockServerBuilder, RunningMock, TlsSetup};
+use joblet_testkit::Target;
+use joblet_testkit::pb::{
+    self, job_service_client::JobServiceClient, monitoring_service_client::MonitoringServiceClient,
+    network_service_client::NetworkServiceClient, runtime_service_client::RuntimeServiceClient,
+    volume_service_client::VolumeServiceClient,
+};
 pub use joblet_testkit::testing::{eventually, patience};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 /// A JobService client.
 pub type Jobs = JobServiceClient<Channel>;
+/// A NetworkService client.
+pub type Networks = NetworkServiceClient<Channel>;
+/// A VolumeService client.
+pub type Volumes = VolumeServiceClient<Channel>;
+/// A RuntimeService client.
+pub type Runtimes = RuntimeServiceClient<Channel>;
+/// A MonitoringService client.
+pub type Monitoring = MonitoringServiceClient<Channel>;
 
 /// Every status a job record can have (ALL-1).
 pub const JOB_STATUSES: [&str; 7] = [
@@ -43,6 +56,31 @@ pub async fn start() -> RunningMock {
 /// A mock from a configured builder.
 pub async fn start_with(builder: MockServerBuilder) -> RunningMock {
     builder.start().await.expect("the mock starts")
+}
+
+/// A mock from a configured builder and a client made by `client` for it.
+pub async fn start_and<C>(
+    builder: MockServerBuilder,
+    client: impl AsyncFnOnce(&RunningMock) -> C,
+) -> (RunningMock, C) {
+    let mock = start_with(builder).await;
+    let c = client(&mock).await;
+    (mock, c)
+}
+
+/// A mock with plaintext and TLS listeners, certificates generated into `dir`.
+pub async fn start_tls(dir: &std::path::Path) -> RunningMock {
+    MockServer::builder()
+        .tls(TlsSetup::Generate(dir.to_owned()))
+        .start()
+        .await
+        .expect("the mock starts with TLS")
+}
+
+/// `target` with a 20 s request timeout.
+pub fn with_timeout(mut target: Target) -> Target {
+    target.request_timeout = Some(Duration::from_secs(20));
+    target
 }
 
 /// A mock whose simulated host has 4 CPU cores (deterministic limits checks)
@@ -80,6 +118,26 @@ pub async fn jobs_at(url: &str) -> Jobs {
 /// A JobService client for `mock`.
 pub async fn jobs(mock: &RunningMock) -> Jobs {
     jobs_at(&mock.url()).await
+}
+
+/// A NetworkService client for `mock`.
+pub async fn networks(mock: &RunningMock) -> Networks {
+    NetworkServiceClient::new(channel(&mock.url()).await)
+}
+
+/// A VolumeService client for `mock`.
+pub async fn volumes(mock: &RunningMock) -> Volumes {
+    VolumeServiceClient::new(channel(&mock.url()).await)
+}
+
+/// A RuntimeService client for `mock`.
+pub async fn runtimes(mock: &RunningMock) -> Runtimes {
+    RuntimeServiceClient::new(channel(&mock.url()).await)
+}
+
+/// A MonitoringService client for `mock`.
+pub async fn monitoring(mock: &RunningMock) -> Monitoring {
+    MonitoringServiceClient::new(channel(&mock.url()).await)
 }
 
 /// `command args…`.
@@ -125,6 +183,25 @@ pub async fn run(jobs: &mut Jobs, req: pb::RunJobRequest) -> pb::RunJobResponse 
     }
 }
 
+/// A job that runs until stopped: `sleep 30`.
+pub fn long() -> pb::RunJobRequest {
+    cmd("sleep", &["30"])
+}
+
+/// RunJob that must succeed with the job RUNNING at once: its id.
+pub async fn run_running(jobs: &mut Jobs, req: pb::RunJobRequest) -> String {
+    let res = run(jobs, req).await;
+    assert_eq!(res.status, "RUNNING");
+    res.job_uuid
+}
+
+/// StopJob that must succeed.
+pub async fn stop_ok(jobs: &mut Jobs, id: &str) {
+    jobs.stop_job(pb::StopJobReq { uuid: id.into() })
+        .await
+        .expect("StopJob");
+}
+
 /// RunJob that must fail: the status.
 pub async fn run_err(jobs: &mut Jobs, req: pb::RunJobRequest) -> Status {
     let what = format!("RunJob {} {:?}", req.command, req.args);
@@ -132,6 +209,11 @@ pub async fn run_err(jobs: &mut Jobs, req: pb::RunJobRequest) -> Status {
         Ok(r) => panic!("{what} should fail, got {:?}", r.into_inner()),
         Err(e) => e,
     }
+}
+
+/// RunJob that must fail with INVALID_ARGUMENT, the message naming `field`.
+pub async fn run_invalid(jobs: &mut Jobs, req: pb::RunJobRequest, field: &str) {
+    assert_code(&run_err(jobs, req).await, Code::InvalidArgument, field);
 }
 
 /// Asserts a failed call has `code` and a message containing `needle`.

@@ -2,30 +2,13 @@
 
 use chrono::{DateTime, Local};
 use joblet_mock::{MockServer, RunningMock};
-use joblet_testkit::pb::{
-    self, job_service_client::JobServiceClient, volume_service_client::VolumeServiceClient,
-};
+use joblet_testkit::pb;
 use tonic::Code;
-use tonic::transport::Channel;
 
-type Volumes = VolumeServiceClient<Channel>;
-type Jobs = JobServiceClient<Channel>;
+use crate::support::{Jobs, Volumes, jobs, long, run_running, start_and, stop_ok, volumes};
 
 async fn start() -> (RunningMock, Volumes) {
-    let mock = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
-    let client = VolumeServiceClient::connect(mock.url())
-        .await
-        .expect("connects");
-    (mock, client)
-}
-
-async fn jobs(mock: &RunningMock) -> Jobs {
-    JobServiceClient::connect(mock.url())
-        .await
-        .expect("connects")
+    start_and(MockServer::builder(), volumes).await
 }
 
 async fn create(
@@ -69,24 +52,11 @@ async fn job_count(vols: &mut Volumes, name: &str) -> i32 {
 
 /// A `sleep 30` job with `volumes` mounted, running.
 async fn long_job(jobs: &mut Jobs, volumes: &[&str]) -> String {
-    let res = jobs
-        .run_job(pb::RunJobRequest {
-            command: "sleep".into(),
-            args: vec!["30".into()],
-            volumes: volumes.iter().map(|v| v.to_string()).collect(),
-            ..Default::default()
-        })
-        .await
-        .expect("RunJob sleep 30")
-        .into_inner();
-    assert_eq!(res.status, "RUNNING");
-    res.job_uuid
-}
-
-async fn stop(jobs: &mut Jobs, id: &str) {
-    jobs.stop_job(pb::StopJobReq { uuid: id.into() })
-        .await
-        .expect("StopJob");
+    let req = pb::RunJobRequest {
+        volumes: volumes.iter().map(|v| v.to_string()).collect(),
+        ..long()
+    };
+    run_running(jobs, req).await
 }
 
 #[tokio::test]
@@ -252,10 +222,10 @@ async fn vol_list_1_job_count_counts_running_jobs() {
     assert_eq!(job_count(&mut vols, "a").await, 2);
     assert_eq!(job_count(&mut vols, "b").await, 1);
     assert_eq!(job_count(&mut vols, "idle").await, 0);
-    stop(&mut jobs, &one).await;
+    stop_ok(&mut jobs, &one).await;
     assert_eq!(job_count(&mut vols, "a").await, 1);
     assert_eq!(job_count(&mut vols, "b").await, 0);
-    stop(&mut jobs, &two).await;
+    stop_ok(&mut jobs, &two).await;
     assert_eq!(job_count(&mut vols, "a").await, 0);
 }
 
@@ -289,7 +259,7 @@ async fn vol_rm_1_remove_answers_success_or_why_not() {
         (res.success, res.message.as_str()),
         (false, "volume busy is in use by 1 job(s)")
     );
-    stop(&mut jobs, &id).await;
+    stop_ok(&mut jobs, &id).await;
     let res = remove(&mut vols, "busy").await;
     assert!(res.success, "{res:?}");
     assert!(list(&mut vols).await.is_empty());
