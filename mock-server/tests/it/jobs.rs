@@ -1457,6 +1457,30 @@ async fn job_stop_3_finished_job_failed_precondition() {
 /// StopJob on a job held back by a reader that does not read (back-pressure)
 /// and on one writing endlessly with no reader: both stop at once, memory stays
 /// bounded, and the slow reader still gets what was written, then the end.
+#[tokio::test]
+async fn job_stop_1_stops_a_busy_loop_without_output() {
+    // A job that computes without writing or sleeping must neither hold up
+    // RunJob nor escape StopJob (the interpreter yields between commands).
+    let mock = start().await;
+    let mut jobs = jobs(&mock).await;
+    let busy = within(
+        "RunJob of a busy loop",
+        run(&mut jobs, sh("while true; do :; done")),
+    )
+    .await
+    .job_uuid;
+    assert_eq!(status(&mut jobs, &busy).await.status, "RUNNING");
+    let res = within("StopJob", stop(&mut jobs, &busy)).await.unwrap();
+    assert_eq!((res.status.as_str(), res.exit_code), ("STOPPED", -1));
+    // The server still answers promptly afterwards.
+    let done = within(
+        "a later job",
+        run_to_end(&mut jobs, cmd("echo", &["after"])),
+    )
+    .await;
+    assert_eq!(done.1, "after\n");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_stop_1_stops_jobs_blocked_by_back_pressure_or_writing_forever() {
     let retention = 64 * 1024;
