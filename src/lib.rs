@@ -12,12 +12,16 @@
 //!   on that module only.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptor set of the contract, for
 //!   server reflection and for comparing contracts.
+//! - [`control`] and [`CONTROL_DESCRIPTOR_SET`]: the generated code and
+//!   descriptor set of the mock's own control API (`proto/mock_control.proto`,
+//!   package `jobletmock.v1`), kept apart from the contract.
 //! - [`Target`]: where a client connects (address, plaintext or mutual TLS,
 //!   timeouts) and [`Target::connect`], which the conformance suite and the load
 //!   generator use to reach a real node or a mock.
 //! - [`Error`]: the typed errors of this crate.
 //! - `testing` (feature `test-util`): helpers shared by the crates' tests.
 
+pub mod control;
 pub mod error;
 pub mod pb;
 pub mod target;
@@ -30,3 +34,8 @@ pub use target::{Target, TlsFiles};
 /// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/joblet_descriptor.bin"));
+
+/// The encoded `FileDescriptorSet` of `proto/mock_control.proto` (package
+/// `jobletmock.v1`, the mock's control API), for reflection.
+pub const CONTROL_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mock_control_descriptor.bin"));

@@ -213,3 +213,22 @@ fn comparison_detects_streaming_and_map_changes() {
         "{diffs:?}"
     );
 }
+
+#[test]
+fn the_contract_set_holds_only_the_joblet_package() {
+    // The mock's control API is compiled into its own set: it must never leak
+    // into the contract that reflection and this comparison use.
+    let set = FileDescriptorSet::decode(joblet_testkit::FILE_DESCRIPTOR_SET).expect("ours decodes");
+    let packages: Vec<&str> = set.file.iter().map(|f| f.package()).collect();
+    assert_eq!(packages, ["joblet"]);
+    let control =
+        FileDescriptorSet::decode(joblet_testkit::CONTROL_DESCRIPTOR_SET).expect("control decodes");
+    let packages: Vec<&str> = control.file.iter().map(|f| f.package()).collect();
+    assert_eq!(packages, ["jobletmock.v1"]);
+    assert!(
+        control.file[0]
+            .service
+            .iter()
+            .any(|s| s.name() == "MockControl")
+    );
+}

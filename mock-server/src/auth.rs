@@ -21,6 +21,7 @@ use std::task::{Context, Poll};
 use futures::future::Either;
 use tower::{Layer, Service};
 
+use crate::behaviour::Mutant;
 use crate::error::Error;
 
 /// What a caller may do.
@@ -153,13 +154,28 @@ pub fn access(service: &str, method: &str) -> Option<Access> {
         .map(|(_, _, a)| *a)
 }
 
+/// The package prefix of the mock's control API (`jobletmock.v1.MockControl`),
+/// which only the admin role may call.
+pub const CONTROL_PACKAGE: &str = "jobletmock.";
+
 /// Whether `role` may call `path` (`/package.Service/Method`); the error is the
 /// `PERMISSION_DENIED` the caller gets (AUTH-4). Health and reflection are open
-/// to every role; paths outside the Joblet package are left to the router.
+/// to every role, the mock's control API ([`CONTROL_PACKAGE`]) to admin only;
+/// other paths outside the Joblet package are left to the router.
 pub fn authorize(role: Role, path: &str) -> Result<(), Error> {
     let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
         return Ok(());
     };
+    if service.starts_with(CONTROL_PACKAGE) {
+        // The mock's own control API (jobletmock.v1.MockControl): admin only.
+        return match role {
+            Role::Admin => Ok(()),
+            _ => Err(Error::PermissionDenied(format!(
+                "role {role} is not allowed to perform operation {method} \
+                 (the joblet-mock control API is admin-only)"
+            ))),
+        };
+    }
     let Some(service) = service.strip_prefix("joblet.") else {
         // grpc.health.v1.Health, grpc.reflection.*: any authenticated caller.
         // Anything else is not served: the router answers UNIMPLEMENTED.
@@ -203,12 +219,33 @@ pub enum AuthMode {
 #[derive(Debug, Clone, Copy)]
 pub struct AuthLayer {
     mode: AuthMode,
+    /// QUIRK-11: the MonitoringService needs no role.
+    open_monitoring: bool,
+    /// The mock's mutant (AUTH-1..5 mutants act here).
+    mutant: Option<Mutant>,
 }
 
 impl AuthLayer {
     /// A layer for a listener of this kind.
     pub fn new(mode: AuthMode) -> Self {
-        Self { mode }
+        Self {
+            mode,
+            open_monitoring: false,
+            mutant: None,
+        }
+    }
+
+    /// The mock's mutant, for the AUTH mutants (`--mutant`).
+    pub fn mutant(mut self, mutant: Option<Mutant>) -> Self {
+        self.mutant = mutant;
+        self
+    }
+
+    /// QUIRK-11: when `open`, any authenticated caller, whatever its role
+    /// (even `unknown`), may call the MonitoringService, as on the deployed server.
+    pub fn open_monitoring(mut self, open: bool) -> Self {
+        self.open_monitoring = open;
+        self
     }
 }
 
@@ -219,6 +256,8 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             mode: self.mode,
+            open_monitoring: self.open_monitoring,
+            mutant: self.mutant,
         }
     }
 }
@@ -228,17 +267,41 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     mode: AuthMode,
+    open_monitoring: bool,
+    mutant: Option<Mutant>,
 }
 
 impl<S> AuthService<S> {
     fn role_of<B>(&self, req: &http::Request<B>) -> Result<Role, Error> {
         match self.mode {
+            // AUTH-1 mutant: plaintext callers are viewers.
+            AuthMode::Plaintext if self.mutant == Some(Mutant::PlaintextViewer) => Ok(Role::Viewer),
             AuthMode::Plaintext => Ok(Role::Admin),
             AuthMode::Tls => req
                 .extensions()
                 .get::<ClientIdentity>()
                 .and_then(|id| id.role)
+                // AUTH-2 mutant: a client without a certificate is admin.
+                .or((self.mutant == Some(Mutant::TlsAnonymous)).then_some(Role::Admin))
                 .ok_or_else(|| Error::Unauthenticated("no client certificate found".into())),
+        }
+    }
+
+    /// AUTH-3..5 mutants: the role a refused call goes on with, when the
+    /// mutant lets it through.
+    fn let_through(&self, role: Role, path: &str) -> Option<Role> {
+        let run_job = path == "/joblet.JobService/RunJob";
+        match (self.mutant?, role) {
+            // AUTH-3 mutant: a certificate without admin/viewer OU is a viewer.
+            (Mutant::UnknownRoleReads, Role::Unknown) => {
+                authorize(Role::Viewer, path).ok().map(|()| Role::Viewer)
+            }
+            // AUTH-4 mutant: the viewer may run jobs.
+            (Mutant::ViewerMayRun, Role::Viewer) if run_job => Some(Role::Viewer),
+            // AUTH-5 mutant: the viewer's RunJob reaches the handler, which
+            // validates it before refusing it (service::job).
+            (Mutant::ValidateBeforeAuth, Role::Viewer) if run_job => Some(Role::Viewer),
+            _ => None,
         }
     }
 }
@@ -256,9 +319,16 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let checked = self
-            .role_of(&req)
-            .and_then(|role| authorize(role, req.uri().path()).map(|()| role));
+        let path = req.uri().path();
+        let checked = self.role_of(&req).and_then(|role| {
+            // QUIRK-11: the deployed server checks no role for monitoring.
+            if self.open_monitoring && path.starts_with("/joblet.MonitoringService/") {
+                return Ok(role);
+            }
+            authorize(role, path)
+                .map(|()| role)
+                .or_else(|e| self.let_through(role, path).ok_or(e))
+        });
         match checked {
             Ok(role) => {
                 req.extensions_mut().insert(role);
@@ -482,5 +552,17 @@ mod tests {
         }
         assert!(authorize(Role::Viewer, "/joblet.JobService/NoSuchRpc").is_err());
         assert!(authorize(Role::Admin, "/joblet.JobService/NoSuchRpc").is_ok());
+    }
+
+    #[test]
+    fn the_control_api_is_admin_only() {
+        let reset = "/jobletmock.v1.MockControl/Reset";
+        assert!(authorize(Role::Admin, reset).is_ok());
+        for role in [Role::Viewer, Role::Unknown] {
+            let e = authorize(role, reset).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::PermissionDenied);
+            assert!(e.to_string().contains("operation Reset"), "{e}");
+            assert!(e.to_string().contains("admin-only"), "{e}");
+        }
     }
 }

@@ -5,13 +5,9 @@ use std::path::PathBuf;
 use crate::catalogue::RuntimeRecord;
 use crate::sim::{Scenario, UnknownCommand};
 
-/// Which behaviour profile the mock follows (see `shared/spec/behaviours.md`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Profile {
-    /// The API as its documentation and the SDK describe it.
-    #[default]
-    Documented,
-}
+pub use crate::behaviour::Profile;
+use crate::behaviour::{Behaviour, Mutant, Quirk};
+use crate::clock::ClockMode;
 
 /// Everything that shapes the simulated node.
 #[derive(Debug, Clone)]
@@ -40,6 +36,20 @@ pub struct MockConfig {
     pub max_message_bytes: usize,
     /// Where the scenario files came from (for logs).
     pub scenario_files: Vec<PathBuf>,
+    /// Real or virtual time (each session has its own clock in this mode).
+    pub clock: ClockMode,
+    /// Quirks turned on besides the profile's own (`--quirk`).
+    pub extra_quirks: Vec<Quirk>,
+    /// The one documented behaviour to break (`--mutant`).
+    pub mutant: Option<Mutant>,
+    /// Calls kept per session in the call journal (0: none).
+    pub journal_size: usize,
+    /// Run jobs as real child processes instead of simulating them.
+    pub exec: bool,
+    /// Most sessions held at once (besides the default one).
+    pub max_sessions: usize,
+    /// Fault rules every session starts with (`--fault`, `--faults-file`).
+    pub faults: Vec<crate::faults::FaultRule>,
 }
 
 /// Default log retention per job: 64 MiB.
@@ -64,6 +74,31 @@ impl Default for MockConfig {
             seed: None,
             max_message_bytes: MAX_MESSAGE_BYTES,
             scenario_files: Vec::new(),
+            clock: ClockMode::Real,
+            extra_quirks: Vec::new(),
+            mutant: None,
+            journal_size: DEFAULT_JOURNAL_SIZE,
+            exec: false,
+            max_sessions: 1024,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// Default size of the call journal, per session.
+pub const DEFAULT_JOURNAL_SIZE: usize = 10_000;
+
+impl MockConfig {
+    /// The switches the engine consults: the profile's quirks, the extra
+    /// quirks and the mutant.
+    pub fn behaviour(&self) -> Behaviour {
+        let mut quirks = self.profile.quirks();
+        for q in &self.extra_quirks {
+            quirks = quirks.with(*q);
+        }
+        Behaviour {
+            quirks,
+            mutant: self.mutant,
         }
     }
 }

@@ -30,6 +30,10 @@ pub enum Error {
     /// Not built (yet) in this mock: `UNIMPLEMENTED`.
     #[error("{0}")]
     Unimplemented(String),
+    /// A failure the deployed server reports as `INTERNAL` (QUIRK-2 only:
+    /// the documented profile never answers INTERNAL for a client mistake).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -52,6 +56,23 @@ impl Error {
             Self::PermissionDenied(_) => tonic::Code::PermissionDenied,
             Self::Unauthenticated(_) => tonic::Code::Unauthenticated,
             Self::Unimplemented(_) => tonic::Code::Unimplemented,
+            Self::Internal(_) => tonic::Code::Internal,
+        }
+    }
+
+    /// QUIRK-2: `INTERNAL "<prefix>: <cause>"`, as the deployed server wraps
+    /// its core's failures (`quirk_internal("job stop failed", e)`).
+    pub fn quirk_internal(prefix: &str, cause: impl std::fmt::Display) -> Self {
+        Self::Internal(format!("{prefix}: {cause}"))
+    }
+
+    /// QUIRK-2: this error as [`quirk_internal`](Self::quirk_internal) when `on`
+    /// (`shared.quirk(Quirk::InternalErrors)`), else unchanged.
+    pub fn internal_if(self, on: bool, prefix: &str) -> Self {
+        if on {
+            Self::quirk_internal(prefix, self)
+        } else {
+            self
         }
     }
 }

@@ -13,14 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Local, SecondsFormat, TimeZone};
+
+use crate::clock::Activity;
 use futures::FutureExt;
 use joblet_testkit::pb;
-use uuid::Uuid;
 
+use crate::behaviour::{Mutant, Quirk};
 use crate::catalogue;
 use crate::error::{Error, Result};
-use crate::logs::{LogBuffer, LogReader};
-use crate::sim::{ExecContext, UploadedFile};
+use crate::logs::{LogBuffer, LogReader, LogWriter};
+use crate::sim::{ExecContext, Plan, UploadedFile};
 use crate::state::{Job, JobSpec, JobStatus, Shared, State};
 use crate::validate;
 
@@ -44,14 +46,6 @@ fn opt_time(t: Option<i64>) -> String {
     t.map(rfc3339).unwrap_or_default()
 }
 
-/// Unix seconds now (no time-zone work: times are stored as Unix seconds and
-/// only formatted in the server's offset when answered).
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 /// A validated RunJob request.
 struct Accepted {
@@ -62,22 +56,42 @@ struct Accepted {
 }
 
 /// Checks everything that does not need the state (JOB-RUN-2..5, 9, 10, JOB-GPU-2).
-fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted> {
+fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> Result<Accepted> {
     let cfg = &shared.config;
-    if req.command.trim().is_empty() {
+    // JOB-RUN-2 mutant: an empty command is accepted.
+    if req.command.trim().is_empty() && !shared.mutant(Mutant::EmptyCommandOk) {
         return Err(Error::invalid("command", "command is required"));
+    }
+    // QUIRK-12: the deployed server ignores these fields (no GPU checks either).
+    if shared.quirk(Quirk::IgnoredRunFields) {
+        req.name.clear();
+        req.work_dir.clear();
+        req.gpu_count = 0;
+        req.gpu_memory_mb = 0;
     }
     for (field, v) in [
         ("maxCpu", req.max_cpu),
         ("maxMemory", req.max_memory),
         ("maxIobps", req.max_iobps),
     ] {
-        if v < 0 {
+        // JOB-RUN-3 mutant: negative limits are accepted.
+        if v < 0 && !shared.mutant(Mutant::NegativeLimitsOk) {
             return Err(Error::invalid(
                 field,
                 format!("must not be negative (got {v})"),
             ));
         }
+    }
+    // QUIRK-6: a maxCpu the deployed server cannot parse (over 10000) is dropped.
+    if shared.quirk(Quirk::LenientValues) && req.max_cpu > 10_000 {
+        req.max_cpu = 0;
+    }
+    // QUIRK-2: the deployed server allows 100 whatever the cores, else INTERNAL.
+    if shared.quirk(Quirk::InternalErrors) && req.max_cpu > 100 {
+        return Err(Error::quirk_internal(
+            "job run failed",
+            "job creation failed: invalid CPU limit: must be between 0-100",
+        ));
     }
     let cpu_limit = 100i64 * i64::from(cfg.host_cores);
     if i64::from(req.max_cpu) > cpu_limit {
@@ -89,7 +103,16 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
             ),
         ));
     }
-    validate::cpu_cores(&req.cpu_cores, cfg.host_cores)?;
+    // JOB-RUN-4 mutant: cpuCores is not checked.
+    if let Err(e) = validate::cpu_cores(&req.cpu_cores, cfg.host_cores)
+        && !shared.mutant(Mutant::CpuCoresUnchecked)
+    {
+        // QUIRK-6: an invalid or out-of-range cpuCores is dropped silently.
+        if !shared.quirk(Quirk::LenientValues) {
+            return Err(e);
+        }
+        req.cpu_cores.clear();
+    }
     if req.gpu_count < 0 {
         return Err(Error::invalid(
             "gpu_count",
@@ -102,7 +125,8 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
             format!("must not be negative (got {})", req.gpu_memory_mb),
         ));
     }
-    if req.gpu_count as u32 > cfg.gpus {
+    // JOB-GPU-2 mutant: too many GPUs pass here and fail later as RESOURCE_EXHAUSTED.
+    if req.gpu_count as u32 > cfg.gpus && !shared.mutant(Mutant::GpuOverNodeExhausted) {
         return Err(Error::invalid(
             "gpu_count",
             format!(
@@ -129,7 +153,8 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
         for (k, v) in map {
             validate::env_name(field, k)?;
             validate::env_value(field, k, v)?;
-            if !env_keys.insert(k.as_str()) {
+            // JOB-RUN-10 mutant: the same key in both maps is accepted.
+            if !env_keys.insert(k.as_str()) && !shared.mutant(Mutant::EnvDuplicateOk) {
                 return Err(Error::invalid(
                     "secret_environment",
                     format!("{k} is set in both environment and secret_environment"),
@@ -141,9 +166,35 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
     let schedule = if req.schedule.trim().is_empty() {
         None
     } else {
-        let now = Local::now();
-        let due = validate::schedule(req.schedule.trim(), now)?;
+        let now = shared.clock.now_local();
+        let spec = req.schedule.trim();
+        let due = validate::schedule(spec, now)
+            .and_then(|due| {
+                // QUIRK-12: the deployed server takes RFC 3339 with an offset only.
+                if shared.quirk(Quirk::IgnoredRunFields)
+                    && chrono::DateTime::parse_from_rfc3339(spec).is_err()
+                {
+                    return Err(Error::invalid(
+                        "schedule",
+                        format!("{spec:?} is not RFC 3339 with an offset"),
+                    ));
+                }
+                Ok(due)
+            })
+            // QUIRK-2: a bad schedule is INTERNAL on the deployed server.
+            .map_err(|e| {
+                e.internal_if(
+                    shared.quirk(Quirk::InternalErrors),
+                    "job run failed: invalid schedule format",
+                )
+            })?;
         let wait = (due.timestamp_millis() - now.timestamp_millis()).max(0);
+        // JOB-RUN-5 mutant: a future schedule is ignored, the job runs at once.
+        let wait = if shared.mutant(Mutant::ScheduleIgnored) {
+            0
+        } else {
+            wait
+        };
         let wait = (wait > 0).then(|| Duration::from_millis(wait as u64));
         Some((due.timestamp(), wait))
     };
@@ -228,7 +279,12 @@ fn validate_request(shared: &Shared, req: pb::RunJobRequest) -> Result<Accepted>
             workflow_uuid: req.workflow_uuid,
             dependencies: Vec::new(),
         },
-        files,
+        // JOB-RUN-9 mutant: the uploads never reach the job's command.
+        files: if shared.mutant(Mutant::UploadsLost) {
+            BTreeMap::new()
+        } else {
+            files
+        },
         schedule,
     })
 }
@@ -263,6 +319,16 @@ fn check_resources(state: &State, spec: &JobSpec) -> Result<()> {
     Ok(())
 }
 
+/// JOB-RUN-6..8 mutants: whether the active mutant skips the check of `field`.
+fn skipped_by_mutant(shared: &Shared, field: &str) -> bool {
+    match field {
+        "network" => shared.mutant(Mutant::UnknownNetworkOk),
+        "volumes" => shared.mutant(Mutant::UnknownVolumeOk),
+        "runtime" => shared.mutant(Mutant::UnknownRuntimeOk),
+        _ => false,
+    }
+}
+
 /// Takes `count` free GPUs for job `seq` (JOB-GPU-1/2).
 fn allocate_gpus(state: &mut State, seq: u64, count: i32) -> Result<Vec<i32>> {
     if count <= 0 {
@@ -290,6 +356,7 @@ fn allocate_gpus(state: &mut State, seq: u64, count: i32) -> Result<Vec<i32>> {
 }
 
 fn exec_context(
+    shared: &Shared,
     job_id: &str,
     spec: &JobSpec,
     files: BTreeMap<String, UploadedFile>,
@@ -307,31 +374,96 @@ fn exec_context(
         files: Arc::new(files),
         work_dir: spec.work_dir.clone(),
         job_id: job_id.to_string(),
+        clock: shared.clock.clone(),
     }
+}
+
+/// Validates a RunJob request without running it (the AUTH-5 mutant's order).
+pub fn check_run(shared: &Shared, req: pb::RunJobRequest) -> Result<()> {
+    validate_request(shared, req).map(|_| ())
 }
 
 /// RunJob (JOB-RUN-*, JOB-GPU-*).
 pub fn run(shared: &Arc<Shared>, req: pb::RunJobRequest) -> Result<pb::RunJobResponse> {
+    run_with(shared, req, None)
+}
+
+/// What a workflow adds to a job it starts (see [`run_workflow_job`]).
+struct WorkflowLink<'a> {
+    dependencies: Vec<String>,
+    register: &'a mut dyn FnMut(&mut State, u64, uuid::Uuid),
+}
+
+/// Starts a job of a workflow with RunJob's validation and lifecycle (`req`
+/// carries the workflowUuid), recording `dependencies` on the job. `register`
+/// runs under the state lock as soon as the record exists, before the job can
+/// end. Returns the job's sequence number and UUID.
+pub(crate) fn run_workflow_job(
+    shared: &Arc<Shared>,
+    req: pb::RunJobRequest,
+    dependencies: Vec<String>,
+    register: &mut dyn FnMut(&mut State, u64, uuid::Uuid),
+) -> Result<(u64, uuid::Uuid)> {
+    let mut started = None;
+    let mut note = |state: &mut State, seq: u64, id: uuid::Uuid| {
+        started = Some((seq, id));
+        register(state, seq, id);
+    };
+    let link = WorkflowLink {
+        dependencies,
+        register: &mut note,
+    };
+    run_with(shared, req, Some(link))?;
+    started.ok_or_else(|| Error::Internal("the workflow job was not recorded".into()))
+}
+
+fn run_with(
+    shared: &Arc<Shared>,
+    req: pb::RunJobRequest,
+    mut link: Option<WorkflowLink<'_>>,
+) -> Result<pb::RunJobResponse> {
     let Accepted {
-        spec,
+        mut spec,
         files,
         schedule,
-    } = validate_request(shared, req)?;
-    let id = Uuid::new_v4();
+    } = validate_request(shared, req).map_err(|e| {
+        // ALL-4 mutant: a validation error answers INTERNAL.
+        if shared.mutant(Mutant::ValidationInternal) && e.code() == tonic::Code::InvalidArgument {
+            Error::Internal(e.to_string())
+        } else {
+            e
+        }
+    })?;
+    if let Some(link) = &mut link {
+        spec.dependencies = std::mem::take(&mut link.dependencies);
+    }
+    let id = shared.new_id();
     let log = LogBuffer::new(shared.config.log_retention_bytes);
-    let submitted = now_secs();
+    let submitted = shared.clock.now_secs();
     let wait = schedule.and_then(|(_, w)| w);
+    // The scenario's lifecycle (stages, failure, timeout): the dice are thrown now.
+    let plan = scenario_plan(shared, &spec);
     let status = if wait.is_some() {
         JobStatus::Scheduled
+    } else if plan.as_ref().is_some_and(|p| p.initializing) {
+        JobStatus::Initializing
     } else {
         JobStatus::Running
     };
     let id_text = id.to_string();
-    let ctx = exec_context(&id_text, &spec, files);
+    let ctx = exec_context(shared, &id_text, &spec, files);
     let spec = Arc::new(spec);
     let seq = {
         let mut state = shared.state.lock();
-        check_resources(&state, &spec)?;
+        // QUIRK-7: the deployed server accepts unknown networks, volumes and
+        // runtimes; the job fails as it starts (see `job_task`).
+        if !shared.quirk(Quirk::LateResourceChecks) {
+            match check_resources(&state, &spec) {
+                // JOB-RUN-6..8 mutants: an unknown network, volume or runtime is accepted.
+                Err(Error::Invalid { field, .. }) if skipped_by_mutant(shared, &field) => {}
+                checked => checked?,
+            }
+        }
         if wait.is_none() && spec.gpu_count > 0 {
             // Fail fast before the record exists.
             let free = state.gpus.iter().filter(|s| s.is_none()).count();
@@ -355,6 +487,9 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunJobRequest) -> Result<pb::RunJobRes
             log: Arc::clone(&log),
             task: None,
         });
+        if let Some(link) = &mut link {
+            (link.register)(&mut state, seq, id);
+        }
         if status == JobStatus::Running {
             start_locked(&mut state, seq).expect("GPUs were checked under the same lock");
         }
@@ -370,6 +505,8 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunJobRequest) -> Result<pb::RunJobRes
         log,
         ctx,
         wait,
+        plan,
+        shared.clock.activity(),
     ));
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     if job.as_mut().poll(&mut cx).is_pending() {
@@ -383,11 +520,24 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunJobRequest) -> Result<pb::RunJobRes
             _ => task.abort(),
         }
     }
+    // QUIRK-3: the deployed server answers only jobUuid and status.
+    if shared.quirk(Quirk::MinimalRunResponse) {
+        return Ok(pb::RunJobResponse {
+            job_uuid: id_text,
+            status: status.as_str().to_string(),
+            ..Default::default()
+        });
+    }
     Ok(pb::RunJobResponse {
         job_uuid: id_text,
         status: status.as_str().to_string(),
         command: spec.command.clone(),
-        args: spec.args.clone(),
+        // JOB-RUN-1 mutant: the args are not echoed.
+        args: if shared.mutant(Mutant::RunNoEcho) {
+            Vec::new()
+        } else {
+            spec.args.clone()
+        },
         max_cpu: spec.max_cpu,
         cpu_cores: spec.cpu_cores.clone(),
         max_memory: spec.max_memory,
@@ -414,7 +564,7 @@ fn start_locked(state: &mut State, seq: u64) -> Result<()> {
 /// Sets a final status, frees what the job held and closes its log. A job that
 /// is already final keeps its first outcome (for example a scheduled job that
 /// was canceled while its start was failing).
-fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32) {
+fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32, now: i64) {
     let Some(job) = state.jobs.get_mut(seq) else {
         return;
     };
@@ -424,7 +574,7 @@ fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32)
     let was_running = job.status == JobStatus::Running;
     job.status = status;
     job.exit_code = exit_code;
-    job.end_time = Some(now_secs());
+    job.end_time = Some(now);
     job.task = None;
     let log = Arc::clone(&job.log);
     let spec = Arc::clone(&job.spec);
@@ -432,10 +582,101 @@ fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32)
         state.mark_not_running(&spec);
         state.release_gpus(seq);
     }
+    if !spec.workflow_uuid.is_empty() {
+        crate::workflow::engine::job_ended_locked(state, seq);
+    }
     log.close();
 }
 
+/// The scenario lifecycle of a job with its dice thrown (none with `--exec`).
+fn scenario_plan(shared: &Shared, spec: &JobSpec) -> Option<Plan> {
+    if shared.config.exec {
+        return None;
+    }
+    let lifecycle = shared.sim().lifecycle(&spec.command, &spec.args)?;
+    Some(lifecycle.decide(|| shared.random_f64()))
+}
+
+/// Moves a due scheduled job on: INITIALIZING when its scenario has stages,
+/// else RUNNING.
+fn begin_locked(state: &mut State, seq: u64, plan: Option<&Plan>) -> Result<()> {
+    if plan.is_some_and(|p| p.initializing) {
+        if let Some(job) = state.jobs.get_mut(seq) {
+            job.status = JobStatus::Initializing;
+        }
+        return Ok(());
+    }
+    start_locked(state, seq)
+}
+
+/// Plays a scenario's INITIALIZING stages, then moves the job to RUNNING.
+/// False when the job ended meanwhile (a stage failed, it could not start, or
+/// it was stopped).
+async fn initialize(shared: &Shared, seq: u64, plan: &Plan, out: &mut LogWriter) -> bool {
+    shared.clock.job_sleep(plan.setup).await;
+    if let Some(f) = &plan.setup_failure {
+        if let Some(m) = &f.message {
+            out.line(m).await;
+        }
+        let now = shared.clock.now_secs();
+        let mut state = shared.state.lock();
+        if state
+            .jobs
+            .get(seq)
+            .is_some_and(|j| j.status == JobStatus::Initializing)
+        {
+            finish_locked(&mut state, seq, JobStatus::Failed, f.exit, now);
+        }
+        return false;
+    }
+    let problem = {
+        let mut state = shared.state.lock();
+        match state.jobs.get(seq) {
+            Some(job) if job.status == JobStatus::Initializing => {
+                start_locked(&mut state, seq).err()
+            }
+            _ => return false,
+        }
+    };
+    if let Some(e) = problem {
+        out.line(&format!("joblet: job could not start: {e}")).await;
+        let now = shared.clock.now_secs();
+        finish_locked(&mut shared.state.lock(), seq, JobStatus::Failed, -1, now);
+        return false;
+    }
+    true
+}
+
+/// Plays `job` to its end, or until `limit` passes on the clock (`None`: cut short).
+async fn within(
+    clock: &crate::clock::Clock,
+    limit: Option<Duration>,
+    job: impl Future<Output = i32>,
+) -> Option<i32> {
+    let Some(limit) = limit else {
+        return Some(job.await);
+    };
+    tokio::select! {
+        code = job => Some(code),
+        () = clock.sleep(limit) => None,
+    }
+}
+
+/// The exit code of a job given how its steps ended (`None`: cut short by its
+/// scenario's `fail.after` or `timeout`); writes the scenario's failure message.
+async fn ended(plan: Option<&Plan>, played: Option<i32>, out: &mut LogWriter) -> i32 {
+    let Some(plan) = plan else {
+        return played.unwrap_or(-1);
+    };
+    let (code, message) = plan.outcome(played);
+    if let Some(m) = message {
+        out.line(&m).await;
+    }
+    code
+}
+
 /// The life of one job: wait for the schedule, run the command, record the end.
+#[allow(clippy::too_many_arguments)] // the parts of one job, moved into its task
 async fn job_task(
     shared: Arc<Shared>,
     seq: u64,
@@ -443,10 +684,24 @@ async fn job_task(
     log: Arc<LogBuffer>,
     ctx: ExecContext,
     wait: Option<Duration>,
+    plan: Option<Plan>,
+    activity: Activity,
 ) {
+    // Held until the job ends: while it runs, the virtual clock does not skip
+    // (its own sleeps set it aside).
+    let _activity = activity;
+    // A workflow moves on as the job's task ends, however it ends, while the
+    // activity above still holds the clock (dropped before it).
+    let _workflow = (!spec.workflow_uuid.is_empty())
+        .then(|| crate::workflow::engine::AdvanceOnDrop::new(&shared));
     let mut out = log.writer();
     if let Some(wait) = wait {
-        tokio::time::sleep(wait).await;
+        shared.clock.job_sleep(wait).await;
+        // JOB-LIFE-2 mutant: the job never starts; it stays SCHEDULED (its log
+        // stays open until it is stopped or the server shuts down).
+        if shared.mutant(Mutant::ScheduledNeverStarts) {
+            return;
+        }
         // JOB-LIFE-2: due now. The node may have changed since submission.
         let problem = {
             let mut state = shared.state.lock();
@@ -454,7 +709,7 @@ async fn job_task(
                 Some(job) if job.status == JobStatus::Scheduled => {
                     let spec = Arc::clone(&job.spec);
                     check_resources(&state, &spec)
-                        .and_then(|()| start_locked(&mut state, seq))
+                        .and_then(|()| begin_locked(&mut state, seq, plan.as_ref()))
                         .err()
                 }
                 _ => return,
@@ -463,18 +718,44 @@ async fn job_task(
         if let Some(e) = problem {
             // JOB-LIFE-1: a job that cannot start ends FAILED with exit code -1.
             out.line(&format!("joblet: job could not start: {e}")).await;
-            finish_locked(&mut shared.state.lock(), seq, JobStatus::Failed, -1);
+            let now = shared.clock.now_secs();
+            finish_locked(&mut shared.state.lock(), seq, JobStatus::Failed, -1, now);
             return;
         }
+    }
+    // QUIRK-7: a job accepted with an unknown network, volume or runtime fails
+    // as it starts (a scheduled one failed above, at its due time).
+    if wait.is_none() && shared.quirk(Quirk::LateResourceChecks) {
+        let problem = check_resources(&shared.state.lock(), &spec).err();
+        if let Some(e) = problem {
+            out.line(&format!("joblet: job could not start: {e}")).await;
+            let now = shared.clock.now_secs();
+            finish_locked(&mut shared.state.lock(), seq, JobStatus::Failed, -1, now);
+            return;
+        }
+    }
+    // Scenario stages: INITIALIZING for a while, maybe failing there.
+    if let Some(plan) = plan.as_ref().filter(|p| p.initializing)
+        && !initialize(&shared, seq, plan, &mut out).await
+    {
+        return;
     }
     let (command, args) = (&spec.command, &spec.args);
     // A bug in the simulator must not leave the job RUNNING forever (holding its
     // GPUs, its readers waiting): it ends FAILED like a job that could not run.
-    let simulated = std::panic::AssertUnwindSafe(shared.sim.run(command, args, &ctx, &mut out))
-        .catch_unwind()
-        .await;
+    let simulated = if shared.config.exec {
+        // --exec: the command runs for real (see crate::exec).
+        Ok(Some(crate::exec::run(command, args, &ctx, &mut out).await))
+    } else {
+        let sim = shared.sim();
+        let limit = plan.as_ref().and_then(Plan::cutoff);
+        let played = within(&shared.clock, limit, sim.run(command, args, &ctx, &mut out));
+        std::panic::AssertUnwindSafe(played)
+            .catch_unwind()
+            .await
+    };
     let code = match simulated {
-        Ok(code) => code,
+        Ok(played) => ended(plan.as_ref(), played, &mut out).await,
         Err(_) => {
             tracing::error!(job = %ctx.job_id, %command, "the simulator panicked; the job ends FAILED (-1)");
             out.line("joblet-mock: internal error while simulating this command")
@@ -488,12 +769,14 @@ async fn job_task(
         .get(seq)
         .is_some_and(|j| j.status == JobStatus::Running)
     {
-        let status = if code == 0 {
+        // JOB-LIFE-1 mutant: a non-zero exit ends COMPLETED too.
+        let status = if code == 0 || shared.mutant(Mutant::NonzeroCompletes) {
             JobStatus::Completed
         } else {
             JobStatus::Failed
         };
-        finish_locked(&mut state, seq, status, code);
+        let now = shared.clock.now_secs();
+        finish_locked(&mut state, seq, status, code, now);
     }
 }
 
@@ -511,7 +794,16 @@ fn plain(pairs: &[(String, String)]) -> std::collections::HashMap<String, String
 /// GetJobStatus (JOB-STATUS-1/2).
 pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
     let state = shared.state.lock();
-    let seq = state.jobs.resolve(id)?;
+    let seq = match state.jobs.resolve(id) {
+        // JOB-STATUS-2 mutant: an unknown ID answers OK with an empty record.
+        Err(Error::NotFound(_)) if shared.mutant(Mutant::StatusUnknownOk) => {
+            return Ok(pb::GetJobStatusRes {
+                uuid: id.to_string(),
+                ..Default::default()
+            });
+        }
+        resolved => resolved?,
+    };
     let job = state.jobs.get(seq).expect("resolved");
     let s = &job.spec;
     Ok(pb::GetJobStatusRes {
@@ -523,8 +815,22 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
         cpu_cores: s.cpu_cores.clone(),
         max_memory: s.max_memory,
         max_iobps: s.max_iobps,
-        status: job.status.as_str().to_string(),
-        start_time: rfc3339(job.start_time),
+        // ALL-1 mutant: the status in lower case.
+        status: if shared.mutant(Mutant::LowercaseStatus) {
+            job.status.as_str().to_ascii_lowercase()
+        } else {
+            job.status.as_str().to_string()
+        },
+        // ALL-3 mutant: startTime with milliseconds.
+        start_time: if shared.mutant(Mutant::TimeMillis) {
+            Local
+                .timestamp_opt(job.start_time, 0)
+                .single()
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+                .unwrap_or_default()
+        } else {
+            rfc3339(job.start_time)
+        },
         end_time: opt_time(job.end_time),
         exit_code: job.exit_code,
         scheduled_time: opt_time(job.scheduled_time),
@@ -533,11 +839,21 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
         network: s.network.clone(),
         volumes: s.volumes.clone(),
         runtime: s.runtime.clone(),
-        work_dir: s.work_dir.clone(),
+        // JOB-STATUS-1 mutant: workDir is left out.
+        work_dir: if shared.mutant(Mutant::StatusNoWorkDir) {
+            String::new()
+        } else {
+            s.work_dir.clone()
+        },
         uploads: s.uploads.clone(),
         dependencies: s.dependencies.clone(),
         workflow_uuid: s.workflow_uuid.clone(),
-        gpu_indices: job.gpu_indices.clone(),
+        // JOB-GPU-1 mutant: the GPUs held are not reported.
+        gpu_indices: if shared.mutant(Mutant::GpuIndicesHidden) {
+            Vec::new()
+        } else {
+            job.gpu_indices.clone()
+        },
         gpu_count: s.gpu_count,
         gpu_memory_mb: s.gpu_memory_mb,
         node_id: shared.config.node_id.clone(),
@@ -546,10 +862,16 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
 
 /// ListJobs (JOB-LIST-1).
 pub fn list(shared: &Shared) -> pb::Jobs {
+    // QUIRK-4: the deployed server's ListJobs shows secret values.
+    // ALL-6 mutant: the same, in the documented profile.
+    let show_secrets =
+        shared.quirk(Quirk::UnmaskedListJobs) || shared.mutant(Mutant::ListLeaksSecrets);
     let state = shared.state.lock();
-    let jobs = state
+    let mut jobs: Vec<pb::Job> = state
         .jobs
         .iter()
+        // JOB-LIST-1 mutant: finished jobs are left out.
+        .filter(|(_, job)| !(shared.mutant(Mutant::ListDropsFinished) && job.status.is_final()))
         .map(|(_, job)| {
             let s = &job.spec;
             pb::Job {
@@ -568,7 +890,11 @@ pub fn list(shared: &Shared) -> pb::Jobs {
                 scheduled_time: opt_time(job.scheduled_time),
                 runtime: s.runtime.clone(),
                 environment: plain(&s.environment),
-                secret_environment: masked(&s.secret_environment),
+                secret_environment: if show_secrets {
+                    plain(&s.secret_environment)
+                } else {
+                    masked(&s.secret_environment)
+                },
                 gpu_indices: job.gpu_indices.clone(),
                 gpu_count: s.gpu_count,
                 gpu_memory_mb: s.gpu_memory_mb,
@@ -576,6 +902,10 @@ pub fn list(shared: &Shared) -> pb::Jobs {
             }
         })
         .collect();
+    // ALL-5 mutant: newest first.
+    if shared.mutant(Mutant::ListsReversed) {
+        jobs.reverse();
+    }
     pb::Jobs { jobs }
 }
 
@@ -585,24 +915,59 @@ fn abort_task(job: &mut Job) {
     }
 }
 
+/// The job a StopJob, CancelJob or DeleteJob names. QUIRK-5: the deployed
+/// server looks those up exactly (no prefixes, no case folding).
+fn resolve_target(shared: &Shared, state: &State, id: &str) -> Result<u64> {
+    if !shared.quirk(Quirk::LimitedPrefixes) {
+        return state.jobs.resolve(id);
+    }
+    uuid::Uuid::parse_str(id)
+        .ok()
+        .filter(|u| u.to_string() == id)
+        .and_then(|_| state.jobs.resolve(id).ok())
+        .ok_or_else(|| {
+            let shown: String = id.chars().take(64).collect();
+            Error::NotFound(format!("job not found: {shown}"))
+        })
+}
+
 /// StopJob (JOB-STOP-1..3).
 pub fn stop(shared: &Shared, id: &str) -> Result<pb::StopJobRes> {
+    // QUIRK-2: the deployed server answers INTERNAL "job stop failed: …".
+    let failed = |e: Error| e.internal_if(shared.quirk(Quirk::InternalErrors), "job stop failed");
     let mut state = shared.state.lock();
-    let seq = state.jobs.resolve(id)?;
+    let seq = resolve_target(shared, &state, id).map_err(failed)?;
     let job = state.jobs.get_mut(seq).expect("resolved");
     let (status, code) = match job.status {
+        // JOB-STOP-1 mutant: a stopped job reports exit code 0.
+        JobStatus::Running | JobStatus::Initializing if shared.mutant(Mutant::StopExitZero) => {
+            (JobStatus::Stopped, 0)
+        }
         JobStatus::Running | JobStatus::Initializing => (JobStatus::Stopped, -1),
+        // JOB-STOP-2 mutant: a scheduled job ends STOPPED.
+        JobStatus::Scheduled if shared.mutant(Mutant::StopScheduledStopped) => {
+            (JobStatus::Stopped, 0)
+        }
         JobStatus::Scheduled => (JobStatus::Canceled, 0),
+        // JOB-STOP-3 mutant: a finished job answers OK, as it is.
+        other if shared.mutant(Mutant::StopFinishedOk) => (other, job.exit_code),
         other => {
-            return Err(Error::FailedPrecondition(format!(
+            return Err(failed(Error::FailedPrecondition(format!(
                 "job is not running: {} (status: {})",
                 job.id,
                 other.as_str()
-            )));
+            ))));
         }
     };
     abort_task(job);
-    finish_locked(&mut state, seq, status, code);
+    finish_locked(&mut state, seq, status, code, shared.clock.now_secs());
+    // QUIRK-10: the deployed server's answer carries only the uuid it was sent.
+    if shared.quirk(Quirk::CanceledLogsHang) {
+        return Ok(pb::StopJobRes {
+            uuid: id.to_string(),
+            ..Default::default()
+        });
+    }
     let job = state.jobs.get(seq).expect("still there");
     Ok(pb::StopJobRes {
         uuid: job.id.to_string(),
@@ -614,10 +979,18 @@ pub fn stop(shared: &Shared, id: &str) -> Result<pb::StopJobRes> {
 
 /// CancelJob (JOB-CANCEL-1/2).
 pub fn cancel(shared: &Shared, id: &str) -> Result<pb::CancelJobRes> {
+    // QUIRK-1: the deployed server does not implement CancelJob.
+    if shared.quirk(Quirk::CancelUnimplemented) {
+        return Err(Error::Unimplemented(
+            "method CancelJob not implemented".into(),
+        ));
+    }
     let mut state = shared.state.lock();
-    let seq = state.jobs.resolve(id)?;
+    let seq = resolve_target(shared, &state, id)?;
     let job = state.jobs.get_mut(seq).expect("resolved");
-    if job.status != JobStatus::Scheduled {
+    // JOB-CANCEL-2 mutant: a running job is canceled too.
+    let running_ok = shared.mutant(Mutant::CancelRunningOk) && job.status == JobStatus::Running;
+    if job.status != JobStatus::Scheduled && !running_ok {
         return Err(Error::FailedPrecondition(format!(
             "job is not scheduled: {} (status: {}); use StopJob for running jobs",
             job.id,
@@ -625,7 +998,15 @@ pub fn cancel(shared: &Shared, id: &str) -> Result<pb::CancelJobRes> {
         )));
     }
     abort_task(job);
-    finish_locked(&mut state, seq, JobStatus::Canceled, 0);
+    finish_locked(&mut state, seq, JobStatus::Canceled, 0, shared.clock.now_secs());
+    // JOB-CANCEL-1 mutant: the canceled job is not kept in history.
+    if shared.mutant(Mutant::CancelForgets) {
+        let job = state.jobs.remove(seq).expect("still there");
+        return Ok(pb::CancelJobRes {
+            uuid: job.id.to_string(),
+            status: job.status.as_str().to_string(),
+        });
+    }
     let job = state.jobs.get(seq).expect("still there");
     Ok(pb::CancelJobRes {
         uuid: job.id.to_string(),
@@ -635,15 +1016,34 @@ pub fn cancel(shared: &Shared, id: &str) -> Result<pb::CancelJobRes> {
 
 /// DeleteJob (JOB-DEL-1/2).
 pub fn delete(shared: &Shared, id: &str) -> Result<pb::DeleteJobRes> {
+    // QUIRK-2: the deployed server answers INTERNAL "job deletion failed: …".
+    let failed =
+        |e: Error| e.internal_if(shared.quirk(Quirk::InternalErrors), "job deletion failed");
     let mut state = shared.state.lock();
-    let seq = state.jobs.resolve(id)?;
+    let seq = resolve_target(shared, &state, id).map_err(failed)?;
+    // JOB-DEL-2 mutant: a running or scheduled job is stopped, then deleted.
+    if shared.mutant(Mutant::DeleteRunningOk)
+        && let Some(job) = state.jobs.get_mut(seq).filter(|j| !j.status.is_final())
+    {
+        abort_task(job);
+        let now = shared.clock.now_secs();
+        finish_locked(&mut state, seq, JobStatus::Stopped, -1, now);
+    }
     let job = state.jobs.get(seq).expect("resolved");
     if !job.status.is_final() {
-        return Err(Error::FailedPrecondition(format!(
+        return Err(failed(Error::FailedPrecondition(format!(
             "cannot delete job {} (status: {}) - stop the job first",
             job.id,
             job.status.as_str()
-        )));
+        ))));
+    }
+    // JOB-DEL-1 mutant: success is answered but the job stays.
+    if shared.mutant(Mutant::DeleteNoop) {
+        return Ok(pb::DeleteJobRes {
+            uuid: job.id.to_string(),
+            success: true,
+            message: "Job deleted successfully".to_string(),
+        });
     }
     let job = state.jobs.remove(seq).expect("resolved");
     Ok(pb::DeleteJobRes {
@@ -675,13 +1075,58 @@ pub fn delete_all(shared: &Shared) -> pb::DeleteAllJobsRes {
             "Successfully deleted {deleted} jobs, skipped {skipped} running/scheduled jobs"
         ),
         deleted_count: deleted,
-        skipped_count: skipped,
+        // JOB-DELALL-1 mutant: the skipped jobs are not counted.
+        skipped_count: if shared.mutant(Mutant::DeleteAllSkippedZero) {
+            0
+        } else {
+            skipped
+        },
     }
 }
 
 /// GetJobLogs (JOB-LOGS-*): a reader that replays, follows and ends with the job.
 pub fn logs(shared: &Shared, id: &str) -> Result<LogReader> {
     let state = shared.state.lock();
-    let seq = state.jobs.resolve(id)?;
-    Ok(state.jobs.get(seq).expect("resolved").log.reader())
+    let seq = match state.jobs.resolve(id) {
+        // JOB-LOGS-3 mutant: an unknown job has an empty log.
+        Err(Error::NotFound(_)) if shared.mutant(Mutant::LogsUnknownEmpty) => {
+            let log = LogBuffer::new(1);
+            log.close();
+            return Ok(log.reader());
+        }
+        resolved => resolved?,
+    };
+    let log = &state.jobs.get(seq).expect("resolved").log;
+    // JOB-LOGS-2 mutant: a second concurrent reader is refused.
+    if shared.mutant(Mutant::LogsOneReader) && log.reader_count() > 0 {
+        return Err(Error::FailedPrecondition(format!(
+            "job {id} already has a log reader"
+        )));
+    }
+    Ok(log.reader())
+}
+
+/// What a GetJobLogs stream sends after the job's log has ended: nothing, or
+/// (QUIRK-10) a wait that never ends if the job ended CANCELED: the deployed
+/// server never closes those streams (until the client leaves or the server
+/// shuts down).
+pub fn log_tail<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    id: &str,
+) -> impl futures::Stream<Item = T> + Send + 'static + use<T> {
+    let seq = shared
+        .quirk(Quirk::CanceledLogsHang)
+        .then(|| shared.state.lock().jobs.resolve(id).ok())
+        .flatten();
+    let shared = Arc::clone(shared);
+    let wait = futures::stream::once(async move {
+        let canceled = seq.is_some_and(|seq| {
+            let state = shared.state.lock();
+            state.jobs.get(seq).is_some_and(|j| j.status == JobStatus::Canceled)
+        });
+        if canceled {
+            std::future::pending::<()>().await;
+        }
+    });
+    futures::StreamExt::filter_map(wait, |()| std::future::ready(None))
 }

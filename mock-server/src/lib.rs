@@ -38,24 +38,37 @@
 //! ```
 
 pub mod auth;
+pub mod behaviour;
 pub mod catalogue;
+pub mod clock;
 pub mod config;
+pub mod control;
+pub mod ctl;
 pub mod error;
+pub mod faults;
+pub mod exec;
 pub mod jobs;
+pub mod journal;
 pub mod logs;
 pub mod monitoring;
 pub mod networks;
 pub mod runtimes;
 pub mod server;
 pub mod service;
+pub mod session;
 pub mod sim;
+pub mod snapshot;
 pub mod state;
 pub mod tls;
 pub mod validate;
 pub mod volumes;
+pub mod workflow;
 
 pub use auth::Role;
+pub use behaviour::{Mutant, Quirk};
+pub use clock::{Clock, ClockMode};
 pub use config::{MockConfig, Profile};
+pub use session::Node;
 pub use server::{
     MockServer, MockServerBuilder, RunningMock, StartError, TlsSetup, routes, serve, serve_tls,
 };

@@ -23,7 +23,9 @@
 //!   (pid 1000 + the job's sequence number, name = the job's command, command =
 //!   command and arguments), sorted. A process's `cpuPercent` is its share of the
 //!   whole node (0–100), so the processes listed never add up to more than
-//!   `usagePercent`.
+//!   `usagePercent`. A job whose scenario sets `resources` (`cpu_percent`,
+//!   `memory_mb`) shows those figures instead of synthetic ones (see
+//!   [`crate::sim::scenario`]).
 //! - `cloud` is left unset, as the real server does on a host where it detects no
 //!   cloud provider.
 //!
@@ -124,6 +126,27 @@ impl Sections {
             }
         }
         Ok(s)
+    }
+
+    /// QUIRK-11: like [`parse`](Self::parse), but unknown types are ignored, as
+    /// the deployed server does (a list of unknown types only selects nothing).
+    pub fn parse_ignoring_unknown<S: AsRef<str>>(types: &[S]) -> Self {
+        let known: Vec<&str> = types
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|t| Self::parse(&[t]).is_ok())
+            .collect();
+        if known.is_empty() && !types.is_empty() {
+            return Self {
+                cpu: false,
+                memory: false,
+                disk: false,
+                network: false,
+                io: false,
+                process: false,
+            };
+        }
+        Self::parse(&known).unwrap_or(Self::ALL)
     }
 }
 
@@ -350,7 +373,7 @@ impl NodeProfile {
 }
 
 /// A running job as monitoring sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunningJob {
     /// The job's sequence number in the job table (its synthetic pid is 1000 + seq).
     pub seq: u64,
@@ -360,6 +383,8 @@ pub struct RunningJob {
     pub start_time: i64,
     /// The job's memory limit in MB (0: none).
     pub max_memory_mb: i32,
+    /// Figures its scenario sets (`resources:`), shown instead of synthetic ones.
+    pub resources: Option<crate::sim::Resources>,
 }
 
 /// Everything one sample depends on besides the host facts and the counters.
@@ -477,6 +502,8 @@ pub fn server_version() -> pb::ServerVersionInfo {
 struct JobFigures {
     cpu: f64,
     mem: f64,
+    /// The CPU figure is the scenario's, shown as given while the node has room.
+    exact_cpu: bool,
 }
 
 fn job_figures(node_seed: u64, job: &RunningJob) -> JobFigures {
@@ -486,7 +513,18 @@ fn job_figures(node_seed: u64, job: &RunningJob) -> JobFigures {
     if job.max_memory_mb > 0 {
         mem = mem.min(f64::from(job.max_memory_mb) * MIB * 0.9);
     }
-    JobFigures { cpu, mem }
+    let set = job.resources.unwrap_or_default();
+    if let Some(mb) = set.memory_mb {
+        mem = mb as f64 * MIB;
+        if job.max_memory_mb > 0 {
+            mem = mem.min(f64::from(job.max_memory_mb) * MIB);
+        }
+    }
+    JobFigures {
+        cpu: set.cpu_percent.unwrap_or(cpu),
+        mem,
+        exact_cpu: set.cpu_percent.is_some(),
+    }
 }
 
 fn pct(part: f64, whole: f64) -> f64 {
@@ -512,9 +550,22 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
 
     // CPU.
     let jobs_cpu: f64 = jobs.iter().map(|j| j.cpu).sum();
-    let usage = (p.cpu_base + jobs_cpu + noise.range(-0.5, 0.5)).clamp(0.0, 97.0);
-    let job_cpu_scale = if jobs_cpu > 0.0 {
-        ((usage - p.cpu_base) / jobs_cpu).clamp(0.0, 1.0)
+    // Scenario figures (`resources.cpu_percent`) fit as given when the node has room.
+    let exact_cpu: f64 = jobs.iter().filter(|j| j.exact_cpu).map(|j| j.cpu).sum();
+    let mut usage = p.cpu_base + jobs_cpu + noise.range(-0.5, 0.5);
+    if exact_cpu > 0.0 {
+        usage = usage.max(p.cpu_base + exact_cpu);
+    }
+    let usage = usage.clamp(0.0, 97.0);
+    let room = (usage - p.cpu_base).max(0.0);
+    let exact_cpu_scale = if exact_cpu > room {
+        room / exact_cpu
+    } else {
+        1.0
+    };
+    let other_cpu = jobs_cpu - exact_cpu;
+    let job_cpu_scale = if other_cpu > 0.0 {
+        ((room - exact_cpu * exact_cpu_scale) / other_cpu).clamp(0.0, 1.0)
     } else {
         0.0
     };
@@ -691,7 +742,12 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
             ppid: pid,
             name: job.command.clone(),
             command,
-            cpu_percent: fig.cpu * job_cpu_scale,
+            cpu_percent: fig.cpu
+                * if fig.exact_cpu {
+                    exact_cpu_scale
+                } else {
+                    job_cpu_scale
+                },
             memory_percent: pct(mem, total_f),
             memory_bytes: sat_i64(mem),
             status: "R".to_owned(),
@@ -824,13 +880,22 @@ impl Monitor {
                     args: j.spec.args.clone(),
                     start_time: j.start_time,
                     max_memory_mb: j.spec.max_memory,
+                    resources: None,
                 })
-                .collect()
+                .collect::<Vec<_>>()
         };
+        // Scenario figures, looked up outside the state lock.
+        let mut running = running;
+        if !shared.config.exec {
+            let sim = shared.sim();
+            for job in &mut running {
+                job.resources = sim.resources(&job.command, &job.args);
+            }
+        }
         let inputs = self.inputs(
             index,
-            Local::now().timestamp(),
-            shared.started.elapsed(),
+            shared.clock.now_secs(),
+            Duration::from_millis(u64::try_from(shared.clock.now_ms() - shared.started_ms).unwrap_or(0)),
             shared.config.host_cores,
             &shared.config.node_id,
             running,
@@ -866,6 +931,7 @@ mod tests {
                 args: vec!["30".into()],
                 start_time: 1_700_000_100 + seq as i64,
                 max_memory_mb: if seq % 3 == 0 { 64 } else { 0 },
+                resources: None,
             })
             .collect()
     }

@@ -7,6 +7,7 @@
 
 use joblet_testkit::pb;
 
+use crate::behaviour::{Mutant, Quirk};
 use crate::error::{Error, Result};
 use crate::state::{NetworkRecord, Shared, State};
 use crate::validate;
@@ -22,12 +23,13 @@ fn running_on(state: &State, name: &str) -> u32 {
 }
 
 /// Checks the request fields that need no state (NET-CREATE-2/3).
-fn validate_request(name: &str, cidr: &str) -> Result<validate::Ipv4Cidr> {
+/// `lax` (QUIRK-8): the deployed server has no reserved names.
+fn validate_request(name: &str, cidr: &str, lax: bool) -> Result<validate::Ipv4Cidr> {
     if name.trim().is_empty() {
         return Err(Error::invalid("name", "network name is required"));
     }
     validate::resource_name("name", name)?;
-    if validate::RESERVED_NETWORKS.contains(&name) {
+    if !lax && validate::RESERVED_NETWORKS.contains(&name) {
         return Err(Error::invalid(
             "name",
             format!(
@@ -53,14 +55,21 @@ fn overlapping<'a>(state: &'a State, wanted: &validate::Ipv4Cidr) -> Option<&'a 
 /// CreateNetwork (NET-CREATE-1..4).
 pub fn create(shared: &Shared, req: pb::CreateNetworkReq) -> Result<pb::CreateNetworkRes> {
     let pb::CreateNetworkReq { name, cidr } = req;
-    let parsed = validate_request(&name, &cidr)?;
+    // QUIRK-8: duplicates overwrite; no reserved-name or overlap checks; bridge "".
+    let lax = shared.quirk(Quirk::LaxNetworksVolumes);
+    // NET-CREATE-2 mutant: reserved names are accepted.
+    let no_reserved = lax || shared.mutant(Mutant::ReservedNetworkOk);
+    let parsed = validate_request(&name, &cidr, no_reserved)?;
     let mut state = shared.state.lock();
-    if state.network(&name).is_some() {
+    // NET-CREATE-4 mutant: a duplicate name replaces the network.
+    if !lax && !shared.mutant(Mutant::NetworkDuplicateOk) && state.network(&name).is_some() {
         return Err(Error::AlreadyExists(format!(
             "network {name} already exists"
         )));
     }
-    if let Some(other) = overlapping(&state, &parsed) {
+    // NET-CREATE-3 mutant: overlapping CIDRs are accepted.
+    let overlap_ok = lax || shared.mutant(Mutant::CidrOverlapOk);
+    if let Some(other) = overlapping(&state, &parsed).filter(|_| !overlap_ok) {
         return Err(Error::invalid(
             "cidr",
             format!(
@@ -70,7 +79,14 @@ pub fn create(shared: &Shared, req: pb::CreateNetworkReq) -> Result<pb::CreateNe
         ));
     }
     let record = NetworkRecord {
-        bridge: bridge_name(&name),
+        bridge: if lax {
+            String::new()
+        } else if shared.mutant(Mutant::NetworkBridgeBr) {
+            // NET-CREATE-1 mutant: another bridge name.
+            format!("br-{name}")
+        } else {
+            bridge_name(&name)
+        },
         name,
         cidr,
         builtin: false,
@@ -81,7 +97,16 @@ pub fn create(shared: &Shared, req: pb::CreateNetworkReq) -> Result<pb::CreateNe
         cidr: record.cidr.clone(),
         bridge: record.bridge.clone(),
     };
-    state.networks.push(record);
+    // QUIRK-8: a duplicate name replaces the record (a built-in stays built in).
+    match state.networks.iter_mut().find(|n| n.name == record.name) {
+        Some(old) => {
+            *old = NetworkRecord {
+                builtin: old.builtin,
+                ..record
+            }
+        }
+        None => state.networks.push(record),
+    }
     Ok(res)
 }
 
@@ -96,7 +121,12 @@ pub fn list(shared: &Shared) -> pb::Networks {
             name: n.name.clone(),
             cidr: n.cidr.clone(),
             bridge: n.bridge.clone(),
-            job_count: i32::try_from(running_on(&state, &n.name)).unwrap_or(i32::MAX),
+            // NET-LIST-1 mutant: jobCount is always 0.
+            job_count: if shared.mutant(Mutant::NetworkJobCountZero) {
+                0
+            } else {
+                i32::try_from(running_on(&state, &n.name)).unwrap_or(i32::MAX)
+            },
         })
         .collect();
     pb::Networks { networks }
@@ -119,7 +149,8 @@ pub fn remove(shared: &Shared, name: &str) -> pb::RemoveNetworkRes {
         );
     }
     let running = running_on(&state, name);
-    if running > 0 {
+    // NET-RM-1 mutant: a network in use is removed anyway.
+    if running > 0 && !shared.mutant(Mutant::RemoveBusyNetwork) {
         return answer(
             false,
             format!("network is still in use by {running} job(s)"),

@@ -15,6 +15,7 @@ use joblet_testkit::pb::runtime_installation_chunk::ChunkType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::behaviour::Mutant;
 use crate::catalogue::{self, RuntimeRecord};
 use crate::error::{Error, Result};
 use crate::state::Shared;
@@ -60,7 +61,15 @@ pub fn install_path(name: &str) -> String {
 pub fn list(shared: &Shared) -> pb::RuntimesRes {
     let state = shared.state.lock();
     pb::RuntimesRes {
-        runtimes: state.runtimes.iter().map(runtime_info).collect(),
+        runtimes: state
+            .runtimes
+            .iter()
+            .map(|r| pb::RuntimeInfo {
+                // RT-LIST-1 mutant: every runtime is reported unavailable.
+                available: !shared.mutant(Mutant::RuntimesUnavailable),
+                ..runtime_info(r)
+            })
+            .collect(),
     }
 }
 
@@ -76,7 +85,12 @@ fn required_runtime(spec: &str) -> Result<&str> {
 pub fn info(shared: &Shared, spec: &str) -> Result<pb::RuntimeInfoRes> {
     let spec = required_runtime(spec)?;
     let state = shared.state.lock();
-    Ok(match catalogue::resolve(&state.runtimes, spec) {
+    let found = catalogue::resolve(&state.runtimes, spec);
+    // RT-INFO-1 mutant: an unknown runtime is NOT_FOUND.
+    if found.is_none() && shared.mutant(Mutant::RuntimeInfoNotFound) {
+        return Err(Error::NotFound(format!("runtime {spec} not found")));
+    }
+    Ok(match found {
         Some(r) => pb::RuntimeInfoRes {
             runtime: Some(runtime_info(r)),
             found: true,
@@ -117,6 +131,13 @@ pub fn test(shared: &Shared, spec: &str) -> Result<pb::RuntimeTestRes> {
                 r.name,
                 version_probe(r)
             ),
+            error: String::new(),
+            exit_code: 0,
+        },
+        // RT-TEST-1 mutant: an unknown runtime passes.
+        None if shared.mutant(Mutant::RuntimeTestUnknownOk) => pb::RuntimeTestRes {
+            success: true,
+            output: String::new(),
             error: String::new(),
             exit_code: 0,
         },
@@ -200,7 +221,12 @@ pub fn remove(shared: &Shared, spec: &str) -> pb::RuntimeRemoveRes {
         .and_then(|name| state.runtimes.iter().position(|r| r.name == name));
     match index {
         Some(i) => {
-            let removed = state.runtimes.remove(i);
+            // RT-RM-1 mutant: success is answered but the runtime stays.
+            let removed = if shared.mutant(Mutant::RemovedRuntimeListed) {
+                state.runtimes[i].clone()
+            } else {
+                state.runtimes.remove(i)
+            };
             pb::RuntimeRemoveRes {
                 success: true,
                 message: format!("Runtime '{spec}' removed successfully"),
@@ -455,7 +481,8 @@ pub fn start(
     tokio::spawn(async move {
         let mut chunks = chunks;
         let result = run_install(&shared, install, &mut chunks).await;
-        if let Some(tx) = chunks {
+        // RT-INSTALL-2 mutant: the result chunk is never sent.
+        if let Some(tx) = chunks.filter(|_| !shared.mutant(Mutant::InstallNoResult)) {
             let chunk = pb::RuntimeInstallationChunk {
                 chunk_type: Some(ChunkType::Result(result.clone())),
             };
@@ -472,7 +499,8 @@ async fn run_install(
 ) -> pb::RuntimeInstallationResult {
     let installed = find_exact(&shared.state.lock().runtimes, &install.spec).cloned();
     if let Some(existing) = installed {
-        if !install.force {
+        // RT-INSTALL-3 mutant: forceReinstall is ignored.
+        if !install.force || shared.mutant(Mutant::ForceReinstallIgnored) {
             return install.result(
                 &existing.name,
                 true,

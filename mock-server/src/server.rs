@@ -29,10 +29,13 @@ use tonic::transport::server::Connected;
 use crate::auth::{AuthLayer, AuthMode, Role};
 use crate::config::MockConfig;
 use crate::service::{
+    Gate,
     job::JobSvc, monitoring::MonitoringSvc, network::NetworkSvc, runtime::RuntimeSvc,
     volume::VolumeSvc,
 };
 use crate::sim::{Scenario, UnknownCommand};
+use crate::journal::{CallRecord, Expectation, VerificationError};
+use crate::session::Node;
 use crate::state::Shared;
 use crate::tls::{GeneratedCerts, MockTls, TlsError};
 
@@ -55,10 +58,17 @@ pub enum StartError {
     Tls(#[from] TlsError),
 }
 
-/// Every gRPC service of the mock (the five Joblet services, health and
-/// reflection), sharing one state.
-pub fn routes(shared: &Arc<Shared>) -> Routes {
-    let max = shared.config.max_message_bytes;
+/// Every gRPC service of the mock (the five Joblet services, the mock's
+/// control service, health and reflection), over one node.
+pub fn routes(node: &Arc<Node>) -> Routes {
+    let max = node.config().max_message_bytes;
+    // ALL-7 mutant: tonic's default 4 MiB limit.
+    let max = if node.config().mutant == Some(crate::behaviour::Mutant::SmallMessages) {
+        4 << 20
+    } else {
+        max
+    };
+    let gate = Gate::new(Arc::clone(node));
     macro_rules! svc {
         ($server:ty, $imp:expr) => {{
             <$server>::new($imp)
@@ -72,28 +82,35 @@ pub fn routes(shared: &Arc<Shared>) -> Routes {
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(joblet_testkit::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(joblet_testkit::CONTROL_DESCRIPTOR_SET)
         .build_v1()
         .expect("the embedded descriptor sets are valid");
     let mut routes = Routes::new(svc!(
         pb::job_service_server::JobServiceServer<JobSvc>,
-        JobSvc::new(Arc::clone(shared))
+        JobSvc::new(gate.clone())
     ));
     routes = routes
         .add_service(svc!(
             pb::network_service_server::NetworkServiceServer<NetworkSvc>,
-            NetworkSvc::new(Arc::clone(shared))
+            NetworkSvc::new(gate.clone())
         ))
         .add_service(svc!(
             pb::volume_service_server::VolumeServiceServer<VolumeSvc>,
-            VolumeSvc::new(Arc::clone(shared))
+            VolumeSvc::new(gate.clone())
         ))
         .add_service(svc!(
             pb::monitoring_service_server::MonitoringServiceServer<MonitoringSvc>,
-            MonitoringSvc::new(Arc::clone(shared))
+            MonitoringSvc::new(gate.clone())
         ))
         .add_service(svc!(
             pb::runtime_service_server::RuntimeServiceServer<RuntimeSvc>,
-            RuntimeSvc::new(Arc::clone(shared))
+            RuntimeSvc::new(gate.clone())
+        ))
+        .add_service(svc!(
+            joblet_testkit::control::mock_control_server::MockControlServer<
+                crate::service::control::ControlSvc,
+            >,
+            crate::service::control::ControlSvc::new(Arc::clone(node))
         ))
         .add_service(health)
         .add_service(reflection);
@@ -121,7 +138,7 @@ fn oversized_is_resource_exhausted<B>(mut resp: http::Response<B>) -> http::Resp
 /// Serves the routes on `incoming` with the stack every listener shares.
 async fn serve_incoming<I, IO, IE>(
     incoming: I,
-    shared: Arc<Shared>,
+    node: Arc<Node>,
     mode: AuthMode,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error>
@@ -132,14 +149,24 @@ where
 {
     let layer = tower::ServiceBuilder::new()
         .map_response(oversized_is_resource_exhausted::<tonic::body::Body>)
-        .layer(AuthLayer::new(mode));
-    let routes = routes(&shared);
+        // QUIRK-11: monitoring needs no role on a server-v1 mock.
+        .layer(
+            AuthLayer::new(mode)
+                .open_monitoring(
+                    node.config()
+                        .behaviour()
+                        .quirk(crate::behaviour::Quirk::OpenMonitoring),
+                )
+                // AUTH-1..5 mutants.
+                .mutant(node.config().mutant),
+        );
+    let routes = routes(&node);
     // Streams that never end by themselves (logs of running jobs, metric
     // streams) end with UNAVAILABLE once shutdown begins, so the graceful
     // shutdown completes.
     let shutdown = async move {
         shutdown.await;
-        shared.begin_shutdown();
+        node.begin_shutdown();
     };
     Server::builder()
         .layer(layer)
@@ -152,7 +179,7 @@ where
 /// until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    node: Arc<Node>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = TcpListenerStream::new(listener).map(|conn| {
@@ -161,22 +188,28 @@ pub async fn serve(
         }
         conn
     });
-    serve_incoming(incoming, shared, AuthMode::Plaintext, shutdown).await
+    serve_incoming(incoming, node, AuthMode::Plaintext, shutdown).await
 }
 
 /// Serves the mock on `listener` over mutual TLS (TLS 1.3 only, client
 /// certificate required, role from its OU: AUTH-2, AUTH-3) until `shutdown`
-/// completes. `shared` may be served by [`serve`] at the same time.
+/// completes. `node` may be served by [`serve`] at the same time.
 pub async fn serve_tls(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    node: Arc<Node>,
     tls: MockTls,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    // AUTH-2 mutant: the client certificate is optional.
+    let tls = if node.config().mutant == Some(crate::behaviour::Mutant::TlsAnonymous) {
+        tls.allowing_anonymous()
+    } else {
+        tls
+    };
     let (conns, accept_loop) = crate::tls::incoming(listener, &tls);
     let result = serve_incoming(
         conns.map(Ok::<_, std::io::Error>),
-        shared,
+        node,
         AuthMode::Tls,
         shutdown,
     )
@@ -283,7 +316,7 @@ impl MockServerBuilder {
     /// Binds, generates certificates if asked, and starts serving in the background.
     pub async fn start(self) -> Result<RunningMock, StartError> {
         let (listener, addr) = bind(self.listen).await?;
-        let shared = Shared::new(self.config);
+        let node = Node::new(self.config);
         let token = CancellationToken::new();
         let mut tasks = Vec::new();
         let mut tls_addr = None;
@@ -304,21 +337,21 @@ impl MockServerBuilder {
             tls_addr = Some(bound);
             tasks.push(tokio::spawn(serve_tls(
                 tls_listener,
-                Arc::clone(&shared),
+                Arc::clone(&node),
                 tls,
                 token.clone().cancelled_owned(),
             )));
         }
         tasks.push(tokio::spawn(serve(
             listener,
-            Arc::clone(&shared),
+            Arc::clone(&node),
             token.clone().cancelled_owned(),
         )));
         Ok(RunningMock {
             addr,
             tls_addr,
             certs,
-            shared,
+            node,
             shutdown: token,
             tasks,
         })
@@ -338,7 +371,7 @@ pub struct RunningMock {
     addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
     certs: Option<GeneratedCerts>,
-    shared: Arc<Shared>,
+    node: Arc<Node>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<Result<(), tonic::transport::Error>>>,
 }
@@ -371,9 +404,128 @@ impl RunningMock {
         Some(Target::plaintext(self.tls_addr?.to_string()).with_tls(files))
     }
 
-    /// The mock's state (for white-box assertions in tests).
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// The default session's state (for white-box assertions in tests).
+    pub fn shared(&self) -> Arc<Shared> {
+        self.node.default_session()
+    }
+
+    /// Every session of the mock.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// A session's state, created on first use ("" or `default`: the default one).
+    pub fn session(&self, name: &str) -> Result<Arc<Shared>, tonic::Status> {
+        Ok(self.node.session(name)?)
+    }
+
+    /// Every call received by every session, oldest first within a session
+    /// (the default session first).
+    pub fn received_calls(&self) -> Vec<CallRecord> {
+        let mut calls: Vec<CallRecord> = self
+            .node
+            .sessions()
+            .iter()
+            .flat_map(|s| s.journal.calls())
+            .collect();
+        calls.sort_by_key(|c| c.wall_time);
+        calls
+    }
+
+    /// Checks an expectation against every call received (wiremock-style):
+    /// `mock.verify(&Expectation::method("RunJob").request_contains(json!({"command": "echo"})).times(1))`.
+    /// The error lists what was received.
+    pub fn verify(&self, expectation: &Expectation) -> Result<usize, VerificationError> {
+        crate::journal::verify(&self.received_calls(), expectation)
+    }
+
+    /// Moves a session's virtual clock forward (see [`crate::clock`]).
+    pub async fn advance_clock(
+        &self,
+        session: &str,
+        by: std::time::Duration,
+    ) -> Result<i64, tonic::Status> {
+        let shared = self.node.session(session)?;
+        shared
+            .clock
+            .advance(by)
+            .await
+            .map_err(|e| tonic::Status::failed_precondition(e.to_string()))
+    }
+
+    /// Starts a session afresh (jobs end; state, clock, faults and journal are new).
+    pub fn reset(&self, session: &str) -> Result<(), tonic::Status> {
+        Ok(self.node.reset(session)?)
+    }
+
+    /// Resets every session (the control API's `Reset` with `all`).
+    pub fn reset_all(&self) {
+        self.node.reset_all();
+    }
+
+    /// Now on a session's clock, Unix milliseconds (the control API's `GetClock`).
+    pub fn clock_now(&self, session: &str) -> Result<i64, tonic::Status> {
+        Ok(self.node.session(session)?.clock.now_ms())
+    }
+
+    /// Replaces a session's fault rules (counters start afresh); see
+    /// [`crate::faults`]. Rules can be built in code or parsed with
+    /// [`crate::faults::parse_rule`]: `"RunJob:fail=UNAVAILABLE:after=2".parse()?`.
+    pub fn set_faults(
+        &self,
+        session: &str,
+        rules: Vec<crate::faults::FaultRule>,
+    ) -> Result<(), tonic::Status> {
+        let shared = self.node.session(session)?;
+        Ok(crate::control::set_faults(&shared, rules, false)?)
+    }
+
+    /// Removes every fault rule of a session.
+    pub fn clear_faults(&self, session: &str) -> Result<(), tonic::Status> {
+        self.node.session(session)?.faults.clear();
+        Ok(())
+    }
+
+    /// A session's fault rules, in order.
+    pub fn faults(&self, session: &str) -> Result<Vec<crate::faults::FaultRule>, tonic::Status> {
+        Ok(self.node.session(session)?.faults.rules())
+    }
+
+    /// Loads scenario YAML (a top-level `scenarios` list) into a session: the
+    /// new scenarios take precedence over those already loaded, or replace
+    /// them. `INVALID_ARGUMENT` with the line for YAML that does not parse.
+    pub fn load_scenario(
+        &self,
+        session: &str,
+        yaml: &str,
+        replace: bool,
+    ) -> Result<crate::control::LoadedScenarios, tonic::Status> {
+        let shared = self.node.session(session)?;
+        Ok(crate::control::load_scenario(
+            &shared,
+            yaml,
+            "<RunningMock::load_scenario>",
+            replace,
+        )?)
+    }
+
+    /// A session's state as JSON (see [`crate::snapshot`]).
+    pub fn snapshot(&self, session: &str) -> Result<String, tonic::Status> {
+        let shared = self.node.session(session)?;
+        Ok(crate::snapshot::to_json(&crate::snapshot::take(&shared)))
+    }
+
+    /// Replaces a session's state with a [`snapshot`](Self::snapshot)'s JSON;
+    /// jobs that were not final come back `STOPPED` with exit code -1 (see
+    /// [`crate::snapshot`]).
+    pub async fn restore(
+        &self,
+        session: &str,
+        json: &str,
+    ) -> Result<crate::snapshot::RestoreSummary, tonic::Status> {
+        let shared = self.node.session(session)?;
+        let snap = crate::snapshot::from_json(json)?;
+        Ok(crate::snapshot::restore(&shared, &snap).await?)
     }
 
     /// Stops serving and waits until every listener has ended.

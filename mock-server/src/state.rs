@@ -7,12 +7,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
+use rand::{Rng, SeedableRng, rngs::StdRng};
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::behaviour::{Behaviour, Mutant, Quirk};
 use crate::catalogue::RuntimeRecord;
+use crate::clock::Clock;
+use crate::faults::Faults;
+use crate::journal::Journal;
+use crate::monitoring::Monitor;
 use crate::config::MockConfig;
 use crate::error::{Error, Result};
 use crate::logs::LogBuffer;
@@ -105,7 +111,7 @@ pub struct Job {
 
 /// An ID as error messages quote it: at most 64 characters, so that a huge
 /// bogus ID cannot make the `grpc-message` header exceed the peer's limits.
-fn shown(id: &str) -> String {
+pub(crate) fn shown(id: &str) -> String {
     const MAX: usize = 64;
     match id.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", &id[..cut]),
@@ -121,6 +127,8 @@ pub struct JobTable {
     /// UUID → sequence number. A hash map: inserting random UUIDs into a tree
     /// costs a cache miss per level; prefix look-ups (rare) scan instead.
     by_id: HashMap<u128, u64>,
+    /// ALL-2 mutant (`prefix-lookup-off`): only whole IDs resolve.
+    pub prefixes_off: bool,
 }
 
 impl JobTable {
@@ -146,6 +154,10 @@ impl JobTable {
         };
         if low == high {
             return self.by_id.get(&low).copied().ok_or_else(not_found);
+        }
+        // ALL-2 mutant: a prefix finds nothing.
+        if self.prefixes_off {
+            return Err(not_found());
         }
         let mut matches = self
             .by_id
@@ -199,7 +211,7 @@ impl JobTable {
 
 /// The range of UUID values whose canonical lower-case text starts with
 /// `prefix`, or `None` if no UUID can (wrong character or length).
-fn prefix_range(prefix: &str) -> Option<(u128, u128)> {
+pub(crate) fn prefix_range(prefix: &str) -> Option<(u128, u128)> {
     const DASHES: [usize; 4] = [8, 13, 18, 23];
     if prefix.len() > 36 {
         return None;
@@ -272,6 +284,8 @@ pub struct State {
     pub running_with_volume: HashMap<String, u32>,
     /// Jobs currently running.
     pub running_jobs: u32,
+    /// Workflows in creation order (WF-*).
+    pub workflows: crate::workflow::engine::Workflows,
 }
 
 impl State {
@@ -285,6 +299,10 @@ impl State {
             listed,
         };
         Self {
+            jobs: JobTable {
+                prefixes_off: config.mutant == Some(Mutant::PrefixLookupOff),
+                ..JobTable::default()
+            },
             networks: vec![
                 builtin("bridge", "172.20.0.0/16", "joblet0", true),
                 builtin("isolated", "", "", false),
@@ -351,30 +369,86 @@ fn distinct(names: &[String]) -> impl Iterator<Item = &String> {
         .map(|(_, n)| n)
 }
 
-/// What every service shares: configuration, state and the simulator.
+/// One session of the mock: its configuration, state, simulator, clock and
+/// journal. Sessions are independent nodes that happen to share a port
+/// ([`crate::session::Node`]); a request without the session header uses the
+/// default one.
 #[derive(Debug)]
 pub struct Shared {
     pub config: MockConfig,
+    /// The quirks and mutant the handlers consult.
+    pub behaviour: Behaviour,
+    /// The session's name ("" for the default session).
+    pub session: String,
     pub state: Mutex<State>,
-    pub sim: Simulator,
+    sim: RwLock<Simulator>,
     /// When the mock started (for uptime).
     pub started: std::time::Instant,
+    /// When the session started, on its clock (Unix ms).
+    pub started_ms: i64,
     /// Cancelled when the server starts shutting down: endless server streams
     /// (a log that is still being written, a scheduled job's log) end then, so a
     /// graceful shutdown does not wait for them forever.
     pub closing: CancellationToken,
+    /// The session's clock (real, or virtual with `--clock virtual`).
+    pub clock: Clock,
+    /// Synthetic monitoring figures.
+    pub monitor: Arc<Monitor>,
+    /// Calls received by this session (`--journal-size`).
+    pub journal: Journal,
+    /// Fault rules of this session (`--fault`, control API).
+    pub faults: Faults,
+    /// Seeded UUID generator (`--seed`); `None` draws random v4 UUIDs.
+    ids: Mutex<Option<StdRng>>,
+    /// Scenario dice (`fail: { probability }`): seeded with `--seed`, else from entropy.
+    rng: Mutex<StdRng>,
 }
 
 impl Shared {
-    /// Fresh shared state for `config`.
+    /// Fresh state for `config`, as the default session of its own.
     pub fn new(config: MockConfig) -> Arc<Self> {
+        Self::session(config, "", CancellationToken::new())
+    }
+
+    /// Fresh state for session `name`, ending its streams when `closing` fires.
+    pub fn session(config: MockConfig, name: &str, closing: CancellationToken) -> Arc<Self> {
         let sim = Simulator::new(config.scenarios.clone(), config.unknown_command);
+        // Each session gets its own reproducible sequence.
+        let salt = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let ids = config.seed.map(|seed| StdRng::seed_from_u64(seed ^ salt));
+        let rng = match config.seed {
+            Some(seed) => StdRng::seed_from_u64((seed ^ salt).rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15),
+            None => StdRng::from_os_rng(),
+        };
+        let monitor_seed = config.seed.map(|seed| seed ^ salt.rotate_left(17));
+        let clock = Clock::new(config.clock);
+        let journal_size = config.journal_size;
+        let faults = Faults::new(config.seed.map(|seed| seed ^ salt.rotate_left(29)));
+        if let Err(e) = faults.set(config.faults.clone()) {
+            tracing::warn!("fault rules ignored: {e}");
+        }
+        let started_ms = clock.now_ms();
         Arc::new(Self {
             state: Mutex::new(State::new(&config)),
-            sim,
+            behaviour: config.behaviour(),
+            session: name.to_string(),
+            sim: RwLock::new(sim),
+            clock,
+            started_ms,
+            monitor: Arc::new(Monitor::new(if name.is_empty() {
+                config.seed
+            } else {
+                monitor_seed
+            })),
             config,
             started: std::time::Instant::now(),
-            closing: CancellationToken::new(),
+            closing,
+            ids: Mutex::new(ids),
+            rng: Mutex::new(rng),
+            journal: Journal::new(journal_size),
+            faults,
         })
     }
 
@@ -382,6 +456,55 @@ impl Shared {
     /// server begins its graceful shutdown.
     pub fn begin_shutdown(&self) {
         self.closing.cancel();
+    }
+
+    /// The simulator (scenarios and unknown-command policy) as it is now.
+    pub fn sim(&self) -> Simulator {
+        self.sim.read().clone()
+    }
+
+    /// Replaces the simulator (LoadScenario).
+    pub fn set_sim(&self, sim: Simulator) {
+        *self.sim.write() = sim;
+    }
+
+    /// A uniform number in `[0, 1)` from the session's generator (reproducible
+    /// with `--seed`): the dice of scenario failures.
+    pub fn random_f64(&self) -> f64 {
+        self.rng.lock().random()
+    }
+
+    /// A new job or workflow ID: random, or from the seeded sequence.
+    pub fn new_id(&self) -> Uuid {
+        match self.ids.lock().as_mut() {
+            Some(rng) => uuid::Builder::from_random_bytes(rng.random()).into_uuid(),
+            None => Uuid::new_v4(),
+        }
+    }
+
+    /// Whether quirk `q` is on in this mock.
+    pub fn quirk(&self, q: Quirk) -> bool {
+        self.behaviour.quirk(q)
+    }
+
+    /// Whether mutant `m` is the active one.
+    pub fn mutant(&self, m: Mutant) -> bool {
+        self.behaviour.mutant(m)
+    }
+
+    /// Ends every job of this session (their tasks stop, their logs close):
+    /// for Reset and for dropping a session.
+    pub fn abort_all(&self) {
+        let mut state = self.state.lock();
+        let seqs: Vec<u64> = state.jobs.iter().map(|(s, _)| s).collect();
+        for seq in seqs {
+            if let Some(job) = state.jobs.get_mut(seq) {
+                if let Some(task) = job.task.take() {
+                    task.abort();
+                }
+                job.log.close();
+            }
+        }
     }
 }
 

@@ -133,6 +133,8 @@ pub fn load_key(path: &Path, what: &'static str) -> Result<PrivateKeyDer<'static
 #[derive(Clone)]
 pub struct MockTls {
     config: Arc<ServerConfig>,
+    /// The same, with the client certificate optional (AUTH-2 mutant only).
+    anonymous: Arc<ServerConfig>,
 }
 
 impl fmt::Debug for MockTls {
@@ -160,21 +162,43 @@ impl MockTls {
                 reason: "no CA certificate".into(),
             });
         }
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-                .build()
-                .map_err(|e| TlsError::Invalid {
-                    what: "client CA",
-                    reason: e.to_string(),
-                })?;
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(cert_chain, key)?;
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        let roots = Arc::new(roots);
+        let verifier = |anonymous: bool| {
+            let builder = WebPkiClientVerifier::builder_with_provider(
+                Arc::clone(&roots),
+                Arc::clone(&provider),
+            );
+            let builder = if anonymous {
+                builder.allow_unauthenticated()
+            } else {
+                builder
+            };
+            builder.build().map_err(|e| TlsError::Invalid {
+                what: "client CA",
+                reason: e.to_string(),
+            })
+        };
+        let config = |anonymous: bool| -> Result<Arc<ServerConfig>, TlsError> {
+            let mut config = ServerConfig::builder_with_provider(Arc::clone(&provider))
+                .with_protocol_versions(&[&rustls::version::TLS13])?
+                .with_client_cert_verifier(verifier(anonymous)?)
+                .with_single_cert(cert_chain.clone(), key.clone_key())?;
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            Ok(Arc::new(config))
+        };
         Ok(Self {
-            config: Arc::new(config),
+            config: config(false)?,
+            anonymous: config(true)?,
         })
+    }
+
+    /// AUTH-2 mutant (`tls-anonymous`): this identity with the client
+    /// certificate optional.
+    pub fn allowing_anonymous(self) -> Self {
+        Self {
+            config: Arc::clone(&self.anonymous),
+            anonymous: self.anonymous,
+        }
     }
 
     /// From PEM data: server certificate chain, server key, client CA.

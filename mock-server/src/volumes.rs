@@ -6,6 +6,7 @@
 
 use joblet_testkit::pb;
 
+use crate::behaviour::{Mutant, Quirk};
 use crate::error::{Error, Result};
 use crate::jobs::rfc3339;
 use crate::state::{Shared, State, VolumeRecord};
@@ -34,14 +35,23 @@ pub fn create(shared: &Shared, req: pb::CreateVolumeReq) -> Result<pb::CreateVol
     if size.trim().is_empty() {
         return Err(Error::invalid("size", "volume size is required"));
     }
-    validate::volume_size(&size)?;
+    // VOL-CREATE-2 mutant: the size is not checked.
+    if !shared.mutant(Mutant::VolumeSizeUnchecked) {
+        validate::volume_size(&size)?;
+    }
     let kind = validate::volume_type(&r#type)?;
+    // VOL-CREATE-1 mutant: the type has no default.
+    let kind = if shared.mutant(Mutant::VolumeTypeNoDefault) && r#type.trim().is_empty() {
+        ""
+    } else {
+        kind
+    };
     let record = VolumeRecord {
         path: volume_path(&name),
         name,
         size,
         kind: kind.to_string(),
-        created: chrono::Local::now().timestamp(),
+        created: shared.clock.now_secs(),
     };
     let res = pb::CreateVolumeRes {
         name: record.name.clone(),
@@ -50,7 +60,15 @@ pub fn create(shared: &Shared, req: pb::CreateVolumeReq) -> Result<pb::CreateVol
         path: record.path.clone(),
     };
     let mut state = shared.state.lock();
-    if state.volume(&record.name).is_some() {
+    // QUIRK-8: on the deployed server a duplicate name replaces the volume.
+    if shared.quirk(Quirk::LaxNetworksVolumes)
+        && let Some(old) = state.volumes.iter_mut().find(|v| v.name == record.name)
+    {
+        *old = record;
+        return Ok(res);
+    }
+    // VOL-CREATE-3 mutant: a duplicate name adds a second volume.
+    if state.volume(&record.name).is_some() && !shared.mutant(Mutant::VolumeDuplicateOk) {
         return Err(Error::AlreadyExists(format!(
             "volume {} already exists",
             record.name
@@ -62,6 +80,10 @@ pub fn create(shared: &Shared, req: pb::CreateVolumeReq) -> Result<pb::CreateVol
 
 /// ListVolumes (VOL-LIST-1), in creation order.
 pub fn list(shared: &Shared) -> pb::Volumes {
+    // QUIRK-8: the deployed server never counts a volume's jobs.
+    // VOL-LIST-1 mutant: the same in the documented profile.
+    let uncounted =
+        shared.quirk(Quirk::LaxNetworksVolumes) || shared.mutant(Mutant::VolumeJobCountZero);
     let state = shared.state.lock();
     let volumes = state
         .volumes
@@ -72,7 +94,11 @@ pub fn list(shared: &Shared) -> pb::Volumes {
             r#type: v.kind.clone(),
             path: v.path.clone(),
             created_time: rfc3339(v.created),
-            job_count: i32::try_from(running_with(&state, &v.name)).unwrap_or(i32::MAX),
+            job_count: if uncounted {
+                0
+            } else {
+                i32::try_from(running_with(&state, &v.name)).unwrap_or(i32::MAX)
+            },
         })
         .collect();
     pb::Volumes { volumes }
@@ -88,8 +114,14 @@ pub fn remove(shared: &Shared, name: &str) -> pb::RemoveVolumeRes {
     let Some(index) = state.volumes.iter().position(|v| v.name == name) else {
         return answer(false, format!("volume not found: {name}"));
     };
-    let running = running_with(&state, name);
-    if running > 0 {
+    // QUIRK-8: with jobCount always 0, a volume is never in use.
+    let running = if shared.quirk(Quirk::LaxNetworksVolumes) {
+        0
+    } else {
+        running_with(&state, name)
+    };
+    // VOL-RM-1 mutant: a volume in use is removed anyway.
+    if running > 0 && !shared.mutant(Mutant::RemoveBusyVolume) {
         return answer(
             false,
             format!("volume {name} is in use by {running} job(s)"),

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use joblet_mock::{GeneratedCerts, MockConfig, MockTls, UnknownCommand, catalogue, sim, tls};
+use joblet_mock::{
+    ClockMode, GeneratedCerts, MockConfig, MockTls, Mutant, Profile, Quirk, UnknownCommand,
+    catalogue, sim, tls,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -29,8 +32,11 @@ use tokio_util::sync::CancellationToken;
 /// Example with TLS: joblet-mock --tls-listen 127.0.0.1:50052 --certs-dir /tmp/mock-certs,
 /// then in Python: JobletClient(config_path="/tmp/mock-certs/rnx-config.yml",
 /// node_name="viewer", insecure=False)
+///
+/// Control a running mock (reset, clock, faults, scenarios, calls, snapshots)
+/// with `joblet-mock ctl`: see `joblet-mock ctl --help`.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Args {
     /// Plaintext (h2c) address to listen on; port 0 picks a free port.
     #[arg(long, env = "JOBLET_MOCK_LISTEN", default_value = "127.0.0.1:50051")]
@@ -129,9 +135,87 @@ struct Args {
     #[arg(long, env = "JOBLET_MOCK_NODE_ID")]
     node_id: Option<String>,
 
-    /// Seed for the synthetic monitoring figures (reproducible runs).
+    /// Seed for reproducible runs: job and workflow UUIDs, synthetic metrics,
+    /// probabilistic faults and scenario outcomes follow it (per session).
     #[arg(long, env = "JOBLET_MOCK_SEED")]
     seed: Option<u64>,
+
+    /// Behaviour profile: documented (the API as documented) or server-v1 (the
+    /// observable quirks of the deployed v1 server: every QUIRK behaviour).
+    #[arg(long, value_enum, env = "JOBLET_MOCK_PROFILE", default_value_t = Profile::Documented)]
+    profile: Profile,
+
+    /// Turn on one quirk of the server-v1 profile by ID (repeatable), e.g.
+    /// --quirk QUIRK-4, on top of --profile.
+    #[arg(long = "quirk", value_name = "ID", env = "JOBLET_MOCK_QUIRKS", value_delimiter = ',')]
+    quirks: Vec<Quirk>,
+
+    /// Time: real (wall clock), virtual (skips ahead whenever every job waits
+    /// on the clock, so hour-long schedules and sleeps pass at once) or manual
+    /// (virtual time moved only by `joblet-mock ctl advance`).
+    #[arg(long, value_enum, env = "JOBLET_MOCK_CLOCK", default_value_t = ClockMode::Real)]
+    clock: ClockMode,
+
+    /// Break exactly one documented behaviour, for testing a conformance
+    /// suite (see --list-mutants).
+    #[arg(long, value_name = "NAME", env = "JOBLET_MOCK_MUTANT")]
+    mutant: Option<Mutant>,
+
+    /// Print every mutant with the behaviour ID it breaks, and exit.
+    #[arg(long)]
+    list_mutants: bool,
+
+    /// A fault rule (repeatable), e.g. --fault 'RunJob:fail=UNAVAILABLE:after=2'
+    /// (the third RunJob and later fail), --fault 'GetJobLogs:cut_after_messages=3',
+    /// --fault '*:delay=100ms..2s:probability=0.1'. Keys: rpc, session,
+    /// command / field.NAME, delay, fail=CODE[/MESSAGE], cut_after_messages,
+    /// cut_after_bytes, stall_after_messages, after, times, probability.
+    #[arg(long = "fault", value_name = "RULE", env = "JOBLET_MOCK_FAULTS", value_delimiter = ';')]
+    faults: Vec<String>,
+
+    /// A YAML file of fault rules (`faults: [ {rpc: RunJob, fail: UNAVAILABLE, after: 2} ]`).
+    #[arg(long, value_name = "FILE", env = "JOBLET_MOCK_FAULTS_FILE")]
+    faults_file: Option<PathBuf>,
+
+    /// Calls kept per session in the call journal (0 turns it off).
+    #[arg(long, env = "JOBLET_MOCK_JOURNAL_SIZE", default_value_t = joblet_mock::config::DEFAULT_JOURNAL_SIZE)]
+    journal_size: usize,
+
+    /// Sessions (x-joblet-mock-session metadata) held at once besides the default.
+    #[arg(long, env = "JOBLET_MOCK_MAX_SESSIONS", default_value_t = 1024)]
+    max_sessions: usize,
+
+    /// Run each job's command for real, as a child process of the mock (no
+    /// isolation, no limits; a temporary work directory with the uploads).
+    /// This EXECUTES WHATEVER CLIENTS SEND with the mock's privileges: use it
+    /// only on loopback with trusted clients. Not with --clock virtual/manual.
+    #[arg(long, env = "JOBLET_MOCK_EXEC")]
+    exec: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What the command does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Control a running joblet-mock through its control API: reset, advance
+    /// the clock, set faults, load scenarios, list calls, snapshot and restore.
+    Ctl(joblet_mock::ctl::CtlArgs),
+}
+
+/// `joblet-mock ctl ...`: exit 0, or print the error and exit 1.
+async fn run_ctl(args: joblet_mock::ctl::CtlArgs) -> ! {
+    let mut out = std::io::stdout().lock();
+    let result = joblet_mock::ctl::run(args, &mut out).await;
+    let _ = std::io::Write::flush(&mut out);
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("joblet-mock ctl: {e:#}");
+            std::process::exit(1)
+        }
+    }
 }
 
 /// Where the TLS listener's certificates come from.
@@ -190,8 +274,39 @@ impl Args {
             unknown_command: self.unknown_command,
             log_retention_bytes: self.log_retention_bytes,
             seed: self.seed,
+            profile: self.profile,
+            extra_quirks: self.quirks,
+            clock: self.clock,
+            mutant: self.mutant,
+            journal_size: self.journal_size,
+            max_sessions: self.max_sessions,
+            exec: self.exec,
             ..MockConfig::default()
         };
+        for (i, text) in self.faults.iter().enumerate() {
+            let rule = joblet_mock::faults::parse_rule(text)
+                .with_context(|| format!("--fault #{} {text:?}", i + 1))?;
+            config.faults.push(rule);
+        }
+        if let Some(path) = &self.faults_file {
+            config
+                .faults
+                .extend(joblet_mock::faults::load_yaml(path).context("--faults-file")?);
+        }
+        if self.exec && self.clock != ClockMode::Real {
+            anyhow::bail!(
+                "--exec runs real processes, which cannot follow a virtual clock: \
+                 use --clock real with --exec"
+            );
+        }
+        if let Some(seed) = self.seed {
+            // A reproducible node: its ID follows the seed too.
+            config.node_id = uuid::Builder::from_random_bytes(
+                (u128::from(seed) * 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835).to_le_bytes(),
+            )
+            .into_uuid()
+            .to_string();
+        }
         if self.log_retention_bytes == 0 {
             anyhow::bail!("--log-retention-bytes must be at least 1");
         }
@@ -210,6 +325,21 @@ impl Args {
         }
         Ok(config)
     }
+}
+
+/// `--list-mutants`: name, behaviour ID and what each does, aligned.
+fn mutant_table() -> String {
+    let width = Mutant::LIST.iter().map(|m| m.name().len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for m in Mutant::LIST {
+        out.push_str(&format!(
+            "{:width$}  {:14}  {}\n",
+            m.name(),
+            m.behaviour(),
+            m.description()
+        ));
+    }
+    out
 }
 
 async fn shutdown_signal() {
@@ -245,11 +375,22 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let mut args = Args::parse();
+    if let Some(Command::Ctl(ctl)) = args.command.take() {
+        run_ctl(ctl).await;
+    }
+    if args.list_mutants {
+        print!("{}", mutant_table());
+        return Ok(());
+    }
     let Plan {
         listen,
         tls,
         config,
-    } = Args::parse().into_plan()?;
+    } = args.into_plan()?;
+    if let Some(m) = config.mutant {
+        tracing::warn!(mutant = m.name(), breaks = m.behaviour(), "{}", m.description());
+    }
     let plaintext = match listen {
         Some(listen) => {
             let listener = TcpListener::bind(listen)
@@ -281,7 +422,7 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
-    let shared = joblet_mock::state::Shared::new(config);
+    let node = joblet_mock::Node::new(config);
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -298,7 +439,7 @@ async fn main() -> anyhow::Result<()> {
         match plaintext {
             Some((listener, _)) => joblet_mock::serve(
                 listener,
-                Arc::clone(&shared),
+                Arc::clone(&node),
                 stop.clone().cancelled_owned(),
             )
             .await
@@ -310,7 +451,7 @@ async fn main() -> anyhow::Result<()> {
         match tls {
             Some((listener, _, tls)) => joblet_mock::serve_tls(
                 listener,
-                Arc::clone(&shared),
+                Arc::clone(&node),
                 tls,
                 stop.clone().cancelled_owned(),
             )

@@ -1,26 +1,33 @@
-//! `joblet.JobService`: jobs (and, later, workflows).
-
-use std::sync::Arc;
+//! `joblet.JobService`: jobs and workflows.
 
 use joblet_testkit::pb;
 use joblet_testkit::pb::job_service_server::JobService;
 use tonic::{Request, Response, Status};
 
-use super::{BoxStream, not_built, until_shutdown};
+use super::{BoxStream, Gate};
+use crate::behaviour::Mutant;
 use crate::jobs;
-use crate::state::Shared;
+use crate::workflow::engine as workflows;
 
-/// The job service over the shared state.
+
+/// The job service.
 #[derive(Debug, Clone)]
 pub struct JobSvc {
-    shared: Arc<Shared>,
+    gate: Gate,
 }
 
 impl JobSvc {
-    /// A job service over `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+    /// A job service behind `gate`.
+    pub fn new(gate: Gate) -> Self {
+        Self { gate }
     }
+}
+
+
+macro_rules! method {
+    ($name:literal) => {
+        concat!("joblet.JobService/", $name)
+    };
 }
 
 #[tonic::async_trait]
@@ -29,57 +36,79 @@ impl JobService for JobSvc {
         &self,
         request: Request<pb::RunJobRequest>,
     ) -> Result<Response<pb::RunJobResponse>, Status> {
-        Ok(Response::new(jobs::run(
-            &self.shared,
-            request.into_inner(),
-        )?))
+        // AUTH-5 mutant: a viewer's RunJob got past the AuthLayer; it is
+        // validated first and refused after.
+        let viewer =
+            request.extensions().get::<crate::auth::Role>() == Some(&crate::auth::Role::Viewer);
+        self.gate
+            .unary(method!("RunJob"), request, |s, r| async move {
+                if viewer && s.mutant(Mutant::ValidateBeforeAuth) {
+                    jobs::check_run(&s, r)?;
+                    return Err(Status::permission_denied(
+                        "role viewer is not allowed to perform operation RunJob",
+                    ));
+                }
+                Ok(jobs::run(&s, r)?)
+            })
+            .await
     }
 
     async fn get_job_status(
         &self,
         request: Request<pb::GetJobStatusReq>,
     ) -> Result<Response<pb::GetJobStatusRes>, Status> {
-        Ok(Response::new(jobs::status(
-            &self.shared,
-            &request.get_ref().uuid,
-        )?))
+        self.gate
+            .unary(method!("GetJobStatus"), request, |s, r| async move {
+                Ok(jobs::status(&s, &r.uuid)?)
+            })
+            .await
     }
 
     async fn stop_job(
         &self,
         request: Request<pb::StopJobReq>,
     ) -> Result<Response<pb::StopJobRes>, Status> {
-        Ok(Response::new(jobs::stop(
-            &self.shared,
-            &request.get_ref().uuid,
-        )?))
+        self.gate
+            .unary(method!("StopJob"), request, |s, r| async move {
+                let stopped = jobs::stop(&s, &r.uuid)?;
+                // WF-EXEC-2: a stopped workflow job's dependents move on now.
+                workflows::advance(&s);
+                Ok(stopped)
+            })
+            .await
     }
 
     async fn cancel_job(
         &self,
         request: Request<pb::CancelJobReq>,
     ) -> Result<Response<pb::CancelJobRes>, Status> {
-        Ok(Response::new(jobs::cancel(
-            &self.shared,
-            &request.get_ref().uuid,
-        )?))
+        self.gate
+            .unary(method!("CancelJob"), request, |s, r| async move {
+                Ok(jobs::cancel(&s, &r.uuid)?)
+            })
+            .await
     }
 
     async fn delete_job(
         &self,
         request: Request<pb::DeleteJobReq>,
     ) -> Result<Response<pb::DeleteJobRes>, Status> {
-        Ok(Response::new(jobs::delete(
-            &self.shared,
-            &request.get_ref().uuid,
-        )?))
+        self.gate
+            .unary(method!("DeleteJob"), request, |s, r| async move {
+                Ok(jobs::delete(&s, &r.uuid)?)
+            })
+            .await
     }
 
     async fn delete_all_jobs(
         &self,
-        _request: Request<pb::DeleteAllJobsReq>,
+        request: Request<pb::DeleteAllJobsReq>,
     ) -> Result<Response<pb::DeleteAllJobsRes>, Status> {
-        Ok(Response::new(jobs::delete_all(&self.shared)))
+        self.gate
+            .unary(method!("DeleteAllJobs"), request, |s, _| async move {
+                Ok(jobs::delete_all(&s))
+            })
+            .await
     }
 
     type GetJobLogsStream = BoxStream<pb::DataChunk>;
@@ -88,50 +117,96 @@ impl JobService for JobSvc {
         &self,
         request: Request<pb::GetJobLogsReq>,
     ) -> Result<Response<Self::GetJobLogsStream>, Status> {
-        let reader = jobs::logs(&self.shared, &request.get_ref().uuid)?;
-        // Replays, follows and ends with the job.
-        let stream = futures::stream::unfold(reader, |mut reader| async move {
-            let payload = reader.next().await?;
-            Some((Ok(pb::DataChunk { payload }), reader))
-        });
-        Ok(Response::new(until_shutdown(
-            stream,
-            self.shared.closing.clone(),
-        )))
+        self.gate
+            .stream(method!("GetJobLogs"), request, |s, r| async move {
+                let reader = jobs::logs(&s, &r.uuid)?;
+                // QUIRK-10: a CANCELED job's stream does not end after its log.
+                let tail = jobs::log_tail(&s, &r.uuid);
+                // Replays, follows and ends with the job.
+                let log = futures::stream::unfold(reader, |mut reader| async move {
+                    let payload = reader.next().await?;
+                    Some((Ok(pb::DataChunk { payload }), reader))
+                });
+                // JOB-LOGS-1 mutant: the last chunk is dropped.
+                let log = drop_last_if(s.mutant(Mutant::LogsDropLastChunk), log);
+                Ok(futures::StreamExt::chain(log, tail))
+            })
+            .await
     }
 
     async fn list_jobs(
         &self,
-        _request: Request<pb::EmptyRequest>,
+        request: Request<pb::EmptyRequest>,
     ) -> Result<Response<pb::Jobs>, Status> {
-        Ok(Response::new(jobs::list(&self.shared)))
+        self.gate
+            .unary(method!("ListJobs"), request, |s, _| async move {
+                Ok(jobs::list(&s))
+            })
+            .await
     }
 
     async fn run_workflow(
         &self,
-        _request: Request<pb::RunWorkflowRequest>,
+        request: Request<pb::RunWorkflowRequest>,
     ) -> Result<Response<pb::RunWorkflowResponse>, Status> {
-        Err(not_built("RunWorkflow", "workflows"))
+        self.gate
+            .unary(method!("RunWorkflow"), request, |s, r| async move {
+                Ok(workflows::run(&s, r)?)
+            })
+            .await
     }
 
     async fn get_workflow_status(
         &self,
-        _request: Request<pb::GetWorkflowStatusRequest>,
+        request: Request<pb::GetWorkflowStatusRequest>,
     ) -> Result<Response<pb::GetWorkflowStatusResponse>, Status> {
-        Err(not_built("GetWorkflowStatus", "workflows"))
+        self.gate
+            .unary(method!("GetWorkflowStatus"), request, |s, r| async move {
+                Ok(workflows::status(&s, &r.workflow_uuid)?)
+            })
+            .await
     }
 
     async fn list_workflows(
         &self,
-        _request: Request<pb::ListWorkflowsRequest>,
+        request: Request<pb::ListWorkflowsRequest>,
     ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
-        Err(not_built("ListWorkflows", "workflows"))
+        self.gate
+            .unary(method!("ListWorkflows"), request, |s, r| async move {
+                Ok(workflows::list(&s, r.include_completed))
+            })
+            .await
     }
 
     async fn get_workflow_jobs(
         &self,
-        _request: Request<pb::GetWorkflowJobsRequest>,
+        request: Request<pb::GetWorkflowJobsRequest>,
     ) -> Result<Response<pb::GetWorkflowJobsResponse>, Status> {
-        Err(not_built("GetWorkflowJobs", "workflows"))
+        self.gate
+            .unary(method!("GetWorkflowJobs"), request, |s, r| async move {
+                Ok(workflows::jobs(&s, &r.workflow_uuid)?)
+            })
+            .await
     }
+}
+
+/// JOB-LOGS-1 mutant: `stream` without its last item when `on` (each item is
+/// held back until the next one arrives).
+fn drop_last_if<S, T>(on: bool, stream: S) -> impl futures::Stream<Item = T> + Send + 'static
+where
+    S: futures::Stream<Item = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let stream = Box::pin(stream);
+    futures::stream::unfold((stream, None), move |(mut stream, mut held)| async move {
+        loop {
+            let item = futures::StreamExt::next(&mut stream).await?;
+            if !on {
+                return Some((item, (stream, held)));
+            }
+            if let Some(previous) = held.replace(item) {
+                return Some((previous, (stream, held)));
+            }
+        }
+    })
 }

@@ -3,29 +3,24 @@
 //! The figures come from [`crate::monitoring`]; this module shapes requests and
 //! paces the stream.
 
-use std::sync::Arc;
-
 use joblet_testkit::pb;
 use joblet_testkit::pb::monitoring_service_server::MonitoringService;
-use tokio::time::MissedTickBehavior;
 use tonic::{Request, Response, Status};
 
-use super::{BoxStream, until_shutdown};
-use crate::monitoring::{self, Monitor, Sections};
-use crate::state::Shared;
+use super::{BoxStream, Gate};
+use crate::behaviour::Mutant;
+use crate::monitoring::{self, Sections};
 
-/// The MonitoringService over the shared state.
+/// The MonitoringService.
 #[derive(Debug, Clone)]
 pub struct MonitoringSvc {
-    shared: Arc<Shared>,
-    monitor: Arc<Monitor>,
+    gate: Gate,
 }
 
 impl MonitoringSvc {
-    /// A service over `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        let monitor = Arc::new(Monitor::new(shared.config.seed));
-        Self { shared, monitor }
+    /// A service behind `gate`.
+    pub fn new(gate: Gate) -> Self {
+        Self { gate }
     }
 }
 
@@ -33,44 +28,72 @@ impl MonitoringSvc {
 impl MonitoringService for MonitoringSvc {
     async fn get_system_status(
         &self,
-        _request: Request<pb::EmptyRequest>,
+        request: Request<pb::EmptyRequest>,
     ) -> Result<Response<pb::SystemStatusRes>, Status> {
-        let index = self.monitor.next_call();
-        let sample = self.monitor.sample(&self.shared, index);
-        Ok(Response::new(sample.into_status()))
+        self.gate
+            .unary(
+                "joblet.MonitoringService/GetSystemStatus",
+                request,
+                |s, _| async move {
+                    let index = s.monitor.next_call();
+                    let mut status = s.monitor.sample(&s, index).into_status();
+                    // MON-STATUS-1 mutant: the node says it is not available.
+                    if s.mutant(Mutant::StatusUnavailable) {
+                        status.available = false;
+                    }
+                    Ok(status)
+                },
+            )
+            .await
     }
 
     type StreamSystemMetricsStream = BoxStream<pb::SystemMetricsRes>;
 
-    /// First sample at once, then one per interval (MON-STREAM-1), with only the
-    /// sections asked for (MON-STREAM-2). The stream owns its timer and nothing
-    /// else runs for it: when the client leaves, tonic drops it and it stops.
+    /// First sample at once, then one per interval of the session's clock
+    /// (MON-STREAM-1), with only the sections asked for (MON-STREAM-2). The
+    /// stream owns its timer and nothing else runs for it: when the client
+    /// leaves, tonic drops it and it stops.
     async fn stream_system_metrics(
         &self,
         request: Request<pb::StreamMetricsReq>,
     ) -> Result<Response<Self::StreamSystemMetricsStream>, Status> {
-        let req = request.into_inner();
-        let sections = Sections::parse(&req.metric_types)?;
-        let mut ticks = tokio::time::interval(monitoring::interval(req.interval_seconds));
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let state = (
-            ticks,
-            0u64,
-            Arc::clone(&self.shared),
-            Arc::clone(&self.monitor),
-        );
-        let stream = futures::stream::unfold(
-            state,
-            move |(mut ticks, index, shared, monitor)| async move {
-                ticks.tick().await;
-                let sample = monitor.sample(&shared, index).into_metrics(sections);
-                Some((Ok(sample), (ticks, index + 1, shared, monitor)))
-            },
-        );
-        Ok(Response::new(until_shutdown(
-            stream,
-            self.shared.closing.clone(),
-        )))
+        self.gate
+            .stream(
+                "joblet.MonitoringService/StreamSystemMetrics",
+                request,
+                |shared, req| async move {
+                    // QUIRK-11: the deployed server ignores unknown metricTypes.
+                    let sections = if shared.quirk(crate::behaviour::Quirk::OpenMonitoring) {
+                        Sections::parse_ignoring_unknown(&req.metric_types)
+                    } else {
+                        Sections::parse(&req.metric_types)?
+                    };
+                    // MON-STREAM-2 mutant: every section, whatever was asked for.
+                    let sections = if shared.mutant(Mutant::FilterIgnored) {
+                        Sections::ALL
+                    } else {
+                        sections
+                    };
+                    let every = monitoring::interval(req.interval_seconds);
+                    // MON-STREAM-1 mutant: intervalSeconds is ignored.
+                    let every = if shared.mutant(Mutant::IntervalIgnored) {
+                        std::time::Duration::from_millis(100)
+                    } else {
+                        every
+                    };
+                    Ok(futures::stream::unfold(
+                        (0u64, shared),
+                        move |(index, shared)| async move {
+                            if index > 0 {
+                                shared.clock.sleep(every).await;
+                            }
+                            let sample = shared.monitor.sample(&shared, index).into_metrics(sections);
+                            Some((Ok(sample), (index + 1, shared)))
+                        },
+                    ))
+                },
+            )
+            .await
     }
 }
 
@@ -82,10 +105,15 @@ mod tests {
 
     use super::*;
     use crate::config::MockConfig;
+    use crate::session::Node;
+
+    fn svc(config: MockConfig) -> MonitoringSvc {
+        MonitoringSvc::new(Gate::new(Node::new(config)))
+    }
 
     #[tokio::test]
     async fn a_huge_interval_waits_without_panicking() {
-        let svc = MonitoringSvc::new(Shared::new(MockConfig::default()));
+        let svc = svc(MockConfig::default());
         let req = pb::StreamMetricsReq {
             interval_seconds: i32::MAX,
             metric_types: vec!["cpu".into()],
@@ -103,7 +131,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_type_fails_before_the_stream() {
-        let svc = MonitoringSvc::new(Shared::new(MockConfig::default()));
+        let svc = svc(MockConfig::default());
         let req = pb::StreamMetricsReq {
             interval_seconds: 1,
             metric_types: vec!["disk".into(), "bogus".into()],
@@ -124,8 +152,8 @@ mod tests {
             ..MockConfig::default()
         };
         let (a, b) = (
-            MonitoringSvc::new(Shared::new(cfg.clone())),
-            MonitoringSvc::new(Shared::new(cfg)),
+            svc(cfg.clone()),
+            svc(cfg),
         );
         let mut cpus = Vec::new();
         for svc in [&a, &b] {

@@ -1,24 +1,22 @@
 //! `joblet.NetworkService`: networks (NET-*), over [`crate::networks`].
 
-use std::sync::Arc;
-
 use joblet_testkit::pb;
 use joblet_testkit::pb::network_service_server::NetworkService;
 use tonic::{Request, Response, Status};
 
+use super::Gate;
 use crate::networks;
-use crate::state::Shared;
 
-/// The NetworkService over the shared state.
+/// The NetworkService.
 #[derive(Debug, Clone)]
 pub struct NetworkSvc {
-    shared: Arc<Shared>,
+    gate: Gate,
 }
 
 impl NetworkSvc {
-    /// A service over `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+    /// A service behind `gate`.
+    pub fn new(gate: Gate) -> Self {
+        Self { gate }
     }
 }
 
@@ -28,26 +26,38 @@ impl NetworkService for NetworkSvc {
         &self,
         request: Request<pb::CreateNetworkReq>,
     ) -> Result<Response<pb::CreateNetworkRes>, Status> {
-        Ok(Response::new(networks::create(
-            &self.shared,
-            request.into_inner(),
-        )?))
+        self.gate
+            .unary(
+                "joblet.NetworkService/CreateNetwork",
+                request,
+                |s, r| async move { Ok(networks::create(&s, r)?) },
+            )
+            .await
     }
 
     async fn list_networks(
         &self,
-        _request: Request<pb::EmptyRequest>,
+        request: Request<pb::EmptyRequest>,
     ) -> Result<Response<pb::Networks>, Status> {
-        Ok(Response::new(networks::list(&self.shared)))
+        self.gate
+            .unary(
+                "joblet.NetworkService/ListNetworks",
+                request,
+                |s, _| async move { Ok(networks::list(&s)) },
+            )
+            .await
     }
 
     async fn remove_network(
         &self,
         request: Request<pb::RemoveNetworkReq>,
     ) -> Result<Response<pb::RemoveNetworkRes>, Status> {
-        Ok(Response::new(networks::remove(
-            &self.shared,
-            &request.get_ref().name,
-        )))
+        self.gate
+            .unary(
+                "joblet.NetworkService/RemoveNetwork",
+                request,
+                |s, r| async move { Ok(networks::remove(&s, &r.name)) },
+            )
+            .await
     }
 }

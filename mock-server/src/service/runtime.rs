@@ -8,86 +8,113 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::BoxStream;
+use super::{BoxStream, Gate};
+use crate::behaviour::Mutant;
 use crate::runtimes::{self, Install};
+
 use crate::state::Shared;
 
 /// Chunks buffered between a streaming install and a slow client.
 const CHUNK_BUFFER: usize = 16;
 
-/// The RuntimeService over the shared state.
+/// The RuntimeService.
 #[derive(Debug, Clone)]
 pub struct RuntimeSvc {
-    shared: Arc<Shared>,
+    gate: Gate,
 }
 
 impl RuntimeSvc {
-    /// A service over `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+    /// A service behind `gate`.
+    pub fn new(gate: Gate) -> Self {
+        Self { gate }
     }
+}
 
-    /// Runs an install to the end and answers the unary response.
-    async fn install(
-        &self,
-        install: Install,
-    ) -> Result<Response<pb::InstallRuntimeResponse>, Status> {
-        let result = runtimes::start(&self.shared, install.clone(), None)
-            .await
-            .map_err(|e| Status::internal(format!("runtime installation failed: {e}")))?;
-        Ok(Response::new(install.response(&result)))
+/// Runs an install to the end and answers the unary response.
+async fn install(
+    shared: &Arc<Shared>,
+    install: Install,
+) -> Result<pb::InstallRuntimeResponse, Status> {
+    let result = runtimes::start(shared, install.clone(), None)
+        .await
+        .map_err(|e| Status::internal(format!("runtime installation failed: {e}")))?;
+    let mut response = install.response(&result);
+    // RT-INSTALL-1 mutant: status "success" instead of "completed".
+    if shared.mutant(Mutant::InstallStatusSuccess) && response.status == "completed" {
+        response.status = "success".into();
     }
+    Ok(response)
+}
 
-    /// Starts an install and streams its chunks.
-    fn stream(&self, install: Install) -> Response<BoxStream<pb::RuntimeInstallationChunk>> {
-        let (tx, rx) = mpsc::channel(CHUNK_BUFFER);
-        // The task runs on its own; the stream ends when it drops the sender.
-        drop(runtimes::start(&self.shared, install, Some(tx)));
-        Response::new(Box::pin(ReceiverStream::new(rx)))
-    }
+/// Starts an install and streams its chunks.
+fn stream(shared: &Arc<Shared>, install: Install) -> ReceiverStream<Result<pb::RuntimeInstallationChunk, Status>> {
+    let (tx, rx) = mpsc::channel(CHUNK_BUFFER);
+    // The task runs on its own; the stream ends when it drops the sender.
+    drop(runtimes::start(shared, install, Some(tx)));
+    ReceiverStream::new(rx)
+}
+
+macro_rules! method {
+    ($name:literal) => {
+        concat!("joblet.RuntimeService/", $name)
+    };
 }
 
 #[tonic::async_trait]
 impl RuntimeService for RuntimeSvc {
     async fn list_runtimes(
         &self,
-        _request: Request<pb::EmptyRequest>,
+        request: Request<pb::EmptyRequest>,
     ) -> Result<Response<pb::RuntimesRes>, Status> {
-        Ok(Response::new(runtimes::list(&self.shared)))
+        self.gate
+            .unary(method!("ListRuntimes"), request, |s, _| async move {
+                Ok(runtimes::list(&s))
+            })
+            .await
     }
 
     async fn get_runtime_info(
         &self,
         request: Request<pb::RuntimeInfoReq>,
     ) -> Result<Response<pb::RuntimeInfoRes>, Status> {
-        Ok(Response::new(runtimes::info(
-            &self.shared,
-            &request.get_ref().runtime,
-        )?))
+        self.gate
+            .unary(method!("GetRuntimeInfo"), request, |s, r| async move {
+                Ok(runtimes::info(&s, &r.runtime)?)
+            })
+            .await
     }
 
     async fn test_runtime(
         &self,
         request: Request<pb::RuntimeTestReq>,
     ) -> Result<Response<pb::RuntimeTestRes>, Status> {
-        Ok(Response::new(runtimes::test(
-            &self.shared,
-            &request.get_ref().runtime,
-        )?))
+        self.gate
+            .unary(method!("TestRuntime"), request, |s, r| async move {
+                Ok(runtimes::test(&s, &r.runtime)?)
+            })
+            .await
     }
 
     async fn install_runtime_from_github(
         &self,
         request: Request<pb::InstallRuntimeRequest>,
     ) -> Result<Response<pb::InstallRuntimeResponse>, Status> {
-        self.install(Install::github(request.into_inner())?).await
+        self.gate
+            .unary(method!("InstallRuntimeFromGithub"), request, |s, r| async move {
+                install(&s, Install::github(r)?).await
+            })
+            .await
     }
 
     async fn install_runtime_from_local(
         &self,
         request: Request<pb::InstallRuntimeFromLocalRequest>,
     ) -> Result<Response<pb::InstallRuntimeResponse>, Status> {
-        self.install(Install::local(request.into_inner())?).await
+        self.gate
+            .unary(method!("InstallRuntimeFromLocal"), request, |s, r| async move {
+                install(&s, Install::local(r)?).await
+            })
+            .await
     }
 
     type StreamingInstallRuntimeFromGithubStream = BoxStream<pb::RuntimeInstallationChunk>;
@@ -96,7 +123,13 @@ impl RuntimeService for RuntimeSvc {
         &self,
         request: Request<pb::InstallRuntimeRequest>,
     ) -> Result<Response<Self::StreamingInstallRuntimeFromGithubStream>, Status> {
-        Ok(self.stream(Install::github(request.into_inner())?))
+        self.gate
+            .stream(
+                method!("StreamingInstallRuntimeFromGithub"),
+                request,
+                |s, r| async move { Ok(stream(&s, Install::github(r)?)) },
+            )
+            .await
     }
 
     type StreamingInstallRuntimeFromLocalStream = BoxStream<pb::RuntimeInstallationChunk>;
@@ -105,25 +138,42 @@ impl RuntimeService for RuntimeSvc {
         &self,
         request: Request<pb::InstallRuntimeFromLocalRequest>,
     ) -> Result<Response<Self::StreamingInstallRuntimeFromLocalStream>, Status> {
-        Ok(self.stream(Install::local(request.into_inner())?))
+        self.gate
+            .stream(
+                method!("StreamingInstallRuntimeFromLocal"),
+                request,
+                |s, r| async move { Ok(stream(&s, Install::local(r)?)) },
+            )
+            .await
     }
 
     async fn validate_runtime_spec(
         &self,
         request: Request<pb::ValidateRuntimeSpecRequest>,
     ) -> Result<Response<pb::ValidateRuntimeSpecResponse>, Status> {
-        Ok(Response::new(runtimes::validate_spec(
-            &request.get_ref().runtime_spec,
-        )))
+        self.gate
+            .unary(method!("ValidateRuntimeSpec"), request, |s, r| async move {
+                let answer = runtimes::validate_spec(&r.runtime_spec);
+                // RT-SPEC-1 mutant: an invalid spec is a gRPC error.
+                if !answer.valid && s.mutant(Mutant::SpecErrorStatus) {
+                    return Err(Status::invalid_argument(format!(
+                        "runtimeSpec: {}",
+                        answer.message
+                    )));
+                }
+                Ok(answer)
+            })
+            .await
     }
 
     async fn remove_runtime(
         &self,
         request: Request<pb::RuntimeRemoveReq>,
     ) -> Result<Response<pb::RuntimeRemoveRes>, Status> {
-        Ok(Response::new(runtimes::remove(
-            &self.shared,
-            &request.get_ref().runtime,
-        )))
+        self.gate
+            .unary(method!("RemoveRuntime"), request, |s, r| async move {
+                Ok(runtimes::remove(&s, &r.runtime))
+            })
+            .await
     }
 }

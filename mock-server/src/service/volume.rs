@@ -1,24 +1,22 @@
 //! `joblet.VolumeService`: volumes (VOL-*), over [`crate::volumes`].
 
-use std::sync::Arc;
-
 use joblet_testkit::pb;
 use joblet_testkit::pb::volume_service_server::VolumeService;
 use tonic::{Request, Response, Status};
 
-use crate::state::Shared;
+use super::Gate;
 use crate::volumes;
 
-/// The VolumeService over the shared state.
+/// The VolumeService.
 #[derive(Debug, Clone)]
 pub struct VolumeSvc {
-    shared: Arc<Shared>,
+    gate: Gate,
 }
 
 impl VolumeSvc {
-    /// A service over `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+    /// A service behind `gate`.
+    pub fn new(gate: Gate) -> Self {
+        Self { gate }
     }
 }
 
@@ -28,26 +26,38 @@ impl VolumeService for VolumeSvc {
         &self,
         request: Request<pb::CreateVolumeReq>,
     ) -> Result<Response<pb::CreateVolumeRes>, Status> {
-        Ok(Response::new(volumes::create(
-            &self.shared,
-            request.into_inner(),
-        )?))
+        self.gate
+            .unary(
+                "joblet.VolumeService/CreateVolume",
+                request,
+                |s, r| async move { Ok(volumes::create(&s, r)?) },
+            )
+            .await
     }
 
     async fn list_volumes(
         &self,
-        _request: Request<pb::EmptyRequest>,
+        request: Request<pb::EmptyRequest>,
     ) -> Result<Response<pb::Volumes>, Status> {
-        Ok(Response::new(volumes::list(&self.shared)))
+        self.gate
+            .unary(
+                "joblet.VolumeService/ListVolumes",
+                request,
+                |s, _| async move { Ok(volumes::list(&s)) },
+            )
+            .await
     }
 
     async fn remove_volume(
         &self,
         request: Request<pb::RemoveVolumeReq>,
     ) -> Result<Response<pb::RemoveVolumeRes>, Status> {
-        Ok(Response::new(volumes::remove(
-            &self.shared,
-            &request.get_ref().name,
-        )))
+        self.gate
+            .unary(
+                "joblet.VolumeService/RemoveVolume",
+                request,
+                |s, r| async move { Ok(volumes::remove(&s, &r.name)) },
+            )
+            .await
     }
 }

@@ -1038,10 +1038,16 @@ impl Shell<'_> {
             return self.run_program_boxed(argv).await;
         };
         let checkpoint = self.checkpoint();
-        let r = tokio::time::timeout(limit, self.run_program_boxed(argv)).await;
+        // The limit is a plain timer: while the program sleeps, the clock
+        // may skip to it.
+        let timer = self.clock.sleep(limit);
+        let r = tokio::select! {
+            r = self.run_program_boxed(argv) => Some(r),
+            () = timer => None,
+        };
         match r {
-            Ok(r) => r,
-            Err(_) => {
+            Some(r) => r,
+            None => {
                 self.rollback(checkpoint);
                 let _ = self.io.flush().await;
                 Ok(if preserve { 143 } else { 124 })
@@ -1730,7 +1736,7 @@ impl Shell<'_> {
             }
         }
         let t = match when.as_deref().map(str::trim) {
-            None | Some("now") | Some("") => date::now(utc),
+            None | Some("now") | Some("") => date::now(utc, self.clock.now_ms()),
             Some(w) => {
                 let parsed = w.strip_prefix('@').and_then(|n| {
                     let (s, frac) = n.split_once('.').unwrap_or((n, ""));

@@ -45,12 +45,16 @@ fn zone_name(offset_secs: i32) -> String {
     }
 }
 
-/// The current time, in UTC or local time.
-pub(super) fn now(utc: bool) -> DateTime<FixedOffset> {
+/// The time `now_ms` (Unix ms, from the session's clock), in UTC or local time.
+pub(super) fn now(utc: bool, now_ms: i64) -> DateTime<FixedOffset> {
+    let t = Utc
+        .timestamp_millis_opt(now_ms)
+        .single()
+        .unwrap_or_else(Utc::now);
     if utc {
-        Utc::now().fixed_offset()
+        t.fixed_offset()
     } else {
-        Local::now().fixed_offset()
+        t.with_timezone(&Local).fixed_offset()
     }
 }
 

@@ -286,6 +286,7 @@ pub(super) struct Io<'a> {
     /// When pending output was last handed to the log (real time).
     last_flush: std::time::Instant,
     frames: Vec<Frame>,
+    clock: crate::clock::Clock,
     /// Where stdout goes.
     pub stdout: Route,
     /// Where stderr goes.
@@ -293,12 +294,13 @@ pub(super) struct Io<'a> {
 }
 
 impl<'a> Io<'a> {
-    pub(super) fn new(log: &'a mut LogWriter) -> Self {
+    pub(super) fn new(log: &'a mut LogWriter, clock: crate::clock::Clock) -> Self {
         Self {
             log,
             pending: BytesMut::new(),
             last_flush: std::time::Instant::now(),
             frames: Vec::new(),
+            clock,
             stdout: Route::Log,
             stderr: Route::Log,
         }
@@ -453,7 +455,7 @@ impl<'a> Io<'a> {
     pub(super) async fn sleep(&mut self, dur: Option<std::time::Duration>) {
         let _ = self.flush().await;
         match dur {
-            Some(d) => tokio::time::sleep(d).await,
+            Some(d) => self.clock.job_sleep(d).await,
             None => std::future::pending::<()>().await,
         }
     }
@@ -539,7 +541,7 @@ mod tests {
     async fn head_filter_cuts_and_breaks() {
         let log = LogBuffer::new(1 << 20);
         let mut w = log.writer();
-        let mut io = Io::new(&mut w);
+        let mut io = Io::new(&mut w, Default::default());
         let f = io.begin_filter(Filter::HeadLines(3), Route::Log);
         io.stdout = Route::Frame(f);
         assert_eq!(io.out(Bytes::from_static(b"1\n2\n")).await, Ok(()));
@@ -557,7 +559,7 @@ mod tests {
     async fn capture_limit() {
         let log = LogBuffer::new(1 << 20);
         let mut w = log.writer();
-        let mut io = Io::new(&mut w);
+        let mut io = Io::new(&mut w, Default::default());
         let c = io.begin_capture(4);
         io.stdout = Route::Frame(c);
         assert_eq!(io.out_slice(b"abc").await, Ok(()));

@@ -29,7 +29,9 @@ pub mod scenario;
 mod shell;
 mod syntax;
 
-pub use scenario::{Scenario, ScenarioError, load_scenarios, parse_scenarios};
+pub use scenario::{
+    Lifecycle, Plan, Resources, Scenario, ScenarioError, load_scenarios, parse_scenarios,
+};
 
 /// A file or directory uploaded with the job, relative to the work dir.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub struct ExecContext {
     pub work_dir: String,
     /// The job's UUID.
     pub job_id: String,
+    /// The session's clock: sleeps wait on it and `date` reads it.
+    pub clock: crate::clock::Clock,
 }
 
 /// What happens to a command that is neither built in nor in a scenario.
@@ -79,6 +83,43 @@ impl Simulator {
             scenarios: Arc::new(scenarios),
             unknown,
         }
+    }
+
+    /// The scripted commands, in the order they are tried (first match wins).
+    pub fn scenarios(&self) -> &[Scenario] {
+        &self.scenarios
+    }
+
+    /// What a command that is neither built in nor scripted does.
+    pub fn unknown_command(&self) -> UnknownCommand {
+        self.unknown
+    }
+
+    /// The scenario a job running `command args…` plays: the first match,
+    /// unless the command is built in (a builtin or a shell runs instead).
+    fn scenario_for(&self, command: &str, args: &[String]) -> Option<&Scenario> {
+        let base = command.rsplit('/').next().unwrap_or(command);
+        let absolute = command.starts_with('/');
+        if shell::builtin_name(command).is_some()
+            || shell::is_shell(command)
+            || (absolute && (shell::BUILTINS.contains(&base) || matches!(base, "sh" | "bash")))
+        {
+            return None;
+        }
+        self.scenarios.iter().find(|s| s.matches(command, args))
+    }
+
+    /// The stages, failure and timeout of the scenario a job running
+    /// `command args…` plays (`None`: none, or it only has steps).
+    pub fn lifecycle(&self, command: &str, args: &[String]) -> Option<Lifecycle> {
+        self.scenario_for(command, args)
+            .map(Scenario::lifecycle)
+            .filter(|l| !l.is_empty())
+    }
+
+    /// The monitoring figures of the scenario a job running `command args…` plays.
+    pub fn resources(&self, command: &str, args: &[String]) -> Option<Resources> {
+        self.scenario_for(command, args)?.resources
     }
 
     /// Runs `command args…` to completion, writing its output to `out`, and

@@ -349,7 +349,9 @@ pub(super) struct Shell<'a> {
     pub loops: usize,
     /// Files being sourced (for `return`).
     pub sourcing: usize,
-    pub started: tokio::time::Instant,
+    /// When the job started, on the session's clock (Unix ms).
+    pub started: i64,
+    pub clock: crate::clock::Clock,
     scenarios: Arc<Vec<Scenario>>,
     unknown: UnknownCommand,
     job_id: String,
@@ -445,7 +447,7 @@ impl<'a> Shell<'a> {
         let vars = ctx.env.clone();
         let exported = vars.keys().cloned().collect();
         Self {
-            io: Io::new(log),
+            io: Io::new(log, ctx.clock.clone()),
             fs: Fs {
                 uploaded: Arc::clone(&ctx.files),
                 written: BTreeMap::new(),
@@ -472,7 +474,8 @@ impl<'a> Shell<'a> {
             exit_trap: None,
             loops: 0,
             sourcing: 0,
-            started: tokio::time::Instant::now(),
+            started: ctx.clock.monotonic_ms(),
+            clock: ctx.clock.clone(),
             scenarios,
             unknown,
             job_id: ctx.job_id.clone(),
@@ -528,7 +531,7 @@ impl<'a> Shell<'a> {
     pub(super) fn get_var(&self, name: &str) -> Option<String> {
         match name {
             "RANDOM" => Some(rand::random_range(0..32768u32).to_string()),
-            "SECONDS" => Some(self.started.elapsed().as_secs().to_string()),
+            "SECONDS" => Some(((self.clock.monotonic_ms() - self.started) / 1000).to_string()),
             "LINENO" => Some(self.line.to_string()),
             "BASHPID" => Some("1".to_owned()),
             "JOBLET_MOCK_JOB_ID" if !self.vars.contains_key(name) => Some(self.job_id.clone()),
@@ -752,9 +755,9 @@ impl<'a> Shell<'a> {
     async fn exec_pipeline(&mut self, p: &Pipeline, in_condition: bool) -> Res {
         if p.timed {
             // `time`: run, then report on stderr like bash's default TIMEFORMAT.
-            let start = tokio::time::Instant::now();
+            let start = self.clock.monotonic_ms();
             let r = self.exec_pipeline_untimed(p, in_condition).await;
-            let secs = start.elapsed().as_secs_f64();
+            let secs = (self.clock.monotonic_ms() - start) as f64 / 1000.0;
             let _ = self.io.flush().await;
             let fmt = |t: f64| format!("{}m{:.3}s", (t / 60.0).floor() as u64, t % 60.0);
             let msg = format!("\nreal\t{}\nuser\t0m0.000s\nsys\t0m0.000s", fmt(secs));

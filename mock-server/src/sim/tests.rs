@@ -44,6 +44,7 @@ fn ctx() -> ExecContext {
         files: Arc::new(files),
         work_dir: "/work".to_owned(),
         job_id: "job-1".to_owned(),
+        clock: Default::default(),
     }
 }
 

@@ -11,12 +11,12 @@ use tokio::process::{Child, Command};
 
 use crate::support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_joblet-mock");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_joblet-mock");
 /// How long the binary may take to start or to stop.
 const BOUND: Duration = Duration::from_secs(10);
 
 /// A running `joblet-mock` process; killed on drop if still alive.
-struct MockProcess {
+pub(crate) struct MockProcess {
     child: Child,
     addr: String,
     stderr: Arc<Mutex<String>>,
@@ -24,7 +24,7 @@ struct MockProcess {
 
 impl MockProcess {
     /// Starts the binary on an ephemeral port and waits for its announcement.
-    async fn start(extra: &[&str]) -> MockProcess {
+    pub(crate) async fn start(extra: &[&str]) -> MockProcess {
         Self::start_with_env(extra, &[]).await
     }
 
@@ -82,7 +82,7 @@ impl MockProcess {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
@@ -243,7 +243,7 @@ async fn e2e_library_shutdown_with_open_log_streams_completes() {
 
 /// Runs the binary with `args`, expecting it to refuse them: non-zero exit
 /// within [`BOUND`]; returns stderr.
-async fn refused(args: &[&str]) -> String {
+pub(crate) async fn refused(args: &[&str]) -> String {
     let child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())

@@ -742,7 +742,8 @@ async fn job_run_6_networks() {
         assert_eq!(status(&mut jobs, &r.job_uuid).await.network, shown);
     }
     {
-        let state = mock.shared().state.lock();
+        let shared = mock.shared();
+        let state = shared.state.lock();
         assert_eq!(
             state.running_on_network.get("bridge"),
             Some(&2),
@@ -755,7 +756,8 @@ async fn job_run_6_networks() {
         stop(&mut jobs, id).await.unwrap();
     }
     {
-        let state = mock.shared().state.lock();
+        let shared = mock.shared();
+        let state = shared.state.lock();
         assert!(
             state.running_on_network.values().all(|n| *n == 0),
             "{:?}",
@@ -1263,7 +1265,8 @@ async fn job_life_2_scheduled_job_waits_then_runs() {
         );
         assert_eq!(logs_text(&mut jobs, id).await, "ran\n");
     }
-    let state = mock.shared().state.lock();
+    let shared = mock.shared();
+    let state = shared.state.lock();
     assert_eq!(
         state.running_jobs, 0,
         "started and ended: counted once, released once"
@@ -1404,7 +1407,8 @@ async fn job_stop_1_running_becomes_stopped() {
     let log = String::from_utf8(read_to_end(reader).await).unwrap();
     assert!(!log.contains("never"), "{log}");
     assert!(log.starts_with("started\n"), "{log}");
-    let state = mock.shared().state.lock();
+    let shared = mock.shared();
+    let state = shared.state.lock();
     assert_eq!(state.running_jobs, 0);
     assert_eq!(state.running_on_network.get("bridge"), Some(&0));
 }
@@ -1534,7 +1538,8 @@ async fn job_stop_1_stops_jobs_blocked_by_back_pressure_or_writing_forever() {
         written,
         "nothing written after the stop"
     );
-    let state = mock.shared().state.lock();
+    let shared = mock.shared();
+    let state = shared.state.lock();
     assert_eq!(state.running_jobs, 0);
 }
 
@@ -1569,7 +1574,8 @@ async fn job_stop_1_race_with_job_end_is_consistent() {
         }
         // The log ends and the GPU is free again.
         logs(&mut jobs, &r.job_uuid).await;
-        let state = mock.shared().state.lock();
+        let shared = mock.shared();
+        let state = shared.state.lock();
         assert!(
             state.gpus.iter().all(Option::is_none),
             "GPU released after job {i}"
@@ -1857,7 +1863,7 @@ async fn job_gpu_1_concurrent_churn_keeps_gpus_and_counters_consistent() {
     }
     // Meanwhile: no GPU is ever held by two jobs, none by a finished job.
     let watcher = {
-        let shared = std::sync::Arc::clone(mock.shared());
+        let shared = mock.shared();
         tokio::spawn(async move {
             for _ in 0..200 {
                 {
@@ -1910,7 +1916,8 @@ async fn job_gpu_1_concurrent_churn_keeps_gpus_and_counters_consistent() {
             }
         }
     }
-    let state = mock.shared().state.lock();
+    let shared = mock.shared();
+    let state = shared.state.lock();
     assert!(state.gpus.iter().all(Option::is_none), "{:?}", state.gpus);
     assert_eq!(state.running_jobs, 0);
     assert_eq!(

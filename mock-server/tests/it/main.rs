@@ -5,11 +5,20 @@
 mod support;
 
 mod auth;
+mod clock;
+mod control;
 mod e2e;
+mod faults;
 mod jobs;
+mod journal;
 mod logs;
 mod monitoring;
+mod mutants;
 mod networks;
+mod quirks;
 mod reflection;
 mod runtimes;
+mod scenarios;
+mod sessions;
 mod volumes;
+mod workflows;

@@ -405,7 +405,8 @@ pub fn is_v4_uuid(id: &str) -> bool {
 
 /// The log buffer of a job, white-box.
 pub fn log_buffer(mock: &RunningMock, id: &str) -> std::sync::Arc<joblet_mock::logs::LogBuffer> {
-    let state = mock.shared().state.lock();
+    let shared = mock.shared();
+    let state = shared.state.lock();
     let seq = state.jobs.resolve(id).expect("job exists");
     std::sync::Arc::clone(&state.jobs.get(seq).expect("job exists").log)
 }
@@ -455,4 +456,104 @@ pub fn whole_second_ahead(min_ms: i64) -> DateTime<Local> {
         .timestamp_opt(t.timestamp() + 1, 0)
         .single()
         .expect("valid instant")
+}
+
+// ------------------------------------------------------------ workflows
+
+/// The sample workflows of `fixtures/workflows/`.
+pub const ETL_YAML: &str = include_str!("../../../fixtures/workflows/etl-pipeline.yaml");
+/// The diamond (list form with `depends_on`).
+pub const DIAMOND_YAML: &str = include_str!("../../../fixtures/workflows/diamond.yaml");
+/// One failing branch.
+pub const FAILING_YAML: &str = include_str!("../../../fixtures/workflows/failing-branch.yaml");
+/// The file the ETL pipeline uploads.
+pub const ORDERS_CSV: &str = include_str!("../../../fixtures/workflows/data/orders.csv");
+
+/// The workflowFiles of the ETL pipeline.
+pub fn etl_files() -> Vec<pb::FileUpload> {
+    vec![pb::FileUpload {
+        path: "data/orders.csv".into(),
+        content: ORDERS_CSV.as_bytes().to_vec(),
+        mode: 0o644,
+        is_directory: false,
+    }]
+}
+
+/// A RunWorkflowRequest for `yaml` with `files`.
+pub fn workflow_req(yaml: &str, files: Vec<pb::FileUpload>) -> pb::RunWorkflowRequest {
+    pb::RunWorkflowRequest {
+        workflow: "workflow.yaml".into(),
+        yaml_content: yaml.into(),
+        workflow_files: files,
+        ..Default::default()
+    }
+}
+
+/// RunWorkflow that must succeed: the workflow's UUID.
+pub async fn run_workflow(jobs: &mut Jobs, yaml: &str, files: Vec<pb::FileUpload>) -> String {
+    match jobs.run_workflow(workflow_req(yaml, files)).await {
+        Ok(r) => {
+            let r = r.into_inner();
+            assert_eq!(r.status, "STARTED", "{r:?}");
+            r.workflow_uuid
+        }
+        Err(e) => panic!("RunWorkflow failed: {e:?}\n{yaml}"),
+    }
+}
+
+/// GetWorkflowStatus that must succeed.
+pub async fn workflow_status(jobs: &mut Jobs, id: &str) -> pb::GetWorkflowStatusResponse {
+    match jobs
+        .get_workflow_status(pb::GetWorkflowStatusRequest {
+            workflow_uuid: id.into(),
+        })
+        .await
+    {
+        Ok(r) => r.into_inner(),
+        Err(e) => panic!("GetWorkflowStatus {id} failed: {e:?}"),
+    }
+}
+
+/// The workflow's own status string.
+pub fn wf_state(s: &pb::GetWorkflowStatusResponse) -> &str {
+    s.workflow.as_ref().map_or("", |w| w.status.as_str())
+}
+
+/// Polls GetWorkflowStatus until `done` holds.
+pub async fn wait_workflow(
+    jobs: &Jobs,
+    id: &str,
+    what: &str,
+    done: impl Fn(&pb::GetWorkflowStatusResponse) -> bool,
+) -> pb::GetWorkflowStatusResponse {
+    let done = &done;
+    eventually(&format!("workflow {id} reaches {what}"), || {
+        let mut jobs = jobs.clone();
+        let id = id.to_string();
+        async move {
+            let s = jobs
+                .get_workflow_status(pb::GetWorkflowStatusRequest { workflow_uuid: id })
+                .await
+                .ok()?
+                .into_inner();
+            done(&s).then_some(s)
+        }
+    })
+    .await
+}
+
+/// Polls until the workflow is COMPLETED, FAILED or CANCELED.
+pub async fn wait_workflow_final(jobs: &Jobs, id: &str) -> pb::GetWorkflowStatusResponse {
+    wait_workflow(jobs, id, "a final state", |s| {
+        matches!(wf_state(s), "COMPLETED" | "FAILED" | "CANCELED")
+    })
+    .await
+}
+
+/// The job named `name` of a workflow view.
+#[track_caller]
+pub fn wf_job<'a>(jobs: &'a [pb::WorkflowJob], name: &str) -> &'a pb::WorkflowJob {
+    jobs.iter()
+        .find(|j| j.job_name == name)
+        .unwrap_or_else(|| panic!("no job {name} in {jobs:?}"))
 }

@@ -1,0 +1,451 @@
+//! Behaviour switches over the one engine: profiles, quirks and mutants.
+//!
+//! The mock has one set of handlers. What differs between the `documented`
+//! profile and the `server-v1` profile is a set of [`Quirk`] switches that the
+//! handlers consult (`shared.quirk(Quirk::CancelUnimplemented)`); a profile is
+//! just the list of quirks it turns on ([`Profile::quirks`]). A [`Mutant`]
+//! breaks exactly one documented behaviour, for proving that each conformance
+//! case can fail; handlers consult it the same way (`shared.mutant(Mutant::…)`).
+
+use std::fmt;
+
+/// Which behaviour profile the mock follows (see `shared/spec/behaviours.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Profile {
+    /// The API as its documentation and the SDK describe it.
+    #[default]
+    Documented,
+    /// The observable quirks of the deployed v1 server (every QUIRK behaviour).
+    #[value(name = "server-v1")]
+    #[serde(rename = "server-v1")]
+    ServerV1,
+}
+
+impl Profile {
+    /// The quirks this profile turns on.
+    pub fn quirks(self) -> Quirks {
+        match self {
+            Self::Documented => Quirks::NONE,
+            Self::ServerV1 => Quirks::ALL,
+        }
+    }
+
+    /// The profile's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Documented => "documented",
+            Self::ServerV1 => "server-v1",
+        }
+    }
+}
+
+macro_rules! quirks {
+    ($( $(#[$doc:meta])* $variant:ident = $bit:expr, $id:literal; )*) => {
+        /// One observable difference of the deployed server (`QUIRK-n`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Quirk { $( $(#[$doc])* $variant = $bit, )* }
+
+        impl Quirk {
+            /// Every quirk, in ID order.
+            pub const LIST: &'static [Quirk] = &[$(Quirk::$variant),*];
+
+            /// The behaviour ID (`QUIRK-4`).
+            pub fn id(self) -> &'static str {
+                match self { $(Quirk::$variant => $id,)* }
+            }
+        }
+    };
+}
+
+quirks! {
+    /// QUIRK-1: CancelJob answers UNIMPLEMENTED.
+    CancelUnimplemented = 0, "QUIRK-1";
+    /// QUIRK-2: stop/delete/run/workflow failures answer INTERNAL with the real prefixes.
+    InternalErrors = 1, "QUIRK-2";
+    /// QUIRK-3: RunJob answers only jobUuid and status.
+    MinimalRunResponse = 2, "QUIRK-3";
+    /// QUIRK-4: ListJobs shows secret values.
+    UnmaskedListJobs = 3, "QUIRK-4";
+    /// QUIRK-5: ID prefixes only for GetJobStatus, GetJobLogs, GetWorkflowStatus.
+    LimitedPrefixes = 4, "QUIRK-5";
+    /// QUIRK-6: invalid cpuCores and out-of-range values are dropped silently.
+    LenientValues = 5, "QUIRK-6";
+    /// QUIRK-7: unknown networks, volumes and runtimes fail the job, not the call.
+    LateResourceChecks = 6, "QUIRK-7";
+    /// QUIRK-8: duplicate names overwrite; no overlap or reserved-name checks;
+    /// custom bridges ""; volume jobCount 0.
+    LaxNetworksVolumes = 7, "QUIRK-8";
+    /// QUIRK-9: the v1 workflow engine (5 s ticks, CANCELED workflows, "0" IDs, ...).
+    WorkflowV1 = 8, "QUIRK-9";
+    /// QUIRK-10: logs of a CANCELED job never end; StopJob answers only uuid.
+    CanceledLogsHang = 9, "QUIRK-10";
+    /// QUIRK-11: monitoring needs no role; unknown metricTypes are ignored.
+    OpenMonitoring = 10, "QUIRK-11";
+    /// QUIRK-12: RunJob ignores GPUs, name and workDir; schedules need an offset.
+    IgnoredRunFields = 11, "QUIRK-12";
+}
+
+impl fmt::Display for Quirk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl std::str::FromStr for Quirk {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Quirk::LIST
+            .iter()
+            .copied()
+            .find(|q| q.id().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown quirk {s:?}: expected QUIRK-1 .. QUIRK-12"))
+    }
+}
+
+/// A set of quirks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks(u32);
+
+impl Quirks {
+    /// No quirk: the documented behaviour.
+    pub const NONE: Quirks = Quirks(0);
+    /// Every quirk: the deployed server.
+    pub const ALL: Quirks = Quirks((1 << 12) - 1);
+
+    /// Whether `q` is on.
+    pub fn has(self, q: Quirk) -> bool {
+        self.0 & (1 << q as u32) != 0
+    }
+
+    /// This set with `q` on.
+    pub fn with(self, q: Quirk) -> Self {
+        Self(self.0 | (1 << q as u32))
+    }
+
+    /// The quirks that are on, in ID order.
+    pub fn list(self) -> Vec<Quirk> {
+        Quirk::LIST
+            .iter()
+            .copied()
+            .filter(|q| self.has(*q))
+            .collect()
+    }
+}
+
+macro_rules! mutants {
+    ($( $(#[$doc:meta])* $variant:ident, $name:literal, $id:literal, $what:literal; )*) => {
+        /// A deliberate break of one documented behaviour (`--mutant NAME`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Mutant { $( $(#[$doc])* $variant, )* }
+
+        impl Mutant {
+            /// Every mutant, in the order `--list-mutants` prints them.
+            pub const LIST: &'static [Mutant] = &[$(Mutant::$variant),*];
+
+            /// The name given to `--mutant`.
+            pub fn name(self) -> &'static str {
+                match self { $(Mutant::$variant => $name,)* }
+            }
+
+            /// The behaviour ID it breaks.
+            pub fn behaviour(self) -> &'static str {
+                match self { $(Mutant::$variant => $id,)* }
+            }
+
+            /// What it does instead.
+            pub fn description(self) -> &'static str {
+                match self { $(Mutant::$variant => $what,)* }
+            }
+        }
+    };
+}
+
+mutants! {
+    /// ALL-1: GetJobStatus reports the status in lower case ("completed").
+    LowercaseStatus, "lowercase-status", "ALL-1",
+        "GetJobStatus reports the status in lower case (\"completed\")";
+    /// ALL-2: A unique prefix of a job ID is not accepted: NOT_FOUND.
+    PrefixLookupOff, "prefix-lookup-off", "ALL-2",
+        "A unique prefix of a job ID is not accepted: NOT_FOUND";
+    /// ALL-3: GetJobStatus startTime carries milliseconds ("...:05.000+02:00").
+    TimeMillis, "time-millis", "ALL-3",
+        "GetJobStatus startTime carries milliseconds (\"...:05.000+02:00\")";
+    /// ALL-4: RunJob validation errors answer INTERNAL instead of INVALID_ARGUMENT.
+    ValidationInternal, "validation-internal", "ALL-4",
+        "RunJob validation errors answer INTERNAL instead of INVALID_ARGUMENT";
+    /// ALL-5: ListJobs returns the newest job first.
+    ListsReversed, "lists-reversed", "ALL-5",
+        "ListJobs returns the newest job first";
+    /// ALL-6: ListJobs returns secret environment values instead of "***".
+    ListLeaksSecrets, "list-leaks-secrets", "ALL-6",
+        "ListJobs returns secret environment values instead of \"***\"";
+    /// ALL-7: Messages over 4 MiB are refused (RESOURCE_EXHAUSTED), not 128 MiB.
+    SmallMessages, "small-messages", "ALL-7",
+        "Messages over 4 MiB are refused (RESOURCE_EXHAUSTED), not 128 MiB";
+    /// AUTH-1: Plaintext callers are viewers: RunJob answers PERMISSION_DENIED.
+    PlaintextViewer, "plaintext-viewer", "AUTH-1",
+        "Plaintext callers are viewers: RunJob answers PERMISSION_DENIED";
+    /// AUTH-2: A TLS client without a certificate is accepted, as admin.
+    TlsAnonymous, "tls-anonymous", "AUTH-2",
+        "A TLS client without a certificate is accepted, as admin";
+    /// AUTH-3: A certificate without an admin/viewer OU may call the viewer's operations.
+    UnknownRoleReads, "unknown-role-reads", "AUTH-3",
+        "A certificate without an admin/viewer OU may call the viewer's operations";
+    /// AUTH-4: The viewer role may call RunJob.
+    ViewerMayRun, "viewer-may-run", "AUTH-4",
+        "The viewer role may call RunJob";
+    /// AUTH-5: A viewer's invalid RunJob answers INVALID_ARGUMENT, not PERMISSION_DENIED.
+    ValidateBeforeAuth, "validate-before-auth", "AUTH-5",
+        "A viewer's invalid RunJob answers INVALID_ARGUMENT, not PERMISSION_DENIED";
+    /// JOB-RUN-1: RunJob's response does not echo the args.
+    RunNoEcho, "run-no-echo", "JOB-RUN-1",
+        "RunJob's response does not echo the args";
+    /// JOB-RUN-2: RunJob with an empty command is accepted.
+    EmptyCommandOk, "empty-command-ok", "JOB-RUN-2",
+        "RunJob with an empty command is accepted";
+    /// JOB-RUN-3: Negative maxCpu, maxMemory and maxIobps are accepted.
+    NegativeLimitsOk, "negative-limits-ok", "JOB-RUN-3",
+        "Negative maxCpu, maxMemory and maxIobps are accepted";
+    /// JOB-RUN-4: Any cpuCores text is accepted.
+    CpuCoresUnchecked, "cpu-cores-unchecked", "JOB-RUN-4",
+        "Any cpuCores text is accepted";
+    /// JOB-RUN-5: A future schedule is ignored: the job runs at once (RUNNING).
+    ScheduleIgnored, "schedule-ignored", "JOB-RUN-5",
+        "A future schedule is ignored: the job runs at once (RUNNING)";
+    /// JOB-RUN-6: RunJob accepts a network that does not exist.
+    UnknownNetworkOk, "unknown-network-ok", "JOB-RUN-6",
+        "RunJob accepts a network that does not exist";
+    /// JOB-RUN-7: RunJob accepts a volume that does not exist.
+    UnknownVolumeOk, "unknown-volume-ok", "JOB-RUN-7",
+        "RunJob accepts a volume that does not exist";
+    /// JOB-RUN-8: RunJob accepts a runtime that is not installed.
+    UnknownRuntimeOk, "unknown-runtime-ok", "JOB-RUN-8",
+        "RunJob accepts a runtime that is not installed";
+    /// JOB-RUN-9: Uploaded files are not available to the job's command.
+    UploadsLost, "uploads-lost", "JOB-RUN-9",
+        "Uploaded files are not available to the job's command";
+    /// JOB-RUN-10: The same key in environment and secret_environment is accepted.
+    EnvDuplicateOk, "env-duplicate-ok", "JOB-RUN-10",
+        "The same key in environment and secret_environment is accepted";
+    /// JOB-GPU-1: GetJobStatus reports no gpu_indices.
+    GpuIndicesHidden, "gpu-indices-hidden", "JOB-GPU-1",
+        "GetJobStatus reports no gpu_indices";
+    /// JOB-GPU-2: More GPUs than the node has: RESOURCE_EXHAUSTED instead of INVALID_ARGUMENT.
+    GpuOverNodeExhausted, "gpu-over-node-exhausted", "JOB-GPU-2",
+        "More GPUs than the node has: RESOURCE_EXHAUSTED instead of INVALID_ARGUMENT";
+    /// JOB-LIFE-1: A job that exits non-zero ends COMPLETED.
+    NonzeroCompletes, "nonzero-completes", "JOB-LIFE-1",
+        "A job that exits non-zero ends COMPLETED";
+    /// JOB-LIFE-2: A scheduled job stays SCHEDULED after its time.
+    ScheduledNeverStarts, "scheduled-never-starts", "JOB-LIFE-2",
+        "A scheduled job stays SCHEDULED after its time";
+    /// JOB-STATUS-1: GetJobStatus reports an empty workDir.
+    StatusNoWorkDir, "status-no-workdir", "JOB-STATUS-1",
+        "GetJobStatus reports an empty workDir";
+    /// JOB-STATUS-2: GetJobStatus of an unknown ID answers OK with an empty record.
+    StatusUnknownOk, "status-unknown-ok", "JOB-STATUS-2",
+        "GetJobStatus of an unknown ID answers OK with an empty record";
+    /// JOB-STOP-1: A stopped job reports exit code 0 instead of -1.
+    StopExitZero, "stop-exit-zero", "JOB-STOP-1",
+        "A stopped job reports exit code 0 instead of -1";
+    /// JOB-STOP-2: StopJob on a SCHEDULED job ends it STOPPED instead of CANCELED.
+    StopScheduledStopped, "stop-scheduled-stopped", "JOB-STOP-2",
+        "StopJob on a SCHEDULED job ends it STOPPED instead of CANCELED";
+    /// JOB-STOP-3: StopJob on a finished job answers OK instead of FAILED_PRECONDITION.
+    StopFinishedOk, "stop-finished-ok", "JOB-STOP-3",
+        "StopJob on a finished job answers OK instead of FAILED_PRECONDITION";
+    /// JOB-CANCEL-1: A canceled job is dropped from history (GetJobStatus NOT_FOUND).
+    CancelForgets, "cancel-forgets", "JOB-CANCEL-1",
+        "A canceled job is dropped from history (GetJobStatus NOT_FOUND)";
+    /// JOB-CANCEL-2: CancelJob on a RUNNING job ends it CANCELED instead of FAILED_PRECONDITION.
+    CancelRunningOk, "cancel-running-ok", "JOB-CANCEL-2",
+        "CancelJob on a RUNNING job ends it CANCELED instead of FAILED_PRECONDITION";
+    /// JOB-DEL-1: DeleteJob answers success but the job stays.
+    DeleteNoop, "delete-noop", "JOB-DEL-1",
+        "DeleteJob answers success but the job stays";
+    /// JOB-DEL-2: DeleteJob on a RUNNING job deletes it instead of FAILED_PRECONDITION.
+    DeleteRunningOk, "delete-running-ok", "JOB-DEL-2",
+        "DeleteJob on a RUNNING job deletes it instead of FAILED_PRECONDITION";
+    /// JOB-DELALL-1: DeleteAllJobs reports skipped_count 0.
+    DeleteAllSkippedZero, "delete-all-skipped-zero", "JOB-DELALL-1",
+        "DeleteAllJobs reports skipped_count 0";
+    /// JOB-LOGS-1: GetJobLogs drops the last chunk of the log.
+    LogsDropLastChunk, "logs-drop-last-chunk", "JOB-LOGS-1",
+        "GetJobLogs drops the last chunk of the log";
+    /// JOB-LOGS-2: A second concurrent GetJobLogs reader of a job is refused.
+    LogsOneReader, "logs-one-reader", "JOB-LOGS-2",
+        "A second concurrent GetJobLogs reader of a job is refused";
+    /// JOB-LOGS-3: GetJobLogs of an unknown job answers an empty stream instead of NOT_FOUND.
+    LogsUnknownEmpty, "logs-unknown-empty", "JOB-LOGS-3",
+        "GetJobLogs of an unknown job answers an empty stream instead of NOT_FOUND";
+    /// JOB-LIST-1: ListJobs leaves out finished jobs.
+    ListDropsFinished, "list-drops-finished", "JOB-LIST-1",
+        "ListJobs leaves out finished jobs";
+    /// NET-CREATE-1: CreateNetwork answers bridge "br-<name>" instead of "joblet-<name>".
+    NetworkBridgeBr, "network-bridge-br", "NET-CREATE-1",
+        "CreateNetwork answers bridge \"br-<name>\" instead of \"joblet-<name>\"";
+    /// NET-CREATE-2: CreateNetwork accepts the reserved name "host".
+    ReservedNetworkOk, "reserved-network-ok", "NET-CREATE-2",
+        "CreateNetwork accepts the reserved name \"host\"";
+    /// NET-CREATE-3: CreateNetwork accepts a CIDR that overlaps an existing network.
+    CidrOverlapOk, "cidr-overlap-ok", "NET-CREATE-3",
+        "CreateNetwork accepts a CIDR that overlaps an existing network";
+    /// NET-CREATE-4: CreateNetwork with an existing name replaces it instead of ALREADY_EXISTS.
+    NetworkDuplicateOk, "network-duplicate-ok", "NET-CREATE-4",
+        "CreateNetwork with an existing name replaces it instead of ALREADY_EXISTS";
+    /// NET-LIST-1: ListNetworks reports jobCount 0 for every network.
+    NetworkJobCountZero, "network-job-count-zero", "NET-LIST-1",
+        "ListNetworks reports jobCount 0 for every network";
+    /// NET-RM-1: RemoveNetwork removes a network that running jobs use.
+    RemoveBusyNetwork, "remove-busy-network", "NET-RM-1",
+        "RemoveNetwork removes a network that running jobs use";
+    /// VOL-CREATE-1: CreateVolume without a type answers type "" instead of "filesystem".
+    VolumeTypeNoDefault, "volume-type-no-default", "VOL-CREATE-1",
+        "CreateVolume without a type answers type \"\" instead of \"filesystem\"";
+    /// VOL-CREATE-2: CreateVolume accepts any size text.
+    VolumeSizeUnchecked, "volume-size-unchecked", "VOL-CREATE-2",
+        "CreateVolume accepts any size text";
+    /// VOL-CREATE-3: CreateVolume with an existing name adds a second one instead of ALREADY_EXISTS.
+    VolumeDuplicateOk, "volume-duplicate-ok", "VOL-CREATE-3",
+        "CreateVolume with an existing name adds a second one instead of ALREADY_EXISTS";
+    /// VOL-LIST-1: ListVolumes reports jobCount 0 for every volume.
+    VolumeJobCountZero, "volume-job-count-zero", "VOL-LIST-1",
+        "ListVolumes reports jobCount 0 for every volume";
+    /// VOL-RM-1: RemoveVolume removes a volume that running jobs use.
+    RemoveBusyVolume, "remove-busy-volume", "VOL-RM-1",
+        "RemoveVolume removes a volume that running jobs use";
+    /// MON-STATUS-1: GetSystemStatus answers available false.
+    StatusUnavailable, "status-unavailable", "MON-STATUS-1",
+        "GetSystemStatus answers available false";
+    /// MON-STREAM-1: StreamSystemMetrics ignores intervalSeconds and sends every 100 ms.
+    IntervalIgnored, "interval-ignored", "MON-STREAM-1",
+        "StreamSystemMetrics ignores intervalSeconds and sends every 100 ms";
+    /// MON-STREAM-2: StreamSystemMetrics sends every section whatever metricTypes asks for.
+    FilterIgnored, "filter-ignored", "MON-STREAM-2",
+        "StreamSystemMetrics sends every section whatever metricTypes asks for";
+    /// RT-LIST-1: ListRuntimes reports every runtime with available false.
+    RuntimesUnavailable, "runtimes-unavailable", "RT-LIST-1",
+        "ListRuntimes reports every runtime with available false";
+    /// RT-INFO-1: GetRuntimeInfo of an unknown runtime answers NOT_FOUND instead of found false.
+    RuntimeInfoNotFound, "runtime-info-not-found", "RT-INFO-1",
+        "GetRuntimeInfo of an unknown runtime answers NOT_FOUND instead of found false";
+    /// RT-TEST-1: TestRuntime of an unknown runtime answers success true, exit code 0.
+    RuntimeTestUnknownOk, "runtime-test-unknown-ok", "RT-TEST-1",
+        "TestRuntime of an unknown runtime answers success true, exit code 0";
+    /// RT-SPEC-1: ValidateRuntimeSpec answers INVALID_ARGUMENT for an invalid spec.
+    SpecErrorStatus, "spec-error-status", "RT-SPEC-1",
+        "ValidateRuntimeSpec answers INVALID_ARGUMENT for an invalid spec";
+    /// RT-INSTALL-1: Unary installs answer status "success" instead of "completed".
+    InstallStatusSuccess, "install-status-success", "RT-INSTALL-1",
+        "Unary installs answer status \"success\" instead of \"completed\"";
+    /// RT-INSTALL-2: Streaming installs end without their result chunk.
+    InstallNoResult, "install-no-result", "RT-INSTALL-2",
+        "Streaming installs end without their result chunk";
+    /// RT-INSTALL-3: forceReinstall is ignored: an installed runtime answers "already installed".
+    ForceReinstallIgnored, "force-reinstall-ignored", "RT-INSTALL-3",
+        "forceReinstall is ignored: an installed runtime answers \"already installed\"";
+    /// RT-RM-1: RemoveRuntime answers success but the runtime stays listed.
+    RemovedRuntimeListed, "removed-runtime-listed", "RT-RM-1",
+        "RemoveRuntime answers success but the runtime stays listed";
+}
+
+impl fmt::Display for Mutant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Mutant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mutant::LIST
+            .iter()
+            .copied()
+            .find(|m| m.name() == s.trim())
+            .ok_or_else(|| format!("unknown mutant {s:?}: `joblet-mock --list-mutants` lists them"))
+    }
+}
+
+/// What the engine consults: the quirks of the profile and at most one mutant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Behaviour {
+    /// Quirks that are on.
+    pub quirks: Quirks,
+    /// The mutant, if any.
+    pub mutant: Option<Mutant>,
+}
+
+impl Behaviour {
+    /// Whether quirk `q` is on.
+    pub fn quirk(&self, q: Quirk) -> bool {
+        self.quirks.has(q)
+    }
+
+    /// Whether mutant `m` is the active one.
+    pub fn mutant(&self, m: Mutant) -> bool {
+        self.mutant == Some(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_are_data() {
+        assert!(Profile::Documented.quirks().list().is_empty());
+        let all = Profile::ServerV1.quirks().list();
+        assert_eq!(all.len(), 12);
+        let ids: Vec<_> = all.iter().map(|q| q.id()).collect();
+        assert_eq!(ids[0], "QUIRK-1");
+        assert_eq!(ids[11], "QUIRK-12");
+        assert_eq!("quirk-4".parse::<Quirk>(), Ok(Quirk::UnmaskedListJobs));
+    }
+
+    #[test]
+    fn mutant_names_are_unique_and_parse() {
+        let mut names = std::collections::BTreeSet::new();
+        for m in Mutant::LIST {
+            assert!(names.insert(m.name()), "duplicate {}", m.name());
+            assert_eq!(m.name().parse::<Mutant>(), Ok(*m));
+            assert!(!m.behaviour().is_empty() && !m.description().is_empty());
+        }
+        assert!("nope".parse::<Mutant>().is_err());
+    }
+
+    /// The family of a behaviour ID: `JOB` for `JOB-STOP-3`.
+    fn family(id: &str) -> &str {
+        id.split('-').next().unwrap_or_default()
+    }
+
+    #[test]
+    fn every_family_has_mutants() {
+        for fam in ["ALL", "AUTH", "JOB", "NET", "VOL", "MON", "RT"] {
+            assert!(
+                Mutant::LIST.iter().any(|m| family(m.behaviour()) == fam),
+                "no mutant for the {fam} family"
+            );
+        }
+        for m in Mutant::LIST {
+            let id = m.behaviour();
+            assert!(
+                ["ALL", "AUTH", "JOB", "NET", "VOL", "MON", "RT", "WF"].contains(&family(id))
+                    && id
+                        .rsplit('-')
+                        .next()
+                        .is_some_and(|n| n.parse::<u32>().is_ok()),
+                "{} names an odd behaviour ID {id:?}",
+                m.name()
+            );
+        }
+        // WF mutants come with the workflow engine; the others alone reach 40.
+        let outside_wf = Mutant::LIST
+            .iter()
+            .filter(|m| family(m.behaviour()) != "WF")
+            .count();
+        assert!(outside_wf >= 40, "only {outside_wf} mutants outside WF");
+        assert!(Mutant::LIST.len() >= 40);
+    }
+}

@@ -1,0 +1,773 @@
+//! Snapshot and Restore: a session's state as JSON.
+//!
+//! [`take`] captures the state of one session: its networks, volumes, installed
+//! runtimes and jobs (each with its spec, status, times, exit code and the log
+//! history it retains), and its clock time. [`to_json`] and [`from_json`]
+//! convert a [`Snapshot`] to and from text; [`restore`] replaces a session's
+//! state with one. The control API's `Snapshot`/`Restore`, `joblet-mock ctl
+//! snapshot|restore` and `RunningMock::snapshot|restore` all go through here.
+//!
+//! # What a restore gives back
+//!
+//! - Networks (built-in ones are always there and are not restored from the
+//!   file), volumes, runtimes and jobs, in the snapshot's order, with their IDs.
+//! - Jobs that were final (`COMPLETED`, `FAILED`, `STOPPED`, `CANCELED`) come
+//!   back exactly, their log readable to the end.
+//! - Jobs that were not final (`INITIALIZING`, `SCHEDULED`, `RUNNING`) come back
+//!   **`STOPPED` with exit code -1**, ended at the restore, with the line
+//!   [`RESTORED_LINE`] appended to their log: a running simulation (its place
+//!   in a script, its timers, its uploads) is not part of the state and cannot
+//!   be captured.
+//! - A virtual clock moves forward to the snapshot's time if it is behind (a
+//!   clock never goes back); a real clock is left alone.
+//! - Workflows are saved as the API shows them (`GetWorkflowStatus`: the
+//!   workflow and its jobs) but their records are not rebuilt: the workflow
+//!   engine's bookkeeping (requirements, pending jobs, ticks) is not part of
+//!   the snapshot. Their jobs come back as ordinary jobs (with their
+//!   `workflow_uuid`); [`RestoreSummary::workflows_skipped`] counts them.
+//! - Fault rules, scenarios and the call journal are not part of the state: a
+//!   restore keeps the session's own.
+//! - Secret environment values are saved in clear, so that restored jobs keep
+//!   them: treat snapshot files as you treat the test's secrets.
+//!
+//! A log is saved as `{"text": "..."}` when it is UTF-8, else as
+//! `{"base64": "..."}`; only the history the job retains
+//! (`--log-retention-bytes`) is there.
+//!
+//! # Format
+//!
+//! ```json
+//! {
+//!   "format": 1,
+//!   "session": "default",
+//!   "clock": { "now": "2030-01-01T00:00:00.000Z", "now_unix_ms": 1893456000000, "mode": "manual" },
+//!   "networks": [ { "name": "bridge", "cidr": "172.20.0.0/16", "bridge": "joblet0", "builtin": true } ],
+//!   "volumes": [ { "name": "cache", "size": "1GB", "kind": "filesystem", "path": "/opt/joblet/volumes/cache", "created": "..." } ],
+//!   "runtimes": [ { "name": "python-3.11", "language": "python", "version": "3.11", ... } ],
+//!   "jobs": [ {
+//!     "id": "6f1c…", "status": "COMPLETED", "exit_code": 0,
+//!     "start_time": "2030-01-01T00:00:00+00:00", "end_time": "2030-01-01T00:00:01+00:00",
+//!     "spec": { "command": "echo", "args": ["hi"], "network": "bridge", "work_dir": "/work", ... },
+//!     "log": { "text": "hi\n" }
+//!   } ]
+//! }
+//! ```
+//!
+//! Every table is captured by its own function pair (`*_out` and `*_in`) and
+//! is one top-level key of [`Snapshot`]; a new table of [`State`] becomes one
+//! more key and pair. Unknown keys are refused, so a snapshot is never
+//! half-restored by an older mock.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::catalogue::RuntimeRecord;
+use crate::control::{clock_mode_name, rfc3339_ms, session_label};
+use crate::error::{Error, Result};
+use crate::jobs::rfc3339;
+use crate::logs::LogBuffer;
+use crate::state::{Job, JobSpec, JobStatus, NetworkRecord, Shared, State, VolumeRecord};
+
+/// The version of the snapshot format this mock writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// The line appended to the log of a job restored as `STOPPED`.
+pub const RESTORED_LINE: &str = "joblet-mock: restored from a snapshot; this job was not finished \
+     when the snapshot was taken and its execution cannot be restored, so it is STOPPED";
+
+/// A session's state (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The session the snapshot was taken from (`default` for the default one).
+    #[serde(default)]
+    pub session: String,
+    /// The session clock when the snapshot was taken.
+    pub clock: ClockSnapshot,
+    /// Networks, built-in ones included, in creation order.
+    #[serde(default)]
+    pub networks: Vec<NetworkSnapshot>,
+    /// Volumes in creation order.
+    #[serde(default)]
+    pub volumes: Vec<VolumeSnapshot>,
+    /// Installed runtimes in install order.
+    #[serde(default)]
+    pub runtimes: Vec<RuntimeSnapshot>,
+    /// Jobs in creation order.
+    #[serde(default)]
+    pub jobs: Vec<JobSnapshot>,
+    /// Workflows in creation order, as the Joblet API shows them (saved for
+    /// inspection; see the module docs for what a restore does with them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflows: Vec<WorkflowSnapshot>,
+}
+
+/// A workflow as GetWorkflowStatus shows it, in proto3 JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSnapshot {
+    /// The `WorkflowInfo` (uuid, workflow, status, counts, times, yamlContent).
+    pub workflow: serde_json::Value,
+    /// Its `WorkflowJob`s.
+    #[serde(default)]
+    pub jobs: Vec<serde_json::Value>,
+}
+
+/// The session clock of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSnapshot {
+    /// RFC 3339 in UTC with milliseconds (informative; `now_unix_ms` counts).
+    #[serde(default)]
+    pub now: String,
+    /// Unix milliseconds.
+    pub now_unix_ms: i64,
+    /// `real`, `virtual` or `manual` (informative).
+    #[serde(default)]
+    pub mode: String,
+}
+
+/// A network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSnapshot {
+    pub name: String,
+    #[serde(default)]
+    pub cidr: String,
+    #[serde(default)]
+    pub bridge: String,
+    /// Built in (`bridge`, `isolated`, `none`): always present, not restored.
+    #[serde(default)]
+    pub builtin: bool,
+}
+
+/// A volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSnapshot {
+    pub name: String,
+    #[serde(default)]
+    pub size: String,
+    /// `filesystem` or `memory`.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub path: String,
+    /// Creation time, RFC 3339.
+    pub created: String,
+}
+
+/// An installed runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSnapshot {
+    pub name: String,
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub size_bytes: i64,
+    #[serde(default)]
+    pub packages: Vec<String>,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub gpu: bool,
+}
+
+/// A job record with its retained log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSnapshot {
+    /// The job's UUID.
+    pub id: String,
+    /// What was asked.
+    pub spec: JobSpecSnapshot,
+    /// `COMPLETED`, `RUNNING`, ... (upper case, as on the wire).
+    pub status: String,
+    /// Submission time, RFC 3339.
+    pub start_time: String,
+    /// End time, RFC 3339, once final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// The requested schedule, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_time: Option<String>,
+    #[serde(default)]
+    pub exit_code: i32,
+    /// The GPUs the job was given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu_indices: Vec<i32>,
+    /// The retained log history.
+    #[serde(default)]
+    pub log: LogSnapshot,
+}
+
+/// What a job was asked to run (the fields of its RunJob request that the
+/// record keeps).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSpecSnapshot {
+    pub name: String,
+    pub command: String,
+    pub args: Vec<String>,
+    pub max_cpu: i32,
+    pub cpu_cores: String,
+    pub max_memory: i32,
+    pub max_iobps: i32,
+    pub network: String,
+    pub volumes: Vec<String>,
+    pub runtime: String,
+    pub work_dir: String,
+    pub environment: BTreeMap<String, String>,
+    /// In clear (see the module docs).
+    pub secret_environment: BTreeMap<String, String>,
+    /// Paths of the uploaded entries (their contents are not kept).
+    pub uploads: Vec<String>,
+    pub gpu_count: i32,
+    pub gpu_memory_mb: i32,
+    pub workflow_uuid: String,
+    pub dependencies: Vec<String>,
+}
+
+/// A job's retained log: `{"text": "..."}` or `{"base64": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum LogSnapshot {
+    /// UTF-8 output.
+    Text(String),
+    /// Any other output, base64 (standard alphabet, padded).
+    Base64(String),
+}
+
+impl Default for LogSnapshot {
+    fn default() -> Self {
+        Self::Text(String::new())
+    }
+}
+
+impl LogSnapshot {
+    fn of(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::Text(text.to_owned()),
+            Err(_) => Self::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        }
+    }
+
+    fn bytes(&self, field: &str) -> Result<Vec<u8>> {
+        match self {
+            Self::Text(t) => Ok(t.as_bytes().to_vec()),
+            Self::Base64(b) => base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .map_err(|e| Error::invalid(format!("{field}.base64"), format!("not base64: {e}"))),
+        }
+    }
+}
+
+/// What [`restore`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreSummary {
+    /// Jobs restored.
+    pub jobs: usize,
+    /// Of those, jobs that were not final and are now `STOPPED` (-1).
+    pub stopped: usize,
+    /// User networks restored (built-in ones not counted).
+    pub networks: usize,
+    pub volumes: usize,
+    pub runtimes: usize,
+    /// Workflows of the snapshot whose records were not rebuilt (their jobs are).
+    pub workflows_skipped: usize,
+}
+
+// ---------------------------------------------------------------------------
+// Taking a snapshot
+
+/// The state of `shared` now.
+pub fn take(shared: &Shared) -> Snapshot {
+    let clock = ClockSnapshot {
+        now: rfc3339_ms(shared.clock.now_ms()),
+        now_unix_ms: shared.clock.now_ms(),
+        mode: clock_mode_name(shared.clock.mode()).to_owned(),
+    };
+    // Read through the engine's own views, before (not under) the state lock.
+    let workflows = workflows_out(shared);
+    let state = shared.state.lock();
+    Snapshot {
+        format: FORMAT,
+        session: session_label(&shared.session).to_owned(),
+        clock,
+        networks: state.networks.iter().map(network_out).collect(),
+        volumes: state.volumes.iter().map(volume_out).collect(),
+        runtimes: state.runtimes.iter().map(runtime_out).collect(),
+        jobs: state.jobs.iter().map(|(_, job)| job_out(job)).collect(),
+        workflows,
+    }
+}
+
+/// A message of the contract in proto3 JSON (`null` if it cannot be shown).
+fn proto_json<M: prost::Message>(type_name: &str, message: &M) -> serde_json::Value {
+    crate::journal::descriptor_pool()
+        .get_message_by_name(type_name)
+        .and_then(|desc| {
+            prost_reflect::DynamicMessage::decode(desc, message.encode_to_vec().as_slice()).ok()
+        })
+        .and_then(|m| serde_json::to_value(&m).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn workflows_out(shared: &Shared) -> Vec<WorkflowSnapshot> {
+    use crate::workflow::engine;
+    engine::list(shared, true)
+        .workflows
+        .into_iter()
+        .map(|info| {
+            let jobs = engine::status(shared, &info.uuid)
+                .map(|s| s.jobs)
+                .unwrap_or_default();
+            WorkflowSnapshot {
+                workflow: proto_json("joblet.WorkflowInfo", &info),
+                jobs: jobs
+                    .iter()
+                    .map(|j| proto_json("joblet.WorkflowJob", j))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// `snapshot` as pretty-printed JSON.
+pub fn to_json(snapshot: &Snapshot) -> String {
+    serde_json::to_string_pretty(snapshot).unwrap_or_else(|e| {
+        // Every field is a string, number, list or map: this cannot fail.
+        tracing::error!("cannot encode a snapshot: {e}");
+        String::from("{}")
+    })
+}
+
+/// Parses a snapshot; `INVALID_ARGUMENT` naming `json`, the line and column.
+pub fn from_json(json: &str) -> Result<Snapshot> {
+    let snap: Snapshot = serde_json::from_str(json)
+        .map_err(|e| Error::invalid("json", format!("not a joblet-mock snapshot: {e}")))?;
+    if snap.format != FORMAT {
+        return Err(Error::invalid(
+            "json",
+            format!(
+                "snapshot format {} is not supported (this mock reads format {FORMAT})",
+                snap.format
+            ),
+        ));
+    }
+    Ok(snap)
+}
+
+fn network_out(n: &NetworkRecord) -> NetworkSnapshot {
+    NetworkSnapshot {
+        name: n.name.clone(),
+        cidr: n.cidr.clone(),
+        bridge: n.bridge.clone(),
+        builtin: n.builtin,
+    }
+}
+
+fn volume_out(v: &VolumeRecord) -> VolumeSnapshot {
+    VolumeSnapshot {
+        name: v.name.clone(),
+        size: v.size.clone(),
+        kind: v.kind.clone(),
+        path: v.path.clone(),
+        created: rfc3339(v.created),
+    }
+}
+
+fn runtime_out(r: &RuntimeRecord) -> RuntimeSnapshot {
+    RuntimeSnapshot {
+        name: r.name.clone(),
+        language: r.language.clone(),
+        version: r.version.clone(),
+        description: r.description.clone(),
+        size_bytes: r.size_bytes,
+        packages: r.packages.clone(),
+        architectures: r.architectures.clone(),
+        gpu: r.gpu,
+    }
+}
+
+fn job_out(job: &Job) -> JobSnapshot {
+    let s = &job.spec;
+    JobSnapshot {
+        id: job.id.to_string(),
+        spec: JobSpecSnapshot {
+            name: s.name.clone(),
+            command: s.command.clone(),
+            args: s.args.clone(),
+            max_cpu: s.max_cpu,
+            cpu_cores: s.cpu_cores.clone(),
+            max_memory: s.max_memory,
+            max_iobps: s.max_iobps,
+            network: s.network.clone(),
+            volumes: s.volumes.clone(),
+            runtime: s.runtime.clone(),
+            work_dir: s.work_dir.clone(),
+            environment: s.environment.iter().cloned().collect(),
+            secret_environment: s.secret_environment.iter().cloned().collect(),
+            uploads: s.uploads.clone(),
+            gpu_count: s.gpu_count,
+            gpu_memory_mb: s.gpu_memory_mb,
+            workflow_uuid: s.workflow_uuid.clone(),
+            dependencies: s.dependencies.clone(),
+        },
+        status: job.status.as_str().to_owned(),
+        start_time: rfc3339(job.start_time),
+        end_time: job.end_time.map(rfc3339),
+        scheduled_time: job.scheduled_time.map(rfc3339),
+        exit_code: job.exit_code,
+        gpu_indices: job.gpu_indices.clone(),
+        log: LogSnapshot::of(&job.log.snapshot()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Restoring
+
+/// Replaces the state of `shared` with `snapshot` (see the module docs for
+/// what comes back). The snapshot is checked completely first: on an error
+/// (`INVALID_ARGUMENT` naming the offending key, e.g. `jobs[2].status`) the
+/// session is left as it was.
+pub async fn restore(shared: &Shared, snapshot: &Snapshot) -> Result<RestoreSummary> {
+    let mut state = State::new(&shared.config);
+    let mut summary = RestoreSummary::default();
+    networks_in(&mut state, &snapshot.networks)?;
+    summary.networks = state.networks.iter().filter(|n| !n.builtin).count();
+    state.volumes = volumes_in(&snapshot.volumes)?;
+    summary.volumes = state.volumes.len();
+    state.runtimes = runtimes_in(&snapshot.runtimes)?;
+    summary.runtimes = state.runtimes.len();
+    let jobs = jobs_in(&snapshot.jobs)?;
+    summary.workflows_skipped = snapshot.workflows.len();
+
+    // Checked: from here on the session changes. Its current jobs end first
+    // (their tasks stop, their logs close), then the clock catches up.
+    shared.abort_all();
+    if shared.clock.is_virtual() && snapshot.clock.now_unix_ms > shared.clock.now_ms() {
+        // Cannot fail: the clock is virtual.
+        let _ = shared.clock.advance_to(snapshot.clock.now_unix_ms).await;
+    }
+    let now = shared.clock.now_secs();
+    let retention = shared.config.log_retention_bytes;
+    for pending in jobs {
+        // No reader and no grace: history beyond the retention is dropped at
+        // once, as it would have been on the node.
+        let log = LogBuffer::with_grace(retention, Duration::ZERO);
+        let mut out = log.writer();
+        out.write(pending.log).await;
+        let mut job = pending.job;
+        if !job.status.is_final() {
+            out.line(RESTORED_LINE).await;
+            job.status = JobStatus::Stopped;
+            job.exit_code = -1;
+            job.end_time = Some(now);
+            summary.stopped += 1;
+        }
+        log.close();
+        job.log = log;
+        state.jobs.insert(job);
+        summary.jobs += 1;
+    }
+    *shared.state.lock() = state;
+    Ok(summary)
+}
+
+fn networks_in(state: &mut State, networks: &[NetworkSnapshot]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (i, n) in networks.iter().enumerate() {
+        let field = format!("networks[{i}]");
+        if !seen.insert(n.name.as_str()) {
+            return Err(Error::invalid(
+                format!("{field}.name"),
+                format!("network {:?} appears twice", n.name),
+            ));
+        }
+        let existing = state.network(&n.name).map(|r| r.builtin);
+        match (existing, n.builtin) {
+            (Some(true), _) => continue,
+            (None, true) => {
+                return Err(Error::invalid(
+                    format!("{field}.builtin"),
+                    format!(
+                        "{:?} is not a built-in network (bridge, isolated, none)",
+                        n.name
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if n.name.trim().is_empty() {
+            return Err(Error::invalid(format!("{field}.name"), "must not be empty"));
+        }
+        state.networks.push(NetworkRecord {
+            name: n.name.clone(),
+            cidr: n.cidr.clone(),
+            bridge: n.bridge.clone(),
+            builtin: false,
+            listed: true,
+        });
+    }
+    Ok(())
+}
+
+fn volumes_in(volumes: &[VolumeSnapshot]) -> Result<Vec<VolumeRecord>> {
+    let mut seen = HashSet::new();
+    volumes
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let field = format!("volumes[{i}]");
+            if v.name.trim().is_empty() {
+                return Err(Error::invalid(format!("{field}.name"), "must not be empty"));
+            }
+            if !seen.insert(v.name.as_str()) {
+                return Err(Error::invalid(
+                    format!("{field}.name"),
+                    format!("volume {:?} appears twice", v.name),
+                ));
+            }
+            Ok(VolumeRecord {
+                name: v.name.clone(),
+                size: v.size.clone(),
+                kind: v.kind.clone(),
+                path: v.path.clone(),
+                created: time_in(&format!("{field}.created"), &v.created)?,
+            })
+        })
+        .collect()
+}
+
+fn runtimes_in(runtimes: &[RuntimeSnapshot]) -> Result<Vec<RuntimeRecord>> {
+    let mut seen = HashSet::new();
+    runtimes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if r.name.trim().is_empty() || !seen.insert(r.name.as_str()) {
+                return Err(Error::invalid(
+                    format!("runtimes[{i}].name"),
+                    format!("{:?} is empty or appears twice", r.name),
+                ));
+            }
+            Ok(RuntimeRecord {
+                name: r.name.clone(),
+                language: r.language.clone(),
+                version: r.version.clone(),
+                description: r.description.clone(),
+                size_bytes: r.size_bytes,
+                packages: r.packages.clone(),
+                architectures: r.architectures.clone(),
+                gpu: r.gpu,
+            })
+        })
+        .collect()
+}
+
+/// A job checked and ready to insert, with its log bytes.
+struct PendingJob {
+    job: Job,
+    log: Vec<u8>,
+}
+
+fn jobs_in(jobs: &[JobSnapshot]) -> Result<Vec<PendingJob>> {
+    let mut seen = HashSet::new();
+    jobs.iter()
+        .enumerate()
+        .map(|(i, j)| {
+            let field = format!("jobs[{i}]");
+            let id = Uuid::parse_str(j.id.trim()).map_err(|e| {
+                Error::invalid(
+                    format!("{field}.id"),
+                    format!("{:?} is not a UUID: {e}", j.id),
+                )
+            })?;
+            if !seen.insert(id) {
+                return Err(Error::invalid(
+                    format!("{field}.id"),
+                    format!("job {id} appears twice"),
+                ));
+            }
+            let status = status_in(&format!("{field}.status"), &j.status)?;
+            let opt_time = |name: &str, t: &Option<String>| {
+                t.as_deref()
+                    .filter(|t| !t.trim().is_empty())
+                    .map(|t| time_in(&format!("{field}.{name}"), t))
+                    .transpose()
+            };
+            let s = &j.spec;
+            if s.command.trim().is_empty() {
+                return Err(Error::invalid(
+                    format!("{field}.spec.command"),
+                    "must not be empty",
+                ));
+            }
+            let spec = JobSpec {
+                name: s.name.clone(),
+                command: s.command.clone(),
+                args: s.args.clone(),
+                max_cpu: s.max_cpu,
+                cpu_cores: s.cpu_cores.clone(),
+                max_memory: s.max_memory,
+                max_iobps: s.max_iobps,
+                network: s.network.clone(),
+                volumes: s.volumes.clone(),
+                runtime: s.runtime.clone(),
+                work_dir: s.work_dir.clone(),
+                environment: s.environment.clone().into_iter().collect(),
+                secret_environment: s.secret_environment.clone().into_iter().collect(),
+                uploads: s.uploads.clone(),
+                gpu_count: s.gpu_count,
+                gpu_memory_mb: s.gpu_memory_mb,
+                workflow_uuid: s.workflow_uuid.clone(),
+                dependencies: s.dependencies.clone(),
+            };
+            let job = Job {
+                id,
+                spec: Arc::new(spec),
+                status,
+                start_time: time_in(&format!("{field}.start_time"), &j.start_time)?,
+                end_time: opt_time("end_time", &j.end_time)?,
+                scheduled_time: opt_time("scheduled_time", &j.scheduled_time)?,
+                exit_code: j.exit_code,
+                gpu_indices: j.gpu_indices.clone(),
+                // Replaced by the restored log.
+                log: LogBuffer::new(1),
+                task: None,
+            };
+            Ok(PendingJob {
+                job,
+                log: j.log.bytes(&format!("{field}.log"))?,
+            })
+        })
+        .collect()
+}
+
+fn status_in(field: &str, text: &str) -> Result<JobStatus> {
+    const ALL: [JobStatus; 7] = [
+        JobStatus::Initializing,
+        JobStatus::Scheduled,
+        JobStatus::Running,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Stopped,
+        JobStatus::Canceled,
+    ];
+    let wanted = text.trim().to_ascii_uppercase();
+    ALL.into_iter()
+        .find(|s| s.as_str() == wanted)
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!(
+                    "{text:?} is not a job status (one of {})",
+                    ALL.map(JobStatus::as_str).join(", ")
+                ),
+            )
+        })
+}
+
+fn time_in(field: &str, text: &str) -> Result<i64> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.timestamp())
+        .map_err(|e| Error::invalid(field, format!("{text:?} is not an RFC 3339 time: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MockConfig;
+
+    #[test]
+    fn logs_are_text_or_base64() {
+        assert_eq!(LogSnapshot::of(b"hi\n"), LogSnapshot::Text("hi\n".into()));
+        let bin = LogSnapshot::of(&[0xff, 0, 1]);
+        assert_eq!(bin, LogSnapshot::Base64("/wAB".into()));
+        assert_eq!(bin.bytes("x").unwrap(), [0xff, 0, 1]);
+        let json = serde_json::to_string(&bin).unwrap();
+        assert_eq!(json, r#"{"base64":"/wAB"}"#);
+        let e = LogSnapshot::Base64("!!".into())
+            .bytes("jobs[0].log")
+            .unwrap_err();
+        assert!(e.to_string().starts_with("jobs[0].log.base64:"), "{e}");
+    }
+
+    #[test]
+    fn bad_json_names_the_problem() {
+        let e = from_json("{").unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.to_string().starts_with("json:"), "{e}");
+        let e = from_json(r#"{"format": 1, "clock": {"now_unix_ms": 0}, "extra": 1}"#).unwrap_err();
+        assert!(e.to_string().contains("extra"), "{e}");
+        let e = from_json(r#"{"format": 9, "clock": {"now_unix_ms": 0}}"#).unwrap_err();
+        assert!(e.to_string().contains("format 9"), "{e}");
+        assert!(from_json(r#"{"format": 1, "clock": {"now_unix_ms": 0}}"#).is_ok());
+    }
+
+    #[tokio::test]
+    async fn round_trip_and_checks() {
+        let shared = Shared::new(MockConfig::default());
+        let mut snap = take(&shared);
+        assert_eq!(snap.networks.len(), 3);
+        assert!(snap.jobs.is_empty());
+        snap.networks.push(NetworkSnapshot {
+            name: "mine".into(),
+            cidr: "10.1.0.0/24".into(),
+            bridge: "br-mine".into(),
+            builtin: false,
+        });
+        snap.jobs.push(JobSnapshot {
+            id: "00000000-0000-4000-8000-000000000001".into(),
+            spec: JobSpecSnapshot {
+                command: "sleep".into(),
+                args: vec!["60".into()],
+                ..JobSpecSnapshot::default()
+            },
+            status: "running".into(),
+            start_time: "2030-01-01T00:00:00Z".into(),
+            end_time: None,
+            scheduled_time: None,
+            exit_code: 0,
+            gpu_indices: Vec::new(),
+            log: LogSnapshot::Text("started\n".into()),
+        });
+        let summary = restore(&shared, &from_json(&to_json(&snap)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!((summary.jobs, summary.stopped, summary.networks), (1, 1, 1));
+        let back = take(&shared);
+        assert_eq!(back.networks.len(), 4);
+        let job = &back.jobs[0];
+        assert_eq!((job.status.as_str(), job.exit_code), ("STOPPED", -1));
+        let LogSnapshot::Text(log) = &job.log else {
+            panic!("{:?}", job.log)
+        };
+        assert_eq!(log, &format!("started\n{RESTORED_LINE}\n"));
+
+        // A bad key leaves the state alone.
+        let mut bad = back.clone();
+        bad.jobs[0].status = "DONE".into();
+        let e = restore(&shared, &bad).await.unwrap_err();
+        assert!(e.to_string().starts_with("jobs[0].status:"), "{e}");
+        let mut bad = back.clone();
+        bad.networks.push(bad.networks[3].clone());
+        let e = restore(&shared, &bad).await.unwrap_err();
+        assert!(e.to_string().starts_with("networks[4].name:"), "{e}");
+        let now = take(&shared);
+        assert_eq!((now.jobs, now.networks), (back.jobs, back.networks));
+    }
+}
