@@ -18,6 +18,10 @@
 //! fans out to any number of readers and back-pressures the job when readers are
 //! slow. [`server`] builds the routes (plus gRPC health and reflection) and serves
 //! them on a listener the caller bound, until a shutdown future completes.
+//! The mock's own control API (`jobletmock.v1.MockControl`:
+//! [`service::control`]) resets sessions, moves virtual clocks, sets faults,
+//! loads scenarios, lists calls and takes or restores [`snapshot`]s; the
+//! operations live in [`control`], the `joblet-mock ctl` command in [`ctl`].
 //!
 //! # Getting started
 //!
