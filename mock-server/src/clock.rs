@@ -546,10 +546,7 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(
-            *order.lock(),
-            [(10, 10_000), (20, 20_000), (30, 30_000)]
-        );
+        assert_eq!(*order.lock(), [(10, 10_000), (20, 20_000), (30, 30_000)]);
     }
 
     #[tokio::test]
@@ -585,7 +582,10 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(ticks.load(Ordering::SeqCst), 0);
-        assert_eq!(clock.advance(Duration::from_secs(150)).await, Ok(T0 + 150_000));
+        assert_eq!(
+            clock.advance(Duration::from_secs(150)).await,
+            Ok(T0 + 150_000)
+        );
         assert_eq!(ticks.load(Ordering::SeqCst), 2);
         clock.advance(Duration::from_secs(600)).await.unwrap();
         task.await.unwrap();

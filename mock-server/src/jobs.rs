@@ -46,7 +46,6 @@ fn opt_time(t: Option<i64>) -> String {
     t.map(rfc3339).unwrap_or_default()
 }
 
-
 /// A validated RunJob request.
 struct Accepted {
     spec: JobSpec,
@@ -750,9 +749,7 @@ async fn job_task(
         let sim = shared.sim();
         let limit = plan.as_ref().and_then(Plan::cutoff);
         let played = within(&shared.clock, limit, sim.run(command, args, &ctx, &mut out));
-        std::panic::AssertUnwindSafe(played)
-            .catch_unwind()
-            .await
+        std::panic::AssertUnwindSafe(played).catch_unwind().await
     };
     let code = match simulated {
         Ok(played) => ended(plan.as_ref(), played, &mut out).await,
@@ -998,7 +995,13 @@ pub fn cancel(shared: &Shared, id: &str) -> Result<pb::CancelJobRes> {
         )));
     }
     abort_task(job);
-    finish_locked(&mut state, seq, JobStatus::Canceled, 0, shared.clock.now_secs());
+    finish_locked(
+        &mut state,
+        seq,
+        JobStatus::Canceled,
+        0,
+        shared.clock.now_secs(),
+    );
     // JOB-CANCEL-1 mutant: the canceled job is not kept in history.
     if shared.mutant(Mutant::CancelForgets) {
         let job = state.jobs.remove(seq).expect("still there");
@@ -1122,7 +1125,10 @@ pub fn log_tail<T: Send + 'static>(
     let wait = futures::stream::once(async move {
         let canceled = seq.is_some_and(|seq| {
             let state = shared.state.lock();
-            state.jobs.get(seq).is_some_and(|j| j.status == JobStatus::Canceled)
+            state
+                .jobs
+                .get(seq)
+                .is_some_and(|j| j.status == JobStatus::Canceled)
         });
         if canceled {
             std::future::pending::<()>().await;

@@ -49,8 +49,8 @@ pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod error;
-pub mod faults;
 pub mod exec;
+pub mod faults;
 pub mod jobs;
 pub mod journal;
 pub mod logs;
@@ -72,9 +72,9 @@ pub use auth::Role;
 pub use behaviour::{Mutant, Quirk};
 pub use clock::{Clock, ClockMode};
 pub use config::{MockConfig, Profile};
-pub use session::Node;
 pub use server::{
     MockServer, MockServerBuilder, RunningMock, StartError, TlsSetup, routes, serve, serve_tls,
 };
+pub use session::Node;
 pub use sim::UnknownCommand;
 pub use tls::{GeneratedCerts, MockTls};

@@ -895,7 +895,9 @@ impl Monitor {
         let inputs = self.inputs(
             index,
             shared.clock.now_secs(),
-            Duration::from_millis(u64::try_from(shared.clock.now_ms() - shared.started_ms).unwrap_or(0)),
+            Duration::from_millis(
+                u64::try_from(shared.clock.now_ms() - shared.started_ms).unwrap_or(0),
+            ),
             shared.config.host_cores,
             &shared.config.node_id,
             running,

@@ -28,14 +28,13 @@ use tonic::transport::server::Connected;
 
 use crate::auth::{AuthLayer, AuthMode, Role};
 use crate::config::MockConfig;
+use crate::journal::{CallRecord, Expectation, VerificationError};
 use crate::service::{
-    Gate,
-    job::JobSvc, monitoring::MonitoringSvc, network::NetworkSvc, runtime::RuntimeSvc,
+    Gate, job::JobSvc, monitoring::MonitoringSvc, network::NetworkSvc, runtime::RuntimeSvc,
     volume::VolumeSvc,
 };
-use crate::sim::{Scenario, UnknownCommand};
-use crate::journal::{CallRecord, Expectation, VerificationError};
 use crate::session::Node;
+use crate::sim::{Scenario, UnknownCommand};
 use crate::state::Shared;
 use crate::tls::{GeneratedCerts, MockTls, TlsError};
 

@@ -158,9 +158,7 @@ pub fn check_name(name: &str) -> Result<&str> {
     {
         return Err(Error::invalid(
             SESSION_HEADER,
-            format!(
-                "session name {name:?} contains {c:?}; use letters, digits and - _ . : / @ +"
-            ),
+            format!("session name {name:?} contains {c:?}; use letters, digits and - _ . : / @ +"),
         ));
     }
     Ok(if name == "default" { "" } else { name })

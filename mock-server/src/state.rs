@@ -16,12 +16,12 @@ use uuid::Uuid;
 use crate::behaviour::{Behaviour, Mutant, Quirk};
 use crate::catalogue::RuntimeRecord;
 use crate::clock::Clock;
-use crate::faults::Faults;
-use crate::journal::Journal;
-use crate::monitoring::Monitor;
 use crate::config::MockConfig;
 use crate::error::{Error, Result};
+use crate::faults::Faults;
+use crate::journal::Journal;
 use crate::logs::LogBuffer;
+use crate::monitoring::Monitor;
 use crate::sim::Simulator;
 
 /// A job's status. Upper case on the wire (ALL-1).
@@ -419,7 +419,9 @@ impl Shared {
         });
         let ids = config.seed.map(|seed| StdRng::seed_from_u64(seed ^ salt));
         let rng = match config.seed {
-            Some(seed) => StdRng::seed_from_u64((seed ^ salt).rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15),
+            Some(seed) => {
+                StdRng::seed_from_u64((seed ^ salt).rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15)
+            }
             None => StdRng::from_os_rng(),
         };
         let monitor_seed = config.seed.map(|seed| seed ^ salt.rotate_left(17));

@@ -147,7 +147,12 @@ struct Args {
 
     /// Turn on one quirk of the server-v1 profile by ID (repeatable), e.g.
     /// --quirk QUIRK-4, on top of --profile.
-    #[arg(long = "quirk", value_name = "ID", env = "JOBLET_MOCK_QUIRKS", value_delimiter = ',')]
+    #[arg(
+        long = "quirk",
+        value_name = "ID",
+        env = "JOBLET_MOCK_QUIRKS",
+        value_delimiter = ','
+    )]
     quirks: Vec<Quirk>,
 
     /// Time: real (wall clock), virtual (skips ahead whenever every job waits
@@ -170,7 +175,12 @@ struct Args {
     /// --fault '*:delay=100ms..2s:probability=0.1'. Keys: rpc, session,
     /// command / field.NAME, delay, fail=CODE[/MESSAGE], cut_after_messages,
     /// cut_after_bytes, stall_after_messages, after, times, probability.
-    #[arg(long = "fault", value_name = "RULE", env = "JOBLET_MOCK_FAULTS", value_delimiter = ';')]
+    #[arg(
+        long = "fault",
+        value_name = "RULE",
+        env = "JOBLET_MOCK_FAULTS",
+        value_delimiter = ';'
+    )]
     faults: Vec<String>,
 
     /// A YAML file of fault rules (`faults: [ {rpc: RunJob, fail: UNAVAILABLE, after: 2} ]`).
@@ -329,7 +339,11 @@ impl Args {
 
 /// `--list-mutants`: name, behaviour ID and what each does, aligned.
 fn mutant_table() -> String {
-    let width = Mutant::LIST.iter().map(|m| m.name().len()).max().unwrap_or(0);
+    let width = Mutant::LIST
+        .iter()
+        .map(|m| m.name().len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for m in Mutant::LIST {
         out.push_str(&format!(
@@ -389,7 +403,12 @@ async fn main() -> anyhow::Result<()> {
         config,
     } = args.into_plan()?;
     if let Some(m) = config.mutant {
-        tracing::warn!(mutant = m.name(), breaks = m.behaviour(), "{}", m.description());
+        tracing::warn!(
+            mutant = m.name(),
+            breaks = m.behaviour(),
+            "{}",
+            m.description()
+        );
     }
     let plaintext = match listen {
         Some(listen) => {
@@ -437,13 +456,11 @@ async fn main() -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let plaintext_server = async {
         match plaintext {
-            Some((listener, _)) => joblet_mock::serve(
-                listener,
-                Arc::clone(&node),
-                stop.clone().cancelled_owned(),
-            )
-            .await
-            .context("serving plaintext"),
+            Some((listener, _)) => {
+                joblet_mock::serve(listener, Arc::clone(&node), stop.clone().cancelled_owned())
+                    .await
+                    .context("serving plaintext")
+            }
             None => Ok(()),
         }
     };

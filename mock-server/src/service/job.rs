@@ -9,7 +9,6 @@ use crate::behaviour::Mutant;
 use crate::jobs;
 use crate::workflow::engine as workflows;
 
-
 /// The job service.
 #[derive(Debug, Clone)]
 pub struct JobSvc {
@@ -22,7 +21,6 @@ impl JobSvc {
         Self { gate }
     }
 }
-
 
 macro_rules! method {
     ($name:literal) => {

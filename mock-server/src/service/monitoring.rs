@@ -87,7 +87,8 @@ impl MonitoringService for MonitoringSvc {
                             if index > 0 {
                                 shared.clock.sleep(every).await;
                             }
-                            let sample = shared.monitor.sample(&shared, index).into_metrics(sections);
+                            let sample =
+                                shared.monitor.sample(&shared, index).into_metrics(sections);
                             Some((Ok(sample), (index + 1, shared)))
                         },
                     ))
@@ -151,10 +152,7 @@ mod tests {
             seed: Some(11),
             ..MockConfig::default()
         };
-        let (a, b) = (
-            svc(cfg.clone()),
-            svc(cfg),
-        );
+        let (a, b) = (svc(cfg.clone()), svc(cfg));
         let mut cpus = Vec::new();
         for svc in [&a, &b] {
             let mut seq = Vec::new();

@@ -47,7 +47,10 @@ async fn install(
 }
 
 /// Starts an install and streams its chunks.
-fn stream(shared: &Arc<Shared>, install: Install) -> ReceiverStream<Result<pb::RuntimeInstallationChunk, Status>> {
+fn stream(
+    shared: &Arc<Shared>,
+    install: Install,
+) -> ReceiverStream<Result<pb::RuntimeInstallationChunk, Status>> {
     let (tx, rx) = mpsc::channel(CHUNK_BUFFER);
     // The task runs on its own; the stream ends when it drops the sender.
     drop(runtimes::start(shared, install, Some(tx)));
@@ -100,9 +103,11 @@ impl RuntimeService for RuntimeSvc {
         request: Request<pb::InstallRuntimeRequest>,
     ) -> Result<Response<pb::InstallRuntimeResponse>, Status> {
         self.gate
-            .unary(method!("InstallRuntimeFromGithub"), request, |s, r| async move {
-                install(&s, Install::github(r)?).await
-            })
+            .unary(
+                method!("InstallRuntimeFromGithub"),
+                request,
+                |s, r| async move { install(&s, Install::github(r)?).await },
+            )
             .await
     }
 
@@ -111,9 +116,11 @@ impl RuntimeService for RuntimeSvc {
         request: Request<pb::InstallRuntimeFromLocalRequest>,
     ) -> Result<Response<pb::InstallRuntimeResponse>, Status> {
         self.gate
-            .unary(method!("InstallRuntimeFromLocal"), request, |s, r| async move {
-                install(&s, Install::local(r)?).await
-            })
+            .unary(
+                method!("InstallRuntimeFromLocal"),
+                request,
+                |s, r| async move { install(&s, Install::local(r)?).await },
+            )
             .await
     }
 

@@ -219,12 +219,8 @@ impl Workflow {
     }
 
     fn info(&self) -> pb::WorkflowInfo {
-        let failed = self.count(JobStatus::Failed)
-            + if self.v1 {
-                0
-            } else {
-                self.count(JobStatus::Stopped)
-            };
+        // A stopped job counts as failed (it did not complete).
+        let failed = self.count(JobStatus::Failed) + self.count(JobStatus::Stopped);
         pb::WorkflowInfo {
             uuid: self.id.to_string(),
             workflow: self.name.clone(),
@@ -298,9 +294,13 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunWorkflowRequest) -> Result<pb::RunW
     let (doc, name) = if v1 {
         accept_v1(&req, &node)?
     } else {
-        let doc = parse(&req.yaml_content, Forms::All)?;
+        // QUIRK-2: the deployed server's INTERNAL with its prefix.
+        let internal = |e: WorkflowError| {
+            Error::from(e).internal_if(shared.quirk(Quirk::InternalErrors), V1_PREFIX)
+        };
+        let doc = parse(&req.yaml_content, Forms::All).map_err(internal)?;
         let files: BTreeSet<String> = req.workflow_files.iter().map(|f| f.path.clone()).collect();
-        validate(&doc, &node, &files)?;
+        validate(&doc, &node, &files).map_err(internal)?;
         let name = default_name(&doc);
         (doc, name)
     };
@@ -412,31 +412,20 @@ fn snapshot(state: &State) -> NodeSnapshot {
     }
 }
 
-/// Finds a workflow by UUID or unique prefix (ALL-2; QUIRK-9: misses and
-/// ambiguous prefixes are NOT_FOUND "workflow not found: …").
+/// Finds a workflow by UUID or unique prefix (ALL-2). QUIRK-9: a miss reads
+/// NOT_FOUND "workflow not found: …", as the deployed server words it.
 fn resolve(shared: &Shared, wfs: &Workflows, id: &str) -> Result<usize> {
     let id = id.trim().to_ascii_lowercase();
-    if shared.quirk(Quirk::WorkflowV1) {
-        let not_found = || Error::NotFound(format!("workflow not found: {}", shown(&id)));
-        return match prefix_range(&id) {
-            Some((low, high)) => {
-                let mut hits = wfs
-                    .list
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, w)| (low..=high).contains(&w.id.as_u128()));
-                match (hits.next(), hits.next()) {
-                    (Some((i, _)), None) => Ok(i),
-                    _ => Err(not_found()),
-                }
-            }
-            None => Err(not_found()),
-        };
-    }
     if id.is_empty() {
         return Err(Error::invalid("workflowUuid", "workflow uuid is required"));
     }
-    let not_found = || Error::NotFound(format!("workflow {} not found", shown(&id)));
+    let not_found = || {
+        Error::NotFound(if shared.quirk(Quirk::WorkflowV1) {
+            format!("workflow not found: {}", shown(&id))
+        } else {
+            format!("workflow {} not found", shown(&id))
+        })
+    };
     let Some((low, high)) = prefix_range(&id) else {
         return Err(not_found());
     };
@@ -495,6 +484,19 @@ pub fn jobs(shared: &Shared, id: &str) -> Result<pb::GetWorkflowJobsResponse> {
         wfs.list
             .first()
             .ok_or_else(|| Error::NotFound("workflow not found: workflow 1 not found".to_owned()))?
+    } else if shared.quirk(Quirk::LimitedPrefixes) {
+        // QUIRK-5: only the full UUID.
+        let full = Uuid::parse_str(id.trim())
+            .ok()
+            .filter(|u| u.to_string() == id.trim())
+            .and_then(|u| wfs.by_id.get(&u.as_u128()));
+        let Some(&w) = full else {
+            return Err(Error::NotFound(format!(
+                "workflow not found: {}",
+                shown(id.trim())
+            )));
+        };
+        &wfs.list[w]
     } else {
         &wfs.list[resolve(shared, wfs, id)?]
     };

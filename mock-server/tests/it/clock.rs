@@ -61,7 +61,10 @@ async fn virtual_clock_fires_timers_in_due_order() {
     assert_eq!(ticks.len(), 3);
     assert_eq!(ticks[1] - ticks[0], 100);
     assert_eq!(ticks[2] - ticks[1], 100);
-    assert!(ticks[0] < fast_at && fast_at < ticks[1], "{ticks:?} {fast_at}");
+    assert!(
+        ticks[0] < fast_at && fast_at < ticks[1],
+        "{ticks:?} {fast_at}"
+    );
 }
 
 /// The manual clock holds a scheduled job until the clock is advanced.
@@ -73,9 +76,13 @@ async fn manual_clock_moves_only_when_advanced_job_run_5() {
     assert_eq!(job.status, "SCHEDULED");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(status(&mut jobs, &job.job_uuid).await.status, "SCHEDULED");
-    mock.advance_clock("", Duration::from_secs(60)).await.unwrap();
+    mock.advance_clock("", Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(status(&mut jobs, &job.job_uuid).await.status, "SCHEDULED");
-    mock.advance_clock("", Duration::from_secs(61)).await.unwrap();
+    mock.advance_clock("", Duration::from_secs(61))
+        .await
+        .unwrap();
     let done = wait_final(&jobs, &job.job_uuid).await;
     assert_eq!(done.status, "COMPLETED");
     assert!((secs(&done.start_time) + 120 - secs(&done.end_time)).abs() <= 1);

@@ -9,7 +9,10 @@ use crate::support::*;
 
 fn with_faults(rules: &[&str]) -> MockConfig {
     MockConfig {
-        faults: rules.iter().map(|r| parse_rule(r).expect("a valid rule")).collect(),
+        faults: rules
+            .iter()
+            .map(|r| parse_rule(r).expect("a valid rule"))
+            .collect(),
         ..MockConfig::default()
     }
 }
@@ -28,21 +31,29 @@ async fn the_third_run_job_fails_after_two() {
     // Other RPCs are untouched, and the failed call is in the journal.
     jobs.list_jobs(pb::EmptyRequest {}).await.unwrap();
     let calls = mock.received_calls();
-    assert_eq!(calls.iter().filter(|c| c.short_method() == "RunJob").count(), 3);
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.short_method() == "RunJob")
+            .count(),
+        3
+    );
     assert_eq!(calls[2].code, tonic::Code::Unavailable);
 }
 
 #[tokio::test]
 async fn a_log_stream_is_cut_mid_way() {
-    let mock = start_with(
-        MockServer::builder().config(with_faults(&["GetJobLogs:cut_after_messages=2"])),
-    )
-    .await;
+    let mock =
+        start_with(MockServer::builder().config(with_faults(&["GetJobLogs:cut_after_messages=2"])))
+            .await;
     let mut jobs = jobs(&mock).await;
     // One line at a time, so the log has many chunks.
-    let id = run(&mut jobs, sh("for i in $(seq 1 20); do echo line $i; sleep 0.01; done"))
-        .await
-        .job_uuid;
+    let id = run(
+        &mut jobs,
+        sh("for i in $(seq 1 20); do echo line $i; sleep 0.01; done"),
+    )
+    .await
+    .job_uuid;
     let mut stream = jobs
         .get_job_logs(pb::GetJobLogsReq { uuid: id.clone() })
         .await
@@ -70,10 +81,14 @@ async fn a_rule_can_target_one_session() {
     )
     .await;
     let mut jobs = jobs(&mock).await;
-    jobs.list_jobs(pb::EmptyRequest {}).await.expect("default session untouched");
+    jobs.list_jobs(pb::EmptyRequest {})
+        .await
+        .expect("default session untouched");
     let mut req = tonic::Request::new(pb::EmptyRequest {});
-    req.metadata_mut()
-        .insert(joblet_mock::session::SESSION_HEADER, "flaky".parse().unwrap());
+    req.metadata_mut().insert(
+        joblet_mock::session::SESSION_HEADER,
+        "flaky".parse().unwrap(),
+    );
     let err = jobs.list_jobs(req).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Internal);
 }

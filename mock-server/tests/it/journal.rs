@@ -12,7 +12,8 @@ async fn verify_counts_calls_by_method_and_request() {
     run(&mut jobs, cmd("echo", &["one"])).await;
     run(&mut jobs, cmd("echo", &["two"])).await;
     let _ = run_err(&mut jobs, cmd("", &[])).await;
-    mock.verify(&Expectation::method("RunJob").times(3)).unwrap();
+    mock.verify(&Expectation::method("RunJob").times(3))
+        .unwrap();
     mock.verify(
         &Expectation::method("RunJob")
             .request_contains(json!({"command": "echo", "args": ["two"]}))
@@ -25,7 +26,8 @@ async fn verify_counts_calls_by_method_and_request() {
             .times(1),
     )
     .unwrap();
-    mock.verify(&Expectation::method("StopJob").never()).unwrap();
+    mock.verify(&Expectation::method("StopJob").never())
+        .unwrap();
     // A failed verification says what was received.
     let err = mock
         .verify(&Expectation::method("RunJob").at_least(4))
@@ -41,10 +43,12 @@ async fn verify_counts_calls_by_method_and_request() {
 
 #[tokio::test]
 async fn the_journal_is_bounded_by_its_size() {
-    let mock = start_with(joblet_mock::MockServer::builder().config(joblet_mock::MockConfig {
-        journal_size: 2,
-        ..Default::default()
-    }))
+    let mock = start_with(
+        joblet_mock::MockServer::builder().config(joblet_mock::MockConfig {
+            journal_size: 2,
+            ..Default::default()
+        }),
+    )
     .await;
     let mut jobs = jobs(&mock).await;
     for i in 0..5 {

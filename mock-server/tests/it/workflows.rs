@@ -974,3 +974,42 @@ async fn wf_exec_1_a_long_chain_of_instant_jobs_completes() {
     assert_eq!(wf_state(&s), "COMPLETED");
     assert_eq!(counters(info(&s)), (n, n, 0, 0));
 }
+
+/// QUIRK-2 alone: a refused workflow answers INTERNAL with the server's prefix.
+#[tokio::test]
+async fn quirk_2_refused_workflow_answers_internal() {
+    let (_mock, mut jobs) = start_config(MockConfig {
+        extra_quirks: vec![joblet_mock::Quirk::InternalErrors],
+        ..with_clock(ClockMode::Real)
+    })
+    .await;
+    let yaml = "jobs:\n  a: {command: echo, depends_on: [ghost]}\n";
+    let e = run_workflow_err(&mut jobs, workflow_req(yaml, vec![])).await;
+    assert_code(
+        &e,
+        Code::Internal,
+        "failed to start workflow orchestration: yamlContent: job 'a' depends on non-existent job 'ghost'",
+    );
+}
+
+/// QUIRK-5 alone: GetWorkflowJobs takes only a full UUID (GetWorkflowStatus
+/// still takes a prefix).
+#[tokio::test]
+async fn quirk_5_get_workflow_jobs_needs_the_full_uuid() {
+    let (_mock, mut jobs) = start_config(MockConfig {
+        extra_quirks: vec![joblet_mock::Quirk::LimitedPrefixes],
+        ..with_clock(ClockMode::Real)
+    })
+    .await;
+    let id = run_workflow(&mut jobs, "jobs:\n  a: {command: echo}\n", vec![]).await;
+    assert_eq!(
+        workflow_jobs(&mut jobs, &id)
+            .await
+            .expect("full UUID")
+            .len(),
+        1
+    );
+    let e = workflow_jobs(&mut jobs, &id[..8]).await.unwrap_err();
+    assert_code(&e, Code::NotFound, "workflow not found");
+    assert_eq!(info(&workflow_status(&mut jobs, &id[..8]).await).uuid, id);
+}
