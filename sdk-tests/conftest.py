@@ -246,6 +246,24 @@ def fresh_mock(tmp_path: Path) -> Iterator[MockServer]:
         server.stop()
 
 
+@pytest.fixture
+def mock_with(tmp_path: Path) -> Iterator[Callable[..., MockServer]]:
+    """Factory of private joblet-mocks (plaintext only) started with extra flags,
+    e.g. `mock_with("--clock", "virtual")`; each is stopped at teardown."""
+    started: list[MockServer] = []
+
+    def start(*flags: str) -> MockServer:
+        server = start_mock(tmp_path / f"mock{len(started)}", tls=False, extra_args=flags)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
 @pytest.fixture(scope="session")
 def client(mock: MockServer) -> Iterator[JobletClient]:
     """SDK client of the session's mock over plaintext."""

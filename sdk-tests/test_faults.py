@@ -18,28 +18,11 @@ import pytest
 from joblet import joblet_pb2, joblet_pb2_grpc
 from joblet.exceptions import JobNotFoundError, JobletException
 
-from conftest import MockServer, mock_bin, start_mock
+from conftest import MockServer, mock_bin
 from helpers import RPC_TIMEOUT, assert_code, read_logs, rpc_error, wait_for_status
 
 # One line at a time with a pause, so that the log goes out in many chunks.
 MANY_LINES = "for i in $(seq 1 30); do echo line $i; sleep 0.02; done"
-
-
-@pytest.fixture
-def mock_with(tmp_path: Path):
-    """Starts a private mock with extra flags; stopped at teardown."""
-    started: list[MockServer] = []
-
-    def start(*flags: str) -> MockServer:
-        server = start_mock(tmp_path / f"mock{len(started)}", tls=False, extra_args=flags)
-        started.append(server)
-        return server
-
-    try:
-        yield start
-    finally:
-        for server in started:
-            server.stop()
 
 
 @pytest.fixture

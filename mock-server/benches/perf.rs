@@ -503,7 +503,12 @@ fn main() {
             startup(if quick { 5 } else { 21 }).await;
         }
         if wanted("unary") {
-            unary(if quick { 5_000 } else { 50_000 }).await;
+            // JOBLET_BENCH_UNARY_TOTAL: more requests, e.g. to attach a profiler.
+            let total = std::env::var("JOBLET_BENCH_UNARY_TOTAL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(if quick { 5_000 } else { 50_000 });
+            unary(total).await;
         }
         if wanted("logs") {
             logs(if quick { GIB / 8 } else { GIB }).await;

@@ -282,6 +282,33 @@ mutants! {
     /// JOB-LIST-1: ListJobs leaves out finished jobs.
     ListDropsFinished, "list-drops-finished", "JOB-LIST-1",
         "ListJobs leaves out finished jobs";
+    /// WF-YAML-1: the list form of `jobs` (with `name` and `depends_on`) is rejected.
+    WfListFormRejected, "wf-list-form-rejected", "WF-YAML-1",
+        "RunWorkflow rejects the list form of jobs (name + depends_on)";
+    /// WF-RUN-1: RunWorkflow answers status "OK" instead of "STARTED".
+    WfRunStatusOk, "wf-run-status-ok", "WF-RUN-1",
+        "RunWorkflow answers status \"OK\" instead of \"STARTED\"";
+    /// WF-RUN-2: an upload missing from workflowFiles is not rejected up front.
+    WfMissingUploadAccepted, "wf-missing-upload-accepted", "WF-RUN-2",
+        "RunWorkflow accepts a job whose upload is missing from workflowFiles";
+    /// WF-EXEC-1: workflow jobs are hidden from ListJobs.
+    WfJobsHiddenFromList, "wf-jobs-hidden-from-list", "WF-EXEC-1",
+        "ListJobs leaves out the jobs started by workflows";
+    /// WF-EXEC-2: dependents run although their requirement failed.
+    WfNoCascade, "wf-no-cascade", "WF-EXEC-2",
+        "a dependent runs once its requirement is final, whatever its status";
+    /// WF-STATUS-1: a workflow with a failed job ends COMPLETED.
+    WfFailedReportedCompleted, "wf-failed-reported-completed", "WF-STATUS-1",
+        "a workflow whose jobs are all final reports COMPLETED even if one failed";
+    /// WF-STATUS-2: completedJobs stays 0.
+    WfCountersZero, "wf-counters-zero", "WF-STATUS-2",
+        "GetWorkflowStatus reports completedJobs 0";
+    /// WF-LIST-1: includeCompleted=false also returns finished workflows.
+    WfListIncludesFinished, "wf-list-includes-finished", "WF-LIST-1",
+        "ListWorkflows(includeCompleted=false) also returns COMPLETED and FAILED ones";
+    /// WF-JOBS-1: GetWorkflowJobs reports the session's first workflow.
+    WfJobsFirstWorkflow, "wf-jobs-first-workflow", "WF-JOBS-1",
+        "GetWorkflowJobs reports the first workflow, whatever the requested one";
     /// NET-CREATE-1: CreateNetwork answers bridge "br-<name>" instead of "joblet-<name>".
     NetworkBridgeBr, "network-bridge-br", "NET-CREATE-1",
         "CreateNetwork answers bridge \"br-<name>\" instead of \"joblet-<name>\"";
@@ -422,7 +449,7 @@ mod tests {
 
     #[test]
     fn every_family_has_mutants() {
-        for fam in ["ALL", "AUTH", "JOB", "NET", "VOL", "MON", "RT"] {
+        for fam in ["ALL", "AUTH", "JOB", "WF", "NET", "VOL", "MON", "RT"] {
             assert!(
                 Mutant::LIST.iter().any(|m| family(m.behaviour()) == fam),
                 "no mutant for the {fam} family"
@@ -440,7 +467,7 @@ mod tests {
                 m.name()
             );
         }
-        // WF mutants come with the workflow engine; the others alone reach 40.
+        // The non-workflow families alone reach 40.
         let outside_wf = Mutant::LIST
             .iter()
             .filter(|m| family(m.behaviour()) != "WF")

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// One installed runtime.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One installed runtime (also as a snapshot holds it, [`crate::snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeRecord {
     /// Name clients use, e.g. `python-3.11-ml`.

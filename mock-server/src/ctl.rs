@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use joblet_testkit::control::{self as pb, mock_control_client::MockControlClient};
+use joblet_testkit::{Target, TlsFiles};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::journal::CallView;
@@ -36,19 +37,49 @@ Examples:
   joblet-mock ctl --session ci-42 reset     # one session; `reset --all` for every one
   joblet-mock ctl sessions
 
-The mock must be running. The control API is served on the same port as the
-Joblet services; over plaintext every caller may use it (on the TLS listener
-only the admin role may, and this command speaks plaintext only).";
+Over mutual TLS, with the certificates `--certs-dir` generates:
+  joblet-mock --tls-listen 127.0.0.1:50052 --certs-dir /tmp/mock-certs &
+  joblet-mock ctl --addr 127.0.0.1:50052 --ca /tmp/mock-certs/ca.pem \\
+      --cert /tmp/mock-certs/admin.pem --key /tmp/mock-certs/admin-key.pem clock
+  # or: export JOBLET_CA_CERT_PATH=/tmp/mock-certs/ca.pem \\
+  #   JOBLET_CLIENT_CERT_PATH=/tmp/mock-certs/admin.pem \\
+  #   JOBLET_CLIENT_KEY_PATH=/tmp/mock-certs/admin-key.pem
+
+The mock must be running. The control API is served on the same ports as the
+Joblet services. Over plaintext every caller may use it; on the TLS listener
+only an admin client certificate (OU=admin, e.g. admin.pem) may: viewer.pem
+is refused with PERMISSION_DENIED.";
 
 /// `joblet-mock ctl`: control a running joblet-mock.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct CtlArgs {
-    /// The mock's plaintext address: a URL (http://HOST:PORT) or HOST:PORT.
-    /// Default: $JOBLET_MOCK_ADDR, else http://$JOBLET_HOST:$JOBLET_PORT (when
-    /// either is set), else http://127.0.0.1:50051.
+    /// The mock's address: a URL (http://HOST:PORT, or https://HOST:PORT with
+    /// --ca/--cert/--key) or HOST:PORT. Default: $JOBLET_MOCK_ADDR, else
+    /// $JOBLET_HOST:$JOBLET_PORT (when either is set), else 127.0.0.1:50051.
     #[arg(long, value_name = "URL", env = "JOBLET_MOCK_ADDR")]
     pub addr: Option<String>,
+
+    /// Speak mutual TLS (to the mock's --tls-listen address): the CA
+    /// certificate that signed the mock's server certificate (PEM; ca.pem of
+    /// --certs-dir). With --cert and --key.
+    #[arg(long, value_name = "FILE", env = "JOBLET_CA_CERT_PATH")]
+    pub ca: Option<PathBuf>,
+
+    /// The client certificate for mutual TLS (PEM). The control API is
+    /// admin-only there: an OU=admin certificate (admin.pem of --certs-dir).
+    #[arg(long, value_name = "FILE", env = "JOBLET_CLIENT_CERT_PATH")]
+    pub cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM; admin-key.pem of
+    /// --certs-dir).
+    #[arg(long, value_name = "FILE", env = "JOBLET_CLIENT_KEY_PATH")]
+    pub key: Option<PathBuf>,
+
+    /// The name to verify in the server certificate over TLS (the generated
+    /// one holds localhost, joblet, 127.0.0.1 and ::1).
+    #[arg(long, value_name = "NAME", default_value = crate::tls::SERVER_NAME)]
+    pub server_name: String,
 
     /// The session to act on (the x-joblet-mock-session name); default: the
     /// default session.
@@ -200,15 +231,17 @@ pub enum CallsCommand {
 }
 
 /// The URL `ctl` connects to: `--addr`/`JOBLET_MOCK_ADDR`, else
-/// `JOBLET_HOST`/`JOBLET_PORT`, else [`DEFAULT_ADDR`]; `HOST:PORT` gets `http://`.
+/// `JOBLET_HOST`/`JOBLET_PORT`, else [`DEFAULT_ADDR`]; `HOST:PORT` gets
+/// `http://`, or `https://` when `tls` (and the scheme must match `tls`).
 pub fn resolve_addr(
     addr: Option<&str>,
     host: Option<&str>,
     port: Option<&str>,
+    tls: bool,
 ) -> anyhow::Result<String> {
     let raw = match (addr.map(str::trim).filter(|a| !a.is_empty()), host, port) {
         (Some(a), _, _) => a.to_owned(),
-        (None, None, None) => return Ok(DEFAULT_ADDR.to_owned()),
+        (None, None, None) if !tls => return Ok(DEFAULT_ADDR.to_owned()),
         (None, host, port) => {
             let host = host
                 .map(str::trim)
@@ -229,18 +262,119 @@ pub fn resolve_addr(
     };
     let url = if raw.contains("://") {
         raw
+    } else if tls {
+        format!("https://{raw}")
     } else {
         format!("http://{raw}")
     };
-    if url.starts_with("https://") {
-        bail!("{url}: joblet-mock ctl speaks plaintext only; use the mock's --listen address");
+    if url.starts_with("https://") && !tls {
+        bail!(
+            "{url} is a TLS address: give the client certificate files with --ca, --cert \
+             and --key (JOBLET_CA_CERT_PATH, JOBLET_CLIENT_CERT_PATH, JOBLET_CLIENT_KEY_PATH), \
+             or use the mock's plaintext --listen address"
+        );
+    }
+    if url.starts_with("http://") && tls {
+        bail!(
+            "{url} is a plaintext address, but --ca, --cert and --key (or \
+             JOBLET_CA_CERT_PATH, JOBLET_CLIENT_CERT_PATH, JOBLET_CLIENT_KEY_PATH) ask for \
+             TLS: give the mock's --tls-listen address as HOST:PORT or https://HOST:PORT, \
+             or drop the certificate options"
+        );
     }
     url.parse::<http::Uri>()
         .map_err(|e| anyhow!("--addr {url:?} is not an address: {e}"))?;
     Ok(url)
 }
 
-/// Connects to the mock at `url`.
+/// The mutual-TLS files of `--ca`, `--cert`, `--key` and `--server-name`:
+/// `None` when none of the three files is given; an error naming the option
+/// when only some are, or when one is missing, unreadable or not PEM.
+pub fn tls_files(args: &CtlArgs) -> anyhow::Result<Option<TlsFiles>> {
+    let given = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+    let options = [
+        ("--ca", "JOBLET_CA_CERT_PATH", given(&args.ca)),
+        ("--cert", "JOBLET_CLIENT_CERT_PATH", given(&args.cert)),
+        ("--key", "JOBLET_CLIENT_KEY_PATH", given(&args.key)),
+    ];
+    let missing: Vec<String> = options
+        .iter()
+        .filter(|(_, _, p)| p.is_none())
+        .map(|(flag, env, _)| format!("{flag} ({env})"))
+        .collect();
+    if missing.len() == options.len() {
+        return Ok(None);
+    }
+    if !missing.is_empty() {
+        bail!(
+            "mutual TLS needs --ca, --cert and --key together; missing: {}",
+            missing.join(", ")
+        );
+    }
+    let [ca, cert, key] = options.map(|(flag, _, path)| (flag, path.unwrap_or_default()));
+    check_pem(ca.0, &ca.1, "the CA certificate", "CERTIFICATE")?;
+    check_pem(cert.0, &cert.1, "the client certificate", "CERTIFICATE")?;
+    check_pem(key.0, &key.1, "the client key", "PRIVATE KEY")?;
+    let server_name = args.server_name.trim();
+    if server_name.is_empty() {
+        bail!("--server-name must not be empty");
+    }
+    Ok(Some(TlsFiles {
+        ca_cert: ca.1,
+        client_cert: cert.1,
+        client_key: key.1,
+        server_name: server_name.to_owned(),
+    }))
+}
+
+/// Checks that `path` (given with `flag`) is a readable PEM file holding a
+/// `label` block.
+fn check_pem(flag: &str, path: &Path, what: &str, label: &str) -> anyhow::Result<()> {
+    let text = std::fs::read(path)
+        .map_err(|e| anyhow!("{flag} {}: cannot read {what}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&text);
+    let block = text
+        .lines()
+        .any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with(&format!("{label}-----")));
+    if !block {
+        bail!(
+            "{flag} {}: not {what} in PEM form (no \"-----BEGIN ...{label}-----\" line)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Connects to the mock at `url`: plaintext, or mutual TLS with `tls`.
+pub async fn connect_with(
+    url: &str,
+    tls: Option<&TlsFiles>,
+    timeout: Duration,
+) -> anyhow::Result<MockControlClient<Channel>> {
+    let Some(files) = tls else {
+        return connect(url, timeout).await;
+    };
+    let target = Target {
+        addr: url.to_owned(),
+        tls: Some(files.clone()),
+        connect_timeout: timeout,
+        request_timeout: Some(timeout),
+    };
+    let hostport = url.trim_start_matches("https://").trim_end_matches('/');
+    match target.connect().await {
+        Ok(channel) => Ok(MockControlClient::new(channel)),
+        Err(joblet_testkit::Error::Connect { source, .. }) => Err(anyhow!(
+            "cannot reach joblet-mock over TLS at {url}: {}. Is the mock's TLS listener \
+             there (`joblet-mock --tls-listen {hostport} --certs-dir DIR`)? Do --ca and \
+             --server-name ({:?}) match its server certificate?",
+            connect_cause(&source),
+            files.server_name
+        )),
+        Err(e) => Err(anyhow!("cannot set up TLS to {url}: {e}")),
+    }
+}
+
+/// Connects to the mock at `url` in plaintext.
 pub async fn connect(url: &str, timeout: Duration) -> anyhow::Result<MockControlClient<Channel>> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|e| anyhow!("--addr {url:?} is not an address: {e}"))?
@@ -272,6 +406,16 @@ fn connect_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// Awaits a control call: its answer, or the error `ctl` reports for `what`.
+async fn answer<T>(
+    what: &str,
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> anyhow::Result<T> {
+    call.await
+        .map(tonic::Response::into_inner)
+        .map_err(|e| call_error(what, e))
+}
+
 /// A failed control call, as `ctl` reports it.
 fn call_error(what: &str, status: tonic::Status) -> anyhow::Error {
     match status.code() {
@@ -283,6 +427,13 @@ fn call_error(what: &str, status: tonic::Status) -> anyhow::Error {
         tonic::Code::Unavailable => {
             anyhow!("{what}: joblet-mock is unavailable: {}", status.message())
         }
+        tonic::Code::PermissionDenied => anyhow!(
+            "{what}: permission denied: {}. An admin certificate is needed: the control API \
+             is admin-only on the TLS listener; use a client certificate with OU=admin, e.g. \
+             --cert DIR/admin.pem --key DIR/admin-key.pem of `joblet-mock --certs-dir DIR` \
+             (viewer.pem is refused)",
+            status.message()
+        ),
         code => anyhow!(
             "{what} failed: {}: {}",
             crate::journal::code_name(code),
@@ -309,8 +460,13 @@ fn clock_line(c: &pb::ClockResponse) -> String {
         c.now,
         c.mode,
         c.pending_timers,
-        if c.pending_timers == 1 { "" } else { "s" }
+        plural(c.pending_timers)
     )
+}
+
+/// The clock as `ctl` prints it: JSON with `--json`, else a line.
+fn clock_text(c: &pb::ClockResponse, json: bool) -> String {
+    if json { clock_json(c) } else { clock_line(c) }
 }
 
 fn clock_json(c: &pb::ClockResponse) -> String {
@@ -329,84 +485,74 @@ fn label(session: &str) -> &str {
 
 /// Runs one `ctl` command, printing its result to `out`.
 pub async fn run(args: CtlArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let tls = tls_files(&args)?;
     let url = resolve_addr(
         args.addr.as_deref(),
         std::env::var("JOBLET_HOST").ok().as_deref(),
         std::env::var("JOBLET_PORT").ok().as_deref(),
+        tls.is_some(),
     )?;
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds");
     }
     let timeout = Duration::from_secs_f64(args.timeout);
     let session = args.session.trim().to_owned();
-    let mut client = connect(&url, timeout).await?;
+    let mut client = connect_with(&url, tls.as_ref(), timeout).await?;
     match args.command {
         CtlCommand::Reset { all } => {
-            let r = client
-                .reset(pb::ResetRequest {
+            let r = answer(
+                "reset",
+                client.reset(pb::ResetRequest {
                     session: session.clone(),
                     all,
-                })
-                .await
-                .map_err(|e| call_error("reset", e))?
-                .into_inner();
+                }),
+            )
+            .await?;
             writeln!(
                 out,
                 "reset session{} {}",
-                if r.sessions.len() == 1 { "" } else { "s" },
+                plural(r.sessions.len()),
                 r.sessions.join(", ")
             )?;
         }
         CtlCommand::Advance { duration, json } => {
             // Checked here too, for an error that does not need the server.
             crate::control::parse_duration(&duration).map_err(|e| anyhow!("advance: {e}"))?;
-            let c = client
-                .advance_clock(pb::AdvanceClockRequest {
+            let c = answer(
+                "advance",
+                client.advance_clock(pb::AdvanceClockRequest {
                     session,
                     duration,
                     millis: 0,
-                })
-                .await
-                .map_err(|e| call_error("advance", e))?
-                .into_inner();
-            writeln!(
-                out,
-                "{}",
-                if json { clock_json(&c) } else { clock_line(&c) }
-            )?;
+                }),
+            )
+            .await?;
+            writeln!(out, "{}", clock_text(&c, json))?;
         }
         CtlCommand::Clock { json } => {
-            let c = client
-                .get_clock(pb::GetClockRequest { session })
-                .await
-                .map_err(|e| call_error("clock", e))?
-                .into_inner();
-            writeln!(
-                out,
-                "{}",
-                if json { clock_json(&c) } else { clock_line(&c) }
-            )?;
+            let c = answer("clock", client.get_clock(pb::GetClockRequest { session })).await?;
+            writeln!(out, "{}", clock_text(&c, json))?;
         }
         CtlCommand::Faults { action } => faults(&mut client, session, action, out).await?,
         CtlCommand::Scenario {
             action: ScenarioCommand::Load { file, replace },
         } => {
             let yaml = read_input(&file)?;
-            let r = client
-                .load_scenario(pb::LoadScenarioRequest {
+            let r = answer(
+                "scenario load",
+                client.load_scenario(pb::LoadScenarioRequest {
                     session: session.clone(),
                     yaml,
                     file_name: file.display().to_string(),
                     replace,
-                })
-                .await
-                .map_err(|e| call_error("scenario load", e))?
-                .into_inner();
+                }),
+            )
+            .await?;
             writeln!(
                 out,
                 "loaded {} scenario{} ({}) into session {}; it has {} now",
                 r.loaded,
-                if r.loaded == 1 { "" } else { "s" },
+                plural(r.loaded),
                 r.names.join(", "),
                 label(&session),
                 r.total
@@ -414,11 +560,7 @@ pub async fn run(args: CtlArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         CtlCommand::Calls(calls) => list_calls(&mut client, session, calls, out).await?,
         CtlCommand::Snapshot { output } => {
-            let r = client
-                .snapshot(pb::SnapshotRequest { session })
-                .await
-                .map_err(|e| call_error("snapshot", e))?
-                .into_inner();
+            let r = answer("snapshot", client.snapshot(pb::SnapshotRequest { session })).await?;
             match output {
                 Some(path) => {
                     std::fs::write(&path, format!("{}\n", r.json))
@@ -430,21 +572,23 @@ pub async fn run(args: CtlArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         CtlCommand::Restore { file } => {
             let json = read_input(&file)?;
-            let r = client
-                .restore(pb::RestoreRequest {
+            let r = answer(
+                &format!("restore {}", file.display()),
+                client.restore(pb::RestoreRequest {
                     session: session.clone(),
                     json,
-                })
-                .await
-                .map_err(|e| call_error(&format!("restore {}", file.display()), e))?
-                .into_inner();
+                }),
+            )
+            .await?;
             writeln!(
                 out,
-                "restored session {}: {} job{} ({} not finished, now STOPPED), {} network{}, {} volume{}, {} runtime{}",
+                "restored session {}: {} job{} ({} not finished, now STOPPED), {} workflow{}, {} network{}, {} volume{}, {} runtime{}",
                 label(&session),
                 r.jobs,
                 plural(r.jobs),
                 r.stopped,
+                r.workflows,
+                plural(r.workflows),
                 r.networks,
                 plural(r.networks),
                 r.volumes,
@@ -452,20 +596,13 @@ pub async fn run(args: CtlArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 r.runtimes,
                 plural(r.runtimes)
             )?;
-            if r.workflows_skipped > 0 {
-                eprintln!(
-                    "note: {} workflow record{} of the snapshot not rebuilt (their jobs are restored as jobs)",
-                    r.workflows_skipped,
-                    plural(r.workflows_skipped)
-                );
-            }
         }
         CtlCommand::Sessions => {
-            let r = client
-                .list_sessions(pb::ListSessionsRequest::default())
-                .await
-                .map_err(|e| call_error("sessions", e))?
-                .into_inner();
+            let r = answer(
+                "sessions",
+                client.list_sessions(pb::ListSessionsRequest::default()),
+            )
+            .await?;
             let width = r
                 .sessions
                 .iter()
@@ -490,8 +627,9 @@ pub async fn run(args: CtlArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn plural(n: u32) -> &'static str {
-    if n == 1 { "" } else { "s" }
+/// `s` unless `n` is 1.
+fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) { "" } else { "s" }
 }
 
 async fn faults(
@@ -514,26 +652,27 @@ async fn faults(
                 Some(f) => serde_json::to_string(&crate::faults::load_yaml(&f).context("--file")?)?,
                 None => String::new(),
             };
-            client
-                .set_faults(pb::SetFaultsRequest {
-                    session,
-                    rules_json,
-                    rules,
-                    append,
-                })
-                .await
-                .map_err(|e| call_error("faults set", e))?
+            let set = client.set_faults(pb::SetFaultsRequest {
+                session,
+                rules_json,
+                rules,
+                append,
+            });
+            answer("faults set", set).await?
         }
-        FaultsCommand::Clear => client
-            .clear_faults(pb::ClearFaultsRequest { session })
-            .await
-            .map_err(|e| call_error("faults clear", e))?,
+        FaultsCommand::Clear => {
+            answer(
+                "faults clear",
+                client.clear_faults(pb::ClearFaultsRequest { session }),
+            )
+            .await?
+        }
         FaultsCommand::List { json } => {
-            let r = client
-                .list_faults(pb::ListFaultsRequest { session })
-                .await
-                .map_err(|e| call_error("faults list", e))?
-                .into_inner();
+            let r = answer(
+                "faults list",
+                client.list_faults(pb::ListFaultsRequest { session }),
+            )
+            .await?;
             if json {
                 writeln!(out, "{}", r.rules_json)?;
             } else {
@@ -543,8 +682,7 @@ async fn faults(
             }
             return Ok(());
         }
-    }
-    .into_inner();
+    };
     for rule in &r.rules {
         writeln!(out, "{rule}")?;
     }
@@ -561,29 +699,24 @@ async fn list_calls(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if let Some(CallsCommand::Clear) = args.action {
-        let r = client
-            .clear_calls(pb::ClearCallsRequest { session })
-            .await
-            .map_err(|e| call_error("calls clear", e))?
-            .into_inner();
-        writeln!(
-            out,
-            "forgot {} call{}",
-            r.cleared,
-            if r.cleared == 1 { "" } else { "s" }
-        )?;
+        let r = answer(
+            "calls clear",
+            client.clear_calls(pb::ClearCallsRequest { session }),
+        )
+        .await?;
+        writeln!(out, "forgot {} call{}", r.cleared, plural(r.cleared))?;
         return Ok(());
     }
-    let r = client
-        .list_calls(pb::ListCallsRequest {
+    let r = answer(
+        "calls",
+        client.list_calls(pb::ListCallsRequest {
             session,
             method: args.method.unwrap_or_default(),
             limit: args.limit.unwrap_or(0),
             all_sessions: args.all_sessions,
-        })
-        .await
-        .map_err(|e| call_error("calls", e))?
-        .into_inner();
+        }),
+    )
+    .await?;
     for c in r.calls {
         if args.json {
             let view = CallView {
@@ -614,7 +747,7 @@ async fn list_calls(
         eprintln!(
             "({} older call{} fell out of the journal; see --journal-size)",
             r.dropped,
-            if r.dropped == 1 { "" } else { "s" }
+            plural(r.dropped)
         );
     }
     Ok(())
@@ -626,16 +759,78 @@ mod tests {
 
     #[test]
     fn addresses() {
-        let r = |a: Option<&str>, h: Option<&str>, p: Option<&str>| resolve_addr(a, h, p).unwrap();
+        let r = |a: Option<&str>, h: Option<&str>, p: Option<&str>| {
+            resolve_addr(a, h, p, false).unwrap()
+        };
         assert_eq!(r(None, None, None), DEFAULT_ADDR);
         assert_eq!(r(Some("127.0.0.1:9"), None, None), "http://127.0.0.1:9");
         assert_eq!(r(Some("http://h:1"), Some("x"), Some("2")), "http://h:1");
         assert_eq!(r(None, Some("mock"), Some("7000")), "http://mock:7000");
         assert_eq!(r(None, None, Some("7000")), "http://127.0.0.1:7000");
         assert_eq!(r(None, Some("::1"), None), "http://[::1]:50051");
-        assert!(resolve_addr(None, None, Some("x")).is_err());
-        assert!(resolve_addr(Some("https://h:1"), None, None).is_err());
-        assert!(resolve_addr(Some("not an address"), None, None).is_err());
+        assert!(resolve_addr(None, None, Some("x"), false).is_err());
+        assert!(resolve_addr(Some("not an address"), None, None, false).is_err());
+        // The scheme follows --ca/--cert/--key, and must agree with them.
+        let e = resolve_addr(Some("https://h:1"), None, None, false).unwrap_err();
+        assert!(e.to_string().contains("--ca, --cert"), "{e}");
+        let tls = |a: Option<&str>| resolve_addr(a, None, None, true);
+        assert_eq!(tls(Some("h:1")).unwrap(), "https://h:1");
+        assert_eq!(tls(Some("https://h:1")).unwrap(), "https://h:1");
+        assert_eq!(tls(None).unwrap(), "https://127.0.0.1:50051");
+        let e = tls(Some("http://h:1")).unwrap_err();
+        assert!(e.to_string().contains("plaintext address"), "{e}");
+    }
+
+    fn args(ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>) -> CtlArgs {
+        CtlArgs {
+            addr: None,
+            ca: ca.map(Path::to_owned),
+            cert: cert.map(Path::to_owned),
+            key: key.map(Path::to_owned),
+            server_name: crate::tls::SERVER_NAME.into(),
+            session: String::new(),
+            timeout: 1.0,
+            command: CtlCommand::Sessions,
+        }
+    }
+
+    #[test]
+    fn tls_files_are_checked_before_connecting() {
+        assert_eq!(tls_files(&args(None, None, None)).unwrap(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let certs = crate::GeneratedCerts::generate(dir.path(), &[]).unwrap();
+        let (ca, cert, key) = (
+            dir.path().join("ca.pem"),
+            dir.path().join("admin.pem"),
+            dir.path().join("admin-key.pem"),
+        );
+        let files = tls_files(&args(Some(&ca), Some(&cert), Some(&key)))
+            .unwrap()
+            .expect("TLS");
+        assert_eq!(files, certs.tls_files(crate::Role::Admin).unwrap());
+
+        let e = tls_files(&args(Some(&ca), None, None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("missing: --cert (JOBLET_CLIENT_CERT_PATH), --key"),
+            "{e}"
+        );
+        let gone = dir.path().join("nope.pem");
+        let e = tls_files(&args(Some(&ca), Some(&gone), Some(&key)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--cert "), "{e}");
+        assert!(
+            e.contains("nope.pem: cannot read the client certificate"),
+            "{e}"
+        );
+        // A certificate where the key should be.
+        let e = tls_files(&args(Some(&ca), Some(&cert), Some(&cert)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--key"), "{e}");
+        assert!(e.contains("not the client key in PEM form"), "{e}");
     }
 
     #[tokio::test]

@@ -90,9 +90,9 @@ pub async fn run(command: &str, args: &[String], ctx: &ExecContext, out: &mut Lo
     cmd.args(args)
         .current_dir(dir.path())
         .env_clear()
-        .envs(&ctx.env)
+        .envs(ctx.env.iter())
         .env("HOME", dir.path())
-        .env("JOBLET_JOB_ID", &ctx.job_id)
+        .env("JOBLET_JOB_ID", &*ctx.job_id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -413,16 +413,11 @@ mod tests {
     use crate::logs::{LogBuffer, LogReader};
 
     fn ctx() -> ExecContext {
-        let mut env = BTreeMap::new();
-        env.insert(
-            "PATH".to_string(),
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-        );
         ExecContext {
-            env,
+            env: crate::sim::job_environment(&[]),
             files: Arc::default(),
-            work_dir: "/work".to_string(),
-            job_id: "job-1".to_string(),
+            work_dir: "/work".into(),
+            job_id: "job-1".into(),
             ..ExecContext::default()
         }
     }
@@ -626,10 +621,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_environment_is_exactly_the_jobs() {
-        let mut ctx = ctx();
-        ctx.env.insert("A".to_string(), "plain value".to_string());
-        ctx.env
-            .insert("SECRET_TOKEN".to_string(), "s3cret".to_string());
+        let ctx = ExecContext {
+            env: crate::sim::job_environment(&[
+                ("A".to_string(), "plain value".to_string()),
+                ("SECRET_TOKEN".to_string(), "s3cret".to_string()),
+            ]),
+            ..ctx()
+        };
         let (code, out) = exec("sh", &["-c", "echo \"$A\" \"$SECRET_TOKEN\"; env"], &ctx).await;
         let out = String::from_utf8(out.to_vec()).unwrap();
         assert_eq!(code, 0);

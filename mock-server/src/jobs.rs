@@ -360,19 +360,11 @@ fn exec_context(
     spec: &JobSpec,
     files: BTreeMap<String, UploadedFile>,
 ) -> ExecContext {
-    let mut env = BTreeMap::new();
-    env.insert(
-        "PATH".to_string(),
-        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-    );
-    for (k, v) in spec.environment.iter().chain(&spec.secret_environment) {
-        env.insert(k.clone(), v.clone());
-    }
     ExecContext {
-        env,
+        env: crate::sim::job_environment(spec.environment.iter().chain(&spec.secret_environment)),
         files: Arc::new(files),
-        work_dir: spec.work_dir.clone(),
-        job_id: job_id.to_string(),
+        work_dir: spec.work_dir.as_str().into(),
+        job_id: job_id.into(),
         clock: shared.clock.clone(),
     }
 }
@@ -744,7 +736,11 @@ async fn job_task(
     // GPUs, its readers waiting): it ends FAILED like a job that could not run.
     let simulated = if shared.config.exec {
         // --exec: the command runs for real (see crate::exec).
-        Ok(Some(crate::exec::run(command, args, &ctx, &mut out).await))
+        // Boxed: the exec future is large and rare; it would otherwise grow
+        // every job's future.
+        Ok(Some(
+            Box::pin(crate::exec::run(command, args, &ctx, &mut out)).await,
+        ))
     } else {
         let sim = shared.sim();
         let limit = plan.as_ref().and_then(Plan::cutoff);
@@ -869,6 +865,10 @@ pub fn list(shared: &Shared) -> pb::Jobs {
         .iter()
         // JOB-LIST-1 mutant: finished jobs are left out.
         .filter(|(_, job)| !(shared.mutant(Mutant::ListDropsFinished) && job.status.is_final()))
+        // WF-EXEC-1 mutant: jobs started by workflows are left out.
+        .filter(|(_, job)| {
+            !shared.mutant(Mutant::WfJobsHiddenFromList) || job.spec.workflow_uuid.is_empty()
+        })
         .map(|(_, job)| {
             let s = &job.spec;
             pb::Job {

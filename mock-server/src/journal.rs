@@ -28,6 +28,7 @@
 //! assert_eq!(verify(&journal.calls(), &e).ok(), Some(1));
 //! ```
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::OnceLock;
@@ -219,8 +220,9 @@ pub fn parse_code(s: &str) -> Option<tonic::Code> {
 pub struct CallRecord {
     /// Position in the journal, from 1, increasing with every recorded call.
     pub seq: u64,
-    /// Full method path without the leading `/`: `"joblet.JobService/RunJob"`.
-    pub method: String,
+    /// Full method path without the leading `/`: `"joblet.JobService/RunJob"`
+    /// (borrowed when the server's own `&'static str`: no allocation per call).
+    pub method: Cow<'static, str>,
     /// The session the call belongs to.
     pub session: String,
     /// The protobuf-encoded request message (the first message of a stream).
@@ -240,7 +242,7 @@ impl CallRecord {
     pub fn short_method(&self) -> &str {
         self.method
             .rsplit_once('/')
-            .map_or(self.method.as_str(), |(_, m)| m)
+            .map_or(self.method.as_ref(), |(_, m)| m)
     }
 
     /// The request in the proto3 canonical JSON mapping (see [`request_json`]):
@@ -297,7 +299,7 @@ impl Journal {
     /// When the ring is full the oldest record falls out.
     pub fn record(
         &self,
-        method: impl Into<String>,
+        method: impl Into<Cow<'static, str>>,
         session: impl Into<String>,
         request: Bytes,
         code: tonic::Code,
@@ -309,7 +311,13 @@ impl Journal {
         }
         let mut record = CallRecord {
             seq: 0,
-            method: method.into().trim_start_matches('/').to_owned(),
+            method: match method.into() {
+                Cow::Borrowed(m) => Cow::Borrowed(m.trim_start_matches('/')),
+                Cow::Owned(m) if m.starts_with('/') => {
+                    Cow::Owned(m.trim_start_matches('/').to_owned())
+                }
+                owned => owned,
+            },
             session: session.into(),
             request,
             code,
@@ -321,11 +329,15 @@ impl Journal {
         // Taken under the lock, so the ring is in `seq` order.
         record.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let seq = record.seq;
+        // The evicted record is freed after the lock is released.
+        let mut evicted = None;
         while ring.len() >= self.capacity {
-            ring.pop_front();
+            evicted = ring.pop_front();
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         ring.push_back(record);
+        drop(ring);
+        drop(evicted);
         seq
     }
 
@@ -333,7 +345,7 @@ impl Journal {
     /// the status's code and message.
     pub fn record_result<T>(
         &self,
-        method: impl Into<String>,
+        method: impl Into<Cow<'static, str>>,
         session: impl Into<String>,
         request: Bytes,
         result: &Result<T, tonic::Status>,
@@ -726,7 +738,7 @@ impl From<&CallRecord> for CallView {
         );
         Self {
             seq: r.seq,
-            method: r.method.clone(),
+            method: r.method.to_string(),
             session: r.session.clone(),
             request: r.request_json(),
             code: code_name(r.code).to_owned(),
@@ -760,7 +772,7 @@ mod tests {
     fn journal_of(calls: &[(&str, &str, Bytes, tonic::Code)]) -> Journal {
         let j = Journal::new(100);
         for (m, s, r, c) in calls {
-            j.record(*m, *s, r.clone(), *c, "", 0);
+            j.record(m.to_string(), *s, r.clone(), *c, "", 0);
         }
         j
     }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MockConfig;
@@ -27,7 +27,7 @@ pub const MAX_SESSION_NAME: usize = 128;
 pub struct Node {
     config: MockConfig,
     closing: CancellationToken,
-    default: Mutex<Arc<Shared>>,
+    default: RwLock<Arc<Shared>>,
     sessions: Mutex<BTreeMap<String, Arc<Shared>>>,
 }
 
@@ -39,7 +39,7 @@ impl Node {
         Arc::new(Self {
             config,
             closing,
-            default: Mutex::new(default),
+            default: RwLock::new(default),
             sessions: Mutex::new(BTreeMap::new()),
         })
     }
@@ -61,7 +61,7 @@ impl Node {
 
     /// The default session.
     pub fn default_session(&self) -> Arc<Shared> {
-        Arc::clone(&self.default.lock())
+        Arc::clone(&self.default.read())
     }
 
     /// Session `name` ("" or `default`: the default one), created on first use.
@@ -123,7 +123,7 @@ impl Node {
         let name = check_name(name)?;
         let old = if name.is_empty() {
             let fresh = Shared::session(self.config.clone(), "", self.closing.clone());
-            Some(std::mem::replace(&mut *self.default.lock(), fresh))
+            Some(std::mem::replace(&mut *self.default.write(), fresh))
         } else {
             self.sessions.lock().remove(name)
         };

@@ -1,8 +1,8 @@
 //! Snapshot and Restore: a session's state as JSON.
 //!
 //! [`take`] captures the state of one session: its networks, volumes, installed
-//! runtimes and jobs (each with its spec, status, times, exit code and the log
-//! history it retains), and its clock time. [`to_json`] and [`from_json`]
+//! runtimes, jobs (each with its spec, status, times, exit code and the log
+//! history it retains) and workflows, and its clock time. [`to_json`] and [`from_json`]
 //! convert a [`Snapshot`] to and from text; [`restore`] replaces a session's
 //! state with one. The control API's `Snapshot`/`Restore`, `joblet-mock ctl
 //! snapshot|restore` and `RunningMock::snapshot|restore` all go through here.
@@ -20,11 +20,18 @@
 //!   be captured.
 //! - A virtual clock moves forward to the snapshot's time if it is behind (a
 //!   clock never goes back); a real clock is left alone.
-//! - Workflows are saved as the API shows them (`GetWorkflowStatus`: the
-//!   workflow and its jobs) but their records are not rebuilt: the workflow
-//!   engine's bookkeeping (requirements, pending jobs, ticks) is not part of
-//!   the snapshot. Their jobs come back as ordinary jobs (with their
-//!   `workflow_uuid`); [`RestoreSummary::workflows_skipped`] counts them.
+//! - Workflows come back with their IDs, names, YAML (secrets masked), times
+//!   and, per job, status, job UUID, times, exit code and dependencies, linked
+//!   to the restored jobs: a workflow that had finished answers
+//!   `GetWorkflowStatus`, `ListWorkflows` and `GetWorkflowJobs` as before.
+//!   A workflow that had not finished is finished by the restore, like its
+//!   jobs: a job of it that had started takes the status of its restored job
+//!   (so one that was not final is **`STOPPED` with exit code -1**, ended at
+//!   the restore), a job still `PENDING` is **`CANCELED`** (ended at the
+//!   restore, as when a requirement can no longer hold), and the workflow is
+//!   completed at the restore (`FAILED`; `CANCELED` under server-v1, QUIRK-9).
+//!   Nothing of it runs any more: its engine state (uploaded workflowFiles,
+//!   pending requirements, scheduler ticks) is not part of the snapshot.
 //! - Fault rules, scenarios and the call journal are not part of the state: a
 //!   restore keeps the session's own.
 //! - Secret environment values are saved in clear, so that restored jobs keep
@@ -49,6 +56,15 @@
 //!     "start_time": "2030-01-01T00:00:00+00:00", "end_time": "2030-01-01T00:00:01+00:00",
 //!     "spec": { "command": "echo", "args": ["hi"], "network": "bridge", "work_dir": "/work", ... },
 //!     "log": { "text": "hi\n" }
+//!   } ],
+//!   "workflows": [ {
+//!     "id": "0b7e…", "name": "etl", "yaml": "jobs:\n  extract: …",
+//!     "created": "2030-01-01T00:00:00+00:00", "created_unix_ms": 1893456000000,
+//!     "started": "2030-01-01T00:00:00+00:00", "completed": "2030-01-01T00:00:05+00:00",
+//!     "jobs": [ { "name": "extract", "status": "COMPLETED", "job_uuid": "6f1c…",
+//!                 "start_time": "…", "end_time": "…", "exit_code": 0 },
+//!               { "name": "load", "status": "CANCELED", "dependencies": ["extract"],
+//!                 "end_time": "…", "cascaded": true } ]
 //!   } ]
 //! }
 //! ```
@@ -58,7 +74,7 @@
 //! more key and pair. Unknown keys are refused, so a snapshot is never
 //! half-restored by an older mock.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,6 +88,7 @@ use crate::error::{Error, Result};
 use crate::jobs::rfc3339;
 use crate::logs::LogBuffer;
 use crate::state::{Job, JobSpec, JobStatus, NetworkRecord, Shared, State, VolumeRecord};
+use crate::workflow::engine;
 
 /// The version of the snapshot format this mock writes and reads.
 pub const FORMAT: u32 = 1;
@@ -103,21 +120,98 @@ pub struct Snapshot {
     /// Jobs in creation order.
     #[serde(default)]
     pub jobs: Vec<JobSnapshot>,
-    /// Workflows in creation order, as the Joblet API shows them (saved for
-    /// inspection; see the module docs for what a restore does with them).
+    /// Workflows in creation order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workflows: Vec<WorkflowSnapshot>,
 }
 
-/// A workflow as GetWorkflowStatus shows it, in proto3 JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A workflow record: what GetWorkflowStatus, ListWorkflows and
+/// GetWorkflowJobs show of it (the workflow's status and counts follow from
+/// its jobs').
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowSnapshot {
-    /// The `WorkflowInfo` (uuid, workflow, status, counts, times, yamlContent).
-    pub workflow: serde_json::Value,
-    /// Its `WorkflowJob`s.
+    /// The workflow's UUID.
+    pub id: String,
+    /// Its reported name.
     #[serde(default)]
-    pub jobs: Vec<serde_json::Value>,
+    pub name: String,
+    /// The submitted YAML, secret values masked (as `yamlContent` shows it).
+    #[serde(default)]
+    pub yaml: String,
+    /// Run by the server-v1 engine (QUIRK-9): shown as that engine shows it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub server_v1: bool,
+    /// Creation time, RFC 3339 (informative; `created_unix_ms` counts).
+    #[serde(default)]
+    pub created: String,
+    /// Creation time, Unix milliseconds.
+    pub created_unix_ms: i64,
+    /// When its first job started, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// When its last job became final, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    /// Its jobs, in the order of the YAML.
+    #[serde(default)]
+    pub jobs: Vec<WorkflowJobSnapshot>,
+}
+
+/// A job of a workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowJobSnapshot {
+    /// Its name in the YAML.
+    pub name: String,
+    /// `PENDING` until started, then a job status (upper case).
+    pub status: String,
+    /// The job (one of the snapshot's `jobs`), once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_uuid: Option<String>,
+    /// The jobs it depends on, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    #[serde(default)]
+    pub exit_code: i32,
+    /// Canceled by the engine because it could no longer run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cascaded: bool,
+}
+
+/// A workflow as the engine exports and imports it
+/// ([`engine::export`], [`engine::import`]); times in Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WorkflowRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub yaml: String,
+    pub v1: bool,
+    pub created_ms: i64,
+    pub started: Option<i64>,
+    pub completed: Option<i64>,
+    pub jobs: Vec<WorkflowJobRecord>,
+}
+
+/// A job of a [`WorkflowRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WorkflowJobRecord {
+    pub name: String,
+    pub dependencies: Vec<String>,
+    /// `None`: PENDING.
+    pub status: Option<JobStatus>,
+    /// The job's UUID; on import, with its sequence number in the job table.
+    pub job: Option<Uuid>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub exit_code: i32,
+    pub cascaded: bool,
 }
 
 /// The session clock of a snapshot.
@@ -164,26 +258,8 @@ pub struct VolumeSnapshot {
     pub created: String,
 }
 
-/// An installed runtime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimeSnapshot {
-    pub name: String,
-    #[serde(default)]
-    pub language: String,
-    #[serde(default)]
-    pub version: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub size_bytes: i64,
-    #[serde(default)]
-    pub packages: Vec<String>,
-    #[serde(default)]
-    pub architectures: Vec<String>,
-    #[serde(default)]
-    pub gpu: bool,
-}
+/// An installed runtime, as the catalogue describes it.
+pub type RuntimeSnapshot = RuntimeRecord;
 
 /// A job record with its retained log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,31 +290,8 @@ pub struct JobSnapshot {
 }
 
 /// What a job was asked to run (the fields of its RunJob request that the
-/// record keeps).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JobSpecSnapshot {
-    pub name: String,
-    pub command: String,
-    pub args: Vec<String>,
-    pub max_cpu: i32,
-    pub cpu_cores: String,
-    pub max_memory: i32,
-    pub max_iobps: i32,
-    pub network: String,
-    pub volumes: Vec<String>,
-    pub runtime: String,
-    pub work_dir: String,
-    pub environment: BTreeMap<String, String>,
-    /// In clear (see the module docs).
-    pub secret_environment: BTreeMap<String, String>,
-    /// Paths of the uploaded entries (their contents are not kept).
-    pub uploads: Vec<String>,
-    pub gpu_count: i32,
-    pub gpu_memory_mb: i32,
-    pub workflow_uuid: String,
-    pub dependencies: Vec<String>,
-}
+/// record keeps); secret values in clear (see the module docs).
+pub type JobSpecSnapshot = JobSpec;
 
 /// A job's retained log: `{"text": "..."}` or `{"base64": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,8 +338,8 @@ pub struct RestoreSummary {
     pub networks: usize,
     pub volumes: usize,
     pub runtimes: usize,
-    /// Workflows of the snapshot whose records were not rebuilt (their jobs are).
-    pub workflows_skipped: usize,
+    /// Workflow records rebuilt.
+    pub workflows: usize,
 }
 
 // ---------------------------------------------------------------------------
@@ -299,8 +352,6 @@ pub fn take(shared: &Shared) -> Snapshot {
         now_unix_ms: shared.clock.now_ms(),
         mode: clock_mode_name(shared.clock.mode()).to_owned(),
     };
-    // Read through the engine's own views, before (not under) the state lock.
-    let workflows = workflows_out(shared);
     let state = shared.state.lock();
     Snapshot {
         format: FORMAT,
@@ -308,41 +359,37 @@ pub fn take(shared: &Shared) -> Snapshot {
         clock,
         networks: state.networks.iter().map(network_out).collect(),
         volumes: state.volumes.iter().map(volume_out).collect(),
-        runtimes: state.runtimes.iter().map(runtime_out).collect(),
+        runtimes: state.runtimes.clone(),
         jobs: state.jobs.iter().map(|(_, job)| job_out(job)).collect(),
-        workflows,
+        workflows: engine::export(&state).iter().map(workflow_out).collect(),
     }
 }
 
-/// A message of the contract in proto3 JSON (`null` if it cannot be shown).
-fn proto_json<M: prost::Message>(type_name: &str, message: &M) -> serde_json::Value {
-    crate::journal::descriptor_pool()
-        .get_message_by_name(type_name)
-        .and_then(|desc| {
-            prost_reflect::DynamicMessage::decode(desc, message.encode_to_vec().as_slice()).ok()
-        })
-        .and_then(|m| serde_json::to_value(&m).ok())
-        .unwrap_or(serde_json::Value::Null)
-}
-
-fn workflows_out(shared: &Shared) -> Vec<WorkflowSnapshot> {
-    use crate::workflow::engine;
-    engine::list(shared, true)
-        .workflows
-        .into_iter()
-        .map(|info| {
-            let jobs = engine::status(shared, &info.uuid)
-                .map(|s| s.jobs)
-                .unwrap_or_default();
-            WorkflowSnapshot {
-                workflow: proto_json("joblet.WorkflowInfo", &info),
-                jobs: jobs
-                    .iter()
-                    .map(|j| proto_json("joblet.WorkflowJob", j))
-                    .collect(),
-            }
-        })
-        .collect()
+fn workflow_out(w: &WorkflowRecord) -> WorkflowSnapshot {
+    WorkflowSnapshot {
+        id: w.id.to_string(),
+        name: w.name.clone(),
+        yaml: w.yaml.clone(),
+        server_v1: w.v1,
+        created: rfc3339(w.created_ms.div_euclid(1000)),
+        created_unix_ms: w.created_ms,
+        started: w.started.map(rfc3339),
+        completed: w.completed.map(rfc3339),
+        jobs: w
+            .jobs
+            .iter()
+            .map(|j| WorkflowJobSnapshot {
+                name: j.name.clone(),
+                status: j.status.map_or("PENDING", JobStatus::as_str).to_owned(),
+                job_uuid: j.job.map(|id| id.to_string()),
+                dependencies: j.dependencies.clone(),
+                start_time: j.start.map(rfc3339),
+                end_time: j.end.map(rfc3339),
+                exit_code: j.exit_code,
+                cascaded: j.cascaded,
+            })
+            .collect(),
+    }
 }
 
 /// `snapshot` as pretty-printed JSON.
@@ -389,43 +436,10 @@ fn volume_out(v: &VolumeRecord) -> VolumeSnapshot {
     }
 }
 
-fn runtime_out(r: &RuntimeRecord) -> RuntimeSnapshot {
-    RuntimeSnapshot {
-        name: r.name.clone(),
-        language: r.language.clone(),
-        version: r.version.clone(),
-        description: r.description.clone(),
-        size_bytes: r.size_bytes,
-        packages: r.packages.clone(),
-        architectures: r.architectures.clone(),
-        gpu: r.gpu,
-    }
-}
-
 fn job_out(job: &Job) -> JobSnapshot {
-    let s = &job.spec;
     JobSnapshot {
         id: job.id.to_string(),
-        spec: JobSpecSnapshot {
-            name: s.name.clone(),
-            command: s.command.clone(),
-            args: s.args.clone(),
-            max_cpu: s.max_cpu,
-            cpu_cores: s.cpu_cores.clone(),
-            max_memory: s.max_memory,
-            max_iobps: s.max_iobps,
-            network: s.network.clone(),
-            volumes: s.volumes.clone(),
-            runtime: s.runtime.clone(),
-            work_dir: s.work_dir.clone(),
-            environment: s.environment.iter().cloned().collect(),
-            secret_environment: s.secret_environment.iter().cloned().collect(),
-            uploads: s.uploads.clone(),
-            gpu_count: s.gpu_count,
-            gpu_memory_mb: s.gpu_memory_mb,
-            workflow_uuid: s.workflow_uuid.clone(),
-            dependencies: s.dependencies.clone(),
-        },
+        spec: JobSpec::clone(&job.spec),
         status: job.status.as_str().to_owned(),
         start_time: rfc3339(job.start_time),
         end_time: job.end_time.map(rfc3339),
@@ -453,7 +467,8 @@ pub async fn restore(shared: &Shared, snapshot: &Snapshot) -> Result<RestoreSumm
     state.runtimes = runtimes_in(&snapshot.runtimes)?;
     summary.runtimes = state.runtimes.len();
     let jobs = jobs_in(&snapshot.jobs)?;
-    summary.workflows_skipped = snapshot.workflows.len();
+    let job_ids: HashSet<Uuid> = jobs.iter().map(|p| p.job.id).collect();
+    let mut workflows = workflows_in(&snapshot.workflows, &job_ids)?;
 
     // Checked: from here on the session changes. Its current jobs end first
     // (their tasks stop, their logs close), then the clock catches up.
@@ -464,6 +479,8 @@ pub async fn restore(shared: &Shared, snapshot: &Snapshot) -> Result<RestoreSumm
     }
     let now = shared.clock.now_secs();
     let retention = shared.config.log_retention_bytes;
+    // Each restored job: its sequence number and how it ended.
+    let mut restored: HashMap<Uuid, (u64, JobStatus, i32, Option<i64>)> = HashMap::new();
     for pending in jobs {
         // No reader and no grace: history beyond the retention is dropped at
         // once, as it would have been on the node.
@@ -480,11 +497,48 @@ pub async fn restore(shared: &Shared, snapshot: &Snapshot) -> Result<RestoreSumm
         }
         log.close();
         job.log = log;
-        state.jobs.insert(job);
+        let (id, status, exit_code, end) = (job.id, job.status, job.exit_code, job.end_time);
+        let seq = state.jobs.insert(job);
+        restored.insert(id, (seq, status, exit_code, end));
         summary.jobs += 1;
     }
+    for w in &mut workflows {
+        finish_workflow(w, &restored, now);
+    }
+    summary.workflows = workflows.len();
+    let seqs: HashMap<Uuid, u64> = restored.iter().map(|(id, r)| (*id, r.0)).collect();
+    engine::import(shared, &mut state, workflows, &seqs);
     *shared.state.lock() = state;
     Ok(summary)
+}
+
+/// Ends what a restored workflow had not finished (see the module docs): a
+/// started job takes the end of its restored job, a pending one is canceled.
+fn finish_workflow(
+    w: &mut WorkflowRecord,
+    restored: &HashMap<Uuid, (u64, JobStatus, i32, Option<i64>)>,
+    now: i64,
+) {
+    for j in &mut w.jobs {
+        if j.status.is_some_and(JobStatus::is_final) {
+            continue;
+        }
+        match j.job.and_then(|id| restored.get(&id)) {
+            Some(&(_, status, exit_code, end)) => {
+                j.status = Some(status);
+                j.exit_code = exit_code;
+                j.end = end.or(Some(now));
+            }
+            None => {
+                j.status = Some(JobStatus::Canceled);
+                j.cascaded = true;
+                j.end = Some(now);
+            }
+        }
+    }
+    if w.completed.is_none() && !w.jobs.is_empty() {
+        w.completed = Some(now);
+    }
 }
 
 fn networks_in(state: &mut State, networks: &[NetworkSnapshot]) -> Result<()> {
@@ -564,16 +618,7 @@ fn runtimes_in(runtimes: &[RuntimeSnapshot]) -> Result<Vec<RuntimeRecord>> {
                     format!("{:?} is empty or appears twice", r.name),
                 ));
             }
-            Ok(RuntimeRecord {
-                name: r.name.clone(),
-                language: r.language.clone(),
-                version: r.version.clone(),
-                description: r.description.clone(),
-                size_bytes: r.size_bytes,
-                packages: r.packages.clone(),
-                architectures: r.architectures.clone(),
-                gpu: r.gpu,
-            })
+            Ok(r.clone())
         })
         .collect()
 }
@@ -590,12 +635,7 @@ fn jobs_in(jobs: &[JobSnapshot]) -> Result<Vec<PendingJob>> {
         .enumerate()
         .map(|(i, j)| {
             let field = format!("jobs[{i}]");
-            let id = Uuid::parse_str(j.id.trim()).map_err(|e| {
-                Error::invalid(
-                    format!("{field}.id"),
-                    format!("{:?} is not a UUID: {e}", j.id),
-                )
-            })?;
+            let id = uuid_in(&format!("{field}.id"), &j.id)?;
             if !seen.insert(id) {
                 return Err(Error::invalid(
                     format!("{field}.id"),
@@ -603,46 +643,19 @@ fn jobs_in(jobs: &[JobSnapshot]) -> Result<Vec<PendingJob>> {
                 ));
             }
             let status = status_in(&format!("{field}.status"), &j.status)?;
-            let opt_time = |name: &str, t: &Option<String>| {
-                t.as_deref()
-                    .filter(|t| !t.trim().is_empty())
-                    .map(|t| time_in(&format!("{field}.{name}"), t))
-                    .transpose()
-            };
-            let s = &j.spec;
-            if s.command.trim().is_empty() {
+            if j.spec.command.trim().is_empty() {
                 return Err(Error::invalid(
                     format!("{field}.spec.command"),
                     "must not be empty",
                 ));
             }
-            let spec = JobSpec {
-                name: s.name.clone(),
-                command: s.command.clone(),
-                args: s.args.clone(),
-                max_cpu: s.max_cpu,
-                cpu_cores: s.cpu_cores.clone(),
-                max_memory: s.max_memory,
-                max_iobps: s.max_iobps,
-                network: s.network.clone(),
-                volumes: s.volumes.clone(),
-                runtime: s.runtime.clone(),
-                work_dir: s.work_dir.clone(),
-                environment: s.environment.clone().into_iter().collect(),
-                secret_environment: s.secret_environment.clone().into_iter().collect(),
-                uploads: s.uploads.clone(),
-                gpu_count: s.gpu_count,
-                gpu_memory_mb: s.gpu_memory_mb,
-                workflow_uuid: s.workflow_uuid.clone(),
-                dependencies: s.dependencies.clone(),
-            };
             let job = Job {
                 id,
-                spec: Arc::new(spec),
+                spec: Arc::new(j.spec.clone()),
                 status,
                 start_time: time_in(&format!("{field}.start_time"), &j.start_time)?,
-                end_time: opt_time("end_time", &j.end_time)?,
-                scheduled_time: opt_time("scheduled_time", &j.scheduled_time)?,
+                end_time: opt_time_in(&field, "end_time", &j.end_time)?,
+                scheduled_time: opt_time_in(&field, "scheduled_time", &j.scheduled_time)?,
                 exit_code: j.exit_code,
                 gpu_indices: j.gpu_indices.clone(),
                 // Replaced by the restored log.
@@ -655,6 +668,93 @@ fn jobs_in(jobs: &[JobSnapshot]) -> Result<Vec<PendingJob>> {
             })
         })
         .collect()
+}
+
+fn workflows_in(
+    workflows: &[WorkflowSnapshot],
+    job_ids: &HashSet<Uuid>,
+) -> Result<Vec<WorkflowRecord>> {
+    let mut seen = HashSet::new();
+    let mut linked = HashSet::new();
+    workflows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let field = format!("workflows[{i}]");
+            let id = uuid_in(&format!("{field}.id"), &w.id)?;
+            if !seen.insert(id) {
+                return Err(Error::invalid(
+                    format!("{field}.id"),
+                    format!("workflow {id} appears twice"),
+                ));
+            }
+            let mut names = HashSet::new();
+            let jobs = w
+                .jobs
+                .iter()
+                .enumerate()
+                .map(|(k, j)| {
+                    let field = format!("{field}.jobs[{k}]");
+                    if j.name.trim().is_empty() || !names.insert(j.name.as_str()) {
+                        return Err(Error::invalid(
+                            format!("{field}.name"),
+                            format!("{:?} is empty or appears twice", j.name),
+                        ));
+                    }
+                    let status = if j.status.trim().eq_ignore_ascii_case("PENDING") {
+                        None
+                    } else {
+                        Some(status_in(&format!("{field}.status"), &j.status)?)
+                    };
+                    let job = j
+                        .job_uuid
+                        .as_deref()
+                        .filter(|u| !u.trim().is_empty())
+                        .map(|u| uuid_in(&format!("{field}.job_uuid"), u))
+                        .transpose()?;
+                    if let Some(job) = job {
+                        if !job_ids.contains(&job) {
+                            return Err(Error::invalid(
+                                format!("{field}.job_uuid"),
+                                format!("job {job} is not among the snapshot's jobs"),
+                            ));
+                        }
+                        if !linked.insert(job) {
+                            return Err(Error::invalid(
+                                format!("{field}.job_uuid"),
+                                format!("job {job} belongs to another workflow job already"),
+                            ));
+                        }
+                    }
+                    Ok(WorkflowJobRecord {
+                        name: j.name.clone(),
+                        dependencies: j.dependencies.clone(),
+                        status,
+                        job,
+                        start: opt_time_in(&field, "start_time", &j.start_time)?,
+                        end: opt_time_in(&field, "end_time", &j.end_time)?,
+                        exit_code: j.exit_code,
+                        cascaded: j.cascaded,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(WorkflowRecord {
+                id,
+                name: w.name.clone(),
+                yaml: w.yaml.clone(),
+                v1: w.server_v1,
+                created_ms: w.created_unix_ms,
+                started: opt_time_in(&field, "started", &w.started)?,
+                completed: opt_time_in(&field, "completed", &w.completed)?,
+                jobs,
+            })
+        })
+        .collect()
+}
+
+fn uuid_in(field: &str, text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text.trim())
+        .map_err(|e| Error::invalid(field, format!("{text:?} is not a UUID: {e}")))
 }
 
 fn status_in(field: &str, text: &str) -> Result<JobStatus> {
@@ -679,6 +779,14 @@ fn status_in(field: &str, text: &str) -> Result<JobStatus> {
                 ),
             )
         })
+}
+
+/// `{field}.{name}`, an optional time: `None` when absent or blank.
+fn opt_time_in(field: &str, name: &str, text: &Option<String>) -> Result<Option<i64>> {
+    text.as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| time_in(&format!("{field}.{name}"), t))
+        .transpose()
 }
 
 fn time_in(field: &str, text: &str) -> Result<i64> {
@@ -769,5 +877,89 @@ mod tests {
         assert!(e.to_string().starts_with("networks[4].name:"), "{e}");
         let now = take(&shared);
         assert_eq!((now.jobs, now.networks), (back.jobs, back.networks));
+    }
+
+    #[tokio::test]
+    async fn unfinished_workflows_end_at_the_restore() {
+        let shared = Shared::new(MockConfig::default());
+        let wf = "00000000-0000-4000-8000-0000000000aa";
+        let job = "00000000-0000-4000-8000-000000000002";
+        let mut snap = take(&shared);
+        snap.jobs.push(JobSnapshot {
+            id: job.into(),
+            spec: JobSpecSnapshot {
+                name: "a".into(),
+                command: "sleep".into(),
+                workflow_uuid: wf.into(),
+                ..JobSpecSnapshot::default()
+            },
+            status: "RUNNING".into(),
+            start_time: "2030-01-01T00:00:00Z".into(),
+            end_time: None,
+            scheduled_time: None,
+            exit_code: 0,
+            gpu_indices: Vec::new(),
+            log: LogSnapshot::default(),
+        });
+        let wf_job = |name: &str, status: &str, uuid: Option<&str>| WorkflowJobSnapshot {
+            name: name.into(),
+            status: status.into(),
+            job_uuid: uuid.map(str::to_owned),
+            dependencies: Vec::new(),
+            start_time: uuid.map(|_| "2030-01-01T00:00:00Z".to_owned()),
+            end_time: None,
+            exit_code: 0,
+            cascaded: false,
+        };
+        snap.workflows.push(WorkflowSnapshot {
+            id: wf.into(),
+            name: "wf".into(),
+            yaml: "jobs: {a: {command: sleep}, b: {command: echo, requires: [{a: COMPLETED}]}}"
+                .into(),
+            server_v1: true,
+            created: String::new(),
+            created_unix_ms: 1_893_456_000_000,
+            started: Some("2030-01-01T00:00:00Z".into()),
+            completed: None,
+            jobs: vec![
+                wf_job("a", "RUNNING", Some(job)),
+                wf_job("b", "PENDING", None),
+            ],
+        });
+        let summary = restore(&shared, &from_json(&to_json(&snap)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!((summary.workflows, summary.stopped), (1, 1));
+        let st = engine::status(&shared, wf).unwrap();
+        let info = st.workflow.unwrap();
+        // QUIRK-9: a canceled job makes a server-v1 workflow CANCELED.
+        assert_eq!((info.status.as_str(), info.canceled_jobs), ("CANCELED", 0));
+        assert!(info.completed_at.is_some());
+        let shown: Vec<(&str, &str, &str)> = st
+            .jobs
+            .iter()
+            .map(|j| (j.job_name.as_str(), j.status.as_str(), j.job_uuid.as_str()))
+            .collect();
+        assert_eq!(shown, [("a", "STOPPED", job), ("b", "CANCELED", "0")]);
+        let back = take(&shared);
+        let b = &back.workflows[0].jobs[1];
+        assert!(b.cascaded && b.end_time.is_some(), "{b:?}");
+        assert_eq!(back.workflows[0].jobs[0].exit_code, -1);
+
+        // Links are checked.
+        let mut bad = back.clone();
+        bad.workflows[0].jobs[1].job_uuid = Some(job.into());
+        let e = restore(&shared, &bad).await.unwrap_err();
+        assert!(
+            e.to_string().starts_with("workflows[0].jobs[1].job_uuid:"),
+            "{e}"
+        );
+        let mut bad = back.clone();
+        bad.workflows[0].jobs[0].status = "WAITING".into();
+        let e = restore(&shared, &bad).await.unwrap_err();
+        assert!(
+            e.to_string().starts_with("workflows[0].jobs[0].status:"),
+            "{e}"
+        );
     }
 }

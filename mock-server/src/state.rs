@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -66,8 +67,11 @@ impl JobStatus {
     }
 }
 
-/// What was asked for a job: fixed once the job is accepted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What was asked for a job: fixed once the job is accepted. It is also the
+/// `spec` of a job in a snapshot ([`crate::snapshot`]), where the environments
+/// are JSON objects (sorted by name) and secret values are in clear.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct JobSpec {
     pub name: String,
     pub command: String,
@@ -80,7 +84,9 @@ pub struct JobSpec {
     pub volumes: Vec<String>,
     pub runtime: String,
     pub work_dir: String,
+    #[serde(with = "env_map")]
     pub environment: Vec<(String, String)>,
+    #[serde(with = "env_map")]
     pub secret_environment: Vec<(String, String)>,
     /// Paths of uploaded entries (contents live with the running task only).
     pub uploads: Vec<String>,
@@ -88,6 +94,28 @@ pub struct JobSpec {
     pub gpu_memory_mb: i32,
     pub workflow_uuid: String,
     pub dependencies: Vec<String>,
+}
+
+/// An environment (name, value pairs) as a JSON object sorted by name; read
+/// back in that order (a name given twice keeps its last value).
+mod env_map {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+        let map: BTreeMap<&str, &str> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        map.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+        Ok(BTreeMap::<String, String>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// One job record.
@@ -328,12 +356,10 @@ impl State {
     /// job counts once (jobCount is a number of jobs).
     pub fn mark_running(&mut self, spec: &JobSpec) {
         self.running_jobs += 1;
-        *self
-            .running_on_network
-            .entry(spec.network.clone())
-            .or_default() += 1;
+        // No key is cloned once a name is known (this runs for every job).
+        bump(&mut self.running_on_network, &spec.network);
         for v in distinct(&spec.volumes) {
-            *self.running_with_volume.entry(v.clone()).or_default() += 1;
+            bump(&mut self.running_with_volume, v);
         }
     }
 
@@ -356,6 +382,16 @@ impl State {
             if *slot == Some(seq) {
                 *slot = None;
             }
+        }
+    }
+}
+
+/// Adds one to `name`'s count.
+fn bump(counts: &mut HashMap<String, u32>, name: &str) {
+    match counts.get_mut(name) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(name.to_owned(), 1);
         }
     }
 }
@@ -478,6 +514,9 @@ impl Shared {
 
     /// A new job or workflow ID: random, or from the seeded sequence.
     pub fn new_id(&self) -> Uuid {
+        if self.config.seed.is_none() {
+            return Uuid::new_v4();
+        }
         match self.ids.lock().as_mut() {
             Some(rng) => uuid::Builder::from_random_bytes(rng.random()).into_uuid(),
             None => Uuid::new_v4(),

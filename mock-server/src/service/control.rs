@@ -290,7 +290,8 @@ impl MockControl for ControlSvc {
             networks: count(s.networks),
             volumes: count(s.volumes),
             runtimes: count(s.runtimes),
-            workflows_skipped: count(s.workflows_skipped),
+            workflows_skipped: 0,
+            workflows: count(s.workflows),
         }))
     }
 

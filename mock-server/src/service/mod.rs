@@ -78,7 +78,7 @@ impl Gate {
                 tokio::time::sleep(delay).await;
             }
             if let Some(status) = decision.fail {
-                record(&shared, &started, status.code(), status.message());
+                record(&shared, &mut started, status.code(), status.message());
                 return Err(status);
             }
             started.stream_fault = decision.stream;
@@ -98,11 +98,14 @@ impl Gate {
         F: FnOnce(Arc<Shared>, Req) -> Fut,
         Fut: Future<Output = Result<Res, Status>>,
     {
-        let Admitted { shared, started } = self.admit(method, &request).await?;
+        let Admitted {
+            shared,
+            mut started,
+        } = self.admit(method, &request).await?;
         let result = handler(Arc::clone(&shared), request.into_inner()).await;
         match &result {
-            Ok(_) => record(&shared, &started, tonic::Code::Ok, ""),
-            Err(status) => record(&shared, &started, status.code(), status.message()),
+            Ok(_) => record(&shared, &mut started, tonic::Code::Ok, ""),
+            Err(status) => record(&shared, &mut started, status.code(), status.message()),
         }
         result.map(Response::new)
     }
@@ -122,11 +125,14 @@ impl Gate {
         Fut: Future<Output = Result<S, Status>>,
         S: Stream<Item = Result<Item, Status>> + Send + 'static,
     {
-        let Admitted { shared, started } = self.admit(method, &request).await?;
+        let Admitted {
+            shared,
+            mut started,
+        } = self.admit(method, &request).await?;
         let result = handler(Arc::clone(&shared), request.into_inner()).await;
         match result {
             Ok(stream) => {
-                record(&shared, &started, tonic::Code::Ok, "");
+                record(&shared, &mut started, tonic::Code::Ok, "");
                 let closing = shared.closing.clone();
                 let mut stream = until_shutdown(stream, closing.clone());
                 if let Some(fault) = started.stream_fault {
@@ -135,21 +141,21 @@ impl Gate {
                 Ok(Response::new(stream))
             }
             Err(status) => {
-                record(&shared, &started, status.code(), status.message());
+                record(&shared, &mut started, status.code(), status.message());
                 Err(status)
             }
         }
     }
 }
 
-fn record(shared: &Shared, start: &CallStart, code: tonic::Code, message: &str) {
-    if let Some(request) = &start.request
+fn record(shared: &Shared, start: &mut CallStart, code: tonic::Code, message: &str) {
+    if let Some(request) = start.request.take()
         && shared.journal.capacity() > 0
     {
         shared.journal.record(
             start.method,
-            &shared.session,
-            request.clone(),
+            shared.session.as_str(),
+            request,
             code,
             message,
             shared.clock.now_ms(),

@@ -745,8 +745,7 @@ impl Shell<'_> {
             "env" => self.b_env(args).await,
             "printenv" => self.b_printenv(args).await,
             "pwd" => {
-                let mut s = self.fs.cwd.clone();
-                s.push('\n');
+                let s = format!("{}\n", self.fs.cwd);
                 put!(self, s.as_bytes());
                 Ok(0)
             }
@@ -1576,13 +1575,13 @@ impl Shell<'_> {
         let saved = (self.vars.clone(), self.exported.clone());
         if clear {
             let exported = std::mem::take(&mut self.exported);
-            self.vars.retain(|k, _| !exported.contains(k));
+            self.vars_mut().retain(|k, _| !exported.contains(k));
         }
         for u in &unsets {
             self.unset_var(u);
         }
         for (k, v) in sets {
-            self.vars.insert(k.clone(), v);
+            self.vars_mut().insert(k.clone(), v);
             self.exported.insert(k);
         }
         let r = if i < args.len() {
@@ -1893,7 +1892,7 @@ impl Shell<'_> {
                     frame.push((var.clone(), old, was_exported));
                 }
                 if value.is_none() && !self.vars.contains_key(&var) {
-                    self.vars.insert(var.clone(), String::new());
+                    self.vars_mut().insert(var.clone(), String::new());
                 }
             }
             if let Some(v) = value {
@@ -1929,8 +1928,8 @@ impl Shell<'_> {
         match self.fs.lookup(&target) {
             Some(Node::Dir) => {
                 let abs = absolute(&self.fs.cwd, &target);
-                let old = std::mem::replace(&mut self.fs.cwd, abs.clone());
-                self.set_var("OLDPWD", old);
+                let old = std::mem::replace(&mut self.fs.cwd, abs.as_str().into());
+                self.set_var("OLDPWD", old.to_string());
                 self.set_var("PWD", abs.clone());
                 if print {
                     let line = format!("{abs}\n");
@@ -1954,7 +1953,7 @@ impl Shell<'_> {
     async fn b_set(&mut self, args: &[String]) -> Res {
         if args.is_empty() {
             let mut out = String::new();
-            for (k, v) in &self.vars {
+            for (k, v) in self.vars.iter() {
                 out.push_str(&format!("{k}={}\n", super::printf::shell_quote(v)));
             }
             put!(self, out.as_bytes());

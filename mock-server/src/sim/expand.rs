@@ -683,7 +683,7 @@ impl Shell<'_> {
                 Some(Node::Dir) => true,
                 Some(Node::File(_)) => {
                     let abs = super::shell::absolute(&self.fs.cwd, v);
-                    let wd = super::shell::absolute("/", &self.fs.work_dir);
+                    let wd = &self.fs.work_dir;
                     let rel = abs.strip_prefix(&format!("{wd}/")).unwrap_or("");
                     self.fs
                         .uploaded

@@ -13,7 +13,7 @@
 //! gigabyte of `/dev/zero`) is produced at the reader's pace in bounded memory.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
 
@@ -44,17 +44,42 @@ pub struct UploadedFile {
     pub is_dir: bool,
 }
 
+/// `PATH` of every job (the node's default).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The environment of a job setting `vars`: [`DEFAULT_PATH`] and `vars` (which
+/// may override it). Jobs setting nothing share one map.
+pub fn job_environment<'v>(
+    vars: impl IntoIterator<Item = &'v (String, String)>,
+) -> Arc<BTreeMap<String, String>> {
+    static DEFAULT: LazyLock<Arc<BTreeMap<String, String>>> = LazyLock::new(|| {
+        Arc::new(BTreeMap::from([(
+            "PATH".to_owned(),
+            DEFAULT_PATH.to_owned(),
+        )]))
+    });
+    let mut vars = vars.into_iter().peekable();
+    if vars.peek().is_none() {
+        return Arc::clone(&DEFAULT);
+    }
+    let mut env = BTreeMap::clone(&DEFAULT);
+    env.extend(vars.cloned());
+    Arc::new(env)
+}
+
 /// What a simulated job sees of its node.
 #[derive(Debug, Clone, Default)]
 pub struct ExecContext {
-    /// Environment: the job's environment and secret environment, plus node defaults.
-    pub env: BTreeMap<String, String>,
+    /// Environment: the job's environment and secret environment, plus node
+    /// defaults (see [`job_environment`]). Shared: a job's shell copies it
+    /// only if a script changes a variable.
+    pub env: Arc<BTreeMap<String, String>>,
     /// Uploaded files keyed by their normalised relative path.
     pub files: Arc<BTreeMap<String, UploadedFile>>,
     /// Working directory (`/work` unless the request set one).
-    pub work_dir: String,
+    pub work_dir: Arc<str>,
     /// The job's UUID.
-    pub job_id: String,
+    pub job_id: Arc<str>,
     /// The session's clock: sleeps wait on it and `date` reads it.
     pub clock: crate::clock::Clock,
 }
@@ -106,7 +131,7 @@ impl Simulator {
         let absolute = command.starts_with('/');
         if shell::builtin_name(command).is_some()
             || shell::is_shell(command)
-            || (absolute && (shell::BUILTINS.contains(&base) || matches!(base, "sh" | "bash")))
+            || (absolute && (shell::as_builtin(base).is_some() || matches!(base, "sh" | "bash")))
         {
             return None;
         }

@@ -166,12 +166,25 @@ pub(super) struct Fs {
     pub written: BTreeMap<String, Bytes>,
     pub written_bytes: usize,
     pub dirs: BTreeSet<String>,
-    pub work_dir: String,
-    pub cwd: String,
+    /// Absolute and normal.
+    pub work_dir: Arc<str>,
+    pub cwd: Arc<str>,
+}
+
+/// Whether `path` is absolute and already normal (what [`absolute`] returns).
+fn is_normal(path: &str) -> bool {
+    path == "/"
+        || path
+            .strip_prefix('/')
+            .is_some_and(|rest| rest.split('/').all(|p| !matches!(p, "" | "." | "..")))
 }
 
 /// Normalises `path` (absolute or relative to `cwd`) to an absolute path.
 pub(super) fn absolute(cwd: &str, path: &str) -> String {
+    // Already normal (the usual work dir, `/work`): nothing to resolve.
+    if is_normal(path) {
+        return path.to_owned();
+    }
     let joined = if path.starts_with('/') {
         path.to_owned()
     } else {
@@ -227,14 +240,15 @@ impl Fs {
         {
             return Some(Node::Dir);
         }
-        let wd = absolute("/", &self.work_dir);
+        // Normal already (see `Shell::new`).
+        let wd = &*self.work_dir;
         if abs == wd || (wd.starts_with(&abs) && wd.as_bytes().get(abs.len()) == Some(&b'/')) {
             return Some(Node::Dir);
         }
         let rel = if wd == "/" {
             abs.strip_prefix('/')
         } else {
-            abs.strip_prefix(&wd).and_then(|r| r.strip_prefix('/'))
+            abs.strip_prefix(wd).and_then(|r| r.strip_prefix('/'))
         }?;
         if let Some(f) = self.uploaded.get(rel) {
             return Some(if f.is_dir {
@@ -272,7 +286,7 @@ impl Fs {
                 names.insert(first.to_owned());
             }
         }
-        let wd = absolute("/", &self.work_dir);
+        let wd = &*self.work_dir;
         let rel_prefix = if abs == wd {
             Some(String::new())
         } else {
@@ -304,14 +318,63 @@ impl super::scenario::FileSource for Fs {
     }
 }
 
+/// Shell variables (copy-on-write: shared with the job's environment until a
+/// script changes one, see [`Shell::vars_mut`]).
+pub(super) type Vars = Arc<BTreeMap<String, String>>;
+
+/// Which variable names are exported: those of the job's environment, plus
+/// and minus what the script changed (so a job need not copy the names).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Exported {
+    /// The job's environment: its names start exported.
+    initial: Vars,
+    /// Names whose state differs from `initial` (`true`: exported).
+    changed: BTreeMap<String, bool>,
+}
+
+impl Exported {
+    /// Every name of `env` exported, nothing else.
+    fn new(env: &Vars) -> Self {
+        Self {
+            initial: Arc::clone(env),
+            changed: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn contains(&self, name: &str) -> bool {
+        match self.changed.get(name) {
+            Some(&on) => on,
+            None => self.initial.contains_key(name),
+        }
+    }
+
+    pub(super) fn insert(&mut self, name: String) {
+        self.set(name, true);
+    }
+
+    pub(super) fn remove(&mut self, name: &str) {
+        if self.contains(name) {
+            self.set(name.to_owned(), false);
+        }
+    }
+
+    fn set(&mut self, name: String, on: bool) {
+        if self.initial.contains_key(&name) == on {
+            self.changed.remove(&name);
+        } else {
+            self.changed.insert(name, on);
+        }
+    }
+}
+
 /// Variables and everything a subshell copies.
 #[derive(Debug, Clone)]
 struct Saved {
-    vars: BTreeMap<String, String>,
-    exported: BTreeSet<String>,
+    vars: Vars,
+    exported: Exported,
     positional: Vec<String>,
     arg0: String,
-    cwd: String,
+    cwd: Arc<str>,
     functions: HashMap<String, Arc<Command>>,
     opts: Opts,
     name: String,
@@ -323,8 +386,8 @@ struct Saved {
 pub(super) struct Shell<'a> {
     pub io: Io<'a>,
     pub fs: Fs,
-    pub vars: BTreeMap<String, String>,
-    pub exported: BTreeSet<String>,
+    pub vars: Vars,
+    pub exported: Exported,
     pub positional: Vec<String>,
     pub arg0: String,
     pub status: i32,
@@ -354,17 +417,22 @@ pub(super) struct Shell<'a> {
     pub clock: crate::clock::Clock,
     scenarios: Arc<Vec<Scenario>>,
     unknown: UnknownCommand,
-    job_id: String,
+    job_id: Arc<str>,
 }
 
-/// Commands run by the interpreter itself.
+/// Commands run by the interpreter itself, sorted (see [`as_builtin`]).
 pub(super) const BUILTINS: &[&str] = &[
-    ":", "[", "basename", "break", "cat", "cd", "command", "continue", "date", "declare",
+    ".", ":", "[", "basename", "break", "cat", "cd", "command", "continue", "date", "declare",
     "dirname", "echo", "env", "eval", "exec", "exit", "export", "false", "head", "let", "local",
-    "ls", "mkdir", "printenv", "printf", "pwd", "read", "readonly", "return", "seq", "set",
-    "shift", "shopt", "sleep", "source", ".", "tail", "test", "touch", "trap", "true", "typeset",
-    "unset", "wait", "wc", "which", "yes", "timeout", "nohup", "nice", "stdbuf",
+    "ls", "mkdir", "nice", "nohup", "printenv", "printf", "pwd", "read", "readonly", "return",
+    "seq", "set", "shift", "shopt", "sleep", "source", "stdbuf", "tail", "test", "timeout",
+    "touch", "trap", "true", "typeset", "unset", "wait", "wc", "which", "yes",
 ];
+
+/// `name` if it is in [`BUILTINS`].
+pub(super) fn as_builtin(name: &str) -> Option<&'static str> {
+    BUILTINS.binary_search(&name).ok().map(|i| BUILTINS[i])
+}
 
 /// Shell builtins the interpreter knows but does not run.
 const UNSUPPORTED_BUILTINS: &[&str] = &[
@@ -402,13 +470,13 @@ const UNSUPPORTED_BUILTINS: &[&str] = &[
 const BIN_DIRS: &[&str] = &["/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin"];
 
 /// The builtin `name` stands for, if any.
-pub(super) fn builtin_name(name: &str) -> Option<&str> {
+pub(super) fn builtin_name(name: &str) -> Option<&'static str> {
     let base = match name.rsplit_once('/') {
         Some((dir, base)) if BIN_DIRS.contains(&dir) => base,
         Some(_) => return None,
         None => name,
     };
-    BUILTINS.contains(&base).then_some(base)
+    as_builtin(base)
 }
 
 /// Whether `name` is a shell (`sh`, `bash`, `/bin/sh`, …).
@@ -439,13 +507,13 @@ impl<'a> Shell<'a> {
         unknown: UnknownCommand,
         log: &'a mut LogWriter,
     ) -> Self {
-        let work_dir = if ctx.work_dir.is_empty() {
-            "/work".to_owned()
+        let work_dir: Arc<str> = if ctx.work_dir.is_empty() {
+            "/work".into()
+        } else if is_normal(&ctx.work_dir) {
+            Arc::clone(&ctx.work_dir)
         } else {
-            absolute("/", &ctx.work_dir)
+            absolute("/", &ctx.work_dir).into()
         };
-        let vars = ctx.env.clone();
-        let exported = vars.keys().cloned().collect();
         Self {
             io: Io::new(log, ctx.clock.clone()),
             fs: Fs {
@@ -453,11 +521,11 @@ impl<'a> Shell<'a> {
                 written: BTreeMap::new(),
                 written_bytes: 0,
                 dirs: BTreeSet::new(),
-                cwd: work_dir.clone(),
+                cwd: Arc::clone(&work_dir),
                 work_dir,
             },
-            vars,
-            exported,
+            vars: Arc::clone(&ctx.env),
+            exported: Exported::new(&ctx.env),
             positional: Vec::new(),
             arg0: String::new(),
             status: 0,
@@ -478,13 +546,15 @@ impl<'a> Shell<'a> {
             clock: ctx.clock.clone(),
             scenarios,
             unknown,
-            job_id: ctx.job_id.clone(),
+            job_id: Arc::clone(&ctx.job_id),
         }
     }
 
     /// Runs a command line as given to the job (no shell expansion).
     pub(super) async fn run_top(&mut self, argv: Vec<String>) -> i32 {
-        let status = match grow(self.run_argv(argv)).await {
+        // Not behind a `Grow`: the job's own future is boxed, and polled on a
+        // shallow stack.
+        let status = match self.run_argv(argv).await {
             Ok(s) => s,
             Err(Flow::Exit(s) | Flow::Return(s)) => s,
             Err(Flow::Break(_) | Flow::Continue(_)) => 0,
@@ -534,25 +604,40 @@ impl<'a> Shell<'a> {
             "SECONDS" => Some(((self.clock.monotonic_ms() - self.started) / 1000).to_string()),
             "LINENO" => Some(self.line.to_string()),
             "BASHPID" => Some("1".to_owned()),
-            "JOBLET_MOCK_JOB_ID" if !self.vars.contains_key(name) => Some(self.job_id.clone()),
+            "JOBLET_MOCK_JOB_ID" if !self.vars.contains_key(name) => Some(self.job_id.to_string()),
             _ => self.vars.get(name).cloned(),
         }
     }
 
+    /// The variables, to change (copied first if still shared).
+    pub(super) fn vars_mut(&mut self) -> &mut BTreeMap<String, String> {
+        Arc::make_mut(&mut self.vars)
+    }
+
     pub(super) fn set_var(&mut self, name: &str, value: String) {
-        self.vars.insert(name.to_owned(), value);
+        self.vars_mut().insert(name.to_owned(), value);
     }
 
     pub(super) fn unset_var(&mut self, name: &str) {
-        self.vars.remove(name);
+        if self.vars.contains_key(name) {
+            self.vars_mut().remove(name);
+        }
         self.exported.remove(name);
+    }
+
+    /// Drops the variables that are not exported (a new shell process).
+    fn keep_exported(&mut self) {
+        if self.vars.keys().any(|k| !self.exported.contains(k)) {
+            let exported = &self.exported;
+            Arc::make_mut(&mut self.vars).retain(|k, _| exported.contains(k));
+        }
     }
 
     /// `NAME=value` lines of the exported variables.
     pub(super) fn environment(&self) -> Vec<(String, String)> {
         self.vars
             .iter()
-            .filter(|(k, _)| self.exported.contains(*k))
+            .filter(|(k, _)| self.exported.contains(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
@@ -563,7 +648,7 @@ impl<'a> Shell<'a> {
             exported: self.exported.clone(),
             positional: self.positional.clone(),
             arg0: self.arg0.clone(),
-            cwd: self.fs.cwd.clone(),
+            cwd: Arc::clone(&self.fs.cwd),
             functions: self.functions.clone(),
             opts: self.opts,
             name: self.name.clone(),
@@ -684,7 +769,7 @@ impl<'a> Shell<'a> {
         let saved = self.save();
         let saved_line = self.line;
         let saved_cond = self.cond_depth;
-        self.vars.retain(|k, _| saved.exported.contains(k));
+        self.keep_exported();
         self.positional = args;
         self.arg0 = arg0;
         self.functions.clear();
@@ -1187,7 +1272,7 @@ impl<'a> Shell<'a> {
             } else {
                 value
             };
-            self.vars.insert(name.clone(), value);
+            self.vars_mut().insert(name.clone(), value);
             self.exported.insert(name.clone());
             restore_vars.push((name, old, was_exported));
         }
@@ -1195,10 +1280,10 @@ impl<'a> Shell<'a> {
         for (name, old, was_exported) in restore_vars.into_iter().rev() {
             match old {
                 Some(v) => {
-                    self.vars.insert(name.clone(), v);
+                    self.vars_mut().insert(name.clone(), v);
                 }
                 None => {
-                    self.vars.remove(&name);
+                    self.vars_mut().remove(&name);
                 }
             }
             if !was_exported {
@@ -1211,10 +1296,10 @@ impl<'a> Shell<'a> {
 
     /// Runs an expanded command: function, builtin, shell, scenario, or unknown.
     pub(super) async fn run_argv(&mut self, argv: Vec<String>) -> Res {
-        let Some(name) = argv.first().cloned() else {
+        let Some(name) = argv.first() else {
             return Ok(0);
         };
-        if let Some(body) = self.functions.get(&name).cloned() {
+        if let Some(body) = self.functions.get(name).cloned() {
             return self.call_function(&body, argv).await;
         }
         self.run_program(argv).await
@@ -1227,25 +1312,27 @@ impl<'a> Shell<'a> {
 
     /// Like [`Self::run_argv`] but ignoring functions (`command`, `exec`).
     pub(super) async fn run_program(&mut self, argv: Vec<String>) -> Res {
-        let Some(name) = argv.first().cloned() else {
+        let Some(name) = argv.first() else {
             return Ok(0);
         };
         // An uploaded or written file at that path is the program, else
         // `/any/dir/echo` is the builtin `echo`.
-        let is_file = name.contains('/') && matches!(self.fs.lookup(&name), Some(Node::File(_)));
+        let is_file = name.contains('/') && matches!(self.fs.lookup(name), Some(Node::File(_)));
         let builtin = if is_file {
             None
         } else {
-            builtin_name(&name).or_else(|| {
+            builtin_name(name).or_else(|| {
                 let base = name.rsplit('/').next().unwrap_or("");
-                (name.starts_with('/') && BUILTINS.contains(&base)).then_some(base)
+                name.starts_with('/').then_some(base).and_then(as_builtin)
             })
         };
         if let Some(b) = builtin {
-            let b = b.to_owned();
-            return grow(self.builtin(&b, &argv[1..])).await;
+            // Not behind a `Grow` (no allocation for `true`, `echo`, …): the
+            // builtins that run commands again (`eval`, `source`, `command`,
+            // `timeout`, …) go through one on their way back.
+            return self.builtin(b, &argv[1..]).await;
         }
-        if is_shell(&name)
+        if is_shell(name)
             || (name.starts_with('/')
                 && !is_file
                 && matches!(name.rsplit('/').next(), Some("sh" | "bash")))
@@ -1253,7 +1340,7 @@ impl<'a> Shell<'a> {
             return Ok(grow(self.shell_command(argv)).await);
         }
         if !self.name.is_empty() && UNSUPPORTED_BUILTINS.contains(&name.as_str()) {
-            return self.unsupported(&name).await;
+            return self.unsupported(name).await;
         }
         self.external(argv).await
     }
@@ -1271,10 +1358,10 @@ impl<'a> Shell<'a> {
             for (name, old, was_exported) in frame.into_iter().rev() {
                 match old {
                     Some(v) => {
-                        self.vars.insert(name.clone(), v);
+                        self.vars_mut().insert(name.clone(), v);
                     }
                     None => {
-                        self.vars.remove(&name);
+                        self.vars_mut().remove(&name);
                     }
                 }
                 if was_exported {

@@ -40,10 +40,10 @@ fn ctx() -> ExecContext {
         },
     );
     ExecContext {
-        env,
+        env: Arc::new(env),
         files: Arc::new(files),
-        work_dir: "/work".to_owned(),
-        job_id: "job-1".to_owned(),
+        work_dir: "/work".into(),
+        job_id: "job-1".into(),
         clock: Default::default(),
     }
 }
@@ -910,4 +910,12 @@ proptest! {
         });
         prop_assert!(r.is_ok(), "timed out on {:?}", src);
     }
+}
+
+#[test]
+fn builtins_are_sorted_for_lookup() {
+    assert!(shell::BUILTINS.is_sorted());
+    assert_eq!(shell::as_builtin("true"), Some("true"));
+    assert_eq!(shell::as_builtin("."), Some("."));
+    assert_eq!(shell::as_builtin("python"), None);
 }

@@ -36,10 +36,11 @@ use super::{
     Forms, NodeSnapshot, WorkflowDoc, WorkflowError, default_name, parse, validate,
     validate_server_v1,
 };
-use crate::behaviour::Quirk;
+use crate::behaviour::{Mutant, Quirk};
 use crate::clock::{Activity, Sleep};
 use crate::error::{Error, Result};
 use crate::jobs::{self, MASK};
+use crate::snapshot::{WorkflowJobRecord, WorkflowRecord};
 use crate::state::{JobStatus, JobTable, Shared, State, prefix_range, shown};
 
 /// The server-v1 scheduler's period (QUIRK-9).
@@ -98,6 +99,8 @@ struct Workflow {
     candidates: BTreeSet<usize>,
     /// The server-v1 engine (QUIRK-9).
     v1: bool,
+    /// The mutant of the mock, if any (the WF-* ones act here).
+    mutant: Option<Mutant>,
     /// QUIRK-9: a tick fired and is to be handled.
     tick_now: bool,
     /// QUIRK-9: a tick timer is armed.
@@ -139,12 +142,19 @@ impl WfJob {
 
 impl Workflow {
     fn requirement_holds(&self, (dep, status): &(usize, String)) -> bool {
+        // WF-EXEC-2 mutant: any final status satisfies a requirement.
+        if self.mutant == Some(Mutant::WfNoCascade) {
+            return self.jobs.get(*dep).is_some_and(WfJob::is_final);
+        }
         self.jobs
             .get(*dep)
             .is_some_and(|d| d.status_text() == status)
     }
 
     fn requirement_impossible(&self, (dep, status): &(usize, String)) -> bool {
+        if self.mutant == Some(Mutant::WfNoCascade) {
+            return false;
+        }
         self.jobs
             .get(*dep)
             .is_some_and(|d| d.is_final() && d.status_text() != status)
@@ -203,6 +213,9 @@ impl Workflow {
                 .jobs
                 .iter()
                 .all(|j| j.status == Some(JobStatus::Completed));
+            // WF-STATUS-1 mutant: finished is COMPLETED, failures or not.
+            let all_completed =
+                all_completed || self.mutant == Some(Mutant::WfFailedReportedCompleted);
             return if self.v1 && self.jobs.iter().any(|j| j.cascaded) {
                 "CANCELED"
             } else if all_completed {
@@ -226,7 +239,12 @@ impl Workflow {
             workflow: self.name.clone(),
             status: self.status().to_owned(),
             total_jobs: self.jobs.len() as i32,
-            completed_jobs: self.count(JobStatus::Completed),
+            // WF-STATUS-2 mutant: completedJobs stays 0.
+            completed_jobs: if self.mutant == Some(Mutant::WfCountersZero) {
+                0
+            } else {
+                self.count(JobStatus::Completed)
+            },
             failed_jobs: failed,
             // QUIRK-9: the deployed server never fills canceledJobs.
             canceled_jobs: if self.v1 {
@@ -298,8 +316,19 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunWorkflowRequest) -> Result<pb::RunW
         let internal = |e: WorkflowError| {
             Error::from(e).internal_if(shared.quirk(Quirk::InternalErrors), V1_PREFIX)
         };
-        let doc = parse(&req.yaml_content, Forms::All).map_err(internal)?;
-        let files: BTreeSet<String> = req.workflow_files.iter().map(|f| f.path.clone()).collect();
+        // WF-YAML-1 mutant: only the map form is accepted.
+        let forms = if shared.mutant(Mutant::WfListFormRejected) {
+            Forms::MapWithRequiresOnly
+        } else {
+            Forms::All
+        };
+        let doc = parse(&req.yaml_content, forms).map_err(internal)?;
+        let mut files: BTreeSet<String> =
+            req.workflow_files.iter().map(|f| f.path.clone()).collect();
+        // WF-RUN-2 mutant: uploads missing from workflowFiles pass validation.
+        if shared.mutant(Mutant::WfMissingUploadAccepted) {
+            files.extend(doc.jobs.iter().flat_map(|j| j.uploads.iter().cloned()));
+        }
         validate(&doc, &node, &files).map_err(internal)?;
         let name = default_name(&doc);
         (doc, name)
@@ -357,6 +386,7 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunWorkflowRequest) -> Result<pb::RunW
         doc: Arc::new(doc),
         files: Arc::new(req.workflow_files),
         v1,
+        mutant: shared.behaviour.mutant,
         tick_now: false,
         tick_armed: false,
     };
@@ -373,7 +403,12 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunWorkflowRequest) -> Result<pb::RunW
     advance(shared);
     Ok(pb::RunWorkflowResponse {
         workflow_uuid: id.to_string(),
-        status: STARTED.to_owned(),
+        // WF-RUN-1 mutant: "OK" instead of "STARTED".
+        status: if shared.mutant(Mutant::WfRunStatusOk) {
+            "OK".to_owned()
+        } else {
+            STARTED.to_owned()
+        },
     })
 }
 
@@ -470,7 +505,12 @@ pub fn list(shared: &Shared, include_completed: bool) -> pb::ListWorkflowsRespon
         .workflows
         .list
         .iter()
-        .filter(|w| include_completed || matches!(w.status(), "PENDING" | "RUNNING" | "CANCELED"))
+        .filter(|w| {
+            include_completed
+                // WF-LIST-1 mutant: finished workflows are listed too.
+                || shared.mutant(Mutant::WfListIncludesFinished)
+                || matches!(w.status(), "PENDING" | "RUNNING" | "CANCELED")
+        })
         .map(Workflow::info)
         .collect();
     pb::ListWorkflowsResponse { workflows }
@@ -480,7 +520,8 @@ pub fn list(shared: &Shared, include_completed: bool) -> pb::ListWorkflowsRespon
 pub fn jobs(shared: &Shared, id: &str) -> Result<pb::GetWorkflowJobsResponse> {
     let state = shared.state.lock();
     let wfs = &state.workflows;
-    let w = if shared.quirk(Quirk::WorkflowV1) {
+    // QUIRK-9 (and the WF-JOBS-1 mutant): always the first workflow.
+    let w = if shared.quirk(Quirk::WorkflowV1) || shared.mutant(Mutant::WfJobsFirstWorkflow) {
         wfs.list
             .first()
             .ok_or_else(|| Error::NotFound("workflow not found: workflow 1 not found".to_owned()))?
@@ -503,6 +544,85 @@ pub fn jobs(shared: &Shared, id: &str) -> Result<pb::GetWorkflowJobsResponse> {
     Ok(pb::GetWorkflowJobsResponse {
         jobs: w.job_views(&state.jobs),
     })
+}
+
+// ------------------------------------------------------------ snapshots
+
+/// The session's workflows as plain records, for a snapshot
+/// ([`crate::snapshot`]); the job engine's live status is not consulted.
+pub(crate) fn export(state: &State) -> Vec<WorkflowRecord> {
+    let job = |j: &WfJob| WorkflowJobRecord {
+        name: j.name.clone(),
+        dependencies: j.dependencies.clone(),
+        status: j.status,
+        job: j.job.map(|(_, id)| id),
+        start: j.start,
+        end: j.end,
+        exit_code: j.exit_code,
+        cascaded: j.cascaded,
+    };
+    let workflow = |w: &Workflow| WorkflowRecord {
+        id: w.id,
+        name: w.name.clone(),
+        yaml: w.yaml.clone(),
+        v1: w.v1,
+        created_ms: w.created_ms,
+        started: w.started,
+        completed: w.completed,
+        jobs: w.jobs.iter().map(job).collect(),
+    };
+    state.workflows.list.iter().map(workflow).collect()
+}
+
+/// Adds restored workflow records to `state`, whose jobs are restored already
+/// (`seqs`: a job's sequence number by UUID). The records' jobs are final
+/// ([`crate::snapshot`] ends the others): nothing is left to start, so the
+/// YAML is not parsed again and no requirement is kept.
+pub(crate) fn import(
+    shared: &Shared,
+    state: &mut State,
+    records: Vec<WorkflowRecord>,
+    seqs: &HashMap<Uuid, u64>,
+) {
+    let wfs = &mut state.workflows;
+    for r in records {
+        let jobs: Vec<WfJob> = r
+            .jobs
+            .into_iter()
+            .map(|j| WfJob {
+                name: j.name,
+                requires: Vec::new(),
+                dependencies: j.dependencies,
+                status: j.status,
+                starting: false,
+                job: j.job.and_then(|id| Some((*seqs.get(&id)?, id))),
+                start: j.start,
+                end: j.end,
+                exit_code: j.exit_code,
+                cascaded: j.cascaded,
+            })
+            .collect();
+        let w = wfs.list.len();
+        wfs.by_id.insert(r.id.as_u128(), w);
+        wfs.list.push(Workflow {
+            id: r.id,
+            name: r.name,
+            yaml: r.yaml,
+            created_ms: r.created_ms,
+            created: r.created_ms.div_euclid(1000),
+            started: r.started,
+            completed: r.completed,
+            doc: Arc::default(),
+            files: Arc::default(),
+            dependents: vec![Vec::new(); jobs.len()],
+            jobs,
+            candidates: BTreeSet::new(),
+            v1: r.v1,
+            mutant: shared.behaviour.mutant,
+            tick_now: false,
+            tick_armed: false,
+        });
+    }
 }
 
 // ------------------------------------------------------------ execution

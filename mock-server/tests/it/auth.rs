@@ -22,10 +22,10 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, SupportedProtocolVersion};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use crate::support::{start_tls, with_timeout};
+use crate::support::{anonymous_tls, start_tls, with_timeout};
 
 async fn tls_channel(mock: &RunningMock, files: TlsFiles) -> Channel {
     let addr = mock.tls_addr().expect("TLS is on");
@@ -383,16 +383,7 @@ async fn auth_2_tls13_client_cert_required() {
     }
 
     // gRPC without a client certificate: the call fails.
-    let anon = Endpoint::from_shared(format!("https://{tls_addr}"))
-        .unwrap()
-        .timeout(Duration::from_secs(10))
-        .tls_config(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(&certs.ca_pem))
-                .domain_name("localhost"),
-        )
-        .unwrap();
-    if let Ok(ch) = anon.connect().await {
+    if let Ok(ch) = anonymous_tls(&mock).connect().await {
         let r = JobServiceClient::new(ch)
             .list_jobs(pb::EmptyRequest::default())
             .await;

@@ -2,7 +2,6 @@
 //! `RunningMock` methods that mirror it, and `joblet-mock ctl` against the
 //! real binary.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -11,7 +10,7 @@ use joblet_mock::{ClockMode, MockConfig, MockServer, Role, RunningMock};
 use joblet_testkit::control::{self as ctl, mock_control_client::MockControlClient};
 use joblet_testkit::pb;
 use tonic::transport::Channel;
-use tonic::{Code, Request};
+use tonic::{Code, Status};
 
 use crate::e2e::{BIN, MockProcess, refused};
 use crate::support::*;
@@ -29,13 +28,6 @@ fn manual() -> MockConfig {
     }
 }
 
-fn in_session<T>(session: &str, msg: T) -> Request<T> {
-    let mut req = Request::new(msg);
-    req.metadata_mut()
-        .insert(SESSION_HEADER, session.parse().expect("ascii"));
-    req
-}
-
 fn rules(lines: &[&str]) -> ctl::SetFaultsRequest {
     ctl::SetFaultsRequest {
         rules: lines.iter().map(|r| (*r).to_owned()).collect(),
@@ -51,6 +43,44 @@ async fn advance(c: &mut Control, duration: &str) -> ctl::ClockResponse {
     .await
     .unwrap_or_else(|e| panic!("AdvanceClock {duration}: {e:?}"))
     .into_inner()
+}
+
+/// The answer of a control call that must succeed.
+#[track_caller]
+fn ok<T>(r: Result<tonic::Response<T>, Status>) -> T {
+    r.expect("the control call succeeds").into_inner()
+}
+
+/// ListCalls that must succeed.
+async fn list_calls(c: &mut Control, req: ctl::ListCallsRequest) -> ctl::ListCallsResponse {
+    c.list_calls(req).await.expect("ListCalls").into_inner()
+}
+
+/// Snapshot of the default session: its JSON.
+async fn snapshot(c: &mut Control) -> String {
+    c.snapshot(ctl::SnapshotRequest::default())
+        .await
+        .expect("Snapshot")
+        .into_inner()
+        .json
+}
+
+/// Reset of the default session, which must succeed.
+async fn reset(c: &mut Control) -> ctl::ResetResponse {
+    c.reset(ctl::ResetRequest::default())
+        .await
+        .expect("Reset")
+        .into_inner()
+}
+
+/// Restore of `json` into the default session.
+async fn restore(c: &mut Control, json: String) -> Result<ctl::RestoreResponse, Status> {
+    c.restore(ctl::RestoreRequest {
+        json,
+        ..Default::default()
+    })
+    .await
+    .map(|r| r.into_inner())
 }
 
 /// Reads a log stream until it ends: (chunks received, the error it ended with).
@@ -74,11 +104,7 @@ async fn advance_clock_runs_a_scheduled_job() {
     let mock = start_with(MockServer::builder().config(manual())).await;
     let mut c = control(&mock).await;
     let mut jobs = jobs(&mock).await;
-    let t0 = c
-        .get_clock(ctl::GetClockRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let t0 = ok(c.get_clock(ctl::GetClockRequest::default()).await);
     assert_eq!(t0.mode, "manual");
     assert!(t0.now.ends_with('Z'), "{}", t0.now);
     let job = run(&mut jobs, scheduled(cmd("echo", &["due"]), 120)).await;
@@ -87,14 +113,12 @@ async fn advance_clock_runs_a_scheduled_job() {
     assert_eq!(t1.now_unix_ms - t0.now_unix_ms, 60_000);
     assert_eq!(t1.pending_timers, 1, "the scheduled job waits");
     assert_eq!(status(&mut jobs, &job.job_uuid).await.status, "SCHEDULED");
-    let t2 = c
+    let t2 = ok(c
         .advance_clock(ctl::AdvanceClockRequest {
             millis: 61_000,
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(t2.now_unix_ms - t0.now_unix_ms, 121_000);
     let done = wait_final(&jobs, &job.job_uuid).await;
     assert_eq!(done.status, "COMPLETED");
@@ -146,11 +170,9 @@ async fn set_faults_makes_the_third_run_job_fail() {
     let mock = start().await;
     let mut c = control(&mock).await;
     let mut jobs = jobs(&mock).await;
-    let set = c
+    let set = ok(c
         .set_faults(rules(&["RunJob:fail=UNAVAILABLE:after=2"]))
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(set.rules.len(), 1);
     assert!(set.rules[0].contains("after=2"), "{:?}", set.rules);
     run(&mut jobs, cmd("echo", &["1"])).await;
@@ -159,41 +181,29 @@ async fn set_faults_makes_the_third_run_job_fail() {
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
 
     // ListFaults shows the rule, in both forms; the JSON form sets it again.
-    let listed = c
-        .list_faults(ctl::ListFaultsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = ok(c.list_faults(ctl::ListFaultsRequest::default()).await);
     assert_eq!(listed.rules, set.rules);
-    let again = c
+    let again = ok(c
         .set_faults(ctl::SetFaultsRequest {
             rules_json: listed.rules_json.clone(),
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(again.rules, set.rules);
     // Counters start afresh with SetFaults: two calls pass again.
     run(&mut jobs, cmd("echo", &["4"])).await;
     // --append adds after the existing rules.
-    let appended = c
+    let appended = ok(c
         .set_faults(ctl::SetFaultsRequest {
             append: true,
             ..rules(&["ListJobs:fail=INTERNAL/boom"])
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(appended.rules.len(), 2);
     let err = jobs.list_jobs(pb::EmptyRequest {}).await.unwrap_err();
     assert_code(&err, Code::Internal, "boom");
 
-    let cleared = c
-        .clear_faults(ctl::ClearFaultsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let cleared = ok(c.clear_faults(ctl::ClearFaultsRequest::default()).await);
     assert!(cleared.rules.is_empty());
     assert_eq!(cleared.rules_json, "[]");
     run(&mut jobs, cmd("echo", &["5"])).await;
@@ -259,15 +269,13 @@ async fn load_scenario_scripts_a_command() {
     let mock = start().await;
     let mut c = control(&mock).await;
     let mut jobs = jobs(&mock).await;
-    let r = c
+    let r = ok(c
         .load_scenario(ctl::LoadScenarioRequest {
             yaml: TRAIN.into(),
             file_name: "train.yaml".into(),
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(
         (r.loaded, r.total, r.names.clone()),
         (1, 1, vec!["train".to_owned()])
@@ -282,26 +290,22 @@ async fn load_scenario_scripts_a_command() {
     let later = TRAIN
         .replace("epoch", "step")
         .replace("name: train", "name: v2");
-    let r = c
+    let r = ok(c
         .load_scenario(ctl::LoadScenarioRequest {
             yaml: later.clone(),
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(r.total, 2);
     let (_, log) = run_to_end(&mut jobs, cmd("python3", &["train.py"])).await;
     assert_eq!(log, "step 1\nstep 2\n");
-    let r = c
+    let r = ok(c
         .load_scenario(ctl::LoadScenarioRequest {
             yaml: later,
             replace: true,
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(r.total, 1);
 
     // Bad YAML: INVALID_ARGUMENT naming the field, the file and the line.
@@ -337,7 +341,7 @@ async fn list_calls_filters_and_control_calls_are_not_journaled() {
         limit,
         ..Default::default()
     };
-    let all = c.list_calls(list("", 0)).await.unwrap().into_inner();
+    let all = list_calls(&mut c, list("", 0)).await;
     assert_eq!(
         all.calls.len(),
         4,
@@ -345,7 +349,7 @@ async fn list_calls_filters_and_control_calls_are_not_journaled() {
         all.calls
     );
     assert_eq!(all.dropped, 0);
-    let runs = c.list_calls(list("RunJob", 0)).await.unwrap().into_inner();
+    let runs = list_calls(&mut c, list("RunJob", 0)).await;
     assert_eq!(runs.calls.len(), 3);
     let first = &runs.calls[0];
     assert_eq!(first.method, "joblet.JobService/RunJob");
@@ -356,50 +360,35 @@ async fn list_calls_filters_and_control_calls_are_not_journaled() {
     let request: serde_json::Value = serde_json::from_str(&first.request_json).unwrap();
     assert_eq!(request["args"], serde_json::json!(["one"]));
     assert_eq!(runs.calls[2].code, "INVALID_ARGUMENT");
-    let last = c
-        .list_calls(list("joblet.JobService/*", 1))
-        .await
-        .unwrap()
-        .into_inner();
+    let last = list_calls(&mut c, list("joblet.JobService/*", 1)).await;
     assert_eq!(last.calls.len(), 1);
     assert_eq!(last.calls[0].seq, 4);
     // Another session's calls show with all_sessions only.
     jobs.list_jobs(in_session("other", pb::EmptyRequest {}))
         .await
         .unwrap();
-    let everywhere = c
-        .list_calls(ctl::ListCallsRequest {
+    let everywhere = list_calls(
+        &mut c,
+        ctl::ListCallsRequest {
             all_sessions: true,
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )
+    .await;
     assert_eq!(everywhere.calls.len(), 5);
     assert_eq!(everywhere.calls[4].session, "other");
-    let cleared = c
-        .clear_calls(ctl::ClearCallsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let cleared = ok(c.clear_calls(ctl::ClearCallsRequest::default()).await);
     assert_eq!(cleared.cleared, 4);
-    assert!(
-        c.list_calls(list("", 0))
-            .await
-            .unwrap()
-            .into_inner()
-            .calls
-            .is_empty()
-    );
+    assert!(list_calls(&mut c, list("", 0)).await.calls.is_empty());
     // An unknown session has no calls (and is not created by asking).
-    let none = c
-        .list_calls(ctl::ListCallsRequest {
+    let none = list_calls(
+        &mut c,
+        ctl::ListCallsRequest {
             session: "nobody".into(),
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )
+    .await;
     assert!(none.calls.is_empty());
     assert!(mock.node().existing("nobody").is_none());
 }
@@ -425,12 +414,7 @@ async fn snapshot_reset_restore_round_trip() {
     .await;
     let sched = run(&mut jobs, scheduled(cmd("echo", &["later"]), 3600)).await;
 
-    let json = c
-        .snapshot(ctl::SnapshotRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .json;
+    let json = snapshot(&mut c).await;
     let snap: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(snap["format"], 1);
     assert_eq!(snap["jobs"].as_array().map(Vec::len), Some(4));
@@ -440,27 +424,11 @@ async fn snapshot_reset_restore_round_trip() {
         "s3cret"
     );
 
-    let reset = c
-        .reset(ctl::ResetRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let reset = reset(&mut c).await;
     assert_eq!(reset.sessions, ["default"]);
-    let listed = jobs
-        .list_jobs(pb::EmptyRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(listed.jobs.is_empty());
+    assert!(list_jobs(&mut jobs).await.is_empty());
 
-    let restored = c
-        .restore(ctl::RestoreRequest {
-            json: json.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let restored = restore(&mut c, json.clone()).await.unwrap();
     assert_eq!(
         (
             restored.jobs,
@@ -470,15 +438,7 @@ async fn snapshot_reset_restore_round_trip() {
         ),
         (4, 2, 1, 1)
     );
-    let ids: Vec<String> = jobs
-        .list_jobs(pb::EmptyRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .jobs
-        .into_iter()
-        .map(|j| j.uuid)
-        .collect();
+    let ids = listed_ids(&mut jobs).await;
     assert_eq!(
         ids,
         [
@@ -528,24 +488,14 @@ async fn snapshot_reset_restore_round_trip() {
             .await
             .starts_with("started\n")
     );
-    let mut nets = networks(&mock).await;
-    let names: Vec<String> = nets
-        .list_networks(pb::EmptyRequest {})
+    let names: Vec<String> = list_networks(&mock)
         .await
-        .unwrap()
-        .into_inner()
-        .networks
         .into_iter()
         .map(|n| n.name)
         .collect();
     assert!(names.contains(&"backend".to_owned()), "{names:?}");
-    let mut vols = volumes(&mock).await;
-    let vnames: Vec<String> = vols
-        .list_volumes(pb::EmptyRequest {})
+    let vnames: Vec<String> = list_volumes(&mock)
         .await
-        .unwrap()
-        .into_inner()
-        .volumes
         .into_iter()
         .map(|v| v.name)
         .collect();
@@ -558,23 +508,11 @@ async fn snapshot_reset_restore_round_trip() {
 
     // Bad JSON: INVALID_ARGUMENT naming the field; the state is kept.
     for bad in ["{", "{\"format\": 1}", "[]"] {
-        let err = c
-            .restore(ctl::RestoreRequest {
-                json: bad.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
+        let err = restore(&mut c, bad.into()).await.unwrap_err();
         assert_code(&err, Code::InvalidArgument, "json");
     }
     let broken = json.replacen("\"COMPLETED\"", "\"FINISHED\"", 1);
-    let err = c
-        .restore(ctl::RestoreRequest {
-            json: broken,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let err = restore(&mut c, broken).await.unwrap_err();
     assert_code(&err, Code::InvalidArgument, "jobs[0].status");
     assert_eq!(status(&mut jobs, &done.uuid).await.status, "COMPLETED");
     // Into another session through the library: the same jobs, isolated.
@@ -601,6 +539,150 @@ async fn a_manual_clock_catches_up_with_a_restored_snapshot() {
     assert_eq!(mock.clock_now("").unwrap(), later);
 }
 
+async fn workflow_jobs(jobs: &mut Jobs, id: &str) -> Vec<pb::WorkflowJob> {
+    jobs.get_workflow_jobs(pb::GetWorkflowJobsRequest {
+        workflow_uuid: id.into(),
+    })
+    .await
+    .expect("GetWorkflowJobs")
+    .into_inner()
+    .jobs
+}
+
+/// Snapshot, Reset, Restore: finished workflows answer GetWorkflowStatus,
+/// ListWorkflows and GetWorkflowJobs as before, linked to their restored
+/// jobs; an unfinished one ends (its running job STOPPED, its pending one
+/// CANCELED, the workflow FAILED).
+#[tokio::test]
+async fn snapshot_and_restore_rebuild_workflows() {
+    let mock = start().await;
+    let mut c = control(&mock).await;
+    let mut jobs = jobs(&mock).await;
+    // A failure, a cascade, a job requiring FAILED, and a secret in the YAML.
+    let failing = "secret_environment: {TOKEN: hunter22}
+jobs:
+  a: {command: echo, args: [one]}
+  b: {command: sh, args: ['-c', 'exit 3'], requires: [{a: COMPLETED}]}
+  c: {command: echo, requires: [{b: COMPLETED}]}
+  d: {command: echo, args: [alert], requires: [{b: FAILED}]}
+";
+    let failed_id = run_workflow(&mut jobs, failing, vec![]).await;
+    let failed = wait_workflow_final(&jobs, &failed_id).await;
+    assert_eq!(wf_state(&failed), "FAILED");
+    let ok_id = run_workflow(
+        &mut jobs,
+        "jobs:\n  x: {command: echo}\n  y: {command: echo, requires: [{x: COMPLETED}]}\n",
+        vec![],
+    )
+    .await;
+    let ok = wait_workflow_final(&jobs, &ok_id).await;
+    assert_eq!(wf_state(&ok), "COMPLETED");
+    let live_id = run_workflow(
+        &mut jobs,
+        "jobs:\n  slow: {command: sleep, args: ['600']}\n  after: {command: echo, requires: [{slow: COMPLETED}]}\n",
+        vec![],
+    )
+    .await;
+    let live = wait_workflow(&jobs, &live_id, "RUNNING", |s| {
+        wf_job(&s.jobs, "slow").status == "RUNNING"
+    })
+    .await;
+    let slow_job = wf_job(&live.jobs, "slow").job_uuid.clone();
+    let listed = list_workflows(&mut jobs, true).await;
+    let failed_jobs = workflow_jobs(&mut jobs, &failed_id).await;
+
+    let json = snapshot(&mut c).await;
+    let snap: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(snap["workflows"].as_array().map(Vec::len), Some(3));
+    assert_eq!(snap["workflows"][0]["id"], failed_id.as_str());
+    let saved_yaml = snap["workflows"][0]["yaml"].as_str().unwrap();
+    assert!(saved_yaml.contains("TOKEN"), "{saved_yaml}");
+    assert!(
+        !saved_yaml.contains("hunter22"),
+        "saved masked: {saved_yaml}"
+    );
+    reset(&mut c).await;
+    assert!(list_workflows(&mut jobs, true).await.is_empty());
+
+    let restored = restore(&mut c, json.clone()).await.unwrap();
+    assert_eq!(
+        (
+            restored.workflows,
+            restored.workflows_skipped,
+            restored.stopped
+        ),
+        (3, 0, 1)
+    );
+    // Finished workflows answer as before.
+    assert_eq!(workflow_status(&mut jobs, &failed_id).await, failed);
+    assert_eq!(workflow_status(&mut jobs, &ok_id).await, ok);
+    assert_eq!(workflow_jobs(&mut jobs, &failed_id).await, failed_jobs);
+    let relisted = list_workflows(&mut jobs, true).await;
+    assert_eq!(relisted.len(), 3);
+    assert_eq!(relisted[..2], listed[..2]);
+    // A prefix still resolves, and each workflow job is its restored job.
+    assert_eq!(workflow_status(&mut jobs, &ok_id[..8]).await, ok);
+    for j in &failed.jobs {
+        if !j.job_uuid.is_empty() {
+            let st = status(&mut jobs, &j.job_uuid).await;
+            assert_eq!(
+                (st.status.as_str(), st.exit_code),
+                (j.status.as_str(), j.exit_code)
+            );
+        }
+    }
+
+    // The unfinished workflow ended at the restore, like its jobs.
+    let ended = workflow_status(&mut jobs, &live_id).await;
+    assert_eq!(wf_state(&ended), "FAILED");
+    let info = ended.workflow.as_ref().unwrap();
+    assert!(info.completed_at.is_some());
+    assert_eq!(info.created_at, live.workflow.as_ref().unwrap().created_at);
+    assert_eq!(
+        (
+            info.total_jobs,
+            info.completed_jobs,
+            info.failed_jobs,
+            info.canceled_jobs
+        ),
+        (2, 0, 1, 1)
+    );
+    let slow = wf_job(&ended.jobs, "slow");
+    assert_eq!(
+        (slow.status.as_str(), slow.exit_code, slow.job_uuid.as_str()),
+        ("STOPPED", -1, slow_job.as_str())
+    );
+    assert!(slow.end_time.is_some());
+    assert_eq!(status(&mut jobs, &slow_job).await.status, "STOPPED");
+    let after = wf_job(&ended.jobs, "after");
+    assert_eq!(
+        (after.status.as_str(), after.job_uuid.as_str()),
+        ("CANCELED", "")
+    );
+    assert!(list_workflows(&mut jobs, false).await.is_empty());
+
+    // A second round trip changes nothing.
+    let again = mock.snapshot("").unwrap();
+    mock.reset("").unwrap();
+    mock.restore("", &again).await.unwrap();
+    assert_eq!(workflow_status(&mut jobs, &failed_id).await, failed);
+    assert_eq!(workflow_status(&mut jobs, &live_id).await, ended);
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    let third: serde_json::Value = serde_json::from_str(&mock.snapshot("").unwrap()).unwrap();
+    assert_eq!(third["workflows"], again["workflows"]);
+    assert_eq!(third["jobs"], again["jobs"]);
+
+    // A workflow job linked to a job the snapshot lacks is refused.
+    let link = format!("\"job_uuid\": \"{slow_job}\"");
+    assert!(json.contains(&link), "{json}");
+    let broken = json.replace(
+        &link,
+        "\"job_uuid\": \"00000000-0000-4000-8000-00000000abcd\"",
+    );
+    let err = restore(&mut c, broken).await.unwrap_err();
+    assert_code(&err, Code::InvalidArgument, "workflows[2].jobs[0].job_uuid");
+}
+
 #[tokio::test]
 async fn faults_are_per_session_and_sessions_are_listed() {
     let mock = start().await;
@@ -622,18 +704,11 @@ async fn faults_are_per_session_and_sessions_are_listed() {
         .expect("session b has no faults");
     run(&mut jobs, cmd("echo", &["default"])).await;
     // The session can also come from the metadata of the control call.
-    let listed = c
+    let listed = ok(c
         .list_faults(in_session("a", ctl::ListFaultsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(listed.rules.len(), 1);
-    let sessions = c
-        .list_sessions(ctl::ListSessionsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .sessions;
+    let sessions = ok(c.list_sessions(ctl::ListSessionsRequest::default()).await).sessions;
     let summary: Vec<(String, u32, u32)> = sessions
         .iter()
         .map(|s| (s.name.clone(), s.jobs, s.faults))
@@ -646,21 +721,14 @@ async fn faults_are_per_session_and_sessions_are_listed() {
             ("b".to_owned(), 1, 0)
         ]
     );
-    let reset = c
+    let reset = ok(c
         .reset(ctl::ResetRequest {
             all: true,
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await);
     assert_eq!(reset.sessions, ["default", "a", "b"]);
-    let sessions = c
-        .list_sessions(ctl::ListSessionsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .sessions;
+    let sessions = ok(c.list_sessions(ctl::ListSessionsRequest::default()).await).sessions;
     assert_eq!(sessions.len(), 1);
     jobs.run_job(in_session("a", cmd("echo", &["x"])))
         .await
@@ -743,19 +811,25 @@ struct CtlRun {
 }
 
 async fn ctl_cmd(args: &[&str]) -> CtlRun {
-    let child = tokio::process::Command::new(BIN)
-        .arg("ctl")
-        .args(args)
-        .env_remove("JOBLET_MOCK_ADDR")
-        .env_remove("JOBLET_HOST")
-        .env_remove("JOBLET_PORT")
-        .env_remove("JOBLET_MOCK_SESSION")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn joblet-mock ctl");
+    ctl_cmd_env(args, &[]).await
+}
+
+/// `joblet-mock ctl ARGS` with only `envs` of the variables it reads.
+async fn ctl_cmd_env(args: &[&str], envs: &[(&str, &str)]) -> CtlRun {
+    let child = spawn_piped(
+        tokio::process::Command::new(BIN)
+            .arg("ctl")
+            .args(args)
+            .env_remove("JOBLET_MOCK_ADDR")
+            .env_remove("JOBLET_HOST")
+            .env_remove("JOBLET_PORT")
+            .env_remove("JOBLET_MOCK_SESSION")
+            .env_remove("JOBLET_CA_CERT_PATH")
+            .env_remove("JOBLET_CLIENT_CERT_PATH")
+            .env_remove("JOBLET_CLIENT_KEY_PATH"),
+        envs,
+        "spawn joblet-mock ctl",
+    );
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("joblet-mock ctl {args:?} hung"))
@@ -854,6 +928,93 @@ async fn e2e_ctl_clock_advance_calls_against_the_binary() {
     let r = ctl_cmd(&[&addr[..], &["restore", "/nonexistent/state.json"]].concat()).await;
     assert!(!r.success);
     assert!(r.stderr.contains("/nonexistent/state.json"), "{}", r.stderr);
+}
+
+/// `ctl` over mutual TLS with the certificates `--certs-dir` generates: the
+/// admin certificate may control the mock, the viewer one is told it needs an
+/// admin certificate; missing files are named before connecting.
+#[tokio::test]
+async fn e2e_ctl_over_tls_needs_an_admin_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().to_str().unwrap();
+    let mock = MockProcess::start(&["--tls-listen", "127.0.0.1:0", "--certs-dir", certs]).await;
+    let tls = mock.tls_addr().expect("the TLS address is announced");
+    let file = |name: &str| format!("{certs}/{name}");
+    let (ca, admin, admin_key) = (file("ca.pem"), file("admin.pem"), file("admin-key.pem"));
+    let as_admin = [
+        "--addr", tls, "--ca", &ca, "--cert", &admin, "--key", &admin_key,
+    ];
+    let shown = ctl_ok(&[&as_admin[..], &["clock"]].concat()).await;
+    assert!(shown.contains("(real clock, 0 timers pending)"), "{shown}");
+
+    // The same files from the environment, the address as https://.
+    let https = format!("https://{tls}");
+    let r = ctl_cmd_env(
+        &["--addr", &https, "clock", "--json"],
+        &[
+            ("JOBLET_CA_CERT_PATH", &ca),
+            ("JOBLET_CLIENT_CERT_PATH", &admin),
+            ("JOBLET_CLIENT_KEY_PATH", &admin_key),
+        ],
+    )
+    .await;
+    assert!(r.success, "{}", r.stderr);
+    let clock: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(clock["mode"], "real");
+
+    // The viewer certificate is refused: PERMISSION_DENIED, and what to use.
+    let (viewer, viewer_key) = (file("viewer.pem"), file("viewer-key.pem"));
+    let r = ctl_cmd(&[
+        "--addr",
+        tls,
+        "--ca",
+        &ca,
+        "--cert",
+        &viewer,
+        "--key",
+        &viewer_key,
+        "clock",
+    ])
+    .await;
+    assert!(!r.success, "{}", r.stdout);
+    assert!(r.stderr.contains("permission denied"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("An admin certificate is needed"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("admin.pem"), "{}", r.stderr);
+
+    // Mistakes are named before any connection.
+    let missing = file("nope.pem");
+    let r = ctl_cmd(&[
+        "--addr", tls, "--ca", &ca, "--cert", &missing, "--key", &admin_key, "clock",
+    ])
+    .await;
+    assert!(!r.success);
+    assert!(
+        r.stderr.contains(&format!(
+            "--cert {missing}: cannot read the client certificate"
+        )),
+        "{}",
+        r.stderr
+    );
+    let r = ctl_cmd(&["--addr", tls, "--ca", &ca, "clock"]).await;
+    assert!(!r.success);
+    assert!(
+        r.stderr
+            .contains("missing: --cert (JOBLET_CLIENT_CERT_PATH), --key"),
+        "{}",
+        r.stderr
+    );
+    // The plaintext address with the TLS files: which one is meant?
+    let url = mock.url();
+    let r = ctl_cmd(&[
+        "--addr", &url, "--ca", &ca, "--cert", &admin, "--key", &admin_key, "clock",
+    ])
+    .await;
+    assert!(!r.success);
+    assert!(r.stderr.contains("plaintext address"), "{}", r.stderr);
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! The `joblet-mock` binary end to end: start on port 0, announce the address,
 //! serve, stop cleanly on SIGTERM; refuse bad flags with a useful message.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +18,8 @@ const BOUND: Duration = Duration::from_secs(10);
 pub(crate) struct MockProcess {
     child: Child,
     addr: String,
+    /// The TLS address, when started with --tls-listen.
+    tls_addr: Option<String>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -30,17 +31,14 @@ impl MockProcess {
 
     /// [`start`](Self::start) with extra environment variables.
     async fn start_with_env(extra: &[&str], envs: &[(&str, &str)]) -> MockProcess {
-        let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn joblet-mock");
+        let mut child = spawn_piped(
+            Command::new(BIN)
+                .args(["--listen", "127.0.0.1:0"])
+                .args(extra)
+                .env("RUST_LOG", "info"),
+            envs,
+            "spawn joblet-mock",
+        );
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().expect("stderr piped");
         let sink = Arc::clone(&stderr);
@@ -65,6 +63,18 @@ impl MockProcess {
                 stderr.lock().unwrap()
             ),
         };
+        // With --tls-listen, a second line announces the TLS address.
+        let mut tls_addr = None;
+        if extra.contains(&"--tls-listen") {
+            let line = match tokio::time::timeout(BOUND, lines.next_line()).await {
+                Ok(Ok(Some(line))) => line,
+                other => panic!("no TLS announcement line from joblet-mock ({other:?})"),
+            };
+            let addr = line
+                .strip_prefix("joblet-mock listening on tls ")
+                .unwrap_or_else(|| panic!("unexpected second line {line:?}"));
+            tls_addr = Some(addr.trim().to_string());
+        }
         // Keep draining stdout so the process never blocks on it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let addr = line
@@ -78,12 +88,18 @@ impl MockProcess {
         MockProcess {
             child,
             addr,
+            tls_addr,
             stderr,
         }
     }
 
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `HOST:PORT` of the TLS listener (started with --tls-listen).
+    pub(crate) fn tls_addr(&self) -> Option<&str> {
+        self.tls_addr.as_deref()
     }
 
     /// Sends SIGTERM (through `kill`, as this crate forbids unsafe code).
@@ -244,14 +260,7 @@ async fn e2e_library_shutdown_with_open_log_streams_completes() {
 /// Runs the binary with `args`, expecting it to refuse them: non-zero exit
 /// within [`BOUND`]; returns stderr.
 pub(crate) async fn refused(args: &[&str]) -> String {
-    let child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn joblet-mock");
+    let child = spawn_piped(Command::new(BIN).args(args), &[], "spawn joblet-mock");
     let out = match tokio::time::timeout(BOUND, child.wait_with_output()).await {
         Ok(out) => out.expect("joblet-mock output"),
         Err(_) => panic!("joblet-mock {args:?} kept running instead of refusing its flags"),

@@ -11,43 +11,12 @@ use tonic::Code;
 
 use crate::support::*;
 
-async fn stop(jobs: &mut Jobs, id: &str) -> Result<pb::StopJobRes, tonic::Status> {
-    jobs.stop_job(pb::StopJobReq { uuid: id.into() })
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn cancel(jobs: &mut Jobs, id: &str) -> Result<pb::CancelJobRes, tonic::Status> {
-    jobs.cancel_job(pb::CancelJobReq { uuid: id.into() })
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn delete(jobs: &mut Jobs, id: &str) -> Result<pb::DeleteJobRes, tonic::Status> {
-    jobs.delete_job(pb::DeleteJobReq { uuid: id.into() })
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn list(jobs: &mut Jobs) -> Vec<pb::Job> {
-    jobs.list_jobs(pb::EmptyRequest {})
-        .await
-        .expect("ListJobs")
-        .into_inner()
-        .jobs
-}
-
 async fn logs_code(jobs: &mut Jobs, id: &str) -> Code {
     code_of(
         &jobs
             .get_job_logs(pb::GetJobLogsReq { uuid: id.into() })
             .await,
     )
-}
-
-/// A job scheduled an hour ahead.
-fn later() -> pb::RunJobRequest {
-    scheduled(cmd("echo", &["later"]), 3600)
 }
 
 /// Runs `req` and waits for its final status.
@@ -76,7 +45,7 @@ async fn all_1_status_strings_are_upper_case() {
 
     seen.insert(finished(&mut jobs, cmd("true", &[])).await.status);
     seen.insert(finished(&mut jobs, cmd("false", &[])).await.status);
-    for j in list(&mut jobs).await {
+    for j in list_jobs(&mut jobs).await {
         seen.insert(j.status);
     }
 
@@ -225,7 +194,7 @@ async fn all_3_job_times_are_rfc3339_whole_seconds() {
     let sched = run(&mut jobs, later()).await;
     let due = job_time(&sched.scheduled_time).timestamp();
     assert!(due >= before + 3599, "{}", sched.scheduled_time);
-    for j in list(&mut jobs).await {
+    for j in list_jobs(&mut jobs).await {
         job_time(&j.start_time);
         if !j.end_time.is_empty() {
             job_time(&j.end_time);
@@ -400,7 +369,7 @@ async fn all_4_error_codes() {
     stop(&mut jobs, &gpu.job_uuid).await.unwrap();
 
     // The server survived all of it.
-    assert_eq!(list(&mut jobs).await.len(), 4);
+    assert_eq!(list_jobs(&mut jobs).await.len(), 4);
 }
 
 #[tokio::test]
@@ -416,7 +385,7 @@ async fn all_5_lists_in_creation_order() {
         };
         ids.push(run(&mut jobs, req).await.job_uuid);
     }
-    let listed: Vec<String> = list(&mut jobs).await.into_iter().map(|j| j.uuid).collect();
+    let listed = listed_ids(&mut jobs).await;
     assert_eq!(listed, ids);
     // Removing one keeps the others' order; the state of a job does not move it.
     wait_final(&jobs, &ids[3]).await;
@@ -425,7 +394,7 @@ async fn all_5_lists_in_creation_order() {
     let new = run(&mut jobs, cmd("true", &[])).await.job_uuid;
     ids.remove(3);
     ids.push(new);
-    let listed: Vec<String> = list(&mut jobs).await.into_iter().map(|j| j.uuid).collect();
+    let listed = listed_ids(&mut jobs).await;
     assert_eq!(listed, ids);
 }
 
@@ -459,7 +428,7 @@ async fn all_6_secrets_masked_in_status_and_list() {
         "plain environment is shown"
     );
     assert!(!format!("{st:?}").contains("s3cr3t"));
-    let listed = list(&mut jobs).await;
+    let listed = list_jobs(&mut jobs).await;
     assert_eq!(
         listed[0].secret_environment, masked,
         "ListJobs masks every secret value"
@@ -488,7 +457,7 @@ async fn all_7_messages_up_to_128_mib_accepted_larger_resource_exhausted() {
     let err = run_err(&mut jobs, upload(130 << 20)).await;
     assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
     // Still serving, and nothing was created.
-    assert_eq!(list(&mut jobs).await.len(), 1);
+    assert_eq!(list_jobs(&mut jobs).await.len(), 1);
 }
 
 // ---------------------------------------------------------------- JOB-RUN
@@ -534,7 +503,7 @@ async fn job_run_2_empty_command_is_invalid() {
     for c in ["", "   "] {
         run_invalid(&mut jobs, cmd(c, &["x"]), "command").await;
     }
-    assert!(list(&mut jobs).await.is_empty(), "no job was created");
+    assert!(list_jobs(&mut jobs).await.is_empty(), "no job was created");
 }
 
 #[tokio::test]
@@ -751,7 +720,7 @@ async fn job_run_6_networks() {
         );
         assert_eq!(state.running_on_network.get("custom-net"), Some(&1));
     }
-    let all: Vec<String> = list(&mut jobs).await.into_iter().map(|j| j.uuid).collect();
+    let all = listed_ids(&mut jobs).await;
     for id in &all {
         stop(&mut jobs, id).await.unwrap();
     }
@@ -859,7 +828,7 @@ async fn job_run_8_runtime_must_be_installed() {
             rt,
             "runtime is echoed as sent"
         );
-        assert_eq!(list(&mut jobs).await.last().unwrap().runtime, rt);
+        assert_eq!(list_jobs(&mut jobs).await.last().unwrap().runtime, rt);
     }
     for bad in [
         "cobol:60",
@@ -1046,7 +1015,7 @@ async fn job_gpu_1_gpus_allocated_reported_and_released() {
         (st.gpu_count, st.gpu_memory_mb, st.gpu_indices.clone()),
         (1, 16_384, vec![1])
     );
-    let listed = list(&mut jobs).await;
+    let listed = list_jobs(&mut jobs).await;
     assert_eq!(listed[0].gpu_indices, [0]);
     assert_eq!((listed[1].gpu_count, listed[1].gpu_memory_mb), (1, 16_384));
     assert_eq!(listed[1].gpu_indices, [1]);
@@ -1054,7 +1023,7 @@ async fn job_gpu_1_gpus_allocated_reported_and_released() {
     // Full: RESOURCE_EXHAUSTED, and nothing was created.
     let e = run_err(&mut jobs, gpu_job(1, 0)).await;
     assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
-    assert_eq!(list(&mut jobs).await.len(), 2);
+    assert_eq!(list_jobs(&mut jobs).await.len(), 2);
 
     // A stopped job frees its GPU.
     stop(&mut jobs, &a).await.unwrap();
@@ -1610,7 +1579,7 @@ async fn job_cancel_1_scheduled_becomes_canceled_and_never_runs() {
         }
     );
     // Kept in history.
-    assert_eq!(list(&mut jobs).await[0].status, "CANCELED");
+    assert_eq!(list_jobs(&mut jobs).await[0].status, "CANCELED");
     // Past its time it still has not run.
     let due_at =
         Local.timestamp_opt(due.timestamp(), 0).unwrap() + chrono::Duration::milliseconds(300);
@@ -1673,7 +1642,7 @@ async fn job_del_1_finished_jobs_and_their_logs_are_gone() {
             "deleted once"
         );
     }
-    let left: Vec<_> = list(&mut jobs).await.into_iter().map(|j| j.uuid).collect();
+    let left = listed_ids(&mut jobs).await;
     assert_eq!(left, [keep]);
 }
 
@@ -1732,7 +1701,7 @@ async fn job_delall_1_deletes_finished_skips_active() {
         assert_eq!(status_code(&mut jobs, id).await, Code::NotFound);
         assert_eq!(logs_code(&mut jobs, id).await, Code::NotFound);
     }
-    let left: Vec<_> = list(&mut jobs).await.into_iter().map(|j| j.uuid).collect();
+    let left = listed_ids(&mut jobs).await;
     assert_eq!(left, [running.clone(), sched.clone()]);
     assert_eq!(status(&mut jobs, &running).await.status, "RUNNING");
     assert_eq!(status(&mut jobs, &sched).await.status, "SCHEDULED");
@@ -1751,7 +1720,7 @@ async fn job_delall_1_deletes_finished_skips_active() {
 async fn job_list_1_every_job_with_its_fields() {
     let mock = start_with(MockServer::builder().config(config_4_cores()).gpus(1)).await;
     let mut jobs = jobs(&mock).await;
-    assert!(list(&mut jobs).await.is_empty());
+    assert!(list_jobs(&mut jobs).await.is_empty());
     let a = run(
         &mut jobs,
         pb::RunJobRequest {
@@ -1772,7 +1741,7 @@ async fn job_list_1_every_job_with_its_fields() {
     .job_uuid;
     let b = finished(&mut jobs, cmd("false", &[])).await.uuid;
     let c = run(&mut jobs, later()).await.job_uuid;
-    let listed = list(&mut jobs).await;
+    let listed = list_jobs(&mut jobs).await;
     assert_eq!(
         listed.iter().map(|j| j.uuid.clone()).collect::<Vec<_>>(),
         [a, b, c]

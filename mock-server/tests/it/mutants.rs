@@ -11,7 +11,7 @@ use joblet_testkit::pb;
 use joblet_testkit::pb::job_service_client::JobServiceClient;
 use joblet_testkit::pb::runtime_installation_chunk::ChunkType;
 use tonic::Code;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::Channel;
 
 use crate::support::*;
 
@@ -171,15 +171,7 @@ async fn mutant_lists_reversed_breaks_all_5() {
         for _ in 0..3 {
             ids.push(run(&mut jobs, cmd("true", &[])).await.job_uuid);
         }
-        let listed: Vec<String> = jobs
-            .list_jobs(pb::EmptyRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .jobs
-            .into_iter()
-            .map(|j| j.uuid)
-            .collect();
+        let listed = listed_ids(&mut jobs).await;
         (ids, listed)
     })
     .await;
@@ -198,13 +190,9 @@ async fn mutant_list_leaks_secrets_breaks_all_6() {
             ..cmd("true", &[])
         };
         let id = run(&mut jobs, req).await.job_uuid;
-        let listed = jobs
-            .list_jobs(pb::EmptyRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let listed = list_jobs(&mut jobs).await;
         let shown = status(&mut jobs, &id).await.secret_environment["TOKEN"].clone();
-        (listed.jobs[0].secret_environment["TOKEN"].clone(), shown)
+        (listed[0].secret_environment["TOKEN"].clone(), shown)
     })
     .await;
     assert_eq!((doc.0.as_str(), doc.1.as_str()), ("***", "***"));
@@ -250,17 +238,7 @@ async fn mutant_plaintext_viewer_breaks_auth_1() {
 #[tokio::test]
 async fn mutant_tls_anonymous_breaks_auth_2() {
     let (doc, mutd) = both_tls(Mutant::TlsAnonymous, async |mock| {
-        let certs = mock.certs().unwrap();
-        let anonymous = Endpoint::from_shared(format!("https://{}", mock.tls_addr().unwrap()))
-            .unwrap()
-            .timeout(Duration::from_secs(10))
-            .tls_config(
-                ClientTlsConfig::new()
-                    .ca_certificate(Certificate::from_pem(&certs.ca_pem))
-                    .domain_name("localhost"),
-            )
-            .unwrap();
-        match anonymous.connect().await {
+        match anonymous_tls(mock).connect().await {
             Ok(ch) => code_of(&JobServiceClient::new(ch).run_job(cmd("true", &[])).await),
             Err(_) => Code::Unavailable,
         }
@@ -311,14 +289,7 @@ async fn mutant_validate_before_auth_breaks_auth_5() {
         let mut viewer = tls_jobs(mock, Role::Viewer).await;
         let invalid = run_code(&mut viewer, pb::RunJobRequest::default()).await;
         let valid = run_code(&mut viewer, cmd("true", &[])).await;
-        let ran = jobs(mock)
-            .await
-            .list_jobs(pb::EmptyRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .jobs
-            .len();
+        let ran = list_jobs(&mut jobs(mock).await).await.len();
         (invalid, valid, ran)
     })
     .await;
@@ -581,11 +552,7 @@ async fn mutant_stop_exit_zero_breaks_job_stop_1() {
     let (doc, mutd) = both(Mutant::StopExitZero, async |mock| {
         let mut jobs = jobs(mock).await;
         let id = run_running(&mut jobs, long()).await;
-        let res = jobs
-            .stop_job(pb::StopJobReq { uuid: id })
-            .await
-            .unwrap()
-            .into_inner();
+        let res = stop(&mut jobs, &id).await.unwrap();
         (res.status, res.exit_code)
     })
     .await;
@@ -611,7 +578,7 @@ async fn mutant_stop_finished_ok_breaks_job_stop_3() {
         let mut jobs = jobs(mock).await;
         let id = run(&mut jobs, cmd("true", &[])).await.job_uuid;
         wait_final(&jobs, &id).await;
-        let code = code_of(&jobs.stop_job(pb::StopJobReq { uuid: id.clone() }).await);
+        let code = code_of(&stop(&mut jobs, &id).await);
         (code, status(&mut jobs, &id).await.status)
     })
     .await;
@@ -624,11 +591,7 @@ async fn mutant_cancel_forgets_breaks_job_cancel_1() {
     let (doc, mutd) = both(Mutant::CancelForgets, async |mock| {
         let mut jobs = jobs(mock).await;
         let id = run(&mut jobs, scheduled(long(), 3600)).await.job_uuid;
-        let res = jobs
-            .cancel_job(pb::CancelJobReq { uuid: id.clone() })
-            .await
-            .unwrap()
-            .into_inner();
+        let res = cancel(&mut jobs, &id).await.unwrap();
         (res.status, status_code(&mut jobs, &id).await)
     })
     .await;
@@ -641,7 +604,7 @@ async fn mutant_cancel_running_ok_breaks_job_cancel_2() {
     let (doc, mutd) = both(Mutant::CancelRunningOk, async |mock| {
         let mut jobs = jobs(mock).await;
         let id = run_running(&mut jobs, long()).await;
-        let code = code_of(&jobs.cancel_job(pb::CancelJobReq { uuid: id.clone() }).await);
+        let code = code_of(&cancel(&mut jobs, &id).await);
         (code, status(&mut jobs, &id).await.status)
     })
     .await;
@@ -655,11 +618,7 @@ async fn mutant_delete_noop_breaks_job_del_1() {
         let mut jobs = jobs(mock).await;
         let id = run(&mut jobs, cmd("true", &[])).await.job_uuid;
         wait_final(&jobs, &id).await;
-        let res = jobs
-            .delete_job(pb::DeleteJobReq { uuid: id.clone() })
-            .await
-            .unwrap()
-            .into_inner();
+        let res = delete(&mut jobs, &id).await.unwrap();
         (res.success, status_code(&mut jobs, &id).await)
     })
     .await;
@@ -672,7 +631,7 @@ async fn mutant_delete_running_ok_breaks_job_del_2() {
     let (doc, mutd) = both(Mutant::DeleteRunningOk, async |mock| {
         let mut jobs = jobs(mock).await;
         let id = run_running(&mut jobs, long()).await;
-        let code = code_of(&jobs.delete_job(pb::DeleteJobReq { uuid: id.clone() }).await);
+        let code = code_of(&delete(&mut jobs, &id).await);
         (code, status_code(&mut jobs, &id).await)
     })
     .await;
@@ -747,11 +706,8 @@ async fn mutant_list_drops_finished_breaks_job_list_1() {
         let done = run(&mut jobs, cmd("true", &[])).await.job_uuid;
         wait_final(&jobs, &done).await;
         run_running(&mut jobs, long()).await;
-        jobs.list_jobs(pb::EmptyRequest {})
+        list_jobs(&mut jobs)
             .await
-            .unwrap()
-            .into_inner()
-            .jobs
             .into_iter()
             .map(|j| j.status)
             .collect::<Vec<_>>()
@@ -815,13 +771,8 @@ async fn busy_network(mock: &RunningMock) -> i32 {
         ..long()
     };
     run_running(&mut jobs, req).await;
-    networks(mock)
+    list_networks(mock)
         .await
-        .list_networks(pb::EmptyRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .networks
         .into_iter()
         .find(|n| n.name == "busy")
         .expect("listed")
@@ -894,14 +845,7 @@ async fn busy_volume(mock: &RunningMock) -> i32 {
         ..long()
     };
     run_running(&mut jobs, req).await;
-    volumes(mock)
-        .await
-        .list_volumes(pb::EmptyRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .volumes[0]
-        .job_count
+    list_volumes(mock).await[0].job_count
 }
 
 #[tokio::test]
@@ -1167,4 +1111,139 @@ fn every_mutant_has_a_test() {
         );
         assert!(source.contains(&test), "no test `{test}` for mutant {m}");
     }
+}
+
+// ------------------------------------------------------------------ WF
+
+const WF_LIST_FORM: &str = "jobs:\n  - name: a\n    command: echo\n    args: [a]\n  - name: b\n    command: echo\n    args: [b]\n    depends_on: [a]\n";
+const WF_FAILING: &str = "jobs:\n  bad:\n    command: sh\n    args: [\"-c\", \"exit 3\"]\n  after:\n    command: echo\n    args: [ran]\n    requires:\n      - bad: COMPLETED\n";
+const WF_OK: &str = "jobs:\n  one:\n    command: echo\n    args: [one]\n  two:\n    command: echo\n    args: [two]\n    requires:\n      - one: COMPLETED\n";
+
+/// RunWorkflow's code (and status on success).
+async fn run_wf(jobs: &mut Jobs, yaml: &str) -> Result<pb::RunWorkflowResponse, Code> {
+    jobs.run_workflow(workflow_req(yaml, Vec::new()))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|e| e.code())
+}
+
+/// Runs `yaml` to its end: the final GetWorkflowStatus.
+async fn wf_to_end(mock: &RunningMock, yaml: &str) -> pb::GetWorkflowStatusResponse {
+    let mut jobs = jobs(mock).await;
+    let id = run_wf(&mut jobs, yaml)
+        .await
+        .expect("RunWorkflow")
+        .workflow_uuid;
+    wait_workflow_final(&jobs, &id).await
+}
+
+#[tokio::test]
+async fn mutant_wf_list_form_rejected_breaks_wf_yaml_1() {
+    let (doc, mutd) = both(Mutant::WfListFormRejected, async |m: &RunningMock| {
+        run_wf(&mut jobs(m).await, WF_LIST_FORM)
+            .await
+            .map(|r| r.status)
+    })
+    .await;
+    assert_eq!(doc, Ok("STARTED".to_owned()));
+    assert_eq!(mutd, Err(Code::InvalidArgument));
+}
+
+#[tokio::test]
+async fn mutant_wf_run_status_ok_breaks_wf_run_1() {
+    let (doc, mutd) = both(Mutant::WfRunStatusOk, async |m: &RunningMock| {
+        run_wf(&mut jobs(m).await, WF_OK).await.map(|r| r.status)
+    })
+    .await;
+    assert_eq!(doc, Ok("STARTED".to_owned()));
+    assert_eq!(mutd, Ok("OK".to_owned()));
+}
+
+#[tokio::test]
+async fn mutant_wf_missing_upload_accepted_breaks_wf_run_2() {
+    let yaml = "jobs:\n  read:\n    command: cat\n    args: [data/in.txt]\n    uploads:\n      files: [data/in.txt]\n";
+    let (doc, mutd) = both(Mutant::WfMissingUploadAccepted, async |m: &RunningMock| {
+        run_wf(&mut jobs(m).await, yaml).await.map(|r| r.status)
+    })
+    .await;
+    assert_eq!(doc, Err(Code::InvalidArgument));
+    assert_eq!(mutd, Ok("STARTED".to_owned()));
+}
+
+#[tokio::test]
+async fn mutant_wf_jobs_hidden_from_list_breaks_wf_exec_1() {
+    let (doc, mutd) = both(Mutant::WfJobsHiddenFromList, async |m: &RunningMock| {
+        wf_to_end(m, WF_OK).await;
+        list_jobs(&mut jobs(m).await).await.len()
+    })
+    .await;
+    assert_eq!((doc, mutd), (2, 0));
+}
+
+#[tokio::test]
+async fn mutant_wf_no_cascade_breaks_wf_exec_2() {
+    let (doc, mutd) = both(Mutant::WfNoCascade, async |m: &RunningMock| {
+        let s = wf_to_end(m, WF_FAILING).await;
+        wf_job(&s.jobs, "after").status.clone()
+    })
+    .await;
+    assert_eq!(doc, "CANCELED");
+    assert_eq!(mutd, "COMPLETED");
+}
+
+#[tokio::test]
+async fn mutant_wf_failed_reported_completed_breaks_wf_status_1() {
+    let (doc, mutd) = both(
+        Mutant::WfFailedReportedCompleted,
+        async |m: &RunningMock| wf_state(&wf_to_end(m, WF_FAILING).await).to_owned(),
+    )
+    .await;
+    assert_eq!(doc, "FAILED");
+    assert_eq!(mutd, "COMPLETED");
+}
+
+#[tokio::test]
+async fn mutant_wf_counters_zero_breaks_wf_status_2() {
+    let (doc, mutd) = both(Mutant::WfCountersZero, async |m: &RunningMock| {
+        let s = wf_to_end(m, WF_OK).await;
+        s.workflow.unwrap().completed_jobs
+    })
+    .await;
+    assert_eq!((doc, mutd), (2, 0));
+}
+
+#[tokio::test]
+async fn mutant_wf_list_includes_finished_breaks_wf_list_1() {
+    let (doc, mutd) = both(Mutant::WfListIncludesFinished, async |m: &RunningMock| {
+        wf_to_end(m, WF_OK).await;
+        list_workflows(&mut jobs(m).await, false).await.len()
+    })
+    .await;
+    assert_eq!((doc, mutd), (0, 1));
+}
+
+#[tokio::test]
+async fn mutant_wf_jobs_first_workflow_breaks_wf_jobs_1() {
+    let (doc, mutd) = both(Mutant::WfJobsFirstWorkflow, async |m: &RunningMock| {
+        wf_to_end(m, WF_OK).await;
+        let mut jobs = jobs(m).await;
+        let second = run_wf(&mut jobs, WF_FAILING).await.unwrap().workflow_uuid;
+        wait_workflow_final(&jobs, &second).await;
+        let mut names: Vec<String> = jobs
+            .get_workflow_jobs(pb::GetWorkflowJobsRequest {
+                workflow_uuid: second,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .jobs
+            .into_iter()
+            .map(|j| j.job_name)
+            .collect();
+        names.sort();
+        names
+    })
+    .await;
+    assert_eq!(doc, ["after", "bad"]);
+    assert_eq!(mutd, ["one", "two"]);
 }

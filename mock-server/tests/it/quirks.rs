@@ -32,37 +32,6 @@ fn documented() -> MockServerBuilder {
     MockServer::builder().config(config_4_cores())
 }
 
-async fn stop(jobs: &mut Jobs, id: &str) -> Result<pb::StopJobRes, tonic::Status> {
-    jobs.stop_job(pb::StopJobReq { uuid: id.into() })
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn cancel(jobs: &mut Jobs, id: &str) -> Result<pb::CancelJobRes, tonic::Status> {
-    jobs.cancel_job(pb::CancelJobReq { uuid: id.into() })
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn delete(jobs: &mut Jobs, id: &str) -> Result<pb::DeleteJobRes, tonic::Status> {
-    jobs.delete_job(pb::DeleteJobReq { uuid: id.into() })
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn list(jobs: &mut Jobs) -> Vec<pb::Job> {
-    jobs.list_jobs(pb::EmptyRequest {})
-        .await
-        .expect("ListJobs")
-        .into_inner()
-        .jobs
-}
-
-/// A job scheduled an hour ahead.
-fn later() -> pb::RunJobRequest {
-    scheduled(cmd("echo", &["later"]), 3600)
-}
-
 /// Asserts an INTERNAL status whose message starts with `prefix`.
 #[track_caller]
 fn assert_internal(status: &tonic::Status, prefix: &str) {
@@ -136,7 +105,11 @@ async fn quirk_2_failures_are_internal_with_the_real_prefixes() {
         &run_err(&mut jobs, bad.clone()).await,
         "job run failed: invalid schedule format: ",
     );
-    assert_eq!(list(&mut jobs).await.len(), 2, "nothing else was created");
+    assert_eq!(
+        list_jobs(&mut jobs).await.len(),
+        2,
+        "nothing else was created"
+    );
 
     // For the workflow engine: the same shape.
     let e =
@@ -175,7 +148,7 @@ async fn quirk_3_run_job_answers_only_uuid_and_status() {
         ("SCHEDULED", "")
     );
     // The job itself keeps what was asked.
-    let first = list(&mut jobs).await[0].uuid.clone();
+    let first = list_jobs(&mut jobs).await[0].uuid.clone();
     let st = status(&mut jobs, &first).await;
     assert_eq!((st.command.as_str(), st.max_cpu), ("echo", 50));
 
@@ -192,7 +165,7 @@ async fn quirk_4_list_jobs_shows_secrets() {
     for (builder, listed) in [(v1(), "s3cret"), (documented(), "***")] {
         let (_mock, mut jobs) = start_and(builder, crate::support::jobs).await;
         let id = run(&mut jobs, req.clone()).await.job_uuid;
-        let jobs_listed = list(&mut jobs).await;
+        let jobs_listed = list_jobs(&mut jobs).await;
         assert_eq!(jobs_listed[0].secret_environment["TOKEN"], listed);
         // GetJobStatus masks in both profiles.
         assert_eq!(
@@ -308,7 +281,12 @@ async fn quirk_7_unknown_resources_fail_the_job_not_the_call() {
         assert!(!st.end_time.is_empty());
     }
     // Nothing stays counted as running.
-    assert!(list(&mut jobs).await.iter().all(|j| j.status == "FAILED"));
+    assert!(
+        list_jobs(&mut jobs)
+            .await
+            .iter()
+            .all(|j| j.status == "FAILED")
+    );
     assert_eq!(mock_running(&mock), 0);
 
     let (_doc, mut jobs) = start_and(documented(), crate::support::jobs).await;
@@ -588,7 +566,7 @@ async fn quirk_single_switch_turns_on_only_that_quirk() {
     let res = run(&mut jobs, req).await;
     // QUIRK-4 is on ...
     assert_eq!(
-        list(&mut jobs).await[0].secret_environment["TOKEN"],
+        list_jobs(&mut jobs).await[0].secret_environment["TOKEN"],
         "s3cret"
     );
     // ... and no other: full RunJob answer (QUIRK-3), prefixes for StopJob

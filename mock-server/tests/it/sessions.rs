@@ -7,13 +7,6 @@ use tonic::Request;
 
 use crate::support::*;
 
-fn in_session<T>(session: &str, msg: T) -> Request<T> {
-    let mut req = Request::new(msg);
-    req.metadata_mut()
-        .insert(SESSION_HEADER, session.parse().expect("ascii"));
-    req
-}
-
 async fn list(jobs: &mut Jobs, session: Option<&str>) -> Vec<String> {
     let req = match session {
         Some(s) => in_session(s, pb::EmptyRequest {}),

@@ -8,10 +8,12 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Local, TimeZone};
 use futures::StreamExt;
+use joblet_mock::session::SESSION_HEADER;
 use joblet_mock::{MockConfig, MockServer, MockServerBuilder, RunningMock, TlsSetup};
 use joblet_testkit::Target;
 use joblet_testkit::pb::{
@@ -20,8 +22,8 @@ use joblet_testkit::pb::{
     volume_service_client::VolumeServiceClient,
 };
 pub use joblet_testkit::testing::{eventually, patience};
-use tonic::transport::Channel;
-use tonic::{Code, Status};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{Code, Request, Status};
 
 /// A JobService client.
 pub type Jobs = JobServiceClient<Channel>;
@@ -108,6 +110,46 @@ pub async fn channel(url: &str) -> Channel {
         .expect("connects to the mock")
 }
 
+/// An endpoint to the TLS listener of `mock` that trusts its CA but presents
+/// no client certificate.
+pub fn anonymous_tls(mock: &RunningMock) -> Endpoint {
+    let certs = mock.certs().expect("generated certificates");
+    Endpoint::from_shared(format!("https://{}", mock.tls_addr().expect("TLS is on")))
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&certs.ca_pem))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+}
+
+/// `msg` for session `session` (the `x-joblet-mock-session` header).
+pub fn in_session<T>(session: &str, msg: T) -> Request<T> {
+    let mut req = Request::new(msg);
+    req.metadata_mut()
+        .insert(SESSION_HEADER, session.parse().expect("ascii"));
+    req
+}
+
+/// Spawns `command` with `envs` added, stdin closed, stdout and stderr piped,
+/// killed on drop; panics with `what` if it cannot start.
+pub fn spawn_piped(
+    command: &mut tokio::process::Command,
+    envs: &[(&str, &str)],
+    what: &str,
+) -> tokio::process::Child {
+    command
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect(what)
+}
+
 /// A JobService client with no message size limits of its own.
 pub async fn jobs_at(url: &str) -> Jobs {
     JobServiceClient::new(channel(url).await)
@@ -138,6 +180,28 @@ pub async fn runtimes(mock: &RunningMock) -> Runtimes {
 /// A MonitoringService client for `mock`.
 pub async fn monitoring(mock: &RunningMock) -> Monitoring {
     MonitoringServiceClient::new(channel(&mock.url()).await)
+}
+
+/// ListNetworks of `mock` that must succeed.
+pub async fn list_networks(mock: &RunningMock) -> Vec<pb::Network> {
+    networks(mock)
+        .await
+        .list_networks(pb::EmptyRequest {})
+        .await
+        .expect("ListNetworks")
+        .into_inner()
+        .networks
+}
+
+/// ListVolumes of `mock` that must succeed.
+pub async fn list_volumes(mock: &RunningMock) -> Vec<pb::Volume> {
+    volumes(mock)
+        .await
+        .list_volumes(pb::EmptyRequest {})
+        .await
+        .expect("ListVolumes")
+        .into_inner()
+        .volumes
 }
 
 /// `command args…`.
@@ -183,6 +247,11 @@ pub async fn run(jobs: &mut Jobs, req: pb::RunJobRequest) -> pb::RunJobResponse 
     }
 }
 
+/// A job scheduled an hour ahead.
+pub fn later() -> pb::RunJobRequest {
+    scheduled(cmd("echo", &["later"]), 3600)
+}
+
 /// A job that runs until stopped: `sleep 30`.
 pub fn long() -> pb::RunJobRequest {
     cmd("sleep", &["30"])
@@ -200,6 +269,41 @@ pub async fn stop_ok(jobs: &mut Jobs, id: &str) {
     jobs.stop_job(pb::StopJobReq { uuid: id.into() })
         .await
         .expect("StopJob");
+}
+
+/// StopJob: the answer or the status.
+pub async fn stop(jobs: &mut Jobs, id: &str) -> Result<pb::StopJobRes, Status> {
+    jobs.stop_job(pb::StopJobReq { uuid: id.into() })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// CancelJob: the answer or the status.
+pub async fn cancel(jobs: &mut Jobs, id: &str) -> Result<pb::CancelJobRes, Status> {
+    jobs.cancel_job(pb::CancelJobReq { uuid: id.into() })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// DeleteJob: the answer or the status.
+pub async fn delete(jobs: &mut Jobs, id: &str) -> Result<pb::DeleteJobRes, Status> {
+    jobs.delete_job(pb::DeleteJobReq { uuid: id.into() })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// ListJobs that must succeed: the jobs.
+pub async fn list_jobs(jobs: &mut Jobs) -> Vec<pb::Job> {
+    jobs.list_jobs(pb::EmptyRequest {})
+        .await
+        .expect("ListJobs")
+        .into_inner()
+        .jobs
+}
+
+/// The IDs of the jobs ListJobs lists, in its order.
+pub async fn listed_ids(jobs: &mut Jobs) -> Vec<String> {
+    list_jobs(jobs).await.into_iter().map(|j| j.uuid).collect()
 }
 
 /// RunJob that must fail: the status.
@@ -512,6 +616,15 @@ pub async fn workflow_status(jobs: &mut Jobs, id: &str) -> pb::GetWorkflowStatus
         Ok(r) => r.into_inner(),
         Err(e) => panic!("GetWorkflowStatus {id} failed: {e:?}"),
     }
+}
+
+/// ListWorkflows that must succeed.
+pub async fn list_workflows(jobs: &mut Jobs, include_completed: bool) -> Vec<pb::WorkflowInfo> {
+    jobs.list_workflows(pb::ListWorkflowsRequest { include_completed })
+        .await
+        .expect("ListWorkflows")
+        .into_inner()
+        .workflows
 }
 
 /// The workflow's own status string.

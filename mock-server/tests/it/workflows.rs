@@ -32,14 +32,6 @@ async fn start_config(config: MockConfig) -> (RunningMock, Jobs) {
     (mock, jobs)
 }
 
-async fn list_workflows(jobs: &mut Jobs, include_completed: bool) -> Vec<pb::WorkflowInfo> {
-    jobs.list_workflows(pb::ListWorkflowsRequest { include_completed })
-        .await
-        .expect("ListWorkflows")
-        .into_inner()
-        .workflows
-}
-
 async fn workflow_jobs(jobs: &mut Jobs, id: &str) -> Result<Vec<pb::WorkflowJob>, Status> {
     jobs.get_workflow_jobs(pb::GetWorkflowJobsRequest {
         workflow_uuid: id.into(),
@@ -72,14 +64,6 @@ async fn run_workflow_err(jobs: &mut Jobs, req: pb::RunWorkflowRequest) -> Statu
         ),
         Err(e) => e,
     }
-}
-
-async fn list_jobs(jobs: &mut Jobs) -> Vec<pb::Job> {
-    jobs.list_jobs(pb::EmptyRequest {})
-        .await
-        .expect("ListJobs")
-        .into_inner()
-        .jobs
 }
 
 #[track_caller]
