@@ -309,7 +309,7 @@ mutants! {
     /// WF-JOBS-1: GetWorkflowJobs reports the session's first workflow.
     WfJobsFirstWorkflow, "wf-jobs-first-workflow", "WF-JOBS-1",
         "GetWorkflowJobs reports the first workflow, whatever the requested one";
-    /// NET-CREATE-1: CreateNetwork answers bridge "br-<name>" instead of "joblet-<name>".
+    /// NET-CREATE-1: CreateNetwork answers bridge `br-<name>` instead of `joblet-<name>`.
     NetworkBridgeBr, "network-bridge-br", "NET-CREATE-1",
         "CreateNetwork answers bridge \"br-<name>\" instead of \"joblet-<name>\"";
     /// NET-CREATE-2: CreateNetwork accepts the reserved name "host".
