@@ -91,6 +91,24 @@ type Expanded = (Vec<(String, String, bool)>, Vec<String>);
 /// Result of running something: its status, or control flow.
 pub(super) type Res = Result<i32, Flow>;
 
+/// How a loop goes on after one run of its body (shared by `for`, `for ((..))`,
+/// `while` and `until`): `Ok(true)` next iteration (also on `continue`),
+/// `Ok(false)` leave the loop (`break`); `break N`/`continue N` for an outer
+/// loop, and any other flow, pass up.
+fn after_body(run: Res, status: &mut i32) -> Result<bool, Flow> {
+    match run {
+        Ok(s) => {
+            *status = s;
+            Ok(true)
+        }
+        Err(Flow::Break(n)) if n > 1 => Err(Flow::Break(n - 1)),
+        Err(Flow::Break(_)) => Ok(false),
+        Err(Flow::Continue(n)) if n > 1 => Err(Flow::Continue(n - 1)),
+        Err(Flow::Continue(_)) => Ok(true),
+        Err(f) => Err(f),
+    }
+}
+
 pub(super) type BoxFut<'s, T> = Pin<Box<dyn Future<Output = T> + Send + 's>>;
 
 /// Stack kept free below every recursion point of the interpreter.
@@ -1113,20 +1131,8 @@ impl<'a> Shell<'a> {
                 let mut status = 0;
                 for v in values {
                     self.set_var(var, v);
-                    match self.exec_list(body).await {
-                        Ok(s) => status = s,
-                        Err(Flow::Break(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Break(n - 1));
-                            }
-                            break;
-                        }
-                        Err(Flow::Continue(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Continue(n - 1));
-                            }
-                        }
-                        Err(f) => return Err(f),
+                    if !after_body(self.exec_list(body).await, &mut status)? {
+                        break;
                     }
                 }
                 Ok(status)
@@ -1145,20 +1151,8 @@ impl<'a> Shell<'a> {
                     if !cond.trim().is_empty() && self.arith_text(cond).await? == 0 {
                         break;
                     }
-                    match self.exec_list(body).await {
-                        Ok(s) => status = s,
-                        Err(Flow::Break(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Break(n - 1));
-                            }
-                            break;
-                        }
-                        Err(Flow::Continue(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Continue(n - 1));
-                            }
-                        }
-                        Err(f) => return Err(f),
+                    if !after_body(self.exec_list(body).await, &mut status)? {
+                        break;
                     }
                     if !step.trim().is_empty() {
                         self.arith_text(step).await?;
@@ -1173,20 +1167,8 @@ impl<'a> Shell<'a> {
                     if (c == 0) == *until {
                         break;
                     }
-                    match self.exec_list(body).await {
-                        Ok(s) => status = s,
-                        Err(Flow::Break(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Break(n - 1));
-                            }
-                            break;
-                        }
-                        Err(Flow::Continue(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Continue(n - 1));
-                            }
-                        }
-                        Err(f) => return Err(f),
+                    if !after_body(self.exec_list(body).await, &mut status)? {
+                        break;
                     }
                 }
                 Ok(status)
