@@ -18,18 +18,26 @@
 //! - [`Target`]: where a client connects (address, plaintext or mutual TLS,
 //!   timeouts) and [`Target::connect`], which the conformance suite and the load
 //!   generator use to reach a real node or a mock.
+//! - [`rnx`]: `rnx-config.yml` nodes (address and embedded certificates) as
+//!   targets.
+//! - `cli` (feature `cli`): the connection flags (`--ca/--cert/--key`,
+//!   `--node`, `JOBLET_*` variables) that the conformance suite and the load
+//!   generator share.
 //! - [`Error`]: the typed errors of this crate.
 //! - `testing` (feature `test-util`): helpers shared by the crates' tests.
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod control;
 pub mod error;
 pub mod pb;
+pub mod rnx;
 pub mod target;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use error::Error;
-pub use target::{Target, TlsFiles};
+pub use target::{Target, Tls, TlsFiles, TlsPem};
 
 /// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`).
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -7,6 +7,9 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use crate::Error;
 
+/// The name Joblet's CLI verifies in the server certificate.
+pub const DEFAULT_SERVER_NAME: &str = "joblet";
+
 /// The files of a mutual-TLS client: the CA that signed the server's certificate,
 /// and the client's own certificate and key (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,13 +24,93 @@ pub struct TlsFiles {
     pub server_name: String,
 }
 
+/// The PEM contents of a mutual-TLS client, as an `rnx-config.yml` node embeds
+/// them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsPem {
+    /// CA certificate (PEM).
+    pub ca_cert: Vec<u8>,
+    /// Client certificate (PEM).
+    pub client_cert: Vec<u8>,
+    /// Client private key (PEM).
+    pub client_key: Vec<u8>,
+    /// Name to verify in the server certificate.
+    pub server_name: String,
+    /// Where the PEMs came from, for error messages (`rnx-config.yml node default`).
+    pub origin: String,
+}
+
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a private key.
+        f.debug_struct("TlsPem")
+            .field("origin", &self.origin)
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The mutual-TLS material of a [`Target`]: files, or PEM contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// PEM files on disk, read when connecting.
+    Files(TlsFiles),
+    /// PEM contents held in memory.
+    Pem(TlsPem),
+}
+
+impl From<TlsFiles> for Tls {
+    fn from(files: TlsFiles) -> Self {
+        Tls::Files(files)
+    }
+}
+
+impl From<TlsPem> for Tls {
+    fn from(pem: TlsPem) -> Self {
+        Tls::Pem(pem)
+    }
+}
+
+impl Tls {
+    /// The name verified in the server certificate.
+    pub fn server_name(&self) -> &str {
+        match self {
+            Tls::Files(f) => &f.server_name,
+            Tls::Pem(p) => &p.server_name,
+        }
+    }
+
+    /// Reads the material: the CA, client certificate and key as PEM bytes.
+    pub fn load(&self) -> Result<TlsPem, Error> {
+        match self {
+            Tls::Pem(p) => Ok(p.clone()),
+            Tls::Files(files) => {
+                let read = |what: &'static str, path: &PathBuf| {
+                    std::fs::read(path).map_err(|source| Error::TlsFile {
+                        what,
+                        path: path.clone(),
+                        source,
+                    })
+                };
+                Ok(TlsPem {
+                    ca_cert: read("CA certificate", &files.ca_cert)?,
+                    client_cert: read("client certificate", &files.client_cert)?,
+                    client_key: read("client key", &files.client_key)?,
+                    server_name: files.server_name.clone(),
+                    origin: files.client_cert.display().to_string(),
+                })
+            }
+        }
+    }
+}
+
 /// A Joblet endpoint to connect to.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// `host:port`, or a full `http://` / `https://` URI.
     pub addr: String,
-    /// Mutual TLS files; `None` speaks plaintext HTTP/2 (h2c).
-    pub tls: Option<TlsFiles>,
+    /// Mutual TLS material; `None` speaks plaintext HTTP/2 (h2c).
+    pub tls: Option<Tls>,
     /// Time allowed to establish the connection.
     pub connect_timeout: Duration,
     /// Deadline for each unary request; `None` leaves requests unbounded
@@ -46,10 +129,15 @@ impl Target {
         }
     }
 
-    /// The same target over mutual TLS.
-    pub fn with_tls(mut self, tls: TlsFiles) -> Self {
-        self.tls = Some(tls);
+    /// The same target over mutual TLS (files or PEM contents).
+    pub fn with_tls(mut self, tls: impl Into<Tls>) -> Self {
+        self.tls = Some(tls.into());
         self
+    }
+
+    /// Whether this target speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some() || self.addr.starts_with("https://")
     }
 
     /// The URI this target dials.
@@ -63,10 +151,51 @@ impl Target {
         }
     }
 
+    /// `host:port` without a scheme or trailing slash.
+    pub fn host_port(&self) -> &str {
+        let a = self.addr.as_str();
+        let a = a
+            .strip_prefix("http://")
+            .or_else(|| a.strip_prefix("https://"))
+            .unwrap_or(a);
+        a.trim_end_matches('/')
+    }
+
     /// Builds the endpoint (address, timeouts, TLS) without connecting.
     pub fn endpoint(&self) -> Result<Endpoint, Error> {
+        let mut endpoint = self.bare_endpoint()?;
+        if let Some(tls) = &self.tls {
+            let pem = tls.load()?;
+            let config = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(pem.ca_cert))
+                .identity(Identity::from_pem(pem.client_cert, pem.client_key))
+                .domain_name(pem.server_name);
+            endpoint = endpoint.tls_config(config).map_err(Error::Tls)?;
+        }
+        Ok(endpoint)
+    }
+
+    /// The endpoint of this TLS target that trusts its CA but presents no
+    /// client certificate (for checking that a server refuses such clients).
+    /// `None` for a plaintext target.
+    pub fn endpoint_without_client_cert(&self) -> Result<Option<Endpoint>, Error> {
+        let Some(tls) = &self.tls else {
+            return Ok(None);
+        };
+        let pem = tls.load()?;
+        let config = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(pem.ca_cert))
+            .domain_name(pem.server_name);
+        Ok(Some(
+            self.bare_endpoint()?
+                .tls_config(config)
+                .map_err(Error::Tls)?,
+        ))
+    }
+
+    fn bare_endpoint(&self) -> Result<Endpoint, Error> {
         let uri = self.uri();
-        let mut endpoint = Endpoint::from_shared(uri.clone())
+        let mut endpoint = Endpoint::from_shared(uri)
             .map_err(|e| Error::InvalidAddress {
                 addr: self.addr.clone(),
                 reason: e.to_string(),
@@ -75,23 +204,6 @@ impl Target {
             .tcp_nodelay(true);
         if let Some(timeout) = self.request_timeout {
             endpoint = endpoint.timeout(timeout);
-        }
-        if let Some(tls) = &self.tls {
-            let read = |what: &'static str, path: &PathBuf| {
-                std::fs::read(path).map_err(|source| Error::TlsFile {
-                    what,
-                    path: path.clone(),
-                    source,
-                })
-            };
-            let ca = read("CA certificate", &tls.ca_cert)?;
-            let cert = read("client certificate", &tls.client_cert)?;
-            let key = read("client key", &tls.client_key)?;
-            let config = ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(ca))
-                .identity(Identity::from_pem(cert, key))
-                .domain_name(tls.server_name.clone());
-            endpoint = endpoint.tls_config(config).map_err(Error::Tls)?;
         }
         Ok(endpoint)
     }
@@ -112,6 +224,15 @@ impl Target {
 mod tests {
     use super::*;
 
+    fn files(ca: &str) -> TlsFiles {
+        TlsFiles {
+            ca_cert: ca.into(),
+            client_cert: "c".into(),
+            client_key: "k".into(),
+            server_name: DEFAULT_SERVER_NAME.into(),
+        }
+    }
+
     #[test]
     fn plaintext_uri_gets_http_scheme() {
         assert_eq!(
@@ -119,27 +240,21 @@ mod tests {
             "http://127.0.0.1:50051"
         );
         assert_eq!(Target::plaintext("http://h:1").uri(), "http://h:1");
+        assert_eq!(Target::plaintext("http://h:1/").host_port(), "h:1");
+        assert!(!Target::plaintext("h:1").is_tls());
     }
 
     #[test]
     fn tls_uri_gets_https_scheme() {
-        let t = Target::plaintext("localhost:1").with_tls(TlsFiles {
-            ca_cert: "ca".into(),
-            client_cert: "c".into(),
-            client_key: "k".into(),
-            server_name: "joblet".into(),
-        });
+        let t = Target::plaintext("localhost:1").with_tls(files("ca"));
         assert_eq!(t.uri(), "https://localhost:1");
+        assert!(t.is_tls());
+        assert_eq!(t.tls.as_ref().map(Tls::server_name), Some("joblet"));
     }
 
     #[test]
     fn missing_tls_file_is_a_clear_error() {
-        let t = Target::plaintext("localhost:1").with_tls(TlsFiles {
-            ca_cert: "/nonexistent/ca.pem".into(),
-            client_cert: "c".into(),
-            client_key: "k".into(),
-            server_name: "joblet".into(),
-        });
+        let t = Target::plaintext("localhost:1").with_tls(files("/nonexistent/ca.pem"));
         let err = t.endpoint().unwrap_err().to_string();
         assert!(err.contains("CA certificate"), "{err}");
     }
@@ -148,5 +263,18 @@ mod tests {
     fn bad_address_is_a_clear_error() {
         let err = Target::plaintext("not a uri").endpoint().unwrap_err();
         assert!(matches!(err, Error::InvalidAddress { .. }), "{err}");
+    }
+
+    #[test]
+    fn pem_debug_never_shows_the_key() {
+        let pem = TlsPem {
+            ca_cert: b"CA".to_vec(),
+            client_cert: b"CERT".to_vec(),
+            client_key: b"SECRET-KEY".to_vec(),
+            server_name: "joblet".into(),
+            origin: "test".into(),
+        };
+        let shown = format!("{:?}", Target::plaintext("h:1").with_tls(pem));
+        assert!(!shown.contains("SECRET"), "{shown}");
     }
 }

@@ -356,7 +356,7 @@ pub async fn connect_with(
     };
     let target = Target {
         addr: url.to_owned(),
-        tls: Some(files.clone()),
+        tls: Some(files.clone().into()),
         connect_timeout: timeout,
         request_timeout: Some(timeout),
     };
