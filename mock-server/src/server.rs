@@ -156,6 +156,12 @@ where
                         .behaviour()
                         .quirk(crate::behaviour::Quirk::OpenMonitoring),
                 )
+                // QUIRK-1: CancelJob is unimplemented for every role.
+                .unchecked_cancel(
+                    node.config()
+                        .behaviour()
+                        .quirk(crate::behaviour::Quirk::CancelUnimplemented),
+                )
                 // AUTH-1..5 mutants.
                 .mutant(node.config().mutant),
         );
@@ -397,7 +403,7 @@ impl RunningMock {
     }
 
     /// A mutual-TLS [`Target`] for the generated admin or viewer client
-    /// (`None` without TLS, with given certificates, or for [`Role::Unknown`]).
+    /// (`None` without TLS or with given certificates; [`Role::Unknown`] is the generated `norole` client).
     pub fn tls_target(&self, role: Role) -> Option<Target> {
         let files = self.certs.as_ref()?.tls_files(role)?;
         Some(Target::plaintext(self.tls_addr?.to_string()).with_tls(files))
