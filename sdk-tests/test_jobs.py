@@ -1,6 +1,6 @@
 """JobService through the published SDK (and raw stubs for status codes).
 
-Each test names the behaviour it covers (shared/spec/behaviours.md): e.g.
+Each test names the behaviour it covers (docs/behaviours.md): e.g.
 `test_job_stop_1_...` covers JOB-STOP-1.
 """
 

@@ -612,7 +612,8 @@ mod tests {
             prop_assert!(glob_match(&name, &name));
             prop_assert!(glob_match("*", &name));
             let prefix: String = name.chars().take(3).collect();
-            prop_assert!(glob_match(&format!("{prefix}*"), &name));
+            let pattern = format!("{prefix}*");
+            prop_assert!(glob_match(&pattern, &name));
         }
     }
 }

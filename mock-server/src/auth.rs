@@ -1,4 +1,4 @@
-//! Roles and authorization (AUTH-1 to AUTH-5 of `shared/spec/behaviours.md`).
+//! Roles and authorization (AUTH-1 to AUTH-5 of `docs/behaviours.md`).
 //!
 //! A caller's [`Role`] comes from its transport: on the plaintext listener every
 //! caller is [`Role::Admin`] (AUTH-1); on the TLS listener the role is read from

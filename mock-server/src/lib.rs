@@ -3,7 +3,7 @@
 //! An in-memory, stateful Joblet v1 server for SDK developers' tests. It starts
 //! in milliseconds, needs no root, no namespaces and no network beyond loopback,
 //! and answers with the real server's validation, status strings and gRPC codes
-//! (the `documented` profile of `shared/spec/behaviours.md`).
+//! (the `documented` profile of `docs/behaviours.md`).
 //!
 //! # Architecture
 //!
