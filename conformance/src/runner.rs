@@ -517,7 +517,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("empty duration: expected e.g. 30s, 500ms, 2m".into());
     }
     if let Ok(secs) = t.parse::<f64>() {
-        return if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+        return if secs.is_finite() && (0.0..1e9).contains(&secs) {
             Ok(Duration::from_secs_f64(secs))
         } else {
             Err(format!(
