@@ -43,6 +43,7 @@
 
 pub mod auth;
 pub mod behaviour;
+pub mod budget;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
