@@ -236,6 +236,18 @@ impl Budget {
         if self.used() + extra <= self.limit {
             return Ok(());
         }
+        if extra > self.limit {
+            // Evicting everything would not make room: evict nothing.
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::ResourceExhausted(format!(
+                "this job alone needs {} (its record, uploads and task), more than the whole \
+                 memory budget (--memory-budget {} bytes, {}); send smaller uploads, or start \
+                 the mock with a larger --memory-budget",
+                format_size(extra),
+                self.limit,
+                format_size(self.limit),
+            )));
+        }
         if !self.exhausted.load(Ordering::Relaxed) {
             self.reclaim(self.low_water().saturating_sub(extra));
         }

@@ -245,6 +245,9 @@ impl JobTable {
     }
 
     fn discharge(&mut self, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
         self.record_bytes -= bytes;
         if let Some(a) = &self.account {
             a.budget().sub_records(bytes);

@@ -265,6 +265,28 @@ async fn memory_budget_refuses_run_job_when_live_jobs_fill_it() {
 }
 
 #[tokio::test]
+async fn a_job_larger_than_the_whole_budget_evicts_nothing() {
+    let (mock, mut jobs) = with_budget(64 << 10, 0).await;
+    let kept = run_finished(&mut jobs, cmd("echo", &["kept"])).await;
+    let mut big = cmd("cat", &["big.txt"]);
+    big.uploads = vec![pb::FileUpload {
+        path: "big.txt".into(),
+        content: vec![b'x'; 128 << 10],
+        ..Default::default()
+    }];
+    let err = run_err(&mut jobs, big).await;
+    assert_code(
+        &err,
+        Code::ResourceExhausted,
+        "more than the whole memory budget",
+    );
+    assert_code(&err, Code::ResourceExhausted, "--memory-budget 65536");
+    assert_eq!(logs_text(&mut jobs, &kept).await, "kept\n");
+    let b = mock.memory().budget;
+    assert_eq!((b.evicted_logs, b.evicted_records, b.refused), (0, 0, 1));
+}
+
+#[tokio::test]
 async fn max_jobs_evicts_the_oldest_finished_records() {
     let (mock, mut jobs) = with_budget(2 << 30, 5).await;
     let running = run_running(&mut jobs, cmd("sleep", &["600"])).await;
