@@ -82,13 +82,13 @@ pub fn record_bytes(spec: &JobSpec) -> u64 {
         if v.is_empty() {
             return 0;
         }
-        v.len() * size_of::<String>() + ALLOCATION + v.iter().map(|s| text(s)).sum::<usize>()
+        std::mem::size_of_val(v) + ALLOCATION + v.iter().map(|s| text(s)).sum::<usize>()
     }
     fn pairs(v: &[(String, String)]) -> usize {
         if v.is_empty() {
             return 0;
         }
-        v.len() * size_of::<(String, String)>()
+        std::mem::size_of_val(v)
             + ALLOCATION
             + v.iter().map(|(k, v)| text(k) + text(v)).sum::<usize>()
     }

@@ -486,9 +486,9 @@ impl Drop for LogReader {
 
 impl Drop for LogBuffer {
     fn drop(&mut self) {
-        let inner = self.inner.get_mut();
-        if let Some(account) = &self.account {
-            account.sub_logs(inner.counted);
+        let counted = self.inner.get_mut().counted;
+        if let Some(account) = self.account.as_ref().filter(|_| counted > 0) {
+            account.sub_logs(counted);
         }
     }
 }
