@@ -8,7 +8,7 @@
 //! ([`record_bytes`], plus the uploads and the task of a job while it is
 //! live) when it inserts it and takes it off when the record goes, however it
 //! goes (DeleteJob, eviction, a reset or restore dropping the whole table); a
-//! [`LogBuffer`](crate::logs::LogBuffer) adds and takes off its retained bytes
+//! [`LogBuffer`] adds and takes off its retained bytes
 //! as it appends, trims and is dropped. Nothing ever scans the jobs to count.
 //!
 //! Each session's job table queues its finished jobs in finish order, stamped
