@@ -287,6 +287,8 @@ impl Budget {
         if self.used() <= target {
             return;
         }
+        // A job finishing meanwhile gives something to evict again.
+        let stamps_before = self.stamps.load(Ordering::Relaxed);
         let sessions: Vec<Arc<Shared>> = {
             let mut all = self.sessions.lock();
             all.retain(|s| s.strong_count() > 0);
@@ -326,7 +328,8 @@ impl Budget {
                     .evict(phase, second, &mut || self.used() > target);
             }
         }
-        self.exhausted.store(!reached, Ordering::Relaxed);
+        let exhausted = !reached && self.stamps.load(Ordering::Relaxed) == stamps_before;
+        self.exhausted.store(exhausted, Ordering::Relaxed);
         drop(_one);
         // A session reset meanwhile may be dropped here, without the lock.
         drop(sessions);
