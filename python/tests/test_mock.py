@@ -3,7 +3,6 @@ plaintext and mutual TLS, sessions, and every control helper."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import timedelta
 
@@ -233,15 +232,14 @@ def test_manual_clock_moves_when_told():
         assert wait_final(c, job["job_uuid"])["status"] == "COMPLETED"
 
 
-def test_memory_budget_reaches_the_binary():
-    # Passed through as given, only when given: a binary with the flag starts
-    # with it, one without names it in the start error.
-    help_text = subprocess.run(
-        [str(binary_path()), "--help"], capture_output=True, text=True, timeout=30, check=True
-    ).stdout
-    if "--memory-budget" in help_text:
-        with JobletMock(memory_budget=1 << 30) as mock:
-            assert mock.args[-2:] == ["--memory-budget", str(1 << 30)]
-    else:
-        with pytest.raises(MockStartError, match="--memory-budget"):
-            JobletMock(memory_budget=1 << 30).start()
+def test_memory_budget_reaches_the_binary_and_memory_reports_it():
+    with JobletMock(memory_budget=1 << 30) as mock, mock.client() as c:
+        assert mock.args[-2:] == ["--memory-budget", str(1 << 30)]
+        job = c.jobs.run_job(command="echo", args=["hello"])
+        wait_final(c, job["job_uuid"])
+        m = mock.memory()
+        assert m["budget_bytes"] == 1 << 30
+        assert m["used_bytes"] == m["record_bytes"] + m["log_bytes"]
+        assert m["record_bytes"] > 0 and m["log_bytes"] >= len("hello\n")
+        assert m["sessions"][0]["name"] == "default" and m["sessions"][0]["jobs"] == 1
+        assert m["refused_run_jobs"] == 0 and not m["pressed"]

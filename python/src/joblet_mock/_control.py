@@ -262,6 +262,16 @@ class Controls:
             "workflows": r.workflows,
         }
 
+    def memory(self) -> dict:
+        """The mock's memory accounting (process-wide, every session): the
+        budget (`--memory-budget`), the bytes job records and log history use,
+        what eviction freed so far, RunJob calls refused, resident memory, and
+        per session its jobs and bytes (`sessions`, the default one first)."""
+        r = self._control().GetMemory(pb.GetMemoryRequest(session=self._session_name), timeout=CONTROL_TIMEOUT)
+        out: dict = {f.name: getattr(r, f.name) for f in r.DESCRIPTOR.fields if f.name != "sessions"}
+        out["sessions"] = [{f.name: getattr(s, f.name) for f in s.DESCRIPTOR.fields} for s in r.sessions]
+        return out
+
     # ------------------------------------------------------------ clock
 
     def clock(self) -> Clock:
