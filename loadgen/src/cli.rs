@@ -169,10 +169,10 @@ pub struct CommonArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// HTTP/2 stream flow-control window (bytes).
-    #[arg(long, value_parser = parse_bytes, default_value = "8MiB", value_name = "SIZE", help_heading = "HTTP/2")]
+    #[arg(long, value_parser = parse_bytes, default_value = "16MiB", value_name = "SIZE", help_heading = "HTTP/2")]
     pub h2_stream_window: u64,
     /// HTTP/2 connection flow-control window (bytes).
-    #[arg(long, value_parser = parse_bytes, default_value = "32MiB", value_name = "SIZE", help_heading = "HTTP/2")]
+    #[arg(long, value_parser = parse_bytes, default_value = "64MiB", value_name = "SIZE", help_heading = "HTTP/2")]
     pub h2_connection_window: u64,
     /// Largest HTTP/2 frame the server may send (16KiB to 16MiB-1).
     #[arg(long, value_parser = parse_bytes, default_value = "16KiB", value_name = "SIZE", help_heading = "HTTP/2")]

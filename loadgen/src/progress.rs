@@ -72,6 +72,8 @@ pub struct Progress {
     last_plain: Option<Instant>,
     total: Option<Duration>,
     last: Option<Snapshot>,
+    /// Whether `last` has been printed as a plain line.
+    printed: bool,
 }
 
 impl Progress {
@@ -98,6 +100,7 @@ impl Progress {
             last_plain: None,
             total,
             last: None,
+            printed: false,
         }
     }
 
@@ -107,9 +110,11 @@ impl Progress {
             bar.set_message(snap.line(self.total));
             bar.tick();
         }
+        self.printed = false;
         if self.plain && self.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
             eprintln!("{}", snap.line(self.total));
             self.last_plain = Some(Instant::now());
+            self.printed = true;
         }
         self.last = Some(snap.clone());
     }
@@ -136,6 +141,7 @@ impl Progress {
             bar.finish_and_clear();
         }
         if self.plain
+            && !self.printed
             && let Some(s) = &self.last
         {
             eprintln!("{}", s.line(self.total));

@@ -53,13 +53,18 @@ pub fn violations(value: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Writes `report` to `path` (pretty-printed).
+/// Writes `report` to `path` (pretty-printed), atomically: a reader (the
+/// merge step of a distributed run) never sees half a report.
 pub fn write(report: &Report, path: &Path) -> Result<(), JsonError> {
     let text = serde_json::to_string_pretty(report).expect("a report serializes");
-    std::fs::write(path, text + "\n").map_err(|source| JsonError::Io {
+    let io = |source| JsonError::Io {
         path: path.display().to_string(),
         source,
-    })
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    std::fs::write(&tmp, text + "\n").map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// Reads a report from `path`, checking it against the schema first.

@@ -257,7 +257,11 @@ pub fn render(r: &Report) -> String {
     if let Some(c) = g.cpu_seconds {
         let _ = write!(gen_line, ", {c:.2} CPU s");
     }
-    if let Some(c) = g.cpu_seconds_per_100k_requests {
+    let streams_only = r
+        .operations
+        .get("logs")
+        .is_some_and(|o| o.count * 2 >= r.errors.requests);
+    if let Some(c) = g.cpu_seconds_per_100k_requests.filter(|_| !streams_only) {
         let _ = write!(gen_line, " ({c:.2} s per 100k requests)");
     }
     if let Some(m) = g.peak_rss_bytes {

@@ -4,6 +4,7 @@
 //! clients' jobs) and the binary end to end.
 
 mod binary;
+mod k8s;
 mod reports;
 mod safety;
 mod scenarios;
