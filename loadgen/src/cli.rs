@@ -382,10 +382,11 @@ enum WireCommand {
 }
 
 fn parse_start_at(s: &str) -> Result<SystemTime, String> {
-    if let Ok(secs) = s.trim().parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(UNIX_EPOCH + Duration::from_secs_f64(secs));
-        }
+    if let Ok(secs) = s.trim().parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Ok(UNIX_EPOCH + Duration::from_secs_f64(secs));
     }
     chrono::DateTime::parse_from_rfc3339(s.trim())
         .map(SystemTime::from)

@@ -47,7 +47,7 @@ impl Acc {
         // Bounded series: keep every `stride`-th sample, doubling the stride
         // (and dropping every other kept point) when full.
         self.stride = self.stride.max(1);
-        if self.seen % self.stride == 0 {
+        if self.seen.is_multiple_of(self.stride) {
             self.series.push(ServerPoint {
                 t_ms: unix_ms(SystemTime::now()),
                 cpu_percent: cpu,

@@ -148,7 +148,35 @@ impl ThreadEnv {
         }
     }
 
-    /// One unary call recorded under `op`.
+    /// One unary call, timed: (result, sent, done).
+    async fn unary_timed(
+        &self,
+        conn: &Conn,
+        rpc: Rpc,
+        body: Bytes,
+    ) -> (Result<Bytes, CallError>, Instant, Instant) {
+        let sent = Instant::now();
+        let result = self.timed(conn.unary(rpc, body)).await;
+        (result, sent, Instant::now())
+    }
+
+    fn record_call<T>(
+        &self,
+        key: Key,
+        intended: Option<Instant>,
+        (sent, done): (Instant, Instant),
+        result: &Result<T, CallError>,
+    ) {
+        self.record(|cells| {
+            let s = cells.get(key);
+            match result {
+                Ok(_) => s.ok(intended, sent, done),
+                Err(e) => s.error(e),
+            }
+        });
+    }
+
+    /// One unary call recorded under `key`.
     async fn unary_op(
         &self,
         conn: &Conn,
@@ -157,16 +185,8 @@ impl ThreadEnv {
         body: Bytes,
         intended: Option<Instant>,
     ) -> Result<Bytes, CallError> {
-        let sent = Instant::now();
-        let result = self.timed(conn.unary(rpc, body)).await;
-        let done = Instant::now();
-        self.record(|cells| {
-            let s = cells.get(key);
-            match &result {
-                Ok(_) => s.ok(intended, sent, done),
-                Err(e) => s.error(e),
-            }
-        });
+        let (result, sent, done) = self.unary_timed(conn, rpc, body).await;
+        self.record_call(key, intended, (sent, done), &result);
         result
     }
 
@@ -187,15 +207,13 @@ impl ThreadEnv {
                     .feed(data, &mut |_| {})
                     .map_err(|e| CallError::new(Code::Internal, e.to_string()))
             }))
-            .await;
-        let done = Instant::now();
-        self.record(|cells| {
-            let s = cells.get(key);
-            match &result {
-                Ok(()) => s.ok(intended, sent, done),
-                Err(e) => s.error(e),
-            }
-        });
+            .await
+            .and_then(|()| {
+                walker
+                    .finish()
+                    .map_err(|e| CallError::new(Code::Internal, e.to_string()))
+            });
+        self.record_call(key, intended, (sent, Instant::now()), &result);
         result
     }
 
@@ -212,24 +230,26 @@ impl ThreadEnv {
             target,
             stage,
         };
-        let msg = self
-            .unary_op(conn, key, Rpc::RunJob, body, intended)
-            .await
-            .ok()?;
-        let done = Instant::now();
-        let id = proto_string(&msg, 1).unwrap_or_default().to_owned();
-        let status = proto_string(&msg, 2).unwrap_or_default().to_owned();
-        if id.is_empty() {
-            self.record(|c| {
-                c.get(key).error(&CallError::new(
+        let (result, sent, done) = self.unary_timed(conn, Rpc::RunJob, body).await;
+        let result = result.and_then(|msg| {
+            let id = proto_string(&msg, 1).unwrap_or_default();
+            if id.is_empty() {
+                return Err(CallError::new(
                     Code::Internal,
                     "RunJob answered OK without a job ID",
-                ))
-            });
-            return None;
-        }
-        self.created(target, &id);
-        Some(Submitted { id, status, done })
+                ));
+            }
+            let status = proto_string(&msg, 2).unwrap_or_default();
+            Ok(Submitted {
+                id: id.to_owned(),
+                status: status.to_owned(),
+                done,
+            })
+        });
+        self.record_call(key, intended, (sent, done), &result);
+        let job = result.ok()?;
+        self.created(target, &job.id);
+        Some(job)
     }
 
     /// Reads a whole log stream, recording `logs`; returns the bytes read
@@ -376,7 +396,7 @@ impl ThreadEnv {
                 else {
                     return;
                 };
-                self.follow(conn, target, stage, follow, job, intended, sent)
+                self.follow(conn, (target, stage), follow, job, intended, sent)
                     .await;
             }
         }
@@ -385,8 +405,7 @@ impl ThreadEnv {
     async fn follow(
         &self,
         conn: &Conn,
-        target: u16,
-        stage: u16,
+        (target, stage): (u16, u16),
         follow: Follow,
         job: Submitted,
         intended: Option<Instant>,

@@ -6,7 +6,9 @@
 //! measured from that time, so a stalled server cannot slow the generator down
 //! and hide its own stall (coordinated omission): a request sent late because
 //! every worker was busy counts the wait. Under a concurrency (closed model) a
-//! worker just starts when it is among the active ones.
+//! worker just starts when it is among the active ones. A worker wakes on
+//! the timer tick (1 ms) just before its slot rather than just after it, so
+//! the timer's resolution never shows up as latency.
 //!
 //! A distributed run splits the load over *lanes*: every thread of every
 //! worker process is one lane (`lane = worker_index × threads + thread`).

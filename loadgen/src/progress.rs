@@ -78,7 +78,7 @@ pub struct Progress {
 
 impl Progress {
     /// A display for a run of `total` (if bounded by time).
-    pub fn new(mode: ProgressMode, total: Option<Duration>, _requests: Option<u64>) -> Self {
+    pub fn new(mode: ProgressMode, total: Option<Duration>) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let (bar, plain) = match mode {
             ProgressMode::Off => (None, false),

@@ -279,7 +279,7 @@ fn check(cfg: &RunConfig) -> Result<(), RunError> {
     if cfg.timeout.is_zero() {
         return bad("--timeout must be above 0");
     }
-    if cfg.targets.iter().any(|t| t.weight == 0) && cfg.targets.iter().all(|t| t.weight == 0) {
+    if !cfg.targets.is_empty() && cfg.targets.iter().all(|t| t.weight == 0) {
         return bad("every target has weight 0");
     }
     if cfg
@@ -419,7 +419,7 @@ fn run_on(
     drop(tx);
 
     let mut collector = Collector::new(cfg, threads as usize, specs.len(), start, start_wall);
-    let mut progress = Progress::new(cfg.progress, plan.total_duration(), plan.requests);
+    let mut progress = Progress::new(cfg.progress, plan.total_duration());
     let mut load_cpu = Duration::ZERO;
     let mut cpu_known = true;
     let mut load_done = 0;

@@ -81,7 +81,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
 }
 
 fn secs_to_duration(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs >= 0.0 && secs < 1e12).then(|| Duration::from_secs_f64(secs))
+    (0.0..1e12)
+        .contains(&secs)
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 /// Parses a byte size: a number with an optional unit `K`/`KiB` (1024),

@@ -208,6 +208,8 @@ pub(crate) struct ThreadEnv {
     tracker: Arc<Mutex<Tracker>>,
     cleanup: Arc<Mutex<CleanupStats>>,
     trimming: Arc<AtomicBool>,
+    /// Tracked jobs above which the oldest are deleted during the run.
+    trim_at: Arc<AtomicUsize>,
     trim: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -238,6 +240,7 @@ impl ThreadEnv {
             tracker: Arc::new(Mutex::new(Tracker::default())),
             cleanup: Arc::new(Mutex::new(CleanupStats::default())),
             trimming: Arc::new(AtomicBool::new(false)),
+            trim_at: Arc::new(AtomicUsize::new(shared.track_jobs_per_thread)),
             trim: Mutex::new(None),
             conns,
             lane,
@@ -300,7 +303,7 @@ impl ThreadEnv {
             return;
         }
         tracker.add(target, id);
-        if tracker.len() > self.shared.track_jobs_per_thread
+        if tracker.len() > self.trim_at.load(Ordering::Relaxed)
             && !self.trimming.swap(true, Ordering::AcqRel)
         {
             let batch = tracker.take_oldest(self.shared.track_jobs_per_thread / 2 + 1);
@@ -310,13 +313,17 @@ impl ThreadEnv {
     }
 
     /// Deletes `batch` in the background (8 at a time); jobs still running
-    /// go back to the tracker for the end of the run.
+    /// go back to the tracker for the end of the run. When most are still
+    /// running, the next trim waits until another half cap has accumulated
+    /// (a node that holds that many running jobs holds more than we do).
     fn spawn_trim(&self, batch: Vec<(cleanup::JobId, u16)>) {
         let conns: Vec<Conn> = self.conns.iter().map(|c| c[0].clone()).collect();
         let timeout = self.shared.timeout;
         let tracker = Arc::clone(&self.tracker);
         let stats = Arc::clone(&self.cleanup);
         let trimming = Arc::clone(&self.trimming);
+        let trim_at = Arc::clone(&self.trim_at);
+        let cap = self.shared.track_jobs_per_thread;
         let task = tokio::spawn(async move {
             let mut set = JoinSet::new();
             let mut it = batch.into_iter();
@@ -341,12 +348,18 @@ impl ThreadEnv {
                     Deletion::Running | Deletion::Failed(_) => keep.push((id, target)),
                 }
             }
-            Self::lock(&tracker).put_back(keep);
+            let mut t = Self::lock(&tracker);
+            t.put_back(keep);
+            trim_at.store(cap.max(t.len() + cap / 2), Ordering::Relaxed);
+            drop(t);
             trimming.store(false, Ordering::Release);
         });
         *Self::lock(&self.trim) = Some(task);
     }
 }
+
+/// Resolution of tokio's timer.
+const TIMER_TICK: Duration = Duration::from_millis(1);
 
 /// The one worker loop.
 async fn worker_loop(env: Arc<ThreadEnv>, worker: u32) {
@@ -370,11 +383,14 @@ async fn worker_loop(env: Arc<ThreadEnv>, worker: u32) {
             }
             Next::Go { intended, stage } => (intended, stage),
         };
+        // The timer ticks in milliseconds and rounds up: wake at the tick
+        // before the slot, so its resolution never counts as latency (an
+        // early send is measured from the send).
         if let Some(at) = intended
-            && at > Instant::now()
+            && at > Instant::now() + TIMER_TICK
         {
             tokio::select! {
-                () = tokio::time::sleep_until(at.into()) => {}
+                () = tokio::time::sleep_until((at - TIMER_TICK).into()) => {}
                 () = shared.stop.cancelled() => return,
             }
         }

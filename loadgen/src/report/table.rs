@@ -49,7 +49,7 @@ fn errors(o: &OpReport) -> String {
 }
 
 fn mb(bytes: f64) -> String {
-    format!("{}", trim_float(bytes / 1e6, 1))
+    trim_float(bytes / 1e6, 1)
 }
 
 /// The report as text tables.
@@ -116,7 +116,7 @@ pub fn render(r: &Report) -> String {
 
     let streams: Vec<(&str, &OpReport)> = ordered(&r.operations)
         .into_iter()
-        .filter(|(_, o)| o.bytes.is_some())
+        .filter(|(_, o)| o.streams.is_some_and(|n| n > 0))
         .collect();
     if !streams.is_empty() {
         let header = [

@@ -537,7 +537,7 @@ impl Reader {
                     if flags & ACK != 0 {
                         continue;
                     }
-                    if payload.len() % 6 != 0 {
+                    if !payload.len().is_multiple_of(6) {
                         return Err(protocol("SETTINGS of the wrong size"));
                     }
                     let mut pairs = Vec::new();
