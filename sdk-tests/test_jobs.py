@@ -1,6 +1,6 @@
 """JobService through the published SDK (and raw stubs for status codes).
 
-Each test names the behaviour it covers (shared/spec/behaviours.md): e.g.
+Each test names the behaviour it covers (docs/behaviours.md): e.g.
 `test_job_stop_1_...` covers JOB-STOP-1.
 """
 
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import grpc
 import pytest
-from joblet import joblet_pb2, joblet_pb2_grpc
+from joblet import joblet_pb2
 from joblet.exceptions import JobNotFoundError
 
 from helpers import (
@@ -290,31 +290,29 @@ def test_job_run_6_builtin_networks_accepted(client):
 # ------------------------------------------------------------------- JOB-GPU
 
 
-def test_job_gpu_1_gpu_indices_reported_and_freed(fresh_mock):
-    with fresh_mock.client() as c:
-        job = c.jobs.run_job(command="sleep", args=["30"], gpu_count=1, gpu_memory_mb=1024)
-        assert job["status"] == "RUNNING", job
-        status = c.jobs.get_job_status(job["job_uuid"])
-        assert status["gpu_count"] == 1
-        assert status["gpu_memory_mb"] == 1024
-        assert len(status["gpu_indices"]) == 1 and status["gpu_indices"][0] in (0, 1), status
-        listed = next(j for j in c.jobs.list_jobs() if j["uuid"] == job["job_uuid"])
-        assert listed["gpu_indices"] == status["gpu_indices"]
-        assert (listed["gpu_count"], listed["gpu_memory_mb"]) == (1, 1024)
+def test_job_gpu_1_gpu_indices_reported_and_freed(client):
+    job = client.jobs.run_job(command="sleep", args=["30"], gpu_count=1, gpu_memory_mb=1024)
+    assert job["status"] == "RUNNING", job
+    status = client.jobs.get_job_status(job["job_uuid"])
+    assert status["gpu_count"] == 1
+    assert status["gpu_memory_mb"] == 1024
+    assert len(status["gpu_indices"]) == 1 and status["gpu_indices"][0] in (0, 1), status
+    listed = next(j for j in client.jobs.list_jobs() if j["uuid"] == job["job_uuid"])
+    assert listed["gpu_indices"] == status["gpu_indices"]
+    assert (listed["gpu_count"], listed["gpu_memory_mb"]) == (1, 1024)
 
-        c.jobs.stop_job(job["job_uuid"])
-        wait_for_status(c, job["job_uuid"], "STOPPED")
-        # Freed: both GPUs can be taken at once now.
-        both = c.jobs.run_job(command="sleep", args=["30"], gpu_count=2)
-        try:
-            assert sorted(c.jobs.get_job_status(both["job_uuid"])["gpu_indices"]) == [0, 1]
-        finally:
-            c.jobs.stop_job(both["job_uuid"])
+    client.jobs.stop_job(job["job_uuid"])
+    wait_for_status(client, job["job_uuid"], "STOPPED")
+    # Freed: both GPUs can be taken at once now.
+    both = client.jobs.run_job(command="sleep", args=["30"], gpu_count=2)
+    try:
+        assert sorted(client.jobs.get_job_status(both["job_uuid"])["gpu_indices"]) == [0, 1]
+    finally:
+        client.jobs.stop_job(both["job_uuid"])
 
 
-def test_job_gpu_2_oversubscription_resource_exhausted(fresh_mock):
-    ch = fresh_mock.channel()
-    stub = joblet_pb2_grpc.JobServiceStub(ch)
+def test_job_gpu_2_oversubscription_resource_exhausted(job_stub):
+    stub = job_stub
     holders = []
     try:
         for _ in range(2):
@@ -328,7 +326,6 @@ def test_job_gpu_2_oversubscription_resource_exhausted(fresh_mock):
     finally:
         for h in holders:
             stub.StopJob(joblet_pb2.StopJobReq(uuid=h), timeout=RPC_TIMEOUT)
-        ch.close()
 
 
 @pytest.mark.parametrize(
@@ -576,34 +573,32 @@ def test_job_del_2_scheduled_job_failed_precondition(client, job_stub, cleanup_j
     assert_code(err, grpc.StatusCode.FAILED_PRECONDITION, "stop the job first")
 
 
-def test_job_delall_1_counts(fresh_mock):
-    with fresh_mock.client() as c:
-        completed = c.jobs.run_job(command="echo", args=["a"])["job_uuid"]
-        failed = c.jobs.run_job(command="false")["job_uuid"]
-        wait_for_status(c, completed, "COMPLETED")
-        wait_for_status(c, failed, "FAILED")
-        when = (datetime.now().astimezone() + timedelta(minutes=10)).isoformat(timespec="seconds")
-        canceled = c.jobs.run_job(command="echo", schedule=when)["job_uuid"]
-        c.jobs.cancel_job(canceled)
-        stopped = c.jobs.run_job(command="sleep", args=["30"])["job_uuid"]
-        c.jobs.stop_job(stopped)
-        running = c.jobs.run_job(command="sleep", args=["30"])["job_uuid"]
-        scheduled = c.jobs.run_job(command="echo", schedule=when)["job_uuid"]
-        try:
-            resp = c.jobs.delete_all_jobs()
-            assert resp["success"] is True
-            assert (resp["deleted_count"], resp["skipped_count"]) == (4, 2), resp
-            assert [j["uuid"] for j in c.jobs.list_jobs()] == [running, scheduled]
-            # Nothing left to delete but the two live ones.
-            again = c.jobs.delete_all_jobs()
-            assert (again["deleted_count"], again["skipped_count"]) == (0, 2)
-        finally:
-            stop_quietly(c, running)
-            stop_quietly(c, scheduled)
+def test_job_delall_1_counts(client):
+    completed = client.jobs.run_job(command="echo", args=["a"])["job_uuid"]
+    failed = client.jobs.run_job(command="false")["job_uuid"]
+    wait_for_status(client, completed, "COMPLETED")
+    wait_for_status(client, failed, "FAILED")
+    when = (datetime.now().astimezone() + timedelta(minutes=10)).isoformat(timespec="seconds")
+    canceled = client.jobs.run_job(command="echo", schedule=when)["job_uuid"]
+    client.jobs.cancel_job(canceled)
+    stopped = client.jobs.run_job(command="sleep", args=["30"])["job_uuid"]
+    client.jobs.stop_job(stopped)
+    running = client.jobs.run_job(command="sleep", args=["30"])["job_uuid"]
+    scheduled = client.jobs.run_job(command="echo", schedule=when)["job_uuid"]
+    try:
+        resp = client.jobs.delete_all_jobs()
+        assert resp["success"] is True
+        assert (resp["deleted_count"], resp["skipped_count"]) == (4, 2), resp
+        assert [j["uuid"] for j in client.jobs.list_jobs()] == [running, scheduled]
+        # Nothing left to delete but the two live ones.
+        again = client.jobs.delete_all_jobs()
+        assert (again["deleted_count"], again["skipped_count"]) == (0, 2)
+    finally:
+        stop_quietly(client, running)
+        stop_quietly(client, scheduled)
 
 
-def test_job_delall_1_empty_server(fresh_mock):
-    with fresh_mock.client() as c:
-        resp = c.jobs.delete_all_jobs()
-        assert (resp["success"], resp["deleted_count"], resp["skipped_count"]) == (True, 0, 0)
+def test_job_delall_1_empty_server(client):
+    resp = client.jobs.delete_all_jobs()
+    assert (resp["success"], resp["deleted_count"], resp["skipped_count"]) == (True, 0, 0)
 

@@ -1,7 +1,6 @@
 """Mutual TLS and roles (AUTH-*): the SDK with `insecure=False` and the mock's
-generated `rnx-config.yml` (nodes `default` = admin, `viewer` = viewer).
-
-Skipped with the reason when the binary has no `--tls-listen` yet.
+generated `rnx-config.yml` (nodes `default` = admin, `viewer` = viewer), in the
+test's session (`MockSession.client(role=...)`, `.channel(role=...)`).
 """
 
 from __future__ import annotations
@@ -11,12 +10,14 @@ import pytest
 from joblet import joblet_pb2, joblet_pb2_grpc
 from joblet.exceptions import JobNotFoundError, NetworkError, VolumeError
 
+from joblet_mock import MockSession
+
 from helpers import RPC_TIMEOUT, assert_code, read_logs, rpc_error, wait_for_status
 
 
 @pytest.fixture
 def admin(tls_client):
-    return tls_client("default")
+    return tls_client("admin")
 
 
 @pytest.fixture
@@ -31,9 +32,9 @@ def finished_job_uuid(admin):
     return job["job_uuid"]
 
 
-def test_auth_2_admin_runs_a_job_reads_logs_and_lists(admin, tls_mock):
+def test_auth_2_admin_runs_a_job_reads_logs_and_lists(admin, joblet_session: MockSession):
     assert admin.insecure is False
-    assert admin.port == int(tls_mock.tls_addr.rsplit(":", 1)[1])
+    assert admin.port == int(joblet_session.mock.tls_address.rsplit(":", 1)[1])
     job = admin.jobs.run_job(command="echo", args=["over", "mtls"])
     assert job["status"] == "RUNNING"
     wait_for_status(admin, job["job_uuid"], "COMPLETED")
@@ -73,8 +74,8 @@ def test_auth_4_viewer_may_not_write_through_the_sdk(viewer, admin, cleanup_jobs
     admin.jobs.stop_job(running["job_uuid"])
 
 
-def test_auth_4_viewer_raw_stub_permission_denied(tls_node, finished_job_uuid):
-    ch = tls_node("viewer").channel()
+def test_auth_4_viewer_raw_stub_permission_denied(joblet_session: MockSession, finished_job_uuid):
+    ch = joblet_session.channel(role="viewer")
     try:
         jobs = joblet_pb2_grpc.JobServiceStub(ch)
         nets = joblet_pb2_grpc.NetworkServiceStub(ch)
@@ -107,8 +108,8 @@ def test_auth_4_viewer_raw_stub_permission_denied(tls_node, finished_job_uuid):
         ch.close()
 
 
-def test_auth_5_authorization_before_validation(tls_node):
-    ch = tls_node("viewer").channel()
+def test_auth_5_authorization_before_validation(joblet_session: MockSession):
+    ch = joblet_session.channel(role="viewer")
     try:
         jobs = joblet_pb2_grpc.JobServiceStub(ch)
         # An invalid request (empty command) from a viewer: PERMISSION_DENIED, not INVALID_ARGUMENT.
@@ -118,8 +119,8 @@ def test_auth_5_authorization_before_validation(tls_node):
         ch.close()
 
 
-def test_auth_2_admin_raw_stub_is_allowed(tls_node):
-    ch = tls_node("default").channel()
+def test_auth_2_admin_raw_stub_is_allowed(joblet_session: MockSession):
+    ch = joblet_session.channel(role="admin")
     try:
         jobs = joblet_pb2_grpc.JobServiceStub(ch)
         resp = jobs.RunJob(joblet_pb2.RunJobRequest(command="echo", args=["raw admin"]), timeout=RPC_TIMEOUT)
@@ -128,8 +129,9 @@ def test_auth_2_admin_raw_stub_is_allowed(tls_node):
         ch.close()
 
 
-def test_auth_2_no_client_certificate_is_refused(tls_node):
-    ch = tls_node("default").channel(with_client_cert=False)
+def test_auth_2_no_client_certificate_is_refused(joblet_mock):
+    ca = (joblet_mock.certs_dir / "ca.pem").read_bytes()
+    ch = grpc.secure_channel(joblet_mock.tls_address, grpc.ssl_channel_credentials(root_certificates=ca))
     try:
         jobs = joblet_pb2_grpc.JobServiceStub(ch)
         err = rpc_error(lambda: jobs.ListJobs(joblet_pb2.EmptyRequest(), timeout=RPC_TIMEOUT))

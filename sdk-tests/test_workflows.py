@@ -8,15 +8,17 @@ followed with `get_workflow_status` to COMPLETED, and is looked at with
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import grpc
 import pytest
-from joblet import joblet_pb2
+from joblet import JobletClient, joblet_pb2
 from joblet.exceptions import WorkflowNotFoundError
 
-from helpers import RPC_TIMEOUT, assert_code, read_logs, rpc_error, unknown_uuid, wait_until
+from helpers import RPC_TIMEOUT, assert_code, read_logs, rpc_error, stop_quietly, unknown_uuid, wait_until
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "workflows"
 ETL_YAML = (FIXTURES / "etl-pipeline.yaml").read_text()
@@ -36,20 +38,32 @@ def wait_workflow(client, workflow_uuid: str, timeout: float = 20.0) -> dict:
     )
 
 
+@dataclass
+class Etl:
+    """The ETL pipeline, run to its end in a session of this module's own."""
+
+    client: JobletClient
+    uuid: str
+    status: dict
+
+
 @pytest.fixture(scope="module")
-def etl(client) -> tuple[str, dict]:
-    """The ETL pipeline, run through the SDK to its end: (uuid, final status)."""
-    started = client.jobs.run_workflow(
-        "etl-pipeline.yaml",
-        yaml_content=ETL_YAML,
-        workflow_files=[{"path": "data/orders.csv", "content": ORDERS_CSV, "mode": 0o644}],
-    )
-    assert started["status"] == "STARTED"
-    return started["workflow_uuid"], wait_workflow(client, started["workflow_uuid"])
+def etl(joblet_mock) -> Iterator[Etl]:
+    # One run for the module's tests that look at it: a module-long session
+    # (dropped at the end), where the plugin's per-test sessions would each
+    # start empty.
+    with joblet_mock.session() as session, session.client() as client:
+        started = client.jobs.run_workflow(
+            "etl-pipeline.yaml",
+            yaml_content=ETL_YAML,
+            workflow_files=[{"path": "data/orders.csv", "content": ORDERS_CSV, "mode": 0o644}],
+        )
+        assert started["status"] == "STARTED"
+        yield Etl(client, started["workflow_uuid"], wait_workflow(client, started["workflow_uuid"]))
 
 
-def test_wf_run_1_etl_pipeline_runs_to_completed(client, etl):
-    uuid, status = etl
+def test_wf_run_1_etl_pipeline_runs_to_completed(etl):
+    uuid, status = etl.uuid, etl.status
     wf = status["workflow"]
     assert wf["uuid"] == uuid
     assert (wf["workflow"], wf["status"]) == ("etl-pipeline", "COMPLETED")
@@ -73,8 +87,8 @@ def test_wf_run_1_etl_pipeline_runs_to_completed(client, etl):
         assert j["start_time"] <= j["end_time"]
 
 
-def test_wf_exec_1_workflow_jobs_are_normal_jobs(client, etl):
-    _, status = etl
+def test_wf_exec_1_workflow_jobs_are_normal_jobs(etl):
+    client, status = etl.client, etl.status
     jobs = {j["job_name"]: j for j in status["jobs"]}
     extract_log = read_logs(client, jobs["extract"]["job_uuid"]).decode()
     assert extract_log.startswith("extracting orders\n")
@@ -87,29 +101,31 @@ def test_wf_exec_1_workflow_jobs_are_normal_jobs(client, etl):
     assert {j["job_uuid"] for j in status["jobs"]} <= listed
 
 
-def test_wf_list_1_with_and_without_completed(client, etl, cleanup_jobs):
-    done, _ = etl
+def test_wf_list_1_with_and_without_completed(etl):
+    client, done = etl.client, etl.uuid
     running = client.jobs.run_workflow(
         "sleepy.yaml", yaml_content="jobs:\n  nap:\n    command: sleep\n    args: ['30']\n"
     )["workflow_uuid"]
     nap = client.jobs.get_workflow_status(running)["jobs"][0]
-    cleanup_jobs.append(nap["job_uuid"])
-    assert nap["status"] == "RUNNING"
-    open_ids = [w["uuid"] for w in client.jobs.list_workflows()]
-    assert running in open_ids and done not in open_ids
-    every = client.jobs.list_workflows(include_completed=True)
-    ids = [w["uuid"] for w in every]
-    assert ids.index(done) < ids.index(running), "creation order"
-    listed = next(w for w in every if w["uuid"] == done)
-    assert (listed["workflow"], listed["status"], listed["completed_jobs"]) == (
-        "etl-pipeline",
-        "COMPLETED",
-        3,
-    )
+    try:
+        assert nap["status"] == "RUNNING"
+        open_ids = [w["uuid"] for w in client.jobs.list_workflows()]
+        assert running in open_ids and done not in open_ids
+        every = client.jobs.list_workflows(include_completed=True)
+        ids = [w["uuid"] for w in every]
+        assert ids.index(done) < ids.index(running), "creation order"
+        listed = next(w for w in every if w["uuid"] == done)
+        assert (listed["workflow"], listed["status"], listed["completed_jobs"]) == (
+            "etl-pipeline",
+            "COMPLETED",
+            3,
+        )
+    finally:
+        stop_quietly(client, nap["job_uuid"])
 
 
-def test_wf_jobs_1_get_workflow_jobs(client, etl):
-    uuid, status = etl
+def test_wf_jobs_1_get_workflow_jobs(etl):
+    client, uuid, status = etl.client, etl.uuid, etl.status
     jobs = client.jobs.get_workflow_jobs(uuid)
     assert jobs == status["jobs"]
     assert [(j["job_name"], j["status"]) for j in jobs] == [

@@ -1,4 +1,4 @@
-//! Roles and authorization (AUTH-1 to AUTH-5 of `shared/spec/behaviours.md`).
+//! Roles and authorization (AUTH-1 to AUTH-5 of `docs/behaviours.md`).
 //!
 //! A caller's [`Role`] comes from its transport: on the plaintext listener every
 //! caller is [`Role::Admin`] (AUTH-1); on the TLS listener the role is read from
@@ -221,6 +221,9 @@ pub struct AuthLayer {
     mode: AuthMode,
     /// QUIRK-11: the MonitoringService needs no role.
     open_monitoring: bool,
+    /// QUIRK-1: CancelJob has no handler on the deployed server, so no role is
+    /// checked: every caller gets its UNIMPLEMENTED.
+    unchecked_cancel: bool,
     /// The mock's mutant (AUTH-1..5 mutants act here).
     mutant: Option<Mutant>,
 }
@@ -231,8 +234,16 @@ impl AuthLayer {
         Self {
             mode,
             open_monitoring: false,
+            unchecked_cancel: false,
             mutant: None,
         }
+    }
+
+    /// QUIRK-1: when on, CancelJob is not authorized (it answers UNIMPLEMENTED
+    /// to every role, as on the deployed server, which has no handler for it).
+    pub fn unchecked_cancel(mut self, on: bool) -> Self {
+        self.unchecked_cancel = on;
+        self
     }
 
     /// The mock's mutant, for the AUTH mutants (`--mutant`).
@@ -257,6 +268,7 @@ impl<S> Layer<S> for AuthLayer {
             inner,
             mode: self.mode,
             open_monitoring: self.open_monitoring,
+            unchecked_cancel: self.unchecked_cancel,
             mutant: self.mutant,
         }
     }
@@ -268,6 +280,7 @@ pub struct AuthService<S> {
     inner: S,
     mode: AuthMode,
     open_monitoring: bool,
+    unchecked_cancel: bool,
     mutant: Option<Mutant>,
 }
 
@@ -323,6 +336,10 @@ where
         let checked = self.role_of(&req).and_then(|role| {
             // QUIRK-11: the deployed server checks no role for monitoring.
             if self.open_monitoring && path.starts_with("/joblet.MonitoringService/") {
+                return Ok(role);
+            }
+            // QUIRK-1: no handler, so no role check: UNIMPLEMENTED for all.
+            if self.unchecked_cancel && path == "/joblet.JobService/CancelJob" {
                 return Ok(role);
             }
             authorize(role, path)

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-/// Which behaviour profile the mock follows (see `shared/spec/behaviours.md`).
+/// Which behaviour profile the mock follows (see `docs/behaviours.md`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 pub enum Profile {
     /// The API as its documentation and the SDK describe it.

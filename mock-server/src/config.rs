@@ -50,6 +50,11 @@ pub struct MockConfig {
     pub max_sessions: usize,
     /// Fault rules every session starts with (`--fault`, `--faults-file`).
     pub faults: Vec<crate::faults::FaultRule>,
+    /// Memory the whole process may give job records and log history
+    /// (`--memory-budget`, see [`crate::budget`]).
+    pub memory_budget: u64,
+    /// Job records a session keeps at most (`--max-jobs`; 0: no cap).
+    pub max_jobs: usize,
 }
 
 /// Default log retention per job: 64 MiB.
@@ -81,6 +86,8 @@ impl Default for MockConfig {
             exec: false,
             max_sessions: 1024,
             faults: Vec::new(),
+            memory_budget: crate::budget::DEFAULT_MEMORY_BUDGET,
+            max_jobs: crate::budget::DEFAULT_MAX_JOBS,
         }
     }
 }

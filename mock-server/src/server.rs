@@ -60,13 +60,7 @@ pub enum StartError {
 /// Every gRPC service of the mock (the five Joblet services, the mock's
 /// control service, health and reflection), over one node.
 pub fn routes(node: &Arc<Node>) -> Routes {
-    let max = node.config().max_message_bytes;
-    // ALL-7 mutant: tonic's default 4 MiB limit.
-    let max = if node.config().mutant == Some(crate::behaviour::Mutant::SmallMessages) {
-        4 << 20
-    } else {
-        max
-    };
+    let max = message_limit(node.config());
     let gate = Gate::new(Arc::clone(node));
     macro_rules! svc {
         ($server:ty, $imp:expr) => {{
@@ -116,6 +110,16 @@ pub fn routes(node: &Arc<Node>) -> Routes {
     routes
 }
 
+/// The largest gRPC message the services accept and send.
+pub fn message_limit(config: &MockConfig) -> usize {
+    // ALL-7 mutant: tonic's default 4 MiB limit.
+    if config.mutant == Some(crate::behaviour::Mutant::SmallMessages) {
+        4 << 20
+    } else {
+        config.max_message_bytes
+    }
+}
+
 /// `OUT_OF_RANGE` "message length too large" from the codec becomes
 /// `RESOURCE_EXHAUSTED`, as gRPC specifies for oversized messages (ALL-7).
 fn oversized_is_resource_exhausted<B>(mut resp: http::Response<B>) -> http::Response<B> {
@@ -155,6 +159,12 @@ where
                     node.config()
                         .behaviour()
                         .quirk(crate::behaviour::Quirk::OpenMonitoring),
+                )
+                // QUIRK-1: CancelJob is unimplemented for every role.
+                .unchecked_cancel(
+                    node.config()
+                        .behaviour()
+                        .quirk(crate::behaviour::Quirk::CancelUnimplemented),
                 )
                 // AUTH-1..5 mutants.
                 .mutant(node.config().mutant),
@@ -312,6 +322,19 @@ impl MockServerBuilder {
         self
     }
 
+    /// Memory the whole mock may give job records and log history
+    /// (`--memory-budget`, see [`crate::budget`]).
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.config.memory_budget = bytes;
+        self
+    }
+
+    /// Job records each session keeps at most (`--max-jobs`; 0: no cap).
+    pub fn max_jobs(mut self, n: usize) -> Self {
+        self.config.max_jobs = n;
+        self
+    }
+
     /// Binds, generates certificates if asked, and starts serving in the background.
     pub async fn start(self) -> Result<RunningMock, StartError> {
         let (listener, addr) = bind(self.listen).await?;
@@ -397,7 +420,7 @@ impl RunningMock {
     }
 
     /// A mutual-TLS [`Target`] for the generated admin or viewer client
-    /// (`None` without TLS, with given certificates, or for [`Role::Unknown`]).
+    /// (`None` without TLS or with given certificates; [`Role::Unknown`] is the generated `norole` client).
     pub fn tls_target(&self, role: Role) -> Option<Target> {
         let files = self.certs.as_ref()?.tls_files(role)?;
         Some(Target::plaintext(self.tls_addr?.to_string()).with_tls(files))
@@ -525,6 +548,12 @@ impl RunningMock {
         let shared = self.node.session(session)?;
         let snap = crate::snapshot::from_json(json)?;
         Ok(crate::snapshot::restore(&shared, &snap).await?)
+    }
+
+    /// The memory budget's figures and each session's (the control API's
+    /// `GetMemory`; see [`crate::budget`]).
+    pub fn memory(&self) -> crate::control::MemoryReport {
+        crate::control::memory_report(&self.node)
     }
 
     /// Stops serving and waits until every listener has ended.

@@ -392,7 +392,8 @@ pub struct ClientCert {
 /// | `server.pem`, `server-key.pem` | server, SANs `localhost`, `joblet`, `127.0.0.1`, `::1` (+ extra) |
 /// | `admin.pem`, `admin-key.pem` | client, `CN=admin-client`, `OU=admin` |
 /// | `viewer.pem`, `viewer-key.pem` | client, `CN=viewer-client`, `OU=viewer` |
-/// | `rnx-config.yml` | nodes `default` (admin) and `viewer`, see [`write_rnx_config`](Self::write_rnx_config) |
+/// | `norole.pem`, `norole-key.pem` | client, `CN=norole-client`, `OU=guest`: signed by the CA but neither admin nor viewer (role `unknown`, AUTH-3) |
+/// | `rnx-config.yml` | nodes `default` (admin), `viewer` and `norole`, see [`write_rnx_config`](Self::write_rnx_config) |
 ///
 /// Keys (and `rnx-config.yml`, which embeds them) are written with mode 0600.
 /// Existing files are overwritten.
@@ -409,6 +410,8 @@ pub struct GeneratedCerts {
     pub admin: ClientCert,
     /// Client with OU `viewer`.
     pub viewer: ClientCert,
+    /// Client with OU `guest`: a valid certificate without a role.
+    pub norole: ClientCert,
 }
 
 impl fmt::Debug for GeneratedCerts {
@@ -510,6 +513,7 @@ impl GeneratedCerts {
 
         let admin = issue(&dir, &ca, "admin", "admin-client", &["admin"])?;
         let viewer = issue(&dir, &ca, "viewer", "viewer-client", &["viewer"])?;
+        let norole = issue(&dir, &ca, "norole", "norole-client", &["guest"])?;
         Ok(Self {
             dir,
             ca,
@@ -518,6 +522,7 @@ impl GeneratedCerts {
             server_key_pem,
             admin,
             viewer,
+            norole,
         })
     }
 
@@ -568,18 +573,17 @@ impl GeneratedCerts {
         }
     }
 
-    /// The client files of the admin or viewer client; `None` for [`Role::Unknown`]
-    /// (issue one with [`issue_client`](Self::issue_client)).
+    /// The client files of the admin, viewer or no-role (`norole.pem`, OU `guest`) client.
     pub fn tls_files(&self, role: Role) -> Option<TlsFiles> {
         match role {
             Role::Admin => Some(self.client_tls_files(&self.admin)),
             Role::Viewer => Some(self.client_tls_files(&self.viewer)),
-            Role::Unknown => None,
+            Role::Unknown => Some(self.client_tls_files(&self.norole)),
         }
     }
 
     /// Writes `DIR/rnx-config.yml` (mode 0600) for the `rnx` CLI and the SDKs:
-    /// nodes `default` (admin) and `viewer`, each with `address` (the TLS
+    /// nodes `default` (admin), `viewer` and `norole` (OU `guest`), each with `address` (the TLS
     /// address; an unspecified IP such as `0.0.0.0` becomes loopback) and the
     /// PEMs `cert`, `key` and `ca` embedded. Returns its path.
     pub fn write_rnx_config(&self, tls_addr: SocketAddr) -> Result<PathBuf, TlsError> {
@@ -613,6 +617,7 @@ impl GeneratedCerts {
             nodes: [
                 ("default", node(addr, &self.admin, &self.ca_pem)),
                 ("viewer", node(addr, &self.viewer, &self.ca_pem)),
+                ("norole", node(addr, &self.norole, &self.ca_pem)),
             ]
             .into(),
         };

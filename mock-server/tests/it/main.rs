@@ -1,6 +1,6 @@
 //! Integration tests of `joblet-mock`: one binary, one module per area. Each test
 //! starts its own mock on an ephemeral port; tests are named after the
-//! behaviour IDs of `shared/spec/behaviours.md` they check.
+//! behaviour IDs of `docs/behaviours.md` they check.
 
 mod support;
 
@@ -12,6 +12,7 @@ mod faults;
 mod jobs;
 mod journal;
 mod logs;
+mod memory;
 mod monitoring;
 mod mutants;
 mod networks;

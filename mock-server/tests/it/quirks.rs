@@ -1,4 +1,4 @@
-//! The server-v1 profile (QUIRK-1 to QUIRK-12 of `shared/spec/behaviours.md`,
+//! The server-v1 profile (QUIRK-1 to QUIRK-12 of `docs/behaviours.md`,
 //! QUIRK-9 workflows aside): each quirk is a switch over the one engine,
 //! turned on by `--profile server-v1` or one at a time by `--quirk QUIRK-n`.
 //! Where it is cheap, each test also checks that the documented profile

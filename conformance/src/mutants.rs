@@ -1,0 +1,204 @@
+//! Proof that the suite can fail: the catalogue against every mutant of the
+//! mock (each breaks exactly one documented behaviour), and the kill matrix of
+//! which cases caught which mutant.
+
+use std::sync::Arc;
+
+use joblet_mock::{MockConfig, Mutant};
+use tokio::sync::Semaphore;
+
+use crate::case::Case;
+use crate::embedded::Embedded;
+use crate::runner::{self, RunConfig, Selection, State};
+
+/// One mutant's row of the kill matrix.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MutantRow {
+    /// `--mutant` name.
+    pub mutant: String,
+    /// The behaviour it breaks.
+    pub behaviour: String,
+    /// What it does instead.
+    pub description: String,
+    /// Cases that failed against it.
+    pub caught_by: Vec<String>,
+    /// Of those, the cases whose IDs include the mutated behaviour.
+    pub caught_by_covering: Vec<String>,
+    /// Cases that errored (harness problems; not kills).
+    pub errors: Vec<String>,
+    /// Why the mutant could not be run, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub start_error: Option<String>,
+}
+
+impl MutantRow {
+    /// Caught by at least one case.
+    pub fn killed(&self) -> bool {
+        !self.caught_by.is_empty()
+    }
+}
+
+/// How the mutants run.
+#[derive(Debug, Clone)]
+pub struct MutantsConfig {
+    /// Which cases run against each mutant.
+    pub selection: Selection,
+    /// Only the cases whose IDs include the mutated behaviour (fast; the full
+    /// catalogue otherwise).
+    pub covering_only: bool,
+    /// Mutants at once.
+    pub parallel_mutants: usize,
+    /// Cases at once against each mutant.
+    pub parallel_cases: usize,
+    /// Base configuration of each mock (the mutant is set on top).
+    pub base: MockConfig,
+    /// Per-case deadline.
+    pub case_timeout: std::time::Duration,
+}
+
+impl Default for MutantsConfig {
+    fn default() -> Self {
+        Self {
+            selection: Selection::default(),
+            covering_only: false,
+            parallel_mutants: 4,
+            parallel_cases: 16,
+            base: MockConfig::default(),
+            case_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs `catalogue` against each of `mutants`; rows in the order given.
+pub async fn run_mutants(
+    catalogue: &'static [Case],
+    mutants: &[Mutant],
+    config: &MutantsConfig,
+    on_row: &(dyn Fn(&MutantRow) + Send + Sync),
+) -> Vec<MutantRow> {
+    let semaphore = Arc::new(Semaphore::new(config.parallel_mutants.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, mutant) in mutants.iter().copied().enumerate() {
+        let semaphore = Arc::clone(&semaphore);
+        let config = config.clone();
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await.ok();
+            (index, run_mutant(catalogue, mutant, &config).await)
+        });
+    }
+    let mut rows: Vec<Option<MutantRow>> = vec![None; mutants.len()];
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, row)) = joined {
+            on_row(&row);
+            rows[index] = Some(row);
+        }
+    }
+    rows.into_iter()
+        .zip(mutants)
+        .map(|(row, m)| {
+            row.unwrap_or_else(|| MutantRow {
+                mutant: m.name().into(),
+                behaviour: m.behaviour().into(),
+                description: m.description().into(),
+                caught_by: vec![],
+                caught_by_covering: vec![],
+                errors: vec![],
+                start_error: Some("its task ended without a result".into()),
+            })
+        })
+        .collect()
+}
+
+/// Runs the selection against one mutant.
+pub async fn run_mutant(
+    catalogue: &'static [Case],
+    mutant: Mutant,
+    config: &MutantsConfig,
+) -> MutantRow {
+    let mut row = MutantRow {
+        mutant: mutant.name().into(),
+        behaviour: mutant.behaviour().into(),
+        description: mutant.description().into(),
+        caught_by: vec![],
+        caught_by_covering: vec![],
+        errors: vec![],
+        start_error: None,
+    };
+    let cases: Vec<&Case> = config
+        .selection
+        .apply(catalogue)
+        .into_iter()
+        .filter(|c| !config.covering_only || c.covers(mutant.behaviour()))
+        .collect();
+    let mock_config = MockConfig {
+        mutant: Some(mutant),
+        ..config.base.clone()
+    };
+    let embedded = match Embedded::start(mock_config).await {
+        Ok(e) => e,
+        Err(e) => {
+            row.start_error = Some(e.to_string());
+            return row;
+        }
+    };
+    let mut run = RunConfig::new(embedded.targets.clone());
+    run.parallel = config.parallel_cases;
+    run.options.allow_delete_all = true;
+    run.options.allow_remote_installs = true;
+    run.options.case_timeout = config.case_timeout;
+    let result = runner::run(&cases, run).await;
+    embedded.shutdown().await;
+    for o in &result.outcomes {
+        match o.state {
+            State::Fail => {
+                if o.ids.iter().any(|id| id == mutant.behaviour()) {
+                    row.caught_by_covering.push(o.case.clone());
+                }
+                row.caught_by.push(o.case.clone());
+            }
+            State::Error => row.errors.push(format!(
+                "{}: {}",
+                o.case,
+                o.message.clone().unwrap_or_default()
+            )),
+            State::Pass | State::Skip => {}
+        }
+    }
+    row
+}
+
+/// The kill matrix as text, its last line `killed K/N`.
+pub fn matrix(rows: &[MutantRow]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let width = rows
+        .iter()
+        .map(|r| r.mutant.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<13}  {:>6}  caught by",
+        "mutant", "behaviour", "cases"
+    );
+    for r in rows {
+        let who = if let Some(e) = &r.start_error {
+            format!("NOT RUN: {e}")
+        } else if r.caught_by.is_empty() {
+            "SURVIVED".to_owned()
+        } else {
+            r.caught_by.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<13}  {:>6}  {who}",
+            r.mutant,
+            r.behaviour,
+            r.caught_by.len()
+        );
+    }
+    let killed = rows.iter().filter(|r| r.killed()).count();
+    let _ = writeln!(out, "killed {killed}/{}", rows.len());
+    out
+}

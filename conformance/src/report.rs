@@ -1,0 +1,371 @@
+//! Reports of a run: a human summary, JSON (`schema/report.schema.json`) and
+//! JUnit XML for CI systems.
+
+use std::fmt::Write as _;
+
+use crate::case::Level;
+use crate::runner::{RunResult, State};
+
+/// The `schema` value of JSON reports this version writes.
+pub const SCHEMA_ID: &str = "joblet-conformance-report/v1";
+
+/// The JSON schema of reports (`conformance/schema/report.schema.json`).
+pub const SCHEMA: &str = include_str!("../schema/report.schema.json");
+
+/// Counts of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Case runs.
+    pub total: usize,
+    /// Passed.
+    pub pass: usize,
+    /// Failed.
+    pub fail: usize,
+    /// Skipped.
+    pub skip: usize,
+    /// Errored.
+    pub error: usize,
+    /// MUST cases that failed or errored.
+    pub must_failed: usize,
+    /// Whether the run passes (exit code 0).
+    pub passed: bool,
+}
+
+impl Summary {
+    /// The counts of `result`.
+    pub fn of(result: &RunResult) -> Self {
+        Self {
+            total: result.outcomes.len(),
+            pass: result.count(State::Pass),
+            fail: result.count(State::Fail),
+            skip: result.count(State::Skip),
+            error: result.count(State::Error),
+            must_failed: result.outcomes.iter().filter(|o| o.fails_run()).count(),
+            passed: result.passed(),
+        }
+    }
+}
+
+/// The JSON report.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct JsonReport {
+    /// [`SCHEMA_ID`].
+    pub schema: String,
+    /// `joblet-conformance` and its version.
+    pub tool: String,
+    /// When the report was written (RFC 3339).
+    pub written_at: String,
+    /// Counts.
+    pub summary: Summary,
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunResult,
+}
+
+impl JsonReport {
+    /// The report of `result`.
+    pub fn new(result: &RunResult) -> Self {
+        Self {
+            schema: SCHEMA_ID.into(),
+            tool: format!("joblet-conformance {}", env!("CARGO_PKG_VERSION")),
+            written_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            summary: Summary::of(result),
+            run: result.clone(),
+        }
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// Reads a report written by [`to_json`](Self::to_json).
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// The human summary: one line per case that did not pass (all of them with
+/// `verbose`), leaks, then the counts and the verdict.
+pub fn human(result: &RunResult, verbose: bool) -> String {
+    let mut out = String::new();
+    let repeat = result.outcomes.iter().map(|o| o.attempt).max().unwrap_or(1) > 1;
+    for o in &result.outcomes {
+        if o.state == State::Pass && !verbose {
+            continue;
+        }
+        let attempt = if repeat {
+            format!(" (run {})", o.attempt)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{:<5} {:<6} {}{attempt}  [{}]",
+            o.state.to_string(),
+            o.level.to_string(),
+            o.case,
+            o.ids.join(", ")
+        );
+        if let Some(f) = &o.failure {
+            let _ = writeln!(out, "      call:     {}", f.call);
+            let _ = writeln!(out, "      expected: {}", f.expected);
+            let _ = writeln!(out, "      got:      {}", f.got);
+        } else if let Some(m) = &o.message {
+            let _ = writeln!(out, "      {m}");
+        }
+    }
+    let leaks = result.leaks();
+    if !leaks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nLEAKS: {} resource(s) of run {} could not be removed:",
+            leaks.len(),
+            result.run_id
+        );
+        for l in leaks {
+            let _ = writeln!(out, "  {} (case {}): {}", l.resource, l.case, l.reason);
+        }
+    }
+    let s = Summary::of(result);
+    let must_fail = result
+        .outcomes
+        .iter()
+        .filter(|o| o.level == Level::Must && o.state == State::Fail)
+        .count();
+    let _ = writeln!(
+        out,
+        "\n{} cases against {}{} (run {}) in {:.1} s: {} passed, {} failed ({} MUST), {} skipped, {} errors{}",
+        s.total,
+        result.target,
+        if result.tls {
+            " (mutual TLS)"
+        } else {
+            " (plaintext)"
+        },
+        result.run_id,
+        result.duration_ms as f64 / 1000.0,
+        s.pass,
+        s.fail,
+        must_fail,
+        s.skip,
+        s.error,
+        if result.interrupted {
+            "; INTERRUPTED"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        if s.passed {
+            "CONFORMANT: no MUST case failed or errored"
+        } else {
+            "NOT CONFORMANT: a MUST case failed or errored"
+        }
+    );
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML: one `<testsuite>` per family, one `<testcase>` per case run
+/// (`classname` = family, `name` = the case with its IDs). Fail is
+/// `<failure>`, Error `<error>`, Skip `<skipped>`; SHOULD cases that fail are
+/// reported as failures with `[SHOULD]` in the message.
+pub fn junit(result: &RunResult) -> String {
+    use std::collections::BTreeMap;
+    let mut families: BTreeMap<&str, Vec<&crate::runner::Outcome>> = BTreeMap::new();
+    for o in &result.outcomes {
+        let family = o.case.split('.').next().unwrap_or(&o.case);
+        families.entry(family).or_default().push(o);
+    }
+    let s = Summary::of(result);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"joblet-conformance\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        s.total,
+        s.fail,
+        s.error,
+        s.skip,
+        result.duration_ms as f64 / 1000.0
+    );
+    for (family, outcomes) in families {
+        let count = |st: State| outcomes.iter().filter(|o| o.state == st).count();
+        let time: u64 = outcomes.iter().map(|o| o.duration_ms).sum();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+            xml_escape(family),
+            outcomes.len(),
+            count(State::Fail),
+            count(State::Error),
+            count(State::Skip),
+            time as f64 / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "    <properties><property name=\"target\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/></properties>",
+            xml_escape(&result.target),
+            xml_escape(&result.run_id)
+        );
+        for o in outcomes {
+            let repeat = if o.attempt > 1 {
+                format!(" #{}", o.attempt)
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{} [{}]{}\" time=\"{:.3}\"",
+                xml_escape(family),
+                xml_escape(&o.case),
+                xml_escape(&o.ids.join(", ")),
+                repeat,
+                o.duration_ms as f64 / 1000.0
+            );
+            let level = if o.level == Level::Should {
+                "[SHOULD] "
+            } else {
+                ""
+            };
+            match o.state {
+                State::Pass => out.push_str("/>\n"),
+                State::Fail => {
+                    let (msg, body) = match &o.failure {
+                        Some(f) => (
+                            format!("{level}{}: expected {}", f.call, f.expected),
+                            format!("call: {}\nexpected: {}\ngot: {}", f.call, f.expected, f.got),
+                        ),
+                        None => (
+                            format!("{level}{}", o.message.clone().unwrap_or_default()),
+                            o.message.clone().unwrap_or_default(),
+                        ),
+                    };
+                    let _ = write!(
+                        out,
+                        ">\n      <failure message=\"{}\" type=\"behaviour\">{}</failure>\n    </testcase>\n",
+                        xml_escape(&msg),
+                        xml_escape(&body)
+                    );
+                }
+                State::Error => {
+                    let m = o.message.clone().unwrap_or_default();
+                    let _ = write!(
+                        out,
+                        ">\n      <error message=\"{}\" type=\"harness\">{}</error>\n    </testcase>\n",
+                        xml_escape(&m),
+                        xml_escape(&m)
+                    );
+                }
+                State::Skip => {
+                    let _ = write!(
+                        out,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                        xml_escape(o.message.as_deref().unwrap_or_default())
+                    );
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Effect;
+    use crate::check::Failure;
+    use crate::runner::Outcome;
+
+    fn outcome(case: &str, state: State, level: Level) -> Outcome {
+        Outcome {
+            case: case.into(),
+            ids: vec!["JOB-STOP-3".into()],
+            quirks: vec![],
+            level,
+            effect: Effect::Mutating,
+            attempt: 1,
+            state,
+            failure: (state == State::Fail).then(|| Failure {
+                call: "StopJob{uuid: <x>}".into(),
+                expected: "FAILED_PRECONDITION".into(),
+                got: "OK & \"done\"".into(),
+            }),
+            message: None,
+            duration_ms: 12,
+            rpcs: vec![],
+            leaks: vec![],
+        }
+    }
+
+    fn result(outcomes: Vec<Outcome>) -> RunResult {
+        RunResult {
+            run_id: "abc123".into(),
+            target: "127.0.0.1:1".into(),
+            tls: false,
+            duration_ms: 100,
+            outcomes,
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn should_failures_do_not_fail_the_run() {
+        let r = result(vec![
+            outcome("a.b.c", State::Pass, Level::Must),
+            outcome("a.b.d", State::Fail, Level::Should),
+        ]);
+        assert!(r.passed());
+        let r = result(vec![outcome("a.b.c", State::Error, Level::Must)]);
+        assert!(!r.passed());
+        assert!(human(&r, false).contains("NOT CONFORMANT"));
+    }
+
+    #[test]
+    fn junit_escapes_and_counts() {
+        let r = result(vec![
+            outcome("jobs.stop.x", State::Fail, Level::Must),
+            outcome("jobs.stop.y", State::Skip, Level::Must),
+        ]);
+        let xml = junit(&r);
+        assert!(
+            xml.contains("tests=\"2\" failures=\"1\" errors=\"0\" skipped=\"1\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("OK &amp; &quot;done&quot;") && xml.contains("&lt;x&gt;"),
+            "{xml}"
+        );
+        assert!(xml.contains("<testsuite name=\"jobs\""), "{xml}");
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let r = result(vec![outcome("jobs.stop.x", State::Fail, Level::Must)]);
+        let json = JsonReport::new(&r).to_json();
+        let back = JsonReport::parse(&json).unwrap();
+        assert_eq!(back.run.outcomes, r.outcomes);
+        assert_eq!(back.summary.fail, 1);
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests of the conformance suite: the whole catalogue against
+//! the embedded mock, the mutants (proof that every case can fail), the
+//! server-v1 golden list, coverage of behaviours and RPCs, the report schema,
+//! and the binary end to end.
+
+mod cli;
+mod coverage;
+mod embedded;
+mod mutants;
+mod schema;
+mod server_v1;
+mod support;

@@ -1,0 +1,247 @@
+"""JobletMock against the installed binary: start and stop, clients in
+plaintext and mutual TLS, sessions, and every control helper."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import timedelta
+
+import grpc
+import pytest
+from joblet import joblet_pb2, joblet_pb2_grpc
+from joblet.exceptions import JobNotFoundError
+
+from joblet_mock import JobletMock, MockStartError, VerificationError, binary_path
+
+
+@pytest.fixture(scope="module")
+def mock():
+    with JobletMock(tls=True, gpus=1) as m:
+        yield m
+
+
+@pytest.fixture
+def session(mock):
+    with mock.session() as s:
+        yield s
+
+
+def wait_final(client, job_uuid, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while (status := client.jobs.get_job_status(job_uuid))["status"] not in ("COMPLETED", "FAILED", "STOPPED"):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.02)
+    return status
+
+
+def test_the_binary_comes_from_the_wheel():
+    path = binary_path()
+    assert path.is_file() and path.name == "joblet-mock"
+
+
+def test_start_listens_on_loopback_and_stop_ends_the_process():
+    mock = JobletMock()
+    with mock:
+        assert mock.running and mock.host == "127.0.0.1" and mock.port > 0
+        assert mock.tls_address is None and mock.rnx_config is None
+        proc = mock._proc
+        with mock.client() as c:
+            assert c.jobs.list_jobs() == []
+    assert not mock.running and proc.poll() is not None
+    assert not mock.workdir.exists(), "the temporary workdir is removed"
+    mock.stop()  # idempotent
+
+
+def test_a_workdir_given_is_kept_with_the_stderr_log(tmp_path):
+    with JobletMock(workdir=tmp_path / "w") as mock:
+        pass
+    assert mock.stderr_log == tmp_path / "w" / "joblet-mock.stderr.log"
+    assert mock.stderr_log.is_file()
+
+
+def test_a_bad_flag_fails_start_with_the_reason():
+    with pytest.raises(MockStartError) as info:
+        JobletMock(faults=["RunJob:explode=1"]).start()
+    text = str(info.value)
+    assert "exited with code" in text and "RunJob:explode=1" in text, text
+
+
+def test_an_unknown_flag_fails_start_naming_it():
+    with pytest.raises(MockStartError, match="--no-such-flag"):
+        JobletMock(extra_args=["--no-such-flag"]).start()
+
+
+def test_environment_knobs_do_not_leak_in(monkeypatch):
+    monkeypatch.setenv("JOBLET_MOCK_CLOCK", "no-such-clock")
+    with JobletMock() as mock:
+        assert mock.clock().mode == "real"
+
+
+def test_plaintext_client_runs_a_job_and_reads_its_logs(session):
+    with session.client() as c:
+        job = c.jobs.run_job(command="echo", args=["hello"])
+        assert b"".join(c.jobs.get_job_logs(job["job_uuid"])) == b"hello\n"
+    session.verify("RunJob", request_contains={"command": "echo", "args": ["hello"]}, times=1)
+    session.verify("GetJobLogs", times=1)
+    session.verify("StopJob", times=0)
+
+
+def test_tls_clients_have_their_roles(session):
+    with session.client(role="admin") as admin, session.client(role="viewer") as viewer:
+        assert admin.insecure is False and admin.port == int(session.mock.tls_address.rsplit(":", 1)[1])
+        job = admin.jobs.run_job(command="echo", args=["over tls"])
+        assert job["job_uuid"] in {j["uuid"] for j in viewer.jobs.list_jobs()}
+        with pytest.raises(JobNotFoundError, match="not allowed"):
+            viewer.jobs.run_job(command="echo")
+    # TLS calls land in the session's journal (refused ones are not journaled:
+    # authorization comes first).
+    session.verify("RunJob", request_contains={"args": ["over tls"]}, code="OK", times=1)
+    session.verify("ListJobs", times=1)
+
+
+def test_raw_channels_reach_the_session_in_plaintext_and_tls(session):
+    with session.channel() as plain, session.channel(role="viewer") as tls:
+        job = joblet_pb2_grpc.JobServiceStub(plain).RunJob(joblet_pb2.RunJobRequest(command="true"), timeout=10)
+        listed = joblet_pb2_grpc.JobServiceStub(tls).ListJobs(joblet_pb2.EmptyRequest(), timeout=10)
+        assert [j.uuid for j in listed.jobs] == [job.jobUuid]
+        with pytest.raises(grpc.RpcError) as info:
+            joblet_pb2_grpc.JobServiceStub(tls).RunJob(joblet_pb2.RunJobRequest(command="true"), timeout=10)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_tls_roles_need_a_tls_mock():
+    with JobletMock() as mock:
+        with pytest.raises(RuntimeError, match="tls=True"):
+            mock.client(role="viewer")
+        with pytest.raises(ValueError, match="role"):
+            mock.client(role="root")
+
+
+def test_sessions_are_isolated_from_each_other_and_the_default(mock):
+    with mock.session("iso-a") as a, mock.session("iso-b") as b:
+        with a.client() as ca, b.client() as cb:
+            ja = ca.jobs.run_job(command="echo", args=["a"])["job_uuid"]
+            assert [j["uuid"] for j in ca.jobs.list_jobs()] == [ja]
+            assert cb.jobs.list_jobs() == []
+        names = {s.name for s in mock.sessions()}
+        assert {"default", "iso-a"} <= names
+    # Leaving the `with` dropped them.
+    assert "iso-a" not in {s.name for s in mock.sessions()}
+    # Nothing reached the default session.
+    assert mock.calls() == []
+
+
+def test_verify_failure_lists_the_calls_received(session):
+    with session.client() as c:
+        c.jobs.run_job(command="echo", args=["one"])
+        c.jobs.run_job(command="echo", args=["two"])
+    with pytest.raises(VerificationError) as info:
+        session.verify("RunJob", request_contains={"args": ["three"]}, times=1)
+    text = str(info.value)
+    assert text.startswith('verification failed: expected RunJob calls with request containing {"args":["three"]}')
+    assert "exactly 1 time, but 0 matched" in text
+    assert "Received 2 call(s):" in text
+    assert '"args":["one"]' in text and '"args":["two"]' in text
+    assert isinstance(info.value, AssertionError)
+    with pytest.raises(VerificationError, match=r"\[matched\]"):
+        session.verify("RunJob", at_most=1)
+    assert session.verify("RunJob", at_least=2) == 2
+    assert session.verify("Run*", request_contains={"args": ["two"]}) == 1
+
+
+def test_verify_with_no_calls_says_so(session):
+    with pytest.raises(VerificationError, match="No calls were received"):
+        session.verify("RunJob")
+
+
+def test_calls_and_clear_calls(session):
+    with session.client() as c:
+        job = c.jobs.run_job(command="echo", args=["x"])
+        c.jobs.get_job_status(job["job_uuid"])
+    calls = session.calls()
+    assert [c.short_method for c in calls] == ["RunJob", "GetJobStatus"]
+    assert calls[0].method == "joblet.JobService/RunJob" and calls[0].code == "OK"
+    assert calls[0].request["command"] == "echo" and calls[0].session == session.name
+    assert calls[0].time is not None and calls[0].seq == 1
+    assert [c.short_method for c in session.calls("Get*")] == ["GetJobStatus"]
+    assert [c.short_method for c in session.calls(limit=1)] == ["GetJobStatus"]
+    assert session.clear_calls() == 2
+    assert session.calls() == []
+
+
+def test_faults_set_as_lines_and_objects(session):
+    rules = session.set_faults("RunJob:fail=UNAVAILABLE/busy:times=1")
+    assert len(rules) == 1 and "UNAVAILABLE" in rules[0]
+    rules = session.set_faults({"rpc": "StopJob", "fail": {"code": "INTERNAL"}}, append=True)
+    assert len(rules) == 2 and session.faults() == rules
+    with session.client() as c:
+        with pytest.raises(JobNotFoundError, match="busy"):
+            c.jobs.run_job(command="echo")
+        c.jobs.run_job(command="echo")  # times=1: passes now
+    session.clear_faults()
+    assert session.faults() == []
+    with pytest.raises(grpc.RpcError) as info:
+        session.set_faults("RunJob:explode=1")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_load_scenario_from_text_and_path(session, tmp_path):
+    yaml = 'scenarios:\n  - name: train\n    match: { command: "python*" }\n    steps: [ { print: "epoch 1" } ]\n'
+    assert session.load_scenario(yaml) == ["train"]
+    path = tmp_path / "more.yaml"
+    path.write_text(yaml.replace("train", "train2").replace("epoch 1", "epoch 2"))
+    assert session.load_scenario(path) == ["train2"]
+    with session.client() as c:
+        job = c.jobs.run_job(command="python", args=["train.py"])
+        assert b"".join(c.jobs.get_job_logs(job["job_uuid"])) == b"epoch 2\n"
+    with pytest.raises(grpc.RpcError) as info:
+        session.load_scenario("scenarios: [ { nope: 1 } ]")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_snapshot_and_restore(session):
+    with session.client() as c:
+        c.networks.create_network("snap-net", "10.77.0.0/24")
+        job = c.jobs.run_job(command="echo", args=["kept"])
+        wait_final(c, job["job_uuid"])
+        snap = session.snapshot()
+        assert isinstance(snap, dict)
+        session.reset()
+        assert c.jobs.list_jobs() == []
+        counts = session.restore(snap)
+        assert counts["jobs"] == 1 and counts["networks"] >= 1
+        assert c.jobs.get_job_status(job["job_uuid"])["status"] == "COMPLETED"
+        assert b"".join(c.jobs.get_job_logs(job["job_uuid"])) == b"kept\n"
+
+
+def test_real_clock_cannot_be_advanced(session):
+    assert session.clock().mode == "real"
+    with pytest.raises(grpc.RpcError) as info:
+        session.advance_clock("1s")
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_manual_clock_moves_when_told():
+    with JobletMock(clock="manual") as mock, mock.client() as c:
+        before = mock.clock()
+        assert before.mode == "manual"
+        job = c.jobs.run_job(command="sleep", args=["600"])
+        assert c.jobs.get_job_status(job["job_uuid"])["status"] == "RUNNING"
+        after = mock.advance_clock(timedelta(minutes=10))
+        assert after.now - before.now >= timedelta(minutes=10)
+        assert wait_final(c, job["job_uuid"])["status"] == "COMPLETED"
+
+
+def test_memory_budget_reaches_the_binary():
+    # Passed through as given, only when given: a binary with the flag starts
+    # with it, one without names it in the start error.
+    help_text = subprocess.run(
+        [str(binary_path()), "--help"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    if "--memory-budget" in help_text:
+        with JobletMock(memory_budget=1 << 30) as mock:
+            assert mock.args[-2:] == ["--memory-budget", str(1 << 30)]
+    else:
+        with pytest.raises(MockStartError, match="--memory-budget"):
+            JobletMock(memory_budget=1 << 30).start()

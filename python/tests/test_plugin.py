@@ -1,0 +1,160 @@
+"""The pytest plugin, run in inner pytest sessions (pytester): fixtures,
+session isolation, the marker, failure reports and option errors."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_fixtures_give_each_test_its_own_session(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_counts_only_its_own_jobs(joblet_client, joblet_session, joblet_mock, n):
+            for i in range(n + 1):
+                joblet_client.jobs.run_job(command="echo", args=[str(i)])
+            assert len(joblet_client.jobs.list_jobs()) == n + 1
+            assert joblet_session.mock is joblet_mock
+            assert joblet_session.verify("RunJob") == n + 1
+            assert joblet_mock.calls() == []   # the default session saw nothing
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_options_fixture_and_marker_choose_the_mock(pytester: pytest.Pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def joblet_mock_options():
+            return {"gpus": 1}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.joblet_mock(seed=1)
+
+        def test_module_marker(joblet_session, joblet_mock):
+            assert joblet_session.mock is not joblet_mock
+            assert joblet_session.mock.flags == ["--gpus", "1", "--seed", "1"]
+
+        @pytest.mark.joblet_mock(clock="manual", seed=2)
+        def test_closest_marker_wins(joblet_session):
+            assert joblet_session.mock.flags == ["--gpus", "1", "--clock", "manual", "--seed", "2"]
+            assert joblet_session.clock().mode == "manual"
+
+        @pytest.mark.joblet_mock(faults=["RunJob:fail=UNAVAILABLE"])
+        def test_faults_stay_in_the_session(joblet_session, joblet_mock):
+            assert len(joblet_session.faults()) == 1
+            assert joblet_session.mock.flags == ["--gpus", "1", "--seed", "1"]
+            with joblet_mock.session() as other:
+                assert other.faults() == []
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_marker_mocks_are_shared_by_equal_options(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        SEEN = []
+
+        @pytest.mark.joblet_mock(clock="virtual")
+        def test_a(joblet_session):
+            SEEN.append(joblet_session.mock.pid)
+
+        @pytest.mark.joblet_mock(clock="virtual")
+        def test_b(joblet_session):
+            SEEN.append(joblet_session.mock.pid)
+            assert SEEN[0] == SEEN[1]
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_scenarios_in_the_marker_are_relative_to_the_test_file(pytester: pytest.Pytester):
+    pytester.makefile(
+        ".yaml",
+        train='scenarios:\n  - match: { command: "python*" }\n    steps: [ { print: "scripted" } ]\n',
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.joblet_mock(scenarios=["train.yaml"])
+        def test_scripted(joblet_client):
+            job = joblet_client.jobs.run_job(command="python", args=["x.py"])
+            assert b"".join(joblet_client.jobs.get_job_logs(job["job_uuid"])) == b"scripted\\n"
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_a_failed_test_reports_its_calls(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        def test_fails(joblet_client, joblet_session):
+            joblet_client.jobs.run_job(command="echo", args=["seen"])
+            joblet_session.verify("StopJob")
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*verification failed: expected StopJob calls in session*at least 1 time, but 0 matched",
+            "*Received 1 call(s):",
+            # (fnmatch: `[` opens a character class, hence the `?`s)
+            '*#1 joblet.JobService/RunJob session=* code=OK request={"args":?"seen"?,"command":"echo"}',
+            "*joblet-mock calls (session main@test_a_failed_test_reports_its_calls.py::test_fails+*",
+        ]
+    )
+
+
+def test_an_unknown_marker_option_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.joblet_mock(colck="manual")
+        def test_typo(joblet_session):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*unknown joblet-mock option(s) colck*"])
+
+
+def test_a_mock_that_cannot_start_fails_its_tests_once_each(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.joblet_mock(profile="no-such-profile")
+        def test_one(joblet_session):
+            pass
+
+        @pytest.mark.joblet_mock(profile="no-such-profile")
+        def test_two(joblet_session):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*joblet-mock exited with code*no-such-profile*"])
+
+
+def test_the_marker_is_registered(pytester: pytest.Pytester):
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.joblet_mock(**options)*"])

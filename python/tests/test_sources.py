@@ -1,0 +1,59 @@
+"""The checked-in sources agree: the control stubs with proto/mock_control.proto
+(and with the copy the wheel installed), the README's example with the file
+CI runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import joblet_mock._proto.mock_control_pb2 as installed_pb2
+
+PYTHON_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = PYTHON_DIR.parent
+
+
+def _gen_stubs():
+    spec = importlib.util.spec_from_file_location("gen_stubs", PYTHON_DIR / "scripts" / "gen_stubs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stubs_match_the_proto():
+    diffs = _gen_stubs().differences()
+    assert not diffs, (
+        "python/src/joblet_mock/_proto is stale: run `python python/scripts/gen_stubs.py` "
+        "with the grpcio-tools of sdk-tests/requirements.txt\n" + "\n".join(diffs)
+    )
+
+
+def test_the_wheel_ships_the_checked_in_stubs():
+    installed = Path(installed_pb2.__file__).parent
+    source = PYTHON_DIR / "src" / "joblet_mock" / "_proto"
+    for name in ("mock_control_pb2.py", "mock_control_pb2_grpc.py", "mock_control_pb2.pyi"):
+        assert (installed / name).read_text() == (source / name).read_text(), name
+
+
+def test_a_changed_proto_is_caught(tmp_path, monkeypatch):
+    # The drift check can fail: a field added to the proto shows up as a diff.
+    gen = _gen_stubs()
+    proto = tmp_path / "mock_control.proto"
+    text = gen.PROTO.read_text()
+    proto.write_text(text.replace("  bool all = 2;\n", "  bool all = 2;\n  string extra = 3;\n", 1))
+    assert proto.read_text() != text
+    monkeypatch.setattr(gen, "PROTO", proto)
+    diffs = gen.differences()
+    assert any("mock_control_pb2.py" in d for d in diffs), diffs
+
+
+def test_readme_example_is_the_file_ci_runs():
+    readme = (REPO_ROOT / "README.md").read_text()
+    example = (PYTHON_DIR / "examples" / "test_readme_example.py").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    matching = [b for b in blocks if "def test_nightly_report" in b]
+    assert len(matching) == 1, "README.md must show python/examples/test_readme_example.py once"
+    assert matching[0] == example, "README.md's example differs from python/examples/test_readme_example.py"
+    assert len(example.splitlines()) <= 16

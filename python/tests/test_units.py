@@ -1,0 +1,133 @@
+"""Pure-Python parts of joblet_mock: option → flag mapping, verification
+matching, durations, session names. No binary needed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from joblet_mock import JobletMock, json_contains
+from joblet_mock._control import _duration_request, _glob_match, _times_text
+from joblet_mock._grpc import check_session_name
+from joblet_mock.pytest_plugin import session_name_for
+
+
+def test_options_become_flags_in_order():
+    mock = JobletMock(
+        gpus=2,
+        profile="server-v1",
+        quirks=["QUIRK-4", "QUIRK-10"],
+        clock="manual",
+        scenarios="a.yaml",
+        faults=["RunJob:fail=UNAVAILABLE", "GetJobLogs:cut_after_messages=3"],
+        seed=7,
+        extra_args=["--journal-size", "5"],
+    )
+    assert mock.flags == [
+        "--gpus", "2",
+        "--profile", "server-v1",
+        "--quirk", "QUIRK-4",
+        "--quirk", "QUIRK-10",
+        "--clock", "manual",
+        "--scenario", str(Path("a.yaml").resolve()),
+        "--fault", "RunJob:fail=UNAVAILABLE",
+        "--fault", "GetJobLogs:cut_after_messages=3",
+        "--seed", "7",
+        "--journal-size", "5",
+    ]  # fmt: skip
+
+
+def test_memory_budget_is_passed_only_when_set():
+    assert "--memory-budget" not in JobletMock().flags
+    assert JobletMock(memory_budget=1 << 30).flags == ["--memory-budget", str(1 << 30)]
+    assert JobletMock(memory_budget="512MiB").flags == ["--memory-budget", "512MiB"]
+
+
+def test_a_lone_fault_string_is_one_rule_not_characters():
+    assert JobletMock(faults="RunJob:fail=UNAVAILABLE").flags == ["--fault", "RunJob:fail=UNAVAILABLE"]
+
+
+@pytest.mark.parametrize("bad", [{"gpus": True}, {"faults": [{"rpc": "RunJob"}]}, {"extra_args": [1]}])
+def test_bad_option_types_are_refused(bad):
+    with pytest.raises(TypeError):
+        JobletMock(**bad)
+
+
+def test_control_before_start_says_how_to_start():
+    with pytest.raises(RuntimeError, match="not running"):
+        JobletMock().calls()
+
+
+@pytest.mark.parametrize(
+    "actual, expected, ok",
+    [
+        ({"command": "echo", "args": ["a", "b"]}, {"command": "echo"}, True),
+        ({"command": "echo", "args": ["a", "b"]}, {"args": ["a", "b"]}, True),
+        ({"command": "echo", "args": ["a", "b"]}, {"args": ["a"]}, False),
+        ({"command": "echo"}, {"command": "sleep"}, False),
+        ({"command": "echo"}, {"maxCpu": 0, "args": [], "network": ""}, True),  # omitted defaults
+        ({"command": "echo"}, {"maxCpu": 5}, False),
+        ({"maxMemory": "1024"}, {"maxMemory": 1024}, True),  # int64 as a string
+        ({"maxCpu": 50}, {"maxCpu": 50.0}, True),
+        ({"environment": {"A": "1", "B": "2"}}, {"environment": {"A": "1"}}, True),
+        ({"gpuCount": 1}, {"gpuCount": True}, False),
+        ({"flag": True}, {"flag": True}, True),
+        ({"flag": True}, {"flag": 1}, False),
+    ],
+)
+def test_json_contains(actual, expected, ok):
+    assert json_contains(actual, expected) is ok
+
+
+@pytest.mark.parametrize(
+    "pattern, text, ok",
+    [
+        ("RunJob", "RunJob", True),
+        ("Get*", "GetJobStatus", True),
+        ("joblet.JobService/*", "joblet.JobService/RunJob", True),
+        ("*Job", "joblet.JobService/StopJob", True),
+        ("R?nJob", "RunJob", True),
+        ("RunJob", "RunJobs", False),
+        ("[R]unJob", "RunJob", False),  # no character classes: the mock's globs
+    ],
+)
+def test_method_globs(pattern, text, ok):
+    assert _glob_match(pattern, text) is ok
+
+
+def test_times_wording():
+    assert _times_text(0, None, None) == "never"
+    assert _times_text(1, None, None) == "exactly 1 time"
+    assert _times_text(None, None, None) == "at least 1 time"
+    assert _times_text(None, 2, 5) == "between 2 and 5 times"
+    assert _times_text(None, None, 3) == "at most 3 times"
+
+
+def test_durations():
+    assert _duration_request("s", "1h30m").duration == "1h30m"
+    assert _duration_request("s", timedelta(minutes=2)).millis == 120_000
+    assert _duration_request("s", 1.5).millis == 1500
+    with pytest.raises(ValueError):
+        _duration_request("s", 0)
+    with pytest.raises(TypeError):
+        _duration_request("s", None)
+
+
+@pytest.mark.parametrize("name", ["ci-42", "a/b:c@d+e.f_g", "x" * 128])
+def test_good_session_names(name):
+    assert check_session_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["has space", "x" * 129, "tab\t", "é", "line\n"])
+def test_bad_session_names(name):
+    with pytest.raises(ValueError):
+        check_session_name(name)
+
+
+def test_session_names_of_tests_are_valid_and_unique(request):
+    a, b = session_name_for(request.node), session_name_for(request.node)
+    assert a != b
+    assert check_session_name(a) == a
+    assert "test_session_names_of_tests_are_valid_and_unique" in a
