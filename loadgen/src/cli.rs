@@ -20,6 +20,8 @@ use crate::threshold::{self, Threshold};
 use crate::transport::{self, H2Settings, Rpc, grpc};
 use crate::units::{parse_bytes, parse_duration};
 
+/// Exit code of bad usage (as clap's own errors).
+pub const EXIT_USAGE: u8 = 2;
 /// Exit code when a `--threshold` rule fails.
 pub const EXIT_THRESHOLD: u8 = 3;
 /// Exit code of a run stopped by Ctrl-C (after its report).
@@ -458,12 +460,7 @@ fn prepare(common: &CommonArgs, plan: Plan, max_in_flight: u32) -> anyhow::Resul
             }
         })
         .collect();
-    let thresholds = common
-        .thresholds
-        .iter()
-        .map(|r| threshold::parse(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    threshold::check(&thresholds, &plan.operations())?;
+    let thresholds = rules(&common.thresholds, &plan.operations())?;
     let mut metadata = Vec::new();
     for kv in &common.metadata {
         let (k, v) = kv
@@ -652,11 +649,40 @@ fn exit_code(report: &Report) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn execute_inner(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Some(p) = prepare_command(&cli.command)? {
+/// Why a command failed: bad usage (exit 2, nothing was sent) or an error
+/// while it ran (exit 1).
+enum Failure {
+    Usage(anyhow::Error),
+    Run(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Run(e)
+    }
+}
+
+/// Parses and checks `--threshold` rules against the operations a report has.
+fn rules(
+    texts: &[String],
+    ops: &std::collections::BTreeSet<crate::stats::Op>,
+) -> anyhow::Result<Vec<Threshold>> {
+    let rules = texts
+        .iter()
+        .map(|r| threshold::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    threshold::check(&rules, ops)?;
+    Ok(rules)
+}
+
+fn execute_inner(cli: Cli) -> Result<ExitCode, Failure> {
+    if let Some(p) = prepare_command(&cli.command).map_err(Failure::Usage)? {
         let stop = Stop::new();
         on_ctrl_c(stop.clone());
-        let mut report = run::run(&p.config, &stop)?;
+        let mut report = run::run(&p.config, &stop).map_err(|e| match e {
+            run::RunError::Config(_) => Failure::Usage(e.into()),
+            e => Failure::Run(e.into()),
+        })?;
         report.thresholds = threshold::evaluate(&p.thresholds, &report);
         outputs(&report, p.json.as_ref(), p.html.as_ref(), p.quiet)?;
         return Ok(exit_code(&report));
@@ -667,19 +693,15 @@ fn execute_inner(cli: Cli) -> anyhow::Result<ExitCode> {
                 .files
                 .iter()
                 .map(|f| report::json::read(f))
-                .collect::<Result<Vec<_>, _>>()?;
-            let rules = a
-                .thresholds
-                .iter()
-                .map(|r| threshold::parse(r))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut merged = crate::merge::merge(&reports)?;
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::from)?;
+            let mut merged = crate::merge::merge(&reports).map_err(anyhow::Error::from)?;
             let ops = merged
                 .operations
                 .keys()
                 .filter_map(|k| crate::stats::Op::from_name(k))
                 .collect();
-            threshold::check(&rules, &ops)?;
+            let rules = rules(&a.thresholds, &ops).map_err(Failure::Usage)?;
             merged.thresholds = threshold::evaluate(&rules, &merged);
             outputs(&merged, a.json.as_ref(), a.html.as_ref(), a.quiet)?;
             Ok(exit_code(&merged))
@@ -705,7 +727,7 @@ fn execute_inner(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", report::json::SCHEMA);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Wire(w) => wire(w).map(|()| ExitCode::SUCCESS),
+        Command::Wire(w) => Ok(wire(w).map(|()| ExitCode::SUCCESS)?),
         Command::Submit(_) | Command::Lifecycle(_) | Command::Logs(_) | Command::Mix(_) => {
             unreachable!("load commands are prepared above")
         }
@@ -749,11 +771,17 @@ fn wire(w: WireArgs) -> anyhow::Result<()> {
 }
 
 /// Runs a parsed command line and returns the process's exit code (errors
-/// are printed with their causes).
+/// are printed with their causes): 2 for bad usage found before anything was
+/// sent (flag values, thresholds, plans, certificates), 1 for errors while
+/// running.
 pub fn execute(cli: Cli) -> ExitCode {
     match execute_inner(cli) {
         Ok(code) => code,
-        Err(e) => {
+        Err(Failure::Usage(e)) => {
+            eprintln!("joblet-loadgen: error: {e:#}\n\nFor more information, try '--help'.");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::Run(e)) => {
             eprintln!("joblet-loadgen: {e:#}");
             ExitCode::FAILURE
         }

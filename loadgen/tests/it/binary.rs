@@ -79,7 +79,7 @@ fn submit_against_the_embedded_mock_writes_valid_reports() {
 }
 
 #[test]
-fn a_failing_threshold_exits_3_and_an_unknown_metric_is_an_error() {
+fn a_failing_threshold_exits_3_and_an_unknown_metric_is_a_usage_error() {
     let o = loadgen(&[
         "submit",
         "--requests",
@@ -97,7 +97,7 @@ fn a_failing_threshold_exits_3_and_an_unknown_metric_is_an_error() {
         "--threshold",
         "submit.p98<5ms",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("unknown metric"),
         "{}",
@@ -193,14 +193,44 @@ fn bad_flags_get_clear_errors() {
     let o = loadgen(&["submit", "--rate", "5", "--concurrency", "3"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = loadgen(&["submit", "--ca", "/nonexistent/ca.pem"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("--cert"),
         "{}",
         text(&o)
     );
     let o = loadgen(&["mix", "/nonexistent/plan.yaml"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("/nonexistent/plan.yaml"),
+        "{}",
+        text(&o)
+    );
+    // Values clap accepts but the run cannot: usage errors naming the flag,
+    // before anything is sent.
+    for (args, flag) in [
+        (&["logs", "--concurrency", "0"][..], "--concurrency"),
+        (&["submit", "--h2-max-frame", "1KiB"][..], "--h2-max-frame"),
+        (&["submit", "--metadata", "novalue"][..], "--metadata"),
+        (
+            &["submit", "--threshold", "submit.p99<<5ms"][..],
+            "submit.p99<<5ms",
+        ),
+        (&["submit", "--threshold", "logs.mbps>5"][..], "logs"),
+        (&["submit", "--connections", "0"][..], "--connections"),
+        (
+            &["submit", "--worker-index", "2", "--worker-count", "2"][..],
+            "--worker-index",
+        ),
+    ] {
+        let o = loadgen(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(flag),
+            "{args:?} names {flag}: {}",
+            text(&o)
+        );
+    }
     let o = loadgen(&["submit", "--duration", "10 parsecs"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = loadgen(&["--help"]);
@@ -225,4 +255,70 @@ fn validate_report_rejects_a_broken_report() {
     let o = loadgen(&["validate-report", path(&f)]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not match the report schema"));
+}
+
+/// A real SIGINT to the binary: it stops issuing, deletes the run's jobs,
+/// prints the table, writes the report marked interrupted and exits 130.
+#[test]
+fn sigint_stops_the_binary_cleanly_and_it_still_reports() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("int.json");
+    let mut child = Command::new(BIN)
+        .args([
+            "submit",
+            "--duration",
+            "10m",
+            "--concurrency",
+            "4",
+            "--interval",
+            "100ms",
+            "--progress",
+            "plain",
+            "--json",
+            path(&json),
+        ])
+        .env_remove("JOBLET_HOST")
+        .env_remove("JOBLET_NODE")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once a progress line shows requests were answered.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("the binary ended before any progress:\n{seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with('[') && !line.contains("] 0 req") {
+            break;
+        }
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!(
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{seen}{rest}",
+        out.status.code()
+    );
+    assert_eq!(out.status.code(), Some(130), "{all}");
+    assert!(rest.contains("stopping: no new requests"), "{all}");
+    assert!(stdout.contains("submit"), "the table is printed: {all}");
+    let r = joblet_loadgen::report::json::read(&json).unwrap();
+    assert!(r.interrupted, "{all}");
+    let c = &r.cleanup;
+    assert!(c.created > 0, "{all}");
+    assert_eq!(c.created, r.operations["submit"].ok, "{all}");
+    assert_eq!((c.deleted, c.failed), (c.created, 0), "{all}");
 }
