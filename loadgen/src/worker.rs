@@ -526,6 +526,9 @@ async fn ticker(
     loop {
         let due = start + every * index as u32;
         tokio::select! {
+            // A tick that came due closes its interval before the final
+            // hand-over, which would otherwise land in the next interval.
+            biased;
             () = tokio::time::sleep_until(due.into()) => {
                 let cells = env.take_cells();
                 let _ = tx.send(Msg::Interval { thread, index, end: due, cells: Box::new(cells), last: false });

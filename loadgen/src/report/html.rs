@@ -55,12 +55,15 @@ fn data(r: &Report) -> Value {
         .timeseries
         .iter()
         .map(|(name, pts)| {
+            // A zero-length interval (the last hand-over at the very end of
+            // the load) has no rate to draw.
+            let pts: Vec<_> = pts.iter().filter(|p| p.dur_ms > 0).collect();
             json!({
                 "name": name,
                 "t": pts.iter().map(|p| (p.t_ms.saturating_sub(t0) + p.dur_ms / 2) as f64 / 1e3).collect::<Vec<_>>(),
-                "rate": pts.iter().map(|p| if p.dur_ms > 0 { p.count as f64 * 1e3 / p.dur_ms as f64 } else { 0.0 }).collect::<Vec<_>>(),
-                "errors": pts.iter().map(|p| if p.dur_ms > 0 { p.errors as f64 * 1e3 / p.dur_ms as f64 } else { 0.0 }).collect::<Vec<_>>(),
-                "mbps": pts.iter().map(|p| if p.dur_ms > 0 { p.bytes as f64 / 1e3 / p.dur_ms as f64 } else { 0.0 }).collect::<Vec<_>>(),
+                "rate": pts.iter().map(|p| p.count as f64 * 1e3 / p.dur_ms as f64).collect::<Vec<_>>(),
+                "errors": pts.iter().map(|p| p.errors as f64 * 1e3 / p.dur_ms as f64).collect::<Vec<_>>(),
+                "mbps": pts.iter().map(|p| p.bytes as f64 / 1e3 / p.dur_ms as f64).collect::<Vec<_>>(),
                 "p50": pts.iter().map(|p| p.p50_ms).collect::<Vec<_>>(),
                 "p99": pts.iter().map(|p| p.p99_ms).collect::<Vec<_>>(),
             })
