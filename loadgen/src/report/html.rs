@@ -190,7 +190,7 @@ pre {{ background: #f6f6f6; padding: 12px; font-size: 12px; overflow: auto; }}
 </head>
 <body>
 <h1>{title}</h1>
-<p class="note">{duration:.2} s, {requests} requests, {errors} errors ({ratio:.4} %). Latency is measured from each request's intended start under a rate (corrected for coordinated omission); dashed curves are the uncorrected latency, from the actual send.</p>
+<p class="note">{duration:.2} s, {requests} requests, {errors} errors ({ratio:.4} %). {latency_note}</p>
 <h2>Latency percentile distribution</h2>
 <div id="dist" class="chart"></div>
 <h2>Throughput over time</h2>
@@ -282,6 +282,11 @@ timeChart("lat", op => [["p50 ms", op.p50, false], ["p99 ms", op.p99, true]], "l
         requests = r.errors.requests,
         errors = r.errors.errors,
         ratio = r.errors.ratio * 100.0,
+        latency_note = if r.model == "closed" {
+            "Closed model (fixed concurrency): latency is measured from each request's send."
+        } else {
+            "Under a rate, latency is measured from each request's intended start (corrected for coordinated omission); dashed curves are the uncorrected latency, from the actual send."
+        },
         rows = summary_rows(r),
         params = esc(&params),
         data = data,
