@@ -3,8 +3,8 @@
 //! timings. No sample is ever kept: a histogram's size depends on the range
 //! of values, not on how many were recorded.
 //!
-//! Each generator thread records into its own [`Recorder`] without locking
-//! across threads; every interval the thread hands its [`Cells`] to the
+//! Each generator thread records into its own [`Cells`] without locking
+//! across threads; every interval the thread hands them to the
 //! collector, which adds them into the run's totals and time series.
 
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! Each generator thread runs a single-threaded tokio runtime that owns its
 //! share of the HTTP/2 connections, its own statistics and its own pacing
 //! lane, so the hot path never synchronises with another core. On it, a
-//! fixed pool of workers runs [`worker_loop`]: ask the [`Pacer`] for the next
+//! fixed pool of workers runs `worker_loop`: ask the [`Pacer`] for the next
 //! start, claim one unit of the request budget, pick an action and a target,
 //! run the action, repeat. The same loop serves the open and the closed
 //! model, every scenario and every stage. Every interval the thread hands

@@ -6,8 +6,8 @@
 //! encodes it, decodes every response into owned messages and passes each
 //! call through a buffered service stack. Here a request is its pre-encoded
 //! body plus a HEADERS frame of a few bytes (the header set is fixed per
-//! connection and indexed after first use: [`hpack`]); one driver task per
-//! connection ([`conn`]) batches writes and reads, parses frames without
+//! connection and indexed after first use: `hpack`); one driver task per
+//! connection (`conn`) batches writes and reads, parses frames without
 //! copying DATA, and wakes a caller once when its stream ends; a log stream
 //! is counted from the DATA frames without assembling its messages. [`Conn`]
 //! reconnects with a backoff when a connection drops or the server sends
