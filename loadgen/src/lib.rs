@@ -1,8 +1,74 @@
 //! # joblet-loadgen
 //!
-//! The load generator measures job-submission throughput and latency and
-//! log-stream throughput against Joblet nodes. This crate is laid out now so the
-//! workspace has its final shape; its load plans, pacing and reports land with
-//! its own issue and will reach endpoints through [`joblet_testkit::Target`].
+//! Measures what a Joblet node can take: how many jobs per second it accepts
+//! and at what latency, how long jobs take to run, and how fast it streams
+//! logs to how many readers, without the generator becoming the bottleneck.
+//!
+//! # Architecture
+//!
+//! Every scenario (`submit`, `lifecycle`, `logs`, a YAML `mix`) becomes one
+//! [`plan::Plan`]: weighted actions and stages of load, each a rate (open
+//! model) or a concurrency (closed model), with ramps. [`run::run`] starts one
+//! single-threaded tokio runtime per generator thread; on each, a pool of
+//! workers runs the one loop of [`worker`]: the [`pacing::Pacer`] says when
+//! the next action may start (under a rate every action has an intended start
+//! time, and latency counts from it, which corrects coordinated omission),
+//! the action runs over the generator's own lean gRPC client ([`transport`]:
+//! HTTP/2 via `h2`, mutual TLS via rustls, responses walked frame by frame),
+//! and [`stats`] records it into HdrHistograms per operation, target and
+//! stage, never keeping samples. Every interval each thread hands its
+//! statistics to the collector, which keeps totals and time series, writes
+//! the HDR interval log and the progress line, while [`monitor`] reads each
+//! target's StreamSystemMetrics. After the load, in-flight actions drain,
+//! the jobs the run created are deleted ([`cleanup`]), and a [`report::Report`]
+//! comes out: a table, JSON (schema in `loadgen/schema/`), HTML, and
+//! [`threshold`] verdicts. [`merge`] adds the reports of distributed workers
+//! exactly. With no target, [`run::run`] starts an embedded `joblet-mock`.
+//!
+//! # Layout
+//!
+//! - [`cli`]: flags (clap) → validated [`run::RunConfig`]; outputs and exit code.
+//! - [`plan`]: [`plan::Plan`], stages, actions, jobs; YAML mix plans.
+//! - [`pacing`]: intended start times, ramps, lanes of distributed runs.
+//! - [`worker`]: generator threads, the worker loop, drain and cleanup.
+//! - [`ops`]: what each action does on the wire and records.
+//! - [`transport`]: the gRPC/HTTP/2 client and its TLS.
+//! - [`stats`]: histograms and counters per operation, target and stage.
+//! - [`monitor`]: the targets' StreamSystemMetrics.
+//! - [`cleanup`]: the jobs a run created and their deletion.
+//! - [`report`]: the report and its JSON, HDR-log, HTML and table forms.
+//! - [`threshold`]: `--threshold` rules.
+//! - [`merge`]: combining workers' reports.
+//! - [`progress`], [`units`]: the progress line; durations and sizes.
+//!
+//! # Getting started
+//!
+//! ```no_run
+//! use joblet_loadgen::plan::{Action, JobSpec, Load, Plan};
+//! use joblet_loadgen::run::{RunConfig, Stop, run};
+//! use joblet_loadgen::transport::Rpc;
+//!
+//! // 200 RunJob calls of `true`, 8 in flight, against an embedded mock.
+//! let plan = Plan::single("submit", Action::Call(Rpc::RunJob), JobSpec::true_job(),
+//!                         Load::Concurrency(8), None, Some(200))?;
+//! let report = run(&RunConfig::new(plan), &Stop::new())?;
+//! assert_eq!(report.operations["submit"].count, 200);
+//! println!("p99 {} ms", report.operations["submit"].latency_ms.p99);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-pub use joblet_testkit::Target;
+pub mod cleanup;
+pub mod cli;
+pub mod merge;
+pub mod monitor;
+pub mod ops;
+pub mod pacing;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod threshold;
+pub mod transport;
+pub mod units;
+pub mod worker;

@@ -1,0 +1,534 @@
+//! What each [`Action`] does on the wire and what it records.
+//!
+//! The first RPC of an action is measured from the action's intended start
+//! (open model) and from its send; the RPCs that follow in the same action
+//! (the log stream after a RunJob, status polls) from their own send. The
+//! lifecycle milestones `running` and `final` count from the action's start.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use joblet_testkit::pb;
+
+use crate::plan::{Action, Follow};
+use crate::stats::{Key, Op, StreamStats, record};
+use crate::transport::{CallError, Code, Conn, Rpc, grpc};
+use crate::worker::ThreadEnv;
+
+/// Whether a job status is final (anything but the states on the way).
+pub fn is_final(status: &str) -> bool {
+    !matches!(
+        status.trim().to_ascii_uppercase().as_str(),
+        "" | "PENDING" | "INITIALIZING" | "SCHEDULED" | "RUNNING" | "STOPPING" | "CREATED"
+    )
+}
+
+/// The first string field `field` of an encoded protobuf message (top-level
+/// fields only), without decoding the rest.
+pub fn proto_string(msg: &[u8], field: u32) -> Option<&str> {
+    let mut at = 0;
+    while at < msg.len() {
+        let (key, n) = grpc::varint(&msg[at..])?;
+        at += n;
+        let (number, wire) = ((key >> 3) as u32, key & 7);
+        match wire {
+            0 => at += grpc::varint(&msg[at..])?.1,
+            1 => at += 8,
+            5 => at += 4,
+            2 => {
+                let (len, n) = grpc::varint(&msg[at..])?;
+                at += n;
+                let end = at.checked_add(usize::try_from(len).ok()?)?;
+                let bytes = msg.get(at..end)?;
+                if number == field {
+                    return std::str::from_utf8(bytes).ok();
+                }
+                at = end;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// A job a RunJob created.
+#[derive(Debug)]
+struct Submitted {
+    id: String,
+    status: String,
+    done: Instant,
+}
+
+/// The state of one log stream being read.
+#[derive(Debug)]
+struct LogReader {
+    walker: grpc::FrameWalker,
+    head: [u8; 11],
+    head_len: usize,
+    message_len: usize,
+    sent: Instant,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    stats: StreamStats,
+}
+
+impl LogReader {
+    fn new(sent: Instant) -> Self {
+        Self {
+            walker: grpc::FrameWalker::default(),
+            head: [0; 11],
+            head_len: 0,
+            message_len: 0,
+            sent,
+            first: None,
+            last: None,
+            stats: StreamStats::default(),
+        }
+    }
+
+    fn feed(&mut self, data: &Bytes) -> Result<(), CallError> {
+        if self.first.is_none() && !data.is_empty() {
+            let now = Instant::now();
+            self.first = Some(now);
+            record(&mut self.stats.ttfb, now - self.sent);
+        }
+        let Self {
+            walker,
+            head,
+            head_len,
+            message_len,
+            last,
+            stats,
+            ..
+        } = self;
+        walker
+            .feed(data, &mut |event| match event {
+                grpc::Event::Start(len) => {
+                    *message_len = len;
+                    *head_len = 0;
+                }
+                grpc::Event::Bytes(b) => {
+                    if *head_len < head.len() {
+                        let take = (head.len() - *head_len).min(b.len());
+                        head[*head_len..*head_len + take].copy_from_slice(&b[..take]);
+                        *head_len += take;
+                    }
+                }
+                grpc::Event::End => {
+                    // DataChunk { bytes payload = 1 }: tag 0x0a, varint length.
+                    let payload = match head[..*head_len] {
+                        [0x0a, ref rest @ ..] => grpc::varint(rest)
+                            .map(|(v, _)| v as usize)
+                            .unwrap_or(*message_len),
+                        _ => *message_len,
+                    };
+                    stats.bytes += payload as u64;
+                    stats.chunks += 1;
+                    let now = Instant::now();
+                    if let Some(prev) = last.replace(now) {
+                        record(&mut stats.gaps, now - prev);
+                    }
+                }
+            })
+            .map_err(|e| CallError::new(Code::Internal, e.to_string()))
+    }
+}
+
+impl ThreadEnv {
+    async fn timed<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        match tokio::time::timeout(self.shared.timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(CallError::new(
+                Code::DeadlineExceeded,
+                format!("no answer within {:?} (--timeout)", self.shared.timeout),
+            )),
+        }
+    }
+
+    /// One unary call, timed: (result, sent, done).
+    async fn unary_timed(
+        &self,
+        conn: &Conn,
+        rpc: Rpc,
+        body: Bytes,
+    ) -> (Result<Bytes, CallError>, Instant, Instant) {
+        let sent = Instant::now();
+        let result = self.timed(conn.unary(rpc, body)).await;
+        (result, sent, Instant::now())
+    }
+
+    fn record_call<T>(
+        &self,
+        key: Key,
+        intended: Option<Instant>,
+        (sent, done): (Instant, Instant),
+        result: &Result<T, CallError>,
+    ) {
+        self.record(|cells| {
+            let s = cells.get(key);
+            match result {
+                Ok(_) => s.ok(intended, sent, done),
+                Err(e) => s.error(e),
+            }
+        });
+    }
+
+    /// One unary call recorded under `key`.
+    async fn unary_op(
+        &self,
+        conn: &Conn,
+        key: Key,
+        rpc: Rpc,
+        body: Bytes,
+        intended: Option<Instant>,
+    ) -> Result<Bytes, CallError> {
+        let (result, sent, done) = self.unary_timed(conn, rpc, body).await;
+        self.record_call(key, intended, (sent, done), &result);
+        result
+    }
+
+    /// A call whose response is read without keeping it (ListJobs).
+    async fn counted_op(
+        &self,
+        conn: &Conn,
+        key: Key,
+        rpc: Rpc,
+        body: Bytes,
+        intended: Option<Instant>,
+    ) -> Result<(), CallError> {
+        let sent = Instant::now();
+        let mut walker = grpc::FrameWalker::default();
+        let result = self
+            .timed(conn.call(rpc, body, |data| {
+                walker
+                    .feed(data, &mut |_| {})
+                    .map_err(|e| CallError::new(Code::Internal, e.to_string()))
+            }))
+            .await
+            .and_then(|()| {
+                walker
+                    .finish()
+                    .map_err(|e| CallError::new(Code::Internal, e.to_string()))
+            });
+        self.record_call(key, intended, (sent, Instant::now()), &result);
+        result
+    }
+
+    async fn submit(
+        &self,
+        conn: &Conn,
+        target: u16,
+        stage: u16,
+        intended: Option<Instant>,
+        body: Bytes,
+    ) -> Option<Submitted> {
+        let key = Key {
+            op: Op::Submit,
+            target,
+            stage,
+        };
+        let (result, sent, done) = self.unary_timed(conn, Rpc::RunJob, body).await;
+        let result = result.and_then(|msg| {
+            let id = proto_string(&msg, 1).unwrap_or_default();
+            if id.is_empty() {
+                return Err(CallError::new(
+                    Code::Internal,
+                    "RunJob answered OK without a job ID",
+                ));
+            }
+            let status = proto_string(&msg, 2).unwrap_or_default();
+            Ok(Submitted {
+                id: id.to_owned(),
+                status: status.to_owned(),
+                done,
+            })
+        });
+        self.record_call(key, intended, (sent, done), &result);
+        let job = result.ok()?;
+        self.created(target, &job.id);
+        Some(job)
+    }
+
+    /// Reads a whole log stream, recording `logs`; returns the bytes read
+    /// and when the first arrived.
+    async fn log_stream(
+        &self,
+        conn: &Conn,
+        key: Key,
+        id: &str,
+        intended: Option<Instant>,
+        expected: Option<u64>,
+    ) -> (Result<u64, CallError>, Option<Instant>) {
+        let sent = Instant::now();
+        let mut reader = LogReader::new(sent);
+        let body = grpc::frame(&pb::GetJobLogsReq { uuid: id.into() });
+        // A stream takes as long as the job writes: no --timeout.
+        let mut result = conn
+            .call(Rpc::GetJobLogs, body, |data| reader.feed(data))
+            .await;
+        if result.is_ok() {
+            result = reader
+                .walker
+                .finish()
+                .map_err(|e| CallError::new(Code::Internal, e.to_string()));
+        }
+        let done = Instant::now();
+        let bytes = reader.stats.bytes;
+        if let (Ok(()), Some(want)) = (&result, expected)
+            && bytes != want
+        {
+            result = Err(CallError::new(
+                Code::DataLoss,
+                format!("the log stream ended after {bytes} of {want} bytes"),
+            ));
+        }
+        let first = reader.first;
+        let mut stats = reader.stats;
+        if bytes > 0 {
+            stats.streams = 1;
+            let secs = (done - sent).as_secs_f64().max(1e-9);
+            let _ = stats
+                .stream_kbps
+                .record(((bytes as f64 / secs) / 1e3).max(1.0) as u64);
+        }
+        self.record(|cells| {
+            let s = cells.get(key);
+            match &result {
+                Ok(()) => s.ok(intended, sent, done),
+                Err(e) => s.error(e),
+            }
+            s.stream
+                .get_or_insert_with(StreamStats::default)
+                .merge(&stats);
+        });
+        (result.map(|()| bytes), first)
+    }
+
+    /// Runs one action of the plan.
+    pub(crate) async fn execute(
+        &self,
+        action: Action,
+        target: u16,
+        conn: &Conn,
+        stage: u16,
+        intended: Option<Instant>,
+    ) {
+        let key = |op| Key { op, target, stage };
+        match action {
+            Action::Call(Rpc::RunJob) => {
+                self.submit(conn, target, stage, intended, self.shared.run_job.clone())
+                    .await;
+            }
+            Action::Call(Rpc::ListJobs) => {
+                let _ = self
+                    .counted_op(
+                        conn,
+                        key(Op::List),
+                        Rpc::ListJobs,
+                        self.shared.empty.clone(),
+                        intended,
+                    )
+                    .await;
+            }
+            Action::Call(rpc) => {
+                let Some(id) = self.pick_job(target, rpc == Rpc::DeleteJob) else {
+                    // No job of this run on this target yet: submit one.
+                    self.submit(conn, target, stage, intended, self.shared.run_job.clone())
+                        .await;
+                    return;
+                };
+                let op = key(Op::of(rpc));
+                let _ = match rpc {
+                    Rpc::GetJobStatus => self
+                        .unary_op(
+                            conn,
+                            op,
+                            rpc,
+                            grpc::frame(&pb::GetJobStatusReq { uuid: id }),
+                            intended,
+                        )
+                        .await
+                        .map(drop),
+                    Rpc::StopJob => self
+                        .unary_op(
+                            conn,
+                            op,
+                            rpc,
+                            grpc::frame(&pb::StopJobReq { uuid: id }),
+                            intended,
+                        )
+                        .await
+                        .map(drop),
+                    Rpc::DeleteJob => self
+                        .unary_op(
+                            conn,
+                            op,
+                            rpc,
+                            grpc::frame(&pb::DeleteJobReq { uuid: id }),
+                            intended,
+                        )
+                        .await
+                        .map(drop),
+                    _ => self
+                        .log_stream(conn, op, &id, intended, None)
+                        .await
+                        .0
+                        .map(drop),
+                };
+            }
+            Action::LogStream { bytes } => {
+                let body = self.shared.zeros.clone().unwrap_or_default();
+                let Some(job) = self.submit(conn, target, stage, intended, body).await else {
+                    return;
+                };
+                let _ = self
+                    .log_stream(conn, key(Op::Logs), &job.id, None, Some(bytes))
+                    .await;
+            }
+            Action::Lifecycle(follow) => {
+                let sent = Instant::now();
+                let Some(job) = self
+                    .submit(conn, target, stage, intended, self.shared.run_job.clone())
+                    .await
+                else {
+                    return;
+                };
+                self.follow(conn, (target, stage), follow, job, intended, sent)
+                    .await;
+            }
+        }
+    }
+
+    async fn follow(
+        &self,
+        conn: &Conn,
+        (target, stage): (u16, u16),
+        follow: Follow,
+        job: Submitted,
+        intended: Option<Instant>,
+        sent: Instant,
+    ) {
+        let key = |op| Key { op, target, stage };
+        let mut running = (job.status == "RUNNING" || is_final(&job.status)).then_some(job.done);
+        let mut status = job.status.clone();
+        let status_body = grpc::frame(&pb::GetJobStatusReq {
+            uuid: job.id.clone(),
+        });
+        let poll = match follow {
+            Follow::Logs => {
+                let (result, first) = self
+                    .log_stream(conn, key(Op::Logs), &job.id, None, None)
+                    .await;
+                if let Err(e) = result {
+                    self.milestone_error(key(Op::Final), &e);
+                    return;
+                }
+                running = running.or(first);
+                Duration::from_millis(20)
+            }
+            Follow::Poll(every) => every,
+        };
+        let mut first_poll = matches!(follow, Follow::Logs);
+        while !is_final(&status) {
+            if !first_poll {
+                tokio::time::sleep(poll).await;
+            }
+            first_poll = false;
+            match self
+                .unary_op(
+                    conn,
+                    key(Op::Status),
+                    Rpc::GetJobStatus,
+                    status_body.clone(),
+                    None,
+                )
+                .await
+            {
+                Ok(msg) => {
+                    status = proto_string(&msg, 9).unwrap_or_default().to_owned();
+                    if running.is_none() && (status == "RUNNING" || is_final(&status)) {
+                        running = Some(Instant::now());
+                    }
+                }
+                Err(e) => {
+                    self.milestone_error(key(Op::Final), &e);
+                    return;
+                }
+            }
+        }
+        let done = Instant::now();
+        self.record(|cells| {
+            if let Some(at) = running {
+                cells.get(key(Op::Running)).ok(intended, sent, at);
+            }
+            let s = cells.get(key(Op::Final));
+            s.ok(intended, sent, done);
+            s.status(&status);
+        });
+    }
+
+    fn milestone_error(&self, key: Key, e: &CallError) {
+        self.record(|cells| cells.get(key).error(e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn string_fields_are_found_without_decoding() {
+        let msg = pb::RunJobResponse {
+            job_uuid: "abc".into(),
+            status: "RUNNING".into(),
+            max_cpu: 50,
+            args: vec!["x".into()],
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(proto_string(&msg, 1), Some("abc"));
+        assert_eq!(proto_string(&msg, 2), Some("RUNNING"));
+        assert_eq!(proto_string(&msg, 12), None);
+        let status = pb::GetJobStatusRes {
+            uuid: "u".into(),
+            status: "COMPLETED".into(),
+            exit_code: 3,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(proto_string(&status, 9), Some("COMPLETED"));
+        assert_eq!(proto_string(&[0x0a, 0x05, b'a'], 1), None, "truncated");
+    }
+
+    #[test]
+    fn final_states_are_the_ones_past_running() {
+        for s in ["COMPLETED", "FAILED", "STOPPED", "CANCELED"] {
+            assert!(is_final(s), "{s}");
+        }
+        for s in ["RUNNING", "SCHEDULED", "INITIALIZING", "PENDING", ""] {
+            assert!(!is_final(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_log_reader_counts_payload_chunks_and_gaps() {
+        let mut body = Vec::new();
+        for n in [100usize, 0, 70_000] {
+            body.extend_from_slice(&grpc::frame(&pb::DataChunk {
+                payload: vec![0; n].into(),
+            }));
+        }
+        let mut r = LogReader::new(Instant::now());
+        for piece in body.chunks(16 * 1024) {
+            r.feed(&Bytes::copy_from_slice(piece)).unwrap();
+        }
+        r.walker.finish().unwrap();
+        assert_eq!((r.stats.bytes, r.stats.chunks), (70_100, 3));
+        assert_eq!(r.stats.gaps.len(), 2);
+        assert_eq!(r.stats.ttfb.len(), 1);
+    }
+}
