@@ -70,6 +70,10 @@ pub struct Outcome {
     /// What the case created and could not remove.
     #[serde(default)]
     pub leaks: Vec<Leak>,
+    /// For a replayed call (`joblet-conformance replay`): the transcript, the
+    /// call and every difference.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub replay: Option<crate::replay::ReplayInfo>,
 }
 
 impl Outcome {
@@ -87,6 +91,7 @@ impl Outcome {
             duration_ms: 0,
             rpcs: Vec::new(),
             leaks: Vec::new(),
+            replay: None,
         }
     }
 
@@ -517,7 +522,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("empty duration: expected e.g. 30s, 500ms, 2m".into());
     }
     if let Ok(secs) = t.parse::<f64>() {
-        return if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+        return if secs.is_finite() && (0.0..1e9).contains(&secs) {
             Ok(Duration::from_secs_f64(secs))
         } else {
             Err(format!(

@@ -50,6 +50,9 @@ pub struct MockConfig {
     pub max_sessions: usize,
     /// Fault rules every session starts with (`--fault`, `--faults-file`).
     pub faults: Vec<crate::faults::FaultRule>,
+    /// Where calls are recorded with their whole answers (`--record FILE`,
+    /// `--transcript-size`): see [`crate::transcript`]. `None` records nothing.
+    pub transcript: Option<std::sync::Arc<crate::transcript::Recorder>>,
 }
 
 /// Default log retention per job: 64 MiB.
@@ -81,6 +84,7 @@ impl Default for MockConfig {
             exec: false,
             max_sessions: 1024,
             faults: Vec::new(),
+            transcript: None,
         }
     }
 }
