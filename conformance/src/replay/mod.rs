@@ -364,6 +364,10 @@ struct Shared {
     tracker: Tracker,
     created: Mutex<HashMap<Resource, usize>>,
     plan: Vec<Planned>,
+    /// The answer a request (session, role, method, request as sent) kept
+    /// giving until its settle time ran out: the same answer again is the
+    /// same difference, reported without waiting again.
+    settled: Mutex<HashMap<String, Answer>>,
 }
 
 impl Shared {
@@ -446,6 +450,7 @@ pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResu
         tracker: Tracker::default(),
         created: Mutex::new(HashMap::new()),
         plan,
+        settled: Mutex::new(HashMap::new()),
     });
     let names: Vec<String> = transcripts.iter().map(|t| t.name.clone()).collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; shared.plan.len()];
@@ -802,6 +807,7 @@ async fn replay_call(shared: Arc<Shared>, i: usize, transcript: String) -> Outco
         (p.since_change * 2 + SETTLE_MIN).clamp(SETTLE_MIN, shared.config.settle.max(SETTLE_MIN));
     let deadline = Instant::now() + settle;
     let session = shared.session_name(p.session);
+    let settled_key = format!("{}\u{0}{}\u{0}{}\u{0}{sent}", p.session, line.role, line.path());
     let mut pause = Duration::from_millis(20);
     let mut attempts = 0;
     loop {
@@ -869,11 +875,16 @@ async fn replay_call(shared: Arc<Shared>, i: usize, transcript: String) -> Outco
                     return finish(outcome, attempts);
                 }
             }
-            if Instant::now() + pause < deadline && !shared.config.cancel.is_cancelled() {
+            let persistent = shared.settled.lock().get(&settled_key) == Some(&got);
+            if !persistent
+                && Instant::now() + pause < deadline
+                && !shared.config.cancel.is_cancelled()
+            {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(250));
                 continue;
             }
+            shared.settled.lock().insert(settled_key, got.clone());
         }
         commit(&shared, &learned);
         track(&shared, i, line, &sent, &got);
