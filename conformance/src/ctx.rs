@@ -449,6 +449,36 @@ impl Ctx {
         )
     }
 
+    /// DeleteJob of `id` (or a prefix) that must answer success true; the job is
+    /// then no longer tracked.
+    pub async fn delete(&self, id: &str, call: &str) -> CaseResult {
+        let r = check::ok(
+            call,
+            self.jobs()
+                .delete_job(pb::DeleteJobReq { uuid: id.into() })
+                .await,
+        )?
+        .into_inner();
+        if !r.success {
+            return Err(fail(
+                call,
+                "success true",
+                format!("success false ({:?})", r.message),
+            ));
+        }
+        self.tracker.forget(&Resource::Job(id.to_owned()));
+        Ok(())
+    }
+
+    /// GetJobStatus of `id` must answer NOT_FOUND (`call` says why).
+    pub async fn expect_no_job(&self, id: &str, call: &str) -> CaseResult {
+        let r = self
+            .jobs()
+            .get_job_status(pb::GetJobStatusReq { uuid: id.into() })
+            .await;
+        check::code(call, r, Code::NotFound).map(|_| ())
+    }
+
     /// The node's CPU count (GetSystemStatus host.cpuCount), fetched once per run.
     pub async fn host_cores(&self) -> CaseResult<u32> {
         let monitoring = self.monitoring();

@@ -13,6 +13,18 @@
 //! - `finished_jobs`: memory held per finished job, over 100k jobs;
 //! - `virtual_clock`: wall time, under `--clock virtual`, for a job scheduled an
 //!   hour ahead plus a workflow of long sleeps (10 min, then 5 min) to complete.
+//! - `budget_runjob`: resident memory (VmRSS of the child) after 1,000,000
+//!   RunJob calls at 64 in flight with the default flags (2 GiB budget,
+//!   `--max-jobs 100000`), and their throughput (issue #11);
+//! - `budget_records`: the same with `--max-jobs 0 --memory-budget 256MiB`,
+//!   so that the budget alone evicts finished records;
+//! - `budget_logs`: resident memory after 200 jobs each writing 64 MiB of
+//!   non-repeating text (`seq` of distinct 10-digit numbers), each log read
+//!   once through GetJobLogs (issue #11: below the budget plus 10 %).
+//!
+//! `JOBLET_BENCH_BIN=/path/to/joblet-mock` measures another build of the
+//! binary (for before/after comparisons); `JOBLET_BENCH_ARGS` adds flags to
+//! every mock started.
 //!
 //! Goals (issue #3): RunJob >= 0.8 × baseline; >= 1 GB/s; < 2 KiB per finished
 //! job; ready in < 20 ms; and (issue #2) < 200 MiB while streaming 1 GiB.
@@ -34,6 +46,11 @@ use tonic::transport::Channel;
 const BIN: &str = env!("CARGO_BIN_EXE_joblet-mock");
 const GIB: u64 = 1 << 30;
 
+/// The binary measured: `JOBLET_BENCH_BIN`, else this build's.
+fn bin() -> String {
+    std::env::var("JOBLET_BENCH_BIN").unwrap_or_else(|_| BIN.to_owned())
+}
+
 /// A `joblet-mock` child process, killed on drop.
 struct Mock {
     child: Child,
@@ -44,9 +61,11 @@ struct Mock {
 impl Mock {
     fn start(extra: &[&str]) -> Mock {
         let spawned = Instant::now();
-        let mut child = Command::new(BIN)
+        let more = std::env::var("JOBLET_BENCH_ARGS").unwrap_or_default();
+        let mut child = Command::new(bin())
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
+            .args(more.split_whitespace())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -479,6 +498,137 @@ async fn virtual_clock(runs: usize) {
     );
 }
 
+/// The mock's own figures (control API GetMemory), when it has them.
+async fn budget_figures(mock: &Mock) -> Option<joblet_testkit::control::MemoryResponse> {
+    let mut control =
+        joblet_testkit::control::mock_control_client::MockControlClient::connect(mock.url())
+            .await
+            .ok()?;
+    control
+        .get_memory(joblet_testkit::control::GetMemoryRequest::default())
+        .await
+        .ok()
+        .map(tonic::Response::into_inner)
+}
+
+fn budget_line(section: &str, m: Option<joblet_testkit::control::MemoryResponse>) {
+    match m {
+        Some(m) => println!(
+            "{section}: the mock counts {:.1} MiB of {:.0} MiB (records {:.1} MiB, logs {:.1} MiB); \
+             evicted {} logs ({:.0} MiB) and {} records; {} jobs held",
+            mib(m.used_bytes),
+            mib(m.budget_bytes),
+            mib(m.record_bytes),
+            mib(m.log_bytes),
+            m.evicted_logs,
+            mib(m.evicted_log_bytes),
+            m.evicted_records,
+            m.sessions.iter().map(|s| u64::from(s.jobs)).sum::<u64>()
+        ),
+        None => println!("{section}: no GetMemory on this binary (a build before issue #11)"),
+    }
+}
+
+/// RunJob `true` `total` times at 64 in flight over 4 connections; then the
+/// server's resident memory.
+async fn budget_runjob(section: &str, total: usize, extra: &[&str]) {
+    let mock = Mock::start(extra);
+    let channels = Arc::new(mock.channels(4).await);
+    let chs = Arc::clone(&channels);
+    let cpu = mock.cpu_time();
+    let (rate, hist) = drive(total, 64, move |i| {
+        let ch = chs[i % chs.len()].clone();
+        async move {
+            JobServiceClient::new(ch)
+                .run_job(run_request("true", &[]))
+                .await
+                .expect("RunJob");
+        }
+    })
+    .await;
+    let cpu = (mock.cpu_time() - cpu).as_secs_f64() * 1e6 / total as f64;
+    let (rss, peak) = mock.memory();
+    println!(
+        "{section}: {total} RunJob `true` at 64 in flight ({}): {rate:.0} req/s (p50 {} µs, p99 {} µs, \
+         server CPU {cpu:.1} µs/req); resident after {:.1} MiB, peak {:.1} MiB \
+         [goal: after < 2 GiB + 10 % = 2252.8 MiB]",
+        if extra.is_empty() {
+            "default flags".to_owned()
+        } else {
+            extra.join(" ")
+        },
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.99),
+        mib(rss),
+        mib(peak)
+    );
+    budget_line(section, budget_figures(&mock).await);
+    // ListJobs still answers (or says clearly why not).
+    let listed = JobServiceClient::new(channels[0].clone())
+        .max_decoding_message_size(usize::MAX)
+        .list_jobs(pb::EmptyRequest {})
+        .await;
+    match listed {
+        Ok(r) => println!(
+            "{section}: ListJobs answers {} jobs",
+            r.into_inner().jobs.len()
+        ),
+        Err(e) => println!("{section}: ListJobs: {:?}: {}", e.code(), e.message()),
+    }
+}
+
+/// `jobs` jobs each writing `lines` distinct 10-digit numbers (11 bytes a
+/// line), each log read once to its end; then the server's resident memory.
+async fn budget_logs(jobs: u64, lines: u64) {
+    let mock = Mock::start(&[]);
+    let ch = mock.channels(1).await.remove(0);
+    let bytes_per_job = lines * 11;
+    let started = Instant::now();
+    let mut peak_seen = 0;
+    for i in 0..jobs {
+        let first = 1_000_000_000 + i * 10_000_000;
+        let last = first + lines - 1;
+        let id = JobServiceClient::new(ch.clone())
+            .run_job(run_request("seq", &[&first.to_string(), &last.to_string()]))
+            .await
+            .expect("RunJob")
+            .into_inner()
+            .job_uuid;
+        let mut stream = JobServiceClient::new(ch.clone())
+            .max_decoding_message_size(usize::MAX)
+            .get_job_logs(pb::GetJobLogsReq { uuid: id })
+            .await
+            .expect("GetJobLogs")
+            .into_inner();
+        let mut got = 0u64;
+        let mut tail = Vec::new();
+        while let Some(chunk) = stream.message().await.expect("stream") {
+            got += chunk.payload.len() as u64;
+            tail = chunk.payload.to_vec();
+        }
+        assert_eq!(got, bytes_per_job, "job {i}: the whole log arrives");
+        assert!(
+            tail.ends_with(format!("{last}\n").as_bytes()),
+            "job {i}: the log ends with its last number"
+        );
+        peak_seen = peak_seen.max(mock.memory().0);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    // Let the last stream's buffers go.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (rss, peak) = mock.memory();
+    println!(
+        "budget_logs: {jobs} jobs × {bytes_per_job} bytes of `seq` text ({:.0} MiB in all), each read \
+         once, in {secs:.1} s: resident after {:.1} MiB, peak {:.1} MiB (highest seen between jobs \
+         {:.1} MiB) [goal: after < 2 GiB + 10 % = 2252.8 MiB]",
+        mib(jobs * bytes_per_job),
+        mib(rss),
+        mib(peak),
+        mib(peak_seen)
+    );
+    budget_line("budget_logs", budget_figures(&mock).await);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "quick");
@@ -521,6 +671,29 @@ fn main() {
         }
         if wanted("virtual_clock") {
             virtual_clock(if quick { 3 } else { 11 }).await;
+        }
+        // The memory budget's sections run only when named (they take minutes):
+        // `ci/bench budget_runjob budget_records budget_logs`.
+        let named = |name: &str| only.iter().any(|o| o.as_str() == name);
+        if named("budget_runjob") {
+            budget_runjob(
+                "budget_runjob",
+                if quick { 100_000 } else { 1_000_000 },
+                &[],
+            )
+            .await;
+        }
+        if named("budget_records") {
+            budget_runjob(
+                "budget_records",
+                if quick { 100_000 } else { 1_000_000 },
+                &["--max-jobs", "0", "--memory-budget", "256MiB"],
+            )
+            .await;
+        }
+        if named("budget_logs") {
+            // 6 100 805 lines of 11 bytes: 67 108 855 bytes, just under 64 MiB.
+            budget_logs(if quick { 40 } else { 200 }, 6_100_805).await;
         }
     });
 }

@@ -53,6 +53,11 @@ pub struct MockConfig {
     /// Where calls are recorded with their whole answers (`--record FILE`,
     /// `--transcript-size`): see [`crate::transcript`]. `None` records nothing.
     pub transcript: Option<std::sync::Arc<crate::transcript::Recorder>>,
+    /// Memory the whole process may give job records and log history
+    /// (`--memory-budget`, see [`crate::budget`]).
+    pub memory_budget: u64,
+    /// Job records a session keeps at most (`--max-jobs`; 0: no cap).
+    pub max_jobs: usize,
 }
 
 /// Default log retention per job: 64 MiB.
@@ -85,6 +90,8 @@ impl Default for MockConfig {
             max_sessions: 1024,
             faults: Vec::new(),
             transcript: None,
+            memory_budget: crate::budget::DEFAULT_MEMORY_BUDGET,
+            max_jobs: crate::budget::DEFAULT_MAX_JOBS,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! | LoadScenario | [`load_scenario`] | `load_scenario` | `scenario load FILE` |
 //! | ListCalls, ClearCalls | [`calls`] | `received_calls`, `verify` | `calls`, `calls clear` |
 //! | Snapshot, Restore | [`crate::snapshot`] | `snapshot`, `restore` | `snapshot`, `restore FILE` |
+//! | GetMemory | [`memory_report`] | `memory` | `memory` |
 //!
 //! Errors are [`Error`]s: `INVALID_ARGUMENT` naming the request field, or
 //! `FAILED_PRECONDITION` for advancing a real clock.
@@ -20,10 +21,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::budget::BudgetReport;
 use crate::clock::ClockMode;
 use crate::error::{Error, Result};
 use crate::faults::FaultRule;
 use crate::journal::{CallRecord, Expectation};
+use crate::session::Node;
 use crate::sim::{Simulator, parse_scenarios};
 use crate::state::Shared;
 
@@ -266,6 +269,77 @@ pub fn filter_calls(
         calls.drain(..calls.len() - limit);
     }
     calls
+}
+
+/// The memory figures of a whole mock (GetMemory): the process-wide budget's
+/// and each session's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// The budget, what is counted, evictions and refusals.
+    pub budget: BudgetReport,
+    /// `--max-jobs` (0: no cap), per session.
+    pub max_jobs: usize,
+    /// Each session, the default one first.
+    pub sessions: Vec<SessionMemory>,
+    /// Resident memory of this process (VmRSS), when known.
+    pub resident_bytes: Option<u64>,
+}
+
+/// One session's share of the memory budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionMemory {
+    /// `default` for the default session.
+    pub name: String,
+    /// Job records held.
+    pub jobs: usize,
+    /// Estimated bytes of those records.
+    pub record_bytes: u64,
+    /// Bytes of log history its jobs hold.
+    pub log_bytes: u64,
+    /// Finished records evicted from it so far.
+    pub evicted_records: u64,
+}
+
+/// One session's memory figures.
+pub fn session_memory(shared: &Shared) -> SessionMemory {
+    let (jobs, record_bytes, evicted_records) = {
+        let state = shared.state.lock();
+        (
+            state.jobs.len(),
+            state.jobs.record_bytes(),
+            state.jobs.evicted(),
+        )
+    };
+    SessionMemory {
+        name: session_label(&shared.session).to_owned(),
+        jobs,
+        record_bytes,
+        log_bytes: shared.account.log_bytes(),
+        evicted_records,
+    }
+}
+
+/// The memory figures of `node` now.
+pub fn memory_report(node: &Node) -> MemoryReport {
+    MemoryReport {
+        budget: node.budget().report(),
+        max_jobs: node.config().max_jobs,
+        sessions: node.sessions().iter().map(|s| session_memory(s)).collect(),
+        resident_bytes: resident_bytes(),
+    }
+}
+
+/// VmRSS of this process from `/proc/self/status` (Linux), in bytes.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 #[cfg(test)]

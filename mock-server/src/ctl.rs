@@ -37,6 +37,7 @@ Examples:
   joblet-mock ctl reset && joblet-mock ctl restore state.json
   joblet-mock ctl --session ci-42 reset     # one session; `reset --all` for every one
   joblet-mock ctl sessions
+  joblet-mock ctl memory                    # budget, job records, log history, evictions
 
 Over mutual TLS, with the certificates `--certs-dir` generates:
   joblet-mock --tls-listen 127.0.0.1:50052 --certs-dir /tmp/mock-certs &
@@ -166,6 +167,13 @@ pub enum CtlCommand {
     },
     /// List every session the mock holds.
     Sessions,
+    /// Show the memory budget (--memory-budget, for the whole mock) and what
+    /// job records and log history hold, per session, with the evictions so far.
+    Memory {
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `joblet-mock ctl faults ...`.
@@ -656,19 +664,140 @@ pub async fn run(args: CtlArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 .max(7);
             writeln!(
                 out,
-                "{:width$}  {:>6}  {:>6}  {:>6}  {:8}  NOW",
-                "SESSION", "JOBS", "CALLS", "FAULTS", "CLOCK"
+                "{:width$}  {:>6}  {:>6}  {:>6}  {:8}  {:>10}  {:>10}  NOW",
+                "SESSION", "JOBS", "CALLS", "FAULTS", "CLOCK", "RECORDS", "LOGS"
             )?;
             for s in r.sessions {
                 writeln!(
                     out,
-                    "{:width$}  {:>6}  {:>6}  {:>6}  {:8}  {}",
-                    s.name, s.jobs, s.calls, s.faults, s.clock_mode, s.now
+                    "{:width$}  {:>6}  {:>6}  {:>6}  {:8}  {:>10}  {:>10}  {}",
+                    s.name,
+                    s.jobs,
+                    s.calls,
+                    s.faults,
+                    s.clock_mode,
+                    format_size(s.record_bytes),
+                    format_size(s.log_bytes),
+                    s.now
                 )?;
+            }
+        }
+        CtlCommand::Memory { json } => {
+            let r = answer("memory", client.get_memory(pb::GetMemoryRequest::default())).await?;
+            if json {
+                writeln!(out, "{}", memory_json(&r))?;
+            } else {
+                write!(out, "{}", memory_text(&r))?;
             }
         }
     }
     Ok(())
+}
+
+fn format_size(bytes: u64) -> String {
+    crate::budget::format_size(bytes)
+}
+
+/// GetMemory as `ctl memory` prints it.
+pub fn memory_text(r: &pb::MemoryResponse) -> String {
+    let mut text = format!(
+        "budget    {} ({} bytes, whole mock){}\n",
+        format_size(r.budget_bytes),
+        r.budget_bytes,
+        if r.pressed {
+            "; PRESSED: only running and scheduled jobs left, RunJob is refused"
+        } else {
+            ""
+        }
+    );
+    text += &format!(
+        "used      {} ({:.1}% of the budget): job records {}, log history {}\n",
+        format_size(r.used_bytes),
+        r.used_bytes as f64 * 100.0 / r.budget_bytes.max(1) as f64,
+        format_size(r.record_bytes),
+        format_size(r.log_bytes)
+    );
+    if r.resident_bytes > 0 {
+        text += &format!(
+            "resident  {} (the process)\n",
+            format_size(r.resident_bytes)
+        );
+    }
+    text += &format!(
+        "max jobs  {} per session\n",
+        if r.max_jobs == 0 {
+            "no cap".to_owned()
+        } else {
+            r.max_jobs.to_string()
+        }
+    );
+    text += &format!(
+        "evicted   {} finished log{} ({}), {} finished job record{}\n",
+        r.evicted_logs,
+        plural(r.evicted_logs),
+        format_size(r.evicted_log_bytes),
+        r.evicted_records,
+        plural(r.evicted_records)
+    );
+    text += &format!(
+        "refused   {} RunJob call{}\n",
+        r.refused_run_jobs,
+        plural(r.refused_run_jobs)
+    );
+    let width = r
+        .sessions
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    text += &format!(
+        "{:width$}  {:>8}  {:>10}  {:>10}  {:>8}\n",
+        "SESSION", "JOBS", "RECORDS", "LOGS", "EVICTED"
+    );
+    for s in &r.sessions {
+        text += &format!(
+            "{:width$}  {:>8}  {:>10}  {:>10}  {:>8}\n",
+            s.name,
+            s.jobs,
+            format_size(s.record_bytes),
+            format_size(s.log_bytes),
+            s.evicted_records
+        );
+    }
+    text
+}
+
+/// GetMemory as `ctl memory --json` prints it.
+pub fn memory_json(r: &pb::MemoryResponse) -> String {
+    let sessions: Vec<serde_json::Value> = r
+        .sessions
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name,
+                "jobs": s.jobs,
+                "record_bytes": s.record_bytes,
+                "log_bytes": s.log_bytes,
+                "evicted_records": s.evicted_records,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "budget_bytes": r.budget_bytes,
+        "used_bytes": r.used_bytes,
+        "record_bytes": r.record_bytes,
+        "log_bytes": r.log_bytes,
+        "resident_bytes": r.resident_bytes,
+        "max_jobs": r.max_jobs,
+        "evicted_logs": r.evicted_logs,
+        "evicted_log_bytes": r.evicted_log_bytes,
+        "evicted_records": r.evicted_records,
+        "refused_run_jobs": r.refused_run_jobs,
+        "pressed": r.pressed,
+        "sessions": sessions,
+    })
+    .to_string()
 }
 
 /// `s` unless `n` is 1.

@@ -23,7 +23,7 @@ use crate::catalogue;
 use crate::error::{Error, Result};
 use crate::logs::{LogBuffer, LogReader, LogWriter};
 use crate::sim::{ExecContext, Plan, UploadedFile};
-use crate::state::{Job, JobSpec, JobStatus, Shared, State};
+use crate::state::{Charge, Job, JobSpec, JobStatus, Shared, State};
 use crate::validate;
 
 /// Largest environment value, in bytes (JOB-RUN-10).
@@ -50,6 +50,8 @@ fn opt_time(t: Option<i64>) -> String {
 struct Accepted {
     spec: JobSpec,
     files: BTreeMap<String, UploadedFile>,
+    /// Bytes of the uploaded contents (held while the job is live).
+    upload_bytes: u64,
     /// Due time (Unix seconds) and the wait, when in the future.
     schedule: Option<(i64, Option<Duration>)>,
 }
@@ -209,6 +211,7 @@ fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> Result<Accep
 
     let mut files = BTreeMap::new();
     let mut upload_paths = Vec::with_capacity(req.uploads.len());
+    let upload_bytes = req.uploads.iter().map(|u| u.content.len() as u64).sum();
     for (i, up) in req.uploads.into_iter().enumerate() {
         let path = validate::upload_path(&up.path)
             .map_err(|e| Error::invalid(format!("uploads[{i}].path"), e.to_string()))?;
@@ -284,6 +287,7 @@ fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> Result<Accep
         } else {
             files
         },
+        upload_bytes,
         schedule,
     })
 }
@@ -416,6 +420,7 @@ fn run_with(
     let Accepted {
         mut spec,
         files,
+        upload_bytes,
         schedule,
     } = validate_request(shared, req).map_err(|e| {
         // ALL-4 mutant: a validation error answers INTERNAL.
@@ -428,8 +433,28 @@ fn run_with(
     if let Some(link) = &mut link {
         spec.dependencies = std::mem::take(&mut link.dependencies);
     }
+    // The memory budget: evict finished work if this job would not fit, or
+    // refuse it when only live jobs are left.
+    let charge = Charge {
+        record: crate::budget::record_bytes(&spec),
+        live: upload_bytes,
+    };
+    // Its task, should it need one, is weighed too (charged once spawned).
+    let task_guess = TASK_BYTES.load(std::sync::atomic::Ordering::Relaxed) as u64;
+    shared
+        .account
+        .budget()
+        .admit(charge.record + charge.live + task_guess)
+        .map_err(|e| match e {
+            Error::ResourceExhausted(m) => Error::ResourceExhausted(format!("RunJob: {m}")),
+            other => other,
+        })?;
     let id = shared.new_id();
-    let log = LogBuffer::new(shared.config.log_retention_bytes);
+    let log = LogBuffer::accounted(
+        shared.config.log_retention_bytes,
+        crate::logs::FIRST_READER_GRACE,
+        Arc::clone(&shared.account),
+    );
     let submitted = shared.clock.now_secs();
     let wait = schedule.and_then(|(_, w)| w);
     // The scenario's lifecycle (stages, failure, timeout): the dice are thrown now.
@@ -466,6 +491,11 @@ fn run_with(
                 )));
             }
         }
+        // --max-jobs: the oldest finished records make room.
+        state
+            .jobs
+            .make_room()
+            .map_err(|e| Error::ResourceExhausted(format!("RunJob: {e}")))?;
         let seq = state.jobs.insert(Job {
             id,
             spec: Arc::clone(&spec),
@@ -477,6 +507,7 @@ fn run_with(
             gpu_indices: Vec::new(),
             log: Arc::clone(&log),
             task: None,
+            charge,
         });
         if let Some(link) = &mut link {
             (link.register)(&mut state, seq, id);
@@ -501,11 +532,21 @@ fn run_with(
     ));
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     if job.as_mut().poll(&mut cx).is_pending() {
+        // What the task costs while the job lives (the future and tokio's
+        // task header), counted in the memory budget until the job ends.
+        let task_bytes = std::mem::size_of_val(&*job) + TASK_OVERHEAD;
+        if TASK_BYTES.load(std::sync::atomic::Ordering::Relaxed) != task_bytes {
+            TASK_BYTES.store(task_bytes, std::sync::atomic::Ordering::Relaxed);
+        }
+        let task_bytes = task_bytes as u64;
         // Spawned outside the lock, so the job never contends with this handler.
         let task = tokio::spawn(job);
         let mut state = shared.state.lock();
         match state.jobs.get_mut(seq) {
-            Some(job) if !job.status.is_final() => job.task = Some(task.abort_handle()),
+            Some(job) if !job.status.is_final() => {
+                job.task = Some(task.abort_handle());
+                state.jobs.charge_live(seq, task_bytes);
+            }
             // Stopped, canceled or deleted before the handle was stored: make
             // sure the simulation does not go on (a no-op if it already ended).
             _ => task.abort(),
@@ -539,6 +580,14 @@ fn run_with(
         scheduled_time: opt_time(schedule.map(|(due, _)| due)),
     })
 }
+
+/// What a spawned task costs besides its future (tokio's header and scheduler
+/// links, the allocation).
+const TASK_OVERHEAD: usize = 128;
+
+/// What a job's task costs (the same for every job: its future's size),
+/// known once a first one was spawned; RunJob weighs it before admitting a job.
+static TASK_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Moves job `seq` to RUNNING: takes its GPUs and counts it on its network and volumes.
 fn start_locked(state: &mut State, seq: u64) -> Result<()> {
@@ -576,7 +625,9 @@ fn finish_locked(state: &mut State, seq: u64, status: JobStatus, exit_code: i32,
     if !spec.workflow_uuid.is_empty() {
         crate::workflow::engine::job_ended_locked(state, seq);
     }
-    log.close();
+    let has_log = log.close();
+    // Now evictable, oldest first (see crate::budget).
+    state.jobs.finished(seq, has_log);
 }
 
 /// The scenario lifecycle of a job with its dice thrown (none with `--exec`).
@@ -853,14 +904,46 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
     })
 }
 
-/// ListJobs (JOB-LIST-1).
-pub fn list(shared: &Shared) -> pb::Jobs {
+/// ListJobs (JOB-LIST-1). An answer larger than the gRPC message limit is
+/// `RESOURCE_EXHAUSTED` naming its size, the limit and what to do, rather
+/// than a message the transport cannot encode.
+pub fn list(shared: &Shared) -> Result<pb::Jobs> {
     // QUIRK-4: the deployed server's ListJobs shows secret values.
     // ALL-6 mutant: the same, in the documented profile.
     let show_secrets =
         shared.quirk(Quirk::UnmaskedListJobs) || shared.mutant(Mutant::ListLeaksSecrets);
+    let limit = crate::server::message_limit(&shared.config) as u64;
     let state = shared.state.lock();
-    let mut jobs: Vec<pb::Job> = state
+    let job_message = |job: &Job| {
+        let s = &job.spec;
+        pb::Job {
+            uuid: job.id.to_string(),
+            name: s.name.clone(),
+            command: s.command.clone(),
+            args: s.args.clone(),
+            max_cpu: s.max_cpu,
+            cpu_cores: s.cpu_cores.clone(),
+            max_memory: s.max_memory,
+            max_iobps: s.max_iobps,
+            status: job.status.as_str().to_string(),
+            start_time: rfc3339(job.start_time),
+            end_time: opt_time(job.end_time),
+            exit_code: job.exit_code,
+            scheduled_time: opt_time(job.scheduled_time),
+            runtime: s.runtime.clone(),
+            environment: plain(&s.environment),
+            secret_environment: if show_secrets {
+                plain(&s.secret_environment)
+            } else {
+                masked(&s.secret_environment)
+            },
+            gpu_indices: job.gpu_indices.clone(),
+            gpu_count: s.gpu_count,
+            gpu_memory_mb: s.gpu_memory_mb,
+            node_id: shared.config.node_id.clone(),
+        }
+    };
+    let listed = state
         .jobs
         .iter()
         // JOB-LIST-1 mutant: finished jobs are left out.
@@ -869,41 +952,35 @@ pub fn list(shared: &Shared) -> pb::Jobs {
         .filter(|(_, job)| {
             !shared.mutant(Mutant::WfJobsHiddenFromList) || job.spec.workflow_uuid.is_empty()
         })
-        .map(|(_, job)| {
-            let s = &job.spec;
-            pb::Job {
-                uuid: job.id.to_string(),
-                name: s.name.clone(),
-                command: s.command.clone(),
-                args: s.args.clone(),
-                max_cpu: s.max_cpu,
-                cpu_cores: s.cpu_cores.clone(),
-                max_memory: s.max_memory,
-                max_iobps: s.max_iobps,
-                status: job.status.as_str().to_string(),
-                start_time: rfc3339(job.start_time),
-                end_time: opt_time(job.end_time),
-                exit_code: job.exit_code,
-                scheduled_time: opt_time(job.scheduled_time),
-                runtime: s.runtime.clone(),
-                environment: plain(&s.environment),
-                secret_environment: if show_secrets {
-                    plain(&s.secret_environment)
-                } else {
-                    masked(&s.secret_environment)
-                },
-                gpu_indices: job.gpu_indices.clone(),
-                gpu_count: s.gpu_count,
-                gpu_memory_mb: s.gpu_memory_mb,
-                node_id: shared.config.node_id.clone(),
-            }
-        })
-        .collect();
+        .map(|(_, job)| job);
+    let mut jobs = Vec::new();
+    let mut size = 0u64;
+    let mut count = 0usize;
+    for job in listed {
+        let message = job_message(job);
+        size += prost::encoding::message::encoded_len(1, &message) as u64;
+        count += 1;
+        if size <= limit {
+            jobs.push(message);
+        } else if !jobs.is_empty() {
+            // Too large: keep counting the size, without keeping the answer.
+            jobs = Vec::new();
+        }
+    }
+    if size > limit {
+        return Err(Error::ResourceExhausted(format!(
+            "ListJobs: the answer would be {size} bytes ({count} jobs), over the gRPC message \
+             limit of {limit} bytes; delete finished jobs (DeleteJob, DeleteAllJobs), or start \
+             joblet-mock with a lower --max-jobs (now {}) so that it keeps fewer finished \
+             job records",
+            shared.config.max_jobs
+        )));
+    }
     // ALL-5 mutant: newest first.
     if shared.mutant(Mutant::ListsReversed) {
         jobs.reverse();
     }
-    pb::Jobs { jobs }
+    Ok(pb::Jobs { jobs })
 }
 
 fn abort_task(job: &mut Job) {
@@ -1099,7 +1176,19 @@ pub fn logs(shared: &Shared, id: &str) -> Result<LogReader> {
         }
         resolved => resolved?,
     };
-    let log = &state.jobs.get(seq).expect("resolved").log;
+    let job = state.jobs.get(seq).expect("resolved");
+    let log = &job.log;
+    if log.is_evicted() {
+        let budget = shared.account.budget();
+        return Err(Error::FailedPrecondition(format!(
+            "job {} finished and its log history was evicted to keep joblet-mock within its \
+             memory budget (--memory-budget {} bytes, {}); read a job's logs before the \
+             budget fills, or start the mock with a larger --memory-budget",
+            job.id,
+            budget.limit(),
+            crate::budget::format_size(budget.limit())
+        )));
+    }
     // JOB-LOGS-2 mutant: a second concurrent reader is refused.
     if shared.mutant(Mutant::LogsOneReader) && log.reader_count() > 0 {
         return Err(Error::FailedPrecondition(format!(

@@ -16,7 +16,9 @@
 //! built-ins and `sh -c` scripts are interpreted, other commands follow scenario
 //! files) and writes to the job's [`logs::LogBuffer`], which keeps bounded history,
 //! fans out to any number of readers and back-pressures the job when readers are
-//! slow. [`server`] builds the routes (plus gRPC health and reflection) and serves
+//! slow. Job records and log history count in one process-wide [`budget`]
+//! (`--memory-budget`): over it, finished jobs' history and then finished
+//! records are evicted, oldest first. [`server`] builds the routes (plus gRPC health and reflection) and serves
 //! them on a listener the caller bound, until a shutdown future completes.
 //! The mock's own control API (`jobletmock.v1.MockControl`:
 //! [`service::control`]) resets sessions, moves virtual clocks, sets faults,
@@ -46,6 +48,7 @@
 
 pub mod auth;
 pub mod behaviour;
+pub mod budget;
 pub mod catalogue;
 pub mod clock;
 pub mod config;

@@ -11,6 +11,13 @@
 //! a job that writes more than the retention at once. Large chunks (for example `head -c` of
 //! `/dev/zero`) are kept as shared [`Bytes`] without copying; small writes are
 //! coalesced into one open chunk.
+//!
+//! A log made with [`LogBuffer::accounted`] counts its retained bytes in the
+//! session's [`Account`] of the memory budget ([`crate::budget`]): it may be
+//! *evicted* once its job has finished ([`LogBuffer::evict`]: history no
+//! attached reader still needs is dropped, readers already attached read on
+//! to the end), and while the budget is pressed a running job keeps at most
+//! [`PRESSURE_RETENTION`] bytes beyond what its readers need.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,6 +25,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+
+use crate::budget::{Account, PRESSURE_RETENTION};
 
 /// Writes smaller than this are coalesced into the open chunk.
 const COALESCE_BELOW: usize = 16 * 1024;
@@ -40,6 +49,8 @@ pub struct LogBuffer {
     writer_wake: Notify,
     retention: usize,
     grace: std::time::Duration,
+    /// The memory budget's account this log counts in.
+    account: Option<Arc<Account>>,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +70,11 @@ struct Inner {
     ever_read: bool,
     /// When the writer first wrote (start of the first-reader grace).
     first_write: Option<tokio::time::Instant>,
+    /// Retained bytes counted in the account.
+    counted: u64,
+    /// The history was evicted: new readers are refused, and what the
+    /// attached ones have read is dropped as they go.
+    evicted: bool,
 }
 
 impl Inner {
@@ -72,6 +88,25 @@ impl Inner {
 
     fn slowest_reader(&self) -> Option<u64> {
         self.readers.values().copied().min()
+    }
+
+    /// Brings the account in line with the retained bytes.
+    fn settle(&mut self, account: Option<&Account>) {
+        let Some(account) = account else { return };
+        let now = self.retained();
+        if now > self.counted {
+            account.add_logs(now - self.counted);
+        } else if now < self.counted {
+            account.sub_logs(self.counted - now);
+        }
+        self.counted = now;
+    }
+
+    /// Drops the history no attached reader still needs (all of it without
+    /// readers).
+    fn drop_read(&mut self) {
+        let keep_from = self.slowest_reader().unwrap_or(u64::MAX).min(self.end());
+        self.trim((self.end() - keep_from) as usize);
     }
 
     fn seal_tail(&mut self) {
@@ -180,12 +215,31 @@ impl LogBuffer {
 
     /// Like [`new`](Self::new), with another first-reader grace.
     pub fn with_grace(retention: usize, grace: std::time::Duration) -> Arc<Self> {
+        Self::build(retention, grace, None)
+    }
+
+    /// Like [`with_grace`](Self::with_grace), counting the retained bytes in
+    /// `account` (see the module docs).
+    pub fn accounted(
+        retention: usize,
+        grace: std::time::Duration,
+        account: Arc<Account>,
+    ) -> Arc<Self> {
+        Self::build(retention, grace, Some(account))
+    }
+
+    fn build(
+        retention: usize,
+        grace: std::time::Duration,
+        account: Option<Arc<Account>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner::default()),
             readers_wake: Notify::new(),
             writer_wake: Notify::new(),
             retention: retention.max(1),
             grace,
+            account,
         })
     }
 
@@ -214,10 +268,35 @@ impl LogBuffer {
     }
 
     /// Marks the log complete: readers finish once they have read everything.
-    pub fn close(&self) {
-        self.inner.lock().closed = true;
+    /// Returns whether any history is retained.
+    pub fn close(&self) -> bool {
+        let retained = {
+            let mut inner = self.inner.lock();
+            inner.closed = true;
+            inner.retained() > 0
+        };
         self.readers_wake.notify_waiters();
         self.writer_wake.notify_waiters();
+        retained
+    }
+
+    /// Evicts the history (for a finished job, to stay within the memory
+    /// budget): what no attached reader still needs is dropped now, the rest
+    /// as they read it; [`is_evicted`](Self::is_evicted) holds from now on.
+    /// Returns the bytes freed now.
+    pub fn evict(&self) -> u64 {
+        let mut inner = self.inner.lock();
+        inner.evicted = true;
+        let before = inner.retained();
+        inner.drop_read();
+        let freed = before - inner.retained();
+        inner.settle(self.account.as_deref());
+        freed
+    }
+
+    /// Whether the history was evicted ([`evict`](Self::evict)).
+    pub fn is_evicted(&self) -> bool {
+        self.inner.lock().evicted
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -267,7 +346,14 @@ impl LogWriter {
             return;
         }
         let log = &self.log;
+        // Pressed (over the memory budget with nothing finished left to
+        // evict), a running job keeps little history (see the module docs).
+        let budget = log.account.as_ref().map(|a| a.budget());
         loop {
+            let retention = match budget {
+                Some(b) if b.pressed() => log.retention.min(PRESSURE_RETENTION),
+                _ => log.retention,
+            };
             let notified = log.writer_wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -283,7 +369,7 @@ impl LogWriter {
                 let fits = match inner.slowest_reader() {
                     // Room left, a reader came and went, or the grace is over: write.
                     None if inner.ever_read
-                        || inner.retained() + data.len() as u64 <= log.retention as u64
+                        || inner.retained() + data.len() as u64 <= retention as u64
                         || now >= first_write + log.grace =>
                     {
                         true
@@ -294,7 +380,7 @@ impl LogWriter {
                     }
                     // A caught-up reader never blocks, even for a chunk larger than the retention.
                     Some(pos) if pos >= end => true,
-                    Some(pos) => end + data.len() as u64 - pos <= log.retention as u64,
+                    Some(pos) => end + data.len() as u64 - pos <= retention as u64,
                 };
                 if fits {
                     inner.append(data);
@@ -302,12 +388,17 @@ impl LogWriter {
                         // Never drop what a reader still needs.
                         let keep_from = slowest.min(inner.end());
                         let needed = (inner.end() - keep_from) as usize;
-                        inner.trim(log.retention.max(needed));
+                        inner.trim(retention.max(needed));
                     } else {
-                        inner.trim(log.retention);
+                        inner.trim(retention);
                     }
+                    inner.settle(log.account.as_deref());
                     drop(inner);
                     log.readers_wake.notify_waiters();
+                    // Over the budget now: evict finished history.
+                    if let Some(b) = budget {
+                        b.relieve();
+                    }
                     return;
                 }
             }
@@ -362,6 +453,10 @@ impl LogReader {
                 if pos < inner.end() {
                     let piece = inner.read_at(pos, MAX_READ);
                     inner.readers.insert(self.id, pos + piece.len() as u64);
+                    if inner.evicted {
+                        inner.drop_read();
+                        inner.settle(log.account.as_deref());
+                    }
                     drop(inner);
                     log.writer_wake.notify_waiters();
                     return Some(piece);
@@ -377,14 +472,31 @@ impl LogReader {
 
 impl Drop for LogReader {
     fn drop(&mut self) {
-        self.log.inner.lock().readers.remove(&self.id);
+        {
+            let mut inner = self.log.inner.lock();
+            inner.readers.remove(&self.id);
+            if inner.evicted {
+                inner.drop_read();
+                inner.settle(self.log.account.as_deref());
+            }
+        }
         self.log.writer_wake.notify_waiters();
+    }
+}
+
+impl Drop for LogBuffer {
+    fn drop(&mut self) {
+        let counted = self.inner.get_mut().counted;
+        if let Some(account) = self.account.as_ref().filter(|_| counted > 0) {
+            account.sub_logs(counted);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::Budget;
 
     async fn read_all(mut r: LogReader) -> Vec<u8> {
         let mut out = Vec::new();
@@ -488,6 +600,79 @@ mod tests {
             assert_eq!(out.len(), 300_004);
             assert_eq!(&out[300_000..], b"tail");
         }
+    }
+
+    fn accounted(retention: usize, budget: u64) -> (Arc<Budget>, Arc<Account>, Arc<LogBuffer>) {
+        let budget = Budget::new(budget);
+        let account = Account::new(&budget);
+        let log = LogBuffer::accounted(retention, std::time::Duration::ZERO, Arc::clone(&account));
+        (budget, account, log)
+    }
+
+    #[tokio::test]
+    async fn the_account_follows_appends_trims_and_drop() {
+        let (budget, account, log) = accounted(1000, 1 << 30);
+        let mut w = log.writer();
+        w.write(vec![b'a'; 600]).await;
+        assert_eq!(account.log_bytes(), 600);
+        w.write(vec![b'b'; 600]).await;
+        assert_eq!(log.retained_bytes(), 1000);
+        assert_eq!((account.log_bytes(), budget.logs()), (1000, 1000));
+        drop(w);
+        drop(log);
+        assert_eq!((account.log_bytes(), budget.logs()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn an_evicted_log_keeps_what_its_reader_has_not_read() {
+        let (budget, _account, log) = accounted(1 << 20, 1 << 30);
+        let mut w = log.writer();
+        for b in [b'x', b'y', b'z'] {
+            w.write(vec![b; 100_000]).await;
+        }
+        log.close();
+        let mut reader = log.reader();
+        let first = reader.next().await.unwrap();
+        assert_eq!(&first[..], &[b'x'; 100_000][..]);
+        // What was read goes; the rest waits for the reader.
+        assert_eq!(log.evict(), 100_000);
+        assert!(log.is_evicted());
+        assert_eq!(budget.logs(), 200_000);
+        let mut rest = Vec::new();
+        while let Some(piece) = reader.next().await {
+            rest.extend_from_slice(&piece);
+        }
+        assert_eq!(rest.len(), 200_000);
+        assert!(rest.starts_with(b"yyy") && rest.ends_with(b"zzz"));
+        drop(reader);
+        assert_eq!((log.retained_bytes(), budget.logs()), (0, 0));
+        // Without readers, eviction drops everything at once.
+        let (budget, _account, log) = accounted(1 << 20, 1 << 30);
+        log.writer().write("gone\n").await;
+        log.close();
+        assert_eq!(log.evict(), 5);
+        assert_eq!(budget.logs(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_pressed_budget_leaves_running_jobs_little_history() {
+        // 1 MiB of budget and nothing finished to evict: each time the job
+        // goes over, its next write trims it to PRESSURE_RETENTION, so it
+        // never holds more than the budget and one chunk (not its 64 MiB).
+        let (budget, _account, log) = accounted(64 << 20, 1 << 20);
+        let mut w = log.writer();
+        let (mut most, mut pressed, mut trimmed) = (0, false, false);
+        for _ in 0..64 {
+            w.write(vec![b'p'; 64 << 10]).await;
+            most = most.max(log.retained_bytes());
+            pressed |= budget.pressed();
+            trimmed |= log.retained_bytes() <= (PRESSURE_RETENTION + (64 << 10)) as u64
+                && log.total_written() > 1 << 20;
+            assert_eq!(budget.logs(), log.retained_bytes());
+        }
+        assert!(pressed && trimmed);
+        assert!(most <= (1 << 20) + (64 << 10), "{most}");
+        assert_eq!(log.total_written(), 4 << 20);
     }
 
     #[tokio::test]

@@ -1257,6 +1257,7 @@ mod tests {
                     gpu_indices: Vec::new(),
                     log: LogBuffer::new(16),
                     task: None,
+                    charge: Default::default(),
                 });
             }
         }

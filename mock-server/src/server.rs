@@ -60,13 +60,7 @@ pub enum StartError {
 /// Every gRPC service of the mock (the five Joblet services, the mock's
 /// control service, health and reflection), over one node.
 pub fn routes(node: &Arc<Node>) -> Routes {
-    let max = node.config().max_message_bytes;
-    // ALL-7 mutant: tonic's default 4 MiB limit.
-    let max = if node.config().mutant == Some(crate::behaviour::Mutant::SmallMessages) {
-        4 << 20
-    } else {
-        max
-    };
+    let max = message_limit(node.config());
     let gate = Gate::new(Arc::clone(node));
     macro_rules! svc {
         ($server:ty, $imp:expr) => {{
@@ -114,6 +108,16 @@ pub fn routes(node: &Arc<Node>) -> Routes {
         .add_service(health)
         .add_service(reflection);
     routes
+}
+
+/// The largest gRPC message the services accept and send.
+pub fn message_limit(config: &MockConfig) -> usize {
+    // ALL-7 mutant: tonic's default 4 MiB limit.
+    if config.mutant == Some(crate::behaviour::Mutant::SmallMessages) {
+        4 << 20
+    } else {
+        config.max_message_bytes
+    }
 }
 
 /// `OUT_OF_RANGE` "message length too large" from the codec becomes
@@ -323,6 +327,19 @@ impl MockServerBuilder {
     /// History kept per job, in bytes.
     pub fn log_retention_bytes(mut self, bytes: usize) -> Self {
         self.config.log_retention_bytes = bytes;
+        self
+    }
+
+    /// Memory the whole mock may give job records and log history
+    /// (`--memory-budget`, see [`crate::budget`]).
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.config.memory_budget = bytes;
+        self
+    }
+
+    /// Job records each session keeps at most (`--max-jobs`; 0: no cap).
+    pub fn max_jobs(mut self, n: usize) -> Self {
+        self.config.max_jobs = n;
         self
     }
 
@@ -539,6 +556,12 @@ impl RunningMock {
         let shared = self.node.session(session)?;
         let snap = crate::snapshot::from_json(json)?;
         Ok(crate::snapshot::restore(&shared, &snap).await?)
+    }
+
+    /// The memory budget's figures and each session's (the control API's
+    /// `GetMemory`; see [`crate::budget`]).
+    pub fn memory(&self) -> crate::control::MemoryReport {
+        crate::control::memory_report(&self.node)
     }
 
     /// Stops serving and waits until every listener has ended.

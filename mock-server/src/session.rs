@@ -12,6 +12,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::Budget;
 use crate::config::MockConfig;
 use crate::error::{Error, Result};
 use crate::state::Shared;
@@ -27,6 +28,8 @@ pub const MAX_SESSION_NAME: usize = 128;
 pub struct Node {
     config: MockConfig,
     closing: CancellationToken,
+    /// The memory budget every session counts in.
+    budget: Arc<Budget>,
     default: RwLock<Arc<Shared>>,
     sessions: Mutex<BTreeMap<String, Arc<Shared>>>,
 }
@@ -35,10 +38,12 @@ impl Node {
     /// A node with only the default session.
     pub fn new(config: MockConfig) -> Arc<Self> {
         let closing = CancellationToken::new();
-        let default = Shared::session(config.clone(), "", closing.clone());
+        let budget = Budget::new(config.memory_budget);
+        let default = Shared::session(config.clone(), "", closing.clone(), &budget);
         Arc::new(Self {
             config,
             closing,
+            budget,
             default: RwLock::new(default),
             sessions: Mutex::new(BTreeMap::new()),
         })
@@ -47,6 +52,11 @@ impl Node {
     /// The configuration every session starts from.
     pub fn config(&self) -> &MockConfig {
         &self.config
+    }
+
+    /// The process's memory budget.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// Cancelled when the server begins to shut down.
@@ -81,7 +91,12 @@ impl Node {
                 sessions.len()
             )));
         }
-        let shared = Shared::session(self.config.clone(), name, self.closing.clone());
+        let shared = Shared::session(
+            self.config.clone(),
+            name,
+            self.closing.clone(),
+            &self.budget,
+        );
         sessions.insert(name.to_string(), Arc::clone(&shared));
         Ok(shared)
     }
@@ -122,7 +137,8 @@ impl Node {
     pub fn reset(&self, name: &str) -> Result<()> {
         let name = check_name(name)?;
         let old = if name.is_empty() {
-            let fresh = Shared::session(self.config.clone(), "", self.closing.clone());
+            let fresh =
+                Shared::session(self.config.clone(), "", self.closing.clone(), &self.budget);
             Some(std::mem::replace(&mut *self.default.write(), fresh))
         } else {
             self.sessions.lock().remove(name)

@@ -458,7 +458,7 @@ fn job_out(job: &Job) -> JobSnapshot {
 /// (`INVALID_ARGUMENT` naming the offending key, e.g. `jobs[2].status`) the
 /// session is left as it was.
 pub async fn restore(shared: &Shared, snapshot: &Snapshot) -> Result<RestoreSummary> {
-    let mut state = State::new(&shared.config);
+    let mut state = shared.fresh_state();
     let mut summary = RestoreSummary::default();
     networks_in(&mut state, &snapshot.networks)?;
     summary.networks = state.networks.iter().filter(|n| !n.builtin).count();
@@ -484,7 +484,7 @@ pub async fn restore(shared: &Shared, snapshot: &Snapshot) -> Result<RestoreSumm
     for pending in jobs {
         // No reader and no grace: history beyond the retention is dropped at
         // once, as it would have been on the node.
-        let log = LogBuffer::with_grace(retention, Duration::ZERO);
+        let log = LogBuffer::accounted(retention, Duration::ZERO, Arc::clone(&shared.account));
         let mut out = log.writer();
         out.write(pending.log).await;
         let mut job = pending.job;
@@ -508,7 +508,11 @@ pub async fn restore(shared: &Shared, snapshot: &Snapshot) -> Result<RestoreSumm
     summary.workflows = workflows.len();
     let seqs: HashMap<Uuid, u64> = restored.iter().map(|(id, r)| (*id, r.0)).collect();
     engine::import(shared, &mut state, workflows, &seqs);
-    *shared.state.lock() = state;
+    // --max-jobs holds for restored jobs too; then the memory budget.
+    state.jobs.evict_past_cap();
+    let old = std::mem::replace(&mut *shared.state.lock(), state);
+    drop(old);
+    shared.account.budget().relieve();
     Ok(summary)
 }
 
@@ -661,6 +665,7 @@ fn jobs_in(jobs: &[JobSnapshot]) -> Result<Vec<PendingJob>> {
                 // Replaced by the restored log.
                 log: LogBuffer::new(1),
                 task: None,
+                charge: Default::default(),
             };
             Ok(PendingJob {
                 job,

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::behaviour::{Behaviour, Mutant, Quirk};
+use crate::budget::{Account, Budget, FinishQueue, Phase};
 use crate::catalogue::RuntimeRecord;
 use crate::clock::Clock;
 use crate::config::MockConfig;
@@ -135,6 +136,19 @@ pub struct Job {
     pub log: Arc<LogBuffer>,
     /// The simulation task while scheduled or running.
     pub task: Option<AbortHandle>,
+    /// What the record counts in the memory budget ([`crate::budget`]); set
+    /// by the job table.
+    pub charge: Charge,
+}
+
+/// The bytes a job record counts in the memory budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Charge {
+    /// The record itself ([`crate::budget::record_bytes`]); 0 until inserted,
+    /// or computed at insertion when left 0.
+    pub record: u64,
+    /// Held only while the job is live: its uploads and its task.
+    pub live: u64,
 }
 
 /// An ID as error messages quote it: at most 64 characters, so that a huge
@@ -148,6 +162,10 @@ pub(crate) fn shown(id: &str) -> String {
 }
 
 /// Jobs in creation order, addressable by UUID or unique UUID prefix (ALL-2, ALL-5).
+///
+/// The table also keeps the session's part of the memory budget
+/// ([`crate::budget`]): the bytes of its records, and its finished jobs in
+/// finish order for eviction.
 #[derive(Debug, Default)]
 pub struct JobTable {
     next_seq: u64,
@@ -157,16 +175,224 @@ pub struct JobTable {
     by_id: HashMap<u128, u64>,
     /// ALL-2 mutant (`prefix-lookup-off`): only whole IDs resolve.
     pub prefixes_off: bool,
+    /// The session's account on the process's budget (none in unit tests).
+    account: Option<Arc<Account>>,
+    /// Most records kept (`--max-jobs`; 0: no cap).
+    max_jobs: usize,
+    /// Bytes of the records held (with live jobs' extras).
+    record_bytes: u64,
+    /// Finished jobs whose log history may still be evicted.
+    finished_logs: FinishQueue,
+    /// Finished job records.
+    finished: FinishQueue,
+    /// Finish-order stamps when there is no account.
+    local_stamps: u64,
+    /// Records evicted so far (over budget or past `max_jobs`).
+    evicted: u64,
+}
+
+impl Drop for JobTable {
+    fn drop(&mut self) {
+        if let Some(account) = &self.account {
+            account.budget().sub_records(self.record_bytes);
+        }
+    }
 }
 
 impl JobTable {
-    /// Adds a job; returns its sequence number.
-    pub fn insert(&mut self, job: Job) -> u64 {
+    /// An empty table counting in `account`, keeping at most `max_jobs`
+    /// records (0: no cap).
+    pub fn new(account: Option<Arc<Account>>, max_jobs: usize) -> Self {
+        Self {
+            next_seq: 0,
+            by_seq: BTreeMap::new(),
+            by_id: HashMap::new(),
+            prefixes_off: false,
+            account,
+            max_jobs,
+            record_bytes: 0,
+            finished_logs: FinishQueue::default(),
+            finished: FinishQueue::default(),
+            local_stamps: 0,
+            evicted: 0,
+        }
+    }
+
+    /// Adds a job; returns its sequence number. A job that is final already
+    /// (a restored one) joins the finish-order queues.
+    pub fn insert(&mut self, mut job: Job) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        if job.charge.record == 0 {
+            job.charge.record = crate::budget::record_bytes(&job.spec);
+        }
+        self.charge(job.charge.record + job.charge.live);
+        let is_final = job.status.is_final();
+        let has_log = is_final && job.log.retained_bytes() > 0;
         self.by_id.insert(job.id.as_u128(), seq);
         self.by_seq.insert(seq, job);
+        if is_final {
+            self.queue_finished(seq, has_log);
+        }
         seq
+    }
+
+    fn charge(&mut self, bytes: u64) {
+        self.record_bytes += bytes;
+        if let Some(a) = &self.account {
+            a.budget().add_records(bytes);
+        }
+    }
+
+    fn discharge(&mut self, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        self.record_bytes -= bytes;
+        if let Some(a) = &self.account {
+            a.budget().sub_records(bytes);
+        }
+    }
+
+    /// Counts `bytes` more for live job `seq` (its task), until it finishes.
+    pub fn charge_live(&mut self, seq: u64, bytes: u64) {
+        let Some(job) = self.by_seq.get_mut(&seq) else {
+            return;
+        };
+        job.charge.live += bytes;
+        self.charge(bytes);
+    }
+
+    /// Job `seq` has just become final: it stops counting its live extras and
+    /// joins the finish-order queues (its log history too when it has any).
+    pub fn finished(&mut self, seq: u64, has_log: bool) {
+        let Some(job) = self.by_seq.get_mut(&seq) else {
+            return;
+        };
+        let live = std::mem::take(&mut job.charge.live);
+        self.discharge(live);
+        self.queue_finished(seq, has_log);
+    }
+
+    fn queue_finished(&mut self, seq: u64, has_log: bool) {
+        let stamp = match &self.account {
+            Some(a) => {
+                a.budget().note_finished();
+                a.budget().stamp()
+            }
+            None => {
+                self.local_stamps += 1;
+                self.local_stamps
+            }
+        };
+        self.finished.push(stamp, seq);
+        if has_log {
+            self.finished_logs.push(stamp, seq);
+        }
+    }
+
+    /// The stamp of the oldest finished entry `phase` would evict.
+    pub fn oldest_finished(&self, phase: Phase) -> Option<u64> {
+        match phase {
+            Phase::Logs => self.finished_logs.front(),
+            Phase::Records => self.finished.front(),
+        }
+        .map(|(stamp, _)| stamp)
+    }
+
+    /// Evicts, oldest first, the log history (`Phase::Logs`) or the records
+    /// (`Phase::Records`) of finished jobs stamped up to `until`, while `more`
+    /// says so.
+    pub fn evict(&mut self, phase: Phase, until: u64, more: &mut dyn FnMut() -> bool) {
+        let budget = self.account.as_ref().map(|a| Arc::clone(a.budget()));
+        loop {
+            let queue = match phase {
+                Phase::Logs => &mut self.finished_logs,
+                Phase::Records => &mut self.finished,
+            };
+            match queue.front() {
+                Some((stamp, _)) if stamp <= until && more() => {}
+                _ => return,
+            }
+            let Some((_, seq)) = queue.pop() else { return };
+            match phase {
+                Phase::Logs => {
+                    if let Some(job) = self.by_seq.get(&seq) {
+                        let freed = job.log.evict();
+                        if let Some(b) = &budget {
+                            b.note_evicted_log(freed);
+                        }
+                    }
+                }
+                Phase::Records => {
+                    if self.evict_record(seq)
+                        && let Some(b) = &budget
+                    {
+                        b.note_evicted_record();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes finished record `seq` as evicted.
+    fn evict_record(&mut self, seq: u64) -> bool {
+        if !self.by_seq.get(&seq).is_some_and(|j| j.status.is_final()) {
+            return false;
+        }
+        self.remove(seq);
+        self.evicted += 1;
+        true
+    }
+
+    /// Makes room for one more record under `--max-jobs`: evicts the oldest
+    /// finished records past the cap; `RESOURCE_EXHAUSTED` naming the cap when
+    /// every record is live.
+    pub fn make_room(&mut self) -> Result<()> {
+        if self.max_jobs == 0 || self.evict_past(self.max_jobs - 1) {
+            return Ok(());
+        }
+        Err(Error::ResourceExhausted(format!(
+            "the session holds {} jobs (--max-jobs {}), all of them running or scheduled, \
+             so none can be evicted for a new one; stop jobs, or start the mock with a \
+             larger --max-jobs (0: no cap)",
+            self.by_seq.len(),
+            self.max_jobs
+        )))
+    }
+
+    /// Evicts the oldest finished records past `--max-jobs` (a restored
+    /// table may hold more).
+    pub fn evict_past_cap(&mut self) {
+        if self.max_jobs > 0 {
+            self.evict_past(self.max_jobs);
+        }
+    }
+
+    /// Evicts the oldest finished records while more than `keep` are held;
+    /// whether at most `keep` are left.
+    fn evict_past(&mut self, keep: usize) -> bool {
+        while self.by_seq.len() > keep {
+            let Some((_, seq)) = self.finished.pop() else {
+                return false;
+            };
+            if self.evict_record(seq)
+                && let Some(a) = &self.account
+            {
+                a.budget().note_evicted_record();
+            }
+        }
+        true
+    }
+
+    /// Bytes of the records held (estimated; their logs are counted apart).
+    pub fn record_bytes(&self) -> u64 {
+        self.record_bytes
+    }
+
+    /// Records evicted so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Resolves a full UUID or a unique prefix (case-insensitive).
@@ -175,7 +401,17 @@ impl JobTable {
         if id.is_empty() {
             return Err(Error::invalid("uuid", "job uuid is required"));
         }
-        let not_found = || Error::NotFound(format!("job {} not found", shown(&id)));
+        let evicted = self.evicted;
+        let not_found = || {
+            if evicted == 0 {
+                return Error::NotFound(format!("job {} not found", shown(&id)));
+            }
+            Error::NotFound(format!(
+                "job {} not found (this session has evicted {evicted} finished job records \
+                 to stay within --memory-budget and --max-jobs)",
+                shown(&id)
+            ))
+        };
         // A prefix of the canonical form is a range of 128-bit values.
         let Some((low, high)) = prefix_range(&id) else {
             return Err(not_found());
@@ -218,6 +454,13 @@ impl JobTable {
     pub fn remove(&mut self, seq: u64) -> Option<Job> {
         let job = self.by_seq.remove(&seq)?;
         self.by_id.remove(&job.id.as_u128());
+        self.discharge(job.charge.record + job.charge.live);
+        let live = self.by_seq.len();
+        let by_seq = &self.by_seq;
+        self.finished.compact(live, |s| by_seq.contains_key(&s));
+        self.finished_logs.compact(live, |s| {
+            by_seq.get(&s).is_some_and(|j| !j.log.is_evicted())
+        });
         Some(job)
     }
 
@@ -317,8 +560,8 @@ pub struct State {
 }
 
 impl State {
-    /// The state of a fresh node.
-    pub fn new(config: &MockConfig) -> Self {
+    /// The state of a fresh node, its records counted in `account`.
+    pub fn new(config: &MockConfig, account: Option<Arc<Account>>) -> Self {
         let builtin = |name: &str, cidr: &str, bridge: &str, listed: bool| NetworkRecord {
             name: name.into(),
             cidr: cidr.into(),
@@ -327,9 +570,10 @@ impl State {
             listed,
         };
         Self {
-            jobs: JobTable {
-                prefixes_off: config.mutant == Some(Mutant::PrefixLookupOff),
-                ..JobTable::default()
+            jobs: {
+                let mut jobs = JobTable::new(account, config.max_jobs);
+                jobs.prefixes_off = config.mutant == Some(Mutant::PrefixLookupOff);
+                jobs
             },
             networks: vec![
                 builtin("bridge", "172.20.0.0/16", "joblet0", true),
@@ -434,6 +678,8 @@ pub struct Shared {
     pub journal: Journal,
     /// Fault rules of this session (`--fault`, control API).
     pub faults: Faults,
+    /// The session's account on the process's memory budget.
+    pub account: Arc<Account>,
     /// Seeded UUID generator (`--seed`); `None` draws random v4 UUIDs.
     ids: Mutex<Option<StdRng>>,
     /// Scenario dice (`fail: { probability }`): seeded with `--seed`, else from entropy.
@@ -441,13 +687,21 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Fresh state for `config`, as the default session of its own.
+    /// Fresh state for `config`, as the default session of its own (with a
+    /// memory budget of its own).
     pub fn new(config: MockConfig) -> Arc<Self> {
-        Self::session(config, "", CancellationToken::new())
+        let budget = Budget::new(config.memory_budget);
+        Self::session(config, "", CancellationToken::new(), &budget)
     }
 
-    /// Fresh state for session `name`, ending its streams when `closing` fires.
-    pub fn session(config: MockConfig, name: &str, closing: CancellationToken) -> Arc<Self> {
+    /// Fresh state for session `name`, ending its streams when `closing`
+    /// fires, counting its memory in `budget`.
+    pub fn session(
+        config: MockConfig,
+        name: &str,
+        closing: CancellationToken,
+        budget: &Arc<Budget>,
+    ) -> Arc<Self> {
         let sim = Simulator::new(config.scenarios.clone(), config.unknown_command);
         // Each session gets its own reproducible sequence.
         let salt = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -468,8 +722,10 @@ impl Shared {
             tracing::warn!("fault rules ignored: {e}");
         }
         let started_ms = clock.now_ms();
-        Arc::new(Self {
-            state: Mutex::new(State::new(&config)),
+        let account = Account::new(budget);
+        let shared = Arc::new(Self {
+            state: Mutex::new(State::new(&config, Some(Arc::clone(&account)))),
+            account,
             behaviour: config.behaviour(),
             session: name.to_string(),
             sim: RwLock::new(sim),
@@ -487,7 +743,14 @@ impl Shared {
             rng: Mutex::new(rng),
             journal: Journal::new(journal_size),
             faults,
-        })
+        });
+        budget.register(&shared);
+        shared
+    }
+
+    /// A fresh, empty state for this session (counted in its account).
+    pub fn fresh_state(&self) -> State {
+        State::new(&self.config, Some(Arc::clone(&self.account)))
     }
 
     /// Ends every open server stream (they answer UNAVAILABLE); call when the
@@ -565,6 +828,7 @@ mod tests {
             gpu_indices: Vec::new(),
             log: LogBuffer::new(16),
             task: None,
+            charge: Charge::default(),
         }
     }
 
@@ -606,6 +870,85 @@ mod tests {
         fn prefix_range_never_panics(text in "\\PC{0,40}") {
             let _ = prefix_range(&text);
         }
+    }
+
+    #[test]
+    fn records_are_counted_until_they_go_however_they_go() {
+        let budget = crate::budget::Budget::new(1 << 30);
+        let account = Account::new(&budget);
+        let mut t = JobTable::new(Some(Arc::clone(&account)), 0);
+        let a = t.insert(job("00000000-0000-4000-8000-00000000000a"));
+        let mut live = job("00000000-0000-4000-8000-00000000000b");
+        live.status = JobStatus::Running;
+        live.charge.live = 5000;
+        let b = t.insert(live);
+        let one = crate::budget::record_bytes(&JobSpec::default());
+        assert_eq!(t.record_bytes(), 2 * one + 5000);
+        assert_eq!(budget.records(), t.record_bytes());
+        // Finishing releases the live part; removing releases the record.
+        t.finished(b, false);
+        assert_eq!(budget.records(), 2 * one);
+        t.remove(a);
+        assert_eq!(budget.records(), one);
+        // Dropping the table (a reset, a restore) gives back the rest.
+        drop(t);
+        assert_eq!(budget.records(), 0);
+    }
+
+    #[test]
+    fn eviction_takes_finished_logs_then_records_oldest_first() {
+        let budget = crate::budget::Budget::new(1 << 30);
+        let account = Account::new(&budget);
+        let mut t = JobTable::new(Some(Arc::clone(&account)), 0);
+        let mut live = job("00000000-0000-4000-8000-000000000001");
+        live.status = JobStatus::Running;
+        let running = t.insert(live);
+        // Three finished jobs, finished in order c, a, b (a restored table).
+        let mut seqs = Vec::new();
+        for id in ["a", "b", "c"] {
+            let mut j = job(&format!("00000000-0000-4000-8000-00000000000{id}"));
+            j.status = JobStatus::Running;
+            seqs.push(t.insert(j));
+        }
+        for &seq in &[seqs[2], seqs[0], seqs[1]] {
+            t.get_mut(seq).unwrap().status = JobStatus::Completed;
+            t.finished(seq, true);
+        }
+        let mut budget_left = 2;
+        t.evict(Phase::Logs, u64::MAX, &mut || {
+            budget_left -= 1;
+            budget_left >= 0
+        });
+        // c and a (finished first) lost their logs, b kept its own.
+        assert!(t.get(seqs[2]).unwrap().log.is_evicted());
+        assert!(t.get(seqs[0]).unwrap().log.is_evicted());
+        assert!(!t.get(seqs[1]).unwrap().log.is_evicted());
+        // Records: oldest finished first; never the running one.
+        t.evict(Phase::Records, u64::MAX, &mut || true);
+        let left: Vec<u64> = t.iter().map(|(s, _)| s).collect();
+        assert_eq!(left, [running]);
+        assert_eq!(t.evicted(), 3);
+        let err = t
+            .resolve("00000000-0000-4000-8000-00000000000a")
+            .unwrap_err();
+        assert!(err.to_string().contains("evicted 3"), "{err}");
+    }
+
+    #[test]
+    fn max_jobs_evicts_finished_records_and_refuses_when_all_are_live() {
+        let mut t = JobTable::new(None, 2);
+        let mut live = job("00000000-0000-4000-8000-000000000001");
+        live.status = JobStatus::Running;
+        t.insert(live);
+        let done = t.insert(job("00000000-0000-4000-8000-000000000002"));
+        t.make_room().unwrap();
+        assert!(t.get(done).is_none());
+        let mut live = job("00000000-0000-4000-8000-000000000003");
+        live.status = JobStatus::Scheduled;
+        t.insert(live);
+        let err = t.make_room().unwrap_err();
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+        assert!(err.to_string().contains("--max-jobs 2"), "{err}");
     }
 
     #[test]

@@ -225,30 +225,18 @@ async fn prefix_writes(cx: Ctx) -> CaseResult {
         e => e,
     })?;
     cx.wait_final(&id).await?;
-    let call = format!("DeleteJob{{uuid: {p}}} (unique prefix of a STOPPED job)");
-    let r = check::ok(
-        &call,
-        cx.jobs()
-            .delete_job(pb::DeleteJobReq { uuid: p.clone() })
-            .await,
-    )?
-    .into_inner();
-    ensure(
-        r.success,
-        &call,
-        "success true",
-        format!("success false ({:?})", r.message),
-    )?;
-    let r = cx
-        .jobs()
-        .get_job_status(pb::GetJobStatusReq { uuid: id.clone() })
-        .await;
-    check::code(
+    cx.delete(
+        &p,
+        &format!("DeleteJob{{uuid: {p}}} (unique prefix of a STOPPED job)"),
+    )
+    .await?;
+    cx.tracker
+        .forget(&crate::cleanup::Resource::Job(id.clone()));
+    cx.expect_no_job(
+        &id,
         &format!("GetJobStatus{{uuid: {id}}} after DeleteJob by prefix"),
-        r,
-        Code::NotFound,
-    )?;
-    Ok(())
+    )
+    .await
 }
 
 async fn prefix_ambiguous(cx: Ctx) -> CaseResult {

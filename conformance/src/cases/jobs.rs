@@ -1057,16 +1057,8 @@ async fn status_name_workdir(cx: Ctx) -> CaseResult {
 
 async fn status_unknown(cx: Ctx) -> CaseResult {
     let id = uuid::Uuid::new_v4().to_string();
-    let r = cx
-        .jobs()
-        .get_job_status(pb::GetJobStatusReq { uuid: id.clone() })
-        .await;
-    check::code(
-        &format!("GetJobStatus{{uuid: {id}}} (unknown)"),
-        r,
-        Code::NotFound,
-    )?;
-    Ok(())
+    cx.expect_no_job(&id, &format!("GetJobStatus{{uuid: {id}}} (unknown)"))
+        .await
 }
 
 // ---------------------------------------------------------------------------
@@ -1225,29 +1217,9 @@ async fn delete_finished(cx: Ctx) -> CaseResult {
     cx.stop(&canceled).await?;
     cx.wait_status(&canceled, &["CANCELED"]).await?;
     for id in [done, canceled] {
-        let call = format!("DeleteJob{{uuid: {id}}}");
-        let r = check::ok(
-            &call,
-            cx.jobs()
-                .delete_job(pb::DeleteJobReq { uuid: id.clone() })
-                .await,
-        )?
-        .into_inner();
-        ensure(
-            r.success,
-            &call,
-            "success true",
-            format!("success false ({:?})", r.message),
-        )?;
-        let r = cx
-            .jobs()
-            .get_job_status(pb::GetJobStatusReq { uuid: id.clone() })
-            .await;
-        check::code(
-            &format!("GetJobStatus{{uuid: {id}}} after DeleteJob"),
-            r,
-            Code::NotFound,
-        )?;
+        cx.delete(&id, &format!("DeleteJob{{uuid: {id}}}")).await?;
+        cx.expect_no_job(&id, &format!("GetJobStatus{{uuid: {id}}} after DeleteJob"))
+            .await?;
         let r = cx
             .jobs()
             .get_job_logs(pb::GetJobLogsReq { uuid: id.clone() })
@@ -1341,15 +1313,11 @@ async fn delete_all(cx: Ctx) -> CaseResult {
         format!("skipped_count {}", r.skipped_count),
     )?;
     for id in [&done_a, &done_b] {
-        let r = cx
-            .jobs()
-            .get_job_status(pb::GetJobStatusReq { uuid: id.clone() })
-            .await;
-        check::code(
+        cx.expect_no_job(
+            id,
             &format!("GetJobStatus{{uuid: {id}}} (finished) after DeleteAllJobs"),
-            r,
-            Code::NotFound,
-        )?;
+        )
+        .await?;
     }
     ensure_eq(
         &format!("GetJobStatus{{uuid: {running}}} after DeleteAllJobs"),

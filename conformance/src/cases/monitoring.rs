@@ -163,7 +163,7 @@ async fn stream_interval(cx: Ctx) -> CaseResult {
         call,
         cx.monitoring()
             .stream_system_metrics(pb::StreamMetricsReq {
-                interval_seconds: 1,
+                interval_seconds: 2,
                 metric_types: vec![],
             })
             .await,

@@ -97,6 +97,35 @@ fn call_message(c: &CallRecord) -> pb::Call {
     }
 }
 
+/// A [`control::MemoryReport`] on the wire.
+pub fn memory_response(r: &control::MemoryReport) -> pb::MemoryResponse {
+    let b = &r.budget;
+    pb::MemoryResponse {
+        budget_bytes: b.budget,
+        used_bytes: b.used,
+        record_bytes: b.records,
+        log_bytes: b.logs,
+        max_jobs: r.max_jobs as u64,
+        evicted_logs: b.evicted_logs,
+        evicted_log_bytes: b.evicted_log_bytes,
+        evicted_records: b.evicted_records,
+        refused_run_jobs: b.refused,
+        pressed: b.pressed,
+        sessions: r
+            .sessions
+            .iter()
+            .map(|s| pb::SessionMemory {
+                name: s.name.clone(),
+                jobs: count(s.jobs),
+                record_bytes: s.record_bytes,
+                log_bytes: s.log_bytes,
+                evicted_records: s.evicted_records,
+            })
+            .collect(),
+        resident_bytes: r.resident_bytes.unwrap_or(0),
+    }
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -329,15 +358,29 @@ impl MockControl for ControlSvc {
             .node
             .sessions()
             .iter()
-            .map(|s| pb::SessionInfo {
-                name: session_label(&s.session).to_owned(),
-                jobs: count(s.state.lock().jobs.len()),
-                calls: count(s.journal.len()),
-                faults: count(s.faults.rules().len()),
-                clock_mode: clock_mode_name(s.clock.mode()).to_owned(),
-                now: control::rfc3339_ms(s.clock.now_ms()),
+            .map(|s| {
+                let memory = control::session_memory(s);
+                pb::SessionInfo {
+                    name: memory.name,
+                    jobs: count(memory.jobs),
+                    calls: count(s.journal.len()),
+                    faults: count(s.faults.rules().len()),
+                    clock_mode: clock_mode_name(s.clock.mode()).to_owned(),
+                    now: control::rfc3339_ms(s.clock.now_ms()),
+                    record_bytes: memory.record_bytes,
+                    log_bytes: memory.log_bytes,
+                }
             })
             .collect();
         Ok(Response::new(pb::ListSessionsResponse { sessions }))
+    }
+
+    async fn get_memory(
+        &self,
+        _request: Request<pb::GetMemoryRequest>,
+    ) -> Result<Response<pb::MemoryResponse>, Status> {
+        Ok(Response::new(memory_response(&control::memory_report(
+            &self.node,
+        ))))
     }
 }

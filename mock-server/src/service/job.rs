@@ -138,7 +138,7 @@ impl JobService for JobSvc {
     ) -> Result<Response<pb::Jobs>, Status> {
         self.gate
             .unary(method!("ListJobs"), request, |s, _| async move {
-                Ok(jobs::list(&s))
+                Ok(jobs::list(&s)?)
             })
             .await
     }

@@ -30,7 +30,7 @@ impl MockProcess {
     }
 
     /// [`start`](Self::start) with extra environment variables.
-    async fn start_with_env(extra: &[&str], envs: &[(&str, &str)]) -> MockProcess {
+    pub(crate) async fn start_with_env(extra: &[&str], envs: &[(&str, &str)]) -> MockProcess {
         let mut child = spawn_piped(
             Command::new(BIN)
                 .args(["--listen", "127.0.0.1:0"])

@@ -12,6 +12,7 @@ mod faults;
 mod jobs;
 mod journal;
 mod logs;
+mod memory;
 mod monitoring;
 mod mutants;
 mod networks;

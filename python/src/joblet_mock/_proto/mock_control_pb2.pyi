@@ -213,23 +213,75 @@ class ListSessionsRequest(_message.Message):
     def __init__(self, session: _Optional[str] = ...) -> None: ...
 
 class SessionInfo(_message.Message):
-    __slots__ = ("name", "jobs", "calls", "faults", "clock_mode", "now")
+    __slots__ = ("name", "jobs", "calls", "faults", "clock_mode", "now", "record_bytes", "log_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     JOBS_FIELD_NUMBER: _ClassVar[int]
     CALLS_FIELD_NUMBER: _ClassVar[int]
     FAULTS_FIELD_NUMBER: _ClassVar[int]
     CLOCK_MODE_FIELD_NUMBER: _ClassVar[int]
     NOW_FIELD_NUMBER: _ClassVar[int]
+    RECORD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LOG_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     jobs: int
     calls: int
     faults: int
     clock_mode: str
     now: str
-    def __init__(self, name: _Optional[str] = ..., jobs: _Optional[int] = ..., calls: _Optional[int] = ..., faults: _Optional[int] = ..., clock_mode: _Optional[str] = ..., now: _Optional[str] = ...) -> None: ...
+    record_bytes: int
+    log_bytes: int
+    def __init__(self, name: _Optional[str] = ..., jobs: _Optional[int] = ..., calls: _Optional[int] = ..., faults: _Optional[int] = ..., clock_mode: _Optional[str] = ..., now: _Optional[str] = ..., record_bytes: _Optional[int] = ..., log_bytes: _Optional[int] = ...) -> None: ...
 
 class ListSessionsResponse(_message.Message):
     __slots__ = ("sessions",)
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
     sessions: _containers.RepeatedCompositeFieldContainer[SessionInfo]
     def __init__(self, sessions: _Optional[_Iterable[_Union[SessionInfo, _Mapping]]] = ...) -> None: ...
+
+class GetMemoryRequest(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    def __init__(self, session: _Optional[str] = ...) -> None: ...
+
+class SessionMemory(_message.Message):
+    __slots__ = ("name", "jobs", "record_bytes", "log_bytes", "evicted_records")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LOG_BYTES_FIELD_NUMBER: _ClassVar[int]
+    EVICTED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    jobs: int
+    record_bytes: int
+    log_bytes: int
+    evicted_records: int
+    def __init__(self, name: _Optional[str] = ..., jobs: _Optional[int] = ..., record_bytes: _Optional[int] = ..., log_bytes: _Optional[int] = ..., evicted_records: _Optional[int] = ...) -> None: ...
+
+class MemoryResponse(_message.Message):
+    __slots__ = ("budget_bytes", "used_bytes", "record_bytes", "log_bytes", "max_jobs", "evicted_logs", "evicted_log_bytes", "evicted_records", "refused_run_jobs", "pressed", "sessions", "resident_bytes")
+    BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RECORD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LOG_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
+    EVICTED_LOGS_FIELD_NUMBER: _ClassVar[int]
+    EVICTED_LOG_BYTES_FIELD_NUMBER: _ClassVar[int]
+    EVICTED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_RUN_JOBS_FIELD_NUMBER: _ClassVar[int]
+    PRESSED_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    RESIDENT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    budget_bytes: int
+    used_bytes: int
+    record_bytes: int
+    log_bytes: int
+    max_jobs: int
+    evicted_logs: int
+    evicted_log_bytes: int
+    evicted_records: int
+    refused_run_jobs: int
+    pressed: bool
+    sessions: _containers.RepeatedCompositeFieldContainer[SessionMemory]
+    resident_bytes: int
+    def __init__(self, budget_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., record_bytes: _Optional[int] = ..., log_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., evicted_logs: _Optional[int] = ..., evicted_log_bytes: _Optional[int] = ..., evicted_records: _Optional[int] = ..., refused_run_jobs: _Optional[int] = ..., pressed: _Optional[bool] = ..., sessions: _Optional[_Iterable[_Union[SessionMemory, _Mapping]]] = ..., resident_bytes: _Optional[int] = ...) -> None: ...

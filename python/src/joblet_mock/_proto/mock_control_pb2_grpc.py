@@ -99,6 +99,11 @@ class MockControlStub:
                 request_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.ListSessionsRequest.SerializeToString,
                 response_deserializer=joblet__mock_dot___proto_dot_mock__control__pb2.ListSessionsResponse.FromString,
                 _registered_method=True)
+        self.GetMemory = channel.unary_unary(
+                '/jobletmock.v1.MockControl/GetMemory',
+                request_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.GetMemoryRequest.SerializeToString,
+                response_deserializer=joblet__mock_dot___proto_dot_mock__control__pb2.MemoryResponse.FromString,
+                _registered_method=True)
 
 
 class MockControlServicer:
@@ -202,6 +207,15 @@ class MockControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMemory(self, request, context):
+        """The memory budget (`--memory-budget`, for the whole process) and what job
+        records and log history hold, in all and per session, with the
+        evictions and refusals so far.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MockControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -269,6 +283,11 @@ def add_MockControlServicer_to_server(servicer, server):
                     servicer.ListSessions,
                     request_deserializer=joblet__mock_dot___proto_dot_mock__control__pb2.ListSessionsRequest.FromString,
                     response_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.ListSessionsResponse.SerializeToString,
+            ),
+            'GetMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMemory,
+                    request_deserializer=joblet__mock_dot___proto_dot_mock__control__pb2.GetMemoryRequest.FromString,
+                    response_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.MemoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -622,6 +641,33 @@ class MockControl:
             '/jobletmock.v1.MockControl/ListSessions',
             joblet__mock_dot___proto_dot_mock__control__pb2.ListSessionsRequest.SerializeToString,
             joblet__mock_dot___proto_dot_mock__control__pb2.ListSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jobletmock.v1.MockControl/GetMemory',
+            joblet__mock_dot___proto_dot_mock__control__pb2.GetMemoryRequest.SerializeToString,
+            joblet__mock_dot___proto_dot_mock__control__pb2.MemoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
