@@ -807,7 +807,12 @@ async fn replay_call(shared: Arc<Shared>, i: usize, transcript: String) -> Outco
         (p.since_change * 2 + SETTLE_MIN).clamp(SETTLE_MIN, shared.config.settle.max(SETTLE_MIN));
     let deadline = Instant::now() + settle;
     let session = shared.session_name(p.session);
-    let settled_key = format!("{}\u{0}{}\u{0}{}\u{0}{sent}", p.session, line.role, line.path());
+    let settled_key = format!(
+        "{}\u{0}{}\u{0}{}\u{0}{sent}",
+        p.session,
+        line.role,
+        line.path()
+    );
     let mut pause = Duration::from_millis(20);
     let mut attempts = 0;
     loop {
