@@ -129,7 +129,7 @@ error, 2 on bad usage.";
 const REPLAY_EXAMPLES: &str = "\
 Examples:
   joblet-conformance replay app.jsonl --rnx-config ~/.rnx/rnx-config.yml --node prod
-  joblet-conformance replay node.jsonl --mock-profile server-v1   # an embedded mock
+  joblet-conformance replay node.jsonl --profile server-v1   # an embedded server-v1 mock
   joblet-conformance replay fixtures/transcripts/*.jsonl --target 127.0.0.1:50051 \\
       --allow-delete-all --rules relax.yaml --junit replay.xml --json replay.json";
 
@@ -196,9 +196,11 @@ struct ReplayArgs {
     connect: ConnectArgs,
     #[command(flatten)]
     roles: RoleArgs,
-    /// Profile of the embedded mock (only without a target).
+    /// Profile of the embedded mock (only without a target; also
+    /// `--profile`): `server-v1` answers as the deployed server does.
     #[arg(
         long,
+        visible_alias = "profile",
         value_enum,
         default_value = "documented",
         help_heading = "Connection"
@@ -754,7 +756,10 @@ async fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     for path in &args.files {
         let t = Transcript::load(path)?;
         if t.lines.is_empty() {
-            eprintln!("note: {} holds no call", path.display());
+            bail!(
+                "{} holds no call: a replay of nothing proves nothing (record one with `joblet-conformance record` or `joblet-mock --record`)",
+                path.display()
+            );
         }
         transcripts.push(t);
     }
@@ -768,7 +773,17 @@ async fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let (mut allow_delete_all, mut allow_remote) =
         (args.allow_delete_all, args.allow_remote_installs);
     let targets = match resolved.into_iter().next() {
-        Some(main) => args.roles.targets(&args.connect, main)?,
+        Some(main) => {
+            if args.mock_profile != Profile::Documented {
+                bail!(
+                    "--profile {} is the embedded mock's, and a target ({}) is given: start `joblet-mock --profile {}` and point --target at it, or leave the target out",
+                    args.mock_profile.name(),
+                    main.addr,
+                    args.mock_profile.name()
+                );
+            }
+            args.roles.targets(&args.connect, main)?
+        }
         None => {
             if args.roles.any() {
                 bail!("role options (--viewer-*, --no-role-*) need a --target or --node");
@@ -907,8 +922,24 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("joblet-conformance: {e:#}");
+            eprintln!("joblet-conformance: {}", error_text(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes, `: `-separated, leaving out a cause whose text
+/// the message before it already ends with.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }

@@ -660,3 +660,153 @@ fn recording_through_the_proxy_over_plaintext_and_mutual_tls_gives_a_valid_trans
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     assert_eq!(result.outcomes.len(), calls.len());
 }
+
+fn replay_cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_joblet-conformance"))
+        .arg("replay")
+        .args(args)
+        .env_remove("JOBLET_HOST")
+        .env_remove("JOBLET_PORT")
+        .env_remove("JOBLET_NODE")
+        .env_remove("JOBLET_CA_CERT_PATH")
+        .env_remove("JOBLET_CLIENT_CERT_PATH")
+        .env_remove("JOBLET_CLIENT_KEY_PATH")
+        .output()
+        .expect("the binary runs")
+}
+
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_replay_command_reports_differences_with_exit_code_one() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixture = repo().join("fixtures/transcripts/networks.jsonl");
+    let fixture = fixture.to_str().expect("utf-8");
+    let start = |mutant| {
+        rt.block_on(
+            MockServer::builder()
+                .config(MockConfig {
+                    mutant,
+                    ..MockConfig::default()
+                })
+                .start(),
+        )
+        .expect("the mock starts")
+    };
+    // The documented mock: every call as recorded, exit 0.
+    let good = start(None);
+    let addr = good.addr().to_string();
+    let out = replay_cli(&[fixture, "--target", &addr]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("NO DIFFERENCE"),
+        "{}",
+        output_text(&out)
+    );
+    rt.block_on(good.shutdown()).ok();
+    // A mutant: exit 1, the differing call in the human, JSON and JUnit reports.
+    let bad = start(Some(Mutant::NetworkBridgeBr));
+    let addr = bad.addr().to_string();
+    let json = dir.path().join("replay.json");
+    let junit = dir.path().join("replay.xml");
+    let out = replay_cli(&[
+        fixture,
+        "--target",
+        &addr,
+        "--settle",
+        "1s",
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("replay.networks.0001_create_network")
+            && stdout.contains("CreateNetwork.bridge"),
+        "{}",
+        output_text(&out)
+    );
+    let report = joblet_conformance::report::JsonReport::parse(
+        &std::fs::read_to_string(&json).expect("the JSON report"),
+    )
+    .expect("a JSON report");
+    let first = report
+        .run
+        .outcomes
+        .iter()
+        .find(|o| o.state == State::Fail)
+        .expect("a failing call in the JSON report");
+    let info = first.replay.as_ref().expect("its replay details");
+    assert_eq!((info.seq, info.method.as_str()), (1, "joblet.NetworkService/CreateNetwork"));
+    assert_eq!(info.differences[0].path, "CreateNetwork.bridge");
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit report");
+    assert!(
+        xml.contains("replay.networks.0001_create_network") && xml.contains("<failure"),
+        "{xml}"
+    );
+    rt.block_on(bad.shutdown()).ok();
+}
+
+#[test]
+fn bad_replay_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(path("broken.jsonl"), "{\"v\":1,\"seq\":1}\nnot json\n").expect("write");
+    std::fs::write(path("empty.jsonl"), "").expect("write");
+    std::fs::write(
+        path("bad-rule.yaml"),
+        "rules:\n  - path: GetJobStatus.status\n    rule: roughly\n",
+    )
+    .expect("write");
+    let fixture = repo().join("fixtures/transcripts/monitoring.jsonl");
+    let fixture = fixture.to_str().expect("utf-8").to_owned();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![path("missing.jsonl")], "missing.jsonl"),
+        (vec![path("broken.jsonl")], "broken.jsonl, line 1"),
+        (vec![path("empty.jsonl")], "holds no call"),
+        (
+            vec![fixture.clone(), "--rules".into(), path("bad-rule.yaml")],
+            "unknown rule \"roughly\"",
+        ),
+        (
+            vec![fixture.clone(), "--rules".into(), path("nope.yaml")],
+            "nope.yaml",
+        ),
+        (
+            vec![
+                fixture.clone(),
+                "--profile".into(),
+                "server-v1".into(),
+                "--target".into(),
+                "127.0.0.1:9".into(),
+            ],
+            "--profile server-v1 is the embedded mock's",
+        ),
+        (
+            vec![fixture, "--settle".into(), "soon".into()],
+            "--settle",
+        ),
+    ];
+    for (args, want) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = replay_cli(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", output_text(&out));
+        assert!(stderr.contains(want), "{args:?}: wanted {want:?} in {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
