@@ -751,7 +751,10 @@ fn the_replay_command_reports_differences_with_exit_code_one() {
         .find(|o| o.state == State::Fail)
         .expect("a failing call in the JSON report");
     let info = first.replay.as_ref().expect("its replay details");
-    assert_eq!((info.seq, info.method.as_str()), (1, "joblet.NetworkService/CreateNetwork"));
+    assert_eq!(
+        (info.seq, info.method.as_str()),
+        (1, "joblet.NetworkService/CreateNetwork")
+    );
     assert_eq!(info.differences[0].path, "CreateNetwork.bridge");
     let xml = std::fs::read_to_string(&junit).expect("the JUnit report");
     assert!(
@@ -796,17 +799,67 @@ fn bad_replay_inputs_are_clear_errors() {
             ],
             "--profile server-v1 is the embedded mock's",
         ),
-        (
-            vec![fixture, "--settle".into(), "soon".into()],
-            "--settle",
-        ),
+        (vec![fixture, "--settle".into(), "soon".into()], "--settle"),
     ];
     for (args, want) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = replay_cli(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", output_text(&out));
-        assert!(stderr.contains(want), "{args:?}: wanted {want:?} in {stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+        assert!(
+            stderr.contains(want),
+            "{args:?}: wanted {want:?} in {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn the_fixtures_validate_against_the_transcript_schema_and_keep_logs_compact() {
+    let schema: Value = serde_json::from_str(SCHEMA).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let dir = repo().join("fixtures/transcripts");
+    let mut lines = 0;
+    for t in fixtures() {
+        let text = std::fs::read_to_string(dir.join(&t.name)).expect("the fixture");
+        for (n, line) in text.lines().enumerate() {
+            let v: Value = serde_json::from_str(line).expect("a JSON line");
+            let errors: Vec<String> = validator
+                .iter_errors(&v)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{} line {}: {errors:?}", t.name, n + 1);
+            // Log streams: the count and hash always, the bytes up to the
+            // recording's limit (ci/record-transcripts: 4096).
+            if let Some(log) = v["response"].get("log") {
+                let kept = log["text"].as_str().map_or(0, str::len);
+                assert!(
+                    kept <= 4096,
+                    "{} line {}: {kept} log bytes kept",
+                    t.name,
+                    n + 1
+                );
+                let bytes = log["bytes"].as_u64().expect("bytes");
+                assert_eq!(
+                    log.get("truncated")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    bytes as usize > kept,
+                    "{} line {}",
+                    t.name,
+                    n + 1
+                );
+            }
+            lines += 1;
+        }
+    }
+    assert!(
+        lines > 300,
+        "only {lines} recorded calls in fixtures/transcripts/"
+    );
 }
