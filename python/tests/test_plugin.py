@@ -160,7 +160,9 @@ def test_the_marker_is_registered(pytester: pytest.Pytester):
     result.stdout.fnmatch_lines(["@pytest.mark.joblet_mock(**options)*"])
 
 
-def test_a_running_mock_can_be_used_instead_of_starting_one(pytester: pytest.Pytester):
+def test_a_running_mock_can_be_used_instead_of_starting_one(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
     from joblet_mock import JobletMock
 
     pytester.makeconftest(
@@ -197,7 +199,7 @@ def test_a_running_mock_can_be_used_instead_of_starting_one(pytester: pytest.Pyt
         result = pytester.runpytest("-p", "no:cacheprovider", "-k", "uses_the_running", "-rs")
         # Without the option the plugin starts its own mock (the test asserts it is attached).
         result.assert_outcomes(failed=1)
-        pytester.monkeypatch.setenv("JOBLET_MOCK_ADDR", mock.address)
+        monkeypatch.setenv("JOBLET_MOCK_ADDR", mock.address)
         result = pytester.runpytest("-p", "no:cacheprovider", "-k", "uses_the_running")
         result.assert_outcomes(passed=1)
 

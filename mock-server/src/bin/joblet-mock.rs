@@ -372,7 +372,9 @@ impl Args {
         if let Some(seed) = self.seed {
             // A reproducible node: its ID follows the seed too.
             config.node_id = uuid::Builder::from_random_bytes(
-                (u128::from(seed) * 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835).to_le_bytes(),
+                u128::from(seed)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                    .to_le_bytes(),
             )
             .into_uuid()
             .to_string();
