@@ -48,6 +48,8 @@ pub mod cleanup;
 pub mod ctx;
 pub mod embedded;
 pub mod mutants;
+pub mod proxy;
+pub mod replay;
 pub mod report;
 pub mod runner;
 

@@ -85,9 +85,9 @@ impl JsonReport {
     }
 }
 
-/// The human summary: one line per case that did not pass (all of them with
-/// `verbose`), leaks, then the counts and the verdict.
-pub fn human(result: &RunResult, verbose: bool) -> String {
+/// The lines of the outcomes a summary lists: every one that did not pass
+/// (all of them with `verbose`), then the leaks.
+fn outcome_lines(result: &RunResult, verbose: bool) -> String {
     let mut out = String::new();
     let repeat = result.outcomes.iter().map(|o| o.attempt).max().unwrap_or(1) > 1;
     for o in &result.outcomes {
@@ -127,6 +127,26 @@ pub fn human(result: &RunResult, verbose: bool) -> String {
             let _ = writeln!(out, "  {} (case {}): {}", l.resource, l.case, l.reason);
         }
     }
+    out
+}
+
+/// How a summary names the target: `ADDR (mutual TLS)` or `ADDR (plaintext)`.
+fn target_text(result: &RunResult) -> String {
+    format!(
+        "{}{}",
+        result.target,
+        if result.tls {
+            " (mutual TLS)"
+        } else {
+            " (plaintext)"
+        }
+    )
+}
+
+/// The human summary: one line per case that did not pass (all of them with
+/// `verbose`), leaks, then the counts and the verdict.
+pub fn human(result: &RunResult, verbose: bool) -> String {
+    let mut out = outcome_lines(result, verbose);
     let s = Summary::of(result);
     let must_fail = result
         .outcomes
@@ -135,14 +155,9 @@ pub fn human(result: &RunResult, verbose: bool) -> String {
         .count();
     let _ = writeln!(
         out,
-        "\n{} cases against {}{} (run {}) in {:.1} s: {} passed, {} failed ({} MUST), {} skipped, {} errors{}",
+        "\n{} cases against {} (run {}) in {:.1} s: {} passed, {} failed ({} MUST), {} skipped, {} errors{}",
         s.total,
-        result.target,
-        if result.tls {
-            " (mutual TLS)"
-        } else {
-            " (plaintext)"
-        },
+        target_text(result),
         result.run_id,
         result.duration_ms as f64 / 1000.0,
         s.pass,
@@ -163,6 +178,47 @@ pub fn human(result: &RunResult, verbose: bool) -> String {
             "CONFORMANT: no MUST case failed or errored"
         } else {
             "NOT CONFORMANT: a MUST case failed or errored"
+        }
+    );
+    out
+}
+
+/// The human summary of a replay (`joblet-conformance replay`): every call
+/// that differed, was skipped or errored (all of them with `verbose`), then
+/// the counts and the verdict.
+pub fn human_replay(result: &RunResult, verbose: bool) -> String {
+    let mut out = outcome_lines(result, verbose);
+    let s = Summary::of(result);
+    let transcripts: std::collections::BTreeSet<&str> = result
+        .outcomes
+        .iter()
+        .filter_map(|o| o.replay.as_ref().map(|r| r.transcript.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n{} calls of {} transcript(s) replayed against {} (run {}) in {:.1} s: {} same, {} different, {} skipped, {} errors{}",
+        s.total,
+        transcripts.len(),
+        target_text(result),
+        result.run_id,
+        result.duration_ms as f64 / 1000.0,
+        s.pass,
+        s.fail,
+        s.skip,
+        s.error,
+        if result.interrupted {
+            "; INTERRUPTED"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        if s.passed && !result.interrupted {
+            "NO DIFFERENCE: every replayed call answered as recorded"
+        } else {
+            "DIFFERENCES: a replayed call answered differently or not at all"
         }
     );
     out
@@ -194,7 +250,12 @@ pub fn junit(result: &RunResult) -> String {
     use std::collections::BTreeMap;
     let mut families: BTreeMap<&str, Vec<&crate::runner::Outcome>> = BTreeMap::new();
     for o in &result.outcomes {
-        let family = o.case.split('.').next().unwrap_or(&o.case);
+        // A replay's calls are grouped by transcript (`replay.<transcript>`).
+        let family = if o.replay.is_some() {
+            o.case.rsplit_once('.').map_or(o.case.as_str(), |(f, _)| f)
+        } else {
+            o.case.split('.').next().unwrap_or(&o.case)
+        };
         families.entry(family).or_default().push(o);
     }
     let s = Summary::of(result);
@@ -233,12 +294,17 @@ pub fn junit(result: &RunResult) -> String {
             } else {
                 String::new()
             };
+            let ids = if o.ids.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", o.ids.join(", "))
+            };
             let _ = write!(
                 out,
-                "    <testcase classname=\"{}\" name=\"{} [{}]{}\" time=\"{:.3}\"",
+                "    <testcase classname=\"{}\" name=\"{}{}{}\" time=\"{:.3}\"",
                 xml_escape(family),
                 xml_escape(&o.case),
-                xml_escape(&o.ids.join(", ")),
+                xml_escape(&ids),
                 repeat,
                 o.duration_ms as f64 / 1000.0
             );
@@ -316,6 +382,7 @@ mod tests {
             duration_ms: 12,
             rpcs: vec![],
             leaks: vec![],
+            replay: None,
         }
     }
 

@@ -70,6 +70,10 @@ pub struct Outcome {
     /// What the case created and could not remove.
     #[serde(default)]
     pub leaks: Vec<Leak>,
+    /// For a replayed call (`joblet-conformance replay`): the transcript, the
+    /// call and every difference.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub replay: Option<crate::replay::ReplayInfo>,
 }
 
 impl Outcome {
@@ -87,6 +91,7 @@ impl Outcome {
             duration_ms: 0,
             rpcs: Vec::new(),
             leaks: Vec::new(),
+            replay: None,
         }
     }
 

@@ -50,6 +50,9 @@ pub struct MockConfig {
     pub max_sessions: usize,
     /// Fault rules every session starts with (`--fault`, `--faults-file`).
     pub faults: Vec<crate::faults::FaultRule>,
+    /// Where calls are recorded with their whole answers (`--record FILE`,
+    /// `--transcript-size`): see [`crate::transcript`]. `None` records nothing.
+    pub transcript: Option<std::sync::Arc<crate::transcript::Recorder>>,
     /// Memory the whole process may give job records and log history
     /// (`--memory-budget`, see [`crate::budget`]).
     pub memory_budget: u64,
@@ -86,6 +89,7 @@ impl Default for MockConfig {
             exec: false,
             max_sessions: 1024,
             faults: Vec::new(),
+            transcript: None,
             memory_budget: crate::budget::DEFAULT_MEMORY_BUDGET,
             max_jobs: crate::budget::DEFAULT_MAX_JOBS,
         }

@@ -32,6 +32,7 @@ Examples:
   joblet-mock ctl faults clear
   joblet-mock ctl scenario load fixtures/scenarios/examples.yaml
   joblet-mock ctl calls --method 'RunJob' --json
+  joblet-mock ctl --session ci-42 transcript -o ci-42.jsonl   # needs --transcript-size N
   joblet-mock ctl snapshot > state.json
   joblet-mock ctl reset && joblet-mock ctl restore state.json
   joblet-mock ctl --session ci-42 reset     # one session; `reset --all` for every one
@@ -142,6 +143,14 @@ pub enum CtlCommand {
     /// The calls the session received (the call journal), oldest first; `calls
     /// clear` forgets them.
     Calls(CallsArgs),
+    /// Print the session's transcript: every Joblet call it received with
+    /// its whole answer, one JSON line each, for `joblet-conformance replay`
+    /// (the mock must run with --transcript-size N).
+    Transcript {
+        /// Write to FILE instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Print the session's state as JSON (networks, volumes, runtimes, jobs
     /// with their logs, clock time); redirect it to a file to keep it.
     Snapshot {
@@ -567,6 +576,41 @@ pub async fn run(args: CtlArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             )?;
         }
         CtlCommand::Calls(calls) => list_calls(&mut client, session, calls, out).await?,
+        CtlCommand::Transcript { output } => {
+            let r = answer(
+                "transcript",
+                client.export_transcript(pb::ExportTranscriptRequest {
+                    session: session.clone(),
+                }),
+            )
+            .await?;
+            let mut text = String::new();
+            for line in &r.lines {
+                text.push_str(line);
+                text.push('\n');
+            }
+            if r.dropped > 0 {
+                eprintln!(
+                    "note: the mock dropped {} older call{} from memory (--transcript-size)",
+                    r.dropped,
+                    plural(r.dropped)
+                );
+            }
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "{} call{} of session {} written to {}",
+                        r.lines.len(),
+                        plural(r.lines.len()),
+                        label(&session),
+                        path.display()
+                    );
+                }
+                None => write!(out, "{text}")?,
+            }
+        }
         CtlCommand::Snapshot { output } => {
             let r = answer("snapshot", client.snapshot(pb::SnapshotRequest { session })).await?;
             match output {

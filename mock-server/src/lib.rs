@@ -24,6 +24,9 @@
 //! [`service::control`]) resets sessions, moves virtual clocks, sets faults,
 //! loads scenarios, lists calls and takes or restores [`snapshot`]s; the
 //! operations live in [`control`], the `joblet-mock ctl` command in [`ctl`].
+//! With `--record FILE` (or `--transcript-size N`) a [`transcript::Recorder`]
+//! wraps every listener and records each Joblet call with its whole answer,
+//! as JSON Lines that `joblet-conformance replay` plays against any endpoint.
 //!
 //! # Getting started
 //!
@@ -67,6 +70,7 @@ pub mod sim;
 pub mod snapshot;
 pub mod state;
 pub mod tls;
+pub mod transcript;
 pub mod validate;
 pub mod volumes;
 pub mod workflow;

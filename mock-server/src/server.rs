@@ -151,6 +151,14 @@ where
     IE: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let layer = tower::ServiceBuilder::new()
+        // Outermost: calls refused by authorization are recorded too, with
+        // the status the client gets.
+        .option_layer(
+            node.config()
+                .transcript
+                .clone()
+                .map(crate::transcript::RecordLayer::new),
+        )
         .map_response(oversized_is_resource_exhausted::<tonic::body::Body>)
         // QUIRK-11: monitoring needs no role on a server-v1 mock.
         .layer(

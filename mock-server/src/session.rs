@@ -146,6 +146,9 @@ impl Node {
         if let Some(old) = old {
             old.abort_all();
         }
+        if let Some(recorder) = &self.config.transcript {
+            recorder.forget(name);
+        }
         Ok(())
     }
 

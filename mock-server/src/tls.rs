@@ -296,7 +296,7 @@ impl AsyncWrite for TlsConn {
 
 /// Aborts the accept loop when the server using it ends.
 #[derive(Debug)]
-pub(crate) struct AcceptLoop(tokio::task::JoinHandle<()>);
+pub struct AcceptLoop(tokio::task::JoinHandle<()>);
 
 impl Drop for AcceptLoop {
     fn drop(&mut self) {
@@ -307,10 +307,9 @@ impl Drop for AcceptLoop {
 /// Accepts TCP connections on `listener` and yields them once their TLS
 /// handshake succeeded. Handshakes run concurrently, one task each; failures
 /// are logged at debug level. The loop ends when the returned guard drops.
-pub(crate) fn incoming(
-    listener: TcpListener,
-    tls: &MockTls,
-) -> (ReceiverStream<TlsConn>, AcceptLoop) {
+/// Each connection carries its [`ClientIdentity`] (the role of its client
+/// certificate), as tonic's connect info.
+pub fn incoming(listener: TcpListener, tls: &MockTls) -> (ReceiverStream<TlsConn>, AcceptLoop) {
     let (tx, rx) = mpsc::channel::<TlsConn>(64);
     let acceptor = TlsAcceptor::from(tls.server_config());
     let task = tokio::spawn(async move {

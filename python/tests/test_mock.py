@@ -3,6 +3,7 @@ plaintext and mutual TLS, sessions, and every control helper."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -243,3 +244,27 @@ def test_memory_budget_reaches_the_binary_and_memory_reports_it():
         assert m["record_bytes"] > 0 and m["log_bytes"] >= len("hello\n")
         assert m["sessions"][0]["name"] == "default" and m["sessions"][0]["jobs"] == 1
         assert m["refused_run_jobs"] == 0 and not m["pressed"]
+
+
+def test_transcripts_of_a_session_and_to_a_file(tmp_path):
+    record = tmp_path / "all.jsonl"
+    with JobletMock(transcript_size=10, record=record) as m, m.session() as s:
+        with s.client() as c:
+            job = c.jobs.run_job(command="echo", args=["hi"])
+            assert b"".join(c.jobs.get_job_logs(job["job_uuid"])) == b"hi\n"
+        lines = s.transcript()
+        assert [(l["method"], l["status"]["code"]) for l in lines] == [("RunJob", "OK"), ("GetJobLogs", "OK")]
+        assert lines[0]["session"] == s.name and lines[0]["role"] == "admin"
+        assert lines[0]["request"] == {"command": "echo", "args": ["hi"]}
+        assert lines[0]["response"]["messages"][0]["jobUuid"] == job["job_uuid"]
+        assert lines[1]["response"]["log"]["text"] == "hi\n"
+        assert m.transcript() == []   # the default session made no call
+    written = [json.loads(l) for l in record.read_text().splitlines()]
+    assert sorted(l["seq"] for l in written) == [l["seq"] for l in lines]
+
+
+def test_transcripts_need_the_option(session):
+    with pytest.raises(grpc.RpcError) as info:
+        session.transcript()
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "--transcript-size" in info.value.details()

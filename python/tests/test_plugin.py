@@ -158,3 +158,60 @@ def test_a_mock_that_cannot_start_fails_its_tests_once_each(pytester: pytest.Pyt
 def test_the_marker_is_registered(pytester: pytest.Pytester):
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.joblet_mock(**options)*"])
+
+
+def test_a_running_mock_can_be_used_instead_of_starting_one(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
+    from joblet_mock import JobletMock
+
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def joblet_mock_options():
+            return {"gpus": 1}   # not applied to a running mock
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_uses_the_running_mock(joblet_client, joblet_session, joblet_mock):
+            assert joblet_mock.attached and joblet_mock.pid is None
+            joblet_client.jobs.run_job(command="echo", args=["through"])
+            assert joblet_session.verify("RunJob") == 1
+
+        @pytest.mark.joblet_mock(clock="manual")
+        def test_server_options_are_skipped(joblet_session):
+            raise AssertionError("not reached")
+        """
+    )
+    with JobletMock() as mock:
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--joblet-mock-addr={mock.address}")
+        result.assert_outcomes(passed=1, skipped=1)
+        result.stdout.fnmatch_lines([f"joblet-mock: the one running at {mock.address}*"])
+        # The test's session was on this mock, and reset when the test ended.
+        assert [c.method for c in mock.calls()] == []
+        assert [s.name for s in mock.sessions()] == ["default"]
+    with JobletMock() as mock:
+        result = pytester.runpytest("-p", "no:cacheprovider", "-k", "uses_the_running", "-rs")
+        # Without the option the plugin starts its own mock (the test asserts it is attached).
+        result.assert_outcomes(failed=1)
+        monkeypatch.setenv("JOBLET_MOCK_ADDR", mock.address)
+        result = pytester.runpytest("-p", "no:cacheprovider", "-k", "uses_the_running")
+        result.assert_outcomes(passed=1)
+
+
+def test_attach_checks_the_address():
+    from joblet_mock import JobletMock
+
+    with pytest.raises(ValueError):
+        JobletMock.attach("no-port")
+    mock = JobletMock.attach("http://127.0.0.1:1/")
+    assert mock.address == "127.0.0.1:1" and mock.running and mock.attached
+    assert repr(mock) == "<JobletMock attached to 127.0.0.1:1>"
+    with pytest.raises(RuntimeError, match="has no certificates"):
+        mock.client(role="viewer")
+    mock.stop()

@@ -1,12 +1,13 @@
 //! Integration tests of the conformance suite: the whole catalogue against
 //! the embedded mock, the mutants (proof that every case can fail), the
 //! server-v1 golden list, coverage of behaviours and RPCs, the report schema,
-//! and the binary end to end.
+//! the binary end to end, and record and replay.
 
 mod cli;
 mod coverage;
 mod embedded;
 mod mutants;
+mod replay;
 mod schema;
 mod server_v1;
 mod support;

@@ -226,6 +226,29 @@ struct Args {
     #[arg(long, env = "JOBLET_MOCK_JOURNAL_SIZE", default_value_t = joblet_mock::config::DEFAULT_JOURNAL_SIZE)]
     journal_size: usize,
 
+    /// Record every Joblet call with its whole answer into FILE, one JSON line
+    /// per call as it completes (the transcript format that
+    /// `joblet-conformance replay` plays against any endpoint). Control,
+    /// health and reflection calls are not recorded.
+    #[arg(long, value_name = "FILE", env = "JOBLET_MOCK_RECORD")]
+    record: Option<PathBuf>,
+
+    /// Keep the last N calls of each session, with their answers, for
+    /// `joblet-mock ctl transcript` and the control API's ExportTranscript
+    /// (0: none).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "JOBLET_MOCK_TRANSCRIPT_SIZE",
+        default_value_t = 0
+    )]
+    transcript_size: usize,
+
+    /// Log bytes kept per GetJobLogs call in transcripts (beyond it, only
+    /// their count and SHA-256).
+    #[arg(long, value_name = "BYTES", env = "JOBLET_MOCK_RECORD_LOG_LIMIT", default_value_t = joblet_mock::transcript::DEFAULT_LOG_LIMIT)]
+    record_log_limit: usize,
+
     /// Sessions (x-joblet-mock-session metadata) held at once besides the default.
     #[arg(long, env = "JOBLET_MOCK_MAX_SESSIONS", default_value_t = 1024)]
     max_sessions: usize,
@@ -349,7 +372,9 @@ impl Args {
         if let Some(seed) = self.seed {
             // A reproducible node: its ID follows the seed too.
             config.node_id = uuid::Builder::from_random_bytes(
-                (u128::from(seed) * 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835).to_le_bytes(),
+                u128::from(seed)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                    .to_le_bytes(),
             )
             .into_uuid()
             .to_string();
@@ -366,6 +391,21 @@ impl Args {
         }
         if let Some(id) = self.node_id {
             config.node_id = id;
+        }
+        if self.record.is_some() || self.transcript_size > 0 {
+            anyhow::ensure!(
+                self.record_log_limit > 0,
+                "--record-log-limit must be at least 1"
+            );
+            let recorder =
+                joblet_mock::transcript::Recorder::new(joblet_mock::transcript::RecorderOptions {
+                    file: self.record.clone(),
+                    per_session: self.transcript_size,
+                    max_sessions: self.max_sessions + 1,
+                    log_limit: self.record_log_limit,
+                })
+                .context("--record")?;
+            config.transcript = Some(Arc::new(recorder));
         }
         Ok(config)
     }

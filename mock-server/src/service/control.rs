@@ -292,6 +292,32 @@ impl MockControl for ControlSvc {
         Ok(Response::new(pb::ClearCallsResponse { cleared }))
     }
 
+    async fn export_transcript(
+        &self,
+        request: Request<pb::ExportTranscriptRequest>,
+    ) -> Result<Response<pb::ExportTranscriptResponse>, Status> {
+        let name = session_name(&request, &request.get_ref().session)?;
+        crate::session::check_name(&name)?;
+        let recorder = self
+            .node
+            .config()
+            .transcript
+            .as_ref()
+            .filter(|r| r.keeps_sessions())
+            .ok_or_else(|| {
+                Status::failed_precondition(
+                    "this joblet-mock keeps no transcripts: start it with --transcript-size N \
+                     (calls kept per session) to export them; --record FILE writes every \
+                     call to a file",
+                )
+            })?;
+        let (lines, dropped) = recorder.session_lines(&name).unwrap_or_default();
+        Ok(Response::new(pb::ExportTranscriptResponse {
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            dropped,
+        }))
+    }
+
     async fn snapshot(
         &self,
         request: Request<pb::SnapshotRequest>,

@@ -160,6 +160,31 @@ async fn e2e_binary_serves_a_job_and_exits_0_on_sigterm() {
     );
 }
 
+/// `--seed N`: any seed starts the binary (the node ID derived from it used
+/// to overflow for seeds of 2 and more in debug builds), and the same seed
+/// gives the same node ID.
+#[tokio::test]
+async fn e2e_any_seed_gives_a_reproducible_node_id() {
+    let mut node_ids = Vec::new();
+    for seed in ["2", "18446744073709551615", "2"] {
+        let mut mock = MockProcess::start(&["--seed", seed]).await;
+        let mut jobs = jobs_at(&mock.url()).await;
+        let r = run(&mut jobs, cmd("true", &[])).await;
+        let status = wait_final(&jobs, &r.job_uuid).await;
+        assert!(uuid::Uuid::parse_str(&status.node_id).is_ok(), "{status:?}");
+        node_ids.push(status.node_id);
+        mock.terminate();
+        let exit = mock.exit_status().await;
+        assert!(
+            exit.success(),
+            "--seed {seed}: {exit:?}; stderr: {}",
+            mock.stderr.lock().unwrap()
+        );
+    }
+    assert_eq!(node_ids[0], node_ids[2]);
+    assert_ne!(node_ids[0], node_ids[1]);
+}
+
 /// ALL-3 and JOB-RUN-5 with a server that is not on UTC: job times carry the
 /// server's offset, and an offset-less schedule is the server's local time.
 #[tokio::test]

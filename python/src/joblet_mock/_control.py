@@ -346,6 +346,16 @@ class Controls:
         r = self._control().ClearCalls(pb.ClearCallsRequest(session=self._session_name), timeout=CONTROL_TIMEOUT)
         return r.cleared
 
+    def transcript(self) -> list[dict]:
+        """The session's transcript: every Joblet call it received with its
+        whole answer, one dict per call (the JSON lines of `joblet-mock
+        --record`, which `joblet-conformance replay` plays against any
+        endpoint), in the order the calls started. The mock must keep them:
+        `JobletMock(transcript_size=N)`."""
+        req = pb.ExportTranscriptRequest(session=self._session_name)
+        r = self._control().ExportTranscript(req, timeout=CONTROL_TIMEOUT)
+        return [json.loads(line) for line in r.lines]
+
     def verify(
         self,
         method: Optional[str] = None,

@@ -108,8 +108,9 @@ class JobletMock(Controls):
     "server-v1"), `quirks`, `clock` ("real", "virtual" or "manual"),
     `scenarios` (files), `faults` (`--fault` rules), `faults_file`, `seed`,
     `memory_budget` (`--memory-budget`), `mutant`, `unknown_command`,
-    `journal_size`, `max_sessions`, `cpu_cores`, `log_retention_bytes`, and
-    `extra_args` for any other flag. `binary` overrides `binary_path()`;
+    `journal_size`, `max_sessions`, `cpu_cores`, `log_retention_bytes`,
+    `transcript_size` (calls kept per session for `transcript()`), `record`
+    (a transcript file of every call), and `extra_args` for any other flag. `binary` overrides `binary_path()`;
     `workdir` keeps the stderr log (`joblet-mock.stderr.log`) and certificates
     there instead of in a temporary directory removed at `stop()`.
 
@@ -137,6 +138,8 @@ class JobletMock(Controls):
         max_sessions: Optional[int] = None,
         cpu_cores: Optional[int] = None,
         log_retention_bytes: Optional[int] = None,
+        transcript_size: Optional[int] = None,
+        record: Union[None, str, "os.PathLike[str]"] = None,
         extra_args: Iterable[str] = (),
         binary: Union[None, str, "os.PathLike[str]"] = None,
         workdir: Union[None, str, "os.PathLike[str]"] = None,
@@ -173,6 +176,8 @@ class JobletMock(Controls):
         flag("--max-sessions", max_sessions)
         flag("--cpu-cores", cpu_cores)
         flag("--log-retention-bytes", log_retention_bytes)
+        flag("--transcript-size", transcript_size)
+        flag("--record", None if record is None else Path(record).resolve())
         extra = as_list(extra_args, "extra_args")
         if not all(isinstance(a, str) for a in extra):
             raise TypeError(f"JobletMock: extra_args are str, got {extra!r}")
@@ -196,6 +201,31 @@ class JobletMock(Controls):
         self._control_channel: Optional[grpc.Channel] = None
         self._control_stub: Optional[pb_grpc.MockControlStub] = None
         self._lock = threading.Lock()
+        self._attached = False
+
+    @classmethod
+    def attach(cls, address: str) -> "JobletMock":
+        """A `JobletMock` for a joblet-mock that is already running at
+        `address` (its plaintext `HOST:PORT`), or for anything that forwards
+        to one, such as the recording proxy of `joblet-conformance record`.
+        Clients, sessions and the control helpers work as usual; `start()`
+        and `stop()` neither start nor stop a process, and TLS clients are
+        not available (it has no certificates of its own)."""
+        mock = cls()
+        address = address.strip()
+        for scheme in ("http://", "grpc://"):
+            if address.startswith(scheme):
+                address = address[len(scheme) :]
+        address = address.rstrip("/")
+        _split_addr(address)  # HOST:PORT, or ValueError
+        mock.address = address
+        mock._attached = True
+        return mock
+
+    @property
+    def attached(self) -> bool:
+        """Whether this stands for a mock started elsewhere (`attach`)."""
+        return self._attached
 
     # ------------------------------------------------------------ lifecycle
 
@@ -208,12 +238,14 @@ class JobletMock(Controls):
         self.stop()
 
     def __repr__(self) -> str:
+        if self._attached:
+            return f"<JobletMock attached to {self.address}>"
         state = f"on {self.address}" if self.running else "stopped"
         return f"<JobletMock {state}{' tls ' + self.tls_address if self.tls_address else ''}>"
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._attached or (self._proc is not None and self._proc.poll() is None)
 
     @property
     def pid(self) -> Optional[int]:
@@ -246,6 +278,8 @@ class JobletMock(Controls):
     def start(self) -> "JobletMock":
         """Starts the binary and waits for its ready line(s). Raises
         `MockStartError` when it exits or is not ready in `ready_timeout`."""
+        if self._attached:
+            return self
         if self._proc is not None:
             raise RuntimeError("JobletMock: already started")
         self.address = self.tls_address = None
@@ -370,7 +404,7 @@ class JobletMock(Controls):
                 self._owns_workdir = False
 
     def _require_started(self) -> str:
-        if self.address is None or self._proc is None:
+        if self.address is None or (self._proc is None and not self._attached):
             raise RuntimeError("JobletMock is not running: use `with JobletMock() as mock:` or start()")
         return self.address
 
@@ -425,6 +459,11 @@ class JobletMock(Controls):
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES} (or None for plaintext), got {role!r}")
         self._require_started()
+        if self._attached:
+            raise RuntimeError(
+                f"role={role!r}: a JobletMock attached to {self.address} has no certificates; "
+                "use a plaintext client (role=None)"
+            )
         if not self.tls or self.certs_dir is None:
             raise RuntimeError(f"role={role!r} needs mutual TLS: start the mock with JobletMock(tls=True)")
         return self.certs_dir

@@ -29,6 +29,14 @@ to its tests; the closest one wins per option.
 
 When a test that used `joblet_session` fails, its report gets a section with
 the calls the session received.
+
+`--joblet-mock-addr HOST:PORT` (or `JOBLET_MOCK_ADDR`) runs the tests against
+a joblet-mock that is already running there, or against anything that
+forwards to one, such as the recording proxy of `joblet-conformance record`
+(which is how `fixtures/transcripts/` are recorded): no mock is started,
+`joblet_mock_options` are not applied, and tests that ask the marker for
+server options of their own are skipped. Sessions and the control helpers
+work as usual.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import pytest
 
@@ -64,6 +72,8 @@ SERVER_OPTIONS = frozenset(
         "max_sessions",
         "cpu_cores",
         "log_retention_bytes",
+        "transcript_size",
+        "record",
         "extra_args",
         "binary",
         "env",
@@ -76,7 +86,25 @@ SESSION_OPTIONS = frozenset({"faults", "scenarios"})
 """Marker options applied to the test's session instead of the server."""
 
 _SESSION_KEY = pytest.StashKey[MockSession]()
+ADDR_ENV = "JOBLET_MOCK_ADDR"
+"""The environment variable naming a running mock (`--joblet-mock-addr`)."""
 _SESSION_CHARS = re.compile(r"[^A-Za-z0-9\-_.:/@+]")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--joblet-mock-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help=f"use the joblet-mock (or recording proxy) running at HOST:PORT instead of starting "
+        f"one (default: ${ADDR_ENV})",
+    )
+
+
+def remote_address(config: pytest.Config) -> Optional[str]:
+    """The running mock the tests use instead of starting one, if any."""
+    value = config.getoption("joblet_mock_addr", default=None) or os.environ.get(ADDR_ENV, "")
+    return value.strip() or None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,6 +117,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    remote = remote_address(config)
+    if remote:
+        return f"joblet-mock: the one running at {remote} (--joblet-mock-addr / ${ADDR_ENV})"
     try:
         return f"joblet-mock: {binary_path()}"
     except FileNotFoundError as e:
@@ -119,12 +150,22 @@ class MockPool:
     use and stopped at the end. A mock that fails to start fails every test
     that asks for it, with the same report, without being retried."""
 
-    def __init__(self, tmp_path_factory: pytest.TempPathFactory):
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, remote: Optional[str] = None):
         self._tmp = tmp_path_factory
         self._mocks: dict[Any, JobletMock] = {}
         self._failed: dict[Any, str] = {}
+        self.remote = remote
+        """A running mock's address (`--joblet-mock-addr`): every test uses it."""
+        self._attached: Optional[JobletMock] = None
 
     def get(self, options: dict) -> JobletMock:
+        if self.remote:
+            if self._attached is None:
+                try:
+                    self._attached = JobletMock.attach(self.remote)
+                except ValueError as e:
+                    raise pytest.UsageError(f"--joblet-mock-addr / ${ADDR_ENV}: {self.remote!r}: {e}")
+            return self._attached
         key = _freeze(options)
         if key in self._failed:
             pytest.fail(self._failed[key], pytrace=False)
@@ -151,6 +192,8 @@ class MockPool:
         for mock in self._mocks.values():
             mock.stop()
         self._mocks.clear()
+        if self._attached is not None:
+            self._attached.stop()
 
 
 @pytest.fixture(scope="session")
@@ -161,9 +204,11 @@ def joblet_mock_options() -> dict:
 
 
 @pytest.fixture(scope="session")
-def joblet_mock_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockPool]:
+def joblet_mock_pool(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MockPool]:
     """Every mock this test run started (the session's and those of markers)."""
-    pool = MockPool(tmp_path_factory)
+    pool = MockPool(tmp_path_factory, remote_address(request.config))
     try:
         yield pool
     finally:
@@ -207,6 +252,11 @@ def joblet_session(
     _check_options(joblet_mock_options, "joblet_mock_options", SERVER_OPTIONS)
     marked = _marker_options(request.node)
     per_session = {k: marked.pop(k) for k in SESSION_OPTIONS if k in marked}
+    if joblet_mock_pool.remote and marked:
+        pytest.skip(
+            f"needs a joblet-mock started with {marked}; the tests use the one running at "
+            f"{joblet_mock_pool.remote} (--joblet-mock-addr / ${ADDR_ENV})"
+        )
     mock = joblet_mock_pool.get({**joblet_mock_options, **marked})
     session = mock.session(session_name_for(request.node))
     if per_session.get("faults"):

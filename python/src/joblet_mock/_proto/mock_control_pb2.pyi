@@ -154,6 +154,20 @@ class ClearCallsResponse(_message.Message):
     cleared: int
     def __init__(self, cleared: _Optional[int] = ...) -> None: ...
 
+class ExportTranscriptRequest(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    def __init__(self, session: _Optional[str] = ...) -> None: ...
+
+class ExportTranscriptResponse(_message.Message):
+    __slots__ = ("lines", "dropped")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedScalarFieldContainer[str]
+    dropped: int
+    def __init__(self, lines: _Optional[_Iterable[str]] = ..., dropped: _Optional[int] = ...) -> None: ...
+
 class SnapshotRequest(_message.Message):
     __slots__ = ("session",)
     SESSION_FIELD_NUMBER: _ClassVar[int]

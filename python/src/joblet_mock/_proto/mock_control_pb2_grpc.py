@@ -79,6 +79,11 @@ class MockControlStub:
                 request_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.ClearCallsRequest.SerializeToString,
                 response_deserializer=joblet__mock_dot___proto_dot_mock__control__pb2.ClearCallsResponse.FromString,
                 _registered_method=True)
+        self.ExportTranscript = channel.unary_unary(
+                '/jobletmock.v1.MockControl/ExportTranscript',
+                request_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.ExportTranscriptRequest.SerializeToString,
+                response_deserializer=joblet__mock_dot___proto_dot_mock__control__pb2.ExportTranscriptResponse.FromString,
+                _registered_method=True)
         self.Snapshot = channel.unary_unary(
                 '/jobletmock.v1.MockControl/Snapshot',
                 request_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.SnapshotRequest.SerializeToString,
@@ -169,6 +174,16 @@ class MockControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportTranscript(self, request, context):
+        """The session's transcript: every Joblet call it received with its whole
+        answer, one JSON line each (the format of `joblet-mock --record FILE`),
+        in the order the calls started. Needs `--transcript-size N`
+        (FAILED_PRECONDITION without it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Snapshot(self, request, context):
         """The session's state (networks, volumes, runtimes, jobs with their logs,
         clock time) as JSON.
@@ -248,6 +263,11 @@ def add_MockControlServicer_to_server(servicer, server):
                     servicer.ClearCalls,
                     request_deserializer=joblet__mock_dot___proto_dot_mock__control__pb2.ClearCallsRequest.FromString,
                     response_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.ClearCallsResponse.SerializeToString,
+            ),
+            'ExportTranscript': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportTranscript,
+                    request_deserializer=joblet__mock_dot___proto_dot_mock__control__pb2.ExportTranscriptRequest.FromString,
+                    response_serializer=joblet__mock_dot___proto_dot_mock__control__pb2.ExportTranscriptResponse.SerializeToString,
             ),
             'Snapshot': grpc.unary_unary_rpc_method_handler(
                     servicer.Snapshot,
@@ -513,6 +533,33 @@ class MockControl:
             '/jobletmock.v1.MockControl/ClearCalls',
             joblet__mock_dot___proto_dot_mock__control__pb2.ClearCallsRequest.SerializeToString,
             joblet__mock_dot___proto_dot_mock__control__pb2.ClearCallsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportTranscript(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jobletmock.v1.MockControl/ExportTranscript',
+            joblet__mock_dot___proto_dot_mock__control__pb2.ExportTranscriptRequest.SerializeToString,
+            joblet__mock_dot___proto_dot_mock__control__pb2.ExportTranscriptResponse.FromString,
             options,
             channel_credentials,
             insecure,
