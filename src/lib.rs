@@ -23,11 +23,13 @@
 //! - `cli` (feature `cli`): the connection flags (`--ca/--cert/--key`,
 //!   `--node`, `JOBLET_*` variables) that the conformance suite and the load
 //!   generator share.
+//! - [`code_name`]: gRPC status codes by their spec names.
 //! - [`Error`]: the typed errors of this crate.
 //! - `testing` (feature `test-util`): helpers shared by the crates' tests.
 
 #[cfg(feature = "cli")]
 pub mod cli;
+mod code;
 pub mod control;
 pub mod error;
 pub mod pb;
@@ -36,6 +38,7 @@ pub mod target;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use code::code_name;
 pub use error::Error;
 pub use target::{Target, Tls, TlsFiles, TlsPem};
 

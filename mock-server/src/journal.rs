@@ -178,29 +178,8 @@ fn render_value(value: &PValue, kind: &Kind) -> String {
     }
 }
 
-/// The canonical name of a gRPC code: `"OK"`, `"INVALID_ARGUMENT"`, ...
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
+/// The canonical upper-case name of a gRPC code (`FAILED_PRECONDITION`).
+pub use joblet_testkit::code_name;
 
 /// Parses a gRPC code from its canonical name (any case, `-` or `_`) or its
 /// number: `"INVALID_ARGUMENT"`, `"not-found"`, `"3"`.

@@ -3,7 +3,7 @@
 //! flags, sets up logging and reports.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -518,7 +518,7 @@ fn ctrl_c(cancel: CancellationToken) {
     });
 }
 
-fn write(path: &PathBuf, text: &str, what: &str) -> anyhow::Result<()> {
+fn write(path: &Path, text: &str, what: &str) -> anyhow::Result<()> {
     std::fs::write(path, text)
         .with_context(|| format!("cannot write the {what} to {}", path.display()))
 }
@@ -625,19 +625,35 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         e.shutdown().await;
     }
     print!("{}", report::human(&result, args.verbose));
-    if let Some(path) = &args.json {
-        write(path, &JsonReport::new(&result).to_json(), "JSON report")?;
-        eprintln!("JSON report: {}", path.display());
-    }
-    if let Some(path) = &args.junit {
-        write(path, &report::junit(&result), "JUnit report")?;
-        eprintln!("JUnit report: {}", path.display());
-    }
+    write_reports(
+        args.json.as_deref(),
+        || JsonReport::new(&result).to_json(),
+        args.junit.as_deref(),
+        || report::junit(&result),
+    )?;
     Ok(if result.passed() && !result.interrupted {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes the JSON and JUnit reports a run or a replay was asked for.
+fn write_reports(
+    json: Option<&Path>,
+    json_text: impl FnOnce() -> String,
+    junit: Option<&Path>,
+    junit_text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if let Some(path) = json {
+        write(path, &json_text(), "JSON report")?;
+        eprintln!("JSON report: {}", path.display());
+    }
+    if let Some(path) = junit {
+        write(path, &junit_text(), "JUnit report")?;
+        eprintln!("JUnit report: {}", path.display());
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -828,14 +844,12 @@ async fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         e.shutdown().await;
     }
     print!("{}", report::human_replay(&result, args.verbose));
-    if let Some(path) = &args.json {
-        write(path, &JsonReport::new(&result).to_json(), "JSON report")?;
-        eprintln!("JSON report: {}", path.display());
-    }
-    if let Some(path) = &args.junit {
-        write(path, &report::junit(&result), "JUnit report")?;
-        eprintln!("JUnit report: {}", path.display());
-    }
+    write_reports(
+        args.json.as_deref(),
+        || JsonReport::new(&result).to_json(),
+        args.junit.as_deref(),
+        || report::junit(&result),
+    )?;
     Ok(if result.passed() && !result.interrupted {
         ExitCode::SUCCESS
     } else {

@@ -7,28 +7,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// A gRPC status code (the numeric codes of the gRPC spec).
 pub type Code = tonic::Code;
 
-/// The upper-case name of a code as the gRPC spec spells it (`UNAVAILABLE`).
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
+/// The canonical upper-case name of a gRPC code (`FAILED_PRECONDITION`).
+pub use joblet_testkit::code_name;
 
 /// The code a gRPC client infers from a non-200 HTTP status (gRPC's
 /// "HTTP to gRPC status code mapping").
