@@ -89,6 +89,23 @@ impl JsonReport {
 /// (all of them with `verbose`), then the leaks.
 fn outcome_lines(result: &RunResult, verbose: bool) -> String {
     let mut out = String::new();
+    // Nothing reached the target (a wrong address, a refused handshake): one
+    // line rather than the same reason under every case.
+    if let [first, rest @ ..] = &result.outcomes[..]
+        && !verbose
+        && first.state == State::Error
+        && rest
+            .iter()
+            .all(|o| o.state == State::Error && o.message == first.message)
+    {
+        let _ = writeln!(
+            out,
+            "ERROR every one of the {} selected: {}",
+            result.outcomes.len(),
+            first.message.as_deref().unwrap_or("(no message)")
+        );
+        return out;
+    }
     let repeat = result.outcomes.iter().map(|o| o.attempt).max().unwrap_or(1) > 1;
     for o in &result.outcomes {
         if o.state == State::Pass && !verbose {

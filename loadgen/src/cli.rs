@@ -518,11 +518,13 @@ fn prepare(common: &CommonArgs, plan: Plan, max_in_flight: u32) -> anyhow::Resul
     })
 }
 
-fn load(args: &LoadArgs) -> Load {
-    match (args.rate, args.concurrency) {
+fn load(args: &LoadArgs) -> anyhow::Result<Load> {
+    Ok(match (args.rate, args.concurrency) {
+        (Some(0.0), _) => bail!("--rate must be above 0 (requests per second)"),
         (Some(r), _) => Load::Rate(r),
+        (None, Some(0)) => bail!("--concurrency must be at least 1"),
         (None, c) => Load::Concurrency(c.unwrap_or(16)),
-    }
+    })
 }
 
 /// Turns the flags of a load subcommand into what to run.
@@ -533,7 +535,7 @@ fn prepare_command(command: &Command) -> anyhow::Result<Option<Prepared>> {
                 "submit",
                 Action::Call(Rpc::RunJob),
                 a.job.spec()?,
-                load(&a.load),
+                load(&a.load)?,
                 a.common.duration,
                 a.common.requests,
             )?;
@@ -549,7 +551,7 @@ fn prepare_command(command: &Command) -> anyhow::Result<Option<Prepared>> {
                 "lifecycle",
                 Action::Lifecycle(follow),
                 a.job.spec()?,
-                load(&a.load),
+                load(&a.load)?,
                 a.common.duration,
                 a.common.requests,
             )?;

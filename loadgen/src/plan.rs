@@ -336,6 +336,11 @@ impl Plan {
         if self.requests == Some(0) {
             return Err(invalid("--requests must be at least 1"));
         }
+        if self.stages.iter().all(|s| s.load.level() == 0.0) {
+            return Err(invalid(
+                "every stage has rate 0 or concurrency 0: the run would send nothing",
+            ));
+        }
         let last = self.stages.len() - 1;
         let mut previous: Option<&Stage> = None;
         for (i, s) in self.stages.iter().enumerate() {
@@ -627,6 +632,27 @@ stages:
         assert!(Plan::from_yaml(yaml, "t", None).is_err());
         let p = Plan::from_yaml(yaml, "t", Some(10)).unwrap();
         assert_eq!(p.total_duration(), None);
+    }
+
+    #[test]
+    fn a_plan_that_sends_nothing_is_refused() {
+        let yaml = "operations: {RunJob: 1}\nstages: [{rate: 0, duration: 5s}, {concurrency: 0, duration: 5s}]";
+        let err = Plan::from_yaml(yaml, "t", None).unwrap_err().to_string();
+        assert!(err.contains("would send nothing"), "{err}");
+        // A pause between two loaded stages is fine.
+        let yaml = "operations: {RunJob: 1}\nstages: [{rate: 10, duration: 1s}, {rate: 0, duration: 1s}, {rate: 10, duration: 1s}]";
+        assert!(Plan::from_yaml(yaml, "t", None).is_ok());
+        for load in [Load::Rate(0.0), Load::Concurrency(0)] {
+            let single = Plan::single(
+                "submit",
+                Action::Call(Rpc::RunJob),
+                JobSpec::true_job(),
+                load,
+                None,
+                Some(5),
+            );
+            assert!(single.is_err(), "{load}");
+        }
     }
 
     #[test]

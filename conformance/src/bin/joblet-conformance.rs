@@ -214,7 +214,7 @@ struct ReplayArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Comparing")]
     settle: Duration,
     /// Longest one call may take (a stream that does not end fails).
-    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Comparing")]
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DURATION", help_heading = "Comparing")]
     call_timeout: Duration,
     /// `asap`: each call as soon as the calls before it allow; `recorded`:
     /// with the recorded gaps.
@@ -266,7 +266,7 @@ struct SelectArgs {
     )]
     skip: Vec<String>,
     /// Per-case deadline (a case that has no verdict by then fails).
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Running")]
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION", help_heading = "Running")]
     case_timeout: Duration,
     /// Cases run at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Running")]
@@ -370,7 +370,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "Running")]
     repeat: u32,
     /// Deadline of the whole run; cases not run by then are Errors.
-    #[arg(long, default_value = "30m", value_parser = parse_duration, value_name = "DURATION", help_heading = "Running")]
+    #[arg(long, default_value = "30m", value_parser = parse_positive_duration, value_name = "DURATION", help_heading = "Running")]
     timeout: Duration,
     /// Run ID: resources are named cf-<ID>-… (default: random, 6 characters).
     #[arg(long, value_name = "ID", value_parser = parse_run_id, help_heading = "Running")]
@@ -565,6 +565,10 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "no case matches the selection (--focus/--skip/--read-only/--rerun-failed); `--list` shows the catalogue"
         );
     }
+    check_report_paths(&[
+        (args.json.as_deref(), "JSON report"),
+        (args.junit.as_deref(), "JUnit report"),
+    ])?;
     let targets: Vec<String> = args.target.iter().cloned().collect();
     let resolved = args.connect.resolve(&targets)?;
     let mut embedded = None;
@@ -636,6 +640,30 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A duration above zero (deadlines: zero would fail everything unseen).
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("{text:?}: must be above 0")),
+        d => Ok(d),
+    }
+}
+
+/// Checks, before anything runs, that the reports asked for can be written
+/// (a long run against a node should not end in "cannot write"): each file is
+/// created, or opened for writing if it exists, and left for the run's end.
+fn check_report_paths(paths: &[(Option<&Path>, &str)]) -> anyhow::Result<()> {
+    for (path, what) in paths {
+        if let Some(path) = path {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot write the {what} to {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the JSON and JUnit reports a run or a replay was asked for.
@@ -783,6 +811,10 @@ async fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.rules {
         rules = rules.then(RuleSet::load(path)?);
     }
+    check_report_paths(&[
+        (args.json.as_deref(), "JSON report"),
+        (args.junit.as_deref(), "JUnit report"),
+    ])?;
     let targets: Vec<String> = args.target.iter().cloned().collect();
     let resolved = args.connect.resolve(&targets)?;
     let mut embedded = None;

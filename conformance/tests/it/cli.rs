@@ -360,8 +360,17 @@ fn an_unreachable_target_is_an_error_not_a_failure() {
             .message
             .as_deref()
             .unwrap_or_default()
-            .contains("cannot connect")
+            .contains("cannot connect to 127.0.0.1:1: transport error: tcp connect error")
     );
+    // One line gives the reason, not one per case.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.matches("tcp connect error").count(),
+        1,
+        "{}",
+        text(&out)
+    );
+    assert!(stdout.contains("ERROR every one of the"), "{}", text(&out));
 }
 
 #[test]
@@ -382,6 +391,47 @@ fn bad_flags_are_clear_errors() {
     );
     let out = conformance(&["--case-timeout", "soon"]);
     assert_eq!(out.status.code(), Some(2));
+    // Deadlines of zero, and reports that could not be written at the end,
+    // are refused before anything runs, naming the flag or the file.
+    for (args, named) in [
+        (&["--case-timeout", "0s"][..], "--case-timeout"),
+        (&["--timeout", "0"][..], "--timeout"),
+        (
+            &["replay", "--call-timeout", "0ms", "t.jsonl"][..],
+            "--call-timeout",
+        ),
+        (
+            &[
+                "--json",
+                "/nonexistent-dir/r.json",
+                "--focus",
+                "jobs.stop.*",
+            ][..],
+            "/nonexistent-dir/r.json",
+        ),
+        (
+            &[
+                "--junit",
+                "/nonexistent-dir/r.xml",
+                "--focus",
+                "jobs.stop.*",
+            ][..],
+            "/nonexistent-dir/r.xml",
+        ),
+    ] {
+        let out = conformance(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(named),
+            "{args:?} names {named}: {}",
+            text(&out)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("cases against"),
+            "{args:?} ran: {}",
+            text(&out)
+        );
+    }
     let out = conformance(&["--viewer-cert", "v.pem", "--viewer-key", "v-key.pem"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(Path::new(env!("CARGO_BIN_EXE_joblet-conformance")).exists());

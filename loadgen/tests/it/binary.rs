@@ -210,6 +210,9 @@ fn bad_flags_get_clear_errors() {
     // before anything is sent.
     for (args, flag) in [
         (&["logs", "--concurrency", "0"][..], "--concurrency"),
+        (&["submit", "--concurrency", "0"][..], "--concurrency"),
+        (&["submit", "--rate", "0"][..], "--rate"),
+        (&["lifecycle", "--rate", "0"][..], "--rate"),
         (&["submit", "--h2-max-frame", "1KiB"][..], "--h2-max-frame"),
         (&["submit", "--metadata", "novalue"][..], "--metadata"),
         (
