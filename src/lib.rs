@@ -24,7 +24,10 @@
 //!   `--node`, `JOBLET_*` variables) that the conformance suite and the load
 //!   generator share.
 //! - [`code_name`]: gRPC status codes by their spec names.
-//! - [`Error`]: the typed errors of this crate.
+//! - [`Error`]: the typed errors of this crate; [`error_chain`] prints any
+//!   error with its causes, as the binaries do.
+//! - [`ShutdownSignal`]: SIGINT/SIGTERM registered before a binary announces
+//!   that it is ready, so a stop right after is still graceful.
 //! - `testing` (feature `test-util`): helpers shared by the crates' tests.
 
 #[cfg(feature = "cli")]
@@ -34,12 +37,14 @@ pub mod control;
 pub mod error;
 pub mod pb;
 pub mod rnx;
+mod signal;
 pub mod target;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use code::code_name;
-pub use error::Error;
+pub use error::{Error, error_chain};
+pub use signal::ShutdownSignal;
 pub use target::{Target, Tls, TlsFiles, TlsPem};
 
 /// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`).

@@ -292,7 +292,7 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
     let channel = match config.targets.main.connect().await {
         Ok(c) => c,
         Err(e) => {
-            let reason = error_chain(&e);
+            let reason = joblet_testkit::error_chain(&e);
             for attempt in 1..=config.repeat.max(1) {
                 for case in cases {
                     let mut o = Outcome::new(case, attempt, State::Error);
@@ -514,23 +514,6 @@ fn panic_text(e: tokio::task::JoinError) -> String {
     }
 }
 
-/// An error with its causes, `outer: cause: root cause` (a transport error
-/// alone says only "transport error"; the DNS or TLS reason is in its
-/// sources). A cause whose text the message already holds is left out.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !c.is_empty() && !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// Parses a duration: `30s`, `500ms`, `2m`, `1h`, `1m30s`, or plain seconds
 /// (`45`, `0.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -586,21 +569,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn error_chain_names_every_cause_once() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("cannot connect to node1:50051: transport error")]
-        struct Outer(#[source] Middle);
-        #[derive(Debug, thiserror::Error)]
-        #[error("transport error")]
-        struct Middle(#[source] std::io::Error);
-        let e = Outer(Middle(std::io::Error::other("dns error: no such host")));
-        assert_eq!(
-            error_chain(&e),
-            "cannot connect to node1:50051: transport error: dns error: no such host"
-        );
-    }
 
     #[test]
     fn durations_parse() {

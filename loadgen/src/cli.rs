@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -441,6 +441,8 @@ struct Prepared {
 }
 
 fn prepare(common: &CommonArgs, plan: Plan, max_in_flight: u32) -> anyhow::Result<Prepared> {
+    check_writable(common.json.as_deref(), "--json")?;
+    check_writable(common.html.as_deref(), "--html")?;
     let mut addrs = Vec::new();
     let mut weights = Vec::new();
     for t in &common.targets {
@@ -525,6 +527,30 @@ fn load(args: &LoadArgs) -> anyhow::Result<Load> {
         (None, Some(0)) => bail!("--concurrency must be at least 1"),
         (None, c) => Load::Concurrency(c.unwrap_or(16)),
     })
+}
+
+/// Checks before the run that a report can be written where asked (a long
+/// run should not end in "cannot write"), without creating the report
+/// itself: a distributed run's merge step may be waiting for it to appear.
+fn check_writable(path: Option<&Path>, flag: &str) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    if path.is_dir() {
+        bail!(
+            "{flag} {}: is a directory, give a file name",
+            path.display()
+        );
+    }
+    let mut probe = path.as_os_str().to_owned();
+    probe.push(".partial");
+    let probe = PathBuf::from(probe);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&probe)
+        .with_context(|| format!("{flag} {}: cannot write there", path.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Turns the flags of a load subcommand into what to run.
@@ -780,11 +806,17 @@ pub fn execute(cli: Cli) -> ExitCode {
     match execute_inner(cli) {
         Ok(code) => code,
         Err(Failure::Usage(e)) => {
-            eprintln!("joblet-loadgen: error: {e:#}\n\nFor more information, try '--help'.");
+            eprintln!(
+                "joblet-loadgen: error: {}\n\nFor more information, try '--help'.",
+                joblet_testkit::error_chain(e.as_ref())
+            );
             ExitCode::from(EXIT_USAGE)
         }
         Err(Failure::Run(e)) => {
-            eprintln!("joblet-loadgen: {e:#}");
+            eprintln!(
+                "joblet-loadgen: {}",
+                joblet_testkit::error_chain(e.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

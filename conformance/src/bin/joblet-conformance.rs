@@ -684,21 +684,6 @@ fn write_reports(
     Ok(())
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 async fn record_cmd(args: RecordArgs) -> anyhow::Result<ExitCode> {
     use joblet_conformance::proxy::{self, ProxyOptions, ProxyTls};
     use joblet_mock::transcript::{Recorder, RecorderOptions};
@@ -760,6 +745,7 @@ async fn record_cmd(args: RecordArgs) -> anyhow::Result<ExitCode> {
         recorder: Arc::new(recorder),
     })
     .await?;
+    let shutdown = joblet_testkit::ShutdownSignal::register();
     {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
@@ -781,7 +767,7 @@ async fn record_cmd(args: RecordArgs) -> anyhow::Result<ExitCode> {
         "recording to {} the calls forwarded to {upstream_text}; Ctrl-C to stop",
         args.out.display()
     );
-    shutdown_signal().await;
+    shutdown.wait().await;
     let recorder = Arc::clone(&running.recorder);
     tokio::time::timeout(Duration::from_secs(5), running.shutdown())
         .await
@@ -968,24 +954,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("joblet-conformance: {}", error_text(&e));
+            eprintln!(
+                "joblet-conformance: {}",
+                joblet_testkit::error_chain(e.as_ref())
+            );
             ExitCode::from(2)
         }
     }
-}
-
-/// An error and its causes, `: `-separated, leaving out a cause whose text
-/// the message before it already ends with.
-fn error_text(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !out.ends_with(&text) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&text);
-        }
-    }
-    out
 }

@@ -420,7 +420,7 @@ pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResu
     let main = match config.targets.main.connect().await {
         Ok(c) => c,
         Err(e) => {
-            let reason = crate::runner::error_chain(&e);
+            let reason = joblet_testkit::error_chain(&e);
             let outcomes = plan
                 .iter()
                 .map(|p| {

@@ -222,6 +222,15 @@ fn bad_flags_get_clear_errors() {
         (&["submit", "--threshold", "logs.mbps>5"][..], "logs"),
         (&["submit", "--connections", "0"][..], "--connections"),
         (
+            &["submit", "--json", "/nonexistent-dir/r.json"][..],
+            "--json",
+        ),
+        (
+            &["submit", "--html", "/nonexistent-dir/r.html"][..],
+            "--html",
+        ),
+        (&["submit", "--json", "/tmp"][..], "is a directory"),
+        (
             &["submit", "--worker-index", "2", "--worker-count", "2"][..],
             "--worker-index",
         ),

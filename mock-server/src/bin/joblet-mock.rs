@@ -280,7 +280,10 @@ async fn run_ctl(args: joblet_mock::ctl::CtlArgs) -> ! {
     match result {
         Ok(()) => std::process::exit(0),
         Err(e) => {
-            eprintln!("joblet-mock ctl: {e:#}");
+            eprintln!(
+                "joblet-mock ctl: {}",
+                joblet_testkit::error_chain(e.as_ref())
+            );
             std::process::exit(1)
         }
     }
@@ -446,29 +449,6 @@ fn mutant_table() -> String {
     out
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("cannot listen for SIGTERM: {e}");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down");
-}
-
 /// glibc's malloc serves 64 KiB log chunks from one arena per thread: history
 /// freed by eviction in one worker's arena stays resident while another
 /// worker's arena grows, and the process sat 30 % above its `--memory-budget`
@@ -505,13 +485,20 @@ fn tune_malloc() {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     tune_malloc();
-    tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the tokio runtime")?
-        .block_on(serve_main())
+        .context("cannot start the tokio runtime")
+        .and_then(|rt| rt.block_on(serve_main()));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("joblet-mock: {}", joblet_testkit::error_chain(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve_main() -> anyhow::Result<()> {
@@ -576,6 +563,7 @@ async fn serve_main() -> anyhow::Result<()> {
         None => None,
     };
     let node = joblet_mock::Node::new(config);
+    let shutdown = joblet_testkit::ShutdownSignal::register();
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -612,7 +600,8 @@ async fn serve_main() -> anyhow::Result<()> {
         }
     };
     let signal = async {
-        shutdown_signal().await;
+        shutdown.wait().await;
+        tracing::info!("shutting down");
         stop.cancel();
         Ok::<_, anyhow::Error>(())
     };
