@@ -50,6 +50,9 @@ pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
 
 /// Default `--max-jobs`: job records a session keeps (0: no cap).
 pub const DEFAULT_MAX_JOBS: usize = 100_000;
+/// Default `--max-workflows`: workflows each session keeps (the API has no
+/// call that removes one, so a long pipeline would otherwise only add).
+pub const DEFAULT_MAX_WORKFLOWS: usize = 10_000;
 
 /// History a running job's log keeps beyond what its readers still need while
 /// the budget is pressed (only live jobs left to account for).

@@ -58,6 +58,9 @@ pub struct MockConfig {
     pub memory_budget: u64,
     /// Job records a session keeps at most (`--max-jobs`; 0: no cap).
     pub max_jobs: usize,
+    /// Workflows a session keeps at most (`--max-workflows`; 0: no cap):
+    /// past it the oldest finished one is evicted.
+    pub max_workflows: usize,
 }
 
 /// Default log retention per job: 64 MiB.
@@ -92,6 +95,7 @@ impl Default for MockConfig {
             transcript: None,
             memory_budget: crate::budget::DEFAULT_MEMORY_BUDGET,
             max_jobs: crate::budget::DEFAULT_MAX_JOBS,
+            max_workflows: crate::budget::DEFAULT_MAX_WORKFLOWS,
         }
     }
 }

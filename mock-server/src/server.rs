@@ -343,6 +343,12 @@ impl MockServerBuilder {
         self
     }
 
+    /// Workflows each session keeps at most (`--max-workflows`; 0: no cap).
+    pub fn max_workflows(mut self, n: usize) -> Self {
+        self.config.max_workflows = n;
+        self
+    }
+
     /// Binds, generates certificates if asked, and starts serving in the background.
     pub async fn start(self) -> Result<RunningMock, StartError> {
         let (listener, addr) = bind(self.listen).await?;

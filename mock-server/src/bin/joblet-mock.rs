@@ -158,6 +158,18 @@ struct Args {
     )]
     max_jobs: usize,
 
+    /// Workflows each session keeps (0: no cap). The API has no call that
+    /// removes a workflow: past the cap the oldest finished one is evicted
+    /// (GetWorkflowStatus then answers NOT_FOUND); when none has finished,
+    /// RunWorkflow answers RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "JOBLET_MOCK_MAX_WORKFLOWS",
+        default_value_t = joblet_mock::budget::DEFAULT_MAX_WORKFLOWS
+    )]
+    max_workflows: usize,
+
     /// Runtime catalogue replacing the built-in one (YAML, see fixtures/runtimes.yaml).
     #[arg(long, value_name = "FILE", env = "JOBLET_MOCK_RUNTIMES")]
     runtimes: Option<PathBuf>,
@@ -354,6 +366,7 @@ impl Args {
             exec: self.exec,
             memory_budget: self.memory_budget,
             max_jobs: self.max_jobs,
+            max_workflows: self.max_workflows,
             ..MockConfig::default()
         };
         for (i, text) in self.faults.iter().enumerate() {

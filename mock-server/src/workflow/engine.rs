@@ -25,7 +25,7 @@
 //!   it fires), armed only while some pending job may have become ready.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -52,10 +52,16 @@ pub const STARTED: &str = "STARTED";
 /// The prefix of every RunWorkflow failure of the deployed server (QUIRK-9).
 const V1_PREFIX: &str = "failed to start workflow orchestration";
 
-/// A session's workflows, in creation order (ALL-5).
+/// A session's workflows, in creation order (ALL-5), keyed by a creation
+/// number so that the oldest finished ones can be evicted past
+/// `--max-workflows` without renumbering the rest.
 #[derive(Debug, Default)]
 pub struct Workflows {
-    list: Vec<Workflow>,
+    list: BTreeMap<usize, Workflow>,
+    /// The key of the next workflow.
+    next: usize,
+    /// Finished workflows evicted past `--max-workflows`.
+    evicted: u64,
     by_id: HashMap<u128, usize>,
     /// Running job (sequence number) → (workflow, job) indices.
     by_seq: HashMap<u64, (usize, usize)>,
@@ -72,6 +78,46 @@ impl Workflows {
     /// Whether no workflow was run.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+
+    /// Finished workflows evicted past `--max-workflows` so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Adds `workflow` as the newest; returns its key.
+    fn push(&mut self, workflow: Workflow) -> usize {
+        let w = self.next;
+        self.next += 1;
+        self.by_id.insert(workflow.id.as_u128(), w);
+        self.list.insert(w, workflow);
+        w
+    }
+
+    /// Makes room for one more workflow under `max` (0: no cap) by evicting
+    /// the oldest finished one; `false` when every workflow held is still
+    /// pending or running.
+    fn make_room(&mut self, max: usize) -> bool {
+        if max == 0 || self.list.len() < max {
+            return true;
+        }
+        while self.list.len() >= max {
+            let Some(w) = self
+                .list
+                .iter()
+                .find(|(_, wf)| wf.is_finished())
+                .map(|(w, _)| *w)
+            else {
+                return false;
+            };
+            if let Some(wf) = self.list.remove(&w) {
+                self.by_id.remove(&wf.id.as_u128());
+            }
+            self.dirty.remove(&w);
+            self.by_seq.retain(|_, (of, _)| *of != w);
+            self.evicted += 1;
+        }
+        true
     }
 }
 
@@ -201,6 +247,12 @@ impl Workflow {
             .iter()
             .filter(|j| j.status == Some(status))
             .count() as i32
+    }
+
+    /// Every job final (whatever the status): nothing of it can change, so
+    /// it may be evicted past `--max-workflows`.
+    fn is_finished(&self) -> bool {
+        !self.jobs.is_empty() && self.jobs.iter().all(WfJob::is_final)
     }
 
     /// WF-STATUS-1 (QUIRK-9: cascade-canceled ends CANCELED).
@@ -393,9 +445,17 @@ pub fn run(shared: &Arc<Shared>, req: pb::RunWorkflowRequest) -> Result<pb::RunW
     {
         let mut state = shared.state.lock();
         let wfs = &mut state.workflows;
-        let w = wfs.list.len();
-        wfs.by_id.insert(id.as_u128(), w);
-        wfs.list.push(workflow);
+        let max = shared.config.max_workflows;
+        if !wfs.make_room(max) {
+            return Err(Error::ResourceExhausted(format!(
+                "RunWorkflow: this session holds {} workflows, the --max-workflows cap of \
+                 joblet-mock, and none has finished (only finished workflows are evicted to \
+                 make room); wait for one to finish, or start joblet-mock with a higher \
+                 --max-workflows",
+                wfs.list.len()
+            )));
+        }
+        let w = wfs.push(workflow);
         wfs.dirty.insert(w);
     }
     // WF-EXEC-1: the jobs without requirements start now (QUIRK-9: the first
@@ -470,9 +530,8 @@ fn resolve(shared: &Shared, wfs: &Workflows, id: &str) -> Result<usize> {
     let hits: Vec<usize> = wfs
         .list
         .iter()
-        .enumerate()
         .filter(|(_, w)| (low..=high).contains(&w.id.as_u128()))
-        .map(|(i, _)| i)
+        .map(|(i, _)| *i)
         .collect();
     match hits.as_slice() {
         [] => Err(not_found()),
@@ -491,7 +550,7 @@ fn resolve(shared: &Shared, wfs: &Workflows, id: &str) -> Result<usize> {
 pub fn status(shared: &Shared, id: &str) -> Result<pb::GetWorkflowStatusResponse> {
     let state = shared.state.lock();
     let wfs = &state.workflows;
-    let w = &wfs.list[resolve(shared, wfs, id)?];
+    let w = &wfs.list[&resolve(shared, wfs, id)?];
     Ok(pb::GetWorkflowStatusResponse {
         workflow: Some(w.info()),
         jobs: w.job_views(&state.jobs),
@@ -504,7 +563,7 @@ pub fn list(shared: &Shared, include_completed: bool) -> pb::ListWorkflowsRespon
     let workflows = state
         .workflows
         .list
-        .iter()
+        .values()
         .filter(|w| {
             include_completed
                 // WF-LIST-1 mutant: finished workflows are listed too.
@@ -523,7 +582,8 @@ pub fn jobs(shared: &Shared, id: &str) -> Result<pb::GetWorkflowJobsResponse> {
     // QUIRK-9 (and the WF-JOBS-1 mutant): always the first workflow.
     let w = if shared.quirk(Quirk::WorkflowV1) || shared.mutant(Mutant::WfJobsFirstWorkflow) {
         wfs.list
-            .first()
+            .values()
+            .next()
             .ok_or_else(|| Error::NotFound("workflow not found: workflow 1 not found".to_owned()))?
     } else if shared.quirk(Quirk::LimitedPrefixes) {
         // QUIRK-5: only the full UUID.
@@ -537,9 +597,9 @@ pub fn jobs(shared: &Shared, id: &str) -> Result<pb::GetWorkflowJobsResponse> {
                 shown(id.trim())
             )));
         };
-        &wfs.list[w]
+        &wfs.list[&w]
     } else {
-        &wfs.list[resolve(shared, wfs, id)?]
+        &wfs.list[&resolve(shared, wfs, id)?]
     };
     Ok(pb::GetWorkflowJobsResponse {
         jobs: w.job_views(&state.jobs),
@@ -571,7 +631,7 @@ pub(crate) fn export(state: &State) -> Vec<WorkflowRecord> {
         completed: w.completed,
         jobs: w.jobs.iter().map(job).collect(),
     };
-    state.workflows.list.iter().map(workflow).collect()
+    state.workflows.list.values().map(workflow).collect()
 }
 
 /// Adds restored workflow records to `state`, whose jobs are restored already
@@ -602,9 +662,7 @@ pub(crate) fn import(
                 cascaded: j.cascaded,
             })
             .collect();
-        let w = wfs.list.len();
-        wfs.by_id.insert(r.id.as_u128(), w);
-        wfs.list.push(Workflow {
+        wfs.push(Workflow {
             id: r.id,
             name: r.name,
             yaml: r.yaml,
@@ -638,7 +696,7 @@ pub(crate) fn job_ended_locked(state: &mut State, seq: u64) {
     };
     let (status, exit_code, end) = (job.status, job.exit_code, job.end_time);
     let wfs = &mut state.workflows;
-    let Some(wf) = wfs.list.get_mut(w) else {
+    let Some(wf) = wfs.list.get_mut(&w) else {
         return;
     };
     let now = end.unwrap_or_else(|| wf.jobs[j].start.unwrap_or(wf.created));
@@ -760,7 +818,7 @@ fn collect(wfs: &mut Workflows, now_ms: i64) -> (Vec<Start>, Vec<(Uuid, Duration
     let mut starts = Vec::new();
     let mut ticks = Vec::new();
     for w in std::mem::take(&mut wfs.dirty) {
-        let Some(wf) = wfs.list.get_mut(w) else {
+        let Some(wf) = wfs.list.get_mut(&w) else {
             continue;
         };
         if !wf.v1 || std::mem::take(&mut wf.tick_now) {
@@ -864,7 +922,7 @@ fn launch(shared: &Arc<Shared>, start: Start) {
             let now = shared.clock.now_secs();
             let mut register = |state: &mut State, seq: u64, id: Uuid| {
                 let wfs = &mut state.workflows;
-                let Some(wf) = wfs.list.get_mut(w) else {
+                let Some(wf) = wfs.list.get_mut(&w) else {
                     return;
                 };
                 let entry = &mut wf.jobs[j];
@@ -885,7 +943,7 @@ fn launch(shared: &Arc<Shared>, start: Start) {
         let now = shared.clock.now_secs();
         let mut state = shared.state.lock();
         let wfs = &mut state.workflows;
-        if let Some(wf) = wfs.list.get_mut(w) {
+        if let Some(wf) = wfs.list.get_mut(&w) {
             let entry = &mut wf.jobs[j];
             if entry.starting {
                 entry.starting = false;
@@ -929,7 +987,9 @@ fn arm_tick(shared: &Arc<Shared>, id: Uuid, delay: Duration) {
             let Some(&w) = wfs.by_id.get(&id.as_u128()) else {
                 return;
             };
-            let wf = &mut wfs.list[w];
+            let Some(wf) = wfs.list.get_mut(&w) else {
+                return;
+            };
             wf.tick_armed = false;
             wf.tick_now = true;
             wfs.dirty.insert(w);

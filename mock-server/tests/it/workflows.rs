@@ -997,3 +997,69 @@ async fn quirk_5_get_workflow_jobs_needs_the_full_uuid() {
     assert_code(&e, Code::NotFound, "workflow not found");
     assert_eq!(info(&workflow_status(&mut jobs, &id[..8]).await).uuid, id);
 }
+
+// ------------------------------------------------------------ --max-workflows
+
+/// `--max-workflows`: past the cap the oldest *finished* workflow is evicted
+/// (a running one, however old, never is); when none has finished,
+/// RunWorkflow answers RESOURCE_EXHAUSTED naming the flag. No workload makes
+/// a session's workflows grow without bound.
+#[tokio::test]
+async fn max_workflows_evicts_the_oldest_finished_and_refuses_when_none_has() {
+    let config = MockConfig {
+        max_workflows: 3,
+        ..with_clock(ClockMode::Manual)
+    };
+    let (mock, mut jobs) = start_config(config).await;
+    let sleeper = "jobs:\n  a: {command: sleep, args: ['60']}\n";
+    let quick = "jobs:\n  a: {command: echo, args: [hi]}\n";
+    // The oldest runs for a minute of manual clock; two quick ones finish.
+    let running = run_workflow(&mut jobs, sleeper, vec![]).await;
+    let done1 = run_workflow(&mut jobs, quick, vec![]).await;
+    wait_workflow_final(&jobs, &done1).await;
+    let done2 = run_workflow(&mut jobs, quick, vec![]).await;
+    wait_workflow_final(&jobs, &done2).await;
+    // A fourth: the oldest finished (done1) goes, not the older running one.
+    let fourth = run_workflow(&mut jobs, sleeper, vec![]).await;
+    assert_code(
+        &status_err(&mut jobs, &done1).await,
+        Code::NotFound,
+        "not found",
+    );
+    for id in [&running, &done2, &fourth] {
+        assert_eq!(info(&workflow_status(&mut jobs, id).await).uuid, *id);
+    }
+    // A fifth: done2 goes; then all three are running and a sixth is refused.
+    let fifth = run_workflow(&mut jobs, sleeper, vec![]).await;
+    assert_code(
+        &status_err(&mut jobs, &done2).await,
+        Code::NotFound,
+        "not found",
+    );
+    let refused = run_workflow_err(&mut jobs, workflow_req(quick, vec![])).await;
+    assert_code(&refused, Code::ResourceExhausted, "--max-workflows");
+    let listed: Vec<String> = jobs
+        .list_workflows(pb::ListWorkflowsRequest {
+            include_completed: true,
+        })
+        .await
+        .expect("ListWorkflows")
+        .into_inner()
+        .workflows
+        .into_iter()
+        .map(|w| w.uuid)
+        .collect();
+    assert_eq!(listed, [running.clone(), fourth.clone(), fifth.clone()]);
+    // Once the sleeps end, there is room again (the oldest finished goes).
+    mock.advance_clock("", Duration::from_secs(60))
+        .await
+        .expect("advance");
+    wait_workflow_final(&jobs, &running).await;
+    let sixth = run_workflow(&mut jobs, quick, vec![]).await;
+    assert_code(
+        &status_err(&mut jobs, &running).await,
+        Code::NotFound,
+        "not found",
+    );
+    assert_eq!(info(&workflow_status(&mut jobs, &sixth).await).uuid, sixth);
+}
