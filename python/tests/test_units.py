@@ -45,6 +45,11 @@ def test_memory_budget_is_passed_only_when_set():
     assert JobletMock(memory_budget="512MiB").flags == ["--memory-budget", "512MiB"]
 
 
+def test_record_caps_are_passed_only_when_set():
+    assert not {"--max-jobs", "--max-workflows"} & set(JobletMock().flags)
+    assert JobletMock(max_jobs=500, max_workflows=0).flags == ["--max-jobs", "500", "--max-workflows", "0"]
+
+
 def test_a_lone_fault_string_is_one_rule_not_characters():
     assert JobletMock(faults="RunJob:fail=UNAVAILABLE").flags == ["--fault", "RunJob:fail=UNAVAILABLE"]
 

@@ -107,7 +107,7 @@ class JobletMock(Controls):
     generated into `certs_dir`), `gpus`, `profile` ("documented" or
     "server-v1"), `quirks`, `clock` ("real", "virtual" or "manual"),
     `scenarios` (files), `faults` (`--fault` rules), `faults_file`, `seed`,
-    `memory_budget` (`--memory-budget`), `mutant`, `unknown_command`,
+    `memory_budget` (`--memory-budget`), `max_jobs`, `max_workflows`, `mutant`, `unknown_command`,
     `journal_size`, `max_sessions`, `cpu_cores`, `log_retention_bytes`,
     `transcript_size` (calls kept per session for `transcript()`), `record`
     (a transcript file of every call), and `extra_args` for any other flag. `binary` overrides `binary_path()`;
@@ -132,6 +132,8 @@ class JobletMock(Controls):
         faults_file: Union[None, str, "os.PathLike[str]"] = None,
         seed: Optional[int] = None,
         memory_budget: Union[None, int, str] = None,
+        max_jobs: Optional[int] = None,
+        max_workflows: Optional[int] = None,
         mutant: Optional[str] = None,
         unknown_command: Optional[str] = None,
         journal_size: Optional[int] = None,
@@ -170,6 +172,8 @@ class JobletMock(Controls):
         flag("--seed", seed)
         # Only when asked for, so that binaries without the flag still run.
         flag("--memory-budget", memory_budget)
+        flag("--max-jobs", max_jobs)
+        flag("--max-workflows", max_workflows)
         flag("--mutant", mutant)
         flag("--unknown-command", unknown_command)
         flag("--journal-size", journal_size)

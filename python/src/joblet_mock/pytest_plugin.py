@@ -66,6 +66,8 @@ SERVER_OPTIONS = frozenset(
         "faults_file",
         "seed",
         "memory_budget",
+        "max_jobs",
+        "max_workflows",
         "mutant",
         "unknown_command",
         "journal_size",
