@@ -23,7 +23,8 @@
 //! - `cli` (feature `cli`): the connection flags (`--ca/--cert/--key`,
 //!   `--node`, `JOBLET_*` variables) that the conformance suite and the load
 //!   generator share.
-//! - [`code_name`]: gRPC status codes by their spec names.
+//! - [`code_name`]: gRPC status codes by their spec names;
+//!   [`parse_duration`]: durations as the tools' flags write them.
 //! - [`Error`]: the typed errors of this crate; [`error_chain`] prints any
 //!   error with its causes, as the binaries do.
 //! - [`ShutdownSignal`]: SIGINT/SIGTERM registered before a binary announces
@@ -34,6 +35,7 @@
 pub mod cli;
 mod code;
 pub mod control;
+mod duration;
 pub mod error;
 pub mod pb;
 pub mod rnx;
@@ -43,6 +45,7 @@ pub mod target;
 pub mod testing;
 
 pub use code::code_name;
+pub use duration::parse_duration;
 pub use error::{Error, error_chain};
 pub use signal::ShutdownSignal;
 pub use target::{Target, Tls, TlsFiles, TlsPem};

@@ -515,54 +515,9 @@ fn panic_text(e: tokio::task::JoinError) -> String {
 }
 
 /// Parses a duration: `30s`, `500ms`, `2m`, `1h`, `1m30s`, or plain seconds
-/// (`45`, `0.5`).
+/// (`45`, `0.5`) ([`joblet_testkit::parse_duration`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err("empty duration: expected e.g. 30s, 500ms, 2m".into());
-    }
-    if let Ok(secs) = t.parse::<f64>() {
-        return if secs.is_finite() && (0.0..1e9).contains(&secs) {
-            Ok(Duration::from_secs_f64(secs))
-        } else {
-            Err(format!(
-                "{text:?} is not a duration: expected a non-negative number of seconds or e.g. 30s"
-            ))
-        };
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (num, tail) = rest.split_at(end);
-        let unit_end = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_end);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration: expected e.g. 30s, 500ms, 2m, 1h"))?;
-        let scale = match unit {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => {
-                return Err(format!(
-                    "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
-                ));
-            }
-        };
-        let secs = n * scale;
-        if !secs.is_finite() || secs >= 1e9 {
-            return Err(format!("{text:?} is too long"));
-        }
-        total += Duration::from_secs_f64(secs);
-        rest = next;
-    }
-    Ok(total)
+    joblet_testkit::parse_duration(text).map_err(|reason| format!("duration {text:?}: {reason}"))
 }
 
 #[cfg(test)]

@@ -555,47 +555,59 @@ fn check_writable(path: Option<&Path>, flag: &str) -> anyhow::Result<()> {
 
 /// Turns the flags of a load subcommand into what to run.
 fn prepare_command(command: &Command) -> anyhow::Result<Option<Prepared>> {
+    // A one-stage run of `action` with the common flags.
+    let single = |scenario: &str,
+                  action: Action,
+                  job: JobSpec,
+                  load: Load,
+                  common: &CommonArgs,
+                  max_in_flight: u32| {
+        let plan = Plan::single(
+            scenario,
+            action,
+            job,
+            load,
+            common.duration,
+            common.requests,
+        )?;
+        prepare(common, plan, max_in_flight)
+    };
     Ok(Some(match command {
-        Command::Submit(a) => {
-            let plan = Plan::single(
-                "submit",
-                Action::Call(Rpc::RunJob),
-                a.job.spec()?,
-                load(&a.load)?,
-                a.common.duration,
-                a.common.requests,
-            )?;
-            prepare(&a.common, plan, a.load.max_in_flight)?
-        }
+        Command::Submit(a) => single(
+            "submit",
+            Action::Call(Rpc::RunJob),
+            a.job.spec()?,
+            load(&a.load)?,
+            &a.common,
+            a.load.max_in_flight,
+        )?,
         Command::Lifecycle(a) => {
             let follow = match a.poll {
                 Some(d) if d.is_zero() => bail!("--poll must be above 0"),
                 Some(d) => Follow::Poll(d),
                 None => Follow::Logs,
             };
-            let plan = Plan::single(
+            single(
                 "lifecycle",
                 Action::Lifecycle(follow),
                 a.job.spec()?,
                 load(&a.load)?,
-                a.common.duration,
-                a.common.requests,
-            )?;
-            prepare(&a.common, plan, a.load.max_in_flight)?
+                &a.common,
+                a.load.max_in_flight,
+            )?
         }
         Command::Logs(a) => {
             if a.concurrency == 0 {
                 bail!("--concurrency must be at least 1");
             }
-            let plan = Plan::single(
+            single(
                 "logs",
                 Action::LogStream { bytes: a.bytes },
                 JobSpec::zeros(a.bytes),
                 Load::Concurrency(a.concurrency),
-                a.common.duration,
-                a.common.requests,
-            )?;
-            prepare(&a.common, plan, a.concurrency)?
+                &a.common,
+                a.concurrency,
+            )?
         }
         Command::Mix(a) => {
             let text = std::fs::read_to_string(&a.plan)

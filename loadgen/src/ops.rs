@@ -341,43 +341,16 @@ impl ThreadEnv {
                     return;
                 };
                 let op = key(Op::of(rpc));
-                let _ = match rpc {
-                    Rpc::GetJobStatus => self
-                        .unary_op(
-                            conn,
-                            op,
-                            rpc,
-                            grpc::frame(&pb::GetJobStatusReq { uuid: id }),
-                            intended,
-                        )
-                        .await
-                        .map(drop),
-                    Rpc::StopJob => self
-                        .unary_op(
-                            conn,
-                            op,
-                            rpc,
-                            grpc::frame(&pb::StopJobReq { uuid: id }),
-                            intended,
-                        )
-                        .await
-                        .map(drop),
-                    Rpc::DeleteJob => self
-                        .unary_op(
-                            conn,
-                            op,
-                            rpc,
-                            grpc::frame(&pb::DeleteJobReq { uuid: id }),
-                            intended,
-                        )
-                        .await
-                        .map(drop),
-                    _ => self
-                        .log_stream(conn, op, &id, intended, None)
-                        .await
-                        .0
-                        .map(drop),
+                let body = match rpc {
+                    Rpc::GetJobStatus => grpc::frame(&pb::GetJobStatusReq { uuid: id }),
+                    Rpc::StopJob => grpc::frame(&pb::StopJobReq { uuid: id }),
+                    Rpc::DeleteJob => grpc::frame(&pb::DeleteJobReq { uuid: id }),
+                    _ => {
+                        let _ = self.log_stream(conn, op, &id, intended, None).await;
+                        return;
+                    }
                 };
+                let _ = self.unary_op(conn, op, rpc, body, intended).await;
             }
             Action::LogStream { bytes } => {
                 let body = self.shared.zeros.clone().unwrap_or_default();

@@ -23,67 +23,10 @@ fn err(what: &'static str, value: &str, reason: impl Into<String>) -> UnitError 
     }
 }
 
-/// Parses a duration: a sequence of `NUMBER UNIT` with units `us`, `ms`, `s`,
-/// `m`, `h` (`1m30s`, `0.5s`, `250ms`); a bare number is seconds.
+/// Parses a duration ([`joblet_testkit::parse_duration`]: `1m30s`, `0.5s`,
+/// `250ms`; a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
-    let s = text.trim();
-    if s.is_empty() {
-        return Err(err(
-            "duration",
-            text,
-            "empty (write e.g. 10s, 500ms, 1m30s)",
-        ));
-    }
-    if let Ok(secs) = s.parse::<f64>() {
-        return secs_to_duration(secs)
-            .ok_or_else(|| err("duration", text, "must be >= 0 and finite"));
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(err(
-                "duration",
-                text,
-                "expected a number (write e.g. 10s, 500ms, 1m30s)",
-            ));
-        }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| err("duration", text, "bad number"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = rest[..unit_len].trim();
-        rest = rest[unit_len..].trim_start();
-        let scale = match unit {
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" | "sec" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            "" => return Err(err("duration", text, "a unit is missing (us, ms, s, m, h)")),
-            u => {
-                return Err(err(
-                    "duration",
-                    text,
-                    format!("unknown unit {u:?} (us, ms, s, m, h)"),
-                ));
-            }
-        };
-        total += n * scale;
-    }
-    secs_to_duration(total).ok_or_else(|| err("duration", text, "out of range"))
-}
-
-fn secs_to_duration(secs: f64) -> Option<Duration> {
-    (0.0..1e12)
-        .contains(&secs)
-        .then(|| Duration::from_secs_f64(secs))
+    joblet_testkit::parse_duration(text).map_err(|reason| err("duration", text, reason))
 }
 
 /// Parses a byte size: a number with an optional unit `K`/`KiB` (1024),

@@ -628,18 +628,12 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = embedded {
         e.shutdown().await;
     }
-    print!("{}", report::human(&result, args.verbose));
-    write_reports(
+    conclude(
+        &result,
+        &report::human(&result, args.verbose),
         args.json.as_deref(),
-        || JsonReport::new(&result).to_json(),
         args.junit.as_deref(),
-        || report::junit(&result),
-    )?;
-    Ok(if result.passed() && !result.interrupted {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    )
 }
 
 /// A duration above zero (deadlines: zero would fail everything unseen).
@@ -666,22 +660,29 @@ fn check_report_paths(paths: &[(Option<&Path>, &str)]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the JSON and JUnit reports a run or a replay was asked for.
-fn write_reports(
+/// The end of a run or a replay: prints the human summary, writes the JSON
+/// and JUnit reports asked for, and gives the exit code (0 only when it
+/// passed and was not interrupted).
+fn conclude(
+    result: &joblet_conformance::RunResult,
+    human: &str,
     json: Option<&Path>,
-    json_text: impl FnOnce() -> String,
     junit: Option<&Path>,
-    junit_text: impl FnOnce() -> String,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ExitCode> {
+    print!("{human}");
     if let Some(path) = json {
-        write(path, &json_text(), "JSON report")?;
+        write(path, &JsonReport::new(result).to_json(), "JSON report")?;
         eprintln!("JSON report: {}", path.display());
     }
     if let Some(path) = junit {
-        write(path, &junit_text(), "JUnit report")?;
+        write(path, &report::junit(result), "JUnit report")?;
         eprintln!("JUnit report: {}", path.display());
     }
-    Ok(())
+    Ok(if result.passed() && !result.interrupted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn record_cmd(args: RecordArgs) -> anyhow::Result<ExitCode> {
@@ -861,18 +862,12 @@ async fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = embedded {
         e.shutdown().await;
     }
-    print!("{}", report::human_replay(&result, args.verbose));
-    write_reports(
+    conclude(
+        &result,
+        &report::human_replay(&result, args.verbose),
         args.json.as_deref(),
-        || JsonReport::new(&result).to_json(),
         args.junit.as_deref(),
-        || report::junit(&result),
-    )?;
-    Ok(if result.passed() && !result.interrupted {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    )
 }
 
 async fn mutants_cmd(args: MutantsArgs) -> anyhow::Result<ExitCode> {

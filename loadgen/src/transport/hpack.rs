@@ -246,13 +246,7 @@ impl Decoder {
                 let (n, v) = self.entry(i)?;
                 fields.take(n, v);
             } else if b & 0xc0 == 0x40 {
-                let i = integer(block, &mut at, 6)?;
-                let name = if i == 0 {
-                    self.string(block, &mut at)?
-                } else {
-                    Bytes::copy_from_slice(self.entry(i)?.0)
-                };
-                let value = self.string(block, &mut at)?;
+                let (name, value) = self.literal(block, &mut at, 6)?;
                 fields.take(&name, &value);
                 self.insert(name, value);
             } else if b & 0xe0 == 0x20 {
@@ -264,17 +258,28 @@ impl Decoder {
                 self.evict();
             } else {
                 // Literal without indexing (0000) or never indexed (0001).
-                let i = integer(block, &mut at, 4)?;
-                let name = if i == 0 {
-                    self.string(block, &mut at)?
-                } else {
-                    Bytes::copy_from_slice(self.entry(i)?.0)
-                };
-                let value = self.string(block, &mut at)?;
+                let (name, value) = self.literal(block, &mut at, 4)?;
                 fields.take(&name, &value);
             }
         }
         Ok(())
+    }
+
+    /// A literal field whose name index has a `prefix`-bit integer (0: the
+    /// name follows as a string), then its value.
+    fn literal(
+        &mut self,
+        block: &[u8],
+        at: &mut usize,
+        prefix: u8,
+    ) -> Result<(Bytes, Bytes), HpackError> {
+        let i = integer(block, at, prefix)?;
+        let name = if i == 0 {
+            self.string(block, at)?
+        } else {
+            Bytes::copy_from_slice(self.entry(i)?.0)
+        };
+        Ok((name, self.string(block, at)?))
     }
 }
 
