@@ -4,7 +4,9 @@
 //! under them (the longest listed prefix wins). A file may name files of its
 //! own layer or of layers below it, never above. A line
 //! `only <crate>: Item, Item` limits what the package (library and binaries)
-//! may name of another crate to those top-level items.
+//! may name of another crate to those top-level items. A line
+//! `allow src/file.rs: reason` lets that file exceed the size limit, and
+//! `allow src/file.rs::function: reason` that function.
 //!
 //! ````text
 //! ```layers mock-server
@@ -26,6 +28,9 @@ pub struct Rules {
     pub layers: Vec<(String, Vec<String>)>,
     /// Other crates the package may name only partly: crate to allowed items.
     pub only: BTreeMap<String, BTreeSet<String>>,
+    /// Files (`src/x.rs`) and functions (`src/x.rs::name`) allowed past the
+    /// size limits, with the reason.
+    pub allow: BTreeMap<String, String>,
 }
 
 impl Rules {
@@ -57,6 +62,19 @@ pub fn parse(doc: &str) -> Result<BTreeMap<String, Rules>, Error> {
                 continue;
             }
             if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if let Some(rest) = trimmed.strip_prefix("allow ") {
+                let (what, why) = rest.split_once(": ").ok_or_else(|| Error::Rules {
+                    line: line_no,
+                    message: format!(
+                        "expected `allow src/file.rs[::function]: reason`, got `{trimmed}`"
+                    ),
+                })?;
+                out.get_mut(pkg)
+                    .expect("block opened")
+                    .allow
+                    .insert(what.trim().to_owned(), why.trim().to_owned());
                 continue;
             }
             let (head, list) = trimmed.split_once(':').ok_or_else(|| Error::Rules {
@@ -116,13 +134,14 @@ mod tests {
 
     #[test]
     fn blocks_parse_top_to_bottom() {
-        let doc = "text\n```layers mock-server\n# comment\nadapters: server, service\nfoundations: clock\nonly joblet_sim: Simulator, Io\n```\n";
+        let doc = "text\n```layers mock-server\n# comment\nadapters: server, service\nfoundations: clock\nonly joblet_sim: Simulator, Io\nallow src/pb.rs::f: generated\n```\n";
         let rules = parse(doc).unwrap();
         let r = &rules["mock-server"];
         assert_eq!(r.layers.len(), 2);
         assert_eq!(r.layer_of("service::job"), Some((0, "adapters")));
         assert_eq!(r.layer_of("clock"), Some((1, "foundations")));
         assert_eq!(r.layer_of("clocks"), None);
+        assert_eq!(r.allow["src/pb.rs::f"], "generated");
         assert_eq!(
             r.only["joblet_sim"],
             BTreeSet::from(["Simulator".to_owned(), "Io".to_owned()])

@@ -28,6 +28,11 @@ pub use graph::{Cycle, FileGraph};
 pub use layers::Rules;
 pub use tree::ModuleTree;
 
+/// The longest a non-test function may be, in lines.
+pub const MAX_FUNCTION_LINES: usize = 150;
+/// The most lines of non-test code a file may carry.
+pub const MAX_FILE_LINES: usize = 800;
+
 /// A package of the workspace and its crate roots.
 #[derive(Debug, Clone)]
 pub struct Package {
@@ -68,6 +73,28 @@ pub enum Finding {
         file: PathBuf,
         /// Its module path.
         module: String,
+    },
+    /// A non-test function longer than [`MAX_FUNCTION_LINES`].
+    LongFunction {
+        /// Package directory.
+        package: String,
+        /// Its file.
+        file: PathBuf,
+        /// Its name.
+        name: String,
+        /// Its first line.
+        line: usize,
+        /// Its length in lines.
+        lines: usize,
+    },
+    /// A file with more than [`MAX_FILE_LINES`] lines of non-test code.
+    LargeFile {
+        /// Package directory.
+        package: String,
+        /// The file.
+        file: PathBuf,
+        /// Its lines of non-test code.
+        lines: usize,
     },
     /// A path into another crate beyond what an `only` line allows.
     Forbidden {
@@ -131,6 +158,30 @@ impl fmt::Display for Finding {
             } => write!(
                 f,
                 "{package}: {} (module `{module}`) is in no layer of docs/architecture.md",
+                file.display()
+            ),
+            Finding::LongFunction {
+                package,
+                file,
+                name,
+                line,
+                lines,
+            } => write!(
+                f,
+                "{package}: {}:{line} fn `{name}` runs {lines} lines (limit {MAX_FUNCTION_LINES}; \
+                 split it, or `allow {}::{name}: reason` in docs/architecture.md)",
+                file.display(),
+                file.display()
+            ),
+            Finding::LargeFile {
+                package,
+                file,
+                lines,
+            } => write!(
+                f,
+                "{package}: {} has {lines} lines of non-test code (limit {MAX_FILE_LINES}; \
+                 split it, or `allow {}: reason` in docs/architecture.md)",
+                file.display(),
                 file.display()
             ),
             Finding::Forbidden {
@@ -263,7 +314,10 @@ pub fn check(root: &Path, doc: Option<&str>) -> Result<Report, Error> {
                     package: pkg.dir.clone(),
                     cycle,
                 }));
-            if let Some(r) = rules.get(&pkg.dir) {
+            let no_rules = Rules::default();
+            let r = rules.get(&pkg.dir).unwrap_or(&no_rules);
+            report.findings.extend(size_findings(&pkg.dir, &tree, r));
+            {
                 if i == 0 && crate_root.ends_with("lib.rs") && !r.layers.is_empty() {
                     report.findings.extend(layer_findings(&pkg.dir, &graph, r));
                 }
@@ -307,6 +361,33 @@ fn layer_findings(package: &str, graph: &FileGraph, rules: &Rules) -> Vec<Findin
                 line: r.line,
                 path: r.text(),
             });
+        }
+    }
+    out
+}
+
+fn size_findings(package: &str, tree: &ModuleTree, rules: &Rules) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (file, facts) in &tree.files {
+        let shown = file.display().to_string();
+        if facts.code_lines > MAX_FILE_LINES && !rules.allow.contains_key(&shown) {
+            out.push(Finding::LargeFile {
+                package: package.to_owned(),
+                file: file.clone(),
+                lines: facts.code_lines,
+            });
+        }
+        for (name, line, lines) in &facts.functions {
+            if *lines > MAX_FUNCTION_LINES && !rules.allow.contains_key(&format!("{shown}::{name}"))
+            {
+                out.push(Finding::LongFunction {
+                    package: package.to_owned(),
+                    file: file.clone(),
+                    name: name.clone(),
+                    line: *line,
+                    lines: *lines,
+                });
+            }
         }
     }
     out

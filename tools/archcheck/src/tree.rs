@@ -19,6 +19,18 @@ pub struct ModuleTree {
     pub base: PathBuf,
     /// Modules; index 0 is the crate root.
     pub modules: Vec<Module>,
+    /// What each file holds beyond its modules: test ranges and functions.
+    pub files: BTreeMap<PathBuf, FileFacts>,
+}
+
+/// Sizes in one file.
+#[derive(Debug, Default, Clone)]
+pub struct FileFacts {
+    /// Lines of code outside test items: not blank, not only a comment.
+    pub code_lines: usize,
+    /// Non-test functions (free, in impls, default trait bodies):
+    /// `(name, first line, line count)`.
+    pub functions: Vec<(String, usize, usize)>,
 }
 
 /// A module: inline modules share their parent's file.
@@ -61,6 +73,7 @@ impl ModuleTree {
         let mut tree = ModuleTree {
             base: base.to_owned(),
             modules: Vec::new(),
+            files: BTreeMap::new(),
         };
         tree.modules.push(Module {
             path: Vec::new(),
@@ -71,6 +84,7 @@ impl ModuleTree {
             refs: Vec::new(),
         });
         let file = tree.parse(root)?;
+        tree.measure(root, &file)?;
         let dir = root.parent().unwrap_or(Path::new("")).to_owned();
         tree.walk(0, &file.items, &dir)?;
         Ok(tree)
@@ -87,11 +101,41 @@ impl ModuleTree {
             path: path.clone(),
             source,
         })?;
-        syn::parse_file(&text).map_err(|e| Error::Parse {
+        let file = syn::parse_file(&text).map_err(|e| Error::Parse {
             line: e.span().start().line,
             path,
             message: e.to_string(),
-        })
+        })?;
+        Ok(file)
+    }
+
+    /// Records the sizes of file `rel` (parsed as `file`).
+    fn measure(&mut self, rel: &Path, file: &syn::File) -> Result<(), Error> {
+        let path = self.base.join(rel);
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut sizes = Sizes::default();
+        sizes.visit_file(file);
+        let code_lines = text
+            .lines()
+            .enumerate()
+            .filter(|(i, line)| {
+                let t = line.trim();
+                !t.is_empty()
+                    && !t.starts_with("//")
+                    && !sizes.test_ranges.iter().any(|r| r.contains(&(i + 1)))
+            })
+            .count();
+        self.files.insert(
+            rel.to_owned(),
+            FileFacts {
+                code_lines,
+                functions: sizes.functions,
+            },
+        );
+        Ok(())
     }
 
     /// Records the items of module `m`; `dir` is where its `mod x;` files live.
@@ -146,6 +190,7 @@ impl ModuleTree {
                     }
                 };
                 let parsed = self.parse(&file)?;
+                self.measure(&file, &parsed)?;
                 let child_dir = if file.file_name().is_some_and(|f| f == "mod.rs") {
                     file.parent().unwrap_or(Path::new("")).to_owned()
                 } else {
@@ -353,6 +398,62 @@ impl<'ast> Visit<'ast> for Collector {
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
         self.visit_path(&m.path);
         self.scan_tokens(m.tokens.clone());
+    }
+}
+
+/// Test line ranges and function sizes of one file.
+#[derive(Default)]
+struct Sizes {
+    test_ranges: Vec<std::ops::RangeInclusive<usize>>,
+    functions: Vec<(String, usize, usize)>,
+}
+
+impl Sizes {
+    fn function(&mut self, name: &syn::Ident, attrs: &[syn::Attribute], span: proc_macro2::Span) {
+        let (start, end) = (span.start().line, span.end().line);
+        let start = attrs
+            .iter()
+            .map(|a| a.pound_token.span.start().line)
+            .min()
+            .unwrap_or(start)
+            .min(start);
+        if is_test(attrs) {
+            self.test_ranges.push(start..=end);
+        } else {
+            self.functions
+                .push((name.to_string(), start, end - start + 1));
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Sizes {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        let attrs = item_attrs(item);
+        if is_test(attrs) {
+            let span = syn::spanned::Spanned::span(item);
+            let start = attrs
+                .iter()
+                .map(|a| a.pound_token.span.start().line)
+                .min()
+                .unwrap_or(span.start().line);
+            self.test_ranges.push(start..=span.end().line);
+            return;
+        }
+        if let syn::Item::Fn(f) = item {
+            self.function(&f.sig.ident, &f.attrs, syn::spanned::Spanned::span(item));
+            return;
+        }
+        syn::visit::visit_item(self, item);
+    }
+
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        self.function(&f.sig.ident, &f.attrs, syn::spanned::Spanned::span(f));
+    }
+
+    fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
+        if f.default.is_some() {
+            self.function(&f.sig.ident, &f.attrs, syn::spanned::Spanned::span(f));
+        }
     }
 }
 

@@ -161,3 +161,36 @@ fn unparsable_source_is_an_error_naming_the_file() {
     let err = check(ws.path(), None).unwrap_err().to_string();
     assert!(err.contains("m.rs:1: cannot parse"), "{err}");
 }
+
+#[test]
+fn long_functions_and_large_files_unless_allowed() {
+    let long_body = "    let _x = 1;\n".repeat(150);
+    let long_fn = format!(
+        "pub fn long() {{\n{long_body}}}\n#[cfg(test)]\nmod tests {{\nfn t() {{\n{long_body}}}\n}}\n"
+    );
+    let large = format!(
+        "// comments do not count\n{}",
+        "pub fn f() {}\n\n".repeat(801)
+    );
+    let ws = tree(&[
+        MANIFEST,
+        ("a/src/lib.rs", "mod l;\nmod big;\n"),
+        ("a/src/l.rs", &long_fn),
+        ("a/src/big.rs", &large),
+    ]);
+    let found: Vec<String> = findings(ws.path(), None)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("a: src/big.rs has 801 lines of non-test code"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].starts_with("a: src/l.rs:1 fn `long` runs 152 lines"),
+        "{found:?}"
+    );
+    let doc = "```layers a\nallow src/big.rs: a generated table\nallow src/l.rs::long: one match over every flag\n```\n";
+    assert_eq!(findings(ws.path(), Some(doc)), vec![]);
+}
