@@ -2,10 +2,10 @@
 //! log history, and the eviction that keeps them within `--memory-budget`.
 //!
 //! # Design
-//! Every session ([`Shared`]) has an [`Account`] on the process's one
+//! Every session has an [`Account`] on the process's one
 //! [`Budget`]. Counting is incremental and costs a few relaxed atomic adds: a
-//! [`JobTable`](crate::state::JobTable) adds a record's estimated size
-//! ([`record_bytes`], plus the uploads and the task of a job while it is
+//! [`JobTable`](crate::job_table::JobTable) adds a record's estimated size
+//! ([`record_bytes`](crate::job_table::record_bytes), plus the uploads and the task of a job while it is
 //! live) when it inserts it and takes it off when the record goes, however it
 //! goes (DeleteJob, eviction, a reset or restore dropping the whole table); a
 //! [`LogBuffer`] adds and takes off its retained bytes
@@ -35,15 +35,12 @@
 //! [`low_water`]: Budget::low_water
 
 use std::collections::VecDeque;
-use std::mem::size_of;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
 use crate::error::Error;
-use crate::logs::LogBuffer;
-use crate::state::{Job, JobSpec, Shared};
 
 /// Default `--memory-budget`: 2 GiB.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
@@ -57,59 +54,6 @@ pub const DEFAULT_MAX_WORKFLOWS: usize = 10_000;
 /// History a running job's log keeps beyond what its readers still need while
 /// the budget is pressed (only live jobs left to account for).
 pub const PRESSURE_RETENTION: usize = 256 * 1024;
-
-/// What a heap allocation costs besides its bytes (allocator header and rounding).
-const ALLOCATION: usize = 16;
-
-/// The bytes of a job record besides what its spec points to: the record in
-/// the table's tree (whose nodes are about 60 % full), its UUID index entry,
-/// the shared spec and the log buffer with their reference counts, and the
-/// finish-order queue entries.
-const RECORD_BASE: usize = (size_of::<(u64, Job)>() * 5 / 3)
-    + 2 * (size_of::<(u128, u64)>() + 1)
-    + (size_of::<JobSpec>() + 2 * size_of::<usize>() + ALLOCATION)
-    + (size_of::<LogBuffer>() + 2 * size_of::<usize>() + ALLOCATION)
-    + 2 * size_of::<(u64, u64)>();
-
-/// The estimated memory of a job record with this spec (its log history is
-/// counted apart, by its [`LogBuffer`]).
-pub fn record_bytes(spec: &JobSpec) -> u64 {
-    fn text(s: &str) -> usize {
-        if s.is_empty() {
-            0
-        } else {
-            s.len() + ALLOCATION
-        }
-    }
-    fn list(v: &[String]) -> usize {
-        if v.is_empty() {
-            return 0;
-        }
-        std::mem::size_of_val(v) + ALLOCATION + v.iter().map(|s| text(s)).sum::<usize>()
-    }
-    fn pairs(v: &[(String, String)]) -> usize {
-        if v.is_empty() {
-            return 0;
-        }
-        std::mem::size_of_val(v)
-            + ALLOCATION
-            + v.iter().map(|(k, v)| text(k) + text(v)).sum::<usize>()
-    }
-    let heap = text(&spec.name)
-        + text(&spec.command)
-        + list(&spec.args)
-        + text(&spec.cpu_cores)
-        + text(&spec.network)
-        + list(&spec.volumes)
-        + text(&spec.runtime)
-        + text(&spec.work_dir)
-        + pairs(&spec.environment)
-        + pairs(&spec.secret_environment)
-        + list(&spec.uploads)
-        + text(&spec.workflow_uuid)
-        + list(&spec.dependencies);
-    (RECORD_BASE + heap) as u64
-}
 
 /// The memory budget of one mock process (see the [module docs](self)).
 #[derive(Debug)]
@@ -129,7 +73,7 @@ pub struct Budget {
     evicted_records: AtomicU64,
     refused: AtomicU64,
     /// Every session, to evict from.
-    sessions: Mutex<Vec<Weak<Shared>>>,
+    sessions: Mutex<Vec<Weak<dyn Evict>>>,
     /// One reclaim at a time.
     reclaiming: Mutex<()>,
 }
@@ -226,10 +170,10 @@ impl Budget {
     }
 
     /// Adds a session to those eviction visits.
-    pub fn register(&self, session: &Arc<Shared>) {
+    pub fn register(&self, session: Weak<dyn Evict>) {
         let mut sessions = self.sessions.lock();
         sessions.retain(|s| s.strong_count() > 0);
-        sessions.push(Arc::downgrade(session));
+        sessions.push(session);
     }
 
     /// Makes room for `extra` more bytes of a new job: evicts if that would go
@@ -292,7 +236,7 @@ impl Budget {
         }
         // A job finishing meanwhile gives something to evict again.
         let stamps_before = self.stamps.load(Ordering::Relaxed);
-        let sessions: Vec<Arc<Shared>> = {
+        let sessions: Vec<Arc<dyn Evict>> = {
             let mut all = self.sessions.lock();
             all.retain(|s| s.strong_count() > 0);
             all.iter().filter_map(Weak::upgrade).collect()
@@ -309,7 +253,7 @@ impl Budget {
                 let mut first: Option<(u64, usize)> = None;
                 let mut second = u64::MAX;
                 for (i, s) in sessions.iter().enumerate() {
-                    let Some(stamp) = s.state.lock().jobs.oldest_finished(phase) else {
+                    let Some(stamp) = s.oldest_finished(phase) else {
                         continue;
                     };
                     match first {
@@ -325,10 +269,7 @@ impl Budget {
                 let Some((_, i)) = first else {
                     break;
                 };
-                let mut state = sessions[i].state.lock();
-                state
-                    .jobs
-                    .evict(phase, second, &mut || self.used() > target);
+                sessions[i].evict(phase, second, &mut || self.used() > target);
             }
         }
         let exhausted = !reached && self.stamps.load(Ordering::Relaxed) == stamps_before;
@@ -352,6 +293,16 @@ impl Budget {
             pressed: self.pressed(),
         }
     }
+}
+
+/// What the budget evicts from: a session's finished jobs, oldest first.
+pub trait Evict: Send + Sync {
+    /// The stamp of the oldest finished entry `phase` would evict.
+    fn oldest_finished(&self, phase: Phase) -> Option<u64>;
+    /// Evicts, oldest first, the entries of `phase` stamped up to `until`
+    /// while `more` says so. Takes the session's state lock: the budget never
+    /// calls it holding another.
+    fn evict(&self, phase: Phase, until: u64, more: &mut dyn FnMut() -> bool);
 }
 
 /// The process-wide figures of a [`Budget`].
@@ -587,23 +538,6 @@ mod tests {
                 proptest::prop_assert!(!e.is_empty());
             }
         }
-    }
-
-    #[test]
-    fn a_record_costs_its_strings() {
-        let empty = record_bytes(&JobSpec::default());
-        assert!(empty >= RECORD_BASE as u64);
-        let spec = JobSpec {
-            command: "echo".into(),
-            args: vec!["x".repeat(1000)],
-            environment: vec![("K".into(), "v".repeat(500))],
-            ..JobSpec::default()
-        };
-        assert!(
-            record_bytes(&spec) >= empty + 1500,
-            "{}",
-            record_bytes(&spec)
-        );
     }
 
     #[test]

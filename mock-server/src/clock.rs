@@ -49,6 +49,17 @@ pub enum ClockMode {
     Manual,
 }
 
+impl ClockMode {
+    /// The wire name: `real`, `virtual` or `manual`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Real => "real",
+            Self::Virtual => "virtual",
+            Self::Manual => "manual",
+        }
+    }
+}
+
 /// How long the clock must be left alone before it skips (wall time).
 const QUIET: Duration = Duration::from_millis(1);
 

@@ -104,6 +104,17 @@ impl Default for MockConfig {
 pub const DEFAULT_JOURNAL_SIZE: usize = 10_000;
 
 impl MockConfig {
+    /// The largest gRPC message the server accepts and sends (ALL-7):
+    /// [`max_message_bytes`](Self::max_message_bytes), or tonic's default
+    /// 4 MiB under the `small-messages` mutant.
+    pub fn message_limit(&self) -> usize {
+        if self.mutant == Some(Mutant::SmallMessages) {
+            4 << 20
+        } else {
+            self.max_message_bytes
+        }
+    }
+
     /// The switches the engine consults: the profile's quirks, the extra
     /// quirks and the mutant.
     pub fn behaviour(&self) -> Behaviour {

@@ -19,39 +19,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-
 use crate::budget::BudgetReport;
 use crate::clock::ClockMode;
 use crate::error::{Error, Result};
 use crate::faults::FaultRule;
 use crate::journal::{CallRecord, Expectation};
 use crate::session::Node;
+use crate::session::Shared;
 use crate::sim::{Simulator, parse_scenarios};
-use crate::state::Shared;
-
-/// The name a control reply shows for a session: `default` for `""`.
-pub fn session_label(name: &str) -> &str {
-    if name.is_empty() { "default" } else { name }
-}
-
-/// Unix milliseconds as RFC 3339 in UTC with milliseconds (the raw number when
-/// out of range).
-pub fn rfc3339_ms(unix_ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(unix_ms).map_or_else(
-        || unix_ms.to_string(),
-        |t| t.to_rfc3339_opts(SecondsFormat::Millis, true),
-    )
-}
-
-/// The wire name of a clock mode: `real`, `virtual` or `manual`.
-pub fn clock_mode_name(mode: ClockMode) -> &'static str {
-    match mode {
-        ClockMode::Real => "real",
-        ClockMode::Virtual => "virtual",
-        ClockMode::Manual => "manual",
-    }
-}
+use crate::time::rfc3339_ms;
 
 /// A session clock's time and mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,7 +287,7 @@ pub fn session_memory(shared: &Shared) -> SessionMemory {
         )
     };
     SessionMemory {
-        name: session_label(&shared.session).to_owned(),
+        name: crate::session::label(&shared.session).to_owned(),
         jobs,
         record_bytes,
         log_bytes: shared.account.log_bytes(),

@@ -497,7 +497,7 @@ fn clock_json(c: &pb::ClockResponse) -> String {
 }
 
 fn label(session: &str) -> &str {
-    crate::control::session_label(session)
+    crate::session::label(session)
 }
 
 /// Runs one `ctl` command, printing its result to `out`.

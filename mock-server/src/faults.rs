@@ -104,7 +104,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::service::BoxStream;
+use crate::stream::BoxStream;
 
 /// The longest delay a rule may ask for.
 pub const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);

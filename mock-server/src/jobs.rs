@@ -12,8 +12,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{Local, SecondsFormat, TimeZone};
-
 use crate::clock::Activity;
 use futures::FutureExt;
 use joblet_testkit::pb;
@@ -22,8 +20,10 @@ use crate::behaviour::{Mutant, Quirk};
 use crate::catalogue;
 use crate::error::{Error, Result};
 use crate::logs::{LogBuffer, LogReader, LogWriter};
+use crate::session::Shared;
 use crate::sim::{ExecContext, Plan, UploadedFile};
-use crate::state::{Charge, Job, JobSpec, JobStatus, Shared, State};
+use crate::state::{Charge, Job, JobSpec, JobStatus, State};
+use crate::time::rfc3339;
 use crate::validate;
 
 /// Largest environment value, in bytes (JOB-RUN-10).
@@ -32,15 +32,6 @@ pub const MAX_ENV_VALUE: usize = 32 * 1024;
 pub const DEFAULT_WORK_DIR: &str = "/work";
 /// Secret values as every response shows them (ALL-6).
 pub const MASK: &str = "***";
-
-/// Formats Unix seconds as RFC 3339 with whole seconds in the server's offset (ALL-3).
-pub fn rfc3339(secs: i64) -> String {
-    Local
-        .timestamp_opt(secs, 0)
-        .single()
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
 
 fn opt_time(t: Option<i64>) -> String {
     t.map(rfc3339).unwrap_or_default()
@@ -436,7 +427,7 @@ fn run_with(
     // The memory budget: evict finished work if this job would not fit, or
     // refuse it when only live jobs are left.
     let charge = Charge {
-        record: crate::budget::record_bytes(&spec),
+        record: crate::job_table::record_bytes(&spec),
         live: upload_bytes,
     };
     // Its task, should it need one, is weighed too (charged once spawned).
@@ -867,11 +858,7 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
         },
         // ALL-3 mutant: startTime with milliseconds.
         start_time: if shared.mutant(Mutant::TimeMillis) {
-            Local
-                .timestamp_opt(job.start_time, 0)
-                .single()
-                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-                .unwrap_or_default()
+            crate::time::rfc3339_local_ms(job.start_time)
         } else {
             rfc3339(job.start_time)
         },
@@ -912,7 +899,7 @@ pub fn list(shared: &Shared) -> Result<pb::Jobs> {
     // ALL-6 mutant: the same, in the documented profile.
     let show_secrets =
         shared.quirk(Quirk::UnmaskedListJobs) || shared.mutant(Mutant::ListLeaksSecrets);
-    let limit = crate::server::message_limit(&shared.config) as u64;
+    let limit = shared.config.message_limit() as u64;
     let state = shared.state.lock();
     let job_message = |job: &Job| {
         let s = &job.spec;

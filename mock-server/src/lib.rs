@@ -7,7 +7,7 @@
 //!
 //! # Architecture
 //!
-//! One [`state::Shared`] holds the configuration, the single in-memory
+//! One [`session::Shared`] holds the configuration, the single in-memory
 //! [`state::State`] (jobs, networks, volumes, runtimes, GPUs) behind one short-held
 //! mutex, and the [`sim::Simulator`]. Each proto service is a thin module under
 //! [`service`] that calls a domain module ([`jobs`] for the job engine) and turns
@@ -57,6 +57,7 @@ pub mod ctl;
 pub mod error;
 pub mod exec;
 pub mod faults;
+pub mod job_table;
 pub mod jobs;
 pub mod journal;
 pub mod logs;
@@ -69,6 +70,8 @@ pub mod session;
 pub mod sim;
 pub mod snapshot;
 pub mod state;
+pub mod stream;
+pub mod time;
 pub mod tls;
 pub mod transcript;
 pub mod validate;

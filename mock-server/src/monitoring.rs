@@ -42,12 +42,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use chrono::{Local, SecondsFormat, TimeZone};
 use joblet_testkit::pb;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
-use crate::state::{JobStatus, Shared};
+use crate::session::Shared;
+use crate::state::JobStatus;
+use crate::time::rfc3339;
 
 /// The `metricTypes` accepted by StreamSystemMetrics (MON-STREAM-2).
 pub const METRIC_TYPES: [&str; 6] = ["cpu", "memory", "disk", "network", "io", "process"];
@@ -263,15 +264,6 @@ fn read_host_facts() -> HostFacts {
         total_memory,
         boot_time,
     }
-}
-
-/// RFC 3339, whole seconds, the server's offset (as `time.RFC3339` in Go).
-pub fn rfc3339(secs: i64) -> String {
-    Local
-        .timestamp_opt(secs, 0)
-        .single()
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 /// splitmix64: small, fast, and the same everywhere.

@@ -9,7 +9,8 @@ use joblet_testkit::pb;
 
 use crate::behaviour::{Mutant, Quirk};
 use crate::error::{Error, Result};
-use crate::state::{NetworkRecord, Shared, State};
+use crate::session::Shared;
+use crate::state::{NetworkRecord, State};
 use crate::validate;
 
 /// The Linux bridge a created network gets (NET-CREATE-1).

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::behaviour::Mutant;
 use crate::catalogue::{self, RuntimeRecord};
 use crate::error::{Error, Result};
-use crate::state::Shared;
+use crate::session::Shared;
 use crate::validate;
 
 /// Where the node keeps its runtimes.

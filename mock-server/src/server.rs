@@ -34,8 +34,8 @@ use crate::service::{
     volume::VolumeSvc,
 };
 use crate::session::Node;
+use crate::session::Shared;
 use crate::sim::{Scenario, UnknownCommand};
-use crate::state::Shared;
 use crate::tls::{GeneratedCerts, MockTls, TlsError};
 
 /// Errors starting the mock.
@@ -60,7 +60,7 @@ pub enum StartError {
 /// Every gRPC service of the mock (the five Joblet services, the mock's
 /// control service, health and reflection), over one node.
 pub fn routes(node: &Arc<Node>) -> Routes {
-    let max = message_limit(node.config());
+    let max = node.config().message_limit();
     let gate = Gate::new(Arc::clone(node));
     macro_rules! svc {
         ($server:ty, $imp:expr) => {{
@@ -108,16 +108,6 @@ pub fn routes(node: &Arc<Node>) -> Routes {
         .add_service(health)
         .add_service(reflection);
     routes
-}
-
-/// The largest gRPC message the services accept and send.
-pub fn message_limit(config: &MockConfig) -> usize {
-    // ALL-7 mutant: tonic's default 4 MiB limit.
-    if config.mutant == Some(crate::behaviour::Mutant::SmallMessages) {
-        4 << 20
-    } else {
-        config.max_message_bytes
-    }
 }
 
 /// `OUT_OF_RANGE` "message length too large" from the codec becomes

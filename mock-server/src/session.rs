@@ -10,12 +10,193 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
+use rand::{Rng, SeedableRng, rngs::StdRng};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
-use crate::budget::Budget;
+use crate::behaviour::{Behaviour, Mutant, Quirk};
+use crate::budget::{Account, Budget, Evict, Phase};
+use crate::clock::Clock;
 use crate::config::MockConfig;
 use crate::error::{Error, Result};
-use crate::state::Shared;
+use crate::faults::Faults;
+use crate::journal::Journal;
+use crate::monitoring::Monitor;
+use crate::sim::Simulator;
+use crate::state::State;
+
+/// One session of the mock: its configuration, state, simulator, clock and
+/// journal. Sessions are independent nodes that happen to share a port
+/// ([`crate::session::Node`]); a request without the session header uses the
+/// default one.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: MockConfig,
+    /// The quirks and mutant the handlers consult.
+    pub behaviour: Behaviour,
+    /// The session's name ("" for the default session).
+    pub session: String,
+    pub state: Mutex<State>,
+    sim: RwLock<Simulator>,
+    /// When the mock started (for uptime).
+    pub started: std::time::Instant,
+    /// When the session started, on its clock (Unix ms).
+    pub started_ms: i64,
+    /// Cancelled when the server starts shutting down: endless server streams
+    /// (a log that is still being written, a scheduled job's log) end then, so a
+    /// graceful shutdown does not wait for them forever.
+    pub closing: CancellationToken,
+    /// The session's clock (real, or virtual with `--clock virtual`).
+    pub clock: Clock,
+    /// Synthetic monitoring figures.
+    pub monitor: Arc<Monitor>,
+    /// Calls received by this session (`--journal-size`).
+    pub journal: Journal,
+    /// Fault rules of this session (`--fault`, control API).
+    pub faults: Faults,
+    /// The session's account on the process's memory budget.
+    pub account: Arc<Account>,
+    /// Seeded UUID generator (`--seed`); `None` draws random v4 UUIDs.
+    ids: Mutex<Option<StdRng>>,
+    /// Scenario dice (`fail: { probability }`): seeded with `--seed`, else from entropy.
+    rng: Mutex<StdRng>,
+}
+
+impl Shared {
+    /// Fresh state for `config`, as the default session of its own (with a
+    /// memory budget of its own).
+    pub fn new(config: MockConfig) -> Arc<Self> {
+        let budget = Budget::new(config.memory_budget);
+        Self::session(config, "", CancellationToken::new(), &budget)
+    }
+
+    /// Fresh state for session `name`, ending its streams when `closing`
+    /// fires, counting its memory in `budget`.
+    pub fn session(
+        config: MockConfig,
+        name: &str,
+        closing: CancellationToken,
+        budget: &Arc<Budget>,
+    ) -> Arc<Self> {
+        let sim = Simulator::new(config.scenarios.clone(), config.unknown_command);
+        // Each session gets its own reproducible sequence.
+        let salt = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let ids = config.seed.map(|seed| StdRng::seed_from_u64(seed ^ salt));
+        let rng = match config.seed {
+            Some(seed) => {
+                StdRng::seed_from_u64((seed ^ salt).rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15)
+            }
+            None => StdRng::from_os_rng(),
+        };
+        let monitor_seed = config.seed.map(|seed| seed ^ salt.rotate_left(17));
+        let clock = Clock::new(config.clock);
+        let journal_size = config.journal_size;
+        let faults = Faults::new(config.seed.map(|seed| seed ^ salt.rotate_left(29)));
+        if let Err(e) = faults.set(config.faults.clone()) {
+            tracing::warn!("fault rules ignored: {e}");
+        }
+        let started_ms = clock.now_ms();
+        let account = Account::new(budget);
+        let shared = Arc::new(Self {
+            state: Mutex::new(State::new(&config, Some(Arc::clone(&account)))),
+            account,
+            behaviour: config.behaviour(),
+            session: name.to_string(),
+            sim: RwLock::new(sim),
+            clock,
+            started_ms,
+            monitor: Arc::new(Monitor::new(if name.is_empty() {
+                config.seed
+            } else {
+                monitor_seed
+            })),
+            config,
+            started: std::time::Instant::now(),
+            closing,
+            ids: Mutex::new(ids),
+            rng: Mutex::new(rng),
+            journal: Journal::new(journal_size),
+            faults,
+        });
+        budget.register(Arc::downgrade(&shared) as std::sync::Weak<dyn Evict>);
+        shared
+    }
+
+    /// A fresh, empty state for this session (counted in its account).
+    pub fn fresh_state(&self) -> State {
+        State::new(&self.config, Some(Arc::clone(&self.account)))
+    }
+
+    /// Ends every open server stream (they answer UNAVAILABLE); call when the
+    /// server begins its graceful shutdown.
+    pub fn begin_shutdown(&self) {
+        self.closing.cancel();
+    }
+
+    /// The simulator (scenarios and unknown-command policy) as it is now.
+    pub fn sim(&self) -> Simulator {
+        self.sim.read().clone()
+    }
+
+    /// Replaces the simulator (LoadScenario).
+    pub fn set_sim(&self, sim: Simulator) {
+        *self.sim.write() = sim;
+    }
+
+    /// A uniform number in `[0, 1)` from the session's generator (reproducible
+    /// with `--seed`): the dice of scenario failures.
+    pub fn random_f64(&self) -> f64 {
+        self.rng.lock().random()
+    }
+
+    /// A new job or workflow ID: random, or from the seeded sequence.
+    pub fn new_id(&self) -> Uuid {
+        if self.config.seed.is_none() {
+            return Uuid::new_v4();
+        }
+        match self.ids.lock().as_mut() {
+            Some(rng) => uuid::Builder::from_random_bytes(rng.random()).into_uuid(),
+            None => Uuid::new_v4(),
+        }
+    }
+
+    /// Whether quirk `q` is on in this mock.
+    pub fn quirk(&self, q: Quirk) -> bool {
+        self.behaviour.quirk(q)
+    }
+
+    /// Whether mutant `m` is the active one.
+    pub fn mutant(&self, m: Mutant) -> bool {
+        self.behaviour.mutant(m)
+    }
+
+    /// Ends every job of this session (their tasks stop, their logs close):
+    /// for Reset and for dropping a session.
+    pub fn abort_all(&self) {
+        let mut state = self.state.lock();
+        let seqs: Vec<u64> = state.jobs.iter().map(|(s, _)| s).collect();
+        for seq in seqs {
+            if let Some(job) = state.jobs.get_mut(seq) {
+                if let Some(task) = job.task.take() {
+                    task.abort();
+                }
+                job.log.close();
+            }
+        }
+    }
+}
+
+impl Evict for Shared {
+    fn oldest_finished(&self, phase: Phase) -> Option<u64> {
+        self.state.lock().jobs.oldest_finished(phase)
+    }
+
+    fn evict(&self, phase: Phase, until: u64, more: &mut dyn FnMut() -> bool) {
+        self.state.lock().jobs.evict(phase, until, more);
+    }
+}
 
 /// The metadata key that selects a session.
 pub const SESSION_HEADER: &str = "x-joblet-mock-session";
@@ -160,6 +341,11 @@ impl Node {
         }
         let _ = self.reset("");
     }
+}
+
+/// The name a reply shows for a session: `default` for `""`.
+pub fn label(name: &str) -> &str {
+    if name.is_empty() { "default" } else { name }
 }
 
 /// Validates a session name; `default` means the default session ("").

@@ -83,11 +83,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::catalogue::RuntimeRecord;
-use crate::control::{clock_mode_name, rfc3339_ms, session_label};
 use crate::error::{Error, Result};
-use crate::jobs::rfc3339;
 use crate::logs::LogBuffer;
-use crate::state::{Job, JobSpec, JobStatus, NetworkRecord, Shared, State, VolumeRecord};
+use crate::session::Shared;
+use crate::state::{Job, JobSpec, JobStatus, NetworkRecord, State, VolumeRecord};
+use crate::time::{rfc3339, rfc3339_ms};
 use crate::workflow::engine;
 
 /// The version of the snapshot format this mock writes and reads.
@@ -350,12 +350,12 @@ pub fn take(shared: &Shared) -> Snapshot {
     let clock = ClockSnapshot {
         now: rfc3339_ms(shared.clock.now_ms()),
         now_unix_ms: shared.clock.now_ms(),
-        mode: clock_mode_name(shared.clock.mode()).to_owned(),
+        mode: shared.clock.mode().name().to_owned(),
     };
     let state = shared.state.lock();
     Snapshot {
         format: FORMAT,
-        session: session_label(&shared.session).to_owned(),
+        session: crate::session::label(&shared.session).to_owned(),
         clock,
         networks: state.networks.iter().map(network_out).collect(),
         volumes: state.volumes.iter().map(volume_out).collect(),

@@ -8,8 +8,9 @@ use joblet_testkit::pb;
 
 use crate::behaviour::{Mutant, Quirk};
 use crate::error::{Error, Result};
-use crate::jobs::rfc3339;
-use crate::state::{Shared, State, VolumeRecord};
+use crate::session::Shared;
+use crate::state::{State, VolumeRecord};
+use crate::time::rfc3339;
 use crate::validate;
 
 /// Where the node keeps its volumes.

@@ -14,12 +14,12 @@ use joblet_testkit::control as pb;
 use joblet_testkit::control::mock_control_server::MockControl;
 use tonic::{Request, Response, Status};
 
-use crate::control::{self, ClockReading, clock_mode_name, session_label};
+use crate::control::{self, ClockReading};
 use crate::error::Error;
 use crate::journal::CallRecord;
+use crate::session::Shared;
 use crate::session::{Node, SESSION_HEADER};
 use crate::snapshot;
-use crate::state::Shared;
 
 /// The MockControl service.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ fn clock_response(r: ClockReading) -> pb::ClockResponse {
     pb::ClockResponse {
         now: r.now_rfc3339(),
         now_unix_ms: r.now_unix_ms,
-        mode: clock_mode_name(r.mode).to_owned(),
+        mode: r.mode.name().to_owned(),
         pending_timers: u32::try_from(r.pending_timers).unwrap_or(u32::MAX),
     }
 }
@@ -88,7 +88,7 @@ fn call_message(c: &CallRecord) -> pb::Call {
     pb::Call {
         seq: view.seq,
         method: view.method,
-        session: session_label(&view.session).to_owned(),
+        session: crate::session::label(&view.session).to_owned(),
         request_json: view.request.to_string(),
         code: view.code,
         message: view.message,
@@ -141,14 +141,14 @@ impl MockControl for ControlSvc {
                 .node
                 .sessions()
                 .iter()
-                .map(|s| session_label(&s.session).to_owned())
+                .map(|s| crate::session::label(&s.session).to_owned())
                 .collect();
             self.node.reset_all();
             names
         } else {
             let name = session_name(&request, &request.get_ref().session)?;
             self.node.reset(&name)?;
-            vec![session_label(crate::session::check_name(&name)?).to_owned()]
+            vec![crate::session::label(crate::session::check_name(&name)?).to_owned()]
         };
         Ok(Response::new(pb::ResetResponse { sessions }))
     }
@@ -365,8 +365,8 @@ impl MockControl for ControlSvc {
                     jobs: count(memory.jobs),
                     calls: count(s.journal.len()),
                     faults: count(s.faults.rules().len()),
-                    clock_mode: clock_mode_name(s.clock.mode()).to_owned(),
-                    now: control::rfc3339_ms(s.clock.now_ms()),
+                    clock_mode: s.clock.mode().name().to_owned(),
+                    now: crate::time::rfc3339_ms(s.clock.now_ms()),
                     record_bytes: memory.record_bytes,
                     log_bytes: memory.log_bytes,
                 }

@@ -14,15 +14,15 @@ pub mod runtime;
 pub mod volume;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
-use tokio_util::sync::CancellationToken;
+use futures::Stream;
 use tonic::{Request, Response, Status};
 
+pub use crate::stream::{BoxStream, until_shutdown};
+
 use crate::session::Node;
-use crate::state::Shared;
+use crate::session::Shared;
 
 /// What every service holds: the node, and the way calls enter it.
 #[derive(Debug, Clone)]
@@ -161,34 +161,6 @@ fn record(shared: &Shared, start: &mut CallStart, code: tonic::Code, message: &s
             shared.clock.now_ms(),
         );
     }
-}
-
-/// The boxed response stream of server-streaming RPCs.
-pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send + 'static>>;
-
-/// Wraps a response stream so that it ends with `UNAVAILABLE` once the server
-/// begins to shut down: streams that never end by themselves (logs of running
-/// jobs, metric streams) must not hold a graceful shutdown up.
-pub fn until_shutdown<T, S>(stream: S, closing: CancellationToken) -> BoxStream<T>
-where
-    T: Send + 'static,
-    S: Stream<Item = Result<T, tonic::Status>> + Send + 'static,
-{
-    let stream = Box::pin(stream);
-    Box::pin(futures::stream::unfold(Some(stream), move |stream| {
-        let closing = closing.clone();
-        async move {
-            let mut stream = stream?;
-            tokio::select! {
-                biased;
-                () = closing.cancelled() => Some((
-                    Err(tonic::Status::unavailable("joblet-mock is shutting down")),
-                    None,
-                )),
-                item = stream.next() => item.map(|item| (item, Some(stream))),
-            }
-        }
-    }))
 }
 
 /// `UNIMPLEMENTED` for parts of the API this mock does not simulate yet.

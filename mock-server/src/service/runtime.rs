@@ -12,7 +12,7 @@ use super::{BoxStream, Gate};
 use crate::behaviour::Mutant;
 use crate::runtimes::{self, Install};
 
-use crate::state::Shared;
+use crate::session::Shared;
 
 /// Chunks buffered between a streaming install and a slow client.
 const CHUNK_BUFFER: usize = 16;

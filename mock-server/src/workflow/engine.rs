@@ -40,8 +40,9 @@ use crate::behaviour::{Mutant, Quirk};
 use crate::clock::{Activity, Sleep};
 use crate::error::{Error, Result};
 use crate::jobs::{self, MASK};
+use crate::session::Shared;
 use crate::snapshot::{WorkflowJobRecord, WorkflowRecord};
-use crate::state::{JobStatus, JobTable, Shared, State, prefix_range, shown};
+use crate::state::{JobStatus, JobTable, State, prefix_range, shown};
 
 /// The server-v1 scheduler's period (QUIRK-9).
 pub const TICK: Duration = Duration::from_secs(5);
