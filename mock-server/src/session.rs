@@ -21,8 +21,9 @@ use crate::config::MockConfig;
 use crate::error::{Error, Result};
 use crate::faults::Faults;
 use crate::journal::Journal;
-use crate::monitoring::Monitor;
+use crate::monitoring::{Monitor, RunningJob, Sample};
 use crate::sim::Simulator;
+use crate::state::JobStatus;
 use crate::state::State;
 
 /// One session of the mock: its configuration, state, simulator, clock and
@@ -170,6 +171,45 @@ impl Shared {
     /// Whether mutant `m` is the active one.
     pub fn mutant(&self, m: Mutant) -> bool {
         self.behaviour.mutant(m)
+    }
+
+    /// Monitoring sample `index` of this session's node now: its running jobs
+    /// (with their scenario figures), its clock and its monitor's counters.
+    pub fn metrics_sample(&self, index: u64) -> Sample {
+        let mut running = {
+            let state = self.state.lock();
+            state
+                .jobs
+                .iter()
+                .filter(|(_, j)| j.status == JobStatus::Running)
+                .map(|(seq, j)| RunningJob {
+                    seq,
+                    command: j.spec.command.clone(),
+                    args: j.spec.args.clone(),
+                    start_time: j.start_time,
+                    max_memory_mb: j.spec.max_memory,
+                    resources: None,
+                })
+                .collect::<Vec<_>>()
+        };
+        // Scenario figures, looked up outside the state lock.
+        if !self.config.exec {
+            let sim = self.sim();
+            for job in &mut running {
+                job.resources = sim.resources(&job.command, &job.args);
+            }
+        }
+        let inputs = self.monitor.inputs(
+            index,
+            self.clock.now_secs(),
+            std::time::Duration::from_millis(
+                u64::try_from(self.clock.now_ms() - self.started_ms).unwrap_or(0),
+            ),
+            self.config.host_cores,
+            &self.config.node_id,
+            running,
+        );
+        self.monitor.compute(&inputs)
     }
 
     /// Ends every job of this session (their tasks stop, their logs close):
@@ -372,6 +412,67 @@ pub fn check_name(name: &str) -> Result<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_lists_the_running_jobs_of_the_state() {
+        use crate::config::MockConfig;
+        use crate::logs::LogBuffer;
+        use crate::state::{Job, JobSpec};
+
+        let shared = Shared::new(MockConfig {
+            seed: Some(21),
+            host_cores: 2,
+            node_id: "n-21".into(),
+            ..MockConfig::default()
+        });
+        let idle = shared.metrics_sample(0);
+        {
+            let mut state = shared.state.lock();
+            for (status, command) in [
+                (JobStatus::Completed, "echo"),
+                (JobStatus::Running, "python3"),
+                (JobStatus::Scheduled, "date"),
+                (JobStatus::Running, "sleep"),
+            ] {
+                let spec = JobSpec {
+                    command: command.into(),
+                    args: vec!["-c".into(), "x".into()],
+                    ..JobSpec::default()
+                };
+                if status == JobStatus::Running {
+                    state.mark_running(&spec);
+                }
+                state.jobs.insert(Job {
+                    id: uuid::Uuid::new_v4(),
+                    spec: std::sync::Arc::new(spec),
+                    status,
+                    start_time: 1_700_000_000,
+                    end_time: None,
+                    scheduled_time: None,
+                    exit_code: 0,
+                    gpu_indices: Vec::new(),
+                    log: LogBuffer::new(16),
+                    task: None,
+                    charge: Default::default(),
+                });
+            }
+        }
+        let busy = shared.metrics_sample(0);
+        crate::monitoring::tests::check(&busy, 2, 2, crate::monitoring::host_facts().total_memory);
+        assert_eq!(busy.host.node_id, "n-21");
+        let p = &busy.processes;
+        let mut names: Vec<_> = p.top_by_cpu.iter().map(|x| x.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["joblet", "python3", "sleep"]);
+        let py = p
+            .top_by_memory
+            .iter()
+            .find(|x| x.name == "python3")
+            .unwrap();
+        assert_eq!((py.pid, py.command.as_str()), (1001, "python3 -c x"));
+        assert_eq!(p.total_processes, idle.processes.total_processes + 2);
+        assert!(busy.cpu.usage_percent > idle.cpu.usage_percent);
+    }
 
     #[test]
     fn sessions_are_separate_and_named() {

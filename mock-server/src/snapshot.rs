@@ -88,7 +88,7 @@ use crate::logs::LogBuffer;
 use crate::session::Shared;
 use crate::state::{Job, JobSpec, JobStatus, NetworkRecord, State, VolumeRecord};
 use crate::time::{rfc3339, rfc3339_ms};
-use crate::workflow::engine;
+use crate::workflow::table::{self, WorkflowJobRecord, WorkflowRecord};
 
 /// The version of the snapshot format this mock writes and reads.
 pub const FORMAT: u32 = 1;
@@ -182,35 +182,6 @@ pub struct WorkflowJobSnapshot {
     pub exit_code: i32,
     /// Canceled by the engine because it could no longer run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub cascaded: bool,
-}
-
-/// A workflow as the engine exports and imports it
-/// ([`engine::export`], [`engine::import`]); times in Unix seconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct WorkflowRecord {
-    pub id: Uuid,
-    pub name: String,
-    pub yaml: String,
-    pub v1: bool,
-    pub created_ms: i64,
-    pub started: Option<i64>,
-    pub completed: Option<i64>,
-    pub jobs: Vec<WorkflowJobRecord>,
-}
-
-/// A job of a [`WorkflowRecord`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct WorkflowJobRecord {
-    pub name: String,
-    pub dependencies: Vec<String>,
-    /// `None`: PENDING.
-    pub status: Option<JobStatus>,
-    /// The job's UUID; on import, with its sequence number in the job table.
-    pub job: Option<Uuid>,
-    pub start: Option<i64>,
-    pub end: Option<i64>,
-    pub exit_code: i32,
     pub cascaded: bool,
 }
 
@@ -361,7 +332,10 @@ pub fn take(shared: &Shared) -> Snapshot {
         volumes: state.volumes.iter().map(volume_out).collect(),
         runtimes: state.runtimes.clone(),
         jobs: state.jobs.iter().map(|(_, job)| job_out(job)).collect(),
-        workflows: engine::export(&state).iter().map(workflow_out).collect(),
+        workflows: table::export(&state.workflows)
+            .iter()
+            .map(workflow_out)
+            .collect(),
     }
 }
 
@@ -507,7 +481,12 @@ pub async fn restore(shared: &Shared, snapshot: &Snapshot) -> Result<RestoreSumm
     }
     summary.workflows = workflows.len();
     let seqs: HashMap<Uuid, u64> = restored.iter().map(|(id, r)| (*id, r.0)).collect();
-    engine::import(shared, &mut state, workflows, &seqs);
+    table::import(
+        &mut state.workflows,
+        shared.behaviour.mutant,
+        workflows,
+        &seqs,
+    );
     // --max-jobs holds for restored jobs too; then the memory budget.
     state.jobs.evict_past_cap();
     let old = std::mem::replace(&mut *shared.state.lock(), state);
@@ -804,6 +783,7 @@ fn time_in(field: &str, text: &str) -> Result<i64> {
 mod tests {
     use super::*;
     use crate::config::MockConfig;
+    use crate::workflow::engine;
 
     #[test]
     fn logs_are_text_or_base64() {

@@ -61,7 +61,7 @@ pub struct State {
     /// Jobs currently running.
     pub running_jobs: u32,
     /// Workflows in creation order (WF-*).
-    pub workflows: crate::workflow::engine::Workflows,
+    pub workflows: crate::workflow::table::Workflows,
 }
 
 impl State {

@@ -13,6 +13,11 @@ pub fn rfc3339(secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// [`rfc3339`] of a time that may be unset (empty then).
+pub fn rfc3339_opt(secs: Option<i64>) -> String {
+    secs.map(rfc3339).unwrap_or_default()
+}
+
 /// Unix milliseconds as RFC 3339 in UTC with milliseconds (the raw number when
 /// out of range).
 pub fn rfc3339_ms(unix_ms: i64) -> String {

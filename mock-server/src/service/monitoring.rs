@@ -36,7 +36,7 @@ impl MonitoringService for MonitoringSvc {
                 request,
                 |s, _| async move {
                     let index = s.monitor.next_call();
-                    let mut status = s.monitor.sample(&s, index).into_status();
+                    let mut status = s.metrics_sample(index).into_status();
                     // MON-STATUS-1 mutant: the node says it is not available.
                     if s.mutant(Mutant::StatusUnavailable) {
                         status.available = false;
@@ -87,8 +87,7 @@ impl MonitoringService for MonitoringSvc {
                             if index > 0 {
                                 shared.clock.sleep(every).await;
                             }
-                            let sample =
-                                shared.monitor.sample(&shared, index).into_metrics(sections);
+                            let sample = shared.metrics_sample(index).into_metrics(sections);
                             Some((Ok(sample), (index + 1, shared)))
                         },
                     ))

@@ -1,0 +1,325 @@
+//! A RunJob request checked into a job spec: everything that does not need
+//! the node's state (JOB-RUN-2..5, 9, 10, JOB-GPU-2), then what does
+//! (JOB-RUN-6..8), with the quirks and mutants that change either.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use joblet_testkit::pb;
+
+use crate::behaviour::{Mutant, Quirk};
+use crate::catalogue;
+use crate::error::{Error, Result};
+use crate::session::Shared;
+use crate::sim::{ExecContext, UploadedFile};
+use crate::state::{JobSpec, State};
+use crate::validate;
+
+/// Largest environment value, in bytes (JOB-RUN-10).
+pub const MAX_ENV_VALUE: usize = 32 * 1024;
+/// Default working directory of a job.
+pub const DEFAULT_WORK_DIR: &str = "/work";
+/// Secret values as every response shows them (ALL-6).
+pub const MASK: &str = "***";
+
+/// A validated RunJob request.
+pub(crate) struct Accepted {
+    pub(crate) spec: JobSpec,
+    pub(crate) files: BTreeMap<String, UploadedFile>,
+    /// Bytes of the uploaded contents (held while the job is live).
+    pub(crate) upload_bytes: u64,
+    /// Due time (Unix seconds) and the wait, when in the future.
+    pub(crate) schedule: Option<(i64, Option<Duration>)>,
+}
+
+/// Checks everything that does not need the state (JOB-RUN-2..5, 9, 10, JOB-GPU-2).
+pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> Result<Accepted> {
+    let cfg = &shared.config;
+    // JOB-RUN-2 mutant: an empty command is accepted.
+    if req.command.trim().is_empty() && !shared.mutant(Mutant::EmptyCommandOk) {
+        return Err(Error::invalid("command", "command is required"));
+    }
+    // QUIRK-12: the deployed server ignores these fields (no GPU checks either).
+    if shared.quirk(Quirk::IgnoredRunFields) {
+        req.name.clear();
+        req.work_dir.clear();
+        req.gpu_count = 0;
+        req.gpu_memory_mb = 0;
+    }
+    for (field, v) in [
+        ("maxCpu", req.max_cpu),
+        ("maxMemory", req.max_memory),
+        ("maxIobps", req.max_iobps),
+    ] {
+        // JOB-RUN-3 mutant: negative limits are accepted.
+        if v < 0 && !shared.mutant(Mutant::NegativeLimitsOk) {
+            return Err(Error::invalid(
+                field,
+                format!("must not be negative (got {v})"),
+            ));
+        }
+    }
+    // QUIRK-6: a maxCpu the deployed server cannot parse (over 10000) is dropped.
+    if shared.quirk(Quirk::LenientValues) && req.max_cpu > 10_000 {
+        req.max_cpu = 0;
+    }
+    // QUIRK-2: the deployed server allows 100 whatever the cores, else INTERNAL.
+    if shared.quirk(Quirk::InternalErrors) && req.max_cpu > 100 {
+        return Err(Error::quirk_internal(
+            "job run failed",
+            "job creation failed: invalid CPU limit: must be between 0-100",
+        ));
+    }
+    let cpu_limit = 100i64 * i64::from(cfg.host_cores);
+    if i64::from(req.max_cpu) > cpu_limit {
+        return Err(Error::invalid(
+            "maxCpu",
+            format!(
+                "{} exceeds {cpu_limit} (100 per core, {} cores)",
+                req.max_cpu, cfg.host_cores
+            ),
+        ));
+    }
+    // JOB-RUN-4 mutant: cpuCores is not checked.
+    if let Err(e) = validate::cpu_cores(&req.cpu_cores, cfg.host_cores)
+        && !shared.mutant(Mutant::CpuCoresUnchecked)
+    {
+        // QUIRK-6: an invalid or out-of-range cpuCores is dropped silently.
+        if !shared.quirk(Quirk::LenientValues) {
+            return Err(e);
+        }
+        req.cpu_cores.clear();
+    }
+    if req.gpu_count < 0 {
+        return Err(Error::invalid(
+            "gpu_count",
+            format!("must not be negative (got {})", req.gpu_count),
+        ));
+    }
+    if req.gpu_memory_mb < 0 {
+        return Err(Error::invalid(
+            "gpu_memory_mb",
+            format!("must not be negative (got {})", req.gpu_memory_mb),
+        ));
+    }
+    // JOB-GPU-2 mutant: too many GPUs pass here and fail later as RESOURCE_EXHAUSTED.
+    if req.gpu_count as u32 > cfg.gpus && !shared.mutant(Mutant::GpuOverNodeExhausted) {
+        return Err(Error::invalid(
+            "gpu_count",
+            format!(
+                "{} GPUs requested but the node has {}",
+                req.gpu_count, cfg.gpus
+            ),
+        ));
+    }
+    if req.gpu_count > 0 && req.gpu_memory_mb as u32 > cfg.gpu_memory_mb {
+        return Err(Error::invalid(
+            "gpu_memory_mb",
+            format!(
+                "{} MB per GPU requested but the node's GPUs have {} MB",
+                req.gpu_memory_mb, cfg.gpu_memory_mb
+            ),
+        ));
+    }
+
+    let mut env_keys = BTreeSet::new();
+    for (field, map) in [
+        ("environment", &req.environment),
+        ("secret_environment", &req.secret_environment),
+    ] {
+        for (k, v) in map {
+            validate::env_name(field, k)?;
+            validate::env_value(field, k, v)?;
+            // JOB-RUN-10 mutant: the same key in both maps is accepted.
+            if !env_keys.insert(k.as_str()) && !shared.mutant(Mutant::EnvDuplicateOk) {
+                return Err(Error::invalid(
+                    "secret_environment",
+                    format!("{k} is set in both environment and secret_environment"),
+                ));
+            }
+        }
+    }
+
+    let schedule = if req.schedule.trim().is_empty() {
+        None
+    } else {
+        let now = shared.clock.now_local();
+        let spec = req.schedule.trim();
+        let due = validate::schedule(spec, now)
+            .and_then(|due| {
+                // QUIRK-12: the deployed server takes RFC 3339 with an offset only.
+                if shared.quirk(Quirk::IgnoredRunFields)
+                    && chrono::DateTime::parse_from_rfc3339(spec).is_err()
+                {
+                    return Err(Error::invalid(
+                        "schedule",
+                        format!("{spec:?} is not RFC 3339 with an offset"),
+                    ));
+                }
+                Ok(due)
+            })
+            // QUIRK-2: a bad schedule is INTERNAL on the deployed server.
+            .map_err(|e| {
+                e.internal_if(
+                    shared.quirk(Quirk::InternalErrors),
+                    "job run failed: invalid schedule format",
+                )
+            })?;
+        let wait = (due.timestamp_millis() - now.timestamp_millis()).max(0);
+        // JOB-RUN-5 mutant: a future schedule is ignored, the job runs at once.
+        let wait = if shared.mutant(Mutant::ScheduleIgnored) {
+            0
+        } else {
+            wait
+        };
+        let wait = (wait > 0).then(|| Duration::from_millis(wait as u64));
+        Some((due.timestamp(), wait))
+    };
+
+    for (i, v) in req.volumes.iter().enumerate() {
+        if v.trim().is_empty() {
+            return Err(Error::invalid(
+                format!("volumes[{i}]"),
+                "volume name must not be empty",
+            ));
+        }
+    }
+
+    let mut files = BTreeMap::new();
+    let mut upload_paths = Vec::with_capacity(req.uploads.len());
+    let upload_bytes = req.uploads.iter().map(|u| u.content.len() as u64).sum();
+    for (i, up) in req.uploads.into_iter().enumerate() {
+        let path = validate::upload_path(&up.path)
+            .map_err(|e| Error::invalid(format!("uploads[{i}].path"), e.to_string()))?;
+        let mode = if up.mode == 0 {
+            if up.is_directory { 0o755 } else { 0o644 }
+        } else {
+            up.mode & 0o7777
+        };
+        upload_paths.push(path.clone());
+        // Parent directories of a file exist implicitly.
+        let mut parent = path.as_str();
+        while let Some((dir, _)) = parent.rsplit_once('/') {
+            files.entry(dir.to_string()).or_insert(UploadedFile {
+                content: Default::default(),
+                mode: 0o755,
+                is_dir: true,
+            });
+            parent = dir;
+        }
+        files.insert(
+            path,
+            UploadedFile {
+                content: if up.is_directory {
+                    Default::default()
+                } else {
+                    up.content.into()
+                },
+                mode,
+                is_dir: up.is_directory,
+            },
+        );
+    }
+
+    let network = if req.network.trim().is_empty() {
+        "bridge".to_string()
+    } else {
+        req.network.trim().to_string()
+    };
+    let work_dir = if req.work_dir.trim().is_empty() {
+        DEFAULT_WORK_DIR.to_string()
+    } else {
+        req.work_dir.trim().to_string()
+    };
+    let sorted = |m: std::collections::HashMap<String, String>| {
+        let mut v: Vec<_> = m.into_iter().collect();
+        v.sort();
+        v
+    };
+    Ok(Accepted {
+        spec: JobSpec {
+            name: req.name,
+            command: req.command,
+            args: req.args,
+            max_cpu: req.max_cpu,
+            cpu_cores: req.cpu_cores,
+            max_memory: req.max_memory,
+            max_iobps: req.max_iobps,
+            network,
+            volumes: req.volumes,
+            runtime: req.runtime,
+            work_dir,
+            environment: sorted(req.environment),
+            secret_environment: sorted(req.secret_environment),
+            uploads: upload_paths,
+            gpu_count: req.gpu_count,
+            gpu_memory_mb: req.gpu_memory_mb,
+            workflow_uuid: req.workflow_uuid,
+            dependencies: Vec::new(),
+        },
+        // JOB-RUN-9 mutant: the uploads never reach the job's command.
+        files: if shared.mutant(Mutant::UploadsLost) {
+            BTreeMap::new()
+        } else {
+            files
+        },
+        upload_bytes,
+        schedule,
+    })
+}
+
+/// Checks what the job needs from the node's state (JOB-RUN-6..8).
+pub(crate) fn check_resources(state: &State, spec: &JobSpec) -> Result<()> {
+    if state.network(&spec.network).is_none() {
+        return Err(Error::invalid(
+            "network",
+            format!(
+                "network {:?} does not exist (built in: bridge, isolated, none)",
+                spec.network
+            ),
+        ));
+    }
+    for v in &spec.volumes {
+        if state.volume(v).is_none() {
+            return Err(Error::invalid(
+                "volumes",
+                format!("volume {v:?} does not exist"),
+            ));
+        }
+    }
+    if !spec.runtime.trim().is_empty()
+        && catalogue::resolve(&state.runtimes, &spec.runtime).is_none()
+    {
+        return Err(Error::invalid(
+            "runtime",
+            format!("runtime {:?} is not installed", spec.runtime),
+        ));
+    }
+    Ok(())
+}
+
+/// JOB-RUN-6..8 mutants: whether the active mutant skips the check of `field`.
+pub(crate) fn skipped_by_mutant(shared: &Shared, field: &str) -> bool {
+    match field {
+        "network" => shared.mutant(Mutant::UnknownNetworkOk),
+        "volumes" => shared.mutant(Mutant::UnknownVolumeOk),
+        "runtime" => shared.mutant(Mutant::UnknownRuntimeOk),
+        _ => false,
+    }
+}
+
+pub(crate) fn exec_context(
+    shared: &Shared,
+    job_id: &str,
+    spec: &JobSpec,
+    files: BTreeMap<String, UploadedFile>,
+) -> ExecContext {
+    ExecContext {
+        env: crate::sim::job_environment(spec.environment.iter().chain(&spec.secret_environment)),
+        files: Arc::new(files),
+        work_dir: spec.work_dir.as_str().into(),
+        job_id: job_id.into(),
+        clock: shared.clock.clone(),
+    }
+}
