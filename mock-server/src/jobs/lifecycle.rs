@@ -114,22 +114,7 @@ fn run_with(
     if let Some(link) = &mut link {
         spec.dependencies = std::mem::take(&mut link.dependencies);
     }
-    // The memory budget: evict finished work if this job would not fit, or
-    // refuse it when only live jobs are left.
-    let charge = Charge {
-        record: crate::job_table::record_bytes(&spec),
-        live: upload_bytes,
-    };
-    // Its task, should it need one, is weighed too (charged once spawned).
-    let task_guess = TASK_BYTES.load(std::sync::atomic::Ordering::Relaxed) as u64;
-    shared
-        .account
-        .budget()
-        .admit(charge.record + charge.live + task_guess)
-        .map_err(|e| match e {
-            Error::ResourceExhausted(m) => Error::ResourceExhausted(format!("RunJob: {m}")),
-            other => other,
-        })?;
+    let charge = admit(shared, &spec, upload_bytes)?;
     let id = shared.new_id();
     let log = LogBuffer::accounted(
         shared.config.log_retention_bytes,
@@ -150,59 +135,25 @@ fn run_with(
     let id_text = id.to_string();
     let ctx = exec_context(shared, &id_text, &spec, files);
     let spec = Arc::new(spec);
-    let seq = {
-        let mut state = shared.state.lock();
-        // QUIRK-7: the deployed server accepts unknown networks, volumes and
-        // runtimes; the job fails as it starts (see `job_task`).
-        if !shared.quirk(Quirk::LateResourceChecks) {
-            match check_resources(&state, &spec) {
-                // JOB-RUN-6..8 mutants: an unknown network, volume or runtime is accepted.
-                Err(Error::Invalid { field, .. }) if skipped_by_mutant(shared, &field) => {}
-                checked => checked?,
-            }
-        }
-        if wait.is_none() && spec.gpu_count > 0 {
-            // Fail fast before the record exists.
-            let free = state.gpus.iter().filter(|s| s.is_none()).count();
-            if free < spec.gpu_count as usize {
-                return Err(Error::ResourceExhausted(format!(
-                    "gpu_count: {} GPUs requested but only {free} of {} are free",
-                    spec.gpu_count,
-                    state.gpus.len()
-                )));
-            }
-        }
-        // --max-jobs: the oldest finished records make room.
-        state
-            .jobs
-            .make_room()
-            .map_err(|e| Error::ResourceExhausted(format!("RunJob: {e}")))?;
-        let seq = state.jobs.insert(Job {
-            id,
-            spec: Arc::clone(&spec),
-            status,
-            start_time: submitted,
-            end_time: None,
-            scheduled_time: schedule.map(|(due, _)| due),
-            exit_code: 0,
-            gpu_indices: Vec::new(),
-            log: Arc::clone(&log),
-            task: None,
-            charge,
-        });
-        if let Some(link) = &mut link {
-            (link.register)(&mut state, seq, id);
-        }
-        if status == JobStatus::Running {
-            start_locked(&mut state, seq).expect("GPUs were checked under the same lock");
-        }
-        seq
+    let job = Job {
+        id,
+        spec: Arc::clone(&spec),
+        status,
+        start_time: submitted,
+        end_time: None,
+        scheduled_time: schedule.map(|(due, _)| due),
+        exit_code: 0,
+        gpu_indices: Vec::new(),
+        log: Arc::clone(&log),
+        task: None,
+        charge,
     };
+    let seq = record(shared, job, wait.is_none(), link.as_mut())?;
     // The job starts right here: a job that ends at once (`true`, `echo hi`)
     // costs no task. One that must wait (sleep, schedule, back-pressure) goes
     // on in a task; tokio polls it again at once, registering real wake-ups.
     let on_end = link.as_mut().and_then(|l| l.on_end.take());
-    let mut job = Box::pin(job_task(
+    let job = Box::pin(job_task(
         Arc::clone(shared),
         seq,
         Arc::clone(&spec),
@@ -212,6 +163,86 @@ fn run_with(
         plan,
         (shared.clock.activity(), on_end),
     ));
+    start_task(shared, seq, job);
+    Ok(run_response(
+        shared, &spec, id_text, status, submitted, schedule,
+    ))
+}
+
+/// The memory budget: evicts finished work if this job would not fit, or
+/// refuses it when only live jobs are left. The job's charge.
+fn admit(shared: &Shared, spec: &JobSpec, upload_bytes: u64) -> Result<Charge> {
+    let charge = Charge {
+        record: crate::job_table::record_bytes(spec),
+        live: upload_bytes,
+    };
+    // Its task, should it need one, is weighed too (charged once spawned).
+    let task_guess = TASK_BYTES.load(std::sync::atomic::Ordering::Relaxed) as u64;
+    shared
+        .account
+        .budget()
+        .admit(charge.record + charge.live + task_guess)
+        .map_err(|e| match e {
+            Error::ResourceExhausted(m) => Error::ResourceExhausted(format!("RunJob: {m}")),
+            other => other,
+        })?;
+    Ok(charge)
+}
+
+/// Inserts the job's record under the state lock, after the checks that need
+/// the state (resources, free GPUs for a job that starts now, `--max-jobs`);
+/// a RUNNING job takes its GPUs. Its sequence number.
+fn record(
+    shared: &Shared,
+    job: Job,
+    starts_now: bool,
+    link: Option<&mut WorkflowLink<'_>>,
+) -> Result<u64> {
+    let mut state = shared.state.lock();
+    let spec = Arc::clone(&job.spec);
+    // QUIRK-7: the deployed server accepts unknown networks, volumes and
+    // runtimes; the job fails as it starts (see `job_task`).
+    if !shared.quirk(Quirk::LateResourceChecks) {
+        match check_resources(&state, &spec) {
+            // JOB-RUN-6..8 mutants: an unknown network, volume or runtime is accepted.
+            Err(Error::Invalid { field, .. }) if skipped_by_mutant(shared, &field) => {}
+            checked => checked?,
+        }
+    }
+    if starts_now && spec.gpu_count > 0 {
+        // Fail fast before the record exists.
+        let free = state.gpus.iter().filter(|s| s.is_none()).count();
+        if free < spec.gpu_count as usize {
+            return Err(Error::ResourceExhausted(format!(
+                "gpu_count: {} GPUs requested but only {free} of {} are free",
+                spec.gpu_count,
+                state.gpus.len()
+            )));
+        }
+    }
+    // --max-jobs: the oldest finished records make room.
+    state
+        .jobs
+        .make_room()
+        .map_err(|e| Error::ResourceExhausted(format!("RunJob: {e}")))?;
+    let (id, status) = (job.id, job.status);
+    let seq = state.jobs.insert(job);
+    if let Some(link) = link {
+        (link.register)(&mut state, seq, id);
+    }
+    if status == JobStatus::Running {
+        start_locked(&mut state, seq).expect("GPUs were checked under the same lock");
+    }
+    Ok(seq)
+}
+
+/// Polls the job once; if it must wait, spawns it as a task (outside the
+/// lock) whose handle and cost the record keeps until the job ends.
+fn start_task(
+    shared: &Shared,
+    seq: u64,
+    mut job: std::pin::Pin<Box<impl Future<Output = ()> + Send + 'static>>,
+) {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     if job.as_mut().poll(&mut cx).is_pending() {
         // What the task costs while the job lives (the future and tokio's
@@ -234,16 +265,27 @@ fn run_with(
             _ => task.abort(),
         }
     }
+}
+
+/// RunJob's answer.
+fn run_response(
+    shared: &Shared,
+    spec: &JobSpec,
+    job_uuid: String,
+    status: JobStatus,
+    submitted: i64,
+    schedule: Option<(i64, Option<Duration>)>,
+) -> pb::RunJobResponse {
     // QUIRK-3: the deployed server answers only jobUuid and status.
     if shared.quirk(Quirk::MinimalRunResponse) {
-        return Ok(pb::RunJobResponse {
-            job_uuid: id_text,
+        return pb::RunJobResponse {
+            job_uuid,
             status: status.as_str().to_string(),
             ..Default::default()
-        });
+        };
     }
-    Ok(pb::RunJobResponse {
-        job_uuid: id_text,
+    pb::RunJobResponse {
+        job_uuid,
         status: status.as_str().to_string(),
         command: spec.command.clone(),
         // JOB-RUN-1 mutant: the args are not echoed.
@@ -260,7 +302,7 @@ fn run_with(
         end_time: String::new(),
         exit_code: 0,
         scheduled_time: rfc3339_opt(schedule.map(|(due, _)| due)),
-    })
+    }
 }
 
 /// What a spawned task costs besides its future (tokio's header and scheduler

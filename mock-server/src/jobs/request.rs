@@ -35,6 +35,17 @@ pub(crate) struct Accepted {
 
 /// Checks everything that does not need the state (JOB-RUN-2..5, 9, 10, JOB-GPU-2).
 pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> Result<Accepted> {
+    check_limits(shared, &mut req)?;
+    check_environment(shared, &req)?;
+    let schedule = schedule(shared, &req)?;
+    check_volume_names(&req)?;
+    let uploads = Uploads::take(std::mem::take(&mut req.uploads))?;
+    Ok(accept(shared, req, uploads, schedule))
+}
+
+/// The command, resource limits, CPU cores and GPUs (JOB-RUN-2..4, JOB-GPU-2),
+/// with the fields QUIRK-12 ignores cleared and QUIRK-6's dropped.
+fn check_limits(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
     let cfg = &shared.config;
     // JOB-RUN-2 mutant: an empty command is accepted.
     if req.command.trim().is_empty() && !shared.mutant(Mutant::EmptyCommandOk) {
@@ -123,6 +134,11 @@ pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> R
         ));
     }
 
+    Ok(())
+}
+
+/// Environment names and values, and no name in both maps (JOB-RUN-10).
+fn check_environment(shared: &Shared, req: &pb::RunJobRequest) -> Result<()> {
     let mut env_keys = BTreeSet::new();
     for (field, map) in [
         ("environment", &req.environment),
@@ -141,42 +157,50 @@ pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> R
         }
     }
 
-    let schedule = if req.schedule.trim().is_empty() {
-        None
-    } else {
-        let now = shared.clock.now_local();
-        let spec = req.schedule.trim();
-        let due = validate::schedule(spec, now)
-            .and_then(|due| {
-                // QUIRK-12: the deployed server takes RFC 3339 with an offset only.
-                if shared.quirk(Quirk::IgnoredRunFields)
-                    && chrono::DateTime::parse_from_rfc3339(spec).is_err()
-                {
-                    return Err(Error::invalid(
-                        "schedule",
-                        format!("{spec:?} is not RFC 3339 with an offset"),
-                    ));
-                }
-                Ok(due)
-            })
-            // QUIRK-2: a bad schedule is INTERNAL on the deployed server.
-            .map_err(|e| {
-                e.internal_if(
-                    shared.quirk(Quirk::InternalErrors),
-                    "job run failed: invalid schedule format",
-                )
-            })?;
-        let wait = (due.timestamp_millis() - now.timestamp_millis()).max(0);
-        // JOB-RUN-5 mutant: a future schedule is ignored, the job runs at once.
-        let wait = if shared.mutant(Mutant::ScheduleIgnored) {
-            0
-        } else {
-            wait
-        };
-        let wait = (wait > 0).then(|| Duration::from_millis(wait as u64));
-        Some((due.timestamp(), wait))
-    };
+    Ok(())
+}
 
+/// The schedule: its due time (Unix seconds) and the wait when in the future
+/// (JOB-RUN-5); `None` for a job that runs now.
+fn schedule(shared: &Shared, req: &pb::RunJobRequest) -> Result<Option<(i64, Option<Duration>)>> {
+    if req.schedule.trim().is_empty() {
+        return Ok(None);
+    }
+    let now = shared.clock.now_local();
+    let spec = req.schedule.trim();
+    let due = validate::schedule(spec, now)
+        .and_then(|due| {
+            // QUIRK-12: the deployed server takes RFC 3339 with an offset only.
+            if shared.quirk(Quirk::IgnoredRunFields)
+                && chrono::DateTime::parse_from_rfc3339(spec).is_err()
+            {
+                return Err(Error::invalid(
+                    "schedule",
+                    format!("{spec:?} is not RFC 3339 with an offset"),
+                ));
+            }
+            Ok(due)
+        })
+        // QUIRK-2: a bad schedule is INTERNAL on the deployed server.
+        .map_err(|e| {
+            e.internal_if(
+                shared.quirk(Quirk::InternalErrors),
+                "job run failed: invalid schedule format",
+            )
+        })?;
+    let wait = (due.timestamp_millis() - now.timestamp_millis()).max(0);
+    // JOB-RUN-5 mutant: a future schedule is ignored, the job runs at once.
+    let wait = if shared.mutant(Mutant::ScheduleIgnored) {
+        0
+    } else {
+        wait
+    };
+    let wait = (wait > 0).then(|| Duration::from_millis(wait as u64));
+    Ok(Some((due.timestamp(), wait)))
+}
+
+/// No empty volume name.
+fn check_volume_names(req: &pb::RunJobRequest) -> Result<()> {
     for (i, v) in req.volumes.iter().enumerate() {
         if v.trim().is_empty() {
             return Err(Error::invalid(
@@ -186,42 +210,74 @@ pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> R
         }
     }
 
-    let mut files = BTreeMap::new();
-    let mut upload_paths = Vec::with_capacity(req.uploads.len());
-    let upload_bytes = req.uploads.iter().map(|u| u.content.len() as u64).sum();
-    for (i, up) in req.uploads.into_iter().enumerate() {
-        let path = validate::upload_path(&up.path)
-            .map_err(|e| Error::invalid(format!("uploads[{i}].path"), e.to_string()))?;
-        let mode = if up.mode == 0 {
-            if up.is_directory { 0o755 } else { 0o644 }
-        } else {
-            up.mode & 0o7777
-        };
-        upload_paths.push(path.clone());
-        // Parent directories of a file exist implicitly.
-        let mut parent = path.as_str();
-        while let Some((dir, _)) = parent.rsplit_once('/') {
-            files.entry(dir.to_string()).or_insert(UploadedFile {
-                content: Default::default(),
-                mode: 0o755,
-                is_dir: true,
-            });
-            parent = dir;
-        }
-        files.insert(
-            path,
-            UploadedFile {
-                content: if up.is_directory {
-                    Default::default()
-                } else {
-                    up.content.into()
-                },
-                mode,
-                is_dir: up.is_directory,
-            },
-        );
-    }
+    Ok(())
+}
 
+/// Uploaded files keyed by their normalised path, parent directories
+/// implied (JOB-RUN-9).
+struct Uploads {
+    files: BTreeMap<String, UploadedFile>,
+    paths: Vec<String>,
+    bytes: u64,
+}
+
+impl Uploads {
+    fn take(uploads: Vec<pb::FileUpload>) -> Result<Self> {
+        let mut files = BTreeMap::new();
+        let mut upload_paths = Vec::with_capacity(uploads.len());
+        let upload_bytes = uploads.iter().map(|u| u.content.len() as u64).sum();
+        for (i, up) in uploads.into_iter().enumerate() {
+            let path = validate::upload_path(&up.path)
+                .map_err(|e| Error::invalid(format!("uploads[{i}].path"), e.to_string()))?;
+            let mode = if up.mode == 0 {
+                if up.is_directory { 0o755 } else { 0o644 }
+            } else {
+                up.mode & 0o7777
+            };
+            upload_paths.push(path.clone());
+            // Parent directories of a file exist implicitly.
+            let mut parent = path.as_str();
+            while let Some((dir, _)) = parent.rsplit_once('/') {
+                files.entry(dir.to_string()).or_insert(UploadedFile {
+                    content: Default::default(),
+                    mode: 0o755,
+                    is_dir: true,
+                });
+                parent = dir;
+            }
+            files.insert(
+                path,
+                UploadedFile {
+                    content: if up.is_directory {
+                        Default::default()
+                    } else {
+                        up.content.into()
+                    },
+                    mode,
+                    is_dir: up.is_directory,
+                },
+            );
+        }
+        Ok(Self {
+            files,
+            paths: upload_paths,
+            bytes: upload_bytes,
+        })
+    }
+}
+
+/// The job spec of a checked request, with its defaults filled in.
+fn accept(
+    shared: &Shared,
+    req: pb::RunJobRequest,
+    uploads: Uploads,
+    schedule: Option<(i64, Option<Duration>)>,
+) -> Accepted {
+    let Uploads {
+        files,
+        paths: upload_paths,
+        bytes: upload_bytes,
+    } = uploads;
     let network = if req.network.trim().is_empty() {
         "bridge".to_string()
     } else {
@@ -237,7 +293,7 @@ pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> R
         v.sort();
         v
     };
-    Ok(Accepted {
+    Accepted {
         spec: JobSpec {
             name: req.name,
             command: req.command,
@@ -266,7 +322,7 @@ pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> R
         },
         upload_bytes,
         schedule,
-    })
+    }
 }
 
 /// Checks what the job needs from the node's state (JOB-RUN-6..8).

@@ -315,7 +315,9 @@ fn job_figures(node_seed: u64, job: &RunningJob) -> JobFigures {
 }
 
 /// Computes one sample: a pure function of its inputs, the host facts and the
-/// counters, which it advances.
+/// counters, which it advances. The sections draw their noise from one
+/// generator in a fixed order (CPU, memory, traffic, processes), so a seed
+/// gives the same figures.
 pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sample {
     let p = NodeProfile::new(input.node_seed);
     let mut noise = Rng::new(input.sample_seed);
@@ -326,8 +328,48 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
         .map(|j| job_figures(input.node_seed, j))
         .collect();
     let running = input.running.len() as u64;
+    let (cpu, shares) = cpu(&p, &mut noise, cores, &jobs);
+    let (memory, mem) = memory(&p, &mut noise, host, &jobs);
+    let disks = disks(&p, running);
+    let (networks, io) = traffic(&p, &mut noise, running, input.elapsed, counters);
+    let processes = processes(&p, &mut noise, input, &jobs, shares, mem);
+    Sample {
+        timestamp: rfc3339(input.now),
+        host: host_info(host, input, cores, mem.total),
+        cpu,
+        memory,
+        disks,
+        networks,
+        io,
+        processes,
+    }
+}
 
-    // CPU.
+/// How the running jobs' CPU figures are scaled to fit the node's usage.
+#[derive(Debug, Clone, Copy)]
+struct CpuShares {
+    /// For jobs whose scenario sets `cpu_percent`.
+    exact: f64,
+    /// For the others.
+    synthetic: f64,
+}
+
+/// What the process list needs of the memory section.
+#[derive(Debug, Clone, Copy)]
+struct MemoryShares {
+    total: f64,
+    base_used: f64,
+    /// Scale of the running jobs' memory figures.
+    jobs: f64,
+}
+
+/// CPU: a node base, about 6 points per running job, a little noise.
+fn cpu(
+    p: &NodeProfile,
+    noise: &mut Rng,
+    cores: u32,
+    jobs: &[JobFigures],
+) -> (pb::CpuMetrics, CpuShares) {
     let jobs_cpu: f64 = jobs.iter().map(|j| j.cpu).sum();
     // Scenario figures (`resources.cpu_percent`) fit as given when the node has room.
     let exact_cpu: f64 = jobs.iter().filter(|j| j.exact_cpu).map(|j| j.cpu).sum();
@@ -371,8 +413,20 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
         ],
         per_core_usage,
     };
+    let shares = CpuShares {
+        exact: exact_cpu_scale,
+        synthetic: job_cpu_scale,
+    };
+    (cpu, shares)
+}
 
-    // Memory: cached and buffered pages count as used.
+/// Memory: cached and buffered pages count as used.
+fn memory(
+    p: &NodeProfile,
+    noise: &mut Rng,
+    host: &HostFacts,
+    jobs: &[JobFigures],
+) -> (pb::MemoryMetrics, MemoryShares) {
     let total = host.total_memory.max(1);
     let total_f = total as f64;
     let base_used = (total_f * p.mem_base_frac + noise.range(-4.0, 4.0) * MIB).max(0.0);
@@ -401,14 +455,22 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
         swap_used: sat_i64(swap_used as f64),
         swap_free: sat_i64((swap_total - swap_used) as f64),
     };
+    let shares = MemoryShares {
+        total: total_f,
+        base_used,
+        jobs: job_mem_scale,
+    };
+    (memory, shares)
+}
 
-    // Disk.
+/// One disk whose used space grows 16 MiB per running job.
+fn disks(p: &NodeProfile, running: u64) -> Vec<pb::DiskMetrics> {
     let disk_total = p.disk_total;
     let disk_used = ((disk_total as f64 * p.disk_used_frac + running as f64 * 16.0 * MIB) as u64)
         .min(disk_total / 100 * 99);
     let inodes_total = disk_total / 16_384;
     let inodes_used = (disk_used / 32_768).min(inodes_total);
-    let disks = vec![pb::DiskMetrics {
+    vec![pb::DiskMetrics {
         device: "/dev/sda1".to_owned(),
         mount_point: "/".to_owned(),
         filesystem: "ext4".to_owned(),
@@ -420,16 +482,23 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
         inodes_used: sat_i64(inodes_used as f64),
         inodes_free: sat_i64((inodes_total - inodes_used) as f64),
         inodes_usage_percent: pct(inodes_used as f64, inodes_total as f64),
-    }];
+    }]
+}
 
-    // Rates, then the counters they advance.
+/// Network and block-device rates, and the cumulative counters they advance.
+fn traffic(
+    p: &NodeProfile,
+    noise: &mut Rng,
+    running: u64,
+    elapsed: Duration,
+    c: &mut Counters,
+) -> (Vec<pb::NetworkMetrics>, pb::IoMetrics) {
     let r = running as f64;
     let rx_rate = p.rx_rate * noise.range(0.7, 1.3) + r * 2_048.0;
     let tx_rate = p.tx_rate * noise.range(0.7, 1.3) + r * 1_024.0;
     let read_rate = p.read_rate * noise.range(0.6, 1.4) + r * 32_768.0;
     let write_rate = p.write_rate * noise.range(0.6, 1.4) + r * 65_536.0;
     let utilization = ((read_rate + write_rate) / 250e6 * 100.0 + r * 0.5).min(95.0);
-    let c = counters;
     let dt = match c.at {
         None => {
             let [rx, tx, rd, wr] = p.counters0;
@@ -446,9 +515,9 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
             c.io_ms = (c.read_ms + c.write_ms) * 0.8;
             0.0
         }
-        Some(at) => input.elapsed.saturating_sub(at).as_secs_f64(),
+        Some(at) => elapsed.saturating_sub(at).as_secs_f64(),
     };
-    c.at = Some(c.at.map_or(input.elapsed, |at| at.max(input.elapsed)));
+    c.at = Some(c.at.map_or(elapsed, |at| at.max(elapsed)));
     c.rx_bytes += rx_rate * dt;
     c.tx_bytes += tx_rate * dt;
     c.rx_packets += rx_rate / 900.0 * dt;
@@ -492,10 +561,21 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
             utilization,
         }],
     };
+    (networks, io)
+}
 
-    // Processes: the server, every running job, and the node's own.
+/// Processes: the server, every running job, and the node's own.
+fn processes(
+    p: &NodeProfile,
+    noise: &mut Rng,
+    input: &Inputs,
+    jobs: &[JobFigures],
+    cpu: CpuShares,
+    mem: MemoryShares,
+) -> pb::ProcessMetrics {
+    let running = input.running.len() as u64;
     let (name, pid, path) = SERVER_PROCESS;
-    let server_mem = p.server_mem.min(base_used / 2.0);
+    let server_mem = p.server_mem.min(mem.base_used / 2.0);
     let mut list = Vec::with_capacity(input.running.len() + 1);
     list.push(pb::ProcessInfo {
         pid,
@@ -503,14 +583,14 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
         name: name.to_owned(),
         command: path.to_owned(),
         cpu_percent: p.cpu_base * 0.2,
-        memory_percent: pct(server_mem, total_f),
+        memory_percent: pct(server_mem, mem.total),
         memory_bytes: sat_i64(server_mem),
         status: "S".to_owned(),
         start_time: rfc3339(input.started),
         user: "root".to_owned(),
     });
-    for (job, fig) in input.running.iter().zip(&jobs) {
-        let mem = fig.mem * job_mem_scale;
+    for (job, fig) in input.running.iter().zip(jobs) {
+        let bytes = fig.mem * mem.jobs;
         let mut command = job.command.clone();
         for a in &job.args {
             command.push(' ');
@@ -523,12 +603,12 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
             command,
             cpu_percent: fig.cpu
                 * if fig.exact_cpu {
-                    exact_cpu_scale
+                    cpu.exact
                 } else {
-                    job_cpu_scale
+                    cpu.synthetic
                 },
-            memory_percent: pct(mem, total_f),
-            memory_bytes: sat_i64(mem),
+            memory_percent: pct(bytes, mem.total),
+            memory_bytes: sat_i64(bytes),
             status: "R".to_owned(),
             start_time: rfc3339(job.start_time),
             user: "root".to_owned(),
@@ -540,7 +620,7 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
     top_by_memory.sort_by_key(|x| std::cmp::Reverse(x.memory_bytes));
     let total_procs = u64::from(p.procs_base) + running;
     let running_procs = running + 1 + noise.next_u64() % 3;
-    let processes = pb::ProcessMetrics {
+    pb::ProcessMetrics {
         total_processes: sat_i32(total_procs),
         running_processes: sat_i32(running_procs),
         sleeping_processes: sat_i32(total_procs - running_procs),
@@ -549,16 +629,18 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
         total_threads: sat_i32(total_procs + u64::from(p.procs_base / 2) + 24),
         top_by_cpu,
         top_by_memory,
-    };
+    }
+}
 
-    // Host.
+/// The host section: real facts, the node's identity, a synthetic MAC.
+fn host_info(host: &HostFacts, input: &Inputs, cores: u32, total: f64) -> pb::HostInfo {
     let boot = host.boot_time.unwrap_or(input.started).min(input.now);
     let h = fnv1a(&input.node_id).to_be_bytes();
     let mut mac = String::from("02");
     for b in &h[..5] {
         let _ = write!(mac, ":{b:02x}");
     }
-    let host_info = pb::HostInfo {
+    pb::HostInfo {
         hostname: host.hostname.clone(),
         os: "linux".to_owned(),
         platform: host.platform.clone(),
@@ -568,22 +650,11 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
         kernel_arch: host.kernel_arch.clone(),
         architecture: host.architecture.clone(),
         cpu_count: sat_i32(u64::from(cores)),
-        total_memory: sat_i64(total_f),
+        total_memory: sat_i64(total),
         boot_time: rfc3339(boot),
         uptime: input.now - boot,
         node_id: input.node_id.clone(),
         server_i_ps: vec!["127.0.0.1".to_owned()],
         mac_addresses: vec![mac],
-    };
-
-    Sample {
-        timestamp: rfc3339(input.now),
-        host: host_info,
-        cpu,
-        memory,
-        disks,
-        networks,
-        io,
-        processes,
     }
 }
