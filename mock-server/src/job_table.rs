@@ -15,6 +15,9 @@ use crate::budget::{Account, FinishQueue, Phase};
 use crate::error::{Error, Result};
 use crate::logs::LogBuffer;
 
+/// Secret values as every response shows them (ALL-6).
+pub const MASK: &str = "***";
+
 /// A job's status. Upper case on the wire (ALL-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobStatus {

@@ -11,6 +11,7 @@ use joblet_testkit::pb;
 use crate::behaviour::{Mutant, Quirk};
 use crate::catalogue;
 use crate::error::{Error, Result};
+pub use crate::job_table::MASK;
 use crate::session::Shared;
 use crate::sim::{ExecContext, UploadedFile};
 use crate::state::{JobSpec, State};
@@ -20,8 +21,6 @@ use crate::validate;
 pub const MAX_ENV_VALUE: usize = 32 * 1024;
 /// Default working directory of a job.
 pub const DEFAULT_WORK_DIR: &str = "/work";
-/// Secret values as every response shows them (ALL-6).
-pub const MASK: &str = "***";
 
 /// A validated RunJob request.
 pub(crate) struct Accepted {

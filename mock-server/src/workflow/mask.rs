@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::doc::WorkflowDoc;
-use crate::jobs::MASK;
+use crate::job_table::MASK;
 
 /// `yaml` with the values of secret variables replaced by `***` (ALL-6):
 /// each `KEY: value` of a secret key whose value is the secret, then any
