@@ -96,6 +96,7 @@ use serde::Deserialize;
 
 use super::glob::Pattern;
 use super::io::{Broken, Io, XLINES};
+use crate::host::{Clock, Output};
 
 /// The deepest `repeat` nesting accepted.
 const MAX_REPEAT_DEPTH: usize = 8;
@@ -870,9 +871,9 @@ pub(super) trait FileSource {
 }
 
 /// Plays `steps`. Stops early when the output is gone.
-pub(super) async fn play(
+pub(super) async fn play<O: Output, C: Clock>(
     steps: &[Step],
-    io: &mut Io<'_>,
+    io: &mut Io<'_, O, C>,
     files: &(dyn FileSource + Sync),
 ) -> Result<(), Broken> {
     // An explicit stack instead of recursion: (steps, next index, repeats left).
@@ -925,7 +926,7 @@ pub(super) async fn play(
 
 /// Exactly `n` bytes of lines of 'x' (64-byte lines; the last one is shorter
 /// and still ends with a newline).
-pub(super) async fn filler(io: &mut Io<'_>, n: u64) -> Result<(), Broken> {
+pub(super) async fn filler<O: Output, C: Clock>(io: &mut Io<'_, O, C>, n: u64) -> Result<(), Broken> {
     let full = n - n % 64;
     let mut left = full;
     while left > 0 {
@@ -1321,7 +1322,7 @@ scenarios:
 
     #[test]
     fn lifecycle_file_loads() {
-        let text = include_str!("../../../fixtures/scenarios/lifecycle.yaml");
+        let text = include_str!("../../fixtures/scenarios/lifecycle.yaml");
         let s = parse_scenarios(text, Path::new("fixtures/scenarios/lifecycle.yaml")).unwrap();
         let find = |cmd: &str, a: &[&str]| {
             s.iter()

@@ -4,6 +4,7 @@
 use brush_parser::ast::{BinaryOperator, UnaryOperator};
 
 use super::glob::Pattern;
+use crate::host::{Clock, Output};
 use super::shell::{Flow, Grow, Node, Shell, grow};
 use super::syntax::{self, Arith, Cond, Param, ParamExp, ParamOp, Piece, ReplaceKind, Word};
 
@@ -68,7 +69,7 @@ impl Fields {
 /// An arithmetic error message.
 struct ArithError(String);
 
-impl Shell<'_> {
+impl<O: Output, C: Clock> Shell<'_, O, C> {
     fn ifs(&self) -> String {
         self.vars
             .get("IFS")

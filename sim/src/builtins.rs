@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::date;
+use crate::host::{Clock, Output};
 use super::io::{FLUSH_AT, Filter, WcCounts, WcWhat, YES, ZEROS};
 use super::printf::{self, Escapes};
 use super::shell::{
@@ -551,7 +552,7 @@ fn declare_quote(v: &str) -> String {
 
 /// Evaluates `test` arguments (POSIX rules by argument count, then a small
 /// recursive parser for longer expressions).
-fn test_eval(sh: &Shell<'_>, args: &[String]) -> Result<bool, String> {
+fn test_eval<O: Output, C: Clock>(sh: &Shell<'_, O, C>, args: &[String]) -> Result<bool, String> {
     let is_unary = |s: &str| {
         matches!(
             s,
@@ -640,13 +641,13 @@ fn test_eval(sh: &Shell<'_>, args: &[String]) -> Result<bool, String> {
     }
 }
 
-struct TestParser<'x, 'y> {
-    sh: &'x Shell<'y>,
+struct TestParser<'x, 'y, O, C> {
+    sh: &'x Shell<'y, O, C>,
     args: &'x [String],
     pos: usize,
 }
 
-impl TestParser<'_, '_> {
+impl<O: Output, C: Clock> TestParser<'_, '_, O, C> {
     fn peek(&self) -> Option<&str> {
         self.args.get(self.pos).map(String::as_str)
     }
@@ -727,7 +728,7 @@ impl TestParser<'_, '_> {
     }
 }
 
-impl Shell<'_> {
+impl<O: Output, C: Clock> Shell<'_, O, C> {
     /// Runs builtin `name` (already resolved by [`builtin_name`]).
     pub(super) async fn builtin(&mut self, name: &str, args: &[String]) -> Res {
         match name {

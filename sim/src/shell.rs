@@ -59,7 +59,7 @@ use bytes::Bytes;
 use super::io::{Filter, Io, Route};
 use super::syntax::{self, Command, CommandKind, Item, List, Pipeline, Redir, RedirKind};
 use super::{ExecContext, Scenario, UnknownCommand, UploadedFile};
-use crate::logs::LogWriter;
+use crate::host::{Clock, Output};
 
 /// Status of a command stopped because its reader went away.
 pub(super) const SIGPIPE_STATUS: i32 = 141;
@@ -401,8 +401,8 @@ struct Saved {
 
 /// The interpreter state of one job.
 #[derive(Debug)]
-pub(super) struct Shell<'a> {
-    pub io: Io<'a>,
+pub(super) struct Shell<'a, O, C> {
+    pub io: Io<'a, O, C>,
     pub fs: Fs,
     pub vars: Vars,
     pub exported: Exported,
@@ -432,7 +432,7 @@ pub(super) struct Shell<'a> {
     pub sourcing: usize,
     /// When the job started, on the session's clock (Unix ms).
     pub started: i64,
-    pub clock: crate::clock::Clock,
+    pub clock: C,
     scenarios: Arc<Vec<Scenario>>,
     unknown: UnknownCommand,
     job_id: Arc<str>,
@@ -517,13 +517,13 @@ pub(super) fn trace_quote(s: &str) -> String {
     }
 }
 
-impl<'a> Shell<'a> {
+impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
     /// A shell for one job.
     pub(super) fn new(
-        ctx: &ExecContext,
+        ctx: &ExecContext<C>,
         scenarios: Arc<Vec<Scenario>>,
         unknown: UnknownCommand,
-        log: &'a mut LogWriter,
+        log: &'a mut O,
     ) -> Self {
         let work_dir: Arc<str> = if ctx.work_dir.is_empty() {
             "/work".into()

@@ -14,7 +14,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::logs::LogWriter;
+use crate::host::{Clock, Output};
 
 /// Pending log output is flushed once it reaches this size.
 pub(super) const FLUSH_AT: usize = 64 * 1024;
@@ -280,21 +280,21 @@ pub(super) fn tail_lines_start(buf: &[u8], n: u64) -> usize {
 
 /// The output side of a running job.
 #[derive(Debug)]
-pub(super) struct Io<'a> {
-    log: &'a mut LogWriter,
+pub(super) struct Io<'a, O, C> {
+    log: &'a mut O,
     pending: BytesMut,
     /// When pending output was last handed to the log (real time).
     last_flush: std::time::Instant,
     frames: Vec<Frame>,
-    clock: crate::clock::Clock,
+    clock: C,
     /// Where stdout goes.
     pub stdout: Route,
     /// Where stderr goes.
     pub stderr: Route,
 }
 
-impl<'a> Io<'a> {
-    pub(super) fn new(log: &'a mut LogWriter, clock: crate::clock::Clock) -> Self {
+impl<'a, O: Output, C: Clock> Io<'a, O, C> {
+    pub(super) fn new(log: &'a mut O, clock: C) -> Self {
         Self {
             log,
             pending: BytesMut::new(),
@@ -423,7 +423,7 @@ impl<'a> Io<'a> {
     }
 
     fn check_open(&self) -> Result<(), Broken> {
-        if self.log.buffer().is_closed() {
+        if self.log.is_closed() {
             Err(Broken)
         } else {
             Ok(())
@@ -517,7 +517,7 @@ impl<'a> Io<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::LogBuffer;
+    use crate::testing::{Collect, TokioClock};
 
     #[test]
     fn static_blocks() {
@@ -539,9 +539,8 @@ mod tests {
 
     #[tokio::test]
     async fn head_filter_cuts_and_breaks() {
-        let log = LogBuffer::new(1 << 20);
-        let mut w = log.writer();
-        let mut io = Io::new(&mut w, Default::default());
+        let mut w = Collect::default();
+        let mut io = Io::new(&mut w, TokioClock);
         let f = io.begin_filter(Filter::HeadLines(3), Route::Log);
         io.stdout = Route::Frame(f);
         assert_eq!(io.out(Bytes::from_static(b"1\n2\n")).await, Ok(()));
@@ -551,15 +550,13 @@ mod tests {
         io.stdout = Route::Log;
         io.flush().await.unwrap();
         drop(io);
-        log.close();
-        assert_eq!(&log.snapshot()[..], b"1\n2\n3\n");
+        assert_eq!(&w.data[..], b"1\n2\n3\n");
     }
 
     #[tokio::test]
     async fn capture_limit() {
-        let log = LogBuffer::new(1 << 20);
-        let mut w = log.writer();
-        let mut io = Io::new(&mut w, Default::default());
+        let mut w = Collect::default();
+        let mut io = Io::new(&mut w, TokioClock);
         let c = io.begin_capture(4);
         io.stdout = Route::Frame(c);
         assert_eq!(io.out_slice(b"abc").await, Ok(()));

@@ -17,18 +17,18 @@ use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
 
-use crate::logs::LogWriter;
-
 mod builtins;
 mod date;
 mod expand;
 mod glob;
+mod host;
 mod io;
 mod printf;
 pub mod scenario;
 mod shell;
 mod syntax;
 
+pub use host::{Clock, Output};
 pub use scenario::{
     Lifecycle, Plan, Resources, Scenario, ScenarioError, load_scenarios, parse_scenarios,
 };
@@ -69,7 +69,7 @@ pub fn job_environment<'v>(
 
 /// What a simulated job sees of its node.
 #[derive(Debug, Clone, Default)]
-pub struct ExecContext {
+pub struct ExecContext<C> {
     /// Environment: the job's environment and secret environment, plus node
     /// defaults (see [`job_environment`]). Shared: a job's shell copies it
     /// only if a script changes a variable.
@@ -81,11 +81,12 @@ pub struct ExecContext {
     /// The job's UUID.
     pub job_id: Arc<str>,
     /// The session's clock: sleeps wait on it and `date` reads it.
-    pub clock: crate::clock::Clock,
+    pub clock: C,
 }
 
 /// What happens to a command that is neither built in nor in a scenario.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum UnknownCommand {
     /// Exit 0 with no output (a line in the mock's own log names the command).
     #[default]
@@ -153,12 +154,12 @@ impl Simulator {
 
     /// Runs `command args…` to completion, writing its output to `out`, and
     /// returns the exit code. Cancel-safe: dropping the future stops the job.
-    pub async fn run(
+    pub async fn run<O: Output, C: Clock>(
         &self,
         command: &str,
         args: &[String],
-        ctx: &ExecContext,
-        out: &mut LogWriter,
+        ctx: &ExecContext<C>,
+        out: &mut O,
     ) -> i32 {
         let mut argv = Vec::with_capacity(args.len() + 1);
         argv.push(command.to_owned());
@@ -168,5 +169,7 @@ impl Simulator {
     }
 }
 
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;
