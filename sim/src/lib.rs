@@ -1,23 +1,108 @@
-//! Job simulation: no real processes. The command decides what a job writes,
-//! how long it takes and how it exits.
+//! # joblet-sim
 //!
-//! - Built-in commands act as on a Linux node (`echo`, `printf`, `seq`, `sleep`,
-//!   `cat`, `env`, `date`, `head -c N /dev/zero`, `yes | head -n N`, ...), and
-//!   `sh -c` / `bash -c` scripts built from them are interpreted (module
-//!   `shell`: parsing with brush-parser, what is supported and what is not).
-//! - Anything else is matched against scenario files (`--scenario`, format in
-//!   [`scenario`]); with no match the `--unknown-command` policy decides.
+//! Simulated Linux commands for the Joblet mock: no processes are started.
+//! The command decides what a job writes, how long it takes and how it exits.
 //!
-//! Output goes to the job's [`LogWriter`] in batches of up to 64 KiB, flushed
-//! before every sleep, so live output streams on time while bulk output (a
-//! gigabyte of `/dev/zero`) is produced at the reader's pace in bounded memory.
+//! # What is simulated
+//!
+//! - Built-in commands act as GNU coreutils and bash builtins do on a Linux
+//!   node (C locale): `echo`, `printf`, `seq`, `sleep`, `cat`, `head`, `tail`,
+//!   `wc`, `yes`, `date`, `env`, `printenv`, `ls`, `mkdir`, `touch`, `cd`,
+//!   `pwd`, `basename`, `dirname`, `test` / `[`, `timeout`, `nice`, `nohup`,
+//!   `stdbuf`, `which`, `true`, `false` and the shell builtins (`export`,
+//!   `set`, `read`, `eval`, `source`, `trap`, …). `/bin/echo` is `echo`.
+//! - `sh -c` / `bash -c` scripts (and uploaded `#!/bin/sh` scripts) built from
+//!   them are interpreted: lists, pipelines, `if`, `for`, `while`, `case`,
+//!   functions, parameter expansion, command substitution, arithmetic,
+//!   `[[ ]]`, redirections on an in-memory file system of the uploaded files.
+//!   Pipelines stream where it matters: `yes | head -n 10000000` and
+//!   `head -c 1G /dev/zero` run in constant memory at the reader's pace.
+//! - Anything else is matched against [scenario files](scenario) (what
+//!   `python train.py` prints, how long it sleeps, how it exits); with no
+//!   match, the [`UnknownCommand`] policy decides.
+//!
+//! Not supported (the script stops with `sh: line N: X: not supported by
+//! joblet-mock`, status 2): background jobs, arrays, process substitution,
+//! coprocesses, `[[ =~ ]]`, `${x@op}`, job control, redirections to other file
+//! descriptors; file-name globbing is not done (patterns stay literal).
+//!
+//! # Use
+//!
+//! A [`Simulator`] runs a command with an [`ExecContext`] (environment,
+//! uploaded files, work dir, job id and a [`Clock`]) and writes to an
+//! [`Output`]. The host implements the two traits: in the mock, the output is
+//! the job's log and the clock the session's (possibly virtual) clock.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use joblet_sim::{Clock, ExecContext, Output, Simulator};
+//!
+//! /// Keeps the output in memory.
+//! #[derive(Default)]
+//! struct Buffer(Vec<u8>);
+//!
+//! impl Output for Buffer {
+//!     async fn write(&mut self, data: Bytes) {
+//!         self.0.extend_from_slice(&data);
+//!     }
+//!     fn is_closed(&self) -> bool {
+//!         false
+//!     }
+//! }
+//!
+//! /// Wall time and tokio's timers.
+//! #[derive(Debug, Clone, Default)]
+//! struct Wall;
+//!
+//! impl Clock for Wall {
+//!     fn now_ms(&self) -> i64 {
+//!         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+//!         now.map_or(0, |d| d.as_millis() as i64)
+//!     }
+//!     fn monotonic_ms(&self) -> i64 {
+//!         self.now_ms()
+//!     }
+//!     fn job_sleep(&self, d: std::time::Duration) -> impl Future<Output = ()> + Send + use<> {
+//!         tokio::time::sleep(d)
+//!     }
+//!     fn sleep(&self, d: std::time::Duration) -> impl Future<Output = ()> + Send + use<> {
+//!         tokio::time::sleep(d)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let ctx = ExecContext::<Wall>::default();
+//! let mut out = Buffer::default();
+//! let script = "for i in $(seq 3); do echo \"line $i\"; done; exit 3".to_owned();
+//! let code = Simulator::default()
+//!     .run("bash", &["-c".to_owned(), script], &ctx, &mut out)
+//!     .await;
+//! assert_eq!(code, 3);
+//! assert_eq!(out.0, b"line 1\nline 2\nline 3\n");
+//! # }
+//! ```
+//!
+//! # Architecture
+//!
+//! Layers, each naming only those below it. At the bottom, the host traits
+//! ([`Output`], [`Clock`]) and what a job brings ([`ExecContext`]); then the
+//! text helpers (`glob` patterns, `printf`, `date` formats) and `args`, the
+//! options of the text tools; `io`, a job's output stack (capture frames for
+//! `$(…)` and `> file`, streaming filters for `| head`, batching to the
+//! [`Output`] in pieces of up to 64 KiB, flushed before every sleep); the
+//! [`scenario`] format and player; `syntax`, which parses scripts with
+//! brush-parser and lowers them to a small tree; `shell`, the interpreter's
+//! state and the execution of that tree; `expand` (word expansion,
+//! arithmetic, conditions) and `builtins` (one module per command family),
+//! which add methods to the shell that it calls by name, so it never names
+//! them; and the [`Simulator`] on top. Everything is generic over the
+//! [`Output`] and the [`Clock`], so the host's writes and waits are statically
+//! dispatched. This page is the public API; everything else is crate-private.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
-
-use bytes::Bytes;
-
+mod args;
 mod builtins;
+mod context;
 mod date;
 mod expand;
 mod glob;
@@ -26,148 +111,15 @@ mod io;
 mod printf;
 pub mod scenario;
 mod shell;
+mod simulator;
 mod syntax;
 
+pub use context::{DEFAULT_PATH, ExecContext, UnknownCommand, UploadedFile, job_environment};
 pub use host::{Clock, Output};
 pub use scenario::{
     Lifecycle, Plan, Resources, Scenario, ScenarioError, load_scenarios, parse_scenarios,
 };
-
-/// A file or directory uploaded with the job, relative to the work dir.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadedFile {
-    /// File content (empty for directories).
-    pub content: Bytes,
-    /// Unix permission bits.
-    pub mode: u32,
-    /// Whether the entry is a directory.
-    pub is_dir: bool,
-}
-
-/// `PATH` of every job (the node's default).
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// The environment of a job setting `vars`: [`DEFAULT_PATH`] and `vars` (which
-/// may override it). Jobs setting nothing share one map.
-pub fn job_environment<'v>(
-    vars: impl IntoIterator<Item = &'v (String, String)>,
-) -> Arc<BTreeMap<String, String>> {
-    static DEFAULT: LazyLock<Arc<BTreeMap<String, String>>> = LazyLock::new(|| {
-        Arc::new(BTreeMap::from([(
-            "PATH".to_owned(),
-            DEFAULT_PATH.to_owned(),
-        )]))
-    });
-    let mut vars = vars.into_iter().peekable();
-    if vars.peek().is_none() {
-        return Arc::clone(&DEFAULT);
-    }
-    let mut env = BTreeMap::clone(&DEFAULT);
-    env.extend(vars.cloned());
-    Arc::new(env)
-}
-
-/// What a simulated job sees of its node.
-#[derive(Debug, Clone, Default)]
-pub struct ExecContext<C> {
-    /// Environment: the job's environment and secret environment, plus node
-    /// defaults (see [`job_environment`]). Shared: a job's shell copies it
-    /// only if a script changes a variable.
-    pub env: Arc<BTreeMap<String, String>>,
-    /// Uploaded files keyed by their normalised relative path.
-    pub files: Arc<BTreeMap<String, UploadedFile>>,
-    /// Working directory (`/work` unless the request set one).
-    pub work_dir: Arc<str>,
-    /// The job's UUID.
-    pub job_id: Arc<str>,
-    /// The session's clock: sleeps wait on it and `date` reads it.
-    pub clock: C,
-}
-
-/// What happens to a command that is neither built in nor in a scenario.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-pub enum UnknownCommand {
-    /// Exit 0 with no output (a line in the mock's own log names the command).
-    #[default]
-    Succeed,
-    /// Exit 127 with "command not found" in the job's log, as a node without the program.
-    Fail,
-}
-
-/// Runs simulated commands.
-#[derive(Debug, Clone, Default)]
-pub struct Simulator {
-    scenarios: Arc<Vec<Scenario>>,
-    unknown: UnknownCommand,
-}
-
-impl Simulator {
-    /// A simulator with these scenarios and unknown-command policy.
-    pub fn new(scenarios: Vec<Scenario>, unknown: UnknownCommand) -> Self {
-        Self {
-            scenarios: Arc::new(scenarios),
-            unknown,
-        }
-    }
-
-    /// The scripted commands, in the order they are tried (first match wins).
-    pub fn scenarios(&self) -> &[Scenario] {
-        &self.scenarios
-    }
-
-    /// What a command that is neither built in nor scripted does.
-    pub fn unknown_command(&self) -> UnknownCommand {
-        self.unknown
-    }
-
-    /// The scenario a job running `command args…` plays: the first match,
-    /// unless the command is built in (a builtin or a shell runs instead).
-    fn scenario_for(&self, command: &str, args: &[String]) -> Option<&Scenario> {
-        // The common case, on the RunJob path: no scenario files at all.
-        if self.scenarios.is_empty() {
-            return None;
-        }
-        let base = command.rsplit('/').next().unwrap_or(command);
-        let absolute = command.starts_with('/');
-        if shell::builtin_name(command).is_some()
-            || shell::is_shell(command)
-            || (absolute && (shell::as_builtin(base).is_some() || matches!(base, "sh" | "bash")))
-        {
-            return None;
-        }
-        self.scenarios.iter().find(|s| s.matches(command, args))
-    }
-
-    /// The stages, failure and timeout of the scenario a job running
-    /// `command args…` plays (`None`: none, or it only has steps).
-    pub fn lifecycle(&self, command: &str, args: &[String]) -> Option<Lifecycle> {
-        self.scenario_for(command, args)
-            .map(Scenario::lifecycle)
-            .filter(|l| !l.is_empty())
-    }
-
-    /// The monitoring figures of the scenario a job running `command args…` plays.
-    pub fn resources(&self, command: &str, args: &[String]) -> Option<Resources> {
-        self.scenario_for(command, args)?.resources
-    }
-
-    /// Runs `command args…` to completion, writing its output to `out`, and
-    /// returns the exit code. Cancel-safe: dropping the future stops the job.
-    pub async fn run<O: Output, C: Clock>(
-        &self,
-        command: &str,
-        args: &[String],
-        ctx: &ExecContext<C>,
-        out: &mut O,
-    ) -> i32 {
-        let mut argv = Vec::with_capacity(args.len() + 1);
-        argv.push(command.to_owned());
-        argv.extend(args.iter().cloned());
-        let mut sh = shell::Shell::new(ctx, Arc::clone(&self.scenarios), self.unknown, out);
-        sh.run_top(argv).await
-    }
-}
+pub use simulator::Simulator;
 
 #[cfg(test)]
 mod testing;
