@@ -41,7 +41,8 @@ pub fn job_environment<'v>(
     Arc::new(env)
 }
 
-/// What a simulated job sees of its node.
+/// What a simulated job sees of its node, on the clock `C` (a
+/// [`Clock`](crate::Clock)).
 #[derive(Debug, Clone, Default)]
 pub struct ExecContext<C> {
     /// Environment: the job's environment and secret environment, plus node
@@ -54,7 +55,7 @@ pub struct ExecContext<C> {
     pub work_dir: Arc<str>,
     /// The job's UUID.
     pub job_id: Arc<str>,
-    /// The session's clock: sleeps wait on it and `date` reads it.
+    /// The job's clock: sleeps wait on it and `date` reads it.
     pub clock: C,
 }
 

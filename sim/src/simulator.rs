@@ -65,8 +65,9 @@ impl Simulator {
         self.scenario_for(command, args)?.resources
     }
 
-    /// Runs `command args…` to completion, writing its output to `out`, and
-    /// returns the exit code. Cancel-safe: dropping the future stops the job.
+    /// Runs `command args…` to completion, writing its output to `out` (in
+    /// batches, see [`Output`]) and waiting on `ctx.clock`, and returns the
+    /// exit code. Cancel-safe: dropping the future stops the job.
     pub async fn run<O: Output, C: Clock>(
         &self,
         command: &str,

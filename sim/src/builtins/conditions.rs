@@ -183,6 +183,7 @@ impl<O: Output, C: Clock> TestParser<'_, '_, O, C> {
 }
 
 impl<O: Output, C: Clock> Shell<'_, O, C> {
+    /// `test EXPR` / `[ EXPR ]`.
     pub(super) async fn b_test(&mut self, args: &[String], bracket: bool) -> Res {
         let name = if bracket { "[" } else { "test" };
         let args = if bracket {

@@ -8,6 +8,7 @@ use crate::host::{Clock, Output};
 use crate::shell::{Flow, Node, Res, Shell, builtin_name, is_shell};
 
 impl<O: Output, C: Clock> Shell<'_, O, C> {
+    /// `exit [N]`.
     pub(super) async fn b_exit(&mut self, args: &[String]) -> Res {
         let s = match args.first() {
             None => self.status,
@@ -78,6 +79,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         self.eval_str(&src).await
     }
 
+    /// `source FILE [ARGS…]` / `. FILE`.
     pub(super) async fn b_source(&mut self, name: &str, args: &[String]) -> Res {
         let Some((file, rest)) = args.split_first() else {
             let m = format!("{}{name}: filename argument required", self.prefix());
@@ -150,6 +152,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         known.then(|| format!("/usr/bin/{name}"))
     }
 
+    /// `command [-v|-p] NAME…`.
     pub(super) async fn b_command(&mut self, args: &[String]) -> Res {
         match args.first().map(String::as_str) {
             Some("-v") => {
@@ -211,6 +214,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(0)
     }
 
+    /// `timeout [-s SIG] [-k T] [--preserve-status] DURATION COMMAND…`, on the job's clock.
     pub(super) async fn b_timeout(&mut self, args: &[String]) -> Res {
         let help = "Try 'timeout --help' for more information.";
         let mut i = 0;
@@ -281,6 +285,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         self.run_program_boxed(args[i..].to_vec()).await
     }
 
+    /// `sleep DURATION…` on the job's clock.
     pub(super) async fn b_sleep(&mut self, args: &[String]) -> Res {
         match parse_sleep(args) {
             Ok(d) => {

@@ -77,6 +77,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(0)
     }
 
+    /// `cat [-n] FILE…`.
     pub(super) async fn b_cat(&mut self, args: &[String]) -> Res {
         let mut number = false;
         let mut files = Vec::new();
@@ -128,6 +129,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(status)
     }
 
+    /// `head`: files, stdin and devices.
     pub(super) async fn b_head(&mut self, args: &[String]) -> Res {
         let o = match parse_head_tail("head", args) {
             Ok(o) => o,
@@ -207,6 +209,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(status)
     }
 
+    /// `tail` (not `-f`).
     pub(super) async fn b_tail(&mut self, args: &[String]) -> Res {
         let o = match parse_head_tail("tail", args) {
             Ok(o) => o,
@@ -276,6 +279,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(status)
     }
 
+    /// `wc [-lwmc] FILE…`.
     pub(super) async fn b_wc(&mut self, args: &[String]) -> Res {
         let (what, files) = match parse_wc(args) {
             Ok(x) => x,

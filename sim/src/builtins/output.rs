@@ -10,6 +10,7 @@ use crate::printf::{self, Escapes};
 use crate::shell::{Res, Shell};
 
 impl<O: Output, C: Clock> Shell<'_, O, C> {
+    /// `echo [-neE] ARGS…`.
     pub(super) async fn b_echo(&mut self, args: &[String]) -> Res {
         let mut newline = true;
         let mut escapes = false;
@@ -45,6 +46,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(0)
     }
 
+    /// `printf [-v VAR] FORMAT ARGS…`.
     pub(super) async fn b_printf(&mut self, args: &[String]) -> Res {
         let mut args = args;
         let mut var = None;
@@ -78,6 +80,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(r.status)
     }
 
+    /// `seq [-w] [-s SEP] [-f FORMAT] [FIRST [STEP]] LAST`, in batches.
     pub(super) async fn b_seq(&mut self, args: &[String]) -> Res {
         let seq = match parse_seq(args) {
             Ok(s) => s,
@@ -173,6 +176,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(0)
     }
 
+    /// `yes [TEXT]`: until its reader goes away.
     pub(super) async fn b_yes(&mut self, args: &[String]) -> Res {
         let block = if args.is_empty() || (args.len() == 1 && args[0] == "y") {
             Bytes::from_static(&YES)
@@ -187,6 +191,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         }
     }
 
+    /// `date [-u] [-d @SECONDS] [+FORMAT]` and the ISO / RFC forms, on the job's clock.
     pub(super) async fn b_date(&mut self, args: &[String]) -> Res {
         let help = "Try 'date --help' for more information.";
         let mut utc = false;

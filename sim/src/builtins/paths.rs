@@ -14,6 +14,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(0)
     }
 
+    /// `cd [DIR|-]`.
     pub(super) async fn b_cd(&mut self, args: &[String]) -> Res {
         let args: Vec<&String> = args
             .iter()
@@ -59,6 +60,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         }
     }
 
+    /// `ls [-a] PATH…`.
     pub(super) async fn b_ls(&mut self, args: &[String]) -> Res {
         let mut all = false;
         let mut paths = Vec::new();
@@ -118,6 +120,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(status)
     }
 
+    /// `mkdir [-p] DIR…`.
     pub(super) async fn b_mkdir(&mut self, args: &[String]) -> Res {
         let parents = args.iter().any(|a| a == "-p" || a == "--parents");
         let mut status = 0;
@@ -178,6 +181,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(status)
     }
 
+    /// `basename PATH [SUFFIX]`.
     pub(super) async fn b_basename(&mut self, args: &[String]) -> Res {
         let ops: Vec<&String> = args
             .iter()

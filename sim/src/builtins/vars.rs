@@ -9,6 +9,7 @@ use crate::printf::shell_quote;
 use crate::shell::{Res, SIGPIPE_STATUS, Shell, Stdin};
 
 impl<O: Output, C: Clock> Shell<'_, O, C> {
+    /// `export [-n] NAME[=VALUE]…` (no names: the exported variables).
     pub(super) async fn b_export(&mut self, args: &[String]) -> Res {
         let mut unexport = false;
         let mut names = Vec::new();
@@ -51,6 +52,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(status)
     }
 
+    /// `declare`, `local`, `readonly`, `typeset` (`-x`, `-g`; other flags accepted).
     pub(super) async fn b_declare(&mut self, name: &str, args: &[String]) -> Res {
         let in_function = !self.locals.is_empty();
         if name == "local" && !in_function {
@@ -137,6 +139,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(0)
     }
 
+    /// `set`: options (`-euxo pipefail`), positional parameters; no arguments: the variables.
     pub(super) async fn b_set(&mut self, args: &[String]) -> Res {
         if args.is_empty() {
             let mut out = String::new();
@@ -213,6 +216,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         Ok(0)
     }
 
+    /// `read [-r] [-d DELIM] [-p PROMPT] NAME…` from standard input.
     pub(super) async fn b_read(&mut self, args: &[String]) -> Res {
         let mut raw = false;
         let mut delim = b'\n';
@@ -371,6 +375,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         r
     }
 
+    /// `printenv [NAME…]`.
     pub(super) async fn b_printenv(&mut self, args: &[String]) -> Res {
         let names: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
         let mut out = String::new();
