@@ -8,12 +8,12 @@ use bytes::Bytes;
 
 /// Where a simulated job's output goes (in the mock: the job's log).
 ///
-/// The simulator batches small writes itself: [`write`](Self::write) gets
-/// pieces of up to 64 KiB, handed over when a batch is full, before every
-/// sleep, when output has been pending for 50 ms and at the end of the job,
-/// plus large pieces (16 KiB and more, such as the shared blocks of
-/// `/dev/zero`) as they are, without a copy. The simulator is generic over its
-/// output, so these calls are statically dispatched.
+/// The simulator batches small writes itself: [`write`](Self::write) gets a
+/// batch once it reaches 64 KiB, before every sleep, once output has been
+/// pending for 50 ms, and at the end of the job; pieces of 16 KiB and more
+/// (such as the shared blocks of `/dev/zero`) go as they are, without a copy,
+/// after the batch before them. The simulator is generic over its output, so
+/// these calls are statically dispatched.
 pub trait Output: Send {
     /// Appends `data` (never empty). May wait, for example while the readers
     /// of the output are slow: the job waits with it (back-pressure).
