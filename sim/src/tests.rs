@@ -9,9 +9,9 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::logs::LogBuffer;
+use crate::testing::{Collect, TokioClock, pipe};
 
-fn ctx() -> ExecContext {
+fn ctx() -> ExecContext<TokioClock> {
     let mut env = BTreeMap::new();
     env.insert("HOME".to_owned(), "/root".to_owned());
     env.insert("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned());
@@ -44,7 +44,7 @@ fn ctx() -> ExecContext {
         files: Arc::new(files),
         work_dir: "/work".into(),
         job_id: "job-1".into(),
-        clock: Default::default(),
+        clock: TokioClock,
     }
 }
 
@@ -68,12 +68,10 @@ scenarios:
 }
 
 async fn run_with(sim: &Simulator, cmd: &str, args: &[&str]) -> (String, i32) {
-    let log = LogBuffer::new(64 << 20);
-    let mut w = log.writer();
+    let mut out = Collect::default();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let code = sim.run(cmd, &args, &ctx(), &mut w).await;
-    log.close();
-    (String::from_utf8_lossy(&log.snapshot()).into_owned(), code)
+    let code = sim.run(cmd, &args, &ctx(), &mut out).await;
+    (out.text(), code)
 }
 
 async fn run(cmd: &str, args: &[&str]) -> (String, i32) {
@@ -98,11 +96,11 @@ async fn bash_fail(script: &str) -> (String, i32) {
     .await
 }
 
-/// Runs with a concurrent reader; returns the total bytes read, a checksum of
-/// them (count of each byte value) and the exit code.
-async fn run_streamed(cmd: &str, args: &[&str], retention: usize) -> (u64, [u64; 256], i32, u64) {
-    let log = LogBuffer::new(retention);
-    let mut reader = log.reader();
+/// Runs with a concurrent reader behind a pipe of `capacity` pieces; returns
+/// the total bytes read, a checksum of them (count of each byte value), the
+/// exit code and the largest piece.
+async fn run_streamed(cmd: &str, args: &[&str], capacity: usize) -> (u64, [u64; 256], i32, u64) {
+    let (mut w, mut reader) = pipe(capacity);
     let reading = tokio::spawn(async move {
         let mut total = 0u64;
         let mut hist = [0u64; 256];
@@ -119,11 +117,9 @@ async fn run_streamed(cmd: &str, args: &[&str], retention: usize) -> (u64, [u64;
         (total, hist, max_piece)
     });
     let sim = Simulator::default();
-    let mut w = log.writer();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let code = sim.run(cmd, &args, &ctx(), &mut w).await;
-    assert!(log.retained_bytes() <= retention as u64 + 256 * 1024);
-    log.close();
+    drop(w);
     let (total, hist, max_piece) = reading.await.unwrap();
     (total, hist, code, max_piece)
 }
@@ -291,7 +287,7 @@ async fn devices_and_yes() {
 #[tokio::test]
 async fn gigabyte_of_zeros_streams_in_bounded_memory() {
     let (total, hist, code, max_piece) =
-        run_streamed("head", &["-c", "1073741824", "/dev/zero"], 4 << 20).await;
+        run_streamed("head", &["-c", "1073741824", "/dev/zero"], 16).await;
     assert_eq!(code, 0);
     assert_eq!(total, 1 << 30);
     assert_eq!(hist[0], 64 << 20);
@@ -300,8 +296,7 @@ async fn gigabyte_of_zeros_streams_in_bounded_memory() {
 
 #[tokio::test]
 async fn ten_million_yes_lines_stream() {
-    let (total, hist, code, _) =
-        run_streamed("bash", &["-c", "yes | head -n 10000000"], 4 << 20).await;
+    let (total, hist, code, _) = run_streamed("bash", &["-c", "yes | head -n 10000000"], 16).await;
     assert_eq!(code, 0);
     assert_eq!(total, 20_000_000);
     assert_eq!(hist[b'y' as usize], 10_000_000);
@@ -755,8 +750,7 @@ async fn scenarios_play() {
 #[tokio::test(start_paused = true)]
 async fn sdk_streaming_example() {
     let script = "\n    for i in $(seq 1 600); do\n        echo \"Counter: $i - Time: $(date +%H:%M:%S.%3N)\"\n        sleep 0.1\n    done\n    echo \"Completed 60 seconds of counting!\"\n    ";
-    let log = LogBuffer::new(1 << 20);
-    let mut reader = log.reader();
+    let (mut w, mut reader) = pipe(16);
     let start = tokio::time::Instant::now();
     let reading = tokio::spawn(async move {
         let mut lines: Vec<(String, Duration)> = Vec::new();
@@ -772,7 +766,6 @@ async fn sdk_streaming_example() {
         lines
     });
     let sim = Simulator::default();
-    let mut w = log.writer();
     let code = sim
         .run(
             "bash",
@@ -781,7 +774,7 @@ async fn sdk_streaming_example() {
             &mut w,
         )
         .await;
-    log.close();
+    drop(w);
     let lines = reading.await.unwrap();
     assert_eq!(code, 0);
     assert_eq!(lines.len(), 601);
@@ -812,15 +805,16 @@ async fn sdk_streaming_example() {
 /// Output of a busy script (no sleeps) still streams while it runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_scripts_stream() {
-    let log = LogBuffer::new(1 << 20);
-    let mut reader = log.reader();
-    let watcher = Arc::clone(&log);
+    let (mut w, mut reader) = pipe(16);
+    let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = Arc::clone(&ended);
     let first = tokio::spawn(async move {
         let piece = reader.next().await;
-        (piece, watcher.is_closed())
+        let ended = watcher.load(std::sync::atomic::Ordering::SeqCst);
+        // The reader stays open until the job ends (dropping it would close the pipe).
+        (piece, ended, reader)
     });
     let sim = Simulator::default();
-    let mut w = log.writer();
     let script = "echo start; i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; echo end";
     let started = std::time::Instant::now();
     let code = sim
@@ -832,8 +826,9 @@ async fn busy_scripts_stream() {
         )
         .await;
     let took = started.elapsed();
-    log.close();
-    let (piece, closed_then) = first.await.unwrap();
+    ended.store(true, std::sync::atomic::Ordering::SeqCst);
+    drop(w);
+    let (piece, closed_then, _reader) = first.await.unwrap();
     assert_eq!(code, 0);
     assert_eq!(piece.as_deref(), Some(&b"start\n"[..]));
     if took > Duration::from_millis(200) {
@@ -846,7 +841,8 @@ async fn busy_scripts_stream() {
 
 #[tokio::test]
 async fn cancel_safe() {
-    let log = LogBuffer::new(1 << 16);
+    // A pipe nobody reads: writers block once it is full.
+    let (mut w, _reader) = pipe(1);
     let sim = Simulator::default();
     let c = ctx();
     for (cmd, args) in [
@@ -856,7 +852,6 @@ async fn cancel_safe() {
         ("bash", vec!["-c", "yes > /dev/null"]),
         ("cat", vec!["/dev/zero"]),
     ] {
-        let mut w = log.writer();
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let r =
             tokio::time::timeout(Duration::from_millis(50), sim.run(cmd, &args, &c, &mut w)).await;
@@ -869,8 +864,7 @@ fn run_future_is_send() {
     fn assert_send<T: Send>(_: &T) {}
     let sim = Simulator::default();
     let c = ctx();
-    let log = LogBuffer::new(1024);
-    let mut w = log.writer();
+    let mut w = Collect::default();
     let args = Vec::new();
     let fut = sim.run("echo", &args, &c, &mut w);
     assert_send(&fut);
@@ -910,12 +904,4 @@ proptest! {
         });
         prop_assert!(r.is_ok(), "timed out on {:?}", src);
     }
-}
-
-#[test]
-fn builtins_are_sorted_for_lookup() {
-    assert!(shell::BUILTINS.is_sorted());
-    assert_eq!(shell::as_builtin("true"), Some("true"));
-    assert_eq!(shell::as_builtin("."), Some("."));
-    assert_eq!(shell::as_builtin("python"), None);
 }

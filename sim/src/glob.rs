@@ -22,18 +22,18 @@ enum ClassItem {
 
 /// A compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(super) struct Pattern {
+pub(crate) struct Pattern {
     toks: Vec<Tok>,
 }
 
 impl Pattern {
     /// Compiles `pattern`, where all characters are active.
-    pub(super) fn new(pattern: &str) -> Self {
+    pub(crate) fn new(pattern: &str) -> Self {
         Self::from_segments(&[(pattern.to_owned(), false)])
     }
 
     /// Compiles a pattern made of segments; quoted segments match literally.
-    pub(super) fn from_segments(segments: &[(String, bool)]) -> Self {
+    pub(crate) fn from_segments(segments: &[(String, bool)]) -> Self {
         let mut toks = Vec::new();
         for (text, quoted) in segments {
             if *quoted {
@@ -79,7 +79,7 @@ impl Pattern {
     }
 
     /// Whether `text` matches the whole pattern.
-    pub(super) fn matches(&self, text: &str) -> bool {
+    pub(crate) fn matches(&self, text: &str) -> bool {
         let t: Vec<char> = text.chars().collect();
         self.matches_chars(&t)
     }
@@ -117,7 +117,7 @@ impl Pattern {
     }
 
     /// The byte length of the shortest or longest prefix of `s` that matches.
-    pub(super) fn match_prefix(&self, s: &str, longest: bool) -> Option<usize> {
+    pub(crate) fn match_prefix(&self, s: &str, longest: bool) -> Option<usize> {
         let chars: Vec<(usize, char)> = s.char_indices().collect();
         let t: Vec<char> = chars.iter().map(|&(_, c)| c).collect();
         let ends = (0..=t.len()).map(|n| (n, chars.get(n).map_or(s.len(), |&(b, _)| b)));
@@ -134,7 +134,7 @@ impl Pattern {
     }
 
     /// The byte offset where the shortest or longest matching suffix of `s` starts.
-    pub(super) fn match_suffix(&self, s: &str, longest: bool) -> Option<usize> {
+    pub(crate) fn match_suffix(&self, s: &str, longest: bool) -> Option<usize> {
         let chars: Vec<(usize, char)> = s.char_indices().collect();
         let t: Vec<char> = chars.iter().map(|&(_, c)| c).collect();
         let mut found = None;
@@ -151,7 +151,7 @@ impl Pattern {
     }
 
     /// The first (leftmost, longest) match in `s`, as a byte range.
-    pub(super) fn find(&self, s: &str, from: usize) -> Option<(usize, usize)> {
+    pub(crate) fn find(&self, s: &str, from: usize) -> Option<(usize, usize)> {
         let chars: Vec<(usize, char)> = s.char_indices().collect();
         let t: Vec<char> = chars.iter().map(|&(_, c)| c).collect();
         let byte = |i: usize| chars.get(i).map_or(s.len(), |&(b, _)| b);

@@ -1,8 +1,10 @@
 //! `printf` (bash builtin semantics) and the backslash escapes of `echo -e`.
 
+use std::ops::ControlFlow;
+
 /// What `printf` produced.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Printed {
+pub(crate) struct Printed {
     /// Standard output.
     pub out: Vec<u8>,
     /// Diagnostics (without the `printf: ` prefix), one per line.
@@ -24,7 +26,7 @@ fn hex_val(b: u8) -> Option<u32> {
 
 /// Which dialect of backslash escapes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Escapes {
+pub(crate) enum Escapes {
     /// `echo -e` and `printf %b`: octal is `\0NNN`, `\c` stops output.
     Echo,
     /// A `printf` format: octal is `\NNN`.
@@ -33,7 +35,7 @@ pub(super) enum Escapes {
 
 /// Interprets backslash escapes of `s`; returns the bytes and whether `\c`
 /// asked to stop all further output.
-pub(super) fn unescape(s: &str, dialect: Escapes) -> (Vec<u8>, bool) {
+pub(crate) fn unescape(s: &str, dialect: Escapes) -> (Vec<u8>, bool) {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -157,7 +159,7 @@ impl Args<'_> {
 
 /// Parses an integer argument like bash's printf: decimal, `0x` hex, `0`
 /// octal, or `'c` (the character's code). Returns the value and an error.
-pub(super) fn parse_int(arg: &str) -> (i64, Option<String>) {
+pub(crate) fn parse_int(arg: &str) -> (i64, Option<String>) {
     parse_int_as(arg, false)
 }
 
@@ -422,7 +424,7 @@ fn fmt_float(spec: &Spec, conv: char, v: f64, out: &mut Vec<u8>) {
 }
 
 /// Quotes `s` for reuse as shell input (`%q`).
-pub(super) fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".to_owned();
     }
@@ -443,7 +445,7 @@ pub(super) fn shell_quote(s: &str) -> String {
 }
 
 /// Runs `printf FORMAT ARGS…`.
-pub(super) fn printf(format: &str, args: &[String]) -> Printed {
+pub(crate) fn printf(format: &str, args: &[String]) -> Printed {
     let mut p = Printed::default();
     let fmt = format.as_bytes();
     let mut args = Args { args, next: 0 };
@@ -454,28 +456,7 @@ pub(super) fn printf(format: &str, args: &[String]) -> Printed {
         while i < fmt.len() {
             let b = fmt[i];
             if b == b'\\' {
-                // One escape at a time.
-                let mut j = i + 1;
-                if j < fmt.len() {
-                    let e = fmt[j];
-                    j += 1;
-                    let extra = match e {
-                        b'0'..=b'7' => 2,
-                        b'x' => 2,
-                        b'u' => 4,
-                        b'U' => 8,
-                        _ => 0,
-                    };
-                    let mut k = 0;
-                    while k < extra && j < fmt.len() && fmt[j].is_ascii_hexdigit() {
-                        j += 1;
-                        k += 1;
-                    }
-                }
-                let piece = String::from_utf8_lossy(&fmt[i..j]);
-                let (bytes, _) = unescape(&piece, Escapes::Format);
-                p.out.extend_from_slice(&bytes);
-                i = j;
+                i = escape(fmt, i, &mut p.out);
                 continue;
             }
             if b != b'%' {
@@ -490,72 +471,7 @@ pub(super) fn printf(format: &str, args: &[String]) -> Printed {
                 i += 1;
                 continue;
             }
-            let mut spec = Spec::default();
-            while i < fmt.len() {
-                match fmt[i] {
-                    b'-' => spec.minus = true,
-                    b'+' => spec.plus = true,
-                    b' ' => spec.space = true,
-                    b'#' => spec.alt = true,
-                    b'0' => spec.zero = true,
-                    _ => break,
-                }
-                i += 1;
-            }
-            if i < fmt.len() && fmt[i] == b'*' {
-                i += 1;
-                let (w, e) = parse_int(args.take().unwrap_or(""));
-                if let Some(e) = e {
-                    p.errors.push(e);
-                    p.status = 1;
-                }
-                if w < 0 {
-                    spec.minus = true;
-                }
-                spec.width = Some((w.unsigned_abs() as usize).min(MAX_WIDTH));
-            } else {
-                let mut w: Option<usize> = None;
-                while i < fmt.len() && fmt[i].is_ascii_digit() {
-                    w = Some(
-                        w.unwrap_or(0)
-                            .saturating_mul(10)
-                            .saturating_add(usize::from(fmt[i] - b'0'))
-                            .min(MAX_WIDTH),
-                    );
-                    i += 1;
-                }
-                spec.width = w;
-            }
-            if i < fmt.len() && fmt[i] == b'.' {
-                i += 1;
-                if i < fmt.len() && fmt[i] == b'*' {
-                    i += 1;
-                    let (v, e) = parse_int(args.take().unwrap_or(""));
-                    if let Some(e) = e {
-                        p.errors.push(e);
-                        p.status = 1;
-                    }
-                    spec.precision = if v < 0 {
-                        None
-                    } else {
-                        Some((v as usize).min(MAX_WIDTH))
-                    };
-                } else {
-                    let mut v = 0usize;
-                    while i < fmt.len() && fmt[i].is_ascii_digit() {
-                        v = v
-                            .saturating_mul(10)
-                            .saturating_add(usize::from(fmt[i] - b'0'))
-                            .min(MAX_WIDTH);
-                        i += 1;
-                    }
-                    spec.precision = Some(v);
-                }
-            }
-            // Length modifiers are accepted and ignored.
-            while i < fmt.len() && b"hlLjzt".contains(&fmt[i]) {
-                i += 1;
-            }
+            let spec = spec(fmt, &mut i, &mut args, &mut p);
             let Some(&conv) = fmt.get(i) else {
                 p.errors.push(format!(
                     "`{}': missing format character",
@@ -571,62 +487,8 @@ pub(super) fn printf(format: &str, args: &[String]) -> Printed {
                 .unwrap_or(conv as char);
             i += conv_char.len_utf8().max(1);
             conversions += 1;
-            match conv_char {
-                's' => {
-                    let a = args.take().unwrap_or("");
-                    let bytes = a.as_bytes();
-                    let cut = spec.precision.map_or(bytes.len(), |p| p.min(bytes.len()));
-                    pad(&spec, &bytes[..cut], &mut p.out);
-                }
-                'b' => {
-                    let a = args.take().unwrap_or("");
-                    let (bytes, stop) = unescape(a, Escapes::Echo);
-                    let cut = spec.precision.map_or(bytes.len(), |p| p.min(bytes.len()));
-                    pad(&spec, &bytes[..cut], &mut p.out);
-                    if stop {
-                        return p;
-                    }
-                }
-                'q' => {
-                    let a = args.take().unwrap_or("");
-                    pad(&spec, shell_quote(a).as_bytes(), &mut p.out);
-                }
-                'c' => {
-                    let a = args.take().unwrap_or("");
-                    let mut buf = [0u8; 4];
-                    let c = a.chars().next().map(|c| c.encode_utf8(&mut buf).as_bytes());
-                    pad(&spec, c.unwrap_or(&[]), &mut p.out);
-                }
-                'd' | 'i' | 'u' | 'o' | 'x' | 'X' => {
-                    let unsigned = !matches!(conv_char, 'd' | 'i');
-                    let (v, e) = parse_int_as(args.take().unwrap_or(""), unsigned);
-                    if let Some(e) = e {
-                        if !e.starts_with("warning: ") {
-                            p.status = 1;
-                        }
-                        p.errors.push(e);
-                    }
-                    fmt_int(&spec, conv_char, v, &mut p.out);
-                }
-                'f' | 'F' | 'e' | 'E' | 'g' | 'G' | 'a' | 'A' => {
-                    let (v, e) = parse_float(args.take().unwrap_or(""));
-                    if let Some(e) = e {
-                        p.errors.push(e);
-                        p.status = 1;
-                    }
-                    let conv = match conv_char {
-                        'a' => 'e',
-                        'A' => 'E',
-                        c => c,
-                    };
-                    fmt_float(&spec, conv, v, &mut p.out);
-                }
-                other => {
-                    p.errors
-                        .push(format!("`{other}': invalid format character"));
-                    p.status = 1;
-                    return p;
-                }
+            if convert(conv_char, &spec, &mut args, &mut p).is_break() {
+                return p;
             }
         }
         // Reuse the format while arguments remain and the format consumes some.
@@ -635,6 +497,167 @@ pub(super) fn printf(format: &str, args: &[String]) -> Printed {
         }
     }
     p
+}
+
+/// Appends the one escape at `fmt[i]` (a backslash) to `out`; returns the
+/// index after it.
+fn escape(fmt: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
+    let mut j = i + 1;
+    if j < fmt.len() {
+        let e = fmt[j];
+        j += 1;
+        let extra = match e {
+            b'0'..=b'7' => 2,
+            b'x' => 2,
+            b'u' => 4,
+            b'U' => 8,
+            _ => 0,
+        };
+        let mut k = 0;
+        while k < extra && j < fmt.len() && fmt[j].is_ascii_hexdigit() {
+            j += 1;
+            k += 1;
+        }
+    }
+    let piece = String::from_utf8_lossy(&fmt[i..j]);
+    let (bytes, _) = unescape(&piece, Escapes::Format);
+    out.extend_from_slice(&bytes);
+    j
+}
+
+/// Reads the flags, width, precision and length modifiers of a conversion
+/// at `fmt[*i]`, moving `i` past them (`*` takes an argument).
+fn spec(fmt: &[u8], i: &mut usize, args: &mut Args<'_>, p: &mut Printed) -> Spec {
+    let mut spec = Spec::default();
+    while *i < fmt.len() {
+        match fmt[*i] {
+            b'-' => spec.minus = true,
+            b'+' => spec.plus = true,
+            b' ' => spec.space = true,
+            b'#' => spec.alt = true,
+            b'0' => spec.zero = true,
+            _ => break,
+        }
+        *i += 1;
+    }
+    if *i < fmt.len() && fmt[*i] == b'*' {
+        *i += 1;
+        let (w, e) = parse_int(args.take().unwrap_or(""));
+        if let Some(e) = e {
+            p.errors.push(e);
+            p.status = 1;
+        }
+        if w < 0 {
+            spec.minus = true;
+        }
+        spec.width = Some((w.unsigned_abs() as usize).min(MAX_WIDTH));
+    } else {
+        let mut w: Option<usize> = None;
+        while *i < fmt.len() && fmt[*i].is_ascii_digit() {
+            w = Some(
+                w.unwrap_or(0)
+                    .saturating_mul(10)
+                    .saturating_add(usize::from(fmt[*i] - b'0'))
+                    .min(MAX_WIDTH),
+            );
+            *i += 1;
+        }
+        spec.width = w;
+    }
+    if *i < fmt.len() && fmt[*i] == b'.' {
+        *i += 1;
+        if *i < fmt.len() && fmt[*i] == b'*' {
+            *i += 1;
+            let (v, e) = parse_int(args.take().unwrap_or(""));
+            if let Some(e) = e {
+                p.errors.push(e);
+                p.status = 1;
+            }
+            spec.precision = if v < 0 {
+                None
+            } else {
+                Some((v as usize).min(MAX_WIDTH))
+            };
+        } else {
+            let mut v = 0usize;
+            while *i < fmt.len() && fmt[*i].is_ascii_digit() {
+                v = v
+                    .saturating_mul(10)
+                    .saturating_add(usize::from(fmt[*i] - b'0'))
+                    .min(MAX_WIDTH);
+                *i += 1;
+            }
+            spec.precision = Some(v);
+        }
+    }
+    // Length modifiers are accepted and ignored.
+    while *i < fmt.len() && b"hlLjzt".contains(&fmt[*i]) {
+        *i += 1;
+    }
+    spec
+}
+
+/// Converts one argument by `conv_char`; `Break` when printf stops (an
+/// invalid conversion, or `\c` in a `%b` argument).
+fn convert(conv_char: char, spec: &Spec, args: &mut Args<'_>, p: &mut Printed) -> ControlFlow<()> {
+    match conv_char {
+        's' => {
+            let a = args.take().unwrap_or("");
+            let bytes = a.as_bytes();
+            let cut = spec.precision.map_or(bytes.len(), |p| p.min(bytes.len()));
+            pad(spec, &bytes[..cut], &mut p.out);
+        }
+        'b' => {
+            let a = args.take().unwrap_or("");
+            let (bytes, stop) = unescape(a, Escapes::Echo);
+            let cut = spec.precision.map_or(bytes.len(), |p| p.min(bytes.len()));
+            pad(spec, &bytes[..cut], &mut p.out);
+            if stop {
+                return ControlFlow::Break(());
+            }
+        }
+        'q' => {
+            let a = args.take().unwrap_or("");
+            pad(spec, shell_quote(a).as_bytes(), &mut p.out);
+        }
+        'c' => {
+            let a = args.take().unwrap_or("");
+            let mut buf = [0u8; 4];
+            let c = a.chars().next().map(|c| c.encode_utf8(&mut buf).as_bytes());
+            pad(spec, c.unwrap_or(&[]), &mut p.out);
+        }
+        'd' | 'i' | 'u' | 'o' | 'x' | 'X' => {
+            let unsigned = !matches!(conv_char, 'd' | 'i');
+            let (v, e) = parse_int_as(args.take().unwrap_or(""), unsigned);
+            if let Some(e) = e {
+                if !e.starts_with("warning: ") {
+                    p.status = 1;
+                }
+                p.errors.push(e);
+            }
+            fmt_int(spec, conv_char, v, &mut p.out);
+        }
+        'f' | 'F' | 'e' | 'E' | 'g' | 'G' | 'a' | 'A' => {
+            let (v, e) = parse_float(args.take().unwrap_or(""));
+            if let Some(e) = e {
+                p.errors.push(e);
+                p.status = 1;
+            }
+            let conv = match conv_char {
+                'a' => 'e',
+                'A' => 'E',
+                c => c,
+            };
+            fmt_float(spec, conv, v, &mut p.out);
+        }
+        other => {
+            p.errors
+                .push(format!("`{other}': invalid format character"));
+            p.status = 1;
+            return ControlFlow::Break(());
+        }
+    }
+    ControlFlow::Continue(())
 }
 
 #[cfg(test)]

@@ -1,23 +1,25 @@
 //! Where a simulated command's output goes.
 //!
-//! Everything a job writes ends up in its [`LogWriter`], but on the way it may
-//! pass through *frames*: a command substitution captures, `| head -n 3` cuts,
-//! `| wc -l` counts, `> file` stores, `| some-command-that-never-reads` drops.
-//! Stdout and stderr are [`Route`]s into that stack, so `2>&1`, `>&2` and
-//! `>/dev/null` are just route assignments.
+//! Everything a job writes ends up in its [`Output`] (the job's log in the
+//! mock), but on the way it may pass through *frames*: a command substitution
+//! captures, `| head -n 3` cuts, `| wc -l` counts, `> file` stores,
+//! `| some-command-that-never-reads` drops. Stdout and stderr are [`Route`]s
+//! into that stack, so `2>&1`, `>&2` and `>/dev/null` are just route
+//! assignments.
 //!
 //! Output headed for the log is batched (up to [`FLUSH_AT`] bytes) and flushed
-//! before every sleep and at the end of the job, so bulk output costs one
-//! `LogWriter::write` per 64 KiB while live output still streams on time.
-//! Large pieces (e.g. the zero-copy blocks of `head -c N /dev/zero`) bypass the
-//! batch and go to the log as they are.
+//! before every sleep, once it has been pending for 50 ms, and at the end of
+//! the job, so bulk output costs one [`Output::write`] per 64 KiB while live
+//! output still streams on time. Large pieces (e.g. the zero-copy blocks of
+//! `head -c N /dev/zero`) bypass the batch and go to the log as they are.
+//! Waits go through the job's [`Clock`].
 
 use bytes::{Bytes, BytesMut};
 
-use crate::logs::LogWriter;
+use crate::host::{Clock, Output};
 
 /// Pending log output is flushed once it reaches this size.
-pub(super) const FLUSH_AT: usize = 64 * 1024;
+pub(crate) const FLUSH_AT: usize = 64 * 1024;
 /// Pending output older than this is flushed at the next opportunity, so a
 /// busy command that prints little still streams.
 const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
@@ -25,11 +27,11 @@ const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 const DIRECT_AT: usize = 16 * 1024;
 
 /// `/dev/zero`, shared by every job.
-pub(super) static ZEROS: [u8; 262_144] = [0; 262_144];
+pub(crate) static ZEROS: [u8; 262_144] = [0; 262_144];
 /// `yes` output: "y\n" repeated.
-pub(super) static YES: [u8; 131_072] = y_block();
+pub(crate) static YES: [u8; 131_072] = y_block();
 /// Scenario filler: lines of 63 'x' and a newline.
-pub(super) static XLINES: [u8; 65_536] = x_block();
+pub(crate) static XLINES: [u8; 65_536] = x_block();
 
 const fn y_block() -> [u8; 131_072] {
     let mut a = [b'y'; 131_072];
@@ -54,11 +56,11 @@ const fn x_block() -> [u8; 65_536] {
 /// The reader went away (SIGPIPE), a capture is full, or the log is closed:
 /// the writer should stop producing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Broken;
+pub(crate) struct Broken;
 
 /// Where a file descriptor points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Route {
+pub(crate) enum Route {
     /// The job's log.
     Log,
     /// `/dev/null`.
@@ -86,7 +88,7 @@ enum Frame {
 
 /// What `wc` counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct WcWhat {
+pub(crate) struct WcWhat {
     pub lines: bool,
     pub words: bool,
     pub chars: bool,
@@ -95,7 +97,7 @@ pub(super) struct WcWhat {
 
 /// Counters of `wc`.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct WcCounts {
+pub(crate) struct WcCounts {
     pub lines: u64,
     pub words: u64,
     pub chars: u64,
@@ -104,7 +106,7 @@ pub(super) struct WcCounts {
 }
 
 impl WcCounts {
-    pub(super) fn add(&mut self, data: &[u8]) {
+    pub(crate) fn add(&mut self, data: &[u8]) {
         self.bytes += data.len() as u64;
         for &b in data {
             if b == b'\n' {
@@ -124,7 +126,7 @@ impl WcCounts {
     }
 
     /// The counts `what` selects, in GNU order (lines, words, chars, bytes).
-    pub(super) fn selected(&self, what: WcWhat) -> Vec<u64> {
+    pub(crate) fn selected(&self, what: WcWhat) -> Vec<u64> {
         let mut v = Vec::with_capacity(4);
         if what.lines {
             v.push(self.lines);
@@ -143,7 +145,7 @@ impl WcCounts {
 }
 
 /// Formats one `wc` output line: each count right-aligned to `width`.
-pub(super) fn wc_line(counts: &[u64], width: usize, name: Option<&str>) -> String {
+pub(crate) fn wc_line(counts: &[u64], width: usize, name: Option<&str>) -> String {
     let mut s = String::new();
     for (i, c) in counts.iter().enumerate() {
         if i > 0 {
@@ -165,7 +167,7 @@ const TAIL_KEEP_MAX: usize = 64 << 20;
 
 /// A streaming pipeline stage.
 #[derive(Debug)]
-pub(super) enum Filter {
+pub(crate) enum Filter {
     /// `head -n N`: the first N lines.
     HeadLines(u64),
     /// `head -c N`: the first N bytes.
@@ -258,7 +260,7 @@ impl Filter {
 }
 
 /// Where the last `n` lines of `buf` start (a final line without a newline counts).
-pub(super) fn tail_lines_start(buf: &[u8], n: u64) -> usize {
+pub(crate) fn tail_lines_start(buf: &[u8], n: u64) -> usize {
     if n == 0 {
         return buf.len();
     }
@@ -280,21 +282,21 @@ pub(super) fn tail_lines_start(buf: &[u8], n: u64) -> usize {
 
 /// The output side of a running job.
 #[derive(Debug)]
-pub(super) struct Io<'a> {
-    log: &'a mut LogWriter,
+pub(crate) struct Io<'a, O, C> {
+    log: &'a mut O,
     pending: BytesMut,
     /// When pending output was last handed to the log (real time).
     last_flush: std::time::Instant,
     frames: Vec<Frame>,
-    clock: crate::clock::Clock,
+    clock: C,
     /// Where stdout goes.
     pub stdout: Route,
     /// Where stderr goes.
     pub stderr: Route,
 }
 
-impl<'a> Io<'a> {
-    pub(super) fn new(log: &'a mut LogWriter, clock: crate::clock::Clock) -> Self {
+impl<'a, O: Output, C: Clock> Io<'a, O, C> {
+    pub(crate) fn new(log: &'a mut O, clock: C) -> Self {
         Self {
             log,
             pending: BytesMut::new(),
@@ -307,13 +309,13 @@ impl<'a> Io<'a> {
     }
 
     /// Writes to stdout.
-    pub(super) async fn out(&mut self, data: Bytes) -> Result<(), Broken> {
+    pub(crate) async fn out(&mut self, data: Bytes) -> Result<(), Broken> {
         let route = self.stdout;
         self.send(route, data).await
     }
 
     /// Writes a small piece to stdout (copied only if it does not go straight to the log).
-    pub(super) async fn out_slice(&mut self, data: &[u8]) -> Result<(), Broken> {
+    pub(crate) async fn out_slice(&mut self, data: &[u8]) -> Result<(), Broken> {
         if data.is_empty() {
             return Ok(());
         }
@@ -330,7 +332,7 @@ impl<'a> Io<'a> {
     }
 
     /// Writes to stderr (errors of the stderr route are ignored).
-    pub(super) async fn err_slice(&mut self, data: &[u8]) {
+    pub(crate) async fn err_slice(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
@@ -339,7 +341,7 @@ impl<'a> Io<'a> {
     }
 
     /// Writes a line to stderr.
-    pub(super) async fn err_line(&mut self, text: &str) {
+    pub(crate) async fn err_line(&mut self, text: &str) {
         let mut s = String::with_capacity(text.len() + 1);
         s.push_str(text);
         s.push('\n');
@@ -347,7 +349,7 @@ impl<'a> Io<'a> {
     }
 
     /// Sends `data` along `route` through the frames.
-    pub(super) async fn send(&mut self, route: Route, data: Bytes) -> Result<(), Broken> {
+    pub(crate) async fn send(&mut self, route: Route, data: Bytes) -> Result<(), Broken> {
         tokio::task::consume_budget().await;
         let mut route = route;
         let mut data = data;
@@ -423,7 +425,7 @@ impl<'a> Io<'a> {
     }
 
     fn check_open(&self) -> Result<(), Broken> {
-        if self.log.buffer().is_closed() {
+        if self.log.is_closed() {
             Err(Broken)
         } else {
             Ok(())
@@ -431,7 +433,7 @@ impl<'a> Io<'a> {
     }
 
     /// Hands pending output to the log (waits while readers are slow).
-    pub(super) async fn flush(&mut self) -> Result<(), Broken> {
+    pub(crate) async fn flush(&mut self) -> Result<(), Broken> {
         if !self.pending.is_empty() {
             let chunk = self.pending.split().freeze();
             self.log.write(chunk).await;
@@ -443,7 +445,7 @@ impl<'a> Io<'a> {
     }
 
     /// Flushes output that has been pending for a while (called between commands).
-    pub(super) async fn tick(&mut self) {
+    pub(crate) async fn tick(&mut self) {
         if !self.pending.is_empty() && self.last_flush.elapsed() >= FLUSH_AFTER {
             let _ = self.flush().await;
         } else {
@@ -452,7 +454,7 @@ impl<'a> Io<'a> {
     }
 
     /// Flushes, then sleeps for `dur` (`None`: forever, until the job is stopped).
-    pub(super) async fn sleep(&mut self, dur: Option<std::time::Duration>) {
+    pub(crate) async fn sleep(&mut self, dur: Option<std::time::Duration>) {
         let _ = self.flush().await;
         match dur {
             Some(d) => self.clock.job_sleep(d).await,
@@ -461,7 +463,7 @@ impl<'a> Io<'a> {
     }
 
     /// Starts capturing stdout; returns the frame for [`Io::end_capture`].
-    pub(super) fn begin_capture(&mut self, limit: usize) -> usize {
+    pub(crate) fn begin_capture(&mut self, limit: usize) -> usize {
         self.frames.push(Frame::Capture {
             buf: BytesMut::new(),
             limit,
@@ -471,7 +473,7 @@ impl<'a> Io<'a> {
     }
 
     /// Ends the capture started as `frame`: what was captured and whether it was cut.
-    pub(super) fn end_capture(&mut self, frame: usize) -> (Bytes, bool) {
+    pub(crate) fn end_capture(&mut self, frame: usize) -> (Bytes, bool) {
         let mut out = (Bytes::new(), false);
         while self.frames.len() > frame {
             if let Some(Frame::Capture { buf, truncated, .. }) = self.frames.pop() {
@@ -482,17 +484,17 @@ impl<'a> Io<'a> {
     }
 
     /// How many frames are stacked.
-    pub(super) fn frame_count(&self) -> usize {
+    pub(crate) fn frame_count(&self) -> usize {
         self.frames.len()
     }
 
     /// Drops frames above the first `n` (after a command was cut short).
-    pub(super) fn truncate_frames(&mut self, n: usize) {
+    pub(crate) fn truncate_frames(&mut self, n: usize) {
         self.frames.truncate(n);
     }
 
     /// Pushes a filter whose output goes to `next`.
-    pub(super) fn begin_filter(&mut self, filter: Filter, next: Route) -> usize {
+    pub(crate) fn begin_filter(&mut self, filter: Filter, next: Route) -> usize {
         self.frames.push(Frame::Filter {
             filter,
             next,
@@ -502,7 +504,7 @@ impl<'a> Io<'a> {
     }
 
     /// Pops the topmost frame, which must be the filter `frame`, and sends its final output on.
-    pub(super) async fn end_filter(&mut self, frame: usize) {
+    pub(crate) async fn end_filter(&mut self, frame: usize) {
         if self.frames.len() != frame + 1 {
             self.frames.truncate(frame + 1);
         }
@@ -517,7 +519,7 @@ impl<'a> Io<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::LogBuffer;
+    use crate::testing::{Collect, TokioClock};
 
     #[test]
     fn static_blocks() {
@@ -539,9 +541,8 @@ mod tests {
 
     #[tokio::test]
     async fn head_filter_cuts_and_breaks() {
-        let log = LogBuffer::new(1 << 20);
-        let mut w = log.writer();
-        let mut io = Io::new(&mut w, Default::default());
+        let mut w = Collect::default();
+        let mut io = Io::new(&mut w, TokioClock);
         let f = io.begin_filter(Filter::HeadLines(3), Route::Log);
         io.stdout = Route::Frame(f);
         assert_eq!(io.out(Bytes::from_static(b"1\n2\n")).await, Ok(()));
@@ -551,15 +552,13 @@ mod tests {
         io.stdout = Route::Log;
         io.flush().await.unwrap();
         drop(io);
-        log.close();
-        assert_eq!(&log.snapshot()[..], b"1\n2\n3\n");
+        assert_eq!(&w.data[..], b"1\n2\n3\n");
     }
 
     #[tokio::test]
     async fn capture_limit() {
-        let log = LogBuffer::new(1 << 20);
-        let mut w = log.writer();
-        let mut io = Io::new(&mut w, Default::default());
+        let mut w = Collect::default();
+        let mut io = Io::new(&mut w, TokioClock);
         let c = io.begin_capture(4);
         io.stdout = Route::Frame(c);
         assert_eq!(io.out_slice(b"abc").await, Ok(()));

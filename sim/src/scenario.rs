@@ -94,8 +94,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::glob::Pattern;
-use super::io::{Broken, Io, XLINES};
+use crate::glob::Pattern;
+use crate::host::{Clock, Output};
+use crate::io::{Broken, Io, XLINES};
 
 /// The deepest `repeat` nesting accepted.
 const MAX_REPEAT_DEPTH: usize = 8;
@@ -350,7 +351,7 @@ fn check_secs(v: f64) -> Result<Seconds, String> {
 }
 
 /// Parses `"250ms"`, `"2s"`, `"1.5m"`, `"1h"` or a bare number of seconds.
-pub(super) fn parse_duration_text(s: &str) -> Result<Seconds, String> {
+pub(crate) fn parse_duration_text(s: &str) -> Result<Seconds, String> {
     let t = s.trim();
     let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
         (n, 0.001)
@@ -864,15 +865,15 @@ fn args_match(pats: &[String], args: &[String]) -> bool {
 }
 
 /// Reads uploaded files for `cat:` steps.
-pub(super) trait FileSource {
+pub(crate) trait FileSource {
     /// The file's content, or the error message (`cat: X: No such file or directory`).
     fn read(&self, path: &str) -> Result<Bytes, String>;
 }
 
 /// Plays `steps`. Stops early when the output is gone.
-pub(super) async fn play(
+pub(crate) async fn play<O: Output, C: Clock>(
     steps: &[Step],
-    io: &mut Io<'_>,
+    io: &mut Io<'_, O, C>,
     files: &(dyn FileSource + Sync),
 ) -> Result<(), Broken> {
     // An explicit stack instead of recursion: (steps, next index, repeats left).
@@ -925,7 +926,10 @@ pub(super) async fn play(
 
 /// Exactly `n` bytes of lines of 'x' (64-byte lines; the last one is shorter
 /// and still ends with a newline).
-pub(super) async fn filler(io: &mut Io<'_>, n: u64) -> Result<(), Broken> {
+pub(crate) async fn filler<O: Output, C: Clock>(
+    io: &mut Io<'_, O, C>,
+    n: u64,
+) -> Result<(), Broken> {
     let full = n - n % 64;
     let mut left = full;
     while left > 0 {
@@ -1289,7 +1293,7 @@ scenarios:
 
     #[test]
     fn simulator_consults_the_scenario_the_job_plays() {
-        use super::super::{Simulator, UnknownCommand};
+        use crate::{Simulator, UnknownCommand};
         let yaml = "scenarios:\n  - match: { command: '*' }\n    lifecycle: [ { status: INITIALIZING, for: 1s } ]\n    resources: { memory_mb: 64 }\n  - match: { command: never }\n";
         let sim = Simulator::new(
             parse_scenarios(yaml, Path::new("s.yaml")).unwrap(),
@@ -1321,7 +1325,7 @@ scenarios:
 
     #[test]
     fn lifecycle_file_loads() {
-        let text = include_str!("../../../fixtures/scenarios/lifecycle.yaml");
+        let text = include_str!("../../fixtures/scenarios/lifecycle.yaml");
         let s = parse_scenarios(text, Path::new("fixtures/scenarios/lifecycle.yaml")).unwrap();
         let find = |cmd: &str, a: &[&str]| {
             s.iter()
