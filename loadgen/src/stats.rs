@@ -316,6 +316,18 @@ impl StreamStats {
     }
 }
 
+/// One interval of a run, complete (every generator thread reported it):
+/// what the collector hands the HDR log and the progress line.
+#[derive(Debug)]
+pub(crate) struct Interval {
+    /// Offset of its start from the run's start.
+    pub(crate) offset: Duration,
+    /// Its length.
+    pub(crate) length: Duration,
+    /// Per operation.
+    pub(crate) by_op: BTreeMap<Op, OpStats>,
+}
+
 /// Where a figure belongs: operation, target and stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
