@@ -234,4 +234,38 @@ mod tests {
             }
         }
     }
+
+    fn submit() -> Plan {
+        Plan::single(
+            "submit",
+            crate::plan::Action::Call(crate::transport::Rpc::RunJob),
+            crate::plan::JobSpec::true_job(),
+            crate::plan::Load::Concurrency(1),
+            None,
+            Some(1),
+        )
+        .unwrap()
+    }
+
+    #[cfg(feature = "embedded")]
+    #[test]
+    fn with_the_embedded_mock_a_run_needs_no_target() {
+        assert!(check(&RunConfig::new(submit())).is_ok());
+    }
+
+    #[cfg(not(feature = "embedded"))]
+    #[test]
+    fn without_the_embedded_mock_a_run_needs_a_target() {
+        let err = check(&RunConfig::new(submit())).unwrap_err();
+        assert!(
+            matches!(&err, RunError::Config(m) if m.contains("--target") && m.contains("`embedded` feature")),
+            "{err}"
+        );
+        let mut with_target = RunConfig::new(submit());
+        with_target.targets.push(TargetSpec {
+            target: Target::plaintext("127.0.0.1:1"),
+            weight: 1,
+        });
+        assert!(check(&with_target).is_ok());
+    }
 }
