@@ -18,7 +18,7 @@ use joblet_testkit::pb;
 
 /// A job ID: a UUID packed in 16 bytes, or the server's string as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobId {
+pub(crate) enum JobId {
     /// A canonical (lower-case, hyphenated) UUID.
     Uuid(u128),
     /// Any other ID.
@@ -49,7 +49,7 @@ impl std::fmt::Display for JobId {
 
 /// The jobs one generator thread created, oldest first.
 #[derive(Debug, Default)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     jobs: std::collections::VecDeque<(JobId, u16)>,
     /// Jobs created in all.
     pub created: u64,
@@ -65,11 +65,6 @@ impl Tracker {
     /// Jobs tracked now.
     pub fn len(&self) -> usize {
         self.jobs.len()
-    }
-
-    /// Whether no job is tracked.
-    pub fn is_empty(&self) -> bool {
-        self.jobs.is_empty()
     }
 
     /// Takes up to `n` of the oldest jobs.
@@ -120,7 +115,7 @@ impl CleanupStats {
 
 /// How one deletion ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Deletion {
+pub(crate) enum Deletion {
     /// Deleted; `stopped` when it had to be stopped first.
     Deleted {
         /// The job was running and was stopped first.
@@ -136,7 +131,7 @@ pub enum Deletion {
 
 /// Deletes one job; a running job is stopped first when `stop` is set
 /// (at the end of the run), and left alone otherwise.
-pub async fn delete(conn: &Conn, id: &JobId, stop: bool, timeout: Duration) -> Deletion {
+pub(crate) async fn delete(conn: &Conn, id: &JobId, stop: bool, timeout: Duration) -> Deletion {
     let uuid = id.to_string();
     let call = |rpc: Rpc, body: bytes::Bytes| async move {
         match tokio::time::timeout(timeout, conn.unary(rpc, body)).await {

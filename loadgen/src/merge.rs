@@ -61,7 +61,7 @@ fn sum_opt<T: Copy + std::iter::Sum<T>>(
 }
 
 /// Merges one operation's reports.
-pub fn merge_op(name: &str, items: &[&OpReport]) -> Result<OpReport, MergeError> {
+fn merge_op(name: &str, items: &[&OpReport]) -> Result<OpReport, MergeError> {
     let first = items.first().ok_or(MergeError::Empty)?;
     let latency = sum_hist(name, items.iter().map(|o| &o.histogram))?;
     let uncorrected = if items.iter().any(|o| o.histogram_uncorrected.is_some()) {

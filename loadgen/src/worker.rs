@@ -421,13 +421,8 @@ pub(crate) struct ThreadPlan {
 
 /// CPU time (user + system) of the calling thread, from
 /// `/proc/thread-self/stat` (Linux); `None` elsewhere.
-pub fn thread_cpu() -> Option<Duration> {
+pub(crate) fn thread_cpu() -> Option<Duration> {
     proc_cpu("/proc/thread-self/stat")
-}
-
-/// CPU time (user + system) of the whole process (Linux).
-pub fn process_cpu() -> Option<Duration> {
-    proc_cpu("/proc/self/stat")
 }
 
 fn proc_cpu(path: &str) -> Option<Duration> {

@@ -15,6 +15,6 @@ mod driver;
 mod embedded;
 mod summary;
 
+pub use crate::progress::ProgressMode;
 pub use config::{RunConfig, RunError, Stop, TargetSpec, WorkerShare};
 pub use driver::run;
-pub use summary::peak_rss;

@@ -89,11 +89,6 @@ impl Conn {
         }
     }
 
-    /// The endpoint this connection reaches.
-    pub fn endpoint(&self) -> &Arc<Endpoint> {
-        &self.endpoint
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.slot
             .state

@@ -147,7 +147,7 @@ impl Endpoint {
 
 /// The byte stream under a connection: TCP, or TLS over TCP.
 #[derive(Debug)]
-pub enum Io {
+enum Io {
     /// Plaintext HTTP/2 (h2c).
     Plain(TcpStream),
     /// Mutual TLS.

@@ -10,26 +10,26 @@
 //! connection (`h2`) batches writes and reads, parses frames without
 //! copying DATA (`frame`), and wakes a caller once when its stream ends; a
 //! log stream is counted from the DATA frames without assembling its
-//! messages. [`Conn`] reconnects with a backoff when a connection drops or
+//! messages. `Conn` reconnects with a backoff when a connection drops or
 //! the server sends GOAWAY; every call ends with a gRPC [`Code`].
 //!
 //! The files, bottom up (this one only declares and re-exports them):
 //!
 //! - `error`: [`CallError`], [`EndpointError`]; `rpc`: [`Rpc`]; `settings`:
 //!   [`H2Settings`].
-//! - [`grpc`]: gRPC framing and status codes; `huffman`, `hpack`: header
+//! - `grpc`: gRPC framing and status codes; `huffman`, `hpack`: header
 //!   compression.
 //! - `frame`: the HTTP/2 frame codec; `h2`: one connection's shared state,
 //!   what received frames do to it, and its driver task.
-//! - `tls`: the rustls connector; `endpoint`: [`Endpoint`], dialing a
-//!   target; `conn`: [`Conn`], the reconnecting handle with `call` and
+//! - `tls`: the rustls connector; `endpoint`: `Endpoint`, dialing a
+//!   target; `conn`: `Conn`, the reconnecting handle with `call` and
 //!   `unary`.
 
 mod conn;
 mod endpoint;
 mod error;
 mod frame;
-pub mod grpc;
+pub(crate) mod grpc;
 mod h2;
 mod hpack;
 mod huffman;
@@ -37,9 +37,10 @@ mod rpc;
 mod settings;
 mod tls;
 
-pub use conn::Conn;
-pub use endpoint::{Endpoint, Io};
+pub(crate) use conn::Conn;
+pub(crate) use endpoint::Endpoint;
 pub use error::{CallError, EndpointError};
-pub use grpc::{Code, code_name};
+pub use grpc::Code;
+pub(crate) use grpc::code_name;
 pub use rpc::Rpc;
 pub use settings::H2Settings;
