@@ -11,8 +11,6 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::transport::{CallError, Code, Conn, Rpc, grpc};
 use joblet_testkit::pb;
 
@@ -78,38 +76,6 @@ impl Tracker {
         for j in jobs {
             self.jobs.push_back(j);
         }
-    }
-}
-
-/// What the cleanup did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CleanupStats {
-    /// Jobs the run created.
-    pub created: u64,
-    /// Jobs deleted at the end.
-    pub deleted: u64,
-    /// Jobs deleted during the run because the tracking cap was reached.
-    pub deleted_during_run: u64,
-    /// Jobs that were already gone (deleted by a DeleteJob of the plan).
-    pub already_gone: u64,
-    /// Jobs that were still running and were stopped before deletion.
-    pub stopped: u64,
-    /// Jobs that could not be deleted.
-    pub failed: u64,
-    /// Jobs left on purpose (`--keep-jobs`).
-    pub kept: u64,
-}
-
-impl CleanupStats {
-    /// Adds `other` into `self`.
-    pub fn merge(&mut self, other: &CleanupStats) {
-        self.created += other.created;
-        self.deleted += other.deleted;
-        self.deleted_during_run += other.deleted_during_run;
-        self.already_gone += other.already_gone;
-        self.stopped += other.stopped;
-        self.failed += other.failed;
-        self.kept += other.kept;
     }
 }
 

@@ -28,24 +28,27 @@
 //!
 //! # Layout
 //!
-//! Top down; a module names only modules below it, and a directory's
-//! `mod.rs` only declares and re-exports its files.
+//! In layers, top down: a module names modules of its own layer or below,
+//! never above, and no two files name each other, even through others (a
+//! directory's `mod.rs` only declares and re-exports its files).
 //!
-//! - [`cli`]: flags (clap) → validated [`run::RunConfig`]; outputs and exit code.
-//! - [`run`]: a run from setup to report: its settings, the embedded mock, the
-//!   driver (setup, drive, drain, report), the collector and the summary.
-//! - `worker` (generator threads, the worker loop, drain and cleanup), `ops`
-//!   (what each action does on the wire and records), `pacing` (intended
-//!   start times, ramps, lanes of distributed runs), `cleanup` (the jobs a
-//!   run created and their deletion), `monitor` (the targets'
-//!   StreamSystemMetrics), `progress` (the progress line): internal.
-//! - [`merge`]: combining workers' reports; [`threshold`]: `--threshold` rules.
-//! - [`report`]: the report and its JSON, HTML and table forms (and the HDR
-//!   interval log written during a run).
-//! - [`plan`]: [`plan::Plan`], stages, actions, jobs; YAML mix plans.
-//! - [`stats`]: histograms and counters per operation, target and stage.
-//! - [`transport`]: the gRPC/HTTP/2 client and its TLS; `units`: durations
-//!   and sizes (internal).
+//! 1. [`cli`]: flags (clap) → validated [`run::RunConfig`]; outputs and exit
+//!    code.
+//! 2. [`run`]: a run from setup to report: its settings and checks, the
+//!    embedded mock, the driver (setup, drive, drain, report), the collector
+//!    and the summary.
+//! 3. Internal: `worker` (generator threads, the worker loop, drain and
+//!    cleanup), `ops` (what each action does on the wire and records),
+//!    `pacing` (intended start times, ramps, lanes of distributed runs),
+//!    `cleanup` (the jobs a run created and their deletion), `monitor` (the
+//!    targets' StreamSystemMetrics), `progress` (the progress line).
+//! 4. [`merge`]: combining workers' reports; [`threshold`]: `--threshold`
+//!    rules; [`report`]: the report and its JSON, HTML and table forms (and
+//!    the HDR interval log written during a run).
+//! 5. [`plan`]: [`plan::Plan`], stages, actions, jobs; YAML mix plans.
+//! 6. [`stats`]: histograms and counters per operation, target and stage.
+//! 7. [`transport`]: the gRPC/HTTP/2 client and its TLS; `units` (internal):
+//!    durations and sizes.
 //!
 //! # Getting started
 //!

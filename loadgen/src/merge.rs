@@ -228,7 +228,7 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     let timeseries = merge_timeseries(reports, interval_s)?;
     let errors = report::error_summary(&operations);
     let generator = merge_generator(reports, errors.requests)?;
-    let mut cleanup = crate::cleanup::CleanupStats::default();
+    let mut cleanup = report::CleanupStats::default();
     for r in reports {
         cleanup.merge(&r.cleanup);
     }

@@ -19,9 +19,10 @@ use bytes::Bytes;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cleanup::{self, CleanupStats, Deletion, Tracker};
+use crate::cleanup::{self, Deletion, Tracker};
 use crate::pacing::{Lane, Next, Pacer};
 use crate::plan::{Action, Plan};
+use crate::report::CleanupStats;
 use crate::stats::Cells;
 use crate::transport::{Conn, Endpoint};
 

@@ -9,8 +9,6 @@ pub mod html;
 pub mod json;
 pub mod table;
 
-pub use crate::cleanup::CleanupStats;
-
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
@@ -520,6 +518,38 @@ pub struct GeneratorReport {
     pub schedule_lag_histogram: Option<String>,
     /// Actions still in flight when `--drain-timeout` ran out (cancelled).
     pub abandoned_in_flight: u64,
+}
+
+/// What became of the jobs the run created (its cleanup).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupStats {
+    /// Jobs the run created.
+    pub created: u64,
+    /// Jobs deleted at the end.
+    pub deleted: u64,
+    /// Jobs deleted during the run because the tracking cap was reached.
+    pub deleted_during_run: u64,
+    /// Jobs that were already gone (deleted by a DeleteJob of the plan).
+    pub already_gone: u64,
+    /// Jobs that were still running and were stopped before deletion.
+    pub stopped: u64,
+    /// Jobs that could not be deleted.
+    pub failed: u64,
+    /// Jobs left on purpose (`--keep-jobs`).
+    pub kept: u64,
+}
+
+impl CleanupStats {
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &CleanupStats) {
+        self.created += other.created;
+        self.deleted += other.deleted;
+        self.deleted_during_run += other.deleted_during_run;
+        self.already_gone += other.already_gone;
+        self.stopped += other.stopped;
+        self.failed += other.failed;
+        self.kept += other.kept;
+    }
 }
 
 /// The verdict of one `--threshold` rule.

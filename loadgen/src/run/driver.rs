@@ -13,13 +13,12 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cleanup::CleanupStats;
 use crate::monitor;
 use crate::pacing::Lane;
 use crate::plan::{Action, JobSpec, Model};
 use crate::progress::Progress;
 use crate::report::hdrlog::HdrLog;
-use crate::report::{Report, ServerReport};
+use crate::report::{CleanupStats, Report, ServerReport};
 use crate::stats::Cells;
 use crate::transport::{Conn, Endpoint, Rpc, grpc};
 use crate::worker::{self, ActionPicker, Budget, Msg, Shared, ThreadPlan};

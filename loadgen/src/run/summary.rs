@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use crate::cleanup::CleanupStats;
 use crate::monitor::unix_ms;
 use crate::plan::{Action, Follow, Load, Model};
 use crate::report::{
-    self, GeneratorReport, Group, OpReport, Parameters, Percentiles, Report, StageParam,
-    StageReport, TargetParam, WorkerInfo,
+    self, CleanupStats, GeneratorReport, Group, OpReport, Parameters, Percentiles, Report,
+    StageParam, StageReport, TargetParam, WorkerInfo,
 };
 use crate::stats::{self, Op};
 
