@@ -211,7 +211,7 @@ fn hostname() -> String {
 }
 
 /// Peak resident memory of this process (`VmHWM`, Linux).
-pub fn peak_rss() -> Option<u64> {
+fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
