@@ -11,14 +11,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::transport::{CallError, Code, Conn, Rpc, grpc};
 use joblet_testkit::pb;
 
 /// A job ID: a UUID packed in 16 bytes, or the server's string as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobId {
+pub(crate) enum JobId {
     /// A canonical (lower-case, hyphenated) UUID.
     Uuid(u128),
     /// Any other ID.
@@ -49,7 +47,7 @@ impl std::fmt::Display for JobId {
 
 /// The jobs one generator thread created, oldest first.
 #[derive(Debug, Default)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     jobs: std::collections::VecDeque<(JobId, u16)>,
     /// Jobs created in all.
     pub created: u64,
@@ -67,11 +65,6 @@ impl Tracker {
         self.jobs.len()
     }
 
-    /// Whether no job is tracked.
-    pub fn is_empty(&self) -> bool {
-        self.jobs.is_empty()
-    }
-
     /// Takes up to `n` of the oldest jobs.
     pub fn take_oldest(&mut self, n: usize) -> Vec<(JobId, u16)> {
         let n = n.min(self.jobs.len());
@@ -86,41 +79,9 @@ impl Tracker {
     }
 }
 
-/// What the cleanup did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CleanupStats {
-    /// Jobs the run created.
-    pub created: u64,
-    /// Jobs deleted at the end.
-    pub deleted: u64,
-    /// Jobs deleted during the run because the tracking cap was reached.
-    pub deleted_during_run: u64,
-    /// Jobs that were already gone (deleted by a DeleteJob of the plan).
-    pub already_gone: u64,
-    /// Jobs that were still running and were stopped before deletion.
-    pub stopped: u64,
-    /// Jobs that could not be deleted.
-    pub failed: u64,
-    /// Jobs left on purpose (`--keep-jobs`).
-    pub kept: u64,
-}
-
-impl CleanupStats {
-    /// Adds `other` into `self`.
-    pub fn merge(&mut self, other: &CleanupStats) {
-        self.created += other.created;
-        self.deleted += other.deleted;
-        self.deleted_during_run += other.deleted_during_run;
-        self.already_gone += other.already_gone;
-        self.stopped += other.stopped;
-        self.failed += other.failed;
-        self.kept += other.kept;
-    }
-}
-
 /// How one deletion ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Deletion {
+pub(crate) enum Deletion {
     /// Deleted; `stopped` when it had to be stopped first.
     Deleted {
         /// The job was running and was stopped first.
@@ -136,7 +97,7 @@ pub enum Deletion {
 
 /// Deletes one job; a running job is stopped first when `stop` is set
 /// (at the end of the run), and left alone otherwise.
-pub async fn delete(conn: &Conn, id: &JobId, stop: bool, timeout: Duration) -> Deletion {
+pub(crate) async fn delete(conn: &Conn, id: &JobId, stop: bool, timeout: Duration) -> Deletion {
     let uuid = id.to_string();
     let call = |rpc: Rpc, body: bytes::Bytes| async move {
         match tokio::time::timeout(timeout, conn.unary(rpc, body)).await {

@@ -30,11 +30,31 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 const ABOUT: &str = "Load generator for Joblet nodes: job-submission rate and latency, job lifecycles, \
 log-stream throughput and weighted operation mixes, with HdrHistogram reports that merge exactly.";
 
-const LONG_ABOUT: &str = "Load generator for Joblet nodes: job-submission rate and latency, job \
+/// The long help's word on runs without a target.
+#[cfg(feature = "embedded")]
+macro_rules! without_target {
+    () => {
+        "With no --target (and no --node, no JOBLET_HOST) it runs against an embedded joblet-mock, so \
+`joblet-loadgen submit` works out of the box."
+    };
+}
+
+/// The long help's word on runs without a target (no embedded mock).
+#[cfg(not(feature = "embedded"))]
+macro_rules! without_target {
+    () => {
+        "This build has no embedded joblet-mock (cargo feature `embedded`): give --target HOST:PORT \
+(or --node, or JOBLET_HOST)."
+    };
+}
+
+const LONG_ABOUT: &str = concat!(
+    "Load generator for Joblet nodes: job-submission rate and latency, job \
 lifecycles, log-stream throughput and weighted operation mixes.
 
-With no --target (and no --node, no JOBLET_HOST) it runs against an embedded joblet-mock, so \
-`joblet-loadgen submit` works out of the box. Every run is bounded (--duration, --requests; \
+",
+    without_target!(),
+    " Every run is bounded (--duration, --requests; \
 default 10 s), sends traffic only to the targets given, and deletes the jobs it created at the \
 end (--keep-jobs to keep them). Ctrl-C stops issuing, drains, cleans up and still reports; a \
 second Ctrl-C exits at once.
@@ -48,7 +68,8 @@ Examples:
   joblet-loadgen mix fixtures/load/mix.yaml --target a:50051=3 --target b:50051=1
   joblet-loadgen merge worker-*.json --json merged.json --html merged.html
 
-Exit codes: 0 done, 1 error, 2 bad usage, 3 a --threshold failed, 130 stopped by Ctrl-C.";
+Exit codes: 0 done, 1 error, 2 bad usage, 3 a --threshold failed, 130 stopped by Ctrl-C."
+);
 
 /// `joblet-loadgen`.
 #[derive(Debug, Parser)]
@@ -91,6 +112,14 @@ pub struct CommonArgs {
     /// A node to load, HOST:PORT, with an optional weight (HOST:PORT=3 gets three
     /// times the share of a weight-1 target). Repeat or separate with commas.
     /// None (and no --node, no JOBLET_HOST): an embedded mock.
+    #[cfg_attr(
+        not(feature = "embedded"),
+        arg(
+            help = "A node to load, HOST:PORT, with an optional weight (HOST:PORT=3 gets three \
+                    times the share of a weight-1 target). Repeat or separate with commas. This \
+                    build has no embedded mock: a run needs a target (or --node, or JOBLET_HOST)."
+        )
+    )]
     #[arg(
         long = "target",
         value_name = "HOST:PORT[=WEIGHT]",

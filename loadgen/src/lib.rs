@@ -10,36 +10,45 @@
 //! [`plan::Plan`]: weighted actions and stages of load, each a rate (open
 //! model) or a concurrency (closed model), with ramps. [`run::run`] starts one
 //! single-threaded tokio runtime per generator thread; on each, a pool of
-//! workers runs the one loop of [`worker`]: the [`pacing::Pacer`] says when
-//! the next action may start (under a rate every action has an intended start
-//! time, and latency counts from it, which corrects coordinated omission),
-//! the action runs over the generator's own lean gRPC client ([`transport`]:
-//! HTTP/2 via `h2`, mutual TLS via rustls, responses walked frame by frame),
+//! workers runs the one worker loop: a pacer says when the next action may
+//! start (under a rate every action has an intended start time, and latency
+//! counts from it, which corrects coordinated omission), the action runs
+//! over the generator's own lean gRPC client ([`transport`]: HTTP/2 written
+//! for the purpose, mutual TLS via rustls, responses walked frame by frame),
 //! and [`stats`] records it into HdrHistograms per operation, target and
 //! stage, never keeping samples. Every interval each thread hands its
 //! statistics to the collector, which keeps totals and time series, writes
-//! the HDR interval log and the progress line, while [`monitor`] reads each
+//! the HDR interval log and the progress line, while a monitor reads each
 //! target's StreamSystemMetrics. After the load, in-flight actions drain,
-//! the jobs the run created are deleted ([`cleanup`]), and a [`report::Report`]
-//! comes out: a table, JSON (schema in `loadgen/schema/`), HTML, and
-//! [`threshold`] verdicts. [`merge`] adds the reports of distributed workers
-//! exactly. With no target, [`run::run`] starts an embedded `joblet-mock`.
+//! the jobs the run created are deleted, and a [`report::Report`] comes out:
+//! a table, JSON (schema in `loadgen/schema/`), HTML, and [`threshold`]
+//! verdicts. [`merge`] adds the reports of distributed workers exactly.
+//! With no target, [`run::run`] starts an embedded `joblet-mock` (cargo
+//! feature `embedded`, on by default; without it a run needs `--target`).
 //!
 //! # Layout
 //!
-//! - [`cli`]: flags (clap) → validated [`run::RunConfig`]; outputs and exit code.
-//! - [`plan`]: [`plan::Plan`], stages, actions, jobs; YAML mix plans.
-//! - [`pacing`]: intended start times, ramps, lanes of distributed runs.
-//! - [`worker`]: generator threads, the worker loop, drain and cleanup.
-//! - [`ops`]: what each action does on the wire and records.
-//! - [`transport`]: the gRPC/HTTP/2 client and its TLS.
-//! - [`stats`]: histograms and counters per operation, target and stage.
-//! - [`monitor`]: the targets' StreamSystemMetrics.
-//! - [`cleanup`]: the jobs a run created and their deletion.
-//! - [`report`]: the report and its JSON, HDR-log, HTML and table forms.
-//! - [`threshold`]: `--threshold` rules.
-//! - [`merge`]: combining workers' reports.
-//! - [`progress`], [`units`]: the progress line; durations and sizes.
+//! In layers, top down: a module names modules of its own layer or below,
+//! never above, and no two files name each other, even through others (a
+//! directory's `mod.rs` only declares and re-exports its files).
+//!
+//! 1. [`cli`]: flags (clap) → validated [`run::RunConfig`]; outputs and exit
+//!    code.
+//! 2. [`run`]: a run from setup to report: its settings and checks, the
+//!    embedded mock, the driver (setup, drive, drain, report), the collector
+//!    and the summary.
+//! 3. Internal: `worker` (generator threads, the worker loop, drain and
+//!    cleanup), `ops` (what each action does on the wire and records),
+//!    `pacing` (intended start times, ramps, lanes of distributed runs),
+//!    `cleanup` (the jobs a run created and their deletion), `monitor` (the
+//!    targets' StreamSystemMetrics), `progress` (the progress line).
+//! 4. [`merge`]: combining workers' reports; [`threshold`]: `--threshold`
+//!    rules; [`report`]: the report and its JSON, HTML and table forms (and
+//!    the HDR interval log written during a run).
+//! 5. [`plan`]: [`plan::Plan`], stages, actions, jobs; YAML mix plans.
+//! 6. [`stats`]: histograms and counters per operation, target and stage.
+//! 7. [`transport`]: the gRPC/HTTP/2 client and its TLS; `units` (internal):
+//!    durations and sizes.
 //!
 //! # Getting started
 //!
@@ -57,18 +66,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod cleanup;
 pub mod cli;
 pub mod merge;
-pub mod monitor;
-pub mod ops;
-pub mod pacing;
 pub mod plan;
-pub mod progress;
 pub mod report;
 pub mod run;
 pub mod stats;
 pub mod threshold;
 pub mod transport;
-pub mod units;
-pub mod worker;
+
+mod cleanup;
+mod monitor;
+mod ops;
+mod pacing;
+mod progress;
+mod units;
+mod worker;

@@ -61,7 +61,7 @@ fn sum_opt<T: Copy + std::iter::Sum<T>>(
 }
 
 /// Merges one operation's reports.
-pub fn merge_op(name: &str, items: &[&OpReport]) -> Result<OpReport, MergeError> {
+fn merge_op(name: &str, items: &[&OpReport]) -> Result<OpReport, MergeError> {
     let first = items.first().ok_or(MergeError::Empty)?;
     let latency = sum_hist(name, items.iter().map(|o| &o.histogram))?;
     let uncorrected = if items.iter().any(|o| o.histogram_uncorrected.is_some()) {
@@ -201,6 +201,72 @@ fn merge_server(items: &[&ServerReport]) -> ServerReport {
 /// Combines workers' reports into one.
 pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     let first = reports.first().ok_or(MergeError::Empty)?;
+    check_compatible(first, reports)?;
+    let workers: Vec<WorkerInfo> = reports.iter().flat_map(|r| r.workers.clone()).collect();
+    let begin = reports.iter().map(|r| r.start_unix_ms).min().unwrap_or(0);
+    let end = reports
+        .iter()
+        .map(|r| r.start_unix_ms + (r.duration_s * 1000.0) as u64)
+        .max()
+        .unwrap_or(begin);
+    let operations = merge_ops(reports.iter().map(|r| &r.operations))?;
+    let targets = merge_targets(reports)?;
+    let stages = merge_stages(first, reports)?;
+    let mut final_status = BTreeMap::new();
+    for r in reports {
+        for (s, n) in &r.final_status {
+            *final_status.entry(s.clone()).or_insert(0) += n;
+        }
+    }
+    let mut server: BTreeMap<String, Vec<&ServerReport>> = BTreeMap::new();
+    for r in reports {
+        for (t, s) in &r.server {
+            server.entry(t.clone()).or_default().push(s);
+        }
+    }
+    let interval_s = reports.iter().map(|r| r.interval_s).fold(0.0, f64::max);
+    let timeseries = merge_timeseries(reports, interval_s)?;
+    let errors = report::error_summary(&operations);
+    let generator = merge_generator(reports, errors.requests)?;
+    let mut cleanup = report::CleanupStats::default();
+    for r in reports {
+        cleanup.merge(&r.cleanup);
+    }
+    let earliest = reports
+        .iter()
+        .min_by_key(|r| r.start_unix_ms)
+        .unwrap_or(first);
+    Ok(Report {
+        schema_version: first.schema_version,
+        tool: first.tool.clone(),
+        scenario: first.scenario.clone(),
+        model: first.model.clone(),
+        started_at: earliest.started_at.clone(),
+        start_unix_ms: begin,
+        duration_s: end.saturating_sub(begin) as f64 / 1000.0,
+        interval_s,
+        interrupted: reports.iter().any(|r| r.interrupted),
+        workers,
+        parameters: first.parameters.clone(),
+        operations,
+        targets,
+        stages,
+        errors,
+        final_status,
+        server: server
+            .into_iter()
+            .map(|(t, s)| (t, merge_server(&s)))
+            .collect(),
+        timeseries,
+        generator,
+        cleanup,
+        thresholds: Vec::new(),
+    })
+}
+
+/// Refuses reports of different kinds of run, and a worker's report given
+/// twice (its requests would count twice).
+fn check_compatible(first: &Report, reports: &[Report]) -> Result<(), MergeError> {
     let mismatch = |m: String| Err(MergeError::Mismatch(m));
     let mut seen = BTreeSet::new();
     for r in reports {
@@ -233,25 +299,27 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
             }
         }
     }
-    let workers: Vec<WorkerInfo> = reports.iter().flat_map(|r| r.workers.clone()).collect();
-    let begin = reports.iter().map(|r| r.start_unix_ms).min().unwrap_or(0);
-    let end = reports
-        .iter()
-        .map(|r| r.start_unix_ms + (r.duration_s * 1000.0) as u64)
-        .max()
-        .unwrap_or(begin);
-    let operations = merge_ops(reports.iter().map(|r| &r.operations))?;
+    Ok(())
+}
+
+/// Per target, the operations of every report that loaded it.
+fn merge_targets(reports: &[Report]) -> Result<BTreeMap<String, Group>, MergeError> {
     let mut targets: BTreeMap<String, Vec<&BTreeMap<String, OpReport>>> = BTreeMap::new();
     for r in reports {
         for (t, g) in &r.targets {
             targets.entry(t.clone()).or_default().push(&g.operations);
         }
     }
-    let targets = targets
+    targets
         .into_iter()
         .map(|(t, maps)| merge_ops(maps.into_iter()).map(|operations| (t, Group { operations })))
-        .collect::<Result<_, _>>()?;
-    let stages = (0..first.stages.len())
+        .collect()
+}
+
+/// Stage by stage (the reports have the same stages): the operations added,
+/// the longest duration.
+fn merge_stages(first: &Report, reports: &[Report]) -> Result<Vec<StageReport>, MergeError> {
+    (0..first.stages.len())
         .map(|i| {
             let s = &first.stages[i];
             Ok(StageReport {
@@ -264,31 +332,29 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
                 operations: merge_ops(reports.iter().map(|r| &r.stages[i].operations))?,
             })
         })
-        .collect::<Result<Vec<_>, MergeError>>()?;
-    let mut final_status = BTreeMap::new();
-    for r in reports {
-        for (s, n) in &r.final_status {
-            *final_status.entry(s.clone()).or_insert(0) += n;
-        }
-    }
-    let mut server: BTreeMap<String, Vec<&ServerReport>> = BTreeMap::new();
-    for r in reports {
-        for (t, s) in &r.server {
-            server.entry(t.clone()).or_default().push(s);
-        }
-    }
-    let interval_s = reports.iter().map(|r| r.interval_s).fold(0.0, f64::max);
+        .collect()
+}
+
+/// Per operation, the workers' time series aligned on intervals of
+/// `interval_s` and added.
+fn merge_timeseries(
+    reports: &[Report],
+    interval_s: f64,
+) -> Result<BTreeMap<String, Vec<Point>>, MergeError> {
     let mut series: BTreeMap<String, Vec<&Vec<Point>>> = BTreeMap::new();
     for r in reports {
         for (op, pts) in &r.timeseries {
             series.entry(op.clone()).or_default().push(pts);
         }
     }
-    let timeseries = series
+    series
         .into_iter()
         .map(|(op, s)| merge_series(&s, (interval_s * 1000.0).round() as u64).map(|p| (op, p)))
-        .collect::<Result<_, _>>()?;
-    let errors = report::error_summary(&operations);
+        .collect()
+}
+
+/// The generators' cost together; `requests` is the merged RPC count.
+fn merge_generator(reports: &[Report], requests: u64) -> Result<GeneratorReport, MergeError> {
     let cpu: Option<f64> = reports
         .iter()
         .map(|r| r.generator.cpu_seconds)
@@ -306,54 +372,21 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     } else {
         None
     };
-    let mut cleanup = crate::cleanup::CleanupStats::default();
-    for r in reports {
-        cleanup.merge(&r.cleanup);
-    }
-    let earliest = reports
-        .iter()
-        .min_by_key(|r| r.start_unix_ms)
-        .unwrap_or(first);
-    Ok(Report {
-        schema_version: first.schema_version,
-        tool: first.tool.clone(),
-        scenario: first.scenario.clone(),
-        model: first.model.clone(),
-        started_at: earliest.started_at.clone(),
-        start_unix_ms: begin,
-        duration_s: end.saturating_sub(begin) as f64 / 1000.0,
-        interval_s,
-        interrupted: reports.iter().any(|r| r.interrupted),
-        workers,
-        parameters: first.parameters.clone(),
-        operations,
-        targets,
-        stages,
-        errors,
-        final_status,
-        server: server
-            .into_iter()
-            .map(|(t, s)| (t, merge_server(&s)))
-            .collect(),
-        timeseries,
-        generator: GeneratorReport {
-            threads: reports.iter().map(|r| r.generator.threads).sum(),
-            cpu_seconds: cpu,
-            cpu_seconds_per_100k_requests: cpu
-                .filter(|_| errors.requests > 0)
-                .map(|c| c / errors.requests as f64 * 1e5),
-            peak_rss_bytes: reports
-                .iter()
-                .filter_map(|r| r.generator.peak_rss_bytes)
-                .max(),
-            schedule_lag_ms: lag.as_ref().map(Percentiles::of_micros),
-            schedule_lag_histogram: lag.as_ref().map(stats::encode),
-            abandoned_in_flight: reports
-                .iter()
-                .map(|r| r.generator.abandoned_in_flight)
-                .sum(),
-        },
-        cleanup,
-        thresholds: Vec::new(),
+    Ok(GeneratorReport {
+        threads: reports.iter().map(|r| r.generator.threads).sum(),
+        cpu_seconds: cpu,
+        cpu_seconds_per_100k_requests: cpu
+            .filter(|_| requests > 0)
+            .map(|c| c / requests as f64 * 1e5),
+        peak_rss_bytes: reports
+            .iter()
+            .filter_map(|r| r.generator.peak_rss_bytes)
+            .max(),
+        schedule_lag_ms: lag.as_ref().map(Percentiles::of_micros),
+        schedule_lag_histogram: lag.as_ref().map(stats::encode),
+        abandoned_in_flight: reports
+            .iter()
+            .map(|r| r.generator.abandoned_in_flight)
+            .sum(),
     })
 }

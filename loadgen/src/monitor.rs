@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::report::{MAX_POINTS, ServerPoint, ServerReport, Spread};
 
 /// Milliseconds since the Unix epoch.
-pub fn unix_ms(t: SystemTime) -> u64 {
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
@@ -83,7 +83,11 @@ impl Acc {
 }
 
 /// Reads `target`'s metrics until `stop`.
-pub async fn watch(target: Target, interval: Duration, stop: CancellationToken) -> ServerReport {
+pub(crate) async fn watch(
+    target: Target,
+    interval: Duration,
+    stop: CancellationToken,
+) -> ServerReport {
     let mut acc = Acc::default();
     let error = tokio::select! {
         e = read(&target, interval, &mut acc) => Some(e),

@@ -16,7 +16,7 @@ use crate::transport::{CallError, Code, Conn, Rpc, grpc};
 use crate::worker::ThreadEnv;
 
 /// Whether a job status is final (anything but the states on the way).
-pub fn is_final(status: &str) -> bool {
+pub(crate) fn is_final(status: &str) -> bool {
     !matches!(
         status.trim().to_ascii_uppercase().as_str(),
         "" | "PENDING" | "INITIALIZING" | "SCHEDULED" | "RUNNING" | "STOPPING" | "CREATED"
@@ -25,7 +25,7 @@ pub fn is_final(status: &str) -> bool {
 
 /// The first string field `field` of an encoded protobuf message (top-level
 /// fields only), without decoding the rest.
-pub fn proto_string(msg: &[u8], field: u32) -> Option<&str> {
+pub(crate) fn proto_string(msg: &[u8], field: u32) -> Option<&str> {
     let mut at = 0;
     while at < msg.len() {
         let (key, n) = grpc::varint(&msg[at..])?;

@@ -23,7 +23,7 @@ use crate::plan::{Load, Stage};
 
 /// This lane among all lanes of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lane {
+pub(crate) struct Lane {
     /// Index, `0..count`.
     pub index: u32,
     /// Lanes in all (threads × worker processes).
@@ -32,6 +32,7 @@ pub struct Lane {
 
 impl Lane {
     /// The only lane of a single-threaded, single-process run.
+    #[cfg(test)]
     pub const SOLE: Lane = Lane { index: 0, count: 1 };
 }
 
@@ -96,7 +97,7 @@ impl Window {
 
 /// What a worker does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Start an action in stage `stage`; under a rate, at `intended`
     /// (latency counts from then, even if the worker is late).
     Go {
@@ -120,7 +121,7 @@ struct Cursor {
 
 /// The pacing of one lane: shared by the workers of one thread.
 #[derive(Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     start: Instant,
     windows: Vec<Window>,
     lane: Lane,
@@ -160,11 +161,6 @@ impl Pacer {
             lane,
             cursor: Mutex::new(Cursor { stage: 0, taken: 0 }),
         }
-    }
-
-    /// When the run started.
-    pub fn start(&self) -> Instant {
-        self.start
     }
 
     /// The decision for local worker `worker` at `now`.

@@ -507,7 +507,7 @@ impl Plan {
 }
 
 /// The RPC a plan names (`RunJob` or `joblet.JobService/RunJob`).
-pub fn rpc_named(name: &str) -> Option<Rpc> {
+pub(crate) fn rpc_named(name: &str) -> Option<Rpc> {
     let short = name.trim().rsplit('/').next().unwrap_or("");
     Rpc::ALL
         .into_iter()

@@ -23,7 +23,7 @@ pub enum ProgressMode {
 
 /// The figures shown.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Time since the start.
     pub elapsed: Duration,
     /// RPCs completed so far.
@@ -66,7 +66,7 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 /// The progress display of a run.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     plain: bool,
     last_plain: Option<Instant>,

@@ -3,7 +3,7 @@
 //! timings. No sample is ever kept: a histogram's size depends on the range
 //! of values, not on how many were recorded.
 //!
-//! Each generator thread records into its own [`Cells`] without locking
+//! Each generator thread records into its own `Cells` without locking
 //! across threads; every interval the thread hands them to the
 //! collector, which adds them into the run's totals and time series.
 
@@ -107,7 +107,7 @@ pub fn histogram() -> Histogram<u64> {
 }
 
 /// Records `d` in microseconds (at least 1).
-pub fn record(h: &mut Histogram<u64>, d: Duration) {
+pub(crate) fn record(h: &mut Histogram<u64>, d: Duration) {
     let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
     // An auto-resizing histogram accepts any value below u64::MAX / 2.
     let _ = h.record(us.min(u64::MAX >> 2));
@@ -152,7 +152,7 @@ const MAX_STATUSES: usize = 32;
 
 /// Statistics of one operation (on one target, in one stage, or overall).
 #[derive(Debug, Clone)]
-pub struct OpStats {
+pub(crate) struct OpStats {
     /// Calls that ended OK.
     pub ok: u64,
     /// Calls that failed, by gRPC code.
@@ -276,7 +276,7 @@ impl OpStats {
 
 /// Figures of log streams.
 #[derive(Debug, Clone)]
-pub struct StreamStats {
+pub(crate) struct StreamStats {
     /// Payload bytes received.
     pub bytes: u64,
     /// `DataChunk` messages received.
@@ -316,9 +316,21 @@ impl StreamStats {
     }
 }
 
+/// One interval of a run, complete (every generator thread reported it):
+/// what the collector hands the HDR log and the progress line.
+#[derive(Debug)]
+pub(crate) struct Interval {
+    /// Offset of its start from the run's start.
+    pub(crate) offset: Duration,
+    /// Its length.
+    pub(crate) length: Duration,
+    /// Per operation.
+    pub(crate) by_op: BTreeMap<Op, OpStats>,
+}
+
 /// Where a figure belongs: operation, target and stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key {
+pub(crate) struct Key {
     /// The operation.
     pub op: Op,
     /// Index of the target.
@@ -329,7 +341,7 @@ pub struct Key {
 
 /// The statistics of one interval (or of the whole run), per [`Key`].
 #[derive(Debug, Clone, Default)]
-pub struct Cells {
+pub(crate) struct Cells {
     cells: Vec<Option<Box<OpStats>>>,
     targets: usize,
     stages: usize,
@@ -378,11 +390,6 @@ impl Cells {
             let stage = (i % stages) as u16;
             Some((Key { op, target, stage }, c))
         })
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.cells.iter().all(Option::is_none) && self.lag.is_none()
     }
 
     /// Adds `other` into `self`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 /// A value that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} {value:?}: {reason}")]
-pub struct UnitError {
+pub(crate) struct UnitError {
     /// What was being read (`duration`).
     pub what: &'static str,
     /// The text given.
@@ -25,13 +25,13 @@ fn err(what: &'static str, value: &str, reason: impl Into<String>) -> UnitError 
 
 /// Parses a duration ([`joblet_testkit::parse_duration`]: `1m30s`, `0.5s`,
 /// `250ms`; a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     joblet_testkit::parse_duration(text).map_err(|reason| err("duration", text, reason))
 }
 
 /// Parses a byte size: a number with an optional unit `K`/`KiB` (1024),
 /// `M`/`MiB`, `G`/`GiB`, `KB`/`MB`/`GB` (powers of 1000), or `B`.
-pub fn parse_bytes(text: &str) -> Result<u64, UnitError> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, UnitError> {
     let s = text.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -68,7 +68,7 @@ pub fn parse_bytes(text: &str) -> Result<u64, UnitError> {
 }
 
 /// Formats a duration compactly (`1.5s`, `250ms`, `2m0s`).
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 60.0 {
         let m = (s / 60.0).floor();
@@ -81,7 +81,7 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 /// Formats a float with at most `decimals` decimals and no trailing zeros.
-pub fn trim_float(v: f64, decimals: usize) -> String {
+pub(crate) fn trim_float(v: f64, decimals: usize) -> String {
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -91,7 +91,7 @@ pub fn trim_float(v: f64, decimals: usize) -> String {
 }
 
 /// Formats milliseconds for tables (`0.951`, `12.3`, `1520`).
-pub fn format_ms(ms: f64) -> String {
+pub(crate) fn format_ms(ms: f64) -> String {
     if ms >= 100.0 {
         format!("{ms:.0}")
     } else if ms >= 10.0 {

@@ -19,9 +19,10 @@ use bytes::Bytes;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cleanup::{self, CleanupStats, Deletion, Tracker};
+use crate::cleanup::{self, Deletion, Tracker};
 use crate::pacing::{Lane, Next, Pacer};
 use crate::plan::{Action, Plan};
+use crate::report::CleanupStats;
 use crate::stats::Cells;
 use crate::transport::{Conn, Endpoint};
 
@@ -421,13 +422,8 @@ pub(crate) struct ThreadPlan {
 
 /// CPU time (user + system) of the calling thread, from
 /// `/proc/thread-self/stat` (Linux); `None` elsewhere.
-pub fn thread_cpu() -> Option<Duration> {
+pub(crate) fn thread_cpu() -> Option<Duration> {
     proc_cpu("/proc/thread-self/stat")
-}
-
-/// CPU time (user + system) of the whole process (Linux).
-pub fn process_cpu() -> Option<Duration> {
-    proc_cpu("/proc/self/stat")
 }
 
 fn proc_cpu(path: &str) -> Option<Duration> {

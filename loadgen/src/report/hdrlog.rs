@@ -12,8 +12,7 @@ use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 
-use crate::run::Flushed;
-use crate::stats;
+use crate::stats::{self, Interval};
 
 /// An interval log being written.
 #[derive(Debug)]
@@ -64,7 +63,11 @@ impl HdrLog {
 
     /// Writes an interval's operations (with the uncorrected latency when
     /// `uncorrected`).
-    pub(crate) fn write_interval(&mut self, f: &Flushed, uncorrected: bool) -> std::io::Result<()> {
+    pub(crate) fn write_interval(
+        &mut self,
+        f: &Interval,
+        uncorrected: bool,
+    ) -> std::io::Result<()> {
         let (offset, length) = (f.offset.as_secs_f64(), f.length.as_secs_f64());
         for (op, s) in &f.by_op {
             if s.ok == 0 {

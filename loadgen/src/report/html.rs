@@ -14,6 +14,84 @@ const UPLOT_JS: &str = include_str!("../../assets/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../assets/uPlot.min.css");
 const UPLOT_LICENSE: &str = include_str!("../../assets/uPlot.LICENSE");
 
+/// The page's own style.
+const PAGE_CSS: &str = r#"body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
+table { border-collapse: collapse; font-size: 13px; }
+td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+td:first-child, th:first-child, td:nth-child(2) { text-align: left; }
+pre { background: #f6f6f6; padding: 12px; font-size: 12px; overflow: auto; }
+.chart { margin: 8px 0 20px; }
+.note { color: #666; font-size: 12px; }
+"#;
+
+/// The charts, drawn with uPlot from `DATA` (the output of `data`).
+const CHARTS_JS: &str = r##"const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+const W = Math.min(1200, Math.max(600, window.innerWidth - 60));
+function colorOf(i) { return COLORS[i % COLORS.length]; }
+function pct(v) { const p = 100 - 100 / v; return (Math.round(p * 1000) / 1000) + "%"; }
+(function distribution() {
+  const d = DATA.distribution;
+  if (!d.length) return;
+  const xs = d[0].points.map(p => p[0]);
+  const data = [xs].concat(d.map(s => s.points.map(p => p[1])));
+  const series = [{ label: "percentile", value: (u, v) => v == null ? "" : pct(v) }].concat(d.map((s, i) => ({
+    label: s.name + " ms", stroke: colorOf(s.group), width: 2, dash: s.dash ? [6, 4] : undefined,
+  })));
+  new uPlot({
+    width: W, height: 360, series: series,
+    scales: { x: { time: false, distr: 3, log: 10, range: [1, 100000] }, y: { distr: 3, log: 10 } },
+    axes: [
+      { splits: () => [1, 10, 100, 1000, 10000, 100000], values: (u, vals) => vals.map(pct), label: "percentile" },
+      { label: "latency ms" },
+    ],
+  }, data, document.getElementById("dist"));
+})();
+function union(list) { return Array.from(new Set(list.flatMap(x => x.t))).sort((a, b) => a - b); }
+function align(xs, t, vals) { const at = new Map(t.map((v, k) => [v, k])); return xs.map(x => at.has(x) ? vals[at.get(x)] : null); }
+function timeChart(el, pick, unit) {
+  const s = DATA.series;
+  if (!s.length) return;
+  const xs = union(s);
+  const data = [xs];
+  const series = [{ label: "s" }];
+  s.forEach((op, i) => pick(op).forEach(([name, vals, dash]) => {
+    data.push(align(xs, op.t, vals));
+    series.push({ label: op.name + " " + name, stroke: colorOf(i), width: 2, dash: dash ? [6, 4] : undefined });
+  }));
+  new uPlot({
+    width: W, height: 300, series: series,
+    scales: { x: { time: false } },
+    axes: [{ label: "seconds since start" }, { label: unit }],
+  }, data, document.getElementById(el));
+}
+timeChart("rate", op => {
+  const out = [["req/s", op.rate, false]];
+  if (op.mbps.some(v => v > 0)) out.push(["MB/s", op.mbps, true]);
+  if (op.errors.some(v => v > 0)) out.push(["errors/s", op.errors, true]);
+  return out;
+}, "per second");
+timeChart("lat", op => [["p50 ms", op.p50, false], ["p99 ms", op.p99, true]], "latency ms");
+(function server() {
+  const s = DATA.server;
+  if (!s.length) { document.getElementById("server-section").style.display = "none"; return; }
+  const xs = union(s);
+  const data = [xs];
+  const series = [{ label: "s" }];
+  s.forEach((t, i) => {
+    data.push(align(xs, t.t, t.cpu));
+    series.push({ label: t.name + " CPU %", stroke: colorOf(i), width: 2, scale: "%" });
+    data.push(align(xs, t.t, t.mem));
+    series.push({ label: t.name + " memory MB", stroke: colorOf(i + 3), width: 2, dash: [6, 4], scale: "MB" });
+  });
+  new uPlot({
+    width: W, height: 260, series: series,
+    scales: { x: { time: false } },
+    axes: [{ label: "seconds since start" }, { scale: "%", label: "CPU %" }, { scale: "MB", side: 1, label: "memory MB", grid: { show: false } }],
+  }, data, document.getElementById("server"));
+})();
+"##;
+
 /// Quantiles of the distribution chart: 0 to 99.999 %, evenly spaced on
 /// the "nines" scale (x = 1 / (1 - q)).
 fn quantiles() -> Vec<f64> {
@@ -125,12 +203,9 @@ fn summary_rows(r: &Report) -> String {
     rows
 }
 
-/// The page of `report`.
-pub fn render(r: &Report) -> String {
-    let data = serde_json::to_string(&data(r))
-        .expect("chart data serializes")
-        .replace("</", "<\\/");
-    let params = serde_json::to_string_pretty(&json!({
+/// The run's parameters and summary figures, as pretty JSON.
+fn parameters(r: &Report) -> String {
+    serde_json::to_string_pretty(&json!({
         "scenario": r.scenario,
         "model": r.model,
         "started_at": r.started_at,
@@ -149,7 +224,11 @@ pub fn render(r: &Report) -> String {
         "thresholds": r.thresholds,
         "final_status": r.final_status,
     }))
-    .expect("parameters serialize");
+    .expect("parameters serialize")
+}
+
+/// What ran against what, and when.
+fn page_title(r: &Report) -> String {
     let target = if r.parameters.embedded_mock {
         "embedded mock".to_owned()
     } else {
@@ -160,10 +239,19 @@ pub fn render(r: &Report) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let title = format!(
+    format!(
         "joblet-loadgen {} ({} model) against {} — {}",
         r.scenario, r.model, target, r.started_at
-    );
+    )
+}
+
+/// The page of `report`.
+pub fn render(r: &Report) -> String {
+    let data = serde_json::to_string(&data(r))
+        .expect("chart data serializes")
+        .replace("</", "<\\/");
+    let params = parameters(r);
+    let title = page_title(r);
     let license = UPLOT_LICENSE.replace("*/", "* /");
     format!(
         r##"<!DOCTYPE html>
@@ -173,15 +261,7 @@ pub fn render(r: &Report) -> String {
 <title>{title}</title>
 <style>{css}</style>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
-h1 {{ font-size: 20px; }} h2 {{ font-size: 16px; margin-top: 28px; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
-td:first-child, th:first-child, td:nth-child(2) {{ text-align: left; }}
-pre {{ background: #f6f6f6; padding: 12px; font-size: 12px; overflow: auto; }}
-.chart {{ margin: 8px 0 20px; }}
-.note {{ color: #666; font-size: 12px; }}
-</style>
+{page_css}</style>
 <script>
 /* uPlot v1.6.32, https://github.com/leeoniya/uPlot
 {license}*/
@@ -206,71 +286,7 @@ pre {{ background: #f6f6f6; padding: 12px; font-size: 12px; overflow: auto; }}
 <pre>{params}</pre>
 <script>
 const DATA = {data};
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
-const W = Math.min(1200, Math.max(600, window.innerWidth - 60));
-function colorOf(i) {{ return COLORS[i % COLORS.length]; }}
-function pct(v) {{ const p = 100 - 100 / v; return (Math.round(p * 1000) / 1000) + "%"; }}
-(function distribution() {{
-  const d = DATA.distribution;
-  if (!d.length) return;
-  const xs = d[0].points.map(p => p[0]);
-  const data = [xs].concat(d.map(s => s.points.map(p => p[1])));
-  const series = [{{ label: "percentile", value: (u, v) => v == null ? "" : pct(v) }}].concat(d.map((s, i) => ({{
-    label: s.name + " ms", stroke: colorOf(s.group), width: 2, dash: s.dash ? [6, 4] : undefined,
-  }})));
-  new uPlot({{
-    width: W, height: 360, series: series,
-    scales: {{ x: {{ time: false, distr: 3, log: 10, range: [1, 100000] }}, y: {{ distr: 3, log: 10 }} }},
-    axes: [
-      {{ splits: () => [1, 10, 100, 1000, 10000, 100000], values: (u, vals) => vals.map(pct), label: "percentile" }},
-      {{ label: "latency ms" }},
-    ],
-  }}, data, document.getElementById("dist"));
-}})();
-function union(list) {{ return Array.from(new Set(list.flatMap(x => x.t))).sort((a, b) => a - b); }}
-function align(xs, t, vals) {{ const at = new Map(t.map((v, k) => [v, k])); return xs.map(x => at.has(x) ? vals[at.get(x)] : null); }}
-function timeChart(el, pick, unit) {{
-  const s = DATA.series;
-  if (!s.length) return;
-  const xs = union(s);
-  const data = [xs];
-  const series = [{{ label: "s" }}];
-  s.forEach((op, i) => pick(op).forEach(([name, vals, dash]) => {{
-    data.push(align(xs, op.t, vals));
-    series.push({{ label: op.name + " " + name, stroke: colorOf(i), width: 2, dash: dash ? [6, 4] : undefined }});
-  }}));
-  new uPlot({{
-    width: W, height: 300, series: series,
-    scales: {{ x: {{ time: false }} }},
-    axes: [{{ label: "seconds since start" }}, {{ label: unit }}],
-  }}, data, document.getElementById(el));
-}}
-timeChart("rate", op => {{
-  const out = [["req/s", op.rate, false]];
-  if (op.mbps.some(v => v > 0)) out.push(["MB/s", op.mbps, true]);
-  if (op.errors.some(v => v > 0)) out.push(["errors/s", op.errors, true]);
-  return out;
-}}, "per second");
-timeChart("lat", op => [["p50 ms", op.p50, false], ["p99 ms", op.p99, true]], "latency ms");
-(function server() {{
-  const s = DATA.server;
-  if (!s.length) {{ document.getElementById("server-section").style.display = "none"; return; }}
-  const xs = union(s);
-  const data = [xs];
-  const series = [{{ label: "s" }}];
-  s.forEach((t, i) => {{
-    data.push(align(xs, t.t, t.cpu));
-    series.push({{ label: t.name + " CPU %", stroke: colorOf(i), width: 2, scale: "%" }});
-    data.push(align(xs, t.t, t.mem));
-    series.push({{ label: t.name + " memory MB", stroke: colorOf(i + 3), width: 2, dash: [6, 4], scale: "MB" }});
-  }});
-  new uPlot({{
-    width: W, height: 260, series: series,
-    scales: {{ x: {{ time: false }} }},
-    axes: [{{ label: "seconds since start" }}, {{ scale: "%", label: "CPU %" }}, {{ scale: "MB", side: 1, label: "memory MB", grid: {{ show: false }} }}],
-  }}, data, document.getElementById("server"));
-}})();
-</script>
+{charts}</script>
 </body>
 </html>
 "##,
@@ -290,6 +306,8 @@ timeChart("lat", op => [["p50 ms", op.p50, false], ["p99 ms", op.p99, true]], "l
         rows = summary_rows(r),
         params = esc(&params),
         data = data,
+        page_css = PAGE_CSS,
+        charts = CHARTS_JS,
     )
 }
 

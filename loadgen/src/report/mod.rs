@@ -4,7 +4,7 @@
 //! report (base64 of its compressed V2 serialization), so `merge` adds
 //! workers' histograms and never averages percentiles.
 
-pub mod hdrlog;
+pub(crate) mod hdrlog;
 pub mod html;
 pub mod json;
 pub mod table;
@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::cleanup::CleanupStats;
 use crate::plan::JobSpec;
 use crate::stats::{self, Op, OpStats};
 use crate::transport::code_name;
@@ -205,7 +204,7 @@ pub struct RateSpread {
 
 impl RateSpread {
     /// From a histogram of KB/s.
-    pub fn of_kbps(h: &Histogram<u64>) -> Self {
+    pub(crate) fn of_kbps(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
             return Self::default();
         }
@@ -287,7 +286,7 @@ pub struct OpReport {
 impl OpReport {
     /// The report of `stats` over `secs` seconds; `uncorrected` adds the
     /// uncorrected latency (open or mixed model).
-    pub fn from_stats(op: Op, stats: &OpStats, secs: f64, uncorrected: bool) -> Self {
+    pub(crate) fn from_stats(op: Op, stats: &OpStats, secs: f64, uncorrected: bool) -> Self {
         let per_s = |v: f64| if secs > 0.0 { v / secs } else { 0.0 };
         let stream = stats.stream.as_ref();
         Self {
@@ -329,7 +328,7 @@ impl OpReport {
     }
 
     /// MB/s (10^6 bytes) of the streams, when the operation streams.
-    pub fn mbps(&self) -> Option<f64> {
+    pub(crate) fn mbps(&self) -> Option<f64> {
         self.bytes_per_s.map(|b| b / 1e6)
     }
 }
@@ -431,7 +430,7 @@ pub struct Point {
 
 impl Point {
     /// A point from an interval's statistics.
-    pub fn new(t_ms: u64, dur_ms: u64, stats: &OpStats) -> Self {
+    pub(crate) fn new(t_ms: u64, dur_ms: u64, stats: &OpStats) -> Self {
         Self::from_parts(
             t_ms,
             dur_ms,
@@ -443,7 +442,7 @@ impl Point {
     }
 
     /// A point from its counts and histogram.
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         t_ms: u64,
         dur_ms: u64,
         count: u64,
@@ -467,10 +466,10 @@ impl Point {
 }
 
 /// Points kept per operation; beyond, neighbours are merged in pairs.
-pub const MAX_POINTS: usize = 600;
+pub(crate) const MAX_POINTS: usize = 600;
 
 /// Halves a series by merging neighbouring points (exactly: histograms added).
-pub fn compact(points: &[Point]) -> Vec<Point> {
+pub(crate) fn compact(points: &[Point]) -> Vec<Point> {
     points
         .chunks(2)
         .map(|pair| {
@@ -521,6 +520,38 @@ pub struct GeneratorReport {
     pub abandoned_in_flight: u64,
 }
 
+/// What became of the jobs the run created (its cleanup).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupStats {
+    /// Jobs the run created.
+    pub created: u64,
+    /// Jobs deleted at the end.
+    pub deleted: u64,
+    /// Jobs deleted during the run because the tracking cap was reached.
+    pub deleted_during_run: u64,
+    /// Jobs that were already gone (deleted by a DeleteJob of the plan).
+    pub already_gone: u64,
+    /// Jobs that were still running and were stopped before deletion.
+    pub stopped: u64,
+    /// Jobs that could not be deleted.
+    pub failed: u64,
+    /// Jobs left on purpose (`--keep-jobs`).
+    pub kept: u64,
+}
+
+impl CleanupStats {
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &CleanupStats) {
+        self.created += other.created;
+        self.deleted += other.deleted;
+        self.deleted_during_run += other.deleted_during_run;
+        self.already_gone += other.already_gone;
+        self.stopped += other.stopped;
+        self.failed += other.failed;
+        self.kept += other.kept;
+    }
+}
+
 /// The verdict of one `--threshold` rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
@@ -535,12 +566,12 @@ pub struct ThresholdResult {
 }
 
 /// The operations that are RPCs (and count towards the error ratio).
-pub fn is_rpc(op: &str) -> bool {
+pub(crate) fn is_rpc(op: &str) -> bool {
     !matches!(op, "running" | "final")
 }
 
 /// The error summary over a report's RPC operations.
-pub fn error_summary(operations: &BTreeMap<String, OpReport>) -> ErrorSummary {
+pub(crate) fn error_summary(operations: &BTreeMap<String, OpReport>) -> ErrorSummary {
     let (requests, errors) = operations
         .iter()
         .filter(|(name, _)| is_rpc(name))
@@ -557,7 +588,7 @@ pub fn error_summary(operations: &BTreeMap<String, OpReport>) -> ErrorSummary {
 }
 
 /// Operations in the order tables show them.
-pub fn ordered(ops: &BTreeMap<String, OpReport>) -> Vec<(&str, &OpReport)> {
+pub(crate) fn ordered(ops: &BTreeMap<String, OpReport>) -> Vec<(&str, &OpReport)> {
     let mut out: Vec<(&str, &OpReport)> = ops.iter().map(|(k, v)| (k.as_str(), v)).collect();
     out.sort_by_key(|(name, _)| Op::from_name(name).map_or(usize::MAX, |o| o as usize));
     out

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{OpReport, Report, ordered};
+use super::{OpReport, Percentiles, Report, ordered};
 use crate::units::{format_ms, trim_float};
 
 fn row(cells: &[String], widths: &[usize]) -> String {
@@ -52,9 +52,38 @@ fn mb(bytes: f64) -> String {
     trim_float(bytes / 1e6, 1)
 }
 
-/// The report as text tables.
+/// The report as text tables: a headline, the operations, then (when there
+/// is something to show) streams, targets and stages, and the summary lines.
 pub fn render(r: &Report) -> String {
-    let mut out = String::new();
+    let mut out = headline(r);
+    out.push('\n');
+    out.push_str(&operations(r));
+    for section in [streams(r), per_target(r), per_stage(r)]
+        .into_iter()
+        .flatten()
+    {
+        out.push('\n');
+        out.push_str(&section);
+    }
+    out.push('\n');
+    errors_and_statuses(&mut out, r);
+    server(&mut out, r);
+    let _ = writeln!(out, "{}", generator(r));
+    let _ = writeln!(out, "{}", jobs(r));
+    for t in &r.thresholds {
+        let _ = writeln!(
+            out,
+            "threshold {}: {} ({})",
+            t.rule,
+            if t.pass { "pass" } else { "FAIL" },
+            t.detail
+        );
+    }
+    out
+}
+
+/// What ran against what, for how long (one line).
+fn headline(r: &Report) -> String {
     let target = if r.parameters.embedded_mock {
         "embedded mock".to_owned()
     } else {
@@ -70,14 +99,18 @@ pub fn render(r: &Report) -> String {
     } else {
         String::new()
     };
-    let _ = writeln!(
-        out,
-        "{} ({} model) against {target}: {:.2}s{}{workers}",
+    format!(
+        "{} ({} model) against {target}: {:.2}s{}{workers}\n",
         r.scenario,
         r.model,
         r.duration_s,
         if r.interrupted { ", interrupted" } else { "" },
-    );
+    )
+}
+
+/// Every operation: count, rate, errors and latency (with the uncorrected
+/// latency under a rate).
+fn operations(r: &Report) -> String {
     let open = r.model != "closed";
     let latency_header = if open {
         "latency ms (corrected) p50 / p90 / p99 / p99.9 / max"
@@ -85,7 +118,7 @@ pub fn render(r: &Report) -> String {
         "latency ms p50 / p90 / p99 / p99.9 / max"
     };
     let header = ["operation", "count", "rate/s", "errors", latency_header];
-    let lat = |p: &super::Percentiles| {
+    let lat = |p: &Percentiles| {
         [p.p50, p.p90, p.p99, p.p999, p.max]
             .iter()
             .map(|v| format_ms(*v))
@@ -111,105 +144,118 @@ pub fn render(r: &Report) -> String {
             ]);
         }
     }
-    out.push('\n');
-    out.push_str(&grid(&header, &rows));
+    grid(&header, &rows)
+}
 
+/// The operations that streamed: throughput, per-stream spread, time to
+/// first byte and gaps between chunks.
+fn streams(r: &Report) -> Option<String> {
     let streams: Vec<(&str, &OpReport)> = ordered(&r.operations)
         .into_iter()
         .filter(|(_, o)| o.streams.is_some_and(|n| n > 0))
         .collect();
-    if !streams.is_empty() {
-        let header = [
-            "stream",
-            "streams",
-            "MB/s (all)",
-            "MB/s per stream min / p50 / max",
-            "chunks/s",
-            "ttfb ms p50 / p99",
-            "chunk gap ms p50 / p99 / max",
-        ];
-        let rows: Vec<Vec<String>> = streams
-            .iter()
-            .map(|(name, o)| {
-                let s = o.stream_mbps.unwrap_or_default();
-                let t = o.ttfb_ms.unwrap_or_default();
-                let g = o.chunk_gap_ms.unwrap_or_default();
-                vec![
-                    name.to_string(),
-                    o.streams.unwrap_or(0).to_string(),
-                    mb(o.bytes_per_s.unwrap_or(0.0)),
-                    format!(
-                        "{} / {} / {}",
-                        trim_float(s.min, 1),
-                        trim_float(s.p50, 1),
-                        trim_float(s.max, 1)
-                    ),
-                    format!("{:.0}", o.chunks_per_s.unwrap_or(0.0)),
-                    format!("{} / {}", format_ms(t.p50), format_ms(t.p99)),
-                    format!(
-                        "{} / {} / {}",
-                        format_ms(g.p50),
-                        format_ms(g.p99),
-                        format_ms(g.max)
-                    ),
-                ]
-            })
-            .collect();
-        out.push('\n');
-        out.push_str(&grid(&header, &rows));
+    if streams.is_empty() {
+        return None;
     }
+    let header = [
+        "stream",
+        "streams",
+        "MB/s (all)",
+        "MB/s per stream min / p50 / max",
+        "chunks/s",
+        "ttfb ms p50 / p99",
+        "chunk gap ms p50 / p99 / max",
+    ];
+    let rows: Vec<Vec<String>> = streams
+        .iter()
+        .map(|(name, o)| {
+            let s = o.stream_mbps.unwrap_or_default();
+            let t = o.ttfb_ms.unwrap_or_default();
+            let g = o.chunk_gap_ms.unwrap_or_default();
+            vec![
+                name.to_string(),
+                o.streams.unwrap_or(0).to_string(),
+                mb(o.bytes_per_s.unwrap_or(0.0)),
+                format!(
+                    "{} / {} / {}",
+                    trim_float(s.min, 1),
+                    trim_float(s.p50, 1),
+                    trim_float(s.max, 1)
+                ),
+                format!("{:.0}", o.chunks_per_s.unwrap_or(0.0)),
+                format!("{} / {}", format_ms(t.p50), format_ms(t.p99)),
+                format!(
+                    "{} / {} / {}",
+                    format_ms(g.p50),
+                    format_ms(g.p99),
+                    format_ms(g.max)
+                ),
+            ]
+        })
+        .collect();
+    Some(grid(&header, &rows))
+}
 
-    if r.targets.len() > 1 {
-        let mut rows = Vec::new();
-        for (addr, g) in &r.targets {
-            for (name, o) in ordered(&g.operations) {
-                rows.push(vec![
-                    addr.clone(),
-                    name.to_owned(),
-                    o.count.to_string(),
-                    format!("{:.1}", o.rate_per_s),
-                    errors(o),
-                    format_ms(o.latency_ms.p99),
-                ]);
-            }
-        }
-        out.push('\n');
-        out.push_str(&grid(
-            &["target", "operation", "count", "rate/s", "errors", "p99 ms"],
-            &rows,
-        ));
+/// Per target and operation, with several targets.
+fn per_target(r: &Report) -> Option<String> {
+    if r.targets.len() <= 1 {
+        return None;
     }
-    if r.stages.len() > 1 {
-        let mut rows = Vec::new();
-        for s in &r.stages {
-            for (name, o) in ordered(&s.operations) {
-                rows.push(vec![
-                    format!("{} ({})", s.name, s.load),
-                    name.to_owned(),
-                    o.count.to_string(),
-                    format!("{:.1}", o.rate_per_s),
-                    errors(o),
-                    format_ms(o.latency_ms.p50),
-                    format_ms(o.latency_ms.p99),
-                ]);
-            }
+    let mut rows = Vec::new();
+    for (addr, g) in &r.targets {
+        for (name, o) in ordered(&g.operations) {
+            rows.push(vec![
+                addr.clone(),
+                name.to_owned(),
+                o.count.to_string(),
+                format!("{:.1}", o.rate_per_s),
+                errors(o),
+                format_ms(o.latency_ms.p99),
+            ]);
         }
-        out.push('\n');
-        out.push_str(&grid(
-            &[
-                "stage",
-                "operation",
-                "count",
-                "rate/s",
-                "errors",
-                "p50 ms",
-                "p99 ms",
-            ],
-            &rows,
-        ));
     }
+    Some(grid(
+        &["target", "operation", "count", "rate/s", "errors", "p99 ms"],
+        &rows,
+    ))
+}
 
-    out.push('\n');
+/// Per stage and operation, with several stages.
+fn per_stage(r: &Report) -> Option<String> {
+    if r.stages.len() <= 1 {
+        return None;
+    }
+    let mut rows = Vec::new();
+    for s in &r.stages {
+        for (name, o) in ordered(&s.operations) {
+            rows.push(vec![
+                format!("{} ({})", s.name, s.load),
+                name.to_owned(),
+                o.count.to_string(),
+                format!("{:.1}", o.rate_per_s),
+                errors(o),
+                format_ms(o.latency_ms.p50),
+                format_ms(o.latency_ms.p99),
+            ]);
+        }
+    }
+    Some(grid(
+        &[
+            "stage",
+            "operation",
+            "count",
+            "rate/s",
+            "errors",
+            "p50 ms",
+            "p99 ms",
+        ],
+        &rows,
+    ))
+}
+
+/// The final statuses (lifecycle), the error ratio and an example message
+/// of every failing code.
+fn errors_and_statuses(out: &mut String, r: &Report) {
     if !r.final_status.is_empty() {
         let statuses: Vec<String> = r
             .final_status
@@ -230,6 +276,10 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "  {name} {code}: {msg}");
         }
     }
+}
+
+/// One line per target: its CPU and memory during the run.
+fn server(out: &mut String, r: &Report) {
     for (addr, s) in &r.server {
         match (&s.cpu_percent, &s.memory_used_bytes) {
             (Some(cpu), Some(mem)) => {
@@ -252,6 +302,10 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+}
+
+/// The generator's own cost (one line).
+fn generator(r: &Report) -> String {
     let g = &r.generator;
     let mut gen_line = format!("generator: {} thread(s)", g.threads);
     if let Some(c) = g.cpu_seconds {
@@ -282,46 +336,26 @@ pub fn render(r: &Report) -> String {
             g.abandoned_in_flight
         );
     }
-    let _ = writeln!(out, "{gen_line}");
+    gen_line
+}
+
+/// What became of the jobs the run created (one line).
+fn jobs(r: &Report) -> String {
     let c = &r.cleanup;
     if c.kept > 0 {
-        let _ = writeln!(out, "jobs: {} created, kept (--keep-jobs)", c.created);
-    } else {
-        let _ = writeln!(
-            out,
-            "jobs: {} created, {} deleted{}{}{}{}",
-            c.created,
-            c.deleted + c.deleted_during_run,
-            if c.deleted_during_run > 0 {
-                format!(" ({} during the run)", c.deleted_during_run)
-            } else {
-                String::new()
-            },
-            if c.already_gone > 0 {
-                format!(", {} already gone", c.already_gone)
-            } else {
-                String::new()
-            },
-            if c.stopped > 0 {
-                format!(", {} stopped first", c.stopped)
-            } else {
-                String::new()
-            },
-            if c.failed > 0 {
-                format!(", {} COULD NOT BE DELETED", c.failed)
-            } else {
-                String::new()
-            },
-        );
+        return format!("jobs: {} created, kept (--keep-jobs)", c.created);
     }
-    for t in &r.thresholds {
-        let _ = writeln!(
-            out,
-            "threshold {}: {} ({})",
-            t.rule,
-            if t.pass { "pass" } else { "FAIL" },
-            t.detail
-        );
-    }
-    out
+    let some = |n: u64, text: String| if n > 0 { text } else { String::new() };
+    format!(
+        "jobs: {} created, {} deleted{}{}{}{}",
+        c.created,
+        c.deleted + c.deleted_during_run,
+        some(
+            c.deleted_during_run,
+            format!(" ({} during the run)", c.deleted_during_run)
+        ),
+        some(c.already_gone, format!(", {} already gone", c.already_gone)),
+        some(c.stopped, format!(", {} stopped first", c.stopped)),
+        some(c.failed, format!(", {} COULD NOT BE DELETED", c.failed)),
+    )
 }

@@ -1,1106 +1,260 @@
-//! One HTTP/2 connection (RFC 9113), client side, as gRPC uses it.
-//!
-//! A single driver task owns the socket. Callers append their frames (a
-//! HEADERS frame from the connection's HPACK encoder and the DATA frame of
-//! the pre-encoded request) to a shared output buffer and wake the driver;
-//! the driver writes everything pending in one go, reads whatever arrived,
-//! parses every complete frame, and applies them under one lock: DATA is
-//! queued on its stream (zero-copy slices of the read buffer), a stream that
-//! ends wakes its caller once. Flow control: received bytes are given back
-//! to the server (WINDOW_UPDATE) as callers consume them, so a slow reader
-//! holds at most one window in memory; sends respect the server's windows.
-//! SETTINGS, PING, GOAWAY and RST_STREAM are handled; push is refused.
+//! [`Conn`]: the handle callers use. One HTTP/2 connection to an
+//! [`Endpoint`], opened on first use and reopened with a backoff after it
+//! drops or the server sends GOAWAY; [`Conn::call`] runs one gRPC call as an
+//! HTTP/2 stream and [`Conn::unary`] a unary one.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite};
+use bytes::Bytes;
 
-use super::hpack::{self, Encoder, Fields, RequestHeaders};
-use super::{CallError, Code, H2Settings, grpc};
+use super::endpoint::Endpoint;
+use super::error::CallError;
+use super::grpc::{self, Code};
+use super::h2;
+use super::rpc::Rpc;
 
-const DATA: u8 = 0x0;
-const HEADERS: u8 = 0x1;
-const PRIORITY: u8 = 0x2;
-const RST_STREAM: u8 = 0x3;
-const SETTINGS: u8 = 0x4;
-const PUSH_PROMISE: u8 = 0x5;
-const PING: u8 = 0x6;
-const GOAWAY: u8 = 0x7;
-const WINDOW_UPDATE: u8 = 0x8;
-const CONTINUATION: u8 = 0x9;
+/// First wait before reconnecting after a failed connect; doubles up to
+/// [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-const END_STREAM: u8 = 0x1;
-const ACK: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-const PADDED: u8 = 0x8;
-const PRIORITY_FLAG: u8 = 0x20;
+/// A live connection; dropping the last handle closes it (once idle).
+#[derive(Debug)]
+struct Link(Arc<h2::Shared>);
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const DEFAULT_WINDOW: i64 = 65_535;
-const DEFAULT_MAX_FRAME: usize = 16_384;
-
-/// Identity hashing for stream IDs (they are unique odd numbers).
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
-
-fn frame_header(out: &mut BytesMut, len: usize, kind: u8, flags: u8, id: u32) {
-    out.put_uint(len as u64, 3);
-    out.put_u8(kind);
-    out.put_u8(flags);
-    out.put_u32(id & 0x7fff_ffff);
-}
-
-fn error_code_of(reason: u32) -> (Code, &'static str) {
-    match reason {
-        0x0 => (Code::Internal, "NO_ERROR"),
-        0x1 => (Code::Internal, "PROTOCOL_ERROR"),
-        0x2 => (Code::Internal, "INTERNAL_ERROR"),
-        0x3 => (Code::Internal, "FLOW_CONTROL_ERROR"),
-        0x5 => (Code::Internal, "STREAM_CLOSED"),
-        0x6 => (Code::Internal, "FRAME_SIZE_ERROR"),
-        0x7 => (Code::Unavailable, "REFUSED_STREAM"),
-        0x8 => (Code::Cancelled, "CANCEL"),
-        0x9 => (Code::Internal, "COMPRESSION_ERROR"),
-        0xa => (Code::Internal, "CONNECT_ERROR"),
-        0xb => (Code::ResourceExhausted, "ENHANCE_YOUR_CALM"),
-        0xc => (Code::PermissionDenied, "INADEQUATE_SECURITY"),
-        0xd => (Code::Internal, "HTTP_1_1_REQUIRED"),
-        _ => (Code::Internal, "unknown error code"),
-    }
-}
-
-#[derive(Debug, Default)]
-struct Stream {
-    data: VecDeque<Bytes>,
-    /// Flow-controlled bytes received and not yet handed to the caller.
-    queued: usize,
-    /// Bytes handed to the caller and not yet given back to the server.
-    consumed: usize,
-    headers: Option<Fields>,
-    trailers: Option<Fields>,
-    end: Option<Result<(), CallError>>,
-    waker: Option<Waker>,
-    send_window: i64,
-}
-
-impl Stream {
-    fn finish(&mut self, result: Result<(), CallError>) {
-        if self.end.is_none() {
-            self.end = Some(result);
-        }
-    }
-
-    /// The outcome once the server ended the stream.
-    fn outcome(&self) -> Result<(), CallError> {
-        let Some(h) = &self.headers else {
-            return Err(CallError::new(
-                Code::Internal,
-                "the stream ended without headers",
-            ));
-        };
-        match h.status {
-            Some(200) => {}
-            Some(s) => {
-                return Err(CallError::new(
-                    grpc::code_from_http(s),
-                    format!("HTTP status {s}"),
-                ));
-            }
-            None => return Err(CallError::new(Code::Internal, "response without :status")),
-        }
-        // Trailers, or a trailers-only response.
-        let f = self.trailers.as_ref().unwrap_or(h);
-        match f.grpc_status {
-            Some(0) => Ok(()),
-            Some(code) => Err(CallError::new(
-                Code::from_i32(code),
-                f.grpc_message
-                    .as_deref()
-                    .map(grpc::decode_message)
-                    .unwrap_or_default(),
-            )),
-            None => Err(CallError::new(
-                Code::Internal,
-                "the response ended without grpc-status",
-            )),
-        }
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
 #[derive(Debug)]
-struct Inner {
-    out: BytesMut,
-    streams: IdMap<Stream>,
-    next_id: u32,
-    max_streams: usize,
-    slot_waiters: VecDeque<Waker>,
-    conn_send_window: i64,
-    peer_initial_window: i64,
-    peer_max_frame: usize,
-    /// DATA waiting for send window: (stream, bytes, end of stream).
-    blocked: VecDeque<(u32, Bytes)>,
-    conn_consumed: usize,
-    encoder: Encoder,
-    error: Option<CallError>,
-    /// GOAWAY received: streams above this ID were refused.
-    draining: Option<u32>,
-    /// The handles are gone: the driver closes the connection.
-    closing: bool,
-    driver: Option<Waker>,
-    driver_woken: bool,
+enum State {
+    Idle,
+    Ready {
+        link: Arc<Link>,
+        generation: u64,
+    },
+    Down {
+        retry_at: Instant,
+        backoff: Duration,
+        error: CallError,
+    },
 }
 
-/// The state of one connection shared by its driver and its callers.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    inner: Mutex<Inner>,
-    headers: Arc<RequestHeaders>,
-    settings: H2Settings,
-    label: String,
+struct Slot {
+    state: Mutex<State>,
+    /// Connect attempts so far (callers that waited on one see its outcome).
+    attempts: AtomicU64,
+    connecting: tokio::sync::Mutex<()>,
 }
 
-/// What a poll of a stream gives: the DATA received meanwhile (moved into
-/// the caller's batch) and the outcome once the stream is over.
-pub(crate) type StreamPoll = Option<Result<(), CallError>>;
+/// One HTTP/2 connection to an [`Endpoint`], opened on first use and
+/// reopened (with a backoff) after it drops. Calls on it run concurrently as
+/// HTTP/2 streams.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    endpoint: Arc<Endpoint>,
+    slot: Arc<Slot>,
+}
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
+/// Resets a stream whose caller stops waiting (timeout, cancellation).
+struct StreamGuard<'a> {
+    shared: &'a h2::Shared,
+    id: u32,
+    done: bool,
+}
+
+impl Drop for StreamGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.cancel(self.id);
+        }
+    }
+}
+
+impl Conn {
+    /// A connection to `endpoint`, not opened yet.
+    pub fn new(endpoint: Arc<Endpoint>) -> Self {
+        Self {
+            endpoint,
+            slot: Arc::new(Slot {
+                state: Mutex::new(State::Idle),
+                attempts: AtomicU64::new(0),
+                connecting: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.slot
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn wake_driver(inner: &mut Inner) -> Option<Waker> {
-        if inner.driver_woken {
-            return None;
-        }
-        inner.driver_woken = true;
-        inner.driver.clone()
+    /// Opens the connection now (for failing early on a bad target).
+    pub async fn open(&self) -> Result<(), CallError> {
+        self.link().await.map(|_| ())
     }
 
-    /// Opens a stream for RPC number `rpc` with the framed request `body`;
-    /// waits while the server's stream limit is reached.
-    pub(crate) fn poll_open(
-        &self,
-        cx: &mut Context<'_>,
-        rpc: usize,
-        body: &Bytes,
-    ) -> Poll<Result<u32, CallError>> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        if let Some(e) = &inner.error {
-            return Poll::Ready(Err(e.clone()));
+    async fn link(&self) -> Result<(Arc<Link>, u64), CallError> {
+        if let State::Ready { link, generation } = &*self.lock() {
+            return Ok((Arc::clone(link), *generation));
         }
-        if inner.draining.is_some() || inner.closing || inner.next_id >= 0x7fff_fff0 {
-            return Poll::Ready(Err(CallError::new(
-                Code::Unavailable,
-                format!("the connection to {} is going away", self.label),
-            )));
+        let seen = self.slot.attempts.load(Ordering::Acquire);
+        let _guard = self.slot.connecting.lock().await;
+        let wait = match &*self.lock() {
+            State::Ready { link, generation } => return Ok((Arc::clone(link), *generation)),
+            State::Down { error, .. } if self.slot.attempts.load(Ordering::Acquire) != seen => {
+                // Someone else tried while we waited: share their outcome.
+                return Err(error.clone());
+            }
+            State::Down { retry_at, .. } => Some(*retry_at),
+            State::Idle => None,
+        };
+        if let Some(at) = wait {
+            tokio::time::sleep_until(at.into()).await;
         }
-        if inner.streams.len() >= inner.max_streams {
-            inner.slot_waiters.push_back(cx.waker().clone());
-            return Poll::Pending;
+        let generation = self.slot.attempts.fetch_add(1, Ordering::AcqRel) + 1;
+        match self.endpoint.connect().await {
+            Ok(shared) => {
+                let link = Arc::new(Link(shared));
+                *self.lock() = State::Ready {
+                    link: Arc::clone(&link),
+                    generation,
+                };
+                Ok((link, generation))
+            }
+            Err(error) => {
+                let mut state = self.lock();
+                let backoff = match &*state {
+                    State::Down { backoff, .. } => (*backoff * 2).min(MAX_BACKOFF),
+                    _ => MIN_BACKOFF,
+                };
+                *state = State::Down {
+                    retry_at: Instant::now() + backoff,
+                    backoff,
+                    error: error.clone(),
+                };
+                Err(error)
+            }
         }
-        let id = inner.next_id;
-        inner.next_id += 2;
-        // HEADERS (and CONTINUATION when the block exceeds a frame).
-        let mut block = BytesMut::new();
-        inner.encoder.encode(&self.headers, rpc, &mut block);
-        let max = inner.peer_max_frame;
-        let mut first = true;
-        while first || !block.is_empty() {
-            let chunk = block.split_to(block.len().min(max));
-            let last = block.is_empty();
-            let (kind, flags) = if first {
-                (HEADERS, if last { END_HEADERS } else { 0 })
-            } else {
-                (CONTINUATION, if last { END_HEADERS } else { 0 })
+    }
+
+    /// Forgets connection `generation` (it failed or is going away): the
+    /// next call opens a new one.
+    fn broken(&self, generation: u64, error: &CallError) {
+        let mut state = self.lock();
+        if matches!(&*state, State::Ready { generation: g, .. } if *g == generation) {
+            *state = State::Down {
+                retry_at: Instant::now(),
+                backoff: MIN_BACKOFF,
+                error: error.clone(),
             };
-            frame_header(&mut inner.out, chunk.len(), kind, flags, id);
-            inner.out.put_slice(&chunk);
-            first = false;
         }
-        let mut stream = Stream {
-            send_window: inner.peer_initial_window,
-            ..Default::default()
-        };
-        Self::send_data(inner, &mut stream, id, body.clone());
-        inner.streams.insert(id, stream);
-        let waker = Self::wake_driver(inner);
-        drop(guard);
-        if let Some(w) = waker {
-            w.wake();
-        }
-        Poll::Ready(Ok(id))
     }
 
-    /// Queues `data` (the whole request, ending the stream), as far as the
-    /// windows allow; the rest waits for WINDOW_UPDATE.
-    fn send_data(inner: &mut Inner, stream: &mut Stream, id: u32, mut data: Bytes) {
+    /// Calls `rpc` with the framed request `body` (see [`grpc::frame`]),
+    /// handing every DATA frame of the response to `on_data` as it arrives;
+    /// `Ok` when the server ends the call with status OK. Dropping the future
+    /// resets the stream.
+    pub async fn call<F>(&self, rpc: Rpc, body: Bytes, mut on_data: F) -> Result<(), CallError>
+    where
+        F: FnMut(&Bytes) -> Result<(), CallError>,
+    {
+        // A connection that is going away takes no new stream: open another
+        // (once) before failing the call.
+        let mut retried = false;
+        let (link, id) = loop {
+            let (link, generation) = self.link().await?;
+            match std::future::poll_fn(|cx| link.0.poll_open(cx, rpc as usize, &body)).await {
+                Ok(id) => break (link, id),
+                Err(e) => {
+                    self.broken(generation, &e);
+                    if retried || link.0.usable() {
+                        return Err(e);
+                    }
+                    retried = true;
+                }
+            }
+        };
+        let mut guard = StreamGuard {
+            shared: &link.0,
+            id,
+            done: false,
+        };
+        let mut batch = Vec::new();
         loop {
-            let allowed = inner
-                .conn_send_window
-                .min(stream.send_window)
-                .max(0)
-                .min(inner.peer_max_frame as i64) as usize;
-            if data.len() <= allowed {
-                frame_header(&mut inner.out, data.len(), DATA, END_STREAM, id);
-                inner.out.put_slice(&data);
-                inner.conn_send_window -= data.len() as i64;
-                stream.send_window -= data.len() as i64;
-                return;
+            let end = std::future::poll_fn(|cx| guard.shared.poll_stream(cx, id, &mut batch)).await;
+            if end.is_some() {
+                guard.done = true;
             }
-            if allowed == 0 {
-                inner.blocked.push_back((id, data));
-                return;
+            for data in batch.drain(..) {
+                on_data(&data)?;
             }
-            let part = data.split_to(allowed);
-            frame_header(&mut inner.out, part.len(), DATA, 0, id);
-            inner.out.put_slice(&part);
-            inner.conn_send_window -= part.len() as i64;
-            stream.send_window -= part.len() as i64;
-        }
-    }
-
-    /// Moves the stream's received DATA into `batch`; the outcome once it is
-    /// over.
-    pub(crate) fn poll_stream(
-        &self,
-        cx: &mut Context<'_>,
-        id: u32,
-        batch: &mut Vec<Bytes>,
-    ) -> Poll<StreamPoll> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let Some(s) = inner.streams.get_mut(&id) else {
-            return Poll::Ready(Some(Err(inner
-                .error
-                .clone()
-                .unwrap_or_else(|| CallError::new(Code::Internal, "the stream is gone")))));
-        };
-        let mut wake = None;
-        if !s.data.is_empty() {
-            batch.extend(s.data.drain(..));
-            s.consumed += s.queued;
-            inner.conn_consumed += s.queued;
-            s.queued = 0;
-            // Give the bytes back to the server in batches of a quarter window.
-            if s.end.is_none() && s.consumed >= (self.settings.stream_window / 4) as usize {
-                frame_header(&mut inner.out, 4, WINDOW_UPDATE, 0, id);
-                inner.out.put_u32(s.consumed as u32);
-                s.consumed = 0;
-                wake = Self::wake_driver(inner);
-            }
-        }
-        let s = inner.streams.get_mut(&id).expect("still there");
-        let done = if s.end.is_some() && s.data.is_empty() {
-            let r = s.end.take();
-            inner.streams.remove(&id);
-            r
-        } else {
-            None
-        };
-        if inner.conn_consumed >= (self.settings.connection_window / 4) as usize {
-            frame_header(&mut inner.out, 4, WINDOW_UPDATE, 0, 0);
-            inner.out.put_u32(inner.conn_consumed as u32);
-            inner.conn_consumed = 0;
-            wake = wake.or_else(|| Self::wake_driver(inner));
-        }
-        let pending = done.is_none() && batch.is_empty();
-        if pending && let Some(s) = inner.streams.get_mut(&id) {
-            match &s.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.waker = Some(cx.waker().clone()),
-            }
-        }
-        let slot_waker = if done.is_some() {
-            inner.slot_waiters.pop_front()
-        } else {
-            None
-        };
-        drop(guard);
-        if let Some(w) = wake {
-            w.wake();
-        }
-        if let Some(w) = slot_waker {
-            w.wake();
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(done)
-        }
-    }
-
-    /// The caller gave up on a stream: reset it (CANCEL) if still open.
-    pub(crate) fn cancel(&self, id: u32) {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        if let Some(s) = inner.streams.remove(&id) {
-            inner.conn_consumed += s.queued;
-            if s.end.is_none() && inner.error.is_none() {
-                frame_header(&mut inner.out, 4, RST_STREAM, 0, id);
-                inner.out.put_u32(0x8);
-            }
-            inner.blocked.retain(|(b, _)| *b != id);
-            let w = Self::wake_driver(inner);
-            let slot = inner.slot_waiters.pop_front();
-            drop(guard);
-            for w in [w, slot].into_iter().flatten() {
-                w.wake();
+            if let Some(result) = end {
+                return result;
             }
         }
     }
 
-    /// The handles are gone: close when idle.
-    pub(crate) fn close(&self) {
-        let mut inner = self.lock();
-        inner.closing = true;
-        inner.driver_woken = true;
-        let w = inner.driver.clone();
-        drop(inner);
-        if let Some(w) = w {
-            w.wake();
-        }
-    }
-
-    /// Whether the connection can take new streams.
-    pub(crate) fn usable(&self) -> bool {
-        let inner = self.lock();
-        inner.error.is_none() && inner.draining.is_none() && !inner.closing
-    }
-}
-
-/// One parsed frame, applied under the lock.
-#[derive(Debug)]
-enum Event {
-    Data {
-        id: u32,
-        payload: Bytes,
-        flow: usize,
-        end: bool,
-    },
-    Headers {
-        id: u32,
-        fields: Fields,
-        end: bool,
-    },
-    Reset {
-        id: u32,
-        reason: u32,
-    },
-    Settings(Vec<(u16, u32)>),
-    Ping([u8; 8]),
-    GoAway {
-        last: u32,
-        reason: u32,
-        debug: String,
-    },
-    Window {
-        id: u32,
-        increment: u32,
-    },
-}
-
-/// The read side's parser state (driver-local).
-#[derive(Debug, Default)]
-struct Reader {
-    decoder: hpack::Decoder,
-    /// A header block continued in CONTINUATION frames: (stream, end of stream, block).
-    partial: Option<(u32, bool, BytesMut)>,
-}
-
-fn protocol(msg: impl Into<String>) -> CallError {
-    CallError::new(
-        Code::Unavailable,
-        format!("HTTP/2 protocol error: {}", msg.into()),
-    )
-}
-
-impl Reader {
-    /// Parses every complete frame at the front of `buf`.
-    fn parse(
-        &mut self,
-        buf: &mut BytesMut,
-        max_frame: usize,
-        events: &mut Vec<Event>,
-    ) -> Result<(), CallError> {
-        while buf.len() >= 9 {
-            let len =
-                (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
-            if len > max_frame {
-                return Err(protocol(format!(
-                    "a frame of {len} bytes exceeds {max_frame}"
-                )));
-            }
-            if buf.len() < 9 + len {
-                buf.reserve(9 + len - buf.len());
+    /// Calls a unary `rpc` and returns the encoded response message.
+    pub async fn unary(&self, rpc: Rpc, body: Bytes) -> Result<Bytes, CallError> {
+        let mut walker = grpc::FrameWalker::default();
+        let mut whole: Option<Bytes> = None;
+        let mut message = bytes::BytesMut::new();
+        let mut messages = 0usize;
+        self.call(rpc, body, |data| {
+            // The usual case: one DATA frame holding exactly one message.
+            if messages == 0
+                && whole.is_none()
+                && data.len() >= 5
+                && data[0] == 0
+                && u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize + 5
+                    == data.len()
+            {
+                messages = 1;
+                whole = Some(data.slice(5..));
                 return Ok(());
             }
-            let kind = buf[3];
-            let flags = buf[4];
-            let id = u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff;
-            buf.advance(9);
-            let mut payload = buf.split_to(len).freeze();
-            if let Some((pid, _, _)) = &self.partial
-                && (kind != CONTINUATION || *pid != id)
-            {
-                return Err(protocol("a header block was interrupted"));
+            if whole.is_some() {
+                return Err(CallError::new(
+                    Code::Internal,
+                    "a unary response carried 2 messages",
+                ));
             }
-            match kind {
-                DATA => {
-                    let flow = payload.len();
-                    if flags & PADDED != 0 {
-                        payload = strip_padding(payload)?;
+            walker
+                .feed(data, &mut |event| match event {
+                    grpc::Event::Start(len) => {
+                        messages += 1;
+                        message.reserve(len);
                     }
-                    events.push(Event::Data {
-                        id,
-                        payload,
-                        flow,
-                        end: flags & END_STREAM != 0,
-                    });
-                }
-                HEADERS => {
-                    if flags & PADDED != 0 {
-                        payload = strip_padding(payload)?;
-                    }
-                    if flags & PRIORITY_FLAG != 0 {
-                        if payload.len() < 5 {
-                            return Err(protocol("short PRIORITY fields"));
+                    grpc::Event::Bytes(b) => {
+                        if messages == 1 {
+                            message.extend_from_slice(b);
                         }
-                        payload.advance(5);
                     }
-                    let end = flags & END_STREAM != 0;
-                    if flags & END_HEADERS != 0 {
-                        let mut fields = Fields::default();
-                        self.decoder
-                            .decode(&payload, &mut fields)
-                            .map_err(|e| protocol(e.to_string()))?;
-                        events.push(Event::Headers { id, fields, end });
-                    } else {
-                        self.partial = Some((id, end, BytesMut::from(&payload[..])));
-                    }
-                }
-                CONTINUATION => {
-                    let Some((pid, end, mut block)) = self.partial.take() else {
-                        return Err(protocol("CONTINUATION without HEADERS"));
-                    };
-                    block.extend_from_slice(&payload);
-                    if block.len() > 1 << 20 {
-                        return Err(protocol("a header block above 1 MiB"));
-                    }
-                    if flags & END_HEADERS != 0 {
-                        let mut fields = Fields::default();
-                        self.decoder
-                            .decode(&block, &mut fields)
-                            .map_err(|e| protocol(e.to_string()))?;
-                        events.push(Event::Headers {
-                            id: pid,
-                            fields,
-                            end,
-                        });
-                    } else {
-                        self.partial = Some((pid, end, block));
-                    }
-                }
-                RST_STREAM => {
-                    if payload.len() != 4 {
-                        return Err(protocol("RST_STREAM of the wrong size"));
-                    }
-                    events.push(Event::Reset {
-                        id,
-                        reason: payload.get_u32(),
-                    });
-                }
-                SETTINGS => {
-                    if flags & ACK != 0 {
-                        continue;
-                    }
-                    if !payload.len().is_multiple_of(6) {
-                        return Err(protocol("SETTINGS of the wrong size"));
-                    }
-                    let mut pairs = Vec::new();
-                    while payload.has_remaining() {
-                        pairs.push((payload.get_u16(), payload.get_u32()));
-                    }
-                    events.push(Event::Settings(pairs));
-                }
-                PING => {
-                    if payload.len() != 8 {
-                        return Err(protocol("PING of the wrong size"));
-                    }
-                    if flags & ACK == 0 {
-                        let mut p = [0u8; 8];
-                        p.copy_from_slice(&payload);
-                        events.push(Event::Ping(p));
-                    }
-                }
-                GOAWAY => {
-                    if payload.len() < 8 {
-                        return Err(protocol("short GOAWAY"));
-                    }
-                    let last = payload.get_u32() & 0x7fff_ffff;
-                    let reason = payload.get_u32();
-                    let debug = String::from_utf8_lossy(&payload)
-                        .chars()
-                        .take(200)
-                        .collect();
-                    events.push(Event::GoAway {
-                        last,
-                        reason,
-                        debug,
-                    });
-                }
-                WINDOW_UPDATE => {
-                    if payload.len() != 4 {
-                        return Err(protocol("WINDOW_UPDATE of the wrong size"));
-                    }
-                    events.push(Event::Window {
-                        id,
-                        increment: payload.get_u32() & 0x7fff_ffff,
-                    });
-                }
-                PUSH_PROMISE => return Err(protocol("PUSH_PROMISE although push is off")),
-                PRIORITY => {}
-                _ => {} // Unknown frame types are ignored (RFC 9113, 4.1).
-            }
+                    grpc::Event::End => {}
+                })
+                .map_err(|e| CallError::new(Code::Internal, e.to_string()))
+        })
+        .await?;
+        if let Some(m) = whole {
+            return Ok(m);
         }
-        Ok(())
-    }
-}
-
-fn strip_padding(mut p: Bytes) -> Result<Bytes, CallError> {
-    let Some(&pad) = p.first() else {
-        return Err(protocol("padded frame without padding length"));
-    };
-    let pad = usize::from(pad);
-    if pad + 1 > p.len() {
-        return Err(protocol("padding longer than the frame"));
-    }
-    p.advance(1);
-    p.truncate(p.len() - pad);
-    Ok(p)
-}
-
-impl Shared {
-    /// Applies parsed frames; collects the wakers to call after unlocking.
-    fn apply(&self, events: &mut Vec<Event>, wakers: &mut Vec<Waker>) -> Result<(), CallError> {
-        let mut inner = self.lock();
-        let inner = &mut *inner;
-        for ev in events.drain(..) {
-            match ev {
-                Event::Data {
-                    id,
-                    payload,
-                    flow,
-                    end,
-                } => match inner.streams.get_mut(&id) {
-                    Some(s) if s.end.is_none() => {
-                        if !payload.is_empty() {
-                            s.data.push_back(payload);
-                        }
-                        s.queued += flow;
-                        if end {
-                            let r = s.outcome();
-                            s.finish(r);
-                        }
-                        if let Some(w) = s.waker.take() {
-                            wakers.push(w);
-                        }
-                    }
-                    // A stream we reset: give the bytes back at once.
-                    _ => inner.conn_consumed += flow,
-                },
-                Event::Headers { id, fields, end } => {
-                    if let Some(s) = inner.streams.get_mut(&id) {
-                        if s.headers.is_none() {
-                            if fields.status.is_some_and(|c| (100..200).contains(&c)) {
-                                continue;
-                            }
-                            s.headers = Some(fields);
-                        } else {
-                            s.trailers = Some(fields);
-                        }
-                        if end {
-                            let r = s.outcome();
-                            s.finish(r);
-                            if let Some(w) = s.waker.take() {
-                                wakers.push(w);
-                            }
-                        }
-                    }
-                }
-                Event::Reset { id, reason } => {
-                    if let Some(s) = inner.streams.get_mut(&id) {
-                        let (code, name) = error_code_of(reason);
-                        s.finish(Err(CallError::new(
-                            code,
-                            format!("stream reset by the server ({name})"),
-                        )));
-                        if let Some(w) = s.waker.take() {
-                            wakers.push(w);
-                        }
-                    }
-                    inner.blocked.retain(|(b, _)| *b != id);
-                }
-                Event::Settings(pairs) => {
-                    for (k, v) in pairs {
-                        match k {
-                            0x1 => inner
-                                .encoder
-                                .set_max((v as usize).min(hpack::DEFAULT_TABLE_SIZE)),
-                            0x3 => {
-                                inner.max_streams = v as usize;
-                                // More room: wake everyone waiting.
-                                wakers.extend(inner.slot_waiters.drain(..));
-                            }
-                            0x4 => {
-                                if v > 0x7fff_ffff {
-                                    return Err(protocol("initial window above 2^31-1"));
-                                }
-                                let delta = i64::from(v) - inner.peer_initial_window;
-                                inner.peer_initial_window = i64::from(v);
-                                for s in inner.streams.values_mut() {
-                                    s.send_window += delta;
-                                }
-                            }
-                            0x5 => {
-                                if !(16_384..=16_777_215).contains(&v) {
-                                    return Err(protocol("bad SETTINGS_MAX_FRAME_SIZE"));
-                                }
-                                inner.peer_max_frame = v as usize;
-                            }
-                            _ => {}
-                        }
-                    }
-                    frame_header(&mut inner.out, 0, SETTINGS, ACK, 0);
-                    self.unblock(inner);
-                }
-                Event::Ping(p) => {
-                    frame_header(&mut inner.out, 8, PING, ACK, 0);
-                    inner.out.put_slice(&p);
-                }
-                Event::GoAway {
-                    last,
-                    reason,
-                    debug,
-                } => {
-                    let (code, name) = error_code_of(reason);
-                    inner.draining = Some(last);
-                    let msg = format!(
-                        "the server is closing the connection (GOAWAY {name}{}{debug})",
-                        if debug.is_empty() { "" } else { ": " }
-                    );
-                    for (id, s) in inner.streams.iter_mut() {
-                        if *id > last {
-                            s.finish(Err(CallError::new(Code::Unavailable, msg.clone())));
-                            if let Some(w) = s.waker.take() {
-                                wakers.push(w);
-                            }
-                        }
-                    }
-                    if reason != 0 {
-                        tracing::debug!("{}: {msg} ({code:?})", self.label);
-                    }
-                    wakers.extend(inner.slot_waiters.drain(..));
-                }
-                Event::Window { id, increment } => {
-                    if id == 0 {
-                        inner.conn_send_window += i64::from(increment);
-                    } else if let Some(s) = inner.streams.get_mut(&id) {
-                        s.send_window += i64::from(increment);
-                    }
-                    self.unblock(inner);
-                }
-            }
+        walker
+            .finish()
+            .map_err(|e| CallError::new(Code::Internal, e.to_string()))?;
+        if messages != 1 {
+            return Err(CallError::new(
+                Code::Internal,
+                format!("a unary response carried {messages} messages"),
+            ));
         }
-        Ok(())
-    }
-
-    fn unblock(&self, inner: &mut Inner) {
-        let mut waiting = std::mem::take(&mut inner.blocked);
-        while let Some((id, data)) = waiting.pop_front() {
-            let Some(mut s) = inner.streams.remove(&id) else {
-                continue;
-            };
-            Self::send_data(inner, &mut s, id, data);
-            inner.streams.insert(id, s);
-            if !inner.blocked.is_empty() {
-                // Still blocked: keep the order.
-                inner.blocked.extend(waiting);
-                break;
-            }
-        }
-    }
-
-    /// Fails every stream (the connection is dead).
-    fn fail_all(&self, error: CallError) {
-        let mut wakers = Vec::new();
-        {
-            let mut inner = self.lock();
-            inner.error = Some(error.clone());
-            for s in inner.streams.values_mut() {
-                s.finish(Err(error.clone()));
-                if let Some(w) = s.waker.take() {
-                    wakers.push(w);
-                }
-            }
-            wakers.extend(inner.slot_waiters.drain(..));
-        }
-        for w in wakers {
-            w.wake();
-        }
-    }
-}
-
-/// Starts a connection over `io`: sends the preface and SETTINGS, returns
-/// the shared state and the driver future (to spawn).
-pub(crate) fn start<T>(
-    io: T,
-    headers: Arc<RequestHeaders>,
-    settings: H2Settings,
-    label: String,
-) -> (Arc<Shared>, impl std::future::Future<Output = ()> + Send)
-where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let mut out = BytesMut::with_capacity(64 * 1024);
-    out.put_slice(PREFACE);
-    frame_header(&mut out, 18, SETTINGS, 0, 0);
-    out.put_u16(0x2); // ENABLE_PUSH
-    out.put_u32(0);
-    out.put_u16(0x4); // INITIAL_WINDOW_SIZE
-    out.put_u32(settings.stream_window);
-    out.put_u16(0x5); // MAX_FRAME_SIZE
-    out.put_u32(settings.max_frame_size);
-    if i64::from(settings.connection_window) > DEFAULT_WINDOW {
-        frame_header(&mut out, 4, WINDOW_UPDATE, 0, 0);
-        out.put_u32((i64::from(settings.connection_window) - DEFAULT_WINDOW) as u32);
-    }
-    let shared = Arc::new(Shared {
-        inner: Mutex::new(Inner {
-            out,
-            streams: IdMap::default(),
-            next_id: 1,
-            max_streams: usize::MAX,
-            slot_waiters: VecDeque::new(),
-            conn_send_window: DEFAULT_WINDOW,
-            peer_initial_window: DEFAULT_WINDOW,
-            peer_max_frame: DEFAULT_MAX_FRAME,
-            blocked: VecDeque::new(),
-            conn_consumed: 0,
-            encoder: Encoder::default(),
-            error: None,
-            draining: None,
-            closing: false,
-            driver: None,
-            driver_woken: true,
-        }),
-        headers,
-        settings,
-        label,
-    });
-    let driver = drive(Arc::clone(&shared), io);
-    (shared, driver)
-}
-
-/// Rounds of reading and writing before the driver yields to other tasks.
-const BUDGET: usize = 32;
-/// The read buffer grows by this much when less than [`READ_MIN`] is free
-/// (frames are handed out as slices of it, so old chunks stay alive only as
-/// long as their data is queued).
-const READ_CHUNK: usize = 256 * 1024;
-const READ_MIN: usize = 32 * 1024;
-
-async fn drive<T>(shared: Arc<Shared>, mut io: T)
-where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut wbuf = BytesMut::new();
-    let mut reader = Reader::default();
-    let mut events = Vec::new();
-    let mut wakers = Vec::new();
-    let mut flushing = false;
-    let max_frame = shared.settings.max_frame_size as usize;
-    let result: Result<(), CallError> = std::future::poll_fn(|cx| {
-        for _ in 0..BUDGET {
-            let mut progress = false;
-            // Write whatever callers queued.
-            if wbuf.is_empty() {
-                let mut inner = shared.lock();
-                if inner.closing && inner.streams.is_empty() {
-                    return Poll::Ready(Ok(()));
-                }
-                if inner.draining.is_some() && inner.streams.is_empty() {
-                    return Poll::Ready(Err(CallError::new(
-                        Code::Unavailable,
-                        "the server closed the connection (GOAWAY)",
-                    )));
-                }
-                std::mem::swap(&mut wbuf, &mut inner.out);
-                inner.driver_woken = false;
-                match &inner.driver {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => inner.driver = Some(cx.waker().clone()),
-                }
-            }
-            while !wbuf.is_empty() {
-                match Pin::new(&mut io).poll_write(cx, &wbuf) {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(CallError::new(
-                            Code::Unavailable,
-                            "the connection closed",
-                        )));
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        wbuf.advance(n);
-                        flushing = true;
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => {
-                        return Poll::Ready(Err(CallError::new(
-                            Code::Unavailable,
-                            format!("write: {e}"),
-                        )));
-                    }
-                    Poll::Pending => break,
-                }
-            }
-            if flushing && wbuf.is_empty() {
-                match Pin::new(&mut io).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => flushing = false,
-                    Poll::Ready(Err(e)) => {
-                        return Poll::Ready(Err(CallError::new(
-                            Code::Unavailable,
-                            format!("flush: {e}"),
-                        )));
-                    }
-                    Poll::Pending => {}
-                }
-            }
-            // Read whatever arrived.
-            if rbuf.capacity() - rbuf.len() < READ_MIN {
-                rbuf.reserve(READ_CHUNK);
-            }
-            match tokio_util::io::poll_read_buf(Pin::new(&mut io), cx, &mut rbuf) {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(CallError::new(
-                        Code::Unavailable,
-                        "the server closed the connection",
-                    )));
-                }
-                Poll::Ready(Ok(_)) => {
-                    progress = true;
-                    if let Err(e) = reader.parse(&mut rbuf, max_frame, &mut events) {
-                        return Poll::Ready(Err(e));
-                    }
-                    if !events.is_empty() {
-                        if let Err(e) = shared.apply(&mut events, &mut wakers) {
-                            return Poll::Ready(Err(e));
-                        }
-                        for w in wakers.drain(..) {
-                            w.wake();
-                        }
-                    }
-                }
-                Poll::Ready(Err(e)) => {
-                    return Poll::Ready(Err(CallError::new(
-                        Code::Unavailable,
-                        format!("read: {e}"),
-                    )));
-                }
-                Poll::Pending => {}
-            }
-            if !progress {
-                // Re-check the queue once more: a caller may have added to
-                // it after we took it (it found `driver_woken` set).
-                let inner = shared.lock();
-                if inner.out.is_empty() && !(inner.closing && inner.streams.is_empty()) {
-                    return Poll::Pending;
-                }
-            }
-        }
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await;
-    let error = match result {
-        Ok(()) => CallError::new(Code::Unavailable, "the connection was closed"),
-        Err(e) => e,
-    };
-    // Best effort: tell the server, then fail what is left.
-    let mut bye = BytesMut::new();
-    frame_header(&mut bye, 8, GOAWAY, 0, 0);
-    bye.put_u32(0);
-    bye.put_u32(0);
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(100), async {
-        use tokio::io::AsyncWriteExt;
-        let _ = io.write_all(&bye).await;
-        let _ = io.shutdown().await;
-    })
-    .await;
-    shared.fail_all(error);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frames(bytes: &[u8]) -> Vec<Event> {
-        let mut r = Reader::default();
-        let mut buf = BytesMut::from(bytes);
-        let mut events = Vec::new();
-        r.parse(&mut buf, 16_384, &mut events).unwrap();
-        events
-    }
-
-    #[test]
-    fn frames_split_across_reads_wait_for_the_rest() {
-        let mut out = BytesMut::new();
-        frame_header(&mut out, 4, DATA, END_STREAM, 3);
-        out.put_slice(b"abcd");
-        let mut r = Reader::default();
-        let mut buf = BytesMut::from(&out[..7]);
-        let mut events = Vec::new();
-        r.parse(&mut buf, 16_384, &mut events).unwrap();
-        assert!(events.is_empty());
-        buf.extend_from_slice(&out[7..]);
-        r.parse(&mut buf, 16_384, &mut events).unwrap();
-        assert!(matches!(
-            &events[..],
-            [Event::Data {
-                id: 3,
-                end: true,
-                flow: 4,
-                ..
-            }]
-        ));
-    }
-
-    #[test]
-    fn padding_is_stripped_and_counted() {
-        let mut out = BytesMut::new();
-        frame_header(&mut out, 6, DATA, PADDED, 1);
-        out.put_u8(2);
-        out.put_slice(b"xyz");
-        out.put_slice(&[0, 0]);
-        match &frames(&out)[..] {
-            [Event::Data { payload, flow, .. }] => {
-                assert_eq!((&payload[..], *flow), (&b"xyz"[..], 6))
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn control_frames_parse() {
-        let mut out = BytesMut::new();
-        frame_header(&mut out, 6, SETTINGS, 0, 0);
-        out.put_u16(3);
-        out.put_u32(100);
-        frame_header(&mut out, 8, PING, 0, 0);
-        out.put_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
-        frame_header(&mut out, 8, GOAWAY, 0, 0);
-        out.put_u32(7);
-        out.put_u32(0);
-        frame_header(&mut out, 4, RST_STREAM, 0, 5);
-        out.put_u32(8);
-        frame_header(&mut out, 4, WINDOW_UPDATE, 0, 0);
-        out.put_u32(1000);
-        let ev = frames(&out);
-        assert!(matches!(&ev[0], Event::Settings(p) if p == &[(3, 100)]));
-        assert!(matches!(&ev[1], Event::Ping(p) if p[7] == 8));
-        assert!(matches!(
-            &ev[2],
-            Event::GoAway {
-                last: 7,
-                reason: 0,
-                ..
-            }
-        ));
-        assert!(matches!(&ev[3], Event::Reset { id: 5, reason: 8 }));
-        assert!(matches!(
-            &ev[4],
-            Event::Window {
-                id: 0,
-                increment: 1000
-            }
-        ));
-    }
-
-    #[test]
-    fn oversized_and_interrupted_frames_are_errors() {
-        let mut out = BytesMut::new();
-        frame_header(&mut out, 20_000, DATA, 0, 1);
-        let mut buf = out.clone();
-        assert!(
-            Reader::default()
-                .parse(&mut buf, 16_384, &mut Vec::new())
-                .is_err()
-        );
-        let mut out = BytesMut::new();
-        frame_header(&mut out, 1, HEADERS, 0, 1);
-        out.put_u8(0x88);
-        frame_header(&mut out, 0, DATA, 0, 1);
-        let mut buf = out.clone();
-        assert!(
-            Reader::default()
-                .parse(&mut buf, 16_384, &mut Vec::new())
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn outcomes_follow_grpc_rules() {
-        let ok = Fields {
-            status: Some(200),
-            ..Default::default()
-        };
-        let mut s = Stream {
-            headers: Some(ok.clone()),
-            trailers: Some(Fields {
-                grpc_status: Some(5),
-                grpc_message: Some(b"no%20such%20job".to_vec()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(
-            s.outcome(),
-            Err(CallError::new(Code::NotFound, "no such job"))
-        );
-        s.trailers = None;
-        assert_eq!(
-            s.outcome().unwrap_err().code,
-            Code::Internal,
-            "no grpc-status"
-        );
-        s.headers = Some(Fields {
-            status: Some(503),
-            ..Default::default()
-        });
-        assert_eq!(s.outcome().unwrap_err().code, Code::Unavailable);
+        Ok(message.freeze())
     }
 }

@@ -9,7 +9,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-use super::EndpointError;
+use super::error::EndpointError;
 
 /// A ready TLS connector and the name verified in the server certificate.
 #[derive(Clone)]

@@ -1,0 +1,74 @@
+//! The embedded `joblet-mock` that a run without targets loads: started on a
+//! runtime of its own before the run, shut down after it. It needs the
+//! `embedded` cargo feature (on by default); without it there is no
+//! embedded mock, and [`super::config`] refuses a run without targets.
+
+#[cfg(feature = "embedded")]
+use std::time::Duration;
+
+use super::config::RunError;
+
+/// A running embedded mock.
+#[cfg(feature = "embedded")]
+#[derive(Debug)]
+pub(super) struct Embedded {
+    runtime: tokio::runtime::Runtime,
+    mock: Option<joblet_mock::RunningMock>,
+}
+
+#[cfg(feature = "embedded")]
+impl Embedded {
+    /// Starts a mock with the default settings.
+    pub(super) fn start() -> Result<Self, RunError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("embedded-mock")
+            .enable_all()
+            .build()
+            .map_err(|e| RunError::Io("embedded mock runtime".into(), e))?;
+        let mock = runtime
+            .block_on(joblet_mock::MockServer::builder().start())
+            .map_err(|e| RunError::Mock(e.to_string()))?;
+        Ok(Self {
+            runtime,
+            mock: Some(mock),
+        })
+    }
+
+    /// `HOST:PORT` of the mock.
+    pub(super) fn addr(&self) -> String {
+        self.mock
+            .as_ref()
+            .map(|m| m.addr().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Shuts the mock and its runtime down.
+    pub(super) fn stop(mut self) {
+        if let Some(mock) = self.mock.take() {
+            let _ = self.runtime.block_on(mock.shutdown());
+        }
+        self.runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+/// Built without the `embedded` feature: no embedded mock can exist.
+#[cfg(not(feature = "embedded"))]
+#[derive(Debug)]
+pub(super) enum Embedded {}
+
+#[cfg(not(feature = "embedded"))]
+impl Embedded {
+    /// Fails: a run needs a target ([`super::config`] says so before this).
+    pub(super) fn start() -> Result<Self, RunError> {
+        Err(RunError::Config(super::config::NO_TARGET.into()))
+    }
+
+    pub(super) fn addr(&self) -> String {
+        match *self {}
+    }
+
+    pub(super) fn stop(self) {
+        match self {}
+    }
+}
