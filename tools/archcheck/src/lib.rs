@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 mod error;
 pub mod graph;
 pub mod layers;
+pub mod links;
 pub mod tree;
 
 pub use error::Error;
