@@ -1,12 +1,14 @@
 """The checked-in sources agree: the control stubs with proto/mock_control.proto
-(and with the copy the wheel installed), the README's example with the file
-CI runs."""
+(and with the copy the wheel installed), the example of the README and of
+docs/python.md with the file CI runs."""
 
 from __future__ import annotations
 
 import importlib.util
 import re
 from pathlib import Path
+
+import pytest
 
 import joblet_mock._proto.mock_control_pb2 as installed_pb2
 
@@ -49,11 +51,13 @@ def test_a_changed_proto_is_caught(tmp_path, monkeypatch):
     assert any("mock_control_pb2.py" in d for d in diffs), diffs
 
 
-def test_readme_example_is_the_file_ci_runs():
-    readme = (REPO_ROOT / "README.md").read_text()
+@pytest.mark.parametrize("page", ["README.md", "docs/python.md"])
+def test_readme_example_is_the_file_ci_runs(page):
+    # The README shows the example, and so does the Python page of the manual.
+    readme = (REPO_ROOT / page).read_text()
     example = (PYTHON_DIR / "examples" / "test_readme_example.py").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     matching = [b for b in blocks if "def test_nightly_report" in b]
-    assert len(matching) == 1, "README.md must show python/examples/test_readme_example.py once"
-    assert matching[0] == example, "README.md's example differs from python/examples/test_readme_example.py"
+    assert len(matching) == 1, f"{page} must show python/examples/test_readme_example.py once"
+    assert matching[0] == example, f"{page}'s example differs from python/examples/test_readme_example.py"
     assert len(example.splitlines()) <= 16

@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod clock;
 mod control;
+mod docs;
 mod e2e;
 mod faults;
 mod jobs;
@@ -17,6 +18,10 @@ mod monitoring;
 mod mutants;
 mod networks;
 mod quirks;
+// Shown verbatim in README.md and docs/mock-server.md (checked by `docs`), so
+// kept as written there.
+#[rustfmt::skip]
+mod readme_example;
 mod reflection;
 mod runtimes;
 mod scenarios;

@@ -13,6 +13,10 @@
 //! `only` line allows. `cargo test -p joblet-archcheck` runs the check on the
 //! workspace; `cargo run -p joblet-archcheck -- --graph mock-server` prints a
 //! package's file graph.
+//!
+//! [`links`] checks the documentation: every relative link and `#anchor` of
+//! the repository's Markdown files resolves (`tests/it/docs.rs` runs it on the
+//! repository).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,6 +24,7 @@ use std::path::{Path, PathBuf};
 mod error;
 pub mod graph;
 pub mod layers;
+pub mod links;
 pub mod tree;
 
 pub use error::Error;

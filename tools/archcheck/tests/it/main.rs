@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+mod docs;
+
 use joblet_archcheck::{Finding, check};
 
 /// Writes `files` (path, text) under a new temporary directory.
