@@ -2,16 +2,20 @@
 //!
 //! The shared foundation of the Joblet testing toolkit. Every tool in the
 //! workspace (the mock server `joblet-mock`, the conformance suite and the load
-//! generator) speaks the Joblet v1 wire contract through this crate.
+//! generator) speaks the Joblet wire contracts through this crate: v1.0.6
+//! (joblet-sdk-python 1.x) and v2.5.9 (joblet-sdk-python 2.x, Joblet servers
+//! v5.0.2 and later).
 //!
 //! # Layout
 //!
 //! - [`pb`]: the prost messages and tonic clients and servers generated at build
-//!   time from `proto/joblet.proto` (our own file, proven wire-identical to the
-//!   published SDK's contract by `tests/wire_contract.rs`). Lint allowances live
-//!   on that module only.
-//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptor set of the contract, for
-//!   server reflection and for comparing contracts.
+//!   time from our own proto files, proven wire-identical to the published
+//!   SDKs' contracts by `tests/wire_contract.rs`: [`pb::v1`] from
+//!   `proto/joblet.proto` (also re-exported as `pb::X`) and [`pb::v2`] from
+//!   `proto/v2/joblet.proto`. Lint allowances live on that module only.
+//! - [`FILE_DESCRIPTOR_SET`] and [`FILE_DESCRIPTOR_SET_V2`]: the encoded
+//!   descriptor sets of the two contracts, for server reflection and for
+//!   comparing contracts.
 //! - [`control`] and [`CONTROL_DESCRIPTOR_SET`]: the generated code and
 //!   descriptor set of the mock's own control API (`proto/mock_control.proto`,
 //!   package `jobletmock.v1`), kept apart from the contract.
@@ -50,9 +54,15 @@ pub use error::{Error, error_chain};
 pub use signal::ShutdownSignal;
 pub use target::{Target, Tls, TlsFiles, TlsPem};
 
-/// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`).
+/// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`,
+/// contract v1.0.6, the code in [`pb::v1`]).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/joblet_descriptor.bin"));
+
+/// The encoded `FileDescriptorSet` of `proto/v2/joblet.proto` (package
+/// `joblet`, contract v2.5.9, the code in [`pb::v2`]).
+pub const FILE_DESCRIPTOR_SET_V2: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_v2_descriptor.bin"));
 
 /// The encoded `FileDescriptorSet` of `proto/mock_control.proto` (package
 /// `jobletmock.v1`, the mock's control API), for reflection.

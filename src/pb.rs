@@ -1,6 +1,15 @@
-//! Generated code for the `joblet` protobuf package (messages, clients, servers).
+//! Generated code for the `joblet` protobuf package (messages, clients,
+//! servers), one module per wire contract:
 //!
-//! Everything else in the workspace imports these types as `joblet_testkit::pb::…`.
+//! - [`v1`]: contract v1.0.6 (`proto/joblet.proto`, joblet-sdk-python 1.x).
+//!   Re-exported here, so `joblet_testkit::pb::X` is the v1 `X`; the rest of
+//!   the workspace imports it that way.
+//! - [`v2`]: contract v2.5.9 (`proto/v2/joblet.proto`, joblet-sdk-python 2.x,
+//!   Joblet servers v5.0.2 and later).
+//!
+//! Both contracts use the same package name, so they are compiled separately;
+//! their descriptor sets are [`crate::FILE_DESCRIPTOR_SET`] and
+//! [`crate::FILE_DESCRIPTOR_SET_V2`].
 
 #[allow(
     missing_docs,
@@ -11,7 +20,16 @@
     rust_2018_idioms
 )]
 mod generated {
-    tonic::include_proto!("joblet");
+    /// Contract v1.0.6 (`proto/joblet.proto`).
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/v1/joblet.rs"));
+    }
+
+    /// Contract v2.5.9 (`proto/v2/joblet.proto`).
+    pub mod v2 {
+        include!(concat!(env!("OUT_DIR"), "/v2/joblet.rs"));
+    }
 }
 
-pub use generated::*;
+pub use generated::v1::*;
+pub use generated::{v1, v2};
