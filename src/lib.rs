@@ -15,7 +15,8 @@
 //!   `proto/v2/joblet.proto`. Lint allowances live on that module only.
 //! - [`FILE_DESCRIPTOR_SET`] and [`FILE_DESCRIPTOR_SET_V2`]: the encoded
 //!   descriptor sets of the two contracts, for server reflection and for
-//!   comparing contracts.
+//!   comparing contracts; [`FILE_DESCRIPTOR_SET_UNION`] of [`pb::union`], both
+//!   in one (a server answering either contract's clients).
 //! - [`control`] and [`CONTROL_DESCRIPTOR_SET`]: the generated code and
 //!   descriptor set of the mock's own control API (`proto/mock_control.proto`,
 //!   package `jobletmock.v1`), kept apart from the contract.
@@ -63,6 +64,12 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// `joblet`, contract v2.5.9, the code in [`pb::v2`]).
 pub const FILE_DESCRIPTOR_SET_V2: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/joblet_v2_descriptor.bin"));
+
+/// The encoded `FileDescriptorSet` of [`pb::union`]: both contracts in one
+/// package `joblet` (v1 names, v2 additions), as a server that answers
+/// clients of either contract describes itself to reflection.
+pub const FILE_DESCRIPTOR_SET_UNION: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_union_descriptor.bin"));
 
 /// The encoded `FileDescriptorSet` of `proto/mock_control.proto` (package
 /// `jobletmock.v1`, the mock's control API), for reflection.

@@ -6,6 +6,10 @@
 //!   the workspace imports it that way.
 //! - [`v2`]: contract v2.5.9 (`proto/v2/joblet.proto`, joblet-sdk-python 2.x,
 //!   Joblet servers v5.0.2 and later).
+//! - [`union`]: both at once, for a server that answers clients of either
+//!   contract on the same port: every message the two contracts exchange on
+//!   the same method path is one message under its v1 name with the fields of
+//!   both; v2-only messages and methods are added as they are.
 //!
 //! Both contracts use the same package name, so they are compiled separately;
 //! their descriptor sets are [`crate::FILE_DESCRIPTOR_SET`] and
@@ -29,7 +33,13 @@ mod generated {
     pub mod v2 {
         include!(concat!(env!("OUT_DIR"), "/v2/joblet.rs"));
     }
+
+    /// Both contracts at once (`build/union.rs`), for a server that answers
+    /// clients of either on the same port.
+    pub mod union {
+        include!(concat!(env!("OUT_DIR"), "/union/joblet.rs"));
+    }
 }
 
 pub use generated::v1::*;
-pub use generated::{v1, v2};
+pub use generated::{union, v1, v2};

@@ -578,3 +578,111 @@ fn method_paths_of_both_contracts() {
         assert_eq!((c1, s1), (c2, s2), "{path} streams differently");
     }
 }
+
+// ---- The union a server answers both with ----
+
+/// Every field of `small` (recursively through message-typed fields) is in
+/// `big` with the same number, type and label: a client of `small`'s contract
+/// decodes what a server of `big` sends, and the reverse. The missing ones,
+/// one line each.
+fn missing_in(
+    small_file: &FileDescriptorProto,
+    small: &str,
+    big_file: &FileDescriptorProto,
+    big: &str,
+    seen: &mut BTreeSet<(String, String)>,
+    out: &mut Vec<String>,
+) {
+    if !seen.insert((small.to_owned(), big.to_owned())) {
+        return;
+    }
+    let (ms, mb) = (messages(small_file), messages(big_file));
+    let (Some(s), Some(b)) = (ms.get(small), mb.get(big)) else {
+        out.push(format!("{big}: no such message for {small}"));
+        return;
+    };
+    for f in &s.field {
+        match b.field.iter().find(|g| g.number() == f.number()) {
+            None => out.push(format!(
+                "{big}: no field {} ({small}.{})",
+                f.number(),
+                f.name()
+            )),
+            Some(g) if wire_meaning(g) != wire_meaning(f) => out.push(format!(
+                "{big}.{}: {:?} where {small}.{} is {:?}",
+                g.name(),
+                wire_meaning(g),
+                f.name(),
+                wire_meaning(f)
+            )),
+            Some(g) => {
+                if !f.type_name().is_empty() {
+                    missing_in(
+                        small_file,
+                        f.type_name(),
+                        big_file,
+                        g.type_name(),
+                        seen,
+                        out,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_union_answers_every_method_of_both_contracts() {
+    let union = joblet_file(joblet_testkit::FILE_DESCRIPTOR_SET_UNION, "the union");
+    let all = methods(&union);
+    assert_eq!(all.len(), 35, "the union serves 35 method paths");
+    let mut problems = Vec::new();
+    for contract in [V1, V2] {
+        let file = contract.reference();
+        for (path, (input, output, cs, ss)) in methods(&file) {
+            let Some((u_in, u_out, u_cs, u_ss)) = all.get(&path) else {
+                problems.push(format!("{path} ({}) is not in the union", contract.name));
+                continue;
+            };
+            if (cs, ss) != (*u_cs, *u_ss) {
+                problems.push(format!(
+                    "{path}: streaming flags differ from {}",
+                    contract.name
+                ));
+            }
+            let mut seen = BTreeSet::new();
+            missing_in(&file, &input, &union, u_in, &mut seen, &mut problems);
+            missing_in(&file, &output, &union, u_out, &mut seen, &mut problems);
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the union misses:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn a_union_message_decodes_both_contracts_messages() {
+    use joblet_testkit::pb::{union, v1, v2};
+    // A v2 client's RunJob request keeps its timeout through the union.
+    let v2_request = v2::RunJobRequest {
+        command: "sleep".into(),
+        timeout: "30s".into(),
+        ..Default::default()
+    };
+    let u = union::RunJobRequest::decode(v2_request.encode_to_vec().as_slice()).unwrap();
+    assert_eq!((u.command.as_str(), u.timeout.as_str()), ("sleep", "30s"));
+    // A union status answer reads as each contract's own.
+    let status = union::GetJobStatusRes {
+        uuid: "u".into(),
+        name: "v1-only".into(),
+        timeout: "30s".into(),
+        ..Default::default()
+    };
+    let bytes = status.encode_to_vec();
+    let one = v1::GetJobStatusRes::decode(bytes.as_slice()).unwrap();
+    let two = v2::GetJobStatusResponse::decode(bytes.as_slice()).unwrap();
+    assert_eq!((one.uuid.as_str(), one.name.as_str()), ("u", "v1-only"));
+    assert_eq!((two.uuid.as_str(), two.timeout.as_str()), ("u", "30s"));
+}
