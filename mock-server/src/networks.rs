@@ -5,7 +5,7 @@
 //! `jobCount` is what the job engine keeps in
 //! [`State::running_on_network`](crate::state::State::running_on_network).
 
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 
 use crate::behaviour::{Mutant, Quirk};
 use crate::error::{Error, Result};

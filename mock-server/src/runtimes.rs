@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use joblet_testkit::pb;
-use joblet_testkit::pb::runtime_installation_chunk::ChunkType;
+use joblet_testkit::pb::union as pb;
+use joblet_testkit::pb::union::runtime_installation_chunk::ChunkType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 

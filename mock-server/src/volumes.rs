@@ -4,7 +4,7 @@
 //! engine keeps in
 //! [`State::running_with_volume`](crate::state::State::running_with_volume).
 
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 
 use crate::behaviour::{Mutant, Quirk};
 use crate::error::{Error, Result};

@@ -1,7 +1,7 @@
 //! StopJob, CancelJob, DeleteJob and DeleteAllJobs: what each may act on
 //! (JOB-STOP-*, JOB-CANCEL-*, JOB-DEL-*, JOB-DELALL-1) and what it leaves.
 
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 
 use super::lifecycle::finish_locked;
 use crate::behaviour::{Mutant, Quirk};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 
 use super::request::{
     Accepted, check_resources, exec_context, skipped_by_mutant, validate_request,

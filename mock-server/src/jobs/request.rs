@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 
 use crate::behaviour::{Mutant, Quirk};
 use crate::catalogue;

@@ -1,7 +1,7 @@
 //! GetJobStatus and ListJobs: a job record as the wire shows it, secrets
 //! masked (ALL-6), times in RFC 3339 (ALL-3), statuses upper case (ALL-1).
 
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 
 use super::request::MASK;
 use crate::behaviour::{Mutant, Quirk};
@@ -83,6 +83,7 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
         gpu_count: s.gpu_count,
         gpu_memory_mb: s.gpu_memory_mb,
         node_id: shared.config.node_id.clone(),
+        timeout: String::new(),
     })
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 
 use super::host::{HostFacts, go_arch};
 use super::num::{GIB, MIB, Rng, fnv1a, mix, pct, sat_i32, sat_i64};

@@ -1,7 +1,7 @@
 //! `joblet.JobService`: jobs and workflows.
 
-use joblet_testkit::pb;
-use joblet_testkit::pb::job_service_server::JobService;
+use joblet_testkit::pb::union as pb;
+use joblet_testkit::pb::union::job_service_server::JobService;
 use tonic::{Request, Response, Status};
 
 use super::{BoxStream, Gate};
@@ -128,6 +128,58 @@ impl JobService for JobSvc {
                 // JOB-LOGS-1 mutant: the last chunk is dropped.
                 let log = drop_last_if(s.mutant(Mutant::LogsDropLastChunk), log);
                 Ok(futures::StreamExt::chain(log, tail))
+            })
+            .await
+    }
+
+    type StreamJobMetricsStream = BoxStream<pb::JobMetricsEvent>;
+
+    async fn stream_job_metrics(
+        &self,
+        request: Request<pb::StreamJobMetricsRequest>,
+    ) -> Result<Response<Self::StreamJobMetricsStream>, Status> {
+        self.gate
+            .stream(method!("StreamJobMetrics"), request, |_, _| async move {
+                Err::<futures::stream::Empty<_>, _>(super::not_built("StreamJobMetrics", "job metrics"))
+            })
+            .await
+    }
+
+    type GetJobMetricsStream = BoxStream<pb::JobMetricsEvent>;
+
+    async fn get_job_metrics(
+        &self,
+        request: Request<pb::GetJobMetricsRequest>,
+    ) -> Result<Response<Self::GetJobMetricsStream>, Status> {
+        self.gate
+            .stream(method!("GetJobMetrics"), request, |_, _| async move {
+                Err::<futures::stream::Empty<_>, _>(super::not_built("GetJobMetrics", "job metrics"))
+            })
+            .await
+    }
+
+    type StreamJobTelematicsStream = BoxStream<pb::TelematicsEvent>;
+
+    async fn stream_job_telematics(
+        &self,
+        request: Request<pb::StreamJobTelematicsRequest>,
+    ) -> Result<Response<Self::StreamJobTelematicsStream>, Status> {
+        self.gate
+            .stream(method!("StreamJobTelematics"), request, |_, _| async move {
+                Err::<futures::stream::Empty<_>, _>(super::not_built("StreamJobTelematics", "job telematics"))
+            })
+            .await
+    }
+
+    type GetJobTelematicsStream = BoxStream<pb::TelematicsEvent>;
+
+    async fn get_job_telematics(
+        &self,
+        request: Request<pb::GetJobTelematicsRequest>,
+    ) -> Result<Response<Self::GetJobTelematicsStream>, Status> {
+        self.gate
+            .stream(method!("GetJobTelematics"), request, |_, _| async move {
+                Err::<futures::stream::Empty<_>, _>(super::not_built("GetJobTelematics", "job telematics"))
             })
             .await
     }

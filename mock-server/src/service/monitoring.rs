@@ -3,8 +3,8 @@
 //! The figures come from [`crate::monitoring`]; this module shapes requests and
 //! paces the stream.
 
-use joblet_testkit::pb;
-use joblet_testkit::pb::monitoring_service_server::MonitoringService;
+use joblet_testkit::pb::union as pb;
+use joblet_testkit::pb::union::monitoring_service_server::MonitoringService;
 use tonic::{Request, Response, Status};
 
 use super::{BoxStream, Gate};

@@ -1,7 +1,7 @@
 //! `joblet.NetworkService`: networks (NET-*), over [`crate::networks`].
 
-use joblet_testkit::pb;
-use joblet_testkit::pb::network_service_server::NetworkService;
+use joblet_testkit::pb::union as pb;
+use joblet_testkit::pb::union::network_service_server::NetworkService;
 use tonic::{Request, Response, Status};
 
 use super::Gate;

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use joblet_testkit::pb;
-use joblet_testkit::pb::runtime_service_server::RuntimeService;
+use joblet_testkit::pb::union as pb;
+use joblet_testkit::pb::union::runtime_service_server::RuntimeService;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -83,6 +83,30 @@ impl RuntimeService for RuntimeSvc {
         self.gate
             .unary(method!("GetRuntimeInfo"), request, |s, r| async move {
                 Ok(runtimes::info(&s, &r.runtime)?)
+            })
+            .await
+    }
+
+    type BuildRuntimeStream = BoxStream<pb::BuildRuntimeProgress>;
+
+    async fn build_runtime(
+        &self,
+        request: Request<pb::BuildRuntimeRequest>,
+    ) -> Result<Response<Self::BuildRuntimeStream>, Status> {
+        self.gate
+            .stream(method!("BuildRuntime"), request, |_, _| async move {
+                Err::<futures::stream::Empty<_>, _>(super::not_built("BuildRuntime", "runtime builds"))
+            })
+            .await
+    }
+
+    async fn validate_runtime_yaml(
+        &self,
+        request: Request<pb::ValidateRuntimeYamlRequest>,
+    ) -> Result<Response<pb::ValidateRuntimeYamlResponse>, Status> {
+        self.gate
+            .unary(method!("ValidateRuntimeYAML"), request, |_, _| async move {
+                Err(super::not_built("ValidateRuntimeYAML", "runtime YAML checks"))
             })
             .await
     }

@@ -1,7 +1,7 @@
 //! `joblet.VolumeService`: volumes (VOL-*), over [`crate::volumes`].
 
-use joblet_testkit::pb;
-use joblet_testkit::pb::volume_service_server::VolumeService;
+use joblet_testkit::pb::union as pb;
+use joblet_testkit::pb::union::volume_service_server::VolumeService;
 use tonic::{Request, Response, Status};
 
 use super::Gate;

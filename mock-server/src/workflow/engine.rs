@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 use uuid::Uuid;
 
 use std::collections::{BTreeSet, HashMap};

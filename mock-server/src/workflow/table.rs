@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use joblet_testkit::pb;
+use joblet_testkit::pb::union as pb;
 use uuid::Uuid;
 
 use super::doc::WorkflowDoc;
