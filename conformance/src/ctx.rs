@@ -21,13 +21,12 @@ use tonic::{Code, Status};
 
 use crate::check::{self, CaseError, CaseResult, fail, show_status};
 use crate::cleanup::{Resource, Tracker};
+use crate::need::Need;
+use crate::status::FINAL;
 
 /// Largest message a client sends or accepts (above the 128 MiB the contract
 /// allows, so the server's limit is what is tested).
 pub const MAX_MESSAGE: usize = 256 << 20;
-
-/// Job statuses after which nothing changes.
-pub const FINAL: &[&str] = &["COMPLETED", "FAILED", "STOPPED", "CANCELED"];
 
 /// Options of a run that cases consult.
 #[derive(Debug, Clone)]
@@ -252,14 +251,14 @@ impl Ctx {
         Ok(self.rec(channel))
     }
 
-    /// JobService as the viewer (the case must need [`crate::case::Need::Viewer`]).
+    /// JobService as the viewer (the case must need [`Need::Viewer`]).
     pub async fn viewer(&self) -> CaseResult<Rec> {
         let t = self
             .env
             .targets
             .viewer
             .clone()
-            .ok_or_else(|| check::skip(crate::case::Need::Viewer.skip_reason()))?;
+            .ok_or_else(|| check::skip(Need::Viewer.skip_reason()))?;
         self.connect(&t, "viewer").await
     }
 
@@ -270,7 +269,7 @@ impl Ctx {
             .targets
             .no_role
             .clone()
-            .ok_or_else(|| check::skip(crate::case::Need::NoRole.skip_reason()))?;
+            .ok_or_else(|| check::skip(Need::NoRole.skip_reason()))?;
         self.connect(&t, "no-role client").await
     }
 

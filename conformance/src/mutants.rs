@@ -9,7 +9,8 @@ use tokio::sync::Semaphore;
 
 use crate::case::Case;
 use crate::embedded::Embedded;
-use crate::runner::{self, RunConfig, Selection, State};
+use crate::outcome::State;
+use crate::runner::{self, RunConfig, Selection};
 
 /// One mutant's row of the kill matrix.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
