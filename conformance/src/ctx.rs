@@ -97,7 +97,12 @@ pub struct Env {
 
 impl Env {
     /// A run's environment over an already connected main channel.
-    pub fn new(targets: Targets, channel: Channel, run_id: String, options: Options) -> Self {
+    pub(crate) fn new(
+        targets: Targets,
+        channel: Channel,
+        run_id: String,
+        options: Options,
+    ) -> Self {
         let cidr_octet = 64
             + (run_id
                 .bytes()
@@ -125,7 +130,7 @@ impl Env {
 }
 
 /// A fresh run ID: 6 characters of `[a-z0-9]`.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
@@ -191,7 +196,7 @@ macro_rules! client {
 
 impl Ctx {
     /// A context for `case` in `env`.
-    pub fn new(env: Arc<Env>, case: &'static str) -> Self {
+    pub(crate) fn new(env: Arc<Env>, case: &'static str) -> Self {
         let rpcs = Arc::new(Mutex::new(BTreeSet::new()));
         let chan = Rec {
             inner: env.channel.clone(),

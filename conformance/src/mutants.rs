@@ -111,7 +111,7 @@ pub async fn run_mutants(
 }
 
 /// Runs the selection against one mutant.
-pub async fn run_mutant(
+pub(crate) async fn run_mutant(
     catalogue: &'static [Case],
     mutant: Mutant,
     config: &MutantsConfig,

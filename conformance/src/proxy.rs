@@ -129,7 +129,7 @@ impl Channels {
 /// The proxy as a tower service: forwards each request to the upstream
 /// channel of the caller's role, recording Joblet calls.
 #[derive(Debug, Clone)]
-pub struct ProxyService {
+pub(crate) struct ProxyService {
     channels: Channels,
     recorder: Arc<Recorder>,
 }
@@ -234,7 +234,7 @@ where
 }
 
 /// Serves the proxy in plaintext (h2c) on `listener`: every client is admin.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     service: ProxyService,
     shutdown: impl Future<Output = ()>,
@@ -250,7 +250,7 @@ pub async fn serve(
 
 /// Serves the proxy over mutual TLS on `listener`: a client's role is the OU
 /// of its certificate.
-pub async fn serve_tls(
+pub(crate) async fn serve_tls(
     listener: TcpListener,
     service: ProxyService,
     tls: ServerTls,

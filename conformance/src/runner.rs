@@ -109,7 +109,11 @@ impl RunConfig {
 }
 
 /// Why `case` cannot run with these targets and options, if it cannot.
-pub fn skip_reason(case: &Case, targets: &Targets, options: &Options) -> Option<&'static str> {
+pub(crate) fn skip_reason(
+    case: &Case,
+    targets: &Targets,
+    options: &Options,
+) -> Option<&'static str> {
     case.needs.iter().copied().find_map(|need| {
         let ok = match need {
             Need::Plaintext => !targets.main.is_tls(),
@@ -272,7 +276,7 @@ async fn run_pass(
 }
 
 /// Runs one case under its deadline, then removes what it created.
-pub async fn run_one(
+pub(crate) async fn run_one(
     case: &Case,
     env: Arc<Env>,
     attempt: u32,
