@@ -238,8 +238,9 @@ impl Evict for Shared {
     }
 }
 
-/// The metadata key that selects a session.
-pub const SESSION_HEADER: &str = "x-joblet-mock-session";
+/// The metadata key that selects a session (`x-joblet-mock-session`), shared
+/// with transcripts and replays through the testkit.
+pub use joblet_testkit::session::SESSION_HEADER;
 
 /// Longest session name accepted.
 pub const MAX_SESSION_NAME: usize = 128;
