@@ -76,22 +76,9 @@ pub mod transcript;
 
 pub use auth::Role;
 pub use code::{code_name, parse_code};
+pub use control::CONTROL_DESCRIPTOR_SET;
 pub use duration::parse_duration;
 pub use error::{Error, error_chain};
+pub use pb::{FILE_DESCRIPTOR_SET, FILE_DESCRIPTOR_SET_V2};
 pub use signal::ShutdownSignal;
 pub use target::{Target, Tls, TlsFiles, TlsPem};
-
-/// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`,
-/// contract v1.0.6, the code in [`pb::v1`]).
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_descriptor.bin"));
-
-/// The encoded `FileDescriptorSet` of `proto/v2/joblet.proto` (package
-/// `joblet`, contract v2.5.9, the code in [`pb::v2`]).
-pub const FILE_DESCRIPTOR_SET_V2: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_v2_descriptor.bin"));
-
-/// The encoded `FileDescriptorSet` of `proto/mock_control.proto` (package
-/// `jobletmock.v1`, the mock's control API), for reflection.
-pub const CONTROL_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/mock_control_descriptor.bin"));

@@ -33,3 +33,13 @@ mod generated {
 
 pub use generated::v1::*;
 pub use generated::{v1, v2};
+
+/// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`,
+/// contract v1.0.6, the code in [`v1`]).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_descriptor.bin"));
+
+/// The encoded `FileDescriptorSet` of `proto/v2/joblet.proto` (package
+/// `joblet`, contract v2.5.9, the code in [`v2`]).
+pub const FILE_DESCRIPTOR_SET_V2: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_v2_descriptor.bin"));

@@ -63,6 +63,7 @@ pub mod journal;
 pub mod logs;
 pub mod monitoring;
 pub mod networks;
+pub mod recorder;
 pub mod runtimes;
 pub mod server;
 pub mod service;
