@@ -23,7 +23,7 @@ use std::future::{Ready, ready};
 use std::task::{Context, Poll};
 
 use futures::future::Either;
-pub use joblet_testkit::auth::{Access, ClientIdentity, JOBLET_RPCS, Role, access, subject_ous};
+pub use joblet_testkit::auth::{ClientIdentity, JOBLET_RPCS, Role};
 use tower::{Layer, Service};
 
 use crate::behaviour::Mutant;
@@ -222,6 +222,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use joblet_testkit::auth::Access;
 
     /// Runs one request through the layer over an inner service that answers OK
     /// with the role it saw; returns (grpc-status, grpc-message).

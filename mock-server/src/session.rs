@@ -276,6 +276,7 @@ impl Node {
         &self.config
     }
 
+    #[doc(hidden)]
     /// The process's memory budget.
     pub fn budget(&self) -> &Arc<Budget> {
         &self.budget
@@ -291,11 +292,13 @@ impl Node {
         self.closing.cancel();
     }
 
+    #[doc(hidden)]
     /// The default session.
     pub fn default_session(&self) -> Arc<Shared> {
         Arc::clone(&self.default.read())
     }
 
+    #[doc(hidden)]
     /// Session `name` ("" or `default`: the default one), created on first use.
     pub fn session(&self, name: &str) -> Result<Arc<Shared>> {
         let name = check_name(name)?;
@@ -323,6 +326,7 @@ impl Node {
         Ok(shared)
     }
 
+    #[doc(hidden)]
     /// An existing session, without creating it.
     pub fn existing(&self, name: &str) -> Option<Arc<Shared>> {
         let name = check_name(name).ok()?;
@@ -332,6 +336,7 @@ impl Node {
         self.sessions.lock().get(name).cloned()
     }
 
+    #[doc(hidden)]
     /// The session a request asks for (its `x-joblet-mock-session` metadata).
     pub fn for_metadata(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Arc<Shared>> {
         match metadata.get(SESSION_HEADER) {
@@ -345,6 +350,7 @@ impl Node {
         }
     }
 
+    #[doc(hidden)]
     /// Every session: the default one first, then by name.
     pub fn sessions(&self) -> Vec<Arc<Shared>> {
         let mut all = vec![self.default_session()];
@@ -459,7 +465,12 @@ mod tests {
             }
         }
         let busy = shared.metrics_sample(0);
-        crate::monitoring::tests::check(&busy, 2, 2, crate::monitoring::host_facts().total_memory);
+        crate::monitoring::tests::check(
+            &busy,
+            2,
+            2,
+            crate::monitoring::host::host_facts().total_memory,
+        );
         assert_eq!(busy.host.node_id, "n-21");
         let p = &busy.processes;
         let mut names: Vec<_> = p.top_by_cpu.iter().map(|x| x.name.as_str()).collect();

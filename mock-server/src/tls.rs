@@ -18,6 +18,6 @@
 //! restarts.
 
 pub use joblet_testkit::tls::{
-    AcceptLoop, ClientCert, GeneratedCerts, SERVER_NAME, ServerTls as MockTls, TlsConn, TlsError,
-    extra_sans, incoming, load_certs, load_key, parse_certs_pem, parse_key_pem,
+    GeneratedCerts, SERVER_NAME, ServerTls as MockTls, TlsError, extra_sans, incoming, load_certs,
+    load_key,
 };

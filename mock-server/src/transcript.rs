@@ -13,16 +13,10 @@
 use std::sync::Arc;
 
 use joblet_testkit::transcript as format;
-pub use joblet_testkit::transcript::{
-    CallCapture, CallStatus, DEFAULT_LOG_LIMIT, FORMAT_VERSION, FrameParser, GrpcMessage, Line,
-    LineSink, LogAccumulator, LogSummary, MAX_RECORDED_REQUEST, MAX_REQUEST_BODY,
-    MAX_STREAM_MESSAGES, RecordService, RecordedBody, Response, SCHEMA, Sha256, TranscriptError,
-    collect_request, compact_options, is_joblet_path, method_descriptor, parse, percent_decode,
-    read, record_response, render, role_of, session_of, sha256_hex,
-};
+pub use joblet_testkit::transcript::RecordService;
 use tower::Layer;
 
-pub use crate::recorder::{Recorder, RecorderOptions};
+pub use crate::recorder::Recorder;
 
 /// Tower layer recording every Joblet call through the mock's server into a
 /// [`Recorder`] (the testkit's
@@ -48,10 +42,14 @@ impl<S> Layer<S> for RecordLayer {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use joblet_testkit::pb;
+    use joblet_testkit::transcript::{CallStatus, parse, read, sha256_hex};
     use serde_json::json;
 
     use super::*;
+    use crate::recorder::RecorderOptions;
 
     fn framed(message: &impl prost::Message) -> Vec<u8> {
         let body = message.encode_to_vec();
