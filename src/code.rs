@@ -1,4 +1,4 @@
-//! gRPC status codes by name.
+//! gRPC status codes by name, both ways.
 
 use tonic::Code;
 
@@ -28,9 +28,36 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// The code a name or number stands for: `NOT_FOUND`, `not-found` or `5`
+/// (ASCII case-insensitive, `-` for `_`); `None` for anything else. The
+/// inverse of [`code_name`], as transcripts and fault rules write codes.
+pub fn parse_code(s: &str) -> Option<Code> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i32>() {
+        return (0..=16).contains(&n).then(|| Code::from_i32(n));
+    }
+    let wanted = s.to_ascii_uppercase().replace('-', "_");
+    (0..=16)
+        .map(Code::from_i32)
+        .find(|c| code_name(*c) == wanted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_parse_back() {
+        for i in 0..=16 {
+            let code = Code::from_i32(i);
+            assert_eq!(parse_code(code_name(code)), Some(code));
+            assert_eq!(parse_code(&i.to_string()), Some(code));
+        }
+        assert_eq!(parse_code(" not-found "), Some(Code::NotFound));
+        assert_eq!(parse_code("17"), None);
+        assert_eq!(parse_code("NOPE"), None);
+        assert_eq!(parse_code(""), None);
+    }
 
     #[test]
     fn every_code_has_its_spec_name() {

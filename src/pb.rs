@@ -43,3 +43,19 @@ mod generated {
 
 pub use generated::v1::*;
 pub use generated::{union, v1, v2};
+
+/// The encoded `FileDescriptorSet` of `proto/joblet.proto` (package `joblet`,
+/// contract v1.0.6, the code in [`v1`]).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_descriptor.bin"));
+
+/// The encoded `FileDescriptorSet` of `proto/v2/joblet.proto` (package
+/// `joblet`, contract v2.5.9, the code in [`v2`]).
+pub const FILE_DESCRIPTOR_SET_V2: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_v2_descriptor.bin"));
+
+/// The encoded `FileDescriptorSet` of [`union`]: both contracts in one
+/// package `joblet` (v1 names, v2 additions), as a server that answers
+/// clients of either contract describes itself to reflection.
+pub const FILE_DESCRIPTOR_SET_UNION: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/joblet_union_descriptor.bin"));

@@ -15,7 +15,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::check::show_status;
-use crate::ctx::FINAL;
+use crate::status::FINAL;
 
 /// Something a case created on the target.
 #[derive(

@@ -21,13 +21,12 @@ use tonic::{Code, Status};
 
 use crate::check::{self, CaseError, CaseResult, fail, show_status};
 use crate::cleanup::{Resource, Tracker};
+use crate::need::Need;
+use crate::status::FINAL;
 
 /// Largest message a client sends or accepts (above the 128 MiB the contract
 /// allows, so the server's limit is what is tested).
 pub const MAX_MESSAGE: usize = 256 << 20;
-
-/// Job statuses after which nothing changes.
-pub const FINAL: &[&str] = &["COMPLETED", "FAILED", "STOPPED", "CANCELED"];
 
 /// Options of a run that cases consult.
 #[derive(Debug, Clone)]
@@ -98,7 +97,12 @@ pub struct Env {
 
 impl Env {
     /// A run's environment over an already connected main channel.
-    pub fn new(targets: Targets, channel: Channel, run_id: String, options: Options) -> Self {
+    pub(crate) fn new(
+        targets: Targets,
+        channel: Channel,
+        run_id: String,
+        options: Options,
+    ) -> Self {
         let cidr_octet = 64
             + (run_id
                 .bytes()
@@ -126,7 +130,7 @@ impl Env {
 }
 
 /// A fresh run ID: 6 characters of `[a-z0-9]`.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
@@ -192,7 +196,7 @@ macro_rules! client {
 
 impl Ctx {
     /// A context for `case` in `env`.
-    pub fn new(env: Arc<Env>, case: &'static str) -> Self {
+    pub(crate) fn new(env: Arc<Env>, case: &'static str) -> Self {
         let rpcs = Arc::new(Mutex::new(BTreeSet::new()));
         let chan = Rec {
             inner: env.channel.clone(),
@@ -252,14 +256,14 @@ impl Ctx {
         Ok(self.rec(channel))
     }
 
-    /// JobService as the viewer (the case must need [`crate::case::Need::Viewer`]).
+    /// JobService as the viewer (the case must need [`Need::Viewer`]).
     pub async fn viewer(&self) -> CaseResult<Rec> {
         let t = self
             .env
             .targets
             .viewer
             .clone()
-            .ok_or_else(|| check::skip(crate::case::Need::Viewer.skip_reason()))?;
+            .ok_or_else(|| check::skip(Need::Viewer.skip_reason()))?;
         self.connect(&t, "viewer").await
     }
 
@@ -270,7 +274,7 @@ impl Ctx {
             .targets
             .no_role
             .clone()
-            .ok_or_else(|| check::skip(crate::case::Need::NoRole.skip_reason()))?;
+            .ok_or_else(|| check::skip(Need::NoRole.skip_reason()))?;
         self.connect(&t, "no-role client").await
     }
 

@@ -3,7 +3,8 @@
 //! generated admin, viewer and no-role certificates, so that every case,
 //! including the role cases, runs out of the box.
 
-use joblet_mock::{MockConfig, MockServer, Role, RunningMock, TlsSetup};
+use joblet_mock::{MockConfig, MockServer, RunningMock, TlsSetup};
+use joblet_testkit::Role;
 
 use crate::ctx::Targets;
 

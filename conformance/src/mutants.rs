@@ -9,7 +9,8 @@ use tokio::sync::Semaphore;
 
 use crate::case::Case;
 use crate::embedded::Embedded;
-use crate::runner::{self, RunConfig, Selection, State};
+use crate::outcome::State;
+use crate::runner::{self, RunConfig, Selection};
 
 /// One mutant's row of the kill matrix.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -110,7 +111,7 @@ pub async fn run_mutants(
 }
 
 /// Runs the selection against one mutant.
-pub async fn run_mutant(
+pub(crate) async fn run_mutant(
     catalogue: &'static [Case],
     mutant: Mutant,
     config: &MutantsConfig,

@@ -2,7 +2,7 @@
 //! any Joblet endpoint (a node, a mock), forwards every call unchanged
 //! (metadata included, so mock sessions work through it) and records the
 //! calls of the five Joblet services with their whole answers into a
-//! transcript ([`joblet_mock::transcript`]). Control, health and reflection
+//! transcript ([`joblet_testkit::transcript`]). Control, health and reflection
 //! calls are forwarded but never recorded.
 //!
 //! Toward clients it speaks plaintext (h2c), mutual TLS, or both: with a
@@ -21,10 +21,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use joblet_mock::Role;
-use joblet_mock::tls::{GeneratedCerts, MockTls, TlsError};
-use joblet_mock::transcript::{self, Recorder};
 use joblet_testkit::Target;
+use joblet_testkit::auth::Role;
+use joblet_testkit::tls::{GeneratedCerts, ServerTls, TlsError};
+use joblet_testkit::transcript::{self, Recorder};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
@@ -129,7 +129,7 @@ impl Channels {
 /// The proxy as a tower service: forwards each request to the upstream
 /// channel of the caller's role, recording Joblet calls.
 #[derive(Debug, Clone)]
-pub struct ProxyService {
+pub(crate) struct ProxyService {
     channels: Channels,
     recorder: Arc<Recorder>,
 }
@@ -234,7 +234,7 @@ where
 }
 
 /// Serves the proxy in plaintext (h2c) on `listener`: every client is admin.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     service: ProxyService,
     shutdown: impl Future<Output = ()>,
@@ -250,13 +250,13 @@ pub async fn serve(
 
 /// Serves the proxy over mutual TLS on `listener`: a client's role is the OU
 /// of its certificate.
-pub async fn serve_tls(
+pub(crate) async fn serve_tls(
     listener: TcpListener,
     service: ProxyService,
-    tls: MockTls,
+    tls: ServerTls,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
-    let (conns, accept_loop) = joblet_mock::tls::incoming(listener, &tls);
+    let (conns, accept_loop) = joblet_testkit::tls::incoming(listener, &tls);
     let result = serve_incoming(conns.map(Ok::<_, std::io::Error>), service, shutdown).await;
     drop(accept_loop);
     result
@@ -271,7 +271,7 @@ pub enum ProxyTls {
     /// `norole`, pointing at the proxy) into this directory.
     Generate(PathBuf),
     /// This server identity and client CA.
-    Given(MockTls),
+    Given(ServerTls),
 }
 
 /// What to start.
@@ -339,9 +339,9 @@ pub async fn start(options: ProxyOptions) -> Result<RunningProxy, ProxyError> {
         let tls = match setup {
             ProxyTls::Given(tls) => tls,
             ProxyTls::Generate(dir) => {
-                let certs = GeneratedCerts::generate(dir, &joblet_mock::tls::extra_sans(bound))?;
+                let certs = GeneratedCerts::generate(dir, &joblet_testkit::tls::extra_sans(bound))?;
                 certs.write_rnx_config(bound)?;
-                let tls = certs.mock_tls()?;
+                let tls = certs.server_tls()?;
                 running.certs = Some(certs);
                 tls
             }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::case::Level;
-use crate::runner::{RunResult, State};
+use crate::outcome::{RunResult, State};
 
 /// The `schema` value of JSON reports this version writes.
 pub const SCHEMA_ID: &str = "joblet-conformance-report/v1";
@@ -265,7 +265,7 @@ fn xml_escape(s: &str) -> String {
 /// reported as failures with `[SHOULD]` in the message.
 pub fn junit(result: &RunResult) -> String {
     use std::collections::BTreeMap;
-    let mut families: BTreeMap<&str, Vec<&crate::runner::Outcome>> = BTreeMap::new();
+    let mut families: BTreeMap<&str, Vec<&crate::outcome::Outcome>> = BTreeMap::new();
     for o in &result.outcomes {
         // A replay's calls are grouped by transcript (`replay.<transcript>`).
         let family = if o.replay.is_some() {
@@ -379,7 +379,7 @@ mod tests {
     use super::*;
     use crate::case::Effect;
     use crate::check::Failure;
-    use crate::runner::Outcome;
+    use crate::outcome::Outcome;
 
     fn outcome(case: &str, state: State, level: Level) -> Outcome {
         Outcome {

@@ -8,98 +8,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::case::{Case, Effect, Level, Need};
-use crate::check::{CaseError, Failure};
+use crate::case::{Case, Effect};
+use crate::check::CaseError;
 use crate::cleanup::Leak;
 use crate::ctx::{Ctx, Env, Options, Targets, new_run_id};
-
-/// The verdict on one case run.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    /// The target showed the behaviour.
-    Pass,
-    /// The target answered differently.
-    Fail,
-    /// Not run here, with a reason.
-    Skip,
-    /// A harness or connection problem: no verdict.
-    Error,
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            State::Pass => "PASS",
-            State::Fail => "FAIL",
-            State::Skip => "SKIP",
-            State::Error => "ERROR",
-        })
-    }
-}
-
-/// One case run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Outcome {
-    /// The case name.
-    pub case: String,
-    /// Behaviour IDs it certifies.
-    pub ids: Vec<String>,
-    /// The server-v1 quirks that replace a behaviour it checks.
-    pub quirks: Vec<String>,
-    /// MUST or SHOULD.
-    pub level: Level,
-    /// Whether it changes state.
-    pub effect: Effect,
-    /// Which repetition (1-based, `--repeat`).
-    pub attempt: u32,
-    /// The verdict.
-    pub state: State,
-    /// For Fail: the call, what was expected, what came back.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub failure: Option<Failure>,
-    /// For Skip and Error: why; for Fail: the failure as one line.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub message: Option<String>,
-    /// Wall time of the case, without cleanup.
-    pub duration_ms: u64,
-    /// The RPCs the case called (`/joblet.JobService/RunJob`).
-    pub rpcs: Vec<String>,
-    /// What the case created and could not remove.
-    #[serde(default)]
-    pub leaks: Vec<Leak>,
-    /// For a replayed call (`joblet-conformance replay`): the transcript, the
-    /// call and every difference.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub replay: Option<crate::replay::ReplayInfo>,
-}
-
-impl Outcome {
-    fn new(case: &Case, attempt: u32, state: State) -> Self {
-        Self {
-            case: case.name.into(),
-            ids: case.ids.iter().map(|s| (*s).into()).collect(),
-            quirks: case.quirks.iter().map(|s| (*s).into()).collect(),
-            level: case.level,
-            effect: case.effect,
-            attempt,
-            state,
-            failure: None,
-            message: None,
-            duration_ms: 0,
-            rpcs: Vec::new(),
-            leaks: Vec::new(),
-            replay: None,
-        }
-    }
-
-    /// Whether this outcome fails the run (a MUST case that failed or errored).
-    pub fn fails_run(&self) -> bool {
-        self.level == Level::Must && matches!(self.state, State::Fail | State::Error)
-    }
-}
+use crate::glob::glob_match;
+use crate::need::Need;
+use crate::outcome::{Outcome, RunResult, State};
 
 /// Which cases run.
 #[derive(Debug, Clone, Default)]
@@ -112,35 +27,6 @@ pub struct Selection {
     pub read_only: bool,
     /// Only these names (`--rerun-failed`).
     pub only: Option<BTreeSet<String>>,
-}
-
-/// `*` (any run of characters) and `?` (one character) glob match, ASCII
-/// case-insensitive.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
-    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 fn matches_case(pattern: &str, case: &Case) -> bool {
@@ -222,51 +108,12 @@ impl RunConfig {
     }
 }
 
-/// The result of a run.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RunResult {
-    /// The run ID.
-    pub run_id: String,
-    /// The main target's address.
-    pub target: String,
-    /// Whether the main target spoke TLS.
-    pub tls: bool,
-    /// Wall time of the run.
-    pub duration_ms: u64,
-    /// Every case run, in catalogue order (then attempt).
-    pub outcomes: Vec<Outcome>,
-    /// Whether the run was stopped early (Ctrl-C or the run deadline).
-    pub interrupted: bool,
-}
-
-impl RunResult {
-    /// Outcomes in `state`.
-    pub fn count(&self, state: State) -> usize {
-        self.outcomes.iter().filter(|o| o.state == state).count()
-    }
-
-    /// Whether the run passes: no MUST case failed or errored.
-    pub fn passed(&self) -> bool {
-        !self.outcomes.iter().any(Outcome::fails_run)
-    }
-
-    /// Every leak of the run.
-    pub fn leaks(&self) -> Vec<&Leak> {
-        self.outcomes.iter().flat_map(|o| o.leaks.iter()).collect()
-    }
-
-    /// Names of the cases that failed (any attempt).
-    pub fn failed_cases(&self) -> BTreeSet<String> {
-        self.outcomes
-            .iter()
-            .filter(|o| o.state == State::Fail)
-            .map(|o| o.case.clone())
-            .collect()
-    }
-}
-
 /// Why `case` cannot run with these targets and options, if it cannot.
-pub fn skip_reason(case: &Case, targets: &Targets, options: &Options) -> Option<&'static str> {
+pub(crate) fn skip_reason(
+    case: &Case,
+    targets: &Targets,
+    options: &Options,
+) -> Option<&'static str> {
     case.needs.iter().copied().find_map(|need| {
         let ok = match need {
             Need::Plaintext => !targets.main.is_tls(),
@@ -429,7 +276,7 @@ async fn run_pass(
 }
 
 /// Runs one case under its deadline, then removes what it created.
-pub async fn run_one(
+pub(crate) async fn run_one(
     case: &Case,
     env: Arc<Env>,
     attempt: u32,
@@ -511,69 +358,5 @@ fn panic_text(e: tokio::task::JoinError) -> String {
         s.clone()
     } else {
         "(no message)".into()
-    }
-}
-
-/// Parses a duration: `30s`, `500ms`, `2m`, `1h`, `1m30s`, or plain seconds
-/// (`45`, `0.5`) ([`joblet_testkit::parse_duration`]).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    joblet_testkit::parse_duration(text).map_err(|reason| format!("duration {text:?}: {reason}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("-3").is_err());
-        assert!(parse_duration("s").is_err());
-    }
-
-    proptest! {
-        #[test]
-        fn duration_parser_never_panics(s in "\\PC{0,12}") {
-            let _ = parse_duration(&s);
-        }
-
-        #[test]
-        fn whole_units_round_trip(n in 0u64..100_000) {
-            prop_assert_eq!(parse_duration(&format!("{n}s")), Ok(Duration::from_secs(n)));
-            prop_assert_eq!(parse_duration(&format!("{n}ms")), Ok(Duration::from_millis(n)));
-            prop_assert_eq!(parse_duration(&format!("{n}m")), Ok(Duration::from_secs(n * 60)));
-        }
-    }
-
-    #[test]
-    fn globs_match_names_and_ids() {
-        assert!(glob_match(
-            "jobs.*",
-            "jobs.stop.finished_job_is_failed_precondition"
-        ));
-        assert!(glob_match("*stop*", "jobs.stop.x"));
-        assert!(glob_match("JOB-STOP-?", "JOB-STOP-3"));
-        assert!(glob_match("job-stop-3", "JOB-STOP-3"));
-        assert!(!glob_match("jobs.*", "networks.create.x"));
-        assert!(!glob_match("JOB-STOP-?", "JOB-STOP-12"));
-        assert!(glob_match("*", ""));
-    }
-
-    proptest! {
-        #[test]
-        fn a_name_matches_itself_and_star(name in "[a-z_.]{0,30}") {
-            prop_assert!(glob_match(&name, &name));
-            prop_assert!(glob_match("*", &name));
-            let prefix: String = name.chars().take(3).collect();
-            let pattern = format!("{prefix}*");
-            prop_assert!(glob_match(&pattern, &name));
-        }
     }
 }

@@ -1,8 +1,12 @@
-//! Roles and authorization (AUTH-1 to AUTH-5 of `docs/behaviours.md`).
+//! How the mock's server applies the role table (AUTH-1 to AUTH-5 of
+//! `docs/behaviours.md`).
 //!
-//! A caller's [`Role`] comes from its transport: on the plaintext listener every
-//! caller is [`Role::Admin`] (AUTH-1); on the TLS listener the role is read from
-//! the client certificate once, at handshake ([`Role::from_cert_der`], AUTH-3),
+//! [`Role`], the per-RPC table ([`JOBLET_RPCS`], [`access`]) and the
+//! [`ClientIdentity`] of a TLS connection are facts of the Joblet contract and
+//! live in [`joblet_testkit::auth`]; they are re-exported here. A caller's
+//! [`Role`] comes from its transport: on the plaintext listener every caller
+//! is [`Role::Admin`] (AUTH-1); on the TLS listener the role is read from the
+//! client certificate once, at handshake ([`Role::from_cert_der`], AUTH-3),
 //! and travels with the connection as a [`ClientIdentity`].
 //!
 //! [`AuthLayer`] wraps the whole router and decides from the request path alone
@@ -11,148 +15,19 @@
 //! `PERMISSION_DENIED` "role viewer is not allowed to perform operation RunJob"
 //! (AUTH-4), or `UNAUTHENTICATED` "no client certificate found" on a TLS
 //! connection without a client certificate. gRPC health and reflection are open
-//! to every authenticated caller, whatever its role.
+//! to every authenticated caller, whatever its role; the mock's control API to
+//! admin only. The AUTH mutants and the `server-v1` quirks that change these
+//! decisions act here too.
 
-use std::fmt;
 use std::future::{Ready, ready};
-use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use futures::future::Either;
+pub use joblet_testkit::auth::{ClientIdentity, JOBLET_RPCS, Role};
 use tower::{Layer, Service};
 
 use crate::behaviour::Mutant;
 use crate::error::Error;
-
-/// What a caller may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything (and every plaintext caller, AUTH-1).
-    Admin,
-    /// Read-only operations (AUTH-4).
-    Viewer,
-    /// A certificate with neither `admin` nor `viewer` OU: no Joblet RPC at all.
-    Unknown,
-}
-
-impl Role {
-    /// `admin`, `viewer` or `unknown`, as the server's messages spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Viewer => "viewer",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// The first OU equal to `admin` or `viewer` (ASCII case-insensitive)
-    /// decides; none gives [`Role::Unknown`] (AUTH-3).
-    pub fn from_ous<I, S>(ous: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        ous.into_iter()
-            .find_map(|ou| {
-                let ou = ou.as_ref();
-                if ou.eq_ignore_ascii_case("admin") {
-                    Some(Self::Admin)
-                } else if ou.eq_ignore_ascii_case("viewer") {
-                    Some(Self::Viewer)
-                } else {
-                    None
-                }
-            })
-            .unwrap_or(Self::Unknown)
-    }
-
-    /// The role of a client leaf certificate (DER), from its Subject OUs in
-    /// order. A certificate that cannot be parsed is [`Role::Unknown`].
-    pub fn from_cert_der(der: &[u8]) -> Self {
-        match subject_ous(der) {
-            Ok(ous) => Self::from_ous(ous),
-            Err(e) => {
-                tracing::debug!("cannot read the client certificate's subject: {e}");
-                Self::Unknown
-            }
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The Subject OUs of a certificate (DER), in the order they appear.
-pub fn subject_ous(der: &[u8]) -> Result<Vec<String>, String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| e.to_string())?;
-    cert.subject()
-        .iter_organizational_unit()
-        .map(|ou| ou.as_str().map(str::to_owned).map_err(|e| e.to_string()))
-        .collect()
-}
-
-/// Who may call a Joblet RPC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Admin and viewer.
-    Read,
-    /// Admin only.
-    Write,
-}
-
-/// Every RPC of the five Joblet services (`joblet.<service>`), with its access
-/// rule (AUTH-4). A unit test checks this against the proto descriptor.
-pub const JOBLET_RPCS: &[(&str, &str, Access)] = &[
-    ("JobService", "RunJob", Access::Write),
-    ("JobService", "GetJobStatus", Access::Read),
-    ("JobService", "StopJob", Access::Write),
-    ("JobService", "CancelJob", Access::Write),
-    ("JobService", "DeleteJob", Access::Write),
-    ("JobService", "DeleteAllJobs", Access::Write),
-    ("JobService", "GetJobLogs", Access::Read),
-    ("JobService", "ListJobs", Access::Read),
-    ("JobService", "RunWorkflow", Access::Write),
-    ("JobService", "GetWorkflowStatus", Access::Read),
-    ("JobService", "ListWorkflows", Access::Read),
-    ("JobService", "GetWorkflowJobs", Access::Read),
-    ("NetworkService", "CreateNetwork", Access::Write),
-    ("NetworkService", "ListNetworks", Access::Read),
-    ("NetworkService", "RemoveNetwork", Access::Write),
-    ("VolumeService", "CreateVolume", Access::Write),
-    ("VolumeService", "ListVolumes", Access::Read),
-    ("VolumeService", "RemoveVolume", Access::Write),
-    ("MonitoringService", "GetSystemStatus", Access::Read),
-    ("MonitoringService", "StreamSystemMetrics", Access::Read),
-    ("RuntimeService", "ListRuntimes", Access::Read),
-    ("RuntimeService", "GetRuntimeInfo", Access::Read),
-    ("RuntimeService", "TestRuntime", Access::Write),
-    ("RuntimeService", "InstallRuntimeFromGithub", Access::Write),
-    ("RuntimeService", "InstallRuntimeFromLocal", Access::Write),
-    (
-        "RuntimeService",
-        "StreamingInstallRuntimeFromGithub",
-        Access::Write,
-    ),
-    (
-        "RuntimeService",
-        "StreamingInstallRuntimeFromLocal",
-        Access::Write,
-    ),
-    ("RuntimeService", "ValidateRuntimeSpec", Access::Read),
-    ("RuntimeService", "RemoveRuntime", Access::Write),
-];
-
-/// The access rule of `joblet.<service>/<method>`; `None` for a method the
-/// contract does not have (only admin may reach the router's UNIMPLEMENTED).
-pub fn access(service: &str, method: &str) -> Option<Access> {
-    JOBLET_RPCS
-        .iter()
-        .find(|(s, m, _)| *s == service && *m == method)
-        .map(|(_, _, a)| *a)
-}
 
 /// The package prefix of the mock's control API (`jobletmock.v1.MockControl`),
 /// which only the admin role may call.
@@ -181,28 +56,13 @@ pub fn authorize(role: Role, path: &str) -> Result<(), Error> {
         // Anything else is not served: the router answers UNIMPLEMENTED.
         return Ok(());
     };
-    let allowed = match role {
-        Role::Admin => true,
-        Role::Viewer => access(service, method) == Some(Access::Read),
-        Role::Unknown => false,
-    };
-    if allowed {
+    if role.may_call(service, method) {
         Ok(())
     } else {
         Err(Error::PermissionDenied(format!(
             "role {role} is not allowed to perform operation {method}"
         )))
     }
-}
-
-/// What a TLS connection proved at handshake: the connection info the TLS
-/// listener attaches to every request of that connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientIdentity {
-    /// The role of the client certificate; `None` without a certificate.
-    pub role: Option<Role>,
-    /// The peer's address.
-    pub remote_addr: Option<SocketAddr>,
 }
 
 /// Where requests come from, for [`AuthLayer`].
@@ -361,29 +221,8 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
-    use prost::Message;
-    use rcgen::{CertificateParams, DnType, KeyPair};
-
     use super::*;
-
-    fn cert_with_ous(ous: &[&str]) -> Vec<u8> {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "client");
-        // rcgen keeps one value per attribute type: the second OU goes in as
-        // the same OID spelled as a custom type.
-        let types = [
-            DnType::OrganizationalUnitName,
-            DnType::CustomDnType(vec![2, 5, 4, 11]),
-        ];
-        assert!(ous.len() <= types.len());
-        for (ty, ou) in types.into_iter().zip(ous) {
-            params.distinguished_name.push(ty, *ou);
-        }
-        let key = KeyPair::generate().unwrap();
-        params.self_signed(&key).unwrap().der().to_vec()
-    }
+    use joblet_testkit::auth::Access;
 
     /// Runs one request through the layer over an inner service that answers OK
     /// with the role it saw; returns (grpc-status, grpc-message).
@@ -452,86 +291,6 @@ mod tests {
         );
         let (code, _) = through_layer(AuthMode::Tls, "/grpc.health.v1.Health/Check", None).await;
         assert_eq!(code, "16");
-    }
-
-    #[test]
-    fn auth_3_ou_from_rcgen_certificates() {
-        assert_eq!(Role::from_cert_der(&cert_with_ous(&["ADMIN"])), Role::Admin);
-        assert_eq!(
-            Role::from_cert_der(&cert_with_ous(&["Viewer"])),
-            Role::Viewer
-        );
-        assert_eq!(Role::from_cert_der(&cert_with_ous(&[])), Role::Unknown);
-        assert_eq!(Role::from_cert_der(&cert_with_ous(&["ops"])), Role::Unknown);
-        let two = cert_with_ous(&["something", "admin"]);
-        assert_eq!(subject_ous(&two).unwrap(), ["something", "admin"]);
-        assert_eq!(Role::from_cert_der(&two), Role::Admin);
-        // First matching OU wins.
-        assert_eq!(
-            Role::from_cert_der(&cert_with_ous(&["viewer", "admin"])),
-            Role::Viewer
-        );
-        assert_eq!(Role::from_cert_der(b"not a certificate"), Role::Unknown);
-    }
-
-    #[test]
-    fn auth_3_first_matching_ou() {
-        assert_eq!(Role::from_ous(["something", "admin", "other"]), Role::Admin);
-        assert_eq!(Role::from_ous(["x", "VIEWER", "admin"]), Role::Viewer);
-        assert_eq!(Role::from_ous(["administrators", " admin"]), Role::Unknown);
-        assert_eq!(Role::from_ous(Vec::<String>::new()), Role::Unknown);
-    }
-
-    /// Every (service, method) of the contract, from the embedded descriptor.
-    fn contract_rpcs() -> BTreeSet<(String, String)> {
-        let fds =
-            prost_types::FileDescriptorSet::decode(joblet_testkit::FILE_DESCRIPTOR_SET).unwrap();
-        let mut rpcs = BTreeSet::new();
-        for file in fds.file.iter().filter(|f| f.package() == "joblet") {
-            for service in &file.service {
-                for method in &service.method {
-                    rpcs.insert((service.name().to_owned(), method.name().to_owned()));
-                }
-            }
-        }
-        rpcs
-    }
-
-    #[test]
-    fn auth_4_table_covers_every_rpc() {
-        let table: BTreeSet<(String, String)> = JOBLET_RPCS
-            .iter()
-            .map(|(s, m, _)| ((*s).to_owned(), (*m).to_owned()))
-            .collect();
-        assert_eq!(table.len(), JOBLET_RPCS.len(), "duplicate rows");
-        assert_eq!(table, contract_rpcs());
-        assert_eq!(table.len(), 29);
-    }
-
-    #[test]
-    fn auth_4_viewer_operations() {
-        let viewer: BTreeSet<&str> = JOBLET_RPCS
-            .iter()
-            .filter(|(_, _, a)| *a == Access::Read)
-            .map(|(_, m, _)| *m)
-            .collect();
-        let expected: BTreeSet<&str> = [
-            "GetJobStatus",
-            "ListJobs",
-            "GetJobLogs",
-            "GetWorkflowStatus",
-            "ListWorkflows",
-            "GetWorkflowJobs",
-            "ListNetworks",
-            "ListVolumes",
-            "ListRuntimes",
-            "GetRuntimeInfo",
-            "ValidateRuntimeSpec",
-            "GetSystemStatus",
-            "StreamSystemMetrics",
-        ]
-        .into();
-        assert_eq!(viewer, expected);
     }
 
     #[test]

@@ -305,7 +305,7 @@ pub trait Evict: Send + Sync {
     fn evict(&self, phase: Phase, until: u64, more: &mut dyn FnMut() -> bool);
 }
 
-/// The process-wide figures of a [`Budget`].
+/// The process-wide figures of a `Budget`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BudgetReport {
     /// `--memory-budget`, bytes.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// One installed runtime (also as a snapshot holds it, [`crate::snapshot`]).
+/// One installed runtime (also as a snapshot holds it, `crate::snapshot`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeRecord {

@@ -51,10 +51,10 @@ pub struct MockConfig {
     /// Fault rules every session starts with (`--fault`, `--faults-file`).
     pub faults: Vec<crate::faults::FaultRule>,
     /// Where calls are recorded with their whole answers (`--record FILE`,
-    /// `--transcript-size`): see [`crate::transcript`]. `None` records nothing.
-    pub transcript: Option<std::sync::Arc<crate::transcript::Recorder>>,
+    /// `--transcript-size`): see `crate::recorder`. `None` records nothing.
+    pub transcript: Option<std::sync::Arc<crate::recorder::Recorder>>,
     /// Memory the whole process may give job records and log history
-    /// (`--memory-budget`, see [`crate::budget`]).
+    /// (`--memory-budget`, see `crate::budget`).
     pub memory_budget: u64,
     /// Job records a session keeps at most (`--max-jobs`; 0: no cap).
     pub max_jobs: usize,

@@ -177,7 +177,7 @@ pub fn set_faults(shared: &Shared, rules: Vec<FaultRule>, append: bool) -> Resul
     }
 }
 
-/// What [`load_scenario`] did.
+/// What `load_scenario` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedScenarios {
     /// Names (or `#N`, their position in the file) of the loaded scenarios.
@@ -224,14 +224,9 @@ pub fn load_scenario(
     Ok(LoadedScenarios { names, total })
 }
 
-/// The calls `shared` recorded whose method matches the glob `method` (all
-/// when `None` or empty), oldest first; with `limit > 0` only the last
-/// `limit` of them.
-pub fn calls(shared: &Shared, method: Option<&str>, limit: usize) -> Vec<CallRecord> {
-    filter_calls(shared.journal.calls(), method, limit)
-}
-
-/// [`calls`] over a list of records.
+/// The calls of `calls` whose method matches the glob `method` (all when
+/// `None` or empty), oldest first; with `limit > 0` only the last `limit`
+/// of them.
 pub fn filter_calls(
     mut calls: Vec<CallRecord>,
     method: Option<&str>,

@@ -11,22 +11,8 @@
 //! somebody reads it ([`CallRecord::request_json`], [`CallView`]), through
 //! `prost-reflect` and the descriptor set of the contract ([`descriptor_pool`]).
 //!
-//! Tests assert what was sent with an [`Expectation`] and [`verify`]:
-//!
-//! ```
-//! use joblet_mock::journal::{Expectation, Journal, verify};
-//! use prost::Message;
-//!
-//! let journal = Journal::new(100);
-//! let request = joblet_testkit::pb::RunJobRequest { command: "echo".into(), ..Default::default() };
-//! journal.record("joblet.JobService/RunJob", "a", request.encode_to_vec().into(), tonic::Code::Ok, "", 0);
-//!
-//! let e = Expectation::method("RunJob")
-//!     .session("a")
-//!     .request_contains(serde_json::json!({"command": "echo"}))
-//!     .times(1);
-//! assert_eq!(verify(&journal.calls(), &e).ok(), Some(1));
-//! ```
+//! Tests assert what was sent with an [`Expectation`] and [`verify`]
+//! (`tests::expectation_verifies_a_recorded_call` shows one).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -181,19 +167,6 @@ fn render_value(value: &PValue, kind: &Kind) -> String {
 /// The canonical upper-case name of a gRPC code (`FAILED_PRECONDITION`).
 pub use joblet_testkit::code_name;
 
-/// Parses a gRPC code from its canonical name (any case, `-` or `_`) or its
-/// number: `"INVALID_ARGUMENT"`, `"not-found"`, `"3"`.
-pub fn parse_code(s: &str) -> Option<tonic::Code> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<i32>() {
-        return (0..=16).contains(&n).then(|| tonic::Code::from_i32(n));
-    }
-    let wanted = s.to_ascii_uppercase().replace('-', "_");
-    (0..=16)
-        .map(tonic::Code::from_i32)
-        .find(|c| code_name(*c) == wanted)
-}
-
 /// One call the mock received, as the journal keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
@@ -224,14 +197,14 @@ impl CallRecord {
             .map_or(self.method.as_ref(), |(_, m)| m)
     }
 
-    /// The request in the proto3 canonical JSON mapping (see [`request_json`]):
+    /// The request in the proto3 canonical JSON mapping (see `request_json`):
     /// camelCase names, bytes in base64, **fields at their default value
     /// omitted**. `null` for an unknown method or bytes that do not decode.
     pub fn request_json(&self) -> Value {
         request_json(&self.method, &self.request)
     }
 
-    /// One top-level request field as a string (see [`request_field`]).
+    /// One top-level request field as a string (see `request_field`).
     pub fn request_field(&self, field: &str) -> Option<String> {
         request_field(&self.method, &self.request, field)
     }
@@ -546,7 +519,7 @@ impl fmt::Display for Expectation {
     }
 }
 
-/// A failed [`verify`]: what was expected, how many calls matched, and the
+/// A failed `verify`: what was expected, how many calls matched, and the
 /// calls received.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerificationError {
@@ -554,7 +527,7 @@ pub struct VerificationError {
     pub expectation: Box<Expectation>,
     /// How many received calls passed its filters.
     pub matched: usize,
-    /// How many calls were received (given to [`verify`]).
+    /// How many calls were received (given to `verify`).
     pub received: usize,
     listing: String,
 }
@@ -731,9 +704,32 @@ impl From<&CallRecord> for CallView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use joblet_testkit::parse_code;
     use joblet_testkit::pb;
     use proptest::prelude::*;
     use prost::Message;
+
+    #[test]
+    fn expectation_verifies_a_recorded_call() {
+        let journal = Journal::new(100);
+        let request = joblet_testkit::pb::RunJobRequest {
+            command: "echo".into(),
+            ..Default::default()
+        };
+        journal.record(
+            "joblet.JobService/RunJob",
+            "a",
+            request.encode_to_vec().into(),
+            tonic::Code::Ok,
+            "",
+            0,
+        );
+        let e = Expectation::method("RunJob")
+            .session("a")
+            .request_contains(serde_json::json!({"command": "echo"}))
+            .times(1);
+        assert_eq!(verify(&journal.calls(), &e).ok(), Some(1));
+    }
     use serde_json::json;
 
     const RUN: &str = "joblet.JobService/RunJob";

@@ -7,27 +7,39 @@
 //!
 //! # Architecture
 //!
-//! One [`session::Shared`] holds the configuration, the single in-memory
-//! [`state::State`] (jobs, networks, volumes, runtimes, GPUs) behind one short-held
-//! mutex, and the [`sim::Simulator`]. Each proto service is a thin module under
-//! [`service`] that calls a domain module ([`jobs`] for the job engine) and turns
-//! its [`error::Error`] into a `tonic::Status` at the boundary. A job is a record
-//! plus one tokio task that runs the simulated command (no real processes:
-//! built-ins and `sh -c` scripts are interpreted, other commands follow scenario
-//! files) and writes to the job's [`logs::LogBuffer`], which keeps bounded history,
-//! fans out to any number of readers and back-pressures the job when readers are
-//! slow. Job records and log history count in one process-wide [`budget`]
-//! (`--memory-budget`): over it, finished jobs' history and then finished
-//! records are evicted, oldest first. [`server`] builds the routes (plus gRPC health and reflection) and serves
-//! them on a listener the caller bound, until a shutdown future completes.
-//! The mock's own control API (`jobletmock.v1.MockControl`:
-//! [`service::control`]) resets sessions, moves virtual clocks, sets faults,
-//! loads scenarios, lists calls and takes or restores [`snapshot`]s; the
-//! operations live in [`control`], the `joblet-mock ctl` command in [`ctl`].
-//! With `--record FILE` (or `--transcript-size N`) a [`transcript::Recorder`]
-//! wraps every listener and records each Joblet call with its whole answer,
-//! as JSON Lines that `joblet-conformance replay` plays against any endpoint.
+//! Four layers, top to bottom (`docs/architecture.md` draws them and
+//! `joblet-archcheck` enforces them): the **adapters** (the gRPC services, one
+//! module per proto service behind one gate that picks the session, applies
+//! fault rules and journals the call; the server with health, reflection, TLS
+//! and roles; the control API and `joblet-mock ctl`), the **engine** (jobs,
+//! workflows, networks, volumes, runtimes), the **session** (one `Shared` per
+//! session: its state behind one short-held mutex, its clock, simulator,
+//! journal, faults and memory account, put together once; a [`Node`] holds
+//! every session of a process) over the model (job table, workflow table,
+//! configuration), and the **foundations** (clocks, bounded log buffers, the
+//! process-wide memory budget, fault rules, the journal, the transcript
+//! store). A job is a record plus one tokio task that runs the simulated
+//! command through `joblet-sim` (no real processes) and writes to the job's
+//! log buffer, which keeps bounded history, fans out to any number of readers
+//! and back-pressures the job when readers are slow. Job records and log
+//! history count in one memory budget (`--memory-budget`): over it, finished
+//! jobs' history and then finished records are evicted, oldest first.
 //!
+//! # Public API
+//!
+//! - Start one: [`MockServer::builder`] → [`RunningMock`] (its address,
+//!   certificates, control methods, shutdown), or [`serve`]/[`serve_tls`] a
+//!   [`Node`] on a listener you bound. [`MockConfig`] shapes the node
+//!   ([`Profile`], [`Quirk`], [`Mutant`], [`ClockMode`], [`UnknownCommand`],
+//!   [`Scenario`]s, [`faults`] rules, [`catalogue`] runtimes, memory limits).
+//! - Drive it: [`RunningMock`]'s control methods, the gRPC control API
+//!   (`jobletmock.v1.MockControl`, stubs in `joblet_testkit::control`), or
+//!   [`ctl`] (the `joblet-mock ctl` command); [`Expectation`]s over
+//!   [`CallRecord`]s verify calls.
+//! - Record it: a [`Recorder`] in [`MockConfig::transcript`] writes every call
+//!   with its whole answer as JSON Lines that `joblet-conformance replay`
+//!   plays against any endpoint.
+
 //! # Getting started
 //!
 //! ```no_run
@@ -46,45 +58,69 @@
 //! # Ok(()) }
 //! ```
 
-pub mod auth;
-pub mod behaviour;
-pub mod budget;
+mod auth;
+mod behaviour;
+mod budget;
 pub mod catalogue;
-pub mod clock;
-pub mod config;
-pub mod control;
+mod clock;
+mod config;
+mod control;
 pub mod ctl;
-pub mod error;
-pub mod exec;
+mod error;
+mod exec;
 pub mod faults;
-pub mod job_table;
-pub mod jobs;
-pub mod journal;
-pub mod logs;
-pub mod monitoring;
-pub mod networks;
-pub mod runtimes;
-pub mod server;
-pub mod service;
-pub mod session;
-pub mod sim;
-pub mod snapshot;
-pub mod state;
-pub mod stream;
-pub mod time;
-pub mod tls;
-pub mod transcript;
-pub mod validate;
-pub mod volumes;
-pub mod workflow;
+mod job_table;
+mod jobs;
+mod journal;
+mod logs;
+mod monitoring;
+mod networks;
+mod recorder;
+mod runtimes;
+mod server;
+mod service;
+mod session;
+mod sim;
+mod snapshot;
+mod state;
+mod stream;
+mod time;
+mod tls;
+mod transcript;
+mod validate;
+mod volumes;
+mod workflow;
 
 pub use auth::Role;
 pub use behaviour::{Mutant, Quirk};
-pub use clock::{Clock, ClockMode};
-pub use config::{MockConfig, Profile};
+pub use budget::{
+    BudgetReport, DEFAULT_MAX_JOBS, DEFAULT_MAX_WORKFLOWS, DEFAULT_MEMORY_BUDGET, format_size,
+    parse_size,
+};
+pub use clock::ClockMode;
+pub use config::{
+    DEFAULT_JOURNAL_SIZE, DEFAULT_LOG_RETENTION, MAX_MESSAGE_BYTES, MockConfig, Profile,
+};
+pub use control::{ClockReading, LoadedScenarios, MemoryReport, SessionMemory};
+pub use joblet_testkit::transcript::DEFAULT_LOG_LIMIT;
+pub use journal::{CallRecord, Expectation, Times, VerificationError};
+pub use recorder::{Recorder, RecorderOptions};
 pub use server::{
     MockServer, MockServerBuilder, RunningMock, StartError, TlsSetup, routes, serve, serve_tls,
 };
-pub use session::Node;
-pub use sim::UnknownCommand;
-pub use tls::{GeneratedCerts, MockTls};
+pub use session::{Node, SESSION_HEADER};
+pub use sim::{Scenario, ScenarioError, UnknownCommand, load_scenarios, parse_scenarios};
+pub use snapshot::{RESTORED_LINE, RestoreSummary};
+pub use tls::{GeneratedCerts, MockTls, extra_sans, load_certs, load_key};
+
+/// White-box access for this crate's own integration tests (`tests/it`):
+/// a running mock's session state, records and errors. Not part of the API:
+/// no stability, no documentation.
+#[doc(hidden)]
+pub mod test_support {
+    pub use crate::auth::JOBLET_RPCS;
+    pub use crate::error::Error;
+    pub use crate::logs::LogBuffer;
+    pub use crate::session::Shared;
+    pub use crate::state::{NetworkRecord, VolumeRecord};
+}

@@ -322,7 +322,7 @@ impl MockServerBuilder {
     }
 
     /// Memory the whole mock may give job records and log history
-    /// (`--memory-budget`, see [`crate::budget`]).
+    /// (`--memory-budget`, see `crate::budget`).
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.config.memory_budget = bytes;
         self
@@ -431,6 +431,7 @@ impl RunningMock {
         Some(Target::plaintext(self.tls_addr?.to_string()).with_tls(files))
     }
 
+    #[doc(hidden)]
     /// The default session's state (for white-box assertions in tests).
     pub fn shared(&self) -> Arc<Shared> {
         self.node.default_session()
@@ -441,6 +442,7 @@ impl RunningMock {
         &self.node
     }
 
+    #[doc(hidden)]
     /// A session's state, created on first use ("" or `default`: the default one).
     pub fn session(&self, name: &str) -> Result<Arc<Shared>, tonic::Status> {
         Ok(self.node.session(name)?)
@@ -466,7 +468,7 @@ impl RunningMock {
         crate::journal::verify(&self.received_calls(), expectation)
     }
 
-    /// Moves a session's virtual clock forward (see [`crate::clock`]).
+    /// Moves a session's virtual clock forward (see `crate::clock`).
     pub async fn advance_clock(
         &self,
         session: &str,
@@ -536,7 +538,7 @@ impl RunningMock {
         )?)
     }
 
-    /// A session's state as JSON (see [`crate::snapshot`]).
+    /// A session's state as JSON (see `crate::snapshot`).
     pub fn snapshot(&self, session: &str) -> Result<String, tonic::Status> {
         let shared = self.node.session(session)?;
         Ok(crate::snapshot::to_json(&crate::snapshot::take(&shared)))
@@ -544,7 +546,7 @@ impl RunningMock {
 
     /// Replaces a session's state with a [`snapshot`](Self::snapshot)'s JSON;
     /// jobs that were not final come back `STOPPED` with exit code -1 (see
-    /// [`crate::snapshot`]).
+    /// `crate::snapshot`).
     pub async fn restore(
         &self,
         session: &str,
@@ -556,7 +558,7 @@ impl RunningMock {
     }
 
     /// The memory budget's figures and each session's (the control API's
-    /// `GetMemory`; see [`crate::budget`]).
+    /// `GetMemory`; see `crate::budget`).
     pub fn memory(&self) -> crate::control::MemoryReport {
         crate::control::memory_report(&self.node)
     }

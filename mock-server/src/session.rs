@@ -238,8 +238,9 @@ impl Evict for Shared {
     }
 }
 
-/// The metadata key that selects a session.
-pub const SESSION_HEADER: &str = "x-joblet-mock-session";
+/// The metadata key that selects a session (`x-joblet-mock-session`), shared
+/// with transcripts and replays through the testkit.
+pub use joblet_testkit::session::SESSION_HEADER;
 
 /// Longest session name accepted.
 pub const MAX_SESSION_NAME: usize = 128;
@@ -275,6 +276,7 @@ impl Node {
         &self.config
     }
 
+    #[doc(hidden)]
     /// The process's memory budget.
     pub fn budget(&self) -> &Arc<Budget> {
         &self.budget
@@ -290,11 +292,13 @@ impl Node {
         self.closing.cancel();
     }
 
+    #[doc(hidden)]
     /// The default session.
     pub fn default_session(&self) -> Arc<Shared> {
         Arc::clone(&self.default.read())
     }
 
+    #[doc(hidden)]
     /// Session `name` ("" or `default`: the default one), created on first use.
     pub fn session(&self, name: &str) -> Result<Arc<Shared>> {
         let name = check_name(name)?;
@@ -322,6 +326,7 @@ impl Node {
         Ok(shared)
     }
 
+    #[doc(hidden)]
     /// An existing session, without creating it.
     pub fn existing(&self, name: &str) -> Option<Arc<Shared>> {
         let name = check_name(name).ok()?;
@@ -331,6 +336,7 @@ impl Node {
         self.sessions.lock().get(name).cloned()
     }
 
+    #[doc(hidden)]
     /// The session a request asks for (its `x-joblet-mock-session` metadata).
     pub fn for_metadata(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Arc<Shared>> {
         match metadata.get(SESSION_HEADER) {
@@ -344,6 +350,7 @@ impl Node {
         }
     }
 
+    #[doc(hidden)]
     /// Every session: the default one first, then by name.
     pub fn sessions(&self) -> Vec<Arc<Shared>> {
         let mut all = vec![self.default_session()];
@@ -458,7 +465,12 @@ mod tests {
             }
         }
         let busy = shared.metrics_sample(0);
-        crate::monitoring::tests::check(&busy, 2, 2, crate::monitoring::host_facts().total_memory);
+        crate::monitoring::tests::check(
+            &busy,
+            2,
+            2,
+            crate::monitoring::host::host_facts().total_memory,
+        );
         assert_eq!(busy.host.node_id, "n-21");
         let p = &busy.processes;
         let mut names: Vec<_> = p.top_by_cpu.iter().map(|x| x.name.as_str()).collect();

@@ -14,8 +14,8 @@ use crate::clock::Clock;
 use crate::logs::LogWriter;
 
 pub use joblet_sim::{
-    DEFAULT_PATH, Lifecycle, Plan, Resources, Scenario, ScenarioError, Simulator, UnknownCommand,
-    UploadedFile, job_environment, load_scenarios, parse_scenarios, scenario,
+    Plan, Resources, Scenario, ScenarioError, Simulator, UnknownCommand, UploadedFile,
+    job_environment, load_scenarios, parse_scenarios,
 };
 
 /// What a simulated job sees of its node, on the session's [`Clock`].

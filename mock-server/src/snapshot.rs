@@ -298,7 +298,7 @@ impl LogSnapshot {
     }
 }
 
-/// What [`restore`] did.
+/// What `restore` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RestoreSummary {
     /// Jobs restored.

@@ -12,7 +12,7 @@ use tonic::{Code, Status};
 use crate::case;
 use crate::case::Case;
 use crate::check::{self, CaseError, CaseResult, ensure, fail, show_status};
-use crate::ctx::{Ctx, job};
+use crate::ctx::{Ctx, Rec, job};
 
 pub(crate) const CASES: &[Case] = &[
     case!(
@@ -359,11 +359,27 @@ async fn viewer_reads(cx: Ctx) -> CaseResult {
 
 async fn viewer_writes(cx: Ctx) -> CaseResult {
     let ch = cx.viewer().await?;
-    let mut jobs = JobServiceClient::new(ch.clone());
     // Targets of the writes are this run's own (a job it runs as admin, names
     // with its prefix), so a server that wrongly allows them changes only
     // this run's resources, which the tracker removes.
     let own = cx.start_long().await?;
+    viewer_job_writes(&cx, ch.clone(), &own).await?;
+    viewer_network_and_volume_writes(&cx, ch.clone()).await?;
+    viewer_runtime_writes(&cx, ch).await?;
+    let s = cx.status(&own).await?;
+    check::ensure_eq(
+        &format!("GetJobStatus{{uuid: {own}}} after the viewer's StopJob"),
+        "status",
+        "RUNNING",
+        s.status.as_str(),
+    )
+}
+
+/// The viewer's JobService writes (RunJob, StopJob and DeleteJob of `own`,
+/// DeleteAllJobs when allowed, RunWorkflow) are refused.
+async fn viewer_job_writes(cx: &Ctx, ch: Rec, own: &str) -> CaseResult {
+    let own = own.to_owned();
+    let mut jobs = JobServiceClient::new(ch.clone());
     let r = jobs.run_job(job("true", &[])).await;
     if let Ok(res) = &r {
         cx.tracker.add(crate::cleanup::Resource::Job(
@@ -408,6 +424,11 @@ async fn viewer_writes(cx: Ctx) -> CaseResult {
         ));
     }
     denied("RunWorkflow as viewer", unit(r), "viewer")?;
+    Ok(())
+}
+
+/// The viewer's network and volume writes (create, remove) are refused.
+async fn viewer_network_and_volume_writes(cx: &Ctx, ch: Rec) -> CaseResult {
     let net = cx.name("net");
     let r = NetworkServiceClient::new(ch.clone())
         .create_network(pb::CreateNetworkReq {
@@ -451,6 +472,11 @@ async fn viewer_writes(cx: Ctx) -> CaseResult {
         ),
         "viewer",
     )?;
+    Ok(())
+}
+
+/// The viewer's runtime writes (test, installs, remove) are refused.
+async fn viewer_runtime_writes(cx: &Ctx, ch: Rec) -> CaseResult {
     let mut rt = RuntimeServiceClient::new(ch);
     let spec = cx.runtime_spec();
     let name = Ctx::runtime_name(&spec);
@@ -515,13 +541,7 @@ async fn viewer_writes(cx: Ctx) -> CaseResult {
         ),
         "viewer",
     )?;
-    let s = cx.status(&own).await?;
-    check::ensure_eq(
-        &format!("GetJobStatus{{uuid: {own}}} after the viewer's StopJob"),
-        "status",
-        "RUNNING",
-        s.status.as_str(),
-    )
+    Ok(())
 }
 
 async fn viewer_cancel(cx: Ctx) -> CaseResult {

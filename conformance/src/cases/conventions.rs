@@ -3,6 +3,7 @@
 use joblet_testkit::pb;
 use tonic::Code;
 
+use super::shapes;
 use crate::case;
 use crate::case::Case;
 use crate::check::{self, CaseResult, ensure, ensure_eq, fail};
@@ -173,7 +174,7 @@ async fn ids_are_uuids(cx: Ctx) -> CaseResult {
     for _ in 0..3 {
         let r = cx.run(job("true", &[])).await?;
         ensure(
-            super::is_v4_uuid(&r.job_uuid),
+            shapes::is_v4_uuid(&r.job_uuid),
             "RunJob{command: \"true\"}",
             "jobUuid a lower-case v4 UUID",
             format!("{:?}", r.job_uuid),
@@ -306,7 +307,7 @@ async fn times_rfc3339(cx: Ctx) -> CaseResult {
     let s = cx.status(&id).await?;
     let call = format!("GetJobStatus{{uuid: {id}}} (RUNNING)");
     ensure(
-        super::is_job_time(&s.start_time),
+        shapes::is_job_time(&s.start_time),
         &call,
         "startTime like 2025-09-28T10:15:00+02:00",
         format!("{:?}", s.start_time),
@@ -317,7 +318,7 @@ async fn times_rfc3339(cx: Ctx) -> CaseResult {
     let s = cx.wait_final(&id).await?;
     let call = format!("GetJobStatus{{uuid: {id}}} (STOPPED)");
     ensure(
-        super::is_job_time(&s.end_time),
+        shapes::is_job_time(&s.end_time),
         &call,
         "endTime like 2025-09-28T10:15:00+02:00",
         format!("{:?}", s.end_time),

@@ -271,7 +271,7 @@ async fn logs_leaver(cx: Ctx) -> CaseResult {
         )?;
     } // dropped: the reader leaves
     let s = cx
-        .wait_status_for(&id, crate::ctx::FINAL, Duration::from_secs(20))
+        .wait_status_for(&id, crate::status::FINAL, Duration::from_secs(20))
         .await?;
     check::ensure_eq(
         &format!("GetJobStatus{{uuid: {id}}} after a reader left"),

@@ -4,6 +4,7 @@
 use joblet_testkit::pb;
 use tonic::Code;
 
+use super::shapes;
 use crate::case;
 use crate::case::Case;
 use crate::check::{self, CaseResult, ensure, ensure_eq};
@@ -176,7 +177,7 @@ async fn list(cx: Ctx) -> CaseResult {
         v.path.as_str(),
     )?;
     ensure(
-        super::is_job_time(&v.created_time),
+        shapes::is_job_time(&v.created_time),
         &call,
         "createdTime in RFC 3339",
         format!("createdTime {:?}", v.created_time),

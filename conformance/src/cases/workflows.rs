@@ -7,11 +7,13 @@ use std::time::Duration;
 use joblet_testkit::pb;
 use tonic::{Code, Status};
 
+use super::shapes;
 use crate::case;
 use crate::case::Case;
 use crate::check::{self, CaseResult, ensure, ensure_eq, fail};
 use crate::cleanup::Resource;
-use crate::ctx::{Ctx, FINAL};
+use crate::ctx::Ctx;
+use crate::status::FINAL;
 
 pub(crate) const CASES: &[Case] = &[
     case!(
@@ -215,7 +217,7 @@ async fn map_form(cx: Ctx) -> CaseResult {
         r.status.as_str(),
     )?;
     ensure(
-        super::is_v4_uuid(&r.workflow_uuid),
+        shapes::is_v4_uuid(&r.workflow_uuid),
         "RunWorkflow (map form)",
         "workflowUuid a v4 UUID",
         format!("{:?}", r.workflow_uuid),
@@ -378,7 +380,7 @@ async fn ordinary_jobs(cx: Ctx) -> CaseResult {
         job_of(&s, "hello").ok_or_else(|| fail("GetWorkflowStatus", "job hello", statuses(&s)))?;
     let uuid = job.job_uuid.clone();
     ensure(
-        super::is_v4_uuid(&uuid),
+        shapes::is_v4_uuid(&uuid),
         "GetWorkflowStatus",
         "hello's jobUuid a v4 UUID",
         format!("{uuid:?}"),
@@ -530,7 +532,7 @@ async fn status_fields(cx: Ctx) -> CaseResult {
     for j in &s.jobs {
         let jc = format!("{call} job {}", j.job_name);
         ensure(
-            super::is_v4_uuid(&j.job_uuid),
+            shapes::is_v4_uuid(&j.job_uuid),
             &jc,
             "jobUuid a v4 UUID",
             format!("{:?}", j.job_uuid),

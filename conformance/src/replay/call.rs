@@ -160,7 +160,7 @@ async fn run(
             .map_err(|e| Status::internal(format!("session name {session:?}: {e}")))?;
         request
             .metadata_mut()
-            .insert(joblet_mock::session::SESSION_HEADER, value);
+            .insert(joblet_testkit::session::SESSION_HEADER, value);
     }
     if !spec.streaming {
         let answer = grpc.unary(request, path, RawCodec).await?;

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::ids::{Conflict, IdMap, is_time, is_uuid};
 use super::rules::{Rule, RuleSet};
+use crate::outcome::Difference;
 
 /// An answer in the form compared: messages in full proto3 JSON (every field,
 /// 64-bit integers as numbers), or a log stream, and the status.
@@ -29,20 +30,6 @@ pub struct LogView {
     pub sha256: String,
     /// The first bytes (all of them when short).
     pub kept: Vec<u8>,
-}
-
-/// One field that differs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Difference {
-    /// Where: the method, then the fields with list positions
-    /// (`ListJobs.jobs[1].status`, `StopJob.@code`).
-    pub path: String,
-    /// The rule that compared it.
-    pub rule: String,
-    /// What the transcript has (IDs and names as the replay sends them).
-    pub expected: String,
-    /// What came back.
-    pub got: String,
 }
 
 /// Compares `got` with `expected` for a call of `method` in replay session
@@ -778,7 +765,7 @@ mod tests {
     fn logs_by_bytes_and_hash() {
         let view = |s: &str| LogView {
             bytes: s.len() as u64,
-            sha256: joblet_mock::transcript::sha256_hex(s.as_bytes()),
+            sha256: joblet_testkit::transcript::sha256_hex(s.as_bytes()),
             kept: s.as_bytes().to_vec(),
         };
         let with = |s: &str| Answer {

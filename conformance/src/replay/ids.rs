@@ -164,6 +164,7 @@ impl IdMap {
     }
 
     /// How many UUIDs are mapped.
+    #[cfg(test)]
     pub fn uuid_count(&self) -> usize {
         self.uuids.len()
     }

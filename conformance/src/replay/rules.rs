@@ -29,7 +29,7 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::runner::glob_match;
+use crate::glob::glob_match;
 
 /// The built-in rules (`conformance/rules/defaults.yaml`).
 pub const DEFAULTS: &str = include_str!("../../rules/defaults.yaml");

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use joblet_conformance::State;
 use joblet_conformance::embedded::Embedded;
+use joblet_conformance::outcome::{Outcome, RunResult};
 use joblet_conformance::replay::rules::RuleSet;
 use joblet_conformance::replay::{self, ReplayConfig, Transcript};
-use joblet_conformance::runner::{Outcome, RunResult};
-use joblet_mock::transcript::{Line, SCHEMA};
 use joblet_mock::{MockConfig, MockServer, Mutant, Profile, Quirk, TlsSetup};
+use joblet_testkit::transcript::{Line, SCHEMA};
 use joblet_testkit::{Target, TlsFiles, pb};
 use serde_json::Value;
 
@@ -514,7 +514,7 @@ fn tls_client(dir: &Path, name: &str) -> TlsFiles {
         ca_cert: dir.join("ca.pem"),
         client_cert: dir.join(format!("{name}.pem")),
         client_key: dir.join(format!("{name}-key.pem")),
-        server_name: joblet_mock::tls::SERVER_NAME.into(),
+        server_name: joblet_testkit::tls::SERVER_NAME.into(),
     }
 }
 

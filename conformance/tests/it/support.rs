@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use joblet_conformance::RunResult;
 use joblet_conformance::cases::catalogue;
 use joblet_conformance::embedded::Embedded;
-use joblet_conformance::runner::{self, RunConfig, RunResult};
+use joblet_conformance::runner::{self, RunConfig};
 use joblet_mock::{MockConfig, Profile};
 
 /// Runs the whole catalogue against an embedded mock of `profile`.

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use joblet_mock::{
     ClockMode, GeneratedCerts, MockConfig, MockTls, Mutant, Profile, Quirk, UnknownCommand,
-    catalogue, sim, tls,
+    catalogue, extra_sans, load_certs, load_key, load_scenarios,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -125,7 +125,7 @@ struct Args {
         long,
         value_name = "SIZE",
         env = "JOBLET_MOCK_LOG_RETENTION_BYTES",
-        default_value_t = joblet_mock::config::DEFAULT_LOG_RETENTION,
+        default_value_t = joblet_mock::DEFAULT_LOG_RETENTION,
         value_parser = retention_arg
     )]
     log_retention_bytes: usize,
@@ -154,7 +154,7 @@ struct Args {
         long,
         value_name = "N",
         env = "JOBLET_MOCK_MAX_JOBS",
-        default_value_t = joblet_mock::budget::DEFAULT_MAX_JOBS
+        default_value_t = joblet_mock::DEFAULT_MAX_JOBS
     )]
     max_jobs: usize,
 
@@ -166,7 +166,7 @@ struct Args {
         long,
         value_name = "N",
         env = "JOBLET_MOCK_MAX_WORKFLOWS",
-        default_value_t = joblet_mock::budget::DEFAULT_MAX_WORKFLOWS
+        default_value_t = joblet_mock::DEFAULT_MAX_WORKFLOWS
     )]
     max_workflows: usize,
 
@@ -235,7 +235,7 @@ struct Args {
     faults_file: Option<PathBuf>,
 
     /// Calls kept per session in the call journal (0 turns it off).
-    #[arg(long, env = "JOBLET_MOCK_JOURNAL_SIZE", default_value_t = joblet_mock::config::DEFAULT_JOURNAL_SIZE)]
+    #[arg(long, env = "JOBLET_MOCK_JOURNAL_SIZE", default_value_t = joblet_mock::DEFAULT_JOURNAL_SIZE)]
     journal_size: usize,
 
     /// Record every Joblet call with its whole answer into FILE, one JSON line
@@ -258,7 +258,7 @@ struct Args {
 
     /// Log bytes kept per GetJobLogs call in transcripts (beyond it, only
     /// their count and SHA-256).
-    #[arg(long, value_name = "BYTES", env = "JOBLET_MOCK_RECORD_LOG_LIMIT", default_value_t = joblet_mock::transcript::DEFAULT_LOG_LIMIT)]
+    #[arg(long, value_name = "BYTES", env = "JOBLET_MOCK_RECORD_LOG_LIMIT", default_value_t = joblet_mock::DEFAULT_LOG_LIMIT)]
     record_log_limit: usize,
 
     /// Sessions (x-joblet-mock-session metadata) held at once besides the default.
@@ -342,9 +342,9 @@ impl Args {
                  or --tls-cert, --tls-key and --client-ca"
             );
         };
-        let chain = tls::load_certs(cert, "server certificate").context("--tls-cert")?;
-        let key = tls::load_key(key, "server key").context("--tls-key")?;
-        let ca = tls::load_certs(ca, "client CA").context("--client-ca")?;
+        let chain = load_certs(cert, "server certificate").context("--tls-cert")?;
+        let key = load_key(key, "server key").context("--tls-key")?;
+        let ca = load_certs(ca, "client CA").context("--client-ca")?;
         let tls = MockTls::new(chain, key, ca)
             .context("--tls-cert, --tls-key and --client-ca do not make a usable TLS identity")?;
         Ok(TlsSource::Given(tls))
@@ -395,8 +395,7 @@ impl Args {
             .into_uuid()
             .to_string();
         }
-        config.scenarios =
-            sim::load_scenarios(&self.scenarios).context("loading --scenario files")?;
+        config.scenarios = load_scenarios(&self.scenarios).context("loading --scenario files")?;
         config.scenario_files = self.scenarios;
         if let Some(path) = &self.runtimes {
             config.runtimes = catalogue::load(path).context("loading --runtimes")?;
@@ -413,14 +412,13 @@ impl Args {
                 self.record_log_limit > 0,
                 "--record-log-limit must be at least 1"
             );
-            let recorder =
-                joblet_mock::transcript::Recorder::new(joblet_mock::transcript::RecorderOptions {
-                    file: self.record.clone(),
-                    per_session: self.transcript_size,
-                    max_sessions: self.max_sessions + 1,
-                    log_limit: self.record_log_limit,
-                })
-                .context("--record")?;
+            let recorder = joblet_mock::Recorder::new(joblet_mock::RecorderOptions {
+                file: self.record.clone(),
+                per_session: self.transcript_size,
+                max_sessions: self.max_sessions + 1,
+                log_limit: self.record_log_limit,
+            })
+            .context("--record")?;
             config.transcript = Some(Arc::new(recorder));
         }
         Ok(config)
@@ -429,7 +427,7 @@ impl Args {
 
 /// `--memory-budget`: a size with a unit, more than 0.
 fn budget_arg(text: &str) -> Result<u64, String> {
-    match joblet_mock::budget::parse_size(text)? {
+    match joblet_mock::parse_size(text)? {
         0 => Err("the budget must be more than 0 bytes, e.g. 2GiB".into()),
         n => Ok(n),
     }
@@ -437,7 +435,7 @@ fn budget_arg(text: &str) -> Result<u64, String> {
 
 /// `--log-retention-bytes`: a size with a unit, at least 1 byte.
 fn retention_arg(text: &str) -> Result<usize, String> {
-    match joblet_mock::budget::parse_size(text)? {
+    match joblet_mock::parse_size(text)? {
         0 => Err("must be at least 1 byte, e.g. 64MiB".into()),
         n => usize::try_from(n).map_err(|_| format!("{text:?} is too large for this machine")),
     }
@@ -564,8 +562,8 @@ async fn serve_main() -> anyhow::Result<()> {
                 TlsSource::Given(tls) => tls,
                 TlsSource::Generate(dir) => {
                     let in_dir = || format!("--certs-dir {}", dir.display());
-                    let certs = GeneratedCerts::generate(&dir, &tls::extra_sans(addr))
-                        .with_context(in_dir)?;
+                    let certs =
+                        GeneratedCerts::generate(&dir, &extra_sans(addr)).with_context(in_dir)?;
                     let rnx = certs.write_rnx_config(addr).with_context(in_dir)?;
                     tracing::info!("certificates and {} written", rnx.display());
                     certs.mock_tls().context("generated certificates")?

@@ -2,10 +2,10 @@
 //! server streams mid-way or stall them, so that SDKs can test their retries,
 //! timeouts and error paths against the mock.
 //!
-//! This module is pure: it parses and holds the rules ([`Faults`]) and answers,
-//! for one call, what to do ([`Faults::decide`] → [`Decision`]); the server
+//! This module is pure: it parses and holds the rules (`Faults`) and answers,
+//! for one call, what to do (`Faults::decide` → `Decision`); the server
 //! applies the decision (sleeps, returns the status, or wraps the response
-//! stream with [`apply_stream`]).
+//! stream with `apply_stream`).
 //!
 //! # A rule
 //!
@@ -30,7 +30,7 @@
 //! * triggers: `after: N` (the first N matching calls pass, default 0),
 //!   `times: N` (the rule fires at most N times), `probability: p` (each
 //!   otherwise eligible call fires with probability `p` in `0..=1`, drawn from
-//!   the seeded RNG of [`Faults`]).
+//!   the seeded RNG of `Faults`).
 //!
 //! # One-line syntax (`--fault`)
 //!
@@ -79,7 +79,7 @@
 //!
 //! # Several rules
 //!
-//! [`Faults::decide`] walks the rules in order. Every rule whose matchers match
+//! `Faults::decide` walks the rules in order. Every rule whose matchers match
 //! the call counts it (this count is what `after` compares against), whatever
 //! the other rules do; rules that do not match count nothing. A counted rule past
 //! its `after` and below its `times` is *eligible*; an eligible rule that can
@@ -106,8 +106,8 @@ pub use rule::{
     CUT_MESSAGE, Delay, FAIL_MESSAGE, Fail, FaultError, FaultRule, FieldMatch, MAX_DELAY,
     code_name, parse_code,
 };
-pub use rules::{Decision, Faults, StreamFault};
-pub use stream::apply_stream;
+pub(crate) use rules::{Faults, StreamFault};
+pub(crate) use stream::apply_stream;
 pub use text::parse_rule;
 
 #[cfg(test)]

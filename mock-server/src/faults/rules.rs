@@ -18,7 +18,7 @@ pub struct Decision {
     pub delay: Option<Duration>,
     /// Answer with this status instead of handling the call.
     pub fail: Option<tonic::Status>,
-    /// Wrap the response stream with [`apply_stream`] (server-streaming RPCs;
+    /// Wrap the response stream with `apply_stream` (server-streaming RPCs;
     /// unary RPCs ignore it).
     pub stream: Option<StreamFault>,
 }

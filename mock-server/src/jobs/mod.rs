@@ -22,5 +22,4 @@ pub use actions::{cancel, delete, delete_all, stop};
 pub(crate) use lifecycle::run_workflow_job;
 pub use lifecycle::{check_run, run};
 pub use logs::{log_tail, logs};
-pub use request::{DEFAULT_WORK_DIR, MASK, MAX_ENV_VALUE};
 pub use view::{list, status};

@@ -17,8 +17,6 @@ use crate::sim::{ExecContext, UploadedFile};
 use crate::state::{JobSpec, State};
 use crate::validate;
 
-/// Largest environment value, in bytes (JOB-RUN-10).
-pub const MAX_ENV_VALUE: usize = 32 * 1024;
 /// Default working directory of a job.
 pub const DEFAULT_WORK_DIR: &str = "/work";
 

@@ -44,15 +44,11 @@
 //! ([`Shared::metrics_sample`](crate::session::Shared::metrics_sample)).
 
 mod figures;
-mod host;
+pub(crate) mod host;
 mod monitor;
 mod num;
 
-pub use figures::{
-    Counters, DEFAULT_INTERVAL, Inputs, METRIC_TYPES, PROTO_TAG, RunningJob, SERVER_PROCESS,
-    Sample, Sections, generate, interval, server_version,
-};
-pub use host::{FALLBACK_TOTAL_MEMORY, HostFacts, go_arch, host_facts};
+pub use figures::{RunningJob, Sample, Sections, interval};
 pub use monitor::Monitor;
 
 #[cfg(test)]

@@ -49,11 +49,6 @@ impl Gate {
         Self { node }
     }
 
-    /// The node behind the gate.
-    pub fn node(&self) -> &Arc<Node> {
-        &self.node
-    }
-
     async fn admit<Req: prost::Message>(
         &self,
         method: &'static str,
@@ -161,11 +156,4 @@ fn record(shared: &Shared, start: &mut CallStart, code: tonic::Code, message: &s
             shared.clock.now_ms(),
         );
     }
-}
-
-/// `UNIMPLEMENTED` for parts of the API this mock does not simulate yet.
-pub fn not_built(rpc: &str, what: &str) -> tonic::Status {
-    tonic::Status::unimplemented(format!(
-        "{rpc}: {what} are not built yet in joblet-mock; this RPC answers UNIMPLEMENTED until they land"
-    ))
 }

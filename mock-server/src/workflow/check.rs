@@ -115,6 +115,7 @@ pub fn validate_server_v1(doc: &WorkflowDoc, node: &dyn NodeView) -> Result<(), 
 /// dependencies keeps its order).
 ///
 /// Errors: duplicate job names, a requirement on an unknown job, a cycle.
+#[cfg(test)]
 pub fn topological_order(doc: &WorkflowDoc) -> Result<Vec<&WorkflowJobDef>, WorkflowError> {
     let index = job_index(doc)?;
     check_dependencies(doc, &index)?;
@@ -344,8 +345,9 @@ fn status_hint(status: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Forms, NodeSnapshot, Requirement, parse};
     use super::*;
+    use crate::workflow::doc::{Forms, NodeSnapshot, Requirement};
+    use crate::workflow::parse;
     use proptest::prelude::*;
 
     fn node() -> NodeSnapshot {

@@ -373,7 +373,8 @@ pub fn default_name(doc: &WorkflowDoc) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::{parse, topological_order, validate, validate_server_v1};
+    use crate::workflow::check::topological_order;
+    use crate::workflow::{parse, validate, validate_server_v1};
 
     const ETL: &str = include_str!("../../../fixtures/workflows/etl-pipeline.yaml");
     const DIAMOND: &str = include_str!("../../../fixtures/workflows/diamond.yaml");

@@ -50,16 +50,16 @@
 //! `"512"`; `max_memory` is in MB, no unit suffixes). Anchors, aliases and `<<`
 //! merge keys work; merged keys never override explicit ones.
 
-mod check;
-mod doc;
+pub(crate) mod check;
+pub(crate) mod doc;
 pub mod engine;
 mod mask;
 pub(crate) mod table;
 mod yaml;
 
-pub use check::{JOB_STATUSES, topological_order, validate, validate_server_v1};
+pub use check::{validate, validate_server_v1};
 pub use doc::{
-    Forms, NodeSnapshot, NodeView, Requirement, ResourceKind, Resources, Scope, WorkflowDoc,
-    WorkflowError, WorkflowJobDef, default_name,
+    Forms, NodeView, Requirement, ResourceKind, Resources, Scope, WorkflowDoc, WorkflowError,
+    WorkflowJobDef,
 };
 pub use yaml::parse;

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use joblet_mock::auth::JOBLET_RPCS;
+use joblet_mock::test_support::JOBLET_RPCS;
 use joblet_mock::{GeneratedCerts, Role, RunningMock};
 use joblet_testkit::pb::{
     self, job_service_client::JobServiceClient, monitoring_service_client::MonitoringServiceClient,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use joblet_mock::session::SESSION_HEADER;
+use joblet_mock::SESSION_HEADER;
 use joblet_mock::{ClockMode, MockConfig, MockServer, Role, RunningMock};
 use joblet_testkit::control::{self as ctl, mock_control_client::MockControlClient};
 use joblet_testkit::pb;
@@ -479,7 +479,7 @@ async fn snapshot_reset_restore_round_trip() {
         assert!(!st.end_time.is_empty());
         let log = logs_text(&mut jobs, id).await;
         assert!(
-            log.ends_with(&format!("{}\n", joblet_mock::snapshot::RESTORED_LINE)),
+            log.ends_with(&format!("{}\n", joblet_mock::RESTORED_LINE)),
             "{log:?}"
         );
     }

@@ -85,10 +85,8 @@ async fn a_rule_can_target_one_session() {
         .await
         .expect("default session untouched");
     let mut req = tonic::Request::new(pb::EmptyRequest {});
-    req.metadata_mut().insert(
-        joblet_mock::session::SESSION_HEADER,
-        "flaky".parse().unwrap(),
-    );
+    req.metadata_mut()
+        .insert(joblet_mock::SESSION_HEADER, "flaky".parse().unwrap());
     let err = jobs.list_jobs(req).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Internal);
 }

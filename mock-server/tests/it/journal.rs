@@ -1,6 +1,6 @@
 //! The call journal and wiremock-style verification from Rust.
 
-use joblet_mock::journal::Expectation;
+use joblet_mock::Expectation;
 use serde_json::json;
 
 use crate::support::*;

@@ -112,8 +112,10 @@ async fn quirk_2_failures_are_internal_with_the_real_prefixes() {
     );
 
     // For the workflow engine: the same shape.
-    let e =
-        joblet_mock::error::Error::quirk_internal("failed to start workflow orchestration", "x");
+    let e = joblet_mock::test_support::Error::quirk_internal(
+        "failed to start workflow orchestration",
+        "x",
+    );
     let s = tonic::Status::from(e);
     assert_internal(&s, "failed to start workflow orchestration: x");
 

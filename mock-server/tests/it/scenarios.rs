@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::DateTime;
-use joblet_mock::sim::{Scenario, parse_scenarios};
 use joblet_mock::{ClockMode, MockConfig, MockServer, RunningMock};
+use joblet_mock::{Scenario, parse_scenarios};
 use joblet_testkit::pb;
 
 use crate::support::*;

@@ -1,7 +1,7 @@
 //! Sessions (`x-joblet-mock-session` metadata): isolated nodes behind one port.
 
 use joblet_mock::MockServer;
-use joblet_mock::session::SESSION_HEADER;
+use joblet_mock::SESSION_HEADER;
 use joblet_testkit::pb;
 use tonic::Request;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Local, TimeZone};
 use futures::StreamExt;
-use joblet_mock::session::SESSION_HEADER;
+use joblet_mock::SESSION_HEADER;
 use joblet_mock::{MockConfig, MockServer, MockServerBuilder, RunningMock, TlsSetup};
 use joblet_testkit::Target;
 use joblet_testkit::pb::{
@@ -508,7 +508,10 @@ pub fn is_v4_uuid(id: &str) -> bool {
 }
 
 /// The log buffer of a job, white-box.
-pub fn log_buffer(mock: &RunningMock, id: &str) -> std::sync::Arc<joblet_mock::logs::LogBuffer> {
+pub fn log_buffer(
+    mock: &RunningMock,
+    id: &str,
+) -> std::sync::Arc<joblet_mock::test_support::LogBuffer> {
     let shared = mock.shared();
     let state = shared.state.lock();
     let seq = state.jobs.resolve(id).expect("job exists");
@@ -521,7 +524,7 @@ pub fn add_network(mock: &RunningMock, name: &str, cidr: &str) {
         .state
         .lock()
         .networks
-        .push(joblet_mock::state::NetworkRecord {
+        .push(joblet_mock::test_support::NetworkRecord {
             name: name.into(),
             cidr: cidr.into(),
             bridge: format!("joblet-{name}"),
@@ -536,7 +539,7 @@ pub fn add_volume(mock: &RunningMock, name: &str) {
         .state
         .lock()
         .volumes
-        .push(joblet_mock::state::VolumeRecord {
+        .push(joblet_mock::test_support::VolumeRecord {
             name: name.into(),
             size: "1GB".into(),
             kind: "filesystem".into(),

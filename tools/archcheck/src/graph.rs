@@ -252,6 +252,7 @@ fn resolve(tree: &ModuleTree, from: usize, path: &[String], depth: u8) -> Resolv
             continue;
         }
         if depth < MAX_DEPTH
+            && !tree.modules[cur].items.contains(seg)
             && let Some(bound) = tree.modules[cur].bindings.get(seg)
         {
             let mut full = bound.clone();

@@ -46,6 +46,10 @@ pub struct Module {
     pub children: BTreeMap<String, usize>,
     /// Names bound by `use` at module level, to the path they stand for.
     pub bindings: BTreeMap<String, Vec<String>>,
+    /// Names of the items the module defines itself (functions, types,
+    /// constants, ...): a path to one of them ends here even when a `use` binds
+    /// the same name in another namespace.
+    pub items: std::collections::BTreeSet<String>,
     /// Every path of two or more segments that the module names.
     pub refs: Vec<Reference>,
 }
@@ -81,6 +85,7 @@ impl ModuleTree {
             parent: None,
             children: BTreeMap::new(),
             bindings: BTreeMap::new(),
+            items: Default::default(),
             refs: Vec::new(),
         });
         let file = tree.parse(root)?;
@@ -158,6 +163,9 @@ impl ModuleTree {
                     }
                 }
                 other => {
+                    if let Some(name) = item_name(other) {
+                        self.modules[m].items.insert(name);
+                    }
                     let mut collector = Collector::default();
                     collector.visit_item(other);
                     self.modules[m].refs.extend(collector.refs);
@@ -206,6 +214,7 @@ impl ModuleTree {
             parent: Some(m),
             children: BTreeMap::new(),
             bindings: BTreeMap::new(),
+            items: Default::default(),
             refs: Vec::new(),
         });
         self.modules[m].children.insert(name, id);
@@ -233,6 +242,25 @@ fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
         Use(i) => &i.attrs,
         _ => &[],
     }
+}
+
+/// The name an item defines in its module, if any.
+fn item_name(item: &syn::Item) -> Option<String> {
+    use syn::Item::*;
+    let ident = match item {
+        Const(i) => &i.ident,
+        Enum(i) => &i.ident,
+        Fn(i) => &i.sig.ident,
+        Static(i) => &i.ident,
+        Struct(i) => &i.ident,
+        Trait(i) => &i.ident,
+        TraitAlias(i) => &i.ident,
+        Type(i) => &i.ident,
+        Union(i) => &i.ident,
+        Macro(i) => i.ident.as_ref()?,
+        _ => return None,
+    };
+    Some(ident.to_string())
 }
 
 /// `#[cfg(test)]`, `#[test]` or `#[tokio::test]`: code that only tests build.

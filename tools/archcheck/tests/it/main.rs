@@ -3,6 +3,7 @@
 use std::path::Path;
 
 mod docs;
+mod workspace;
 
 use joblet_archcheck::{Finding, check};
 
@@ -195,4 +196,26 @@ fn long_functions_and_large_files_unless_allowed() {
     );
     let doc = "```layers a\nallow src/big.rs: a generated table\nallow src/l.rs::long: one match over every flag\n```\n";
     assert_eq!(findings(ws.path(), Some(doc)), vec![]);
+}
+
+#[test]
+fn an_item_of_a_module_wins_over_a_binding_of_the_same_name() {
+    // `cli::replay::replay` is the function of cli/replay.rs, although that
+    // module also binds the name `replay` to the module `crate::replay`.
+    let ws = tree(&[
+        MANIFEST,
+        ("a/src/lib.rs", "mod cli;\nmod replay;\n"),
+        ("a/src/replay.rs", "pub fn run() {}\n"),
+        (
+            "a/src/cli/mod.rs",
+            "mod replay;\npub fn go() { replay::replay() }\n",
+        ),
+        (
+            "a/src/cli/replay.rs",
+            "use crate::replay;\npub fn replay() { replay::run() }\n",
+        ),
+    ]);
+    assert_eq!(findings(ws.path(), None), vec![]);
+    let report = check(ws.path(), None).unwrap();
+    assert_eq!(report.edges, 2, "cli/mod -> cli/replay -> replay");
 }

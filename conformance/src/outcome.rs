@@ -1,0 +1,174 @@
+//! What a run reports: the verdict on each case ([`Outcome`], [`State`]) and
+//! the run as a whole ([`RunResult`]), for cases and replayed calls alike
+//! (a replayed call carries its [`ReplayInfo`]).
+
+use std::collections::BTreeSet;
+
+use crate::case::{Case, Effect, Level};
+use crate::check::Failure;
+use crate::cleanup::Leak;
+
+/// The verdict on one case run.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// The target showed the behaviour.
+    Pass,
+    /// The target answered differently.
+    Fail,
+    /// Not run here, with a reason.
+    Skip,
+    /// A harness or connection problem: no verdict.
+    Error,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            State::Pass => "PASS",
+            State::Fail => "FAIL",
+            State::Skip => "SKIP",
+            State::Error => "ERROR",
+        })
+    }
+}
+
+/// One case run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    /// The case name.
+    pub case: String,
+    /// Behaviour IDs it certifies.
+    pub ids: Vec<String>,
+    /// The server-v1 quirks that replace a behaviour it checks.
+    pub quirks: Vec<String>,
+    /// MUST or SHOULD.
+    pub level: Level,
+    /// Whether it changes state.
+    pub effect: Effect,
+    /// Which repetition (1-based, `--repeat`).
+    pub attempt: u32,
+    /// The verdict.
+    pub state: State,
+    /// For Fail: the call, what was expected, what came back.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<Failure>,
+    /// For Skip and Error: why; for Fail: the failure as one line.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+    /// Wall time of the case, without cleanup.
+    pub duration_ms: u64,
+    /// The RPCs the case called (`/joblet.JobService/RunJob`).
+    pub rpcs: Vec<String>,
+    /// What the case created and could not remove.
+    #[serde(default)]
+    pub leaks: Vec<Leak>,
+    /// For a replayed call (`joblet-conformance replay`): the transcript, the
+    /// call and every difference.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub replay: Option<ReplayInfo>,
+}
+
+impl Outcome {
+    pub(crate) fn new(case: &Case, attempt: u32, state: State) -> Self {
+        Self {
+            case: case.name.into(),
+            ids: case.ids.iter().map(|s| (*s).into()).collect(),
+            quirks: case.quirks.iter().map(|s| (*s).into()).collect(),
+            level: case.level,
+            effect: case.effect,
+            attempt,
+            state,
+            failure: None,
+            message: None,
+            duration_ms: 0,
+            rpcs: Vec::new(),
+            leaks: Vec::new(),
+            replay: None,
+        }
+    }
+
+    /// Whether this outcome fails the run (a MUST case that failed or errored).
+    pub fn fails_run(&self) -> bool {
+        self.level == Level::Must && matches!(self.state, State::Fail | State::Error)
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunResult {
+    /// The run ID.
+    pub run_id: String,
+    /// The main target's address.
+    pub target: String,
+    /// Whether the main target spoke TLS.
+    pub tls: bool,
+    /// Wall time of the run.
+    pub duration_ms: u64,
+    /// Every case run, in catalogue order (then attempt).
+    pub outcomes: Vec<Outcome>,
+    /// Whether the run was stopped early (Ctrl-C or the run deadline).
+    pub interrupted: bool,
+}
+
+impl RunResult {
+    /// Outcomes in `state`.
+    pub fn count(&self, state: State) -> usize {
+        self.outcomes.iter().filter(|o| o.state == state).count()
+    }
+
+    /// Whether the run passes: no MUST case failed or errored.
+    pub fn passed(&self) -> bool {
+        !self.outcomes.iter().any(Outcome::fails_run)
+    }
+
+    /// Every leak of the run.
+    pub fn leaks(&self) -> Vec<&Leak> {
+        self.outcomes.iter().flat_map(|o| o.leaks.iter()).collect()
+    }
+
+    /// Names of the cases that failed (any attempt).
+    pub fn failed_cases(&self) -> BTreeSet<String> {
+        self.outcomes
+            .iter()
+            .filter(|o| o.state == State::Fail)
+            .map(|o| o.case.clone())
+            .collect()
+    }
+}
+
+/// The replay detail of an [`Outcome`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReplayInfo {
+    /// The transcript (its file name).
+    pub transcript: String,
+    /// The call's `seq` in it.
+    pub seq: u64,
+    /// The recorded session (`""`: the default one).
+    pub session: String,
+    /// The recorded caller's role.
+    pub role: String,
+    /// `joblet.JobService/RunJob`.
+    pub method: String,
+    /// How many times the call was made (reads are repeated until they match).
+    pub attempts: u32,
+    /// Every field that differs.
+    #[serde(default)]
+    pub differences: Vec<Difference>,
+}
+
+/// One field that differs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Difference {
+    /// Where: the method, then the fields with list positions
+    /// (`ListJobs.jobs[1].status`, `StopJob.@code`).
+    pub path: String,
+    /// The rule that compared it.
+    pub rule: String,
+    /// What the transcript has (IDs and names as the replay sends them).
+    pub expected: String,
+    /// What came back.
+    pub got: String,
+}

@@ -1,0 +1,28 @@
+//! The contract's descriptors at run time (feature `transcript`): the
+//! [`FILE_DESCRIPTOR_SET`](crate::pb::FILE_DESCRIPTOR_SET) decoded once, and a
+//! method's descriptor by service and name, for rendering messages as proto3
+//! JSON and reading them back.
+
+use std::sync::OnceLock;
+
+use prost_reflect::{DescriptorPool, MethodDescriptor};
+
+/// The contract's descriptors ([`FILE_DESCRIPTOR_SET`](crate::pb::FILE_DESCRIPTOR_SET)),
+/// decoded once.
+pub fn descriptor_pool() -> &'static DescriptorPool {
+    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET).unwrap_or_else(|e| {
+            tracing::error!("cannot decode the contract's descriptor set: {e}");
+            DescriptorPool::new()
+        })
+    })
+}
+
+/// The descriptor of `service`/`method` of the contract.
+pub fn method_descriptor(service: &str, method: &str) -> Option<MethodDescriptor> {
+    descriptor_pool()
+        .get_service_by_name(service)?
+        .methods()
+        .find(|m| m.name() == method)
+}
