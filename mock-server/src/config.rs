@@ -12,6 +12,8 @@ use crate::clock::ClockMode;
 /// Everything that shapes the simulated node.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
+    /// The wire contracts served (`--api`): both by default.
+    pub api: crate::contract::Api,
     /// Behaviour profile.
     pub profile: Profile,
     /// Simulated GPUs on the node.
@@ -71,6 +73,7 @@ pub const MAX_MESSAGE_BYTES: usize = 128 << 20;
 impl Default for MockConfig {
     fn default() -> Self {
         Self {
+            api: crate::contract::Api::Both,
             profile: Profile::Documented,
             gpus: 0,
             gpu_memory_mb: 16_384,

@@ -35,6 +35,8 @@ pub enum JobStatus {
     Stopped,
     /// Canceled before it ran.
     Canceled,
+    /// Killed when its RunJob `timeout` expired (v2, JOB-TIMEOUT-3): exit code 124.
+    Timeout,
 }
 
 impl JobStatus {
@@ -48,6 +50,7 @@ impl JobStatus {
             Self::Failed => "FAILED",
             Self::Stopped => "STOPPED",
             Self::Canceled => "CANCELED",
+            Self::Timeout => "TIMEOUT",
         }
     }
 
@@ -55,7 +58,7 @@ impl JobStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Completed | Self::Failed | Self::Stopped | Self::Canceled
+            Self::Completed | Self::Failed | Self::Stopped | Self::Canceled | Self::Timeout
         )
     }
 }
@@ -87,6 +90,8 @@ pub struct JobSpec {
     pub gpu_memory_mb: i32,
     pub workflow_uuid: String,
     pub dependencies: Vec<String>,
+    /// RunJob's `timeout` as sent (v2, JOB-TIMEOUT-4); "" when none.
+    pub timeout: String,
 }
 
 /// An environment (name, value pairs) as a JSON object sorted by name; read

@@ -49,6 +49,11 @@ pub fn runtime_info(r: &RuntimeRecord) -> pb::RuntimeInfo {
             architectures: r.architectures.clone(),
             gpu: r.gpu,
         }),
+        language_version: r.version.clone(),
+        libraries: Vec::new(),
+        environment: Default::default(),
+        build_info: None,
+        original_yaml: String::new(),
     }
 }
 

@@ -73,8 +73,14 @@ pub fn routes(node: &Arc<Node>) -> Routes {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     // Every service is served as soon as the router exists.
     drop(health_reporter);
+    // Reflection describes the contract served: v1, v2, or their union.
+    let contract = match node.config().api {
+        crate::contract::Api::V1 => joblet_testkit::FILE_DESCRIPTOR_SET,
+        crate::contract::Api::V2 => joblet_testkit::FILE_DESCRIPTOR_SET_V2,
+        crate::contract::Api::Both => joblet_testkit::FILE_DESCRIPTOR_SET_UNION,
+    };
     let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(joblet_testkit::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(contract)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(joblet_testkit::CONTROL_DESCRIPTOR_SET)
         .build_v1()
@@ -151,6 +157,10 @@ where
                 .map(crate::transcript::RecordLayer::new),
         )
         .map_response(oversized_is_resource_exhausted::<tonic::body::Body>)
+        // The other contract's methods: UNIMPLEMENTED for every role (CONTRACT-1).
+        .layer(crate::service::contract::ContractLayer::new(
+            node.config().api,
+        ))
         // QUIRK-11: monitoring needs no role on a server-v1 mock.
         .layer(
             AuthLayer::new(mode)

@@ -742,7 +742,7 @@ fn uuid_in(field: &str, text: &str) -> Result<Uuid> {
 }
 
 fn status_in(field: &str, text: &str) -> Result<JobStatus> {
-    const ALL: [JobStatus; 7] = [
+    const ALL: [JobStatus; 8] = [
         JobStatus::Initializing,
         JobStatus::Scheduled,
         JobStatus::Running,
@@ -750,6 +750,7 @@ fn status_in(field: &str, text: &str) -> Result<JobStatus> {
         JobStatus::Failed,
         JobStatus::Stopped,
         JobStatus::Canceled,
+        JobStatus::Timeout,
     ];
     let wanted = text.trim().to_ascii_uppercase();
     ALL.into_iter()

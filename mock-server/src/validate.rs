@@ -5,6 +5,7 @@
 //! input: parsing works on `char` boundaries and all arithmetic is checked.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Local, LocalResult, NaiveDateTime, TimeZone};
 
@@ -563,6 +564,102 @@ pub fn runtime_spec(text: &str) -> std::result::Result<RuntimeSpec, String> {
         variants,
         architecture: arch.to_string(),
     })
+}
+
+/// A Go duration (`time.ParseDuration`): an optional sign, then one or more
+/// decimal numbers, each with an optional fraction and a unit `ns`, `us`
+/// (`µs`, `μs`), `ms`, `s`, `m` or `h` (`30s`, `1h30m`, `1.5h`); a bare `0`
+/// too. `Ok(None)` for "" and any zero duration (no limit, JOB-TIMEOUT-1);
+/// an error (saying why) for anything else that does not parse, a negative
+/// duration, or one longer than Go's 292 years.
+pub fn go_duration(text: &str) -> std::result::Result<Option<Duration>, String> {
+    const UNITS: [(&str, u128); 8] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("\u{b5}s", 1_000),
+        ("\u{3bc}s", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+    ];
+    let mut rest = text;
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let negative = match rest.as_bytes()[0] {
+        b'-' => true,
+        b'+' => false,
+        _ => {
+            if rest == "0" {
+                return Ok(None);
+            }
+            false
+        }
+    };
+    if matches!(rest.as_bytes()[0], b'-' | b'+') {
+        rest = &rest[1..];
+    }
+    if rest == "0" {
+        return Ok(None);
+    }
+    if rest.is_empty() {
+        return Err("no number".into());
+    }
+    // Whole nanoseconds, and the fractional part as a rational (num / den ns).
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (int, after) = rest.split_at(int_len);
+        let (frac, after) = match after.strip_prefix('.') {
+            Some(a) => {
+                let n = a.bytes().take_while(u8::is_ascii_digit).count();
+                a.split_at(n)
+            }
+            None => ("", after),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return Err(format!("expected a number at {rest:?}"));
+        }
+        let unit_len = after
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
+            .map_or(after.len(), |(i, _)| i);
+        let (unit, next) = after.split_at(unit_len);
+        let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
+            return Err(if unit.is_empty() {
+                format!("missing unit after {:?}", &rest[..rest.len() - after.len()])
+            } else {
+                format!("unknown unit {unit:?} (ns, us, ms, s, m, h)")
+            });
+        };
+        let whole: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| "number out of range".to_owned())?
+        };
+        let mut part = whole.checked_mul(scale).ok_or("out of range")?;
+        if !frac.is_empty() {
+            // Only the digits that can still matter at nanosecond precision.
+            let digits = &frac[..frac.len().min(30)];
+            let f: u128 = digits
+                .parse()
+                .map_err(|_| "fraction out of range".to_owned())?;
+            part += f * scale / 10u128.pow(digits.len() as u32);
+        }
+        total = total.checked_add(part).ok_or("out of range")?;
+        if total > i64::MAX as u128 {
+            return Err("out of range (at most 2562047h)".into());
+        }
+        rest = next;
+    }
+    if total == 0 {
+        return Ok(None);
+    }
+    if negative {
+        return Err("negative".into());
+    }
+    Ok(Some(Duration::from_nanos(total as u64)))
 }
 
 #[cfg(test)]

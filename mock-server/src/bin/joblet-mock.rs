@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use joblet_mock::{
-    ClockMode, GeneratedCerts, MockConfig, MockTls, Mutant, Profile, Quirk, UnknownCommand,
+    Api, ClockMode, GeneratedCerts, MockConfig, MockTls, Mutant, Profile, Quirk, UnknownCommand,
     catalogue, extra_sans, load_certs, load_key, load_scenarios,
 };
 use tokio::net::TcpListener;
@@ -187,6 +187,14 @@ struct Args {
     #[arg(long, env = "JOBLET_MOCK_SEED")]
     seed: Option<u64>,
 
+    /// Wire contracts served: both (SDK 1.x and SDK 2.x clients on the same
+    /// ports: v1.0.6 and v2.5.9, 35 methods), v1 (exactly v1.0.6, as Joblet
+    /// servers v4.5.0 to v5.0.1) or v2 (exactly v2.5.9, as servers v5.0.2 and
+    /// later). The other contract's methods answer UNIMPLEMENTED "unknown
+    /// method <M> for service joblet.<S>", as a real node does.
+    #[arg(long, value_enum, env = "JOBLET_MOCK_API", default_value_t = Api::Both)]
+    api: Api,
+
     /// Behaviour profile: documented (the API as documented) or server-v1 (the
     /// observable quirks of the deployed v1 server: every QUIRK behaviour).
     #[arg(long, value_enum, env = "JOBLET_MOCK_PROFILE", default_value_t = Profile::Documented)]
@@ -357,6 +365,7 @@ impl Args {
             unknown_command: self.unknown_command,
             log_retention_bytes: self.log_retention_bytes,
             seed: self.seed,
+            api: self.api,
             profile: self.profile,
             extra_quirks: self.quirks,
             clock: self.clock,

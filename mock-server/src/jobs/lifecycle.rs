@@ -512,20 +512,41 @@ async fn job_task(
         return;
     }
     let (command, args) = (&spec.command, &spec.args);
-    // A bug in the simulator must not leave the job RUNNING forever (holding its
-    // GPUs, its readers waiting): it ends FAILED like a job that could not run.
-    let simulated = if shared.config.exec {
-        // --exec: the command runs for real (see crate::exec).
-        // Boxed: the exec future is large and rare; it would otherwise grow
-        // every job's future.
-        Ok(Some(
-            Box::pin(crate::exec::run(command, args, &ctx, &mut out)).await,
-        ))
-    } else {
-        let sim = shared.sim();
-        let limit = plan.as_ref().and_then(Plan::cutoff);
-        let played = within(&shared.clock, limit, sim.run(command, args, &ctx, &mut out));
-        std::panic::AssertUnwindSafe(played).catch_unwind().await
+    // JOB-TIMEOUT-3: the limit counts from here, the job being RUNNING.
+    let limit = crate::validate::go_duration(&spec.timeout).ok().flatten();
+    let run = async {
+        // A bug in the simulator must not leave the job RUNNING forever (holding its
+        // GPUs, its readers waiting): it ends FAILED like a job that could not run.
+        if shared.config.exec {
+            // --exec: the command runs for real (see crate::exec).
+            // Boxed: the exec future is large and rare; it would otherwise grow
+            // every job's future.
+            Ok(Some(
+                Box::pin(crate::exec::run(command, args, &ctx, &mut out)).await,
+            ))
+        } else {
+            let sim = shared.sim();
+            let limit = plan.as_ref().and_then(Plan::cutoff);
+            let played = within(&shared.clock, limit, sim.run(command, args, &ctx, &mut out));
+            std::panic::AssertUnwindSafe(played).catch_unwind().await
+        }
+    };
+    let simulated = match limit {
+        None => run.await,
+        Some(limit) => {
+            let timer = shared.clock.sleep(limit);
+            tokio::select! {
+                simulated = run => simulated,
+                () = timer => {
+                    let mut state = shared.state.lock();
+                    if state.jobs.get(seq).is_some_and(|j| j.status == JobStatus::Running) {
+                        let now = shared.clock.now_secs();
+                        finish_locked(&mut state, seq, JobStatus::Timeout, 124, now);
+                    }
+                    return;
+                }
+            }
+        }
     };
     let code = match simulated {
         Ok(played) => ended(plan.as_ref(), played, &mut out).await,

@@ -33,6 +33,7 @@ pub(crate) struct Accepted {
 /// Checks everything that does not need the state (JOB-RUN-2..5, 9, 10, JOB-GPU-2).
 pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> Result<Accepted> {
     check_limits(shared, &mut req)?;
+    check_timeout(shared, &mut req)?;
     check_environment(shared, &req)?;
     let schedule = schedule(shared, &req)?;
     check_volume_names(&req)?;
@@ -132,6 +133,18 @@ fn check_limits(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
     }
 
     Ok(())
+}
+
+/// RunJob's `timeout` (v2, JOB-TIMEOUT-1/2): a Go duration, "" or zero for
+/// none. A node that speaks only v1 has no such field and ignores it.
+fn check_timeout(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
+    if !shared.config.api.serves_v2() {
+        req.timeout.clear();
+        return Ok(());
+    }
+    validate::go_duration(&req.timeout)
+        .map(|_| ())
+        .map_err(|_| Error::invalid("invalid request: invalid timeout", req.timeout.clone()))
 }
 
 /// Environment names and values, and no name in both maps (JOB-RUN-10).
@@ -310,6 +323,7 @@ fn accept(
             gpu_memory_mb: req.gpu_memory_mb,
             workflow_uuid: req.workflow_uuid,
             dependencies: Vec::new(),
+            timeout: req.timeout,
         },
         // JOB-RUN-9 mutant: the uploads never reach the job's command.
         files: if shared.mutant(Mutant::UploadsLost) {

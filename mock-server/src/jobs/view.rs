@@ -83,7 +83,7 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
         gpu_count: s.gpu_count,
         gpu_memory_mb: s.gpu_memory_mb,
         node_id: shared.config.node_id.clone(),
-        timeout: String::new(),
+        timeout: s.timeout.clone(),
     })
 }
 
@@ -124,6 +124,7 @@ pub fn list(shared: &Shared) -> Result<pb::Jobs> {
             gpu_count: s.gpu_count,
             gpu_memory_mb: s.gpu_memory_mb,
             node_id: shared.config.node_id.clone(),
+            timeout: s.timeout.clone(),
         }
     };
     let listed = state

@@ -18,9 +18,6 @@ pub const METRIC_TYPES: [&str; 6] = ["cpu", "memory", "disk", "network", "io", "
 /// Interval of StreamSystemMetrics when `intervalSeconds <= 0` (MON-STREAM-1).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Version of the wire contract the mock serves (reported as `proto_tag`).
-pub const PROTO_TAG: &str = "v1.0.6";
-
 /// Name, pid and path of the server's own process in the process lists.
 pub const SERVER_PROCESS: (&str, i32, &str) = ("joblet", 1, "/opt/joblet/bin/joblet");
 
@@ -228,7 +225,7 @@ pub struct Sample {
 
 impl Sample {
     /// The GetSystemStatus answer (MON-STATUS-1).
-    pub fn into_status(self) -> pb::SystemStatusRes {
+    pub fn into_status(self, proto_tag: &str) -> pb::SystemStatusRes {
         pb::SystemStatusRes {
             timestamp: self.timestamp,
             available: true,
@@ -240,7 +237,7 @@ impl Sample {
             io: Some(self.io),
             processes: Some(self.processes),
             cloud: None,
-            server_version: Some(server_version()),
+            server_version: Some(server_version(proto_tag)),
         }
     }
 
@@ -269,8 +266,9 @@ impl Sample {
     }
 }
 
-/// The mock's `server_version`.
-pub fn server_version() -> pb::ServerVersionInfo {
+/// The mock's `server_version`; `proto_tag` names the contract it speaks
+/// (CONTRACT-2).
+pub fn server_version(proto_tag: &str) -> pb::ServerVersionInfo {
     let version = env!("CARGO_PKG_VERSION");
     pb::ServerVersionInfo {
         version: version.to_owned(),
@@ -281,7 +279,7 @@ pub fn server_version() -> pb::ServerVersionInfo {
         go_version: String::new(),
         platform: format!("linux/{}", go_arch(std::env::consts::ARCH)),
         proto_commit: String::new(),
-        proto_tag: PROTO_TAG.to_owned(),
+        proto_tag: proto_tag.to_owned(),
     }
 }
 
@@ -331,7 +329,7 @@ pub fn generate(input: &Inputs, host: &HostFacts, counters: &mut Counters) -> Sa
     let (cpu, shares) = cpu(&p, &mut noise, cores, &jobs);
     let (memory, mem) = memory(&p, &mut noise, host, &jobs);
     let disks = disks(&p, running);
-    let (networks, io) = traffic(&p, &mut noise, running, input.elapsed, counters);
+    let (networks, io) = traffic(&p, &mut noise, input, counters);
     let processes = processes(&p, &mut noise, input, &jobs, shares, mem);
     Sample {
         timestamp: rfc3339(input.now),
@@ -489,10 +487,10 @@ fn disks(p: &NodeProfile, running: u64) -> Vec<pb::DiskMetrics> {
 fn traffic(
     p: &NodeProfile,
     noise: &mut Rng,
-    running: u64,
-    elapsed: Duration,
+    input: &Inputs,
     c: &mut Counters,
 ) -> (Vec<pb::NetworkMetrics>, pb::IoMetrics) {
+    let (running, elapsed, node_id) = (input.running.len() as u64, input.elapsed, &input.node_id);
     let r = running as f64;
     let rx_rate = p.rx_rate * noise.range(0.7, 1.3) + r * 2_048.0;
     let tx_rate = p.tx_rate * noise.range(0.7, 1.3) + r * 1_024.0;
@@ -541,6 +539,8 @@ fn traffic(
         drops_out: 0,
         receive_rate: rx_rate,
         transmit_rate: tx_rate,
+        ip_addresses: vec![SERVER_IP.to_owned()],
+        mac_address: mac_address(node_id),
     }];
     let io = pb::IoMetrics {
         total_reads: sat_i64(c.reads),
@@ -632,14 +632,24 @@ fn processes(
     }
 }
 
-/// The host section: real facts, the node's identity, a synthetic MAC.
-fn host_info(host: &HostFacts, input: &Inputs, cores: u32, total: f64) -> pb::HostInfo {
-    let boot = host.boot_time.unwrap_or(input.started).min(input.now);
-    let h = fnv1a(&input.node_id).to_be_bytes();
+/// The node's address as monitoring reports it (the host's `server_ips`, the
+/// interface's `ip_addresses`).
+const SERVER_IP: &str = "127.0.0.1";
+
+/// A locally administered MAC address derived from the node ID (stable per node).
+fn mac_address(node_id: &str) -> String {
+    let h = fnv1a(node_id).to_be_bytes();
     let mut mac = String::from("02");
     for b in &h[..5] {
         let _ = write!(mac, ":{b:02x}");
     }
+    mac
+}
+
+/// The host section: real facts, the node's identity, a synthetic MAC.
+fn host_info(host: &HostFacts, input: &Inputs, cores: u32, total: f64) -> pb::HostInfo {
+    let boot = host.boot_time.unwrap_or(input.started).min(input.now);
+    let mac = mac_address(&input.node_id);
     pb::HostInfo {
         hostname: host.hostname.clone(),
         os: "linux".to_owned(),
@@ -654,7 +664,7 @@ fn host_info(host: &HostFacts, input: &Inputs, cores: u32, total: f64) -> pb::Ho
         boot_time: rfc3339(boot),
         uptime: input.now - boot,
         node_id: input.node_id.clone(),
-        server_i_ps: vec!["127.0.0.1".to_owned()],
+        server_i_ps: vec![SERVER_IP.to_owned()],
         mac_addresses: vec![mac],
     }
 }

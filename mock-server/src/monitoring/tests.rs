@@ -370,7 +370,7 @@ fn status_is_available_with_a_version() {
         &host(4 << 30),
         &mut Counters::default(),
     )
-    .into_status();
+    .into_status("v1.0.6");
     assert!(s.available);
     assert!(s.cloud.is_none());
     let v = s.server_version.unwrap();

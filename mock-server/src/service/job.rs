@@ -140,7 +140,10 @@ impl JobService for JobSvc {
     ) -> Result<Response<Self::StreamJobMetricsStream>, Status> {
         self.gate
             .stream(method!("StreamJobMetrics"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built("StreamJobMetrics", "job metrics"))
+                Err::<futures::stream::Empty<_>, _>(super::not_built(
+                    "StreamJobMetrics",
+                    "job metrics",
+                ))
             })
             .await
     }
@@ -153,7 +156,10 @@ impl JobService for JobSvc {
     ) -> Result<Response<Self::GetJobMetricsStream>, Status> {
         self.gate
             .stream(method!("GetJobMetrics"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built("GetJobMetrics", "job metrics"))
+                Err::<futures::stream::Empty<_>, _>(super::not_built(
+                    "GetJobMetrics",
+                    "job metrics",
+                ))
             })
             .await
     }
@@ -166,7 +172,10 @@ impl JobService for JobSvc {
     ) -> Result<Response<Self::StreamJobTelematicsStream>, Status> {
         self.gate
             .stream(method!("StreamJobTelematics"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built("StreamJobTelematics", "job telematics"))
+                Err::<futures::stream::Empty<_>, _>(super::not_built(
+                    "StreamJobTelematics",
+                    "job telematics",
+                ))
             })
             .await
     }
@@ -179,7 +188,10 @@ impl JobService for JobSvc {
     ) -> Result<Response<Self::GetJobTelematicsStream>, Status> {
         self.gate
             .stream(method!("GetJobTelematics"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built("GetJobTelematics", "job telematics"))
+                Err::<futures::stream::Empty<_>, _>(super::not_built(
+                    "GetJobTelematics",
+                    "job telematics",
+                ))
             })
             .await
     }

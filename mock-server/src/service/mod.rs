@@ -6,6 +6,7 @@
 //! `x-joblet-mock-session` metadata), applies the session's fault rules,
 //! runs the handler and records the call in the session's journal.
 
+pub mod contract;
 pub mod control;
 pub mod job;
 pub mod monitoring;
@@ -156,4 +157,11 @@ fn record(shared: &Shared, start: &mut CallStart, code: tonic::Code, message: &s
             shared.clock.now_ms(),
         );
     }
+}
+
+/// `UNIMPLEMENTED` for parts of the API this mock does not simulate yet.
+pub fn not_built(rpc: &str, what: &str) -> tonic::Status {
+    tonic::Status::unimplemented(format!(
+        "{rpc}: {what} are not built yet in joblet-mock; this RPC answers UNIMPLEMENTED until they land"
+    ))
 }

@@ -36,7 +36,9 @@ impl MonitoringService for MonitoringSvc {
                 request,
                 |s, _| async move {
                     let index = s.monitor.next_call();
-                    let mut status = s.metrics_sample(index).into_status();
+                    let mut status = s
+                        .metrics_sample(index)
+                        .into_status(s.config.api.proto_tag());
                     // MON-STATUS-1 mutant: the node says it is not available.
                     if s.mutant(Mutant::StatusUnavailable) {
                         status.available = false;

@@ -95,7 +95,10 @@ impl RuntimeService for RuntimeSvc {
     ) -> Result<Response<Self::BuildRuntimeStream>, Status> {
         self.gate
             .stream(method!("BuildRuntime"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built("BuildRuntime", "runtime builds"))
+                Err::<futures::stream::Empty<_>, _>(super::not_built(
+                    "BuildRuntime",
+                    "runtime builds",
+                ))
             })
             .await
     }
@@ -106,7 +109,10 @@ impl RuntimeService for RuntimeSvc {
     ) -> Result<Response<pb::ValidateRuntimeYamlResponse>, Status> {
         self.gate
             .unary(method!("ValidateRuntimeYAML"), request, |_, _| async move {
-                Err(super::not_built("ValidateRuntimeYAML", "runtime YAML checks"))
+                Err(super::not_built(
+                    "ValidateRuntimeYAML",
+                    "runtime YAML checks",
+                ))
             })
             .await
     }

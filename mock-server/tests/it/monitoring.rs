@@ -189,9 +189,35 @@ fn check_figures(s: &pb::SystemStatusRes, cores: i32) {
     }
 }
 
+/// CONTRACT-2: a node that speaks v2 (alone, or beside v1: the default)
+/// reports the v2.5.9 proto tag; one that speaks only v1 reports v1.0.6.
+#[tokio::test]
+async fn contract_2_server_version_names_the_contract() {
+    for (api, tag) in [
+        (joblet_mock::Api::Both, "v2.5.9"),
+        (joblet_mock::Api::V2, "v2.5.9"),
+        (joblet_mock::Api::V1, "v1.0.6"),
+    ] {
+        let (mock, mut client) = start(MockConfig { api, ..seeded(7) }).await;
+        let v = status(&mut client)
+            .await
+            .server_version
+            .expect("server_version");
+        assert_eq!(v.proto_tag, tag, "--api {}", api.name());
+        assert_eq!(v.component, "joblet-mock");
+        drop(client);
+        mock.shutdown().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn mon_status_1_status_is_complete_and_consistent() {
-    let (mock, mut client) = start(seeded(7)).await;
+    // A node of contract v1 only reports the v1 proto tag (CONTRACT-2).
+    let (mock, mut client) = start(MockConfig {
+        api: joblet_mock::Api::V1,
+        ..seeded(7)
+    })
+    .await;
     let s = status(&mut client).await;
     assert!(s.available);
     assert!(is_rfc3339(&s.timestamp), "timestamp {:?}", s.timestamp);
