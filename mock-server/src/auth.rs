@@ -86,6 +86,22 @@ pub struct AuthLayer {
     unchecked_cancel: bool,
     /// The mock's mutant (AUTH-1..5 mutants act here).
     mutant: Option<Mutant>,
+    /// v2 is served: the OU `reader` counts as `viewer` (AUTH-6).
+    reader_alias: bool,
+    /// `--roles four`: the four-role model of later v2 servers (AUTH-8).
+    four_roles: bool,
+}
+
+/// The role model of a mock's TLS listener (`--roles`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleModel {
+    /// `admin` and `viewer` (AUTH-3, AUTH-4; on v2 also `reader` as viewer,
+    /// AUTH-6, AUTH-7): every Joblet server up to v5.6.
+    #[default]
+    Two,
+    /// `reader`, `developer`, `maintainer`, `admin` with their operation names
+    /// (AUTH-8): later v2 servers.
+    Four,
 }
 
 impl AuthLayer {
@@ -96,7 +112,21 @@ impl AuthLayer {
             open_monitoring: false,
             unchecked_cancel: false,
             mutant: None,
+            reader_alias: false,
+            four_roles: false,
         }
+    }
+
+    /// The contracts served: with v2, the OU `reader` counts as `viewer` (AUTH-6).
+    pub fn contract(mut self, api: crate::contract::Api) -> Self {
+        self.reader_alias = api.serves_v2();
+        self
+    }
+
+    /// The role model of TLS callers (AUTH-8 with [`RoleModel::Four`]).
+    pub fn roles(mut self, model: RoleModel) -> Self {
+        self.four_roles = model == RoleModel::Four;
+        self
     }
 
     /// QUIRK-1: when on, CancelJob is not authorized (it answers UNIMPLEMENTED
@@ -130,6 +160,8 @@ impl<S> Layer<S> for AuthLayer {
             open_monitoring: self.open_monitoring,
             unchecked_cancel: self.unchecked_cancel,
             mutant: self.mutant,
+            reader_alias: self.reader_alias,
+            four_roles: self.four_roles,
         }
     }
 }
@@ -142,6 +174,8 @@ pub struct AuthService<S> {
     open_monitoring: bool,
     unchecked_cancel: bool,
     mutant: Option<Mutant>,
+    reader_alias: bool,
+    four_roles: bool,
 }
 
 impl<S> AuthService<S> {
@@ -153,11 +187,40 @@ impl<S> AuthService<S> {
             AuthMode::Tls => req
                 .extensions()
                 .get::<ClientIdentity>()
-                .and_then(|id| id.role)
+                .and_then(|id| {
+                    // AUTH-6: on v2, `reader` is the read-only role too.
+                    id.role.map(|r| match r {
+                        Role::Unknown if self.reader_alias => Role::from_ous_v2(&id.ous),
+                        r => r,
+                    })
+                })
                 // AUTH-2 mutant: a client without a certificate is admin.
                 .or((self.mutant == Some(Mutant::TlsAnonymous)).then_some(Role::Admin))
                 .ok_or_else(|| Error::Unauthenticated("no client certificate found".into())),
         }
+    }
+
+    /// AUTH-8: the four-role check of a TLS caller (its certificate's OUs).
+    fn four_role<B>(&self, req: &http::Request<B>) -> Result<(), Error> {
+        let id = req
+            .extensions()
+            .get::<ClientIdentity>()
+            .filter(|id| id.role.is_some())
+            .ok_or_else(|| Error::Unauthenticated("no client certificate found".into()))?;
+        let path = req.uri().path();
+        let Some((service, method)) = path
+            .strip_prefix("/joblet.")
+            .and_then(|p| p.split_once('/'))
+        else {
+            // The control API, health and reflection: as in the two-role model.
+            return authorize(id.role.unwrap_or(Role::Unknown), path);
+        };
+        joblet_testkit::auth::four_role_check(
+            joblet_testkit::auth::FourRole::from_ous(&id.ous),
+            service,
+            method,
+        )
+        .map_err(Error::PermissionDenied)
     }
 
     /// AUTH-3..5 mutants: the role a refused call goes on with, when the
@@ -192,6 +255,15 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        if self.four_roles && self.mode == AuthMode::Tls {
+            return match self.four_role(&req) {
+                Ok(()) => {
+                    req.extensions_mut().insert(Role::Admin);
+                    Either::Right(self.inner.call(req))
+                }
+                Err(e) => Either::Left(ready(Ok(tonic::Status::from(e).into_http()))),
+            };
+        }
         let path = req.uri().path();
         let checked = self.role_of(&req).and_then(|role| {
             // QUIRK-11: the deployed server checks no role for monitoring.
@@ -268,6 +340,7 @@ mod tests {
         let identity = |role| {
             Some(ClientIdentity {
                 role,
+                ous: Vec::new(),
                 remote_addr: None,
             })
         };

@@ -14,6 +14,8 @@ use crate::clock::ClockMode;
 pub struct MockConfig {
     /// The wire contracts served (`--api`): both by default.
     pub api: crate::contract::Api,
+    /// The role model of the TLS listener (`--roles`): two roles by default.
+    pub roles: crate::auth::RoleModel,
     /// Behaviour profile.
     pub profile: Profile,
     /// Simulated GPUs on the node.
@@ -74,6 +76,7 @@ impl Default for MockConfig {
     fn default() -> Self {
         Self {
             api: crate::contract::Api::Both,
+            roles: crate::auth::RoleModel::Two,
             profile: Profile::Documented,
             gpus: 0,
             gpu_memory_mb: 16_384,

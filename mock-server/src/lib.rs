@@ -92,7 +92,7 @@ mod validate;
 mod volumes;
 mod workflow;
 
-pub use auth::Role;
+pub use auth::{Role, RoleModel};
 pub use behaviour::{Mutant, Quirk};
 pub use budget::{
     BudgetReport, DEFAULT_MAX_JOBS, DEFAULT_MAX_WORKFLOWS, DEFAULT_MEMORY_BUDGET, format_size,

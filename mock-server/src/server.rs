@@ -176,7 +176,10 @@ where
                         .quirk(crate::behaviour::Quirk::CancelUnimplemented),
                 )
                 // AUTH-1..5 mutants.
-                .mutant(node.config().mutant),
+                .mutant(node.config().mutant)
+                // AUTH-6 and AUTH-8.
+                .contract(node.config().api)
+                .roles(node.config().roles),
         );
     let routes = routes(&node);
     // Streams that never end by themselves (logs of running jobs, metric

@@ -137,15 +137,19 @@ pub fn incoming(listener: TcpListener, tls: &ServerTls) -> (ReceiverStream<TlsCo
                             return;
                         }
                     };
-                let role = stream
+                let leaf = stream
                     .get_ref()
                     .1
                     .peer_certificates()
-                    .and_then(|certs| certs.first())
-                    .map(|leaf| Role::from_cert_der(leaf));
+                    .and_then(|certs| certs.first());
+                let role = leaf.map(|leaf| Role::from_cert_der(leaf));
+                let ous = leaf
+                    .and_then(|leaf| crate::auth::subject_ous(leaf).ok())
+                    .unwrap_or_default();
                 tracing::debug!(%remote, role = ?role, "TLS client connected");
                 let identity = ClientIdentity {
                     role,
+                    ous,
                     remote_addr: Some(remote),
                 };
                 let _ = tx.send(TlsConn { stream, identity }).await;

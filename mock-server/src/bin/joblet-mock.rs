@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use joblet_mock::{
-    Api, ClockMode, GeneratedCerts, MockConfig, MockTls, Mutant, Profile, Quirk, UnknownCommand,
-    catalogue, extra_sans, load_certs, load_key, load_scenarios,
+    Api, ClockMode, GeneratedCerts, MockConfig, MockTls, Mutant, Profile, Quirk, RoleModel,
+    UnknownCommand, catalogue, extra_sans, load_certs, load_key, load_scenarios,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -195,6 +195,13 @@ struct Args {
     #[arg(long, value_enum, env = "JOBLET_MOCK_API", default_value_t = Api::Both)]
     api: Api,
 
+    /// Role model of the TLS listener: two (admin and viewer, the OU reader
+    /// counting as viewer when v2 is served: every Joblet server up to v5.6)
+    /// or four (reader, developer, maintainer, admin with their operation
+    /// names in refusals: later v2 servers).
+    #[arg(long, value_enum, env = "JOBLET_MOCK_ROLES", default_value_t = RoleModel::Two)]
+    roles: RoleModel,
+
     /// Behaviour profile: documented (the API as documented) or server-v1 (the
     /// observable quirks of the deployed v1 server: every QUIRK behaviour).
     #[arg(long, value_enum, env = "JOBLET_MOCK_PROFILE", default_value_t = Profile::Documented)]
@@ -366,6 +373,7 @@ impl Args {
             log_retention_bytes: self.log_retention_bytes,
             seed: self.seed,
             api: self.api,
+            roles: self.roles,
             profile: self.profile,
             extra_quirks: self.quirks,
             clock: self.clock,

@@ -475,8 +475,20 @@ async fn auth_3_role_from_first_matching_ou() {
 async fn auth_4_viewer_allowed_and_denied_operations() {
     let dir = tempfile::tempdir().unwrap();
     let mock = start_tls(dir.path()).await;
-    // The calls below cover the whole contract.
-    let mut table: Vec<&str> = JOBLET_RPCS.iter().map(|(_, m, _)| *m).collect();
+    // The calls below cover the whole v1 contract (the table's rows of v1).
+    const V2_ONLY: [&str; 6] = [
+        "StreamJobMetrics",
+        "GetJobMetrics",
+        "StreamJobTelematics",
+        "GetJobTelematics",
+        "BuildRuntime",
+        "ValidateRuntimeYAML",
+    ];
+    let mut table: Vec<&str> = JOBLET_RPCS
+        .iter()
+        .map(|(_, m, _)| *m)
+        .filter(|m| !V2_ONLY.contains(m))
+        .collect();
     table.sort_unstable();
 
     let viewer = call_every_rpc(&role_channel(&mock, Role::Viewer).await).await;
@@ -741,4 +753,138 @@ async fn auth_binary_rejects_bad_tls_flags() {
         err.contains("--client-ca") && err.contains("no PEM certificate"),
         "{err}"
     );
+}
+
+async fn start_tls_with(dir: &std::path::Path, config: joblet_mock::MockConfig) -> RunningMock {
+    joblet_mock::MockServer::builder()
+        .config(config)
+        .tls(joblet_mock::TlsSetup::Generate(dir.to_owned()))
+        .start()
+        .await
+        .expect("the mock starts with TLS")
+}
+
+/// AUTH-6: on a node that speaks v2, the OU `reader` is the read-only role;
+/// on a node of contract v1 alone it is no role at all (AUTH-3).
+#[tokio::test]
+async fn auth_6_reader_is_a_viewer_where_v2_is_served() {
+    for (api, reader_reads) in [
+        (joblet_mock::Api::Both, true),
+        (joblet_mock::Api::V2, true),
+        (joblet_mock::Api::V1, false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = joblet_mock::MockConfig {
+            api,
+            ..Default::default()
+        };
+        let mock = start_tls_with(dir.path(), config).await;
+        let certs = mock.certs().unwrap();
+        let reader = certs
+            .issue_client("reader", "reader-client", &["Reader"])
+            .unwrap();
+        let ch = tls_channel(&mock, certs.client_tls_files(&reader)).await;
+        let mut jobs = JobServiceClient::new(ch);
+        let list = jobs
+            .list_jobs(pb::EmptyRequest::default())
+            .await
+            .map(|_| ());
+        let run = jobs.run_job(echo_job("echo")).await.map(|_| ());
+        if reader_reads {
+            list.unwrap_or_else(|e| panic!("--api {}: a reader lists: {e:?}", api.name()));
+            assert_denied("RunJob", "viewer", &run);
+        } else {
+            assert_denied("ListJobs", "unknown", &list);
+            assert_denied("RunJob", "unknown", &run);
+        }
+        mock.shutdown().await.unwrap();
+    }
+}
+
+/// AUTH-8: the four-role model, behind `--roles four`: least privilege among
+/// role OUs, `viewer` as `reader`, and refusals naming the operation.
+#[tokio::test]
+async fn auth_8_four_roles_with_operation_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = joblet_mock::MockConfig {
+        roles: joblet_mock::RoleModel::Four,
+        ..Default::default()
+    };
+    let mock = start_tls_with(dir.path(), config).await;
+    let certs = mock.certs().unwrap();
+    let channel = |name: &'static str, ous: &'static [&'static str]| {
+        let client = certs
+            .issue_client(name, &format!("{name}-client"), ous)
+            .unwrap();
+        tls_channel(&mock, certs.client_tls_files(&client))
+    };
+    let refused = |r: Result<(), Status>, who: &str, op: &str| {
+        let status = r.expect_err(&format!("{who} must be refused {op}"));
+        assert_eq!(
+            status.code(),
+            Code::PermissionDenied,
+            "{who} {op}: {status:?}"
+        );
+        assert_eq!(
+            status.message(),
+            format!("role {who} is not allowed to perform operation {op}")
+        );
+    };
+    // A reader (the OU viewer counts as reader) reads, and may not run.
+    let reader = channel("four-viewer", &["viewer"]).await;
+    let mut jobs = JobServiceClient::new(reader.clone());
+    jobs.list_jobs(pb::EmptyRequest::default())
+        .await
+        .expect("a reader lists jobs");
+    refused(
+        jobs.run_job(echo_job("echo")).await.map(|_| ()),
+        "reader",
+        "run_job",
+    );
+    // A developer runs jobs but may not create a network.
+    let dev = channel("four-dev", &["developer"]).await;
+    JobServiceClient::new(dev.clone())
+        .run_job(echo_job("echo"))
+        .await
+        .expect("a developer runs jobs");
+    let net = pb::CreateNetworkReq {
+        name: "four-net".into(),
+        cidr: "10.77.0.0/24".into(),
+    };
+    refused(
+        NetworkServiceClient::new(dev)
+            .create_network(net.clone())
+            .await
+            .map(|_| ()),
+        "developer",
+        "create_network",
+    );
+    // Several role OUs: the least privileged wins; a maintainer creates
+    // networks but may not remove them.
+    let maint = channel("four-maint", &["admin", "maintainer"]).await;
+    NetworkServiceClient::new(maint.clone())
+        .create_network(net)
+        .await
+        .expect("a maintainer creates networks");
+    refused(
+        NetworkServiceClient::new(maint)
+            .remove_network(pb::RemoveNetworkReq {
+                name: "four-net".into(),
+            })
+            .await
+            .map(|_| ()),
+        "maintainer",
+        "remove_network",
+    );
+    // No role OU: not even monitoring.
+    let none = channel("four-none", &["ops"]).await;
+    refused(
+        MonitoringServiceClient::new(none)
+            .get_system_status(pb::EmptyRequest::default())
+            .await
+            .map(|_| ()),
+        "unknown",
+        "get_metrics",
+    );
+    mock.shutdown().await.unwrap();
 }
