@@ -9,6 +9,10 @@ pub enum Error {
     /// A request field is invalid: `INVALID_ARGUMENT`, the message names the field.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// A bad request whose message is the whole text, in a real node's
+    /// wording (which names the field): `INVALID_ARGUMENT`.
+    #[error("{0}")]
+    InvalidText(String),
     /// The target resource does not exist: `NOT_FOUND`.
     #[error("{0}")]
     NotFound(String),
@@ -48,7 +52,7 @@ impl Error {
     /// The gRPC code of this error.
     pub fn code(&self) -> tonic::Code {
         match self {
-            Self::Invalid { .. } => tonic::Code::InvalidArgument,
+            Self::Invalid { .. } | Self::InvalidText(_) => tonic::Code::InvalidArgument,
             Self::NotFound(_) => tonic::Code::NotFound,
             Self::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
             Self::AlreadyExists(_) => tonic::Code::AlreadyExists,

@@ -1370,6 +1370,61 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn go_durations_job_timeout_1() {
+        let ok = |t: &str| go_duration(t).unwrap_or_else(|e| panic!("{t:?}: {e}"));
+        assert_eq!(ok(""), None);
+        assert_eq!(ok("0"), None);
+        assert_eq!(ok("0s"), None);
+        assert_eq!(ok("-0"), None);
+        assert_eq!(ok("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(ok("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(ok("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(ok(".5s"), Some(Duration::from_millis(500)));
+        assert_eq!(ok("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(ok("1us"), Some(Duration::from_micros(1)));
+        assert_eq!(ok("1\u{b5}s"), Some(Duration::from_micros(1)));
+        assert_eq!(ok("1\u{3bc}s"), Some(Duration::from_micros(1)));
+        assert_eq!(ok("+2m3.5s"), Some(Duration::from_millis(123_500)));
+        assert_eq!(ok("1ns"), Some(Duration::from_nanos(1)));
+        for bad in [
+            "5",
+            "-1s",
+            "abc",
+            "1x",
+            "30 s",
+            "s",
+            ".s",
+            "1h-2m",
+            "99999999999h",
+            "+",
+            "-",
+        ] {
+            assert!(go_duration(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert_eq!(ok("2562047h"), Some(Duration::from_secs(2_562_047 * 3600)));
+        assert!(go_duration("2562048h").is_err());
+    }
+
+    proptest! {
+        /// JOB-TIMEOUT-1: the parser never panics, and a duration written
+        /// back in seconds reads as itself.
+        #[test]
+        fn go_duration_never_panics(text in "\\PC{0,24}") {
+            let _ = go_duration(&text);
+        }
+
+        #[test]
+        fn go_duration_reads_whole_seconds(secs in 1u64..1_000_000_000) {
+            prop_assert_eq!(go_duration(&format!("{secs}s")), Ok(Some(Duration::from_secs(secs))));
+            let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+            prop_assert_eq!(
+                go_duration(&format!("{h}h{m}m{s}s")),
+                Ok(Some(Duration::from_secs(secs)))
+            );
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 

@@ -11,6 +11,10 @@ use crate::state::JobStatus;
 
 /// GetJobLogs (JOB-LOGS-*): a reader that replays, follows and ends with the job.
 pub fn logs(shared: &Shared, id: &str) -> Result<LogReader> {
+    // JOB-LOGS-4: a node that speaks v2 says so in its own words.
+    if id.trim().is_empty() && shared.config.api.serves_v2() {
+        return Err(Error::InvalidText("job_uuid is required".into()));
+    }
     let state = shared.state.lock();
     let seq = match state.jobs.resolve(id) {
         // JOB-LOGS-3 mutant: an unknown job has an empty log.

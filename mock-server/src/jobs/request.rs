@@ -144,7 +144,9 @@ fn check_timeout(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
     }
     validate::go_duration(&req.timeout)
         .map(|_| ())
-        .map_err(|_| Error::invalid("invalid request: invalid timeout", req.timeout.clone()))
+        .map_err(|_| {
+            Error::InvalidText(format!("invalid request: invalid timeout: {}", req.timeout))
+        })
 }
 
 /// Environment names and values, and no name in both maps (JOB-RUN-10).

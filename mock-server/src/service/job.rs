@@ -46,7 +46,10 @@ impl JobService for JobSvc {
                         "role viewer is not allowed to perform operation RunJob",
                     ));
                 }
-                Ok(jobs::run(&s, r)?)
+                let api = s.config.api;
+                let mut r = r;
+                super::fields::run_job_request(api, &mut r);
+                Ok(super::fields::run_job(api, jobs::run(&s, r)?))
             })
             .await
     }
@@ -57,7 +60,10 @@ impl JobService for JobSvc {
     ) -> Result<Response<pb::GetJobStatusRes>, Status> {
         self.gate
             .unary(method!("GetJobStatus"), request, |s, r| async move {
-                Ok(jobs::status(&s, &r.uuid)?)
+                Ok(super::fields::job_status(
+                    s.config.api,
+                    jobs::status(&s, &r.uuid)?,
+                ))
             })
             .await
     }
@@ -202,7 +208,7 @@ impl JobService for JobSvc {
     ) -> Result<Response<pb::Jobs>, Status> {
         self.gate
             .unary(method!("ListJobs"), request, |s, _| async move {
-                Ok(jobs::list(&s)?)
+                Ok(super::fields::jobs(s.config.api, jobs::list(&s)?))
             })
             .await
     }

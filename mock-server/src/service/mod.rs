@@ -8,6 +8,7 @@
 
 pub mod contract;
 pub mod control;
+pub mod fields;
 pub mod job;
 pub mod monitoring;
 pub mod network;

@@ -43,7 +43,7 @@ impl MonitoringService for MonitoringSvc {
                     if s.mutant(Mutant::StatusUnavailable) {
                         status.available = false;
                     }
-                    Ok(status)
+                    Ok(super::fields::system_status(s.config.api, status))
                 },
             )
             .await
@@ -89,7 +89,10 @@ impl MonitoringService for MonitoringSvc {
                             if index > 0 {
                                 shared.clock.sleep(every).await;
                             }
-                            let sample = shared.metrics_sample(index).into_metrics(sections);
+                            let sample = super::fields::system_metrics(
+                                shared.config.api,
+                                shared.metrics_sample(index).into_metrics(sections),
+                            );
                             Some((Ok(sample), (index + 1, shared)))
                         },
                     ))

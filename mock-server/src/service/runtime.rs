@@ -71,7 +71,11 @@ impl RuntimeService for RuntimeSvc {
     ) -> Result<Response<pb::RuntimesRes>, Status> {
         self.gate
             .unary(method!("ListRuntimes"), request, |s, _| async move {
-                Ok(runtimes::list(&s))
+                let mut list = runtimes::list(&s);
+                for rt in &mut list.runtimes {
+                    super::fields::runtime(s.config.api, rt);
+                }
+                Ok(list)
             })
             .await
     }
@@ -82,7 +86,11 @@ impl RuntimeService for RuntimeSvc {
     ) -> Result<Response<pb::RuntimeInfoRes>, Status> {
         self.gate
             .unary(method!("GetRuntimeInfo"), request, |s, r| async move {
-                Ok(runtimes::info(&s, &r.runtime)?)
+                let mut info = runtimes::info(&s, &r.runtime)?;
+                if let Some(rt) = info.runtime.as_mut() {
+                    super::fields::runtime(s.config.api, rt);
+                }
+                Ok(info)
             })
             .await
     }

@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod clock;
+mod contract;
 mod control;
 mod docs;
 mod e2e;

@@ -48,7 +48,7 @@ pub const JOB_STATUSES: [&str; 7] = [
 ];
 
 /// The final statuses.
-pub const FINAL: [&str; 4] = ["COMPLETED", "FAILED", "STOPPED", "CANCELED"];
+pub const FINAL: [&str; 5] = ["COMPLETED", "FAILED", "STOPPED", "CANCELED", "TIMEOUT"];
 
 /// A default mock on an ephemeral loopback port.
 pub async fn start() -> RunningMock {
