@@ -77,6 +77,8 @@ mod logs;
 mod monitoring;
 mod networks;
 mod recorder;
+mod runtime_build;
+mod runtime_yaml;
 mod runtimes;
 mod server;
 mod service;

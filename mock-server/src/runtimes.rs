@@ -49,11 +49,19 @@ pub fn runtime_info(r: &RuntimeRecord) -> pb::RuntimeInfo {
             architectures: r.architectures.clone(),
             gpu: r.gpu,
         }),
-        language_version: r.version.clone(),
-        libraries: Vec::new(),
-        environment: Default::default(),
-        build_info: None,
-        original_yaml: String::new(),
+        language_version: r.base_version().to_string(),
+        libraries: r.libraries.clone(),
+        environment: r
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        build_info: r.build.as_ref().map(|b| pb::RuntimeBuildInfo {
+            built_at: b.built_at.clone(),
+            built_with: b.built_with.clone(),
+            platform: b.platform.clone(),
+        }),
+        original_yaml: r.original_yaml.clone(),
     }
 }
 
@@ -221,29 +229,46 @@ pub fn remove(shared: &Shared, spec: &str) -> pb::RuntimeRemoveRes {
         };
     }
     let mut state = shared.state.lock();
-    let index = find_exact(&state.runtimes, spec)
-        .map(|r| r.name.clone())
-        .and_then(|name| state.runtimes.iter().position(|r| r.name == name));
-    match index {
-        Some(i) => {
-            // RT-RM-1 mutant: success is answered but the runtime stays.
-            let removed = if shared.mutant(Mutant::RemovedRuntimeListed) {
-                state.runtimes[i].clone()
-            } else {
-                state.runtimes.remove(i)
-            };
-            pb::RuntimeRemoveRes {
-                success: true,
-                message: format!("Runtime '{spec}' removed successfully"),
-                freed_space_bytes: removed.size_bytes,
-            }
-        }
-        None => pb::RuntimeRemoveRes {
+    let doomed = removal(&state.runtimes, spec);
+    if doomed.is_empty() {
+        return pb::RuntimeRemoveRes {
             success: false,
             message: format!("Runtime '{spec}' not found"),
             freed_space_bytes: 0,
-        },
+        };
     }
+    let freed_space_bytes = doomed.iter().map(|&i| state.runtimes[i].size_bytes).sum();
+    // RT-RM-1 mutant: success is answered but the runtime stays.
+    if !shared.mutant(Mutant::RemovedRuntimeListed) {
+        for &i in doomed.iter().rev() {
+            state.runtimes.remove(i);
+        }
+    }
+    pb::RuntimeRemoveRes {
+        success: true,
+        message: format!("Runtime '{spec}' removed successfully"),
+        freed_space_bytes,
+    }
+}
+
+/// The positions, ascending, of the runtimes RemoveRuntime(`spec`) removes:
+/// the one of `name@version`, else every version of the runtime `spec` names
+/// ([`find_exact`]).
+fn removal(runtimes: &[RuntimeRecord], spec: &str) -> Vec<usize> {
+    let one = spec.split_once('@').and_then(|(name, version)| {
+        runtimes
+            .iter()
+            .position(|r| r.name == name && r.version == version)
+    });
+    if let Some(i) = one {
+        return vec![i];
+    }
+    let Some(name) = find_exact(runtimes, spec).map(|r| r.name.as_str()) else {
+        return Vec::new();
+    };
+    (0..runtimes.len())
+        .filter(|&i| runtimes[i].name == name)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -651,6 +676,7 @@ pub fn record_from_parts(
         packages,
         architectures,
         gpu,
+        ..RuntimeRecord::default()
     }
 }
 
@@ -852,6 +878,42 @@ mod tests {
         assert_eq!(find(&rts, "python-3.11"), None);
         assert_eq!(find(&rts, "ruby:3.3"), None);
         assert_eq!(find(&rts, ""), None);
+    }
+
+    #[test]
+    fn rt_rm_1_a_name_removes_every_version_and_name_at_version_one() {
+        let shared = Shared::new(crate::config::MockConfig::default());
+        let version = |v: &str| RuntimeRecord {
+            name: "ml".into(),
+            language: "python".into(),
+            version: v.into(),
+            size_bytes: 10,
+            ..RuntimeRecord::default()
+        };
+        {
+            let mut state = shared.state.lock();
+            for v in ["1.0.0", "1.1.0", "2.0.0"] {
+                state.runtimes.push(version(v));
+            }
+        }
+        let versions = |shared: &Shared| -> Vec<String> {
+            shared
+                .state
+                .lock()
+                .runtimes
+                .iter()
+                .filter(|r| r.name == "ml")
+                .map(|r| r.version.clone())
+                .collect()
+        };
+        let one = remove(&shared, "ml@1.1.0");
+        assert!(one.success && one.freed_space_bytes == 10, "{one:?}");
+        assert_eq!(versions(&shared), ["1.0.0", "2.0.0"]);
+        assert!(!remove(&shared, "ml@1.1.0").success);
+        let all = remove(&shared, "ml");
+        assert!(all.success && all.freed_space_bytes == 20, "{all:?}");
+        assert!(versions(&shared).is_empty());
+        assert_eq!(shared.state.lock().runtimes.len(), 5, "the catalogue stays");
     }
 
     #[test]

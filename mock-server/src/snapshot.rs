@@ -595,10 +595,14 @@ fn runtimes_in(runtimes: &[RuntimeSnapshot]) -> Result<Vec<RuntimeRecord>> {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            if r.name.trim().is_empty() || !seen.insert(r.name.as_str()) {
+            // Versions of one name (BuildRuntime) are distinct runtimes.
+            if r.name.trim().is_empty() || !seen.insert((r.name.as_str(), r.version.as_str())) {
                 return Err(Error::invalid(
                     format!("runtimes[{i}].name"),
-                    format!("{:?} is empty or appears twice", r.name),
+                    format!(
+                        "{:?} is empty or appears twice with version {:?}",
+                        r.name, r.version
+                    ),
                 ));
             }
             Ok(r.clone())
@@ -863,6 +867,39 @@ mod tests {
         assert!(e.to_string().starts_with("networks[4].name:"), "{e}");
         let now = take(&shared);
         assert_eq!((now.jobs, now.networks), (back.jobs, back.networks));
+    }
+
+    /// RT-BUILD-5: built runtimes (several versions of one name, with their
+    /// v2 fields) survive a snapshot; a name and version twice is refused.
+    #[tokio::test]
+    async fn rt_build_5_built_runtimes_round_trip() {
+        let shared = Shared::new(MockConfig::default());
+        let mut snap = take(&shared);
+        for version in ["1.0.0", "1.1.0"] {
+            snap.runtimes.push(RuntimeRecord {
+                name: "ml".into(),
+                language: "python".into(),
+                version: version.into(),
+                language_version: "3.12".into(),
+                libraries: vec!["libgomp1".into()],
+                environment: [("A".to_string(), "1".to_string())].into(),
+                build: Some(crate::catalogue::BuildRecord {
+                    built_at: "2030-01-01T00:00:00+00:00".into(),
+                    built_with: "joblet-mock".into(),
+                    platform: "ubuntu-amd64".into(),
+                }),
+                original_yaml: "name: ml\n".into(),
+                ..RuntimeRecord::default()
+            });
+        }
+        let json = to_json(&snap);
+        let summary = restore(&shared, &from_json(&json).unwrap()).await.unwrap();
+        assert_eq!(summary.runtimes, 7);
+        assert_eq!(take(&shared).runtimes, snap.runtimes);
+        let mut bad = snap.clone();
+        bad.runtimes.push(bad.runtimes[6].clone());
+        let e = restore(&shared, &bad).await.unwrap_err();
+        assert!(e.to_string().starts_with("runtimes[7].name:"), "{e}");
     }
 
     #[tokio::test]

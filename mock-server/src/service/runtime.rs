@@ -102,11 +102,12 @@ impl RuntimeService for RuntimeSvc {
         request: Request<pb::BuildRuntimeRequest>,
     ) -> Result<Response<Self::BuildRuntimeStream>, Status> {
         self.gate
-            .stream(method!("BuildRuntime"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built(
-                    "BuildRuntime",
-                    "runtime builds",
-                ))
+            .stream(method!("BuildRuntime"), request, |s, r| async move {
+                let build = crate::runtime_build::Build::new(r)?;
+                let (tx, rx) = mpsc::channel(crate::runtime_build::EVENT_BUFFER);
+                // The task runs on its own; the stream ends when it drops the sender.
+                drop(crate::runtime_build::start(&s, build, tx));
+                Ok(ReceiverStream::new(rx))
             })
             .await
     }
@@ -116,11 +117,8 @@ impl RuntimeService for RuntimeSvc {
         request: Request<pb::ValidateRuntimeYamlRequest>,
     ) -> Result<Response<pb::ValidateRuntimeYamlResponse>, Status> {
         self.gate
-            .unary(method!("ValidateRuntimeYAML"), request, |_, _| async move {
-                Err(super::not_built(
-                    "ValidateRuntimeYAML",
-                    "runtime YAML checks",
-                ))
+            .unary(method!("ValidateRuntimeYAML"), request, |s, r| async move {
+                Ok(crate::runtime_build::validate(&s, &r.yaml_content))
             })
             .await
     }
