@@ -228,7 +228,7 @@ impl Build {
     /// any event (RT-BUILD-1).
     pub fn new(req: pb::BuildRuntimeRequest) -> Result<Self> {
         if req.yaml_content.is_empty() {
-            return Err(Error::invalid("yaml_content", "yaml_content is required"));
+            return Err(Error::InvalidText("yaml_content is required".into()));
         }
         Ok(Self {
             yaml: req.yaml_content,

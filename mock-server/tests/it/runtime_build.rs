@@ -558,7 +558,6 @@ async fn auth_7_a_viewer_may_not_build_runtimes() {
 
 /// AUTH-7: ValidateRuntimeYAML is open to viewers.
 #[tokio::test]
-#[ignore = "needs ValidateRuntimeYAML as a read in joblet_testkit::auth::JOBLET_RPCS (AUTH-7), being added elsewhere"]
 async fn auth_7_a_viewer_may_validate_runtime_yaml() {
     let dir = tempfile::tempdir().unwrap();
     let mock = start_tls(dir.path()).await;
