@@ -26,6 +26,8 @@
 //! - [`control`] and [`CONTROL_DESCRIPTOR_SET`]: the generated code and
 //!   descriptor set of the mock's own control API (`proto/mock_control.proto`,
 //!   package `jobletmock.v1`), kept apart from the contract.
+//! - [`contract`]: which methods each contract has, what a node of one, the
+//!   other or both ([`contract::Api`]) serves and how it refuses the rest.
 //! - [`auth`]: [`Role`] (from a client certificate's OU) and the per-RPC role
 //!   table (which role may call which RPC), with the [`auth::ClientIdentity`]
 //!   a TLS listener attaches to each connection.
@@ -58,6 +60,7 @@ pub mod auth;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod code;
+pub mod contract;
 pub mod control;
 mod duration;
 pub mod error;

@@ -1,5 +1,6 @@
-//! The contract's descriptors at run time (feature `transcript`): the
-//! [`FILE_DESCRIPTOR_SET`](crate::pb::FILE_DESCRIPTOR_SET) decoded once, and a
+//! The contracts' descriptors at run time (feature `transcript`): the union
+//! of both ([`FILE_DESCRIPTOR_SET_UNION`](crate::pb::FILE_DESCRIPTOR_SET_UNION):
+//! v1 names, every v2 field and method) decoded once, and a
 //! method's descriptor by service and name, for rendering messages as proto3
 //! JSON and reading them back.
 
@@ -7,12 +8,12 @@ use std::sync::OnceLock;
 
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 
-/// The contract's descriptors ([`FILE_DESCRIPTOR_SET`](crate::pb::FILE_DESCRIPTOR_SET)),
-/// decoded once.
+/// Both contracts' descriptors ([`FILE_DESCRIPTOR_SET_UNION`](crate::pb::FILE_DESCRIPTOR_SET_UNION)),
+/// decoded once: a v1 or a v2 call renders with every field its contract has.
 pub fn descriptor_pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
-        DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET).unwrap_or_else(|e| {
+        DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET_UNION).unwrap_or_else(|e| {
             tracing::error!("cannot decode the contract's descriptor set: {e}");
             DescriptorPool::new()
         })

@@ -118,7 +118,7 @@ impl AuthLayer {
     }
 
     /// The contracts served: with v2, the OU `reader` counts as `viewer` (AUTH-6).
-    pub fn contract(mut self, api: crate::contract::Api) -> Self {
+    pub fn contract(mut self, api: joblet_testkit::contract::Api) -> Self {
         self.reader_alias = api.serves_v2();
         self
     }

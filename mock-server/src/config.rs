@@ -13,7 +13,7 @@ use crate::clock::ClockMode;
 #[derive(Debug, Clone)]
 pub struct MockConfig {
     /// The wire contracts served (`--api`): both by default.
-    pub api: crate::contract::Api,
+    pub api: joblet_testkit::contract::Api,
     /// The role model of the TLS listener (`--roles`): two roles by default.
     pub roles: crate::auth::RoleModel,
     /// Behaviour profile.
@@ -75,7 +75,7 @@ pub const MAX_MESSAGE_BYTES: usize = 128 << 20;
 impl Default for MockConfig {
     fn default() -> Self {
         Self {
-            api: crate::contract::Api::Both,
+            api: joblet_testkit::contract::Api::Both,
             roles: crate::auth::RoleModel::Two,
             profile: Profile::Documented,
             gpus: 0,

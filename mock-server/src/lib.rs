@@ -64,7 +64,6 @@ mod budget;
 pub mod catalogue;
 mod clock;
 mod config;
-mod contract;
 mod control;
 pub mod ctl;
 mod error;
@@ -104,8 +103,8 @@ pub use clock::ClockMode;
 pub use config::{
     DEFAULT_JOURNAL_SIZE, DEFAULT_LOG_RETENTION, MAX_MESSAGE_BYTES, MockConfig, Profile,
 };
-pub use contract::Api;
 pub use control::{ClockReading, LoadedScenarios, MemoryReport, SessionMemory};
+pub use joblet_testkit::contract::Api;
 pub use joblet_testkit::transcript::DEFAULT_LOG_LIMIT;
 pub use journal::{CallRecord, Expectation, Times, VerificationError};
 pub use recorder::{Recorder, RecorderOptions};

@@ -25,6 +25,8 @@ pub struct RecorderOptions {
     pub max_sessions: usize,
     /// Log bytes kept per `GetJobLogs` call (0: [`joblet_testkit::transcript::DEFAULT_LOG_LIMIT`]).
     pub log_limit: usize,
+    /// The contract the mock serves (`--api`), written on every line.
+    pub contract: Option<joblet_testkit::contract::Api>,
 }
 
 /// Numbers calls and writes their lines (the testkit's
@@ -60,6 +62,7 @@ impl Recorder {
         let mut inner = format::Recorder::new(format::RecorderOptions {
             file: options.file,
             log_limit: options.log_limit,
+            contract: options.contract,
         })?;
         let store = (options.per_session > 0).then(|| {
             Arc::new(Store {

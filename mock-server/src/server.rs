@@ -75,9 +75,9 @@ pub fn routes(node: &Arc<Node>) -> Routes {
     drop(health_reporter);
     // Reflection describes the contract served: v1, v2, or their union.
     let contract = match node.config().api {
-        crate::contract::Api::V1 => joblet_testkit::FILE_DESCRIPTOR_SET,
-        crate::contract::Api::V2 => joblet_testkit::FILE_DESCRIPTOR_SET_V2,
-        crate::contract::Api::Both => joblet_testkit::FILE_DESCRIPTOR_SET_UNION,
+        joblet_testkit::contract::Api::V1 => joblet_testkit::FILE_DESCRIPTOR_SET,
+        joblet_testkit::contract::Api::V2 => joblet_testkit::FILE_DESCRIPTOR_SET_V2,
+        joblet_testkit::contract::Api::Both => joblet_testkit::FILE_DESCRIPTOR_SET_UNION,
     };
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(contract)

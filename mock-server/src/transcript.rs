@@ -66,6 +66,7 @@ mod tests {
                 per_session: 2,
                 max_sessions: 2,
                 log_limit: 8,
+                contract: Some(joblet_testkit::contract::Api::Both),
             })
             .unwrap(),
         )

@@ -55,6 +55,11 @@ pub struct Line {
     /// The client left before the end.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub client_cancelled: bool,
+    /// The contract the recorded node speaks: `v1`, `v2` or `both`. Absent
+    /// from recordings that did not know it (all of them before contracts
+    /// were recorded spoke v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<String>,
 }
 
 /// The messages of an answer.

@@ -37,6 +37,9 @@ pub struct RecorderOptions {
     pub file: Option<PathBuf>,
     /// Log bytes kept per `GetJobLogs` call (0: [`DEFAULT_LOG_LIMIT`]).
     pub log_limit: usize,
+    /// The contract the recorded node speaks, written on every line
+    /// (`None`: not known).
+    pub contract: Option<crate::contract::Api>,
 }
 
 /// Receives every finished line besides the file (the mock keeps the last
@@ -53,6 +56,7 @@ pub struct Recorder {
     file: Option<(PathBuf, Mutex<BufWriter<File>>)>,
     sink: Option<Arc<dyn LineSink>>,
     log_limit: usize,
+    contract: Option<crate::contract::Api>,
     written: AtomicU64,
     write_errors: AtomicU64,
 }
@@ -89,6 +93,7 @@ impl Recorder {
             } else {
                 options.log_limit
             },
+            contract: options.contract,
             written: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
         })
@@ -173,6 +178,7 @@ impl Recorder {
                     message: String::new(),
                 },
                 client_cancelled: false,
+                contract: self.contract.map(|c| c.name().to_owned()),
             },
             output: desc.map(|d| d.output()),
             encoding: None,
@@ -346,6 +352,7 @@ mod tests {
             Recorder::new(RecorderOptions {
                 file: Some(path.clone()),
                 log_limit: 8,
+                contract: None,
             })
             .unwrap()
             .with_sink(sink.clone()),

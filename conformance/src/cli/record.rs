@@ -30,6 +30,8 @@ pub(crate) async fn record(args: RecordArgs) -> Result<ExitCode, CliError> {
     let recorder = Recorder::new(RecorderOptions {
         file: Some(args.out.clone()),
         log_limit: args.log_limit,
+        // The proxy does not know the upstream's contract.
+        contract: None,
     })
     .with_context(|| format!("--out {}", args.out.display()))?;
     let upstream_text = format!(

@@ -863,3 +863,130 @@ fn the_fixtures_validate_against_the_transcript_schema_and_keep_logs_compact() {
         "only {lines} recorded calls in fixtures/transcripts/"
     );
 }
+
+/// Issue #16 item 7: v2 traffic records (every v2 field and method, the
+/// contract on each line) and replays against a fresh mock like v1 traffic.
+#[test]
+fn v2_traffic_records_with_its_contract_and_replays() {
+    use joblet_testkit::pb::v2;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.jsonl");
+    let recorded = path.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let recorder = joblet_mock::Recorder::new(joblet_mock::RecorderOptions {
+                file: Some(recorded),
+                contract: Some(joblet_mock::Api::Both),
+                ..Default::default()
+            })
+            .unwrap();
+            let mock = MockServer::builder()
+                .config(MockConfig {
+                    transcript: Some(std::sync::Arc::new(recorder)),
+                    ..MockConfig::default()
+                })
+                .start()
+                .await
+                .unwrap();
+            let ch = tonic::transport::Endpoint::from_shared(mock.url())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut jobs = v2::job_service_client::JobServiceClient::new(ch.clone());
+            let job = jobs
+                .run_job(v2::RunJobRequest {
+                    command: "echo".into(),
+                    args: vec!["v2".into()],
+                    timeout: "30s".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let mut logs = jobs
+                .get_job_logs(v2::GetJobLogsRequest {
+                    uuid: job.job_uuid.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            while logs.message().await.unwrap().is_some() {}
+            jobs.get_job_status(v2::GetJobStatusRequest {
+                uuid: job.job_uuid.clone(),
+            })
+            .await
+            .unwrap();
+            let yaml =
+                std::fs::read_to_string(repo().join("fixtures/runtimes/python-ml.yaml")).unwrap();
+            let mut runtimes = v2::runtime_service_client::RuntimeServiceClient::new(ch);
+            runtimes
+                .validate_runtime_yaml(v2::ValidateRuntimeYamlRequest {
+                    yaml_content: yaml.clone(),
+                })
+                .await
+                .unwrap();
+            let mut build = runtimes
+                .build_runtime(v2::BuildRuntimeRequest {
+                    yaml_content: yaml,
+                    dry_run: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            while build.message().await.unwrap().is_some() {}
+            jobs.delete_job(v2::DeleteJobRequest { uuid: job.job_uuid })
+                .await
+                .unwrap();
+            mock.shutdown().await.unwrap();
+        });
+    })
+    .join()
+    .expect("the recording");
+    let transcript = Transcript::load(&path).unwrap();
+    let methods: Vec<&str> = transcript.lines.iter().map(|l| l.method.as_str()).collect();
+    assert_eq!(
+        methods,
+        [
+            "RunJob",
+            "GetJobLogs",
+            "GetJobStatus",
+            "ValidateRuntimeYAML",
+            "BuildRuntime",
+            "DeleteJob"
+        ]
+    );
+    assert!(
+        transcript
+            .lines
+            .iter()
+            .all(|l| l.contract.as_deref() == Some("both")),
+        "every line names the recorded node's contract"
+    );
+    assert_eq!(
+        transcript.lines[0].request["timeout"], "30s",
+        "{:?}",
+        transcript.lines[0]
+    );
+    let status = &transcript.lines[2].response.messages[0];
+    assert_eq!(status["timeout"], "30s", "{status}");
+    let result = replay_against(
+        MockConfig::default(),
+        vec![transcript],
+        None,
+        Duration::from_secs(30),
+    );
+    let bad: Vec<String> = not_passed(&result).into_iter().map(describe).collect();
+    assert!(
+        bad.is_empty(),
+        "v2 calls differ on replay:\n{}",
+        bad.join("\n")
+    );
+    assert_eq!(result.outcomes.len(), 6);
+}

@@ -434,6 +434,7 @@ impl Args {
                 per_session: self.transcript_size,
                 max_sessions: self.max_sessions + 1,
                 log_limit: self.record_log_limit,
+                contract: Some(self.api),
             })
             .context("--record")?;
             config.transcript = Some(Arc::new(recorder));

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use futures::future::Either;
 use tower::{Layer, Service};
 
-use crate::contract::{Api, refusal};
+use joblet_testkit::contract::{Api, refusal};
 
 /// Tower layer of the contract filter.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@
 
 use joblet_testkit::pb::union as pb;
 
-use crate::contract::Api;
+use joblet_testkit::contract::Api;
 
 /// RunJob's request: `name`, `workflowUuid`, `jobUuid`, `requirements` are
 /// v1's; `timeout` is v2's (the job engine ignores it on v1).

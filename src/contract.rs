@@ -1,10 +1,12 @@
-//! Which wire contract the node speaks (`--api`): v1.0.6, v2.5.9 or both on
-//! the same ports (the default). The server answers the other contract's
-//! methods UNIMPLEMENTED as a Go node does (CONTRACT-1), and the adapters leave
-//! out the answer fields a single-contract node would not send.
+//! The two Joblet wire contracts side by side: which methods each has
+//! (CONTRACT-1), what a node that speaks one, the other or both ([`Api`])
+//! serves, how a Go node refuses the rest, and the proto tag it reports
+//! (CONTRACT-2). The mock serves by it (`joblet-mock --api`); the conformance
+//! suite and the load generator decide by it what to call.
 
-/// The contracts a mock serves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+/// The contracts a node serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Api {
     /// Both contracts: SDK 1.x and SDK 2.x clients on the same ports (35
     /// method paths; the 20 shared ones answer the union of both messages).
@@ -57,6 +59,17 @@ impl Api {
     /// Whether v2 clients are served (v2-only methods, v2-only fields).
     pub fn serves_v2(self) -> bool {
         self != Api::V1
+    }
+
+    /// The contract a transcript line or report names: `both`, `v1`, `v2`
+    /// (as the flag spells it); [`parse`](Self::parse) reads it back.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "both" => Some(Api::Both),
+            "v1" => Some(Api::V1),
+            "v2" => Some(Api::V2),
+            _ => None,
+        }
     }
 
     /// The flag's spelling: `both`, `v1`, `v2`.
@@ -161,14 +174,14 @@ mod tests {
     }
 
     fn served(api: Api) -> BTreeSet<(String, String)> {
-        let all = methods(joblet_testkit::FILE_DESCRIPTOR_SET_UNION);
+        let all = methods(crate::FILE_DESCRIPTOR_SET_UNION);
         all.into_iter().filter(|(s, m)| api.serves(s, m)).collect()
     }
 
     #[test]
     fn each_mode_serves_exactly_its_contracts_methods_contract_1() {
-        let v1 = methods(joblet_testkit::FILE_DESCRIPTOR_SET);
-        let v2 = methods(joblet_testkit::FILE_DESCRIPTOR_SET_V2);
+        let v1 = methods(crate::FILE_DESCRIPTOR_SET);
+        let v2 = methods(crate::FILE_DESCRIPTOR_SET_V2);
         assert_eq!(served(Api::V1), v1);
         assert_eq!(served(Api::V2), v2);
         assert_eq!(served(Api::Both), &v1 | &v2);
