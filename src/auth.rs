@@ -169,6 +169,19 @@ pub const JOBLET_RPCS: &[(&str, &str, Access)] = &[
     ("RuntimeService", "ValidateRuntimeYAML", Access::Read),
 ];
 
+/// Which role model a node's TLS listener applies (the mock's `--roles`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum RoleModel {
+    /// `admin` and `viewer` (AUTH-3, AUTH-4; on v2 also `reader` as viewer,
+    /// AUTH-6, AUTH-7): every Joblet server up to v5.6.
+    #[default]
+    Two,
+    /// `reader`, `developer`, `maintainer`, `admin` with their operation names
+    /// (AUTH-8): later v2 servers.
+    Four,
+}
+
 /// A role of the four-role model (AUTH-8), least privileged first: each may
 /// do what the ones before it may, and more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -43,6 +43,8 @@
 //! - [`Target`]: where a client connects (address, plaintext or mutual TLS,
 //!   timeouts) and [`Target::connect`], which the conformance suite and the load
 //!   generator use to reach a real node or a mock.
+//! - `raw` (feature `transcript`): any method called with an encoded request, its answer read as
+//!   raw messages (replay, robustness tests).
 //! - [`rnx`]: `rnx-config.yml` nodes (address and embedded certificates) as
 //!   targets.
 //! - `cli` (feature `cli`): the connection flags (`--ca/--cert/--key`,
@@ -65,6 +67,8 @@ pub mod control;
 mod duration;
 pub mod error;
 pub mod pb;
+#[cfg(feature = "transcript")]
+pub mod raw;
 #[cfg(feature = "transcript")]
 pub mod reflect;
 pub mod rnx;

@@ -23,6 +23,7 @@ use std::future::{Ready, ready};
 use std::task::{Context, Poll};
 
 use futures::future::Either;
+use joblet_testkit::auth::RoleModel;
 pub use joblet_testkit::auth::{ClientIdentity, JOBLET_RPCS, Role};
 use tower::{Layer, Service};
 
@@ -90,18 +91,6 @@ pub struct AuthLayer {
     reader_alias: bool,
     /// `--roles four`: the four-role model of later v2 servers (AUTH-8).
     four_roles: bool,
-}
-
-/// The role model of a mock's TLS listener (`--roles`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum RoleModel {
-    /// `admin` and `viewer` (AUTH-3, AUTH-4; on v2 also `reader` as viewer,
-    /// AUTH-6, AUTH-7): every Joblet server up to v5.6.
-    #[default]
-    Two,
-    /// `reader`, `developer`, `maintainer`, `admin` with their operation names
-    /// (AUTH-8): later v2 servers.
-    Four,
 }
 
 impl AuthLayer {

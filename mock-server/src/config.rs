@@ -15,7 +15,7 @@ pub struct MockConfig {
     /// The wire contracts served (`--api`): both by default.
     pub api: joblet_testkit::contract::Api,
     /// The role model of the TLS listener (`--roles`): two roles by default.
-    pub roles: crate::auth::RoleModel,
+    pub roles: joblet_testkit::auth::RoleModel,
     /// Behaviour profile.
     pub profile: Profile,
     /// Simulated GPUs on the node.
@@ -76,7 +76,7 @@ impl Default for MockConfig {
     fn default() -> Self {
         Self {
             api: joblet_testkit::contract::Api::Both,
-            roles: crate::auth::RoleModel::Two,
+            roles: joblet_testkit::auth::RoleModel::Two,
             profile: Profile::Documented,
             gpus: 0,
             gpu_memory_mb: 16_384,

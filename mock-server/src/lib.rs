@@ -93,7 +93,7 @@ mod validate;
 mod volumes;
 mod workflow;
 
-pub use auth::{Role, RoleModel};
+pub use auth::Role;
 pub use behaviour::{Mutant, Quirk};
 pub use budget::{
     BudgetReport, DEFAULT_MAX_JOBS, DEFAULT_MAX_WORKFLOWS, DEFAULT_MEMORY_BUDGET, format_size,
@@ -104,6 +104,7 @@ pub use config::{
     DEFAULT_JOURNAL_SIZE, DEFAULT_LOG_RETENTION, MAX_MESSAGE_BYTES, MockConfig, Profile,
 };
 pub use control::{ClockReading, LoadedScenarios, MemoryReport, SessionMemory};
+pub use joblet_testkit::auth::RoleModel;
 pub use joblet_testkit::contract::Api;
 pub use joblet_testkit::transcript::DEFAULT_LOG_LIMIT;
 pub use journal::{CallRecord, Expectation, Times, VerificationError};

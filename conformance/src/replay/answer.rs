@@ -7,9 +7,9 @@ use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions};
 use serde_json::Value;
 
-use super::call::Received;
 use super::compare::{Answer, LogView};
 use crate::check::code_name;
+use joblet_testkit::raw::Received;
 
 /// The options that render answers in the compared form: every field, 64-bit
 /// integers as numbers.

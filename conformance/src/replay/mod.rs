@@ -46,7 +46,6 @@
 //! [`rules`] through the ID map of `ids`.
 
 mod answer;
-pub(crate) mod call;
 pub(crate) mod compare;
 mod config;
 pub(crate) mod ids;

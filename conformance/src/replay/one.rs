@@ -14,7 +14,6 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use super::answer::{expected_answer, got_answer};
-use super::call::{self, CallSpec, StopAt};
 use super::compare::{self, Answer};
 use super::config::{CALL_SLACK, ReplayConfig, SETTLE_MIN};
 use super::ids::IdMap;
@@ -23,6 +22,7 @@ use super::shared::{Shared, commit, track};
 use super::transcript::Transcript;
 use crate::check::Failure;
 use crate::outcome::{Difference, Outcome, State};
+use joblet_testkit::raw::{self as call, CallSpec, StopAt};
 
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

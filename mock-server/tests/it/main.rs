@@ -24,6 +24,7 @@ mod quirks;
 #[rustfmt::skip]
 mod readme_example;
 mod reflection;
+mod robustness;
 mod runtime_build;
 mod runtimes;
 mod scenarios;

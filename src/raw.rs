@@ -1,5 +1,7 @@
-//! Calling any method of the contract with an already encoded request, and
-//! reading its answer as raw messages (decoded later with `prost-reflect`).
+//! Calling any method of either contract with an already encoded request,
+//! and reading its answer as raw messages: replay sends recorded calls this
+//! way (decoding them later with `prost-reflect`), and robustness tests send
+//! arbitrary bytes to every method.
 
 use std::time::Duration;
 
@@ -9,7 +11,9 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use crate::ctx::MAX_MESSAGE;
+/// The largest message sent or received: above the 128 MiB a Joblet node
+/// accepts, so that the node's own limit answers (ALL-7).
+pub const MAX_MESSAGE: usize = 256 << 20;
 
 /// A codec that sends and receives message bytes as they are.
 #[derive(Debug, Clone, Copy, Default)]
@@ -160,7 +164,7 @@ async fn run(
             .map_err(|e| Status::internal(format!("session name {session:?}: {e}")))?;
         request
             .metadata_mut()
-            .insert(joblet_testkit::session::SESSION_HEADER, value);
+            .insert(crate::session::SESSION_HEADER, value);
     }
     if !spec.streaming {
         let answer = grpc.unary(request, path, RawCodec).await?;
@@ -182,7 +186,7 @@ async fn run(
             return Ok(());
         };
         if let StopAt::LogBytes(_) = stop {
-            log_bytes += <joblet_testkit::pb::DataChunk as prost::Message>::decode(message.clone())
+            log_bytes += <crate::pb::DataChunk as prost::Message>::decode(message.clone())
                 .map_or(0, |c| c.payload.len() as u64);
         }
         received.messages.push(message);
