@@ -8,9 +8,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::fs::{Fs, absolute, is_normal};
+use super::procs::Procs;
 use crate::context::{ExecContext, UnknownCommand};
 use crate::host::{Clock, Output};
 use crate::io::{Io, Route};
+use crate::observe::Observer;
 use crate::scenario::Scenario;
 use crate::syntax::Command;
 
@@ -123,7 +125,7 @@ pub(crate) struct Saved {
 
 /// The interpreter state of one job.
 #[derive(Debug)]
-pub(crate) struct Shell<'a, O, C> {
+pub(crate) struct Shell<'a, O, C, W> {
     pub io: Io<'a, O, C>,
     pub fs: Fs,
     pub vars: Vars,
@@ -158,15 +160,20 @@ pub(crate) struct Shell<'a, O, C> {
     pub scenarios: Arc<Vec<Scenario>>,
     pub unknown: UnknownCommand,
     pub job_id: Arc<str>,
+    /// What the host learns of the job's processes and files.
+    pub obs: &'a mut W,
+    /// The process running the current command, and how the next one starts.
+    pub procs: Procs,
 }
 
-impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
+impl<'a, O: Output, C: Clock, W: Observer> Shell<'a, O, C, W> {
     /// A shell for one job.
     pub(crate) fn new(
         ctx: &ExecContext<C>,
         scenarios: Arc<Vec<Scenario>>,
         unknown: UnknownCommand,
         log: &'a mut O,
+        obs: &'a mut W,
     ) -> Self {
         let work_dir: Arc<str> = if ctx.work_dir.is_empty() {
             "/work".into()
@@ -208,6 +215,8 @@ impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
             scenarios,
             unknown,
             job_id: Arc::clone(&ctx.job_id),
+            obs,
+            procs: Procs::default(),
         }
     }
 
@@ -324,6 +333,7 @@ impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
             stderr: self.io.stderr,
             frames: self.io.frame_count(),
             stdin: self.stdin.clone(),
+            process: (self.procs.pid, self.procs.ppid),
             counters: (
                 self.depth,
                 self.cond_depth,
@@ -343,6 +353,9 @@ impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
         self.io.stdout = c.stdout;
         self.io.stderr = c.stderr;
         self.stdin = c.stdin;
+        // The processes cut short report no exit; pids are not given again.
+        (self.procs.pid, self.procs.ppid) = c.process;
+        self.procs.spawn = super::procs::Spawn::Shell;
         let (depth, cond, subst, loops, sourcing, locals, line) = c.counters;
         self.depth = depth;
         self.cond_depth = cond;
@@ -377,5 +390,6 @@ pub(crate) struct Checkpoint {
     stderr: Route,
     frames: usize,
     stdin: Stdin,
+    process: (u32, u32),
     counters: (usize, usize, usize, usize, usize, usize, usize),
 }
