@@ -9,6 +9,10 @@ pub enum Error {
     /// A request field is invalid: `INVALID_ARGUMENT`, the message names the field.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// A required request field is empty: `INVALID_ARGUMENT "<field> is
+    /// required"` (the v2 server's wording, e.g. `job_uuid is required`).
+    #[error("{0} is required")]
+    Required(&'static str),
     /// The target resource does not exist: `NOT_FOUND`.
     #[error("{0}")]
     NotFound(String),
@@ -48,7 +52,7 @@ impl Error {
     /// The gRPC code of this error.
     pub fn code(&self) -> tonic::Code {
         match self {
-            Self::Invalid { .. } => tonic::Code::InvalidArgument,
+            Self::Invalid { .. } | Self::Required(_) => tonic::Code::InvalidArgument,
             Self::NotFound(_) => tonic::Code::NotFound,
             Self::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
             Self::AlreadyExists(_) => tonic::Code::AlreadyExists,
@@ -95,5 +99,8 @@ mod tests {
         let s: tonic::Status = Error::invalid("maxCpu", "must not be negative").into();
         assert_eq!(s.code(), tonic::Code::InvalidArgument);
         assert_eq!(s.message(), "maxCpu: must not be negative");
+        let s: tonic::Status = Error::Required("job_uuid").into();
+        assert_eq!(s.code(), tonic::Code::InvalidArgument);
+        assert_eq!(s.message(), "job_uuid is required");
     }
 }

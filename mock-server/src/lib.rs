@@ -71,6 +71,7 @@ mod error;
 mod exec;
 pub mod faults;
 mod job_table;
+mod job_telemetry;
 mod jobs;
 mod journal;
 mod logs;
@@ -100,7 +101,8 @@ pub use budget::{
 };
 pub use clock::ClockMode;
 pub use config::{
-    DEFAULT_JOURNAL_SIZE, DEFAULT_LOG_RETENTION, MAX_MESSAGE_BYTES, MockConfig, Profile,
+    DEFAULT_JOURNAL_SIZE, DEFAULT_LOG_RETENTION, DEFAULT_METRICS_INTERVAL, MAX_MESSAGE_BYTES,
+    MockConfig, Profile, parse_metrics_interval,
 };
 pub use contract::Api;
 pub use control::{ClockReading, LoadedScenarios, MemoryReport, SessionMemory};

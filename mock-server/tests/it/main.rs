@@ -26,5 +26,6 @@ mod reflection;
 mod runtimes;
 mod scenarios;
 mod sessions;
+mod telemetry;
 mod volumes;
 mod workflows;
