@@ -71,5 +71,4 @@ mod state;
 pub(crate) use fs::{Node, absolute};
 pub(crate) use grow::{Grow, grow};
 pub(crate) use names::{as_builtin, builtin_name, is_shell};
-pub(crate) use procs::Spawn;
-pub(crate) use state::{Flow, Res, SIGPIPE_STATUS, Shell, Stdin};
+pub(crate) use state::{Flow, Res, SIGPIPE_STATUS, Shell, Spawn, Stdin};

@@ -3,7 +3,7 @@
 //! numbering, and the reports of their starts, exits and file writes.
 
 use super::names::UNSUPPORTED_BUILTINS;
-use super::state::{Flow, Res, Shell};
+use super::state::{Flow, Res, Shell, Spawn};
 use crate::host::{Clock, Output};
 use crate::observe::{FileOperation, FileWrite, Observer, ProcessStart};
 
@@ -19,44 +19,6 @@ const BASH_BUILTINS: &[&str] = &[
 /// it does not support included: they stop the script).
 fn is_bash_builtin(name: &str) -> bool {
     BASH_BUILTINS.binary_search(&name).is_ok() || UNSUPPORTED_BUILTINS.contains(&name)
-}
-
-/// How the next program starts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Spawn {
-    /// Run by the shell: a child process, unless it is a bash builtin.
-    #[default]
-    Shell,
-    /// A child process whatever it is (the job's own command, `timeout`'s).
-    Child,
-    /// Replaces the running process, keeping its pid (`exec`, `env`, `nice`,
-    /// `nohup`, `stdbuf`).
-    Replace,
-}
-
-/// The process running the current command, and the numbering.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Procs {
-    /// The process running the current command (0 before the job's own starts).
-    pub pid: u32,
-    /// Its parent.
-    pub ppid: u32,
-    /// The next pid to give.
-    pub next: u32,
-    /// How the next program starts (reset to [`Spawn::Shell`] as it does).
-    pub spawn: Spawn,
-}
-
-impl Default for Procs {
-    /// Before the job's command: it is a process, pid 1, whatever it is.
-    fn default() -> Self {
-        Self {
-            pid: 0,
-            ppid: 0,
-            next: 1,
-            spawn: Spawn::Child,
-        }
-    }
 }
 
 /// A process started by [`Shell::start_process`], ended by [`Shell::end_process`].

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::fs::{Fs, absolute, is_normal};
-use super::procs::Procs;
 use crate::context::{ExecContext, UnknownCommand};
 use crate::host::{Clock, Output};
 use crate::io::{Io, Route};
@@ -32,6 +31,44 @@ pub(crate) enum Flow {
     Continue(u32),
     /// `return N`.
     Return(i32),
+}
+
+/// How the next program starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Spawn {
+    /// Run by the shell: a child process, unless it is a bash builtin.
+    #[default]
+    Shell,
+    /// A child process whatever it is (the job's own command, `timeout`'s).
+    Child,
+    /// Replaces the running process, keeping its pid (`exec`, `env`, `nice`,
+    /// `nohup`, `stdbuf`).
+    Replace,
+}
+
+/// The process running the current command, and the numbering.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Procs {
+    /// The process running the current command (0 before the job's own starts).
+    pub pid: u32,
+    /// Its parent.
+    pub ppid: u32,
+    /// The next pid to give.
+    pub next: u32,
+    /// How the next program starts (reset to [`Spawn::Shell`] as it does).
+    pub spawn: Spawn,
+}
+
+impl Default for Procs {
+    /// Before the job's command: it is a process, pid 1, whatever it is.
+    fn default() -> Self {
+        Self {
+            pid: 0,
+            ppid: 0,
+            next: 1,
+            spawn: Spawn::Child,
+        }
+    }
 }
 
 /// Result of running something: its status, or control flow.
@@ -355,7 +392,7 @@ impl<'a, O: Output, C: Clock, W: Observer> Shell<'a, O, C, W> {
         self.stdin = c.stdin;
         // The processes cut short report no exit; pids are not given again.
         (self.procs.pid, self.procs.ppid) = c.process;
-        self.procs.spawn = super::procs::Spawn::Shell;
+        self.procs.spawn = Spawn::Shell;
         let (depth, cond, subst, loops, sourcing, locals, line) = c.counters;
         self.depth = depth;
         self.cond_depth = cond;
