@@ -114,6 +114,11 @@ pub struct FileWrite<'a> {
 /// job's own task, in the order things happen, never concurrently; an
 /// observer should not block.
 pub trait Observer: Send {
+    /// Whether the observer wants reports at all. `false` (only `()` says so)
+    /// lets the simulator skip even its bookkeeping of processes: a job run
+    /// without an observer does exactly what it did before observers existed.
+    const ACTIVE: bool = true;
+
     /// A process starts (before it runs).
     fn process_started(&mut self, process: &ProcessStart<'_>) {
         let _ = process;
@@ -131,9 +136,13 @@ pub trait Observer: Send {
 }
 
 /// Observes nothing.
-impl Observer for () {}
+impl Observer for () {
+    const ACTIVE: bool = false;
+}
 
 impl<T: Observer + ?Sized> Observer for &mut T {
+    const ACTIVE: bool = T::ACTIVE;
+
     fn process_started(&mut self, process: &ProcessStart<'_>) {
         (**self).process_started(process);
     }

@@ -379,6 +379,60 @@ async fn job_metrics_2_bad_ids_and_prefixes() {
     end.unwrap();
     assert_eq!(samples.len(), 1);
     assert_eq!(samples[0].job_uuid, ids[0], "the full UUID");
+    // The history calls resolve prefixes the same way (ALL-2).
+    let ambiguous = v2::GetJobMetricsRequest {
+        job_uuid: shared.into(),
+        ..Default::default()
+    };
+    let err = get_metrics(&mut jobs, ambiguous).await.unwrap_err();
+    assert_code(&err, Code::InvalidArgument, "ambiguous");
+    let unique = v2::GetJobTelematicsRequest {
+        job_uuid: ids[0][..13].into(),
+        ..Default::default()
+    };
+    let events = telematics(&mut jobs, unique).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].job_uuid, ids[0]);
+}
+
+/// JOB-METRICS-2, JOB-TELEM-3: a SCHEDULED job's streams wait for its start,
+/// then follow it.
+#[tokio::test]
+async fn job_metrics_2_a_scheduled_jobs_streams_wait_for_its_start() {
+    let (mock, mut jobs) = manual(MockConfig::default()).await;
+    let mut req = v2_cmd("sleep", &["5"]);
+    req.schedule = rfc3339_in(60);
+    let id = run_v2(&mut jobs, req).await;
+    assert_eq!(status_v2(&mut jobs, &id).await, "SCHEDULED");
+    let metrics = stream_metrics(&mut jobs, &id).await;
+    let events = jobs
+        .stream_job_telematics(v2::StreamJobTelematicsRequest {
+            job_uuid: id.clone(),
+            types: Vec::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        history(&mut jobs, &id).await.is_empty(),
+        "no sample before it runs"
+    );
+    advance(&mock, 61).await;
+    wait_v2(&jobs, &id, "RUNNING").await;
+    advance(&mock, 5).await;
+    let (samples, end) = drain(metrics).await;
+    end.expect("OK");
+    assert_eq!(samples.len(), 2, "at its start and at its end, 5 s later");
+    let (events, end) = drain(events).await;
+    end.expect("OK");
+    assert_eq!(
+        events.iter().map(line).collect::<Vec<_>>(),
+        ["exec 1 0 /usr/bin/sleep [5] 0"]
+    );
+    assert_eq!(
+        events[0].timestamp, samples[0].timestamp,
+        "both from its start"
+    );
 }
 
 /// JOB-METRICS-2: a finished job's stream is its history, then OK.

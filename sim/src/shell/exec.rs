@@ -269,11 +269,15 @@ impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
         self.io.stdout = next;
         self.stdin = input;
         // The streaming stages are processes of their own, started with stage k.
-        let streaming: Vec<Option<u32>> = argvs[k + 1..]
-            .iter()
-            .flatten()
-            .map(|(_, argv)| self.start_sibling(argv))
-            .collect();
+        let streaming: Vec<Option<u32>> = if W::ACTIVE {
+            argvs[k + 1..]
+                .iter()
+                .flatten()
+                .map(|(_, argv)| self.start_sibling(argv))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let argv = argvs[k].take();
         statuses[k] = self.run_stage(&cmds[k], argv).await;
         for &frame in frames.iter().rev() {

@@ -44,6 +44,9 @@ impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// Starts the process of `argv` if running it makes one (see [`Spawn`]),
     /// and reports it; `None` for a bash builtin run by the shell.
     pub(crate) fn start_process(&mut self, argv: &[String]) -> Option<Started> {
+        if !W::ACTIVE {
+            return None;
+        }
         let spawn = std::mem::take(&mut self.procs.spawn);
         let name = argv.first()?;
         if spawn == Spawn::Shell && !name.contains('/') && is_bash_builtin(name) {
@@ -103,6 +106,9 @@ impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
 
     /// Reports that process `pid` wrote `bytes` to the file at `path`.
     pub(crate) fn report_write(&mut self, pid: u32, path: &str, op: FileOperation, bytes: usize) {
+        if !W::ACTIVE {
+            return;
+        }
         self.obs.file_written(&FileWrite {
             pid,
             path,
