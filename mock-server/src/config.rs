@@ -1,6 +1,7 @@
 //! The mock's configuration: what the simulated node looks like.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::catalogue::RuntimeRecord;
 use crate::sim::{Scenario, UnknownCommand};
@@ -65,6 +66,9 @@ pub struct MockConfig {
     /// Workflows a session keeps at most (`--max-workflows`; 0: no cap):
     /// past it the oldest finished one is evicted.
     pub max_workflows: usize,
+    /// How often a running job's metrics are sampled, on the session clock
+    /// (`--metrics-interval`, v2 JOB-METRICS-1): at least 1 ms.
+    pub metrics_interval: Duration,
 }
 
 /// Default log retention per job: 64 MiB.
@@ -102,8 +106,29 @@ impl Default for MockConfig {
             memory_budget: crate::budget::DEFAULT_MEMORY_BUDGET,
             max_jobs: crate::budget::DEFAULT_MAX_JOBS,
             max_workflows: crate::budget::DEFAULT_MAX_WORKFLOWS,
+            metrics_interval: DEFAULT_METRICS_INTERVAL,
         }
     }
+}
+
+/// Default sampling interval of job metrics: 5 s, as a Joblet node (§2.1).
+pub const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The shortest sampling interval of job metrics (the session clock counts
+/// milliseconds).
+pub const MIN_METRICS_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Parses `--metrics-interval`: a duration as the tools' flags write it
+/// (`5s`, `250ms`, `1m30s`; a bare number is seconds), at least 1 ms.
+pub fn parse_metrics_interval(text: &str) -> Result<Duration, String> {
+    let d = joblet_testkit::parse_duration(text)
+        .map_err(|reason| format!("invalid metrics interval {text:?}: {reason}"))?;
+    if d < MIN_METRICS_INTERVAL {
+        return Err(format!(
+            "invalid metrics interval {text:?}: must be at least 1ms (e.g. 5s, 500ms)"
+        ));
+    }
+    Ok(d)
 }
 
 /// Default size of the call journal, per session.
@@ -131,6 +156,51 @@ impl MockConfig {
         Behaviour {
             quirks,
             mutant: self.mutant,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn metrics_intervals_parse_and_zero_is_refused() {
+        assert_eq!(parse_metrics_interval("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(
+            parse_metrics_interval("250ms"),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(parse_metrics_interval("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_metrics_interval("2"), Ok(Duration::from_secs(2)));
+        for bad in ["0", "0s", "500us", "", "-1s", "5 parsecs", "fast"] {
+            let e = parse_metrics_interval(bad).unwrap_err();
+            assert!(e.contains("invalid metrics interval"), "{bad}: {e}");
+        }
+        assert!(
+            parse_metrics_interval("0")
+                .unwrap_err()
+                .contains("at least 1ms")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn whole_milliseconds_round_trip(ms in 1u64..10_000_000) {
+            prop_assert_eq!(
+                parse_metrics_interval(&format!("{ms}ms")),
+                Ok(Duration::from_millis(ms))
+            );
+        }
+
+        #[test]
+        fn any_text_is_an_interval_of_1ms_or_more_or_an_error(text in "\\PC{0,16}") {
+            match parse_metrics_interval(&text) {
+                Ok(d) => prop_assert!(d >= MIN_METRICS_INTERVAL),
+                Err(e) => prop_assert!(e.starts_with("invalid metrics interval")),
+            }
         }
     }
 }

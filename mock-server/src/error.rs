@@ -13,6 +13,10 @@ pub enum Error {
     /// wording (which names the field): `INVALID_ARGUMENT`.
     #[error("{0}")]
     InvalidText(String),
+    /// A required request field is empty: `INVALID_ARGUMENT "<field> is
+    /// required"` (the v2 server's wording, e.g. `job_uuid is required`).
+    #[error("{0} is required")]
+    Required(&'static str),
     /// The target resource does not exist: `NOT_FOUND`.
     #[error("{0}")]
     NotFound(String),
@@ -52,7 +56,9 @@ impl Error {
     /// The gRPC code of this error.
     pub fn code(&self) -> tonic::Code {
         match self {
-            Self::Invalid { .. } | Self::InvalidText(_) => tonic::Code::InvalidArgument,
+            Self::Invalid { .. } | Self::InvalidText(_) | Self::Required(_) => {
+                tonic::Code::InvalidArgument
+            }
             Self::NotFound(_) => tonic::Code::NotFound,
             Self::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
             Self::AlreadyExists(_) => tonic::Code::AlreadyExists,
@@ -99,5 +105,8 @@ mod tests {
         let s: tonic::Status = Error::invalid("maxCpu", "must not be negative").into();
         assert_eq!(s.code(), tonic::Code::InvalidArgument);
         assert_eq!(s.message(), "maxCpu: must not be negative");
+        let s: tonic::Status = Error::Required("job_uuid").into();
+        assert_eq!(s.code(), tonic::Code::InvalidArgument);
+        assert_eq!(s.message(), "job_uuid is required");
     }
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::budget::{Account, FinishQueue, Phase};
 use crate::error::{Error, Result};
+use crate::job_telemetry::Telemetry;
 use crate::logs::LogBuffer;
 
 /// Secret values as every response shows them (ALL-6).
@@ -131,6 +132,8 @@ pub struct Job {
     pub exit_code: i32,
     pub gpu_indices: Vec<i32>,
     pub log: Arc<LogBuffer>,
+    /// When it ran and what its processes did (v2 metrics and telematics).
+    pub telemetry: Arc<Telemetry>,
     /// The simulation task while scheduled or running.
     pub task: Option<AbortHandle>,
     /// What the record counts in the memory budget ([`crate::budget`]); set
@@ -257,6 +260,16 @@ impl JobTable {
             return;
         };
         job.charge.live += bytes;
+        self.charge(bytes);
+    }
+
+    /// Counts `bytes` more for job `seq`'s record until it goes (its
+    /// telematics history, once it ended).
+    pub fn charge_record(&mut self, seq: u64, bytes: u64) {
+        let Some(job) = self.by_seq.get_mut(&seq) else {
+            return;
+        };
+        job.charge.record += bytes;
         self.charge(bytes);
     }
 
@@ -514,12 +527,13 @@ const ALLOCATION: usize = 16;
 
 /// The bytes of a job record besides what its spec points to: the record in
 /// the table's tree (whose nodes are about 60 % full), its UUID index entry,
-/// the shared spec and the log buffer with their reference counts, and the
-/// finish-order queue entries.
+/// the shared spec, the log buffer and the telemetry record with their
+/// reference counts, and the finish-order queue entries.
 const RECORD_BASE: usize = (size_of::<(u64, Job)>() * 5 / 3)
     + 2 * (size_of::<(u128, u64)>() + 1)
     + (size_of::<JobSpec>() + 2 * size_of::<usize>() + ALLOCATION)
     + (size_of::<LogBuffer>() + 2 * size_of::<usize>() + ALLOCATION)
+    + (size_of::<Telemetry>() + 2 * size_of::<usize>() + ALLOCATION)
     + 2 * size_of::<(u64, u64)>();
 
 /// The estimated memory of a job record with this spec (its log history is
@@ -594,6 +608,7 @@ mod tests {
             exit_code: 0,
             gpu_indices: Vec::new(),
             log: LogBuffer::new(16),
+            telemetry: Telemetry::new(),
             task: None,
             charge: Charge::default(),
         }

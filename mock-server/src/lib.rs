@@ -23,7 +23,11 @@
 //! log buffer, which keeps bounded history, fans out to any number of readers
 //! and back-pressures the job when readers are slow. Job records and log
 //! history count in one memory budget (`--memory-budget`): over it, finished
-//! jobs' history and then finished records are evicted, oldest first.
+//! jobs' history and then finished records are evicted, oldest first. A job's
+//! contract v2 telemetry comes from the same simulation: its metrics samples
+//! are computed from the time it ran on the session clock
+//! (`--metrics-interval`), and its telematics events are what `joblet-sim`'s
+//! observer reports of the processes it starts and the files it writes.
 //!
 //! # Public API
 //!
@@ -70,6 +74,7 @@ mod error;
 mod exec;
 pub mod faults;
 mod job_table;
+mod job_telemetry;
 mod jobs;
 mod journal;
 mod logs;
@@ -101,7 +106,8 @@ pub use budget::{
 };
 pub use clock::ClockMode;
 pub use config::{
-    DEFAULT_JOURNAL_SIZE, DEFAULT_LOG_RETENTION, MAX_MESSAGE_BYTES, MockConfig, Profile,
+    DEFAULT_JOURNAL_SIZE, DEFAULT_LOG_RETENTION, DEFAULT_METRICS_INTERVAL, MAX_MESSAGE_BYTES,
+    MockConfig, Profile, parse_metrics_interval,
 };
 pub use control::{ClockReading, LoadedScenarios, MemoryReport, SessionMemory};
 pub use joblet_testkit::auth::RoleModel;

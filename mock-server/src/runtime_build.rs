@@ -228,7 +228,7 @@ impl Build {
     /// any event (RT-BUILD-1).
     pub fn new(req: pb::BuildRuntimeRequest) -> Result<Self> {
         if req.yaml_content.is_empty() {
-            return Err(Error::InvalidText("yaml_content is required".into()));
+            return Err(Error::Required("yaml_content"));
         }
         Ok(Self {
             yaml: req.yaml_content,

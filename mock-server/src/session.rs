@@ -215,6 +215,7 @@ impl Shared {
     /// Ends every job of this session (their tasks stop, their logs close):
     /// for Reset and for dropping a session.
     pub fn abort_all(&self) {
+        let now = self.clock.now_ms();
         let mut state = self.state.lock();
         let seqs: Vec<u64> = state.jobs.iter().map(|(s, _)| s).collect();
         for seq in seqs {
@@ -223,6 +224,8 @@ impl Shared {
                     task.abort();
                 }
                 job.log.close();
+                // Its telemetry followers end too.
+                job.telemetry.abandon(now);
             }
         }
     }
@@ -459,6 +462,7 @@ mod tests {
                     exit_code: 0,
                     gpu_indices: Vec::new(),
                     log: LogBuffer::new(16),
+                    telemetry: Default::default(),
                     task: None,
                     charge: Default::default(),
                 });

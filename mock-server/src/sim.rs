@@ -14,8 +14,9 @@ use crate::clock::Clock;
 use crate::logs::LogWriter;
 
 pub use joblet_sim::{
-    Plan, Resources, Scenario, ScenarioError, Simulator, UnknownCommand, UploadedFile,
-    job_environment, load_scenarios, parse_scenarios,
+    FileOperation, FileWrite, Observer, Plan, ProcessStart, Resources, Scenario, ScenarioError,
+    Simulator, UnknownCommand, UploadedFile, job_environment, load_scenarios, parse_scenarios,
+    program_binary,
 };
 
 /// What a simulated job sees of its node, on the session's [`Clock`].

@@ -647,6 +647,8 @@ fn jobs_in(jobs: &[JobSnapshot]) -> Result<Vec<PendingJob>> {
                 gpu_indices: j.gpu_indices.clone(),
                 // Replaced by the restored log.
                 log: LogBuffer::new(1),
+                // A snapshot does not carry telemetry: the job's history starts empty.
+                telemetry: Default::default(),
                 task: None,
                 charge: Default::default(),
             };

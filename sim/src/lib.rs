@@ -83,10 +83,74 @@
 //! # }
 //! ```
 //!
+//! # Observing processes and files
+//!
+//! [`Simulator::run_observed`] also reports what a tracer would see of the
+//! job to an [`Observer`]: each process the job starts ([`ProcessStart`]:
+//! pid and ppid in the job's PID namespace, the program file, the
+//! arguments), each exit with its status, and each file the job writes
+//! ([`FileWrite`]: redirections to files and `touch`). The observer is a
+//! trait with empty default methods and the simulator is generic over it, so
+//! the calls are statically dispatched and cost nothing when unused:
+//! [`Simulator::run`] passes `()`. The [`observe`] module describes which
+//! commands are processes.
+//!
+//! ```
+//! # use bytes::Bytes;
+//! # use joblet_sim::{Clock, ExecContext, Output, Simulator};
+//! # #[derive(Default)]
+//! # struct Sink;
+//! # impl Output for Sink {
+//! #     async fn write(&mut self, _: Bytes) {}
+//! #     fn is_closed(&self) -> bool { false }
+//! # }
+//! # #[derive(Debug, Clone, Default)]
+//! # struct Wall;
+//! # impl Clock for Wall {
+//! #     fn now_ms(&self) -> i64 { 0 }
+//! #     fn monotonic_ms(&self) -> i64 { 0 }
+//! #     fn job_sleep(&self, d: std::time::Duration) -> impl Future<Output = ()> + Send + use<> { tokio::time::sleep(d) }
+//! #     fn sleep(&self, d: std::time::Duration) -> impl Future<Output = ()> + Send + use<> { tokio::time::sleep(d) }
+//! # }
+//! use joblet_sim::{FileWrite, Observer, ProcessStart};
+//!
+//! /// Lists what the job does.
+//! #[derive(Default)]
+//! struct Trace(Vec<String>);
+//!
+//! impl Observer for Trace {
+//!     fn process_started(&mut self, p: &ProcessStart<'_>) {
+//!         self.0.push(format!("exec {} {} {}", p.pid, p.ppid, p.binary()));
+//!     }
+//!     fn file_written(&mut self, w: &FileWrite<'_>) {
+//!         self.0.push(format!("file {} {} {}", w.pid, w.path, w.bytes));
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let mut trace = Trace::default();
+//! let script = "echo hi > out.txt; seq 3 > n.txt".to_owned();
+//! Simulator::default()
+//!     .run_observed("sh", &["-c".to_owned(), script], &ExecContext::<Wall>::default(), &mut Sink, &mut trace)
+//!     .await;
+//! assert_eq!(
+//!     trace.0,
+//!     [
+//!         "exec 1 0 /usr/bin/sh",
+//!         "file 1 /work/out.txt 3", // `echo` is a builtin of the shell (pid 1)
+//!         "exec 2 1 /usr/bin/seq",
+//!         "file 2 /work/n.txt 6",
+//!     ]
+//! );
+//! # }
+//! ```
+//!
 //! # Architecture
 //!
 //! Layers, each naming only those below it. At the bottom, the host traits
-//! ([`Output`], [`Clock`]) and what a job brings ([`ExecContext`]); then the
+//! ([`Output`], [`Clock`], [`Observer`] with its events, and the path
+//! arithmetic its program names use) and what a job brings ([`ExecContext`]); then the
 //! text helpers (`glob` patterns, `printf`, `date` formats) and `args`, the
 //! options of the text tools; `io`, a job's output stack (capture frames for
 //! `$(…)` and `> file`, streaming filters for `| head`, batching to the
@@ -108,6 +172,8 @@ mod expand;
 mod glob;
 mod host;
 mod io;
+pub mod observe;
+mod path;
 mod printf;
 pub mod scenario;
 mod shell;
@@ -116,6 +182,7 @@ mod syntax;
 
 pub use context::{DEFAULT_PATH, ExecContext, UnknownCommand, UploadedFile, job_environment};
 pub use host::{Clock, Output};
+pub use observe::{FileOperation, FileWrite, Observer, PROGRAM_DIR, ProcessStart, program_binary};
 pub use scenario::{
     Lifecycle, Plan, Resources, Scenario, ScenarioError, load_scenarios, parse_scenarios,
 };

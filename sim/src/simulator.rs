@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::context::{ExecContext, UnknownCommand};
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::scenario::{Lifecycle, Resources, Scenario};
 use crate::shell::{Shell, as_builtin, builtin_name, is_shell};
 
@@ -75,10 +76,29 @@ impl Simulator {
         ctx: &ExecContext<C>,
         out: &mut O,
     ) -> i32 {
+        self.run_observed(command, args, ctx, out, &mut ()).await
+    }
+
+    /// [`run`](Self::run), reporting the job's processes and file writes to
+    /// `observer` as they happen (see [`Observer`]).
+    pub async fn run_observed<O: Output, C: Clock, W: Observer>(
+        &self,
+        command: &str,
+        args: &[String],
+        ctx: &ExecContext<C>,
+        out: &mut O,
+        observer: &mut W,
+    ) -> i32 {
         let mut argv = Vec::with_capacity(args.len() + 1);
         argv.push(command.to_owned());
         argv.extend(args.iter().cloned());
-        let mut sh = Shell::new(ctx, Arc::clone(&self.scenarios), self.unknown, out);
+        let mut sh = Shell::new(
+            ctx,
+            Arc::clone(&self.scenarios),
+            self.unknown,
+            out,
+            observer,
+        );
         sh.run_top(argv).await
     }
 }

@@ -182,6 +182,18 @@ struct Args {
     #[arg(long, env = "JOBLET_MOCK_NODE_ID")]
     node_id: Option<String>,
 
+    /// How often a running job's metrics are sampled, on the session clock
+    /// (contract v2: StreamJobMetrics, GetJobMetrics): 5s, 500ms, 1m30s, or
+    /// plain seconds; at least 1ms.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "JOBLET_MOCK_METRICS_INTERVAL",
+        default_value = "5s",
+        value_parser = joblet_mock::parse_metrics_interval
+    )]
+    metrics_interval: std::time::Duration,
+
     /// Seed for reproducible runs: job and workflow UUIDs, synthetic metrics,
     /// probabilistic faults and scenario outcomes follow it (per session).
     #[arg(long, env = "JOBLET_MOCK_SEED")]
@@ -384,6 +396,7 @@ impl Args {
             memory_budget: self.memory_budget,
             max_jobs: self.max_jobs,
             max_workflows: self.max_workflows,
+            metrics_interval: self.metrics_interval,
             ..MockConfig::default()
         };
         for (i, text) in self.faults.iter().enumerate() {

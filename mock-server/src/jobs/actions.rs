@@ -61,7 +61,7 @@ pub fn stop(shared: &Shared, id: &str) -> Result<pb::StopJobRes> {
         }
     };
     abort_task(job);
-    finish_locked(&mut state, seq, status, code, shared.clock.now_secs());
+    finish_locked(&mut state, seq, status, code, &shared.clock);
     // QUIRK-10: the deployed server's answer carries only the uuid it was sent.
     if shared.quirk(Quirk::CanceledLogsHang) {
         return Ok(pb::StopJobRes {
@@ -99,13 +99,7 @@ pub fn cancel(shared: &Shared, id: &str) -> Result<pb::CancelJobRes> {
         )));
     }
     abort_task(job);
-    finish_locked(
-        &mut state,
-        seq,
-        JobStatus::Canceled,
-        0,
-        shared.clock.now_secs(),
-    );
+    finish_locked(&mut state, seq, JobStatus::Canceled, 0, &shared.clock);
     // JOB-CANCEL-1 mutant: the canceled job is not kept in history.
     if shared.mutant(Mutant::CancelForgets) {
         let job = state.jobs.remove(seq).expect("still there");
@@ -133,8 +127,7 @@ pub fn delete(shared: &Shared, id: &str) -> Result<pb::DeleteJobRes> {
         && let Some(job) = state.jobs.get_mut(seq).filter(|j| !j.status.is_final())
     {
         abort_task(job);
-        let now = shared.clock.now_secs();
-        finish_locked(&mut state, seq, JobStatus::Stopped, -1, now);
+        finish_locked(&mut state, seq, JobStatus::Stopped, -1, &shared.clock);
     }
     let job = state.jobs.get(seq).expect("resolved");
     if !job.status.is_final() {

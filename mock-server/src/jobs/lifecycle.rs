@@ -12,9 +12,11 @@ use joblet_testkit::pb::union as pb;
 use super::request::{
     Accepted, check_resources, exec_context, skipped_by_mutant, validate_request,
 };
+use super::telemetry::TelemetryObserver;
 use crate::behaviour::{Mutant, Quirk};
-use crate::clock::Activity;
+use crate::clock::{Activity, Clock};
 use crate::error::{Error, Result};
+use crate::job_telemetry::Telemetry;
 use crate::logs::{LogBuffer, LogWriter};
 use crate::session::Shared;
 use crate::sim::{ExecContext, Plan};
@@ -135,6 +137,7 @@ fn run_with(
     let id_text = id.to_string();
     let ctx = exec_context(shared, &id_text, &spec, files);
     let spec = Arc::new(spec);
+    let telemetry = Telemetry::new();
     let job = Job {
         id,
         spec: Arc::clone(&spec),
@@ -145,6 +148,7 @@ fn run_with(
         exit_code: 0,
         gpu_indices: Vec::new(),
         log: Arc::clone(&log),
+        telemetry: Arc::clone(&telemetry),
         task: None,
         charge,
     };
@@ -158,6 +162,7 @@ fn run_with(
         seq,
         Arc::clone(&spec),
         log,
+        telemetry,
         ctx,
         wait,
         plan,
@@ -231,7 +236,8 @@ fn record(
         (link.register)(&mut state, seq, id);
     }
     if status == JobStatus::Running {
-        start_locked(&mut state, seq).expect("GPUs were checked under the same lock");
+        start_locked(&mut state, seq, shared.clock.now_ms())
+            .expect("GPUs were checked under the same lock");
     }
     Ok(seq)
 }
@@ -313,11 +319,13 @@ const TASK_OVERHEAD: usize = 128;
 /// known once a first one was spawned; RunJob weighs it before admitting a job.
 static TASK_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Moves job `seq` to RUNNING: takes its GPUs and counts it on its network and volumes.
-fn start_locked(state: &mut State, seq: u64) -> Result<()> {
+/// Moves job `seq` to RUNNING at `now_ms`: takes its GPUs and counts it on
+/// its network and volumes; its metrics sampling starts (JOB-METRICS-1).
+fn start_locked(state: &mut State, seq: u64, now_ms: i64) -> Result<()> {
     let gpu_count = state.jobs.get(seq).map(|j| j.spec.gpu_count).unwrap_or(0);
     let gpus = allocate_gpus(state, seq, gpu_count)?;
     let job = state.jobs.get_mut(seq).expect("job exists");
+    job.telemetry.running(now_ms, gpus.len() as u32);
     job.gpu_indices = gpus;
     job.status = JobStatus::Running;
     let spec = Arc::clone(&job.spec);
@@ -325,15 +333,16 @@ fn start_locked(state: &mut State, seq: u64) -> Result<()> {
     Ok(())
 }
 
-/// Sets a final status, frees what the job held and closes its log. A job that
-/// is already final keeps its first outcome (for example a scheduled job that
-/// was canceled while its start was failing).
+/// Sets a final status at the time `clock` shows, frees what the job held and
+/// closes its log and telemetry. A job that is already final keeps its first
+/// outcome (for example a scheduled job that was canceled while its start was
+/// failing).
 pub(crate) fn finish_locked(
     state: &mut State,
     seq: u64,
     status: JobStatus,
     exit_code: i32,
-    now: i64,
+    clock: &Clock,
 ) {
     let Some(job) = state.jobs.get_mut(seq) else {
         return;
@@ -341,6 +350,11 @@ pub(crate) fn finish_locked(
     if job.status.is_final() {
         return;
     }
+    let now_ms = clock.now_ms();
+    let now = now_ms.div_euclid(1000);
+    // Its telemetry followers end (JOB-METRICS-2); what its telematics
+    // history holds counts with its record from now on.
+    let history = job.telemetry.finish(now_ms, exit_code);
     let was_running = job.status == JobStatus::Running;
     job.status = status;
     job.exit_code = exit_code;
@@ -356,6 +370,7 @@ pub(crate) fn finish_locked(
         crate::workflow::table::job_ended(&mut state.workflows, &state.jobs, seq);
     }
     let has_log = log.close();
+    state.jobs.charge_record(seq, history);
     // Now evictable, oldest first (see crate::budget).
     state.jobs.finished(seq, has_log);
 }
@@ -369,16 +384,16 @@ fn scenario_plan(shared: &Shared, spec: &JobSpec) -> Option<Plan> {
     Some(lifecycle.decide(|| shared.random_f64()))
 }
 
-/// Moves a due scheduled job on: INITIALIZING when its scenario has stages,
-/// else RUNNING.
-fn begin_locked(state: &mut State, seq: u64, plan: Option<&Plan>) -> Result<()> {
+/// Moves a due scheduled job on at `now_ms`: INITIALIZING when its scenario
+/// has stages, else RUNNING.
+fn begin_locked(state: &mut State, seq: u64, plan: Option<&Plan>, now_ms: i64) -> Result<()> {
     if plan.is_some_and(|p| p.initializing) {
         if let Some(job) = state.jobs.get_mut(seq) {
             job.status = JobStatus::Initializing;
         }
         return Ok(());
     }
-    start_locked(state, seq)
+    start_locked(state, seq, now_ms)
 }
 
 /// Plays a scenario's INITIALIZING stages, then moves the job to RUNNING.
@@ -390,14 +405,13 @@ async fn initialize(shared: &Shared, seq: u64, plan: &Plan, out: &mut LogWriter)
         if let Some(m) = &f.message {
             out.line(m).await;
         }
-        let now = shared.clock.now_secs();
         let mut state = shared.state.lock();
         if state
             .jobs
             .get(seq)
             .is_some_and(|j| j.status == JobStatus::Initializing)
         {
-            finish_locked(&mut state, seq, JobStatus::Failed, f.exit, now);
+            finish_locked(&mut state, seq, JobStatus::Failed, f.exit, &shared.clock);
         }
         return false;
     }
@@ -405,15 +419,20 @@ async fn initialize(shared: &Shared, seq: u64, plan: &Plan, out: &mut LogWriter)
         let mut state = shared.state.lock();
         match state.jobs.get(seq) {
             Some(job) if job.status == JobStatus::Initializing => {
-                start_locked(&mut state, seq).err()
+                start_locked(&mut state, seq, shared.clock.now_ms()).err()
             }
             _ => return false,
         }
     };
     if let Some(e) = problem {
         out.line(&format!("joblet: job could not start: {e}")).await;
-        let now = shared.clock.now_secs();
-        finish_locked(&mut shared.state.lock(), seq, JobStatus::Failed, -1, now);
+        finish_locked(
+            &mut shared.state.lock(),
+            seq,
+            JobStatus::Failed,
+            -1,
+            &shared.clock,
+        );
         return false;
     }
     true
@@ -454,6 +473,7 @@ async fn job_task(
     seq: u64,
     spec: Arc<JobSpec>,
     log: Arc<LogBuffer>,
+    telemetry: Arc<Telemetry>,
     ctx: ExecContext,
     wait: Option<Duration>,
     plan: Option<Plan>,
@@ -480,7 +500,9 @@ async fn job_task(
                 Some(job) if job.status == JobStatus::Scheduled => {
                     let spec = Arc::clone(&job.spec);
                     check_resources(&state, &spec)
-                        .and_then(|()| begin_locked(&mut state, seq, plan.as_ref()))
+                        .and_then(|()| {
+                            begin_locked(&mut state, seq, plan.as_ref(), shared.clock.now_ms())
+                        })
                         .err()
                 }
                 _ => return,
@@ -489,8 +511,13 @@ async fn job_task(
         if let Some(e) = problem {
             // JOB-LIFE-1: a job that cannot start ends FAILED with exit code -1.
             out.line(&format!("joblet: job could not start: {e}")).await;
-            let now = shared.clock.now_secs();
-            finish_locked(&mut shared.state.lock(), seq, JobStatus::Failed, -1, now);
+            finish_locked(
+                &mut shared.state.lock(),
+                seq,
+                JobStatus::Failed,
+                -1,
+                &shared.clock,
+            );
             return;
         }
     }
@@ -500,8 +527,13 @@ async fn job_task(
         let problem = check_resources(&shared.state.lock(), &spec).err();
         if let Some(e) = problem {
             out.line(&format!("joblet: job could not start: {e}")).await;
-            let now = shared.clock.now_secs();
-            finish_locked(&mut shared.state.lock(), seq, JobStatus::Failed, -1, now);
+            finish_locked(
+                &mut shared.state.lock(),
+                seq,
+                JobStatus::Failed,
+                -1,
+                &shared.clock,
+            );
             return;
         }
     }
@@ -527,7 +559,10 @@ async fn job_task(
         } else {
             let sim = shared.sim();
             let limit = plan.as_ref().and_then(Plan::cutoff);
-            let played = within(&shared.clock, limit, sim.run(command, args, &ctx, &mut out));
+            // JOB-TELEM-1: its processes and file writes go to its telematics.
+            let mut observer = TelemetryObserver::new(telemetry, shared.clock.clone());
+            let run = sim.run_observed(command, args, &ctx, &mut out, &mut observer);
+            let played = within(&shared.clock, limit, run);
             std::panic::AssertUnwindSafe(played).catch_unwind().await
         }
     };
@@ -540,8 +575,7 @@ async fn job_task(
                 () = timer => {
                     let mut state = shared.state.lock();
                     if state.jobs.get(seq).is_some_and(|j| j.status == JobStatus::Running) {
-                        let now = shared.clock.now_secs();
-                        finish_locked(&mut state, seq, JobStatus::Timeout, 124, now);
+                        finish_locked(&mut state, seq, JobStatus::Timeout, 124, &shared.clock);
                     }
                     return;
                 }
@@ -569,7 +603,6 @@ async fn job_task(
         } else {
             JobStatus::Failed
         };
-        let now = shared.clock.now_secs();
-        finish_locked(&mut state, seq, status, code, now);
+        finish_locked(&mut state, seq, status, code, &shared.clock);
     }
 }

@@ -13,7 +13,7 @@ use crate::state::JobStatus;
 pub fn logs(shared: &Shared, id: &str) -> Result<LogReader> {
     // JOB-LOGS-4: a node that speaks v2 says so in its own words.
     if id.trim().is_empty() && shared.config.api.serves_v2() {
-        return Err(Error::InvalidText("job_uuid is required".into()));
+        return Err(Error::Required("job_uuid"));
     }
     let state = shared.state.lock();
     let seq = match state.jobs.resolve(id) {

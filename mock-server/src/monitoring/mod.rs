@@ -38,17 +38,22 @@
 //! random node and fresh noise per sample.
 
 //!
+//! A job's own metrics samples (contract v2, JOB-METRICS-1) are computed the
+//! same way, one job at a time, by [`job_figures`] (module `job`).
+//!
 //! Modules: `host` reads the real host facts; `figures` computes one sample as
-//! a pure function of its inputs ([`generate`]); `monitor` keeps a node's seed
+//! a pure function of its inputs ([`generate`]); `job` a job's sample; `monitor` keeps a node's seed
 //! and counters ([`Monitor`]). A session turns its running jobs into inputs
 //! ([`Shared::metrics_sample`](crate::session::Shared::metrics_sample)).
 
 mod figures;
 pub(crate) mod host;
+mod job;
 mod monitor;
 mod num;
 
 pub use figures::{RunningJob, Sample, Sections, interval};
+pub use job::{JobLoad, job_figures};
 pub use monitor::Monitor;
 
 #[cfg(test)]

@@ -145,11 +145,9 @@ impl JobService for JobSvc {
         request: Request<pb::StreamJobMetricsRequest>,
     ) -> Result<Response<Self::StreamJobMetricsStream>, Status> {
         self.gate
-            .stream(method!("StreamJobMetrics"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built(
-                    "StreamJobMetrics",
-                    "job metrics",
-                ))
+            .stream(method!("StreamJobMetrics"), request, |s, r| async move {
+                let samples = jobs::stream_metrics(&s, &r.job_uuid)?;
+                Ok(futures::StreamExt::map(samples, Ok))
             })
             .await
     }
@@ -161,11 +159,9 @@ impl JobService for JobSvc {
         request: Request<pb::GetJobMetricsRequest>,
     ) -> Result<Response<Self::GetJobMetricsStream>, Status> {
         self.gate
-            .stream(method!("GetJobMetrics"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built(
-                    "GetJobMetrics",
-                    "job metrics",
-                ))
+            .stream(method!("GetJobMetrics"), request, |s, r| async move {
+                let samples = jobs::get_metrics(&s, &r)?;
+                Ok(futures::StreamExt::map(samples, Ok))
             })
             .await
     }
@@ -177,11 +173,9 @@ impl JobService for JobSvc {
         request: Request<pb::StreamJobTelematicsRequest>,
     ) -> Result<Response<Self::StreamJobTelematicsStream>, Status> {
         self.gate
-            .stream(method!("StreamJobTelematics"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built(
-                    "StreamJobTelematics",
-                    "job telematics",
-                ))
+            .stream(method!("StreamJobTelematics"), request, |s, r| async move {
+                let events = jobs::stream_telematics(&s, &r.job_uuid, &r.types)?;
+                Ok(futures::StreamExt::map(events, Ok))
             })
             .await
     }
@@ -193,11 +187,9 @@ impl JobService for JobSvc {
         request: Request<pb::GetJobTelematicsRequest>,
     ) -> Result<Response<Self::GetJobTelematicsStream>, Status> {
         self.gate
-            .stream(method!("GetJobTelematics"), request, |_, _| async move {
-                Err::<futures::stream::Empty<_>, _>(super::not_built(
-                    "GetJobTelematics",
-                    "job telematics",
-                ))
+            .stream(method!("GetJobTelematics"), request, |s, r| async move {
+                let events = jobs::get_telematics(&s, &r)?;
+                Ok(futures::StreamExt::map(events, Ok))
             })
             .await
     }

@@ -159,10 +159,3 @@ fn record(shared: &Shared, start: &mut CallStart, code: tonic::Code, message: &s
         );
     }
 }
-
-/// `UNIMPLEMENTED` for parts of the API this mock does not simulate yet.
-pub fn not_built(rpc: &str, what: &str) -> tonic::Status {
-    tonic::Status::unimplemented(format!(
-        "{rpc}: {what} are not built yet in joblet-mock; this RPC answers UNIMPLEMENTED until they land"
-    ))
-}

@@ -29,5 +29,6 @@ mod runtime_build;
 mod runtimes;
 mod scenarios;
 mod sessions;
+mod telemetry;
 mod volumes;
 mod workflows;

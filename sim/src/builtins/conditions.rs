@@ -2,11 +2,15 @@
 //! parser for longer expressions (the operators are those of `[[ ]]`).
 
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::shell::{Res, Shell};
 
 /// Evaluates `test` arguments (POSIX rules by argument count, then a small
 /// recursive parser for longer expressions).
-fn test_eval<O: Output, C: Clock>(sh: &Shell<'_, O, C>, args: &[String]) -> Result<bool, String> {
+fn test_eval<O: Output, C: Clock, W: Observer>(
+    sh: &Shell<'_, O, C, W>,
+    args: &[String],
+) -> Result<bool, String> {
     let is_unary = |s: &str| {
         matches!(
             s,
@@ -95,13 +99,13 @@ fn test_eval<O: Output, C: Clock>(sh: &Shell<'_, O, C>, args: &[String]) -> Resu
     }
 }
 
-struct TestParser<'x, 'y, O, C> {
-    sh: &'x Shell<'y, O, C>,
+struct TestParser<'x, 'y, O, C, W> {
+    sh: &'x Shell<'y, O, C, W>,
     args: &'x [String],
     pos: usize,
 }
 
-impl<O: Output, C: Clock> TestParser<'_, '_, O, C> {
+impl<O: Output, C: Clock, W: Observer> TestParser<'_, '_, O, C, W> {
     fn peek(&self) -> Option<&str> {
         self.args.get(self.pos).map(String::as_str)
     }
@@ -182,7 +186,7 @@ impl<O: Output, C: Clock> TestParser<'_, '_, O, C> {
     }
 }
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// `test EXPR` / `[ EXPR ]`.
     pub(super) async fn b_test(&mut self, args: &[String], bracket: bool) -> Res {
         let name = if bracket { "[" } else { "test" };

@@ -5,9 +5,10 @@
 use crate::args::parse_sleep;
 use crate::glob::Pattern;
 use crate::host::{Clock, Output};
-use crate::shell::{Flow, Node, Res, Shell, builtin_name, is_shell};
+use crate::observe::Observer;
+use crate::shell::{Flow, Node, Res, Shell, Spawn, builtin_name, is_shell};
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// `exit [N]`.
     pub(super) async fn b_exit(&mut self, args: &[String]) -> Res {
         let s = match args.first() {
@@ -131,6 +132,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         if args.is_empty() {
             return Ok(0);
         }
+        self.spawn_next(Spawn::Replace);
         let s = self.run_program_boxed(args.to_vec()).await?;
         Err(Flow::Exit(s))
     }
@@ -249,12 +251,14 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         let zero = limit.is_some_and(|d| d.is_zero());
         let Some(limit) = limit.filter(|_| !zero) else {
             // No limit.
+            self.spawn_next(Spawn::Child);
             return self.run_program_boxed(argv).await;
         };
         let checkpoint = self.checkpoint();
         // The limit is a plain timer: while the program sleeps, the clock
         // may skip to it.
         let timer = self.clock.sleep(limit);
+        self.spawn_next(Spawn::Child);
         let r = tokio::select! {
             r = self.run_program_boxed(argv) => Some(r),
             () = timer => None,
@@ -282,6 +286,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         if i >= args.len() {
             return Ok(0);
         }
+        self.spawn_next(Spawn::Replace);
         self.run_program_boxed(args[i..].to_vec()).await
     }
 

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use crate::args::{Unit, parse_head_tail, parse_wc};
 use crate::host::{Clock, Output};
 use crate::io::{FLUSH_AT, WcCounts, ZEROS, tail_lines_start, wc_line};
+use crate::observe::Observer;
 use crate::shell::{Node, Res, Shell, Stdin};
 
 /// Where a command reads from.
@@ -16,7 +17,7 @@ pub(super) enum Source {
     Random,
 }
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// Takes the remaining standard input.
     pub(super) fn take_stdin(&mut self) -> Source {
         match std::mem::take(&mut self.stdin) {

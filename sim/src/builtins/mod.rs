@@ -13,6 +13,7 @@
 //! Each adds methods to [`Shell`]; [`Shell::builtin`] dispatches by name.
 
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::shell::{Res, Shell};
 
 /// Writes to stdout; a broken pipe ends the command with status 141.
@@ -40,7 +41,7 @@ mod output;
 mod paths;
 mod vars;
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// Runs builtin `name` (already resolved by
     /// [`builtin_name`](crate::shell::builtin_name)).
     pub(crate) async fn builtin(&mut self, name: &str, args: &[String]) -> Res {
@@ -87,7 +88,10 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
             "which" => self.b_which(args).await,
             "trap" => self.b_trap(args),
             "timeout" => self.b_timeout(args).await,
-            "nohup" => self.run_program_boxed(args.to_vec()).await,
+            "nohup" => {
+                self.spawn_next(crate::shell::Spawn::Replace);
+                self.run_program_boxed(args.to_vec()).await
+            }
             "nice" | "stdbuf" => self.b_wrapper(args).await,
             "sleep" => self.b_sleep(args).await,
             // Conditions.

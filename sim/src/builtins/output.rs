@@ -6,10 +6,11 @@ use crate::args::{SeqPlan, parse_seq};
 use crate::date;
 use crate::host::{Clock, Output};
 use crate::io::{FLUSH_AT, YES};
+use crate::observe::Observer;
 use crate::printf::{self, Escapes};
 use crate::shell::{Res, Shell};
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// `echo [-neE] ARGS…`.
     pub(super) async fn b_echo(&mut self, args: &[String]) -> Res {
         let mut newline = true;

@@ -4,9 +4,10 @@
 use bytes::Bytes;
 
 use crate::host::{Clock, Output};
+use crate::observe::{FileOperation, Observer};
 use crate::shell::{Node, Res, Shell, absolute};
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// `pwd`.
     pub(super) async fn b_pwd(&mut self) -> Res {
         let s = format!("{}\n", self.fs.cwd);
@@ -170,6 +171,8 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
                         .map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
                     if matches!(self.fs.lookup(parent), Some(Node::Dir)) {
                         self.store_file(&abs, Bytes::new());
+                        let pid = self.procs.pid;
+                        self.report_write(pid, &abs, FileOperation::Create, 0);
                     } else {
                         let m = format!("touch: cannot touch '{a}': No such file or directory");
                         self.diag(&m).await;

@@ -5,10 +5,11 @@
 use bytes::Bytes;
 
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::printf::shell_quote;
 use crate::shell::{Res, SIGPIPE_STATUS, Shell, Stdin};
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// `export [-n] NAME[=VALUE]…` (no names: the exported variables).
     pub(super) async fn b_export(&mut self, args: &[String]) -> Res {
         let mut unexport = false;
@@ -355,6 +356,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
             self.exported.insert(k);
         }
         let r = if i < args.len() {
+            self.spawn_next(crate::shell::Spawn::Replace);
             self.run_program_boxed(args[i..].to_vec()).await
         } else {
             let mut out = String::new();

@@ -5,13 +5,14 @@
 use brush_parser::ast::{BinaryOperator, UnaryOperator};
 
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::shell::{Flow, Shell};
 use crate::syntax::{self, Arith, Param, ParamExp, ParamOp, Piece, Word};
 
 /// An arithmetic error message.
 struct ArithError(String);
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// Expands and evaluates an arithmetic text (`$((…))`, `((…))`, offsets).
     pub(crate) async fn arith_text(&mut self, text: &str) -> Result<i64, Flow> {
         // Parameter and command substitutions inside the expression.

@@ -2,10 +2,11 @@
 //! the unary and binary operators shared with `test` / `[`.
 
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::shell::{Flow, Grow, Node, Shell, absolute, grow};
 use crate::syntax::Cond;
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     fn eval_cond_boxed<'s>(&'s mut self, c: &'s Cond) -> Grow<'s, Result<bool, Flow>> {
         grow(async move {
             Ok(match c {

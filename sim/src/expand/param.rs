@@ -4,10 +4,11 @@
 use super::words::Fields;
 use crate::glob::Pattern;
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::shell::{Flow, Shell};
 use crate::syntax::{Param, ParamExp, ParamOp, ReplaceKind};
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// Expands `pe` into `f` (`quoted`: inside double quotes, no splitting).
     pub(super) async fn expand_param(
         &mut self,

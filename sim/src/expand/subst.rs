@@ -3,13 +3,14 @@
 
 use crate::host::{Clock, Output};
 use crate::io::Route;
+use crate::observe::Observer;
 use crate::shell::{Flow, Shell};
 use crate::syntax;
 
 /// Most output a command substitution keeps.
 pub(super) const CAPTURE_LIMIT: usize = 16 << 20;
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// Runs `src` capturing its output (trailing newlines removed).
     pub(crate) async fn command_substitution(&mut self, src: &str) -> Result<String, Flow> {
         let script = match syntax::parse(src) {

@@ -3,6 +3,7 @@
 
 use crate::glob::Pattern;
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::shell::{Flow, Grow, Shell, grow};
 use crate::syntax::{Param, ParamOp, Piece, Word};
 
@@ -64,7 +65,7 @@ impl Fields {
     }
 }
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     pub(super) fn ifs(&self) -> String {
         self.vars
             .get("IFS")

@@ -7,16 +7,18 @@ use std::sync::Arc;
 use super::fs::Node;
 use super::grow::{Grow, grow};
 use super::names::{UNSUPPORTED_BUILTINS, as_builtin, builtin_name, is_shell, trace_quote};
+use super::procs::status_of;
 use super::state::{Flow, Opts, Res, SIGPIPE_STATUS, Shell, Stdin};
 use crate::context::UnknownCommand;
 use crate::host::{Clock, Output};
+use crate::observe::Observer;
 use crate::scenario;
 use crate::syntax::{self, Command};
 
 /// A simple command after expansion: assignments `(name, value, append)` and words.
 pub(crate) type Expanded = (Vec<(String, String, bool)>, Vec<String>);
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// Expands a simple command's assignments and words.
     pub(super) async fn expand_simple(
         &mut self,
@@ -98,7 +100,14 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
             self.exported.insert(name.clone());
             restore_vars.push((name, old, was_exported));
         }
+        let first_pid = self.procs.next;
         let r = self.run_argv(argv).await;
+        // A file this command's redirections opened was written by the first
+        // process it started (`seq 3 > f`), else by the shell.
+        let mut saved = saved;
+        if self.procs.next != first_pid {
+            saved.writer = Some(first_pid);
+        }
         for (name, old, was_exported) in restore_vars.into_iter().rev() {
             match old {
                 Some(v) => {
@@ -132,8 +141,20 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         grow(self.run_program(argv))
     }
 
-    /// Like [`Self::run_argv`] but ignoring functions (`command`, `exec`).
+    /// Like [`Self::run_argv`] but ignoring functions (`command`, `exec`):
+    /// a process for the observer, unless a bash builtin runs in the shell.
     pub(crate) async fn run_program(&mut self, argv: Vec<String>) -> Res {
+        if argv.is_empty() {
+            return Ok(0);
+        }
+        let started = self.start_process(&argv);
+        let r = self.run_program_here(argv).await;
+        self.end_process(started, status_of(&r));
+        r
+    }
+
+    /// Runs a program or builtin in the current process.
+    async fn run_program_here(&mut self, argv: Vec<String>) -> Res {
         let Some(name) = argv.first() else {
             return Ok(0);
         };

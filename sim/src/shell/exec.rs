@@ -10,6 +10,7 @@ use super::state::{Flow, Opts, Res, Shell, Stdin};
 use crate::args::stream_filter;
 use crate::host::{Clock, Output};
 use crate::io::{Filter, Route};
+use crate::observe::Observer;
 use crate::syntax::{self, Command, CommandKind, Item, List, Pipeline};
 
 /// Most data a pipe stage hands to the next (non-streaming) stage.
@@ -33,7 +34,7 @@ fn after_body(run: Res, status: &mut i32) -> Result<bool, Flow> {
     }
 }
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     /// Runs a command line as given to the job (no shell expansion).
     pub(crate) async fn run_top(&mut self, argv: Vec<String>) -> i32 {
         // Not behind a `Grow`: the job's own future is boxed, and polled on a
@@ -267,10 +268,23 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         }
         self.io.stdout = next;
         self.stdin = input;
+        // The streaming stages are processes of their own, started with stage k.
+        let streaming: Vec<Option<u32>> = if W::ACTIVE {
+            argvs[k + 1..]
+                .iter()
+                .flatten()
+                .map(|(_, argv)| self.start_sibling(argv))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let argv = argvs[k].take();
         statuses[k] = self.run_stage(&cmds[k], argv).await;
         for &frame in frames.iter().rev() {
             self.io.end_filter(frame).await;
+        }
+        for pid in streaming {
+            self.end_sibling(pid, 0);
         }
         self.io.stdout = orig_stdout;
         self.stdin = orig_stdin;

@@ -64,10 +64,11 @@ mod exec;
 mod fs;
 mod grow;
 mod names;
+mod procs;
 mod redirect;
 mod state;
 
 pub(crate) use fs::{Node, absolute};
 pub(crate) use grow::{Grow, grow};
 pub(crate) use names::{as_builtin, builtin_name, is_shell};
-pub(crate) use state::{Flow, Res, SIGPIPE_STATUS, Shell, Stdin};
+pub(crate) use state::{Flow, Res, SIGPIPE_STATUS, Shell, Spawn, Stdin};

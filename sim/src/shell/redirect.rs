@@ -8,12 +8,14 @@ use super::fs::{Node, absolute};
 use super::state::{Flow, Shell, Stdin};
 use crate::host::{Clock, Output};
 use crate::io::Route;
+use crate::observe::FileOperation;
+use crate::observe::Observer;
 use crate::syntax::{Redir, RedirKind};
 
 /// Total size of files written by a job (`> file`).
 const WRITTEN_LIMIT: usize = 64 << 20;
 
-impl<O: Output, C: Clock> Shell<'_, O, C> {
+impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
     // ---------------------------------------------------------------------
     // Redirections.
 
@@ -31,6 +33,7 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
                 Some(self.stdin.clone())
             },
             files: Vec::new(),
+            writer: None,
         };
         if redirs.is_empty() {
             return Ok(Ok(saved));
@@ -199,7 +202,12 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
         self.store_file(&abs, existing.clone());
         let room = WRITTEN_LIMIT.saturating_sub(self.fs.written_bytes);
         let frame = self.io.begin_capture(room);
-        saved.files.push((frame, abs, existing));
+        saved.files.push(OpenFile {
+            frame,
+            path: abs,
+            kept: existing,
+            append,
+        });
         Ok(Route::Frame(frame))
     }
 
@@ -219,9 +227,23 @@ impl<O: Output, C: Clock> Shell<'_, O, C> {
             stderr,
             stdin,
             files,
+            writer,
         } = saved;
-        for (frame, abs, prefix) in files.into_iter().rev() {
+        let writer = writer.unwrap_or(self.procs.pid);
+        for file in files.into_iter().rev() {
+            let OpenFile {
+                frame,
+                path: abs,
+                kept: prefix,
+                append,
+            } = file;
             let (data, truncated) = self.io.end_capture(frame);
+            let op = if append {
+                FileOperation::Append
+            } else {
+                FileOperation::Write
+            };
+            self.report_write(writer, &abs, op, data.len());
             let content = if prefix.is_empty() {
                 data
             } else {
@@ -253,6 +275,20 @@ pub(crate) struct SavedIo {
     stdout: Route,
     stderr: Route,
     stdin: Option<Stdin>,
-    /// Capture frames of `> file` with the file's path and kept content.
-    files: Vec<(usize, String, Bytes)>,
+    /// The files opened for output.
+    files: Vec<OpenFile>,
+    /// The process that writes them (`None`: the shell's).
+    pub(crate) writer: Option<u32>,
+}
+
+/// A file a redirection opened for output (`> file`, `>> file`).
+#[derive(Debug)]
+struct OpenFile {
+    /// The capture frame its output goes to.
+    frame: usize,
+    /// Its absolute path.
+    path: String,
+    /// What it held before (kept when appending).
+    kept: Bytes,
+    append: bool,
 }

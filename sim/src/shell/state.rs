@@ -11,6 +11,7 @@ use super::fs::{Fs, absolute, is_normal};
 use crate::context::{ExecContext, UnknownCommand};
 use crate::host::{Clock, Output};
 use crate::io::{Io, Route};
+use crate::observe::Observer;
 use crate::scenario::Scenario;
 use crate::syntax::Command;
 
@@ -30,6 +31,44 @@ pub(crate) enum Flow {
     Continue(u32),
     /// `return N`.
     Return(i32),
+}
+
+/// How the next program starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Spawn {
+    /// Run by the shell: a child process, unless it is a bash builtin.
+    #[default]
+    Shell,
+    /// A child process whatever it is (the job's own command, `timeout`'s).
+    Child,
+    /// Replaces the running process, keeping its pid (`exec`, `env`, `nice`,
+    /// `nohup`, `stdbuf`).
+    Replace,
+}
+
+/// The process running the current command, and the numbering.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Procs {
+    /// The process running the current command (0 before the job's own starts).
+    pub pid: u32,
+    /// Its parent.
+    pub ppid: u32,
+    /// The next pid to give.
+    pub next: u32,
+    /// How the next program starts (reset to [`Spawn::Shell`] as it does).
+    pub spawn: Spawn,
+}
+
+impl Default for Procs {
+    /// Before the job's command: it is a process, pid 1, whatever it is.
+    fn default() -> Self {
+        Self {
+            pid: 0,
+            ppid: 0,
+            next: 1,
+            spawn: Spawn::Child,
+        }
+    }
 }
 
 /// Result of running something: its status, or control flow.
@@ -123,7 +162,7 @@ pub(crate) struct Saved {
 
 /// The interpreter state of one job.
 #[derive(Debug)]
-pub(crate) struct Shell<'a, O, C> {
+pub(crate) struct Shell<'a, O, C, W> {
     pub io: Io<'a, O, C>,
     pub fs: Fs,
     pub vars: Vars,
@@ -158,15 +197,20 @@ pub(crate) struct Shell<'a, O, C> {
     pub scenarios: Arc<Vec<Scenario>>,
     pub unknown: UnknownCommand,
     pub job_id: Arc<str>,
+    /// What the host learns of the job's processes and files.
+    pub obs: &'a mut W,
+    /// The process running the current command, and how the next one starts.
+    pub procs: Procs,
 }
 
-impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
+impl<'a, O: Output, C: Clock, W: Observer> Shell<'a, O, C, W> {
     /// A shell for one job.
     pub(crate) fn new(
         ctx: &ExecContext<C>,
         scenarios: Arc<Vec<Scenario>>,
         unknown: UnknownCommand,
         log: &'a mut O,
+        obs: &'a mut W,
     ) -> Self {
         let work_dir: Arc<str> = if ctx.work_dir.is_empty() {
             "/work".into()
@@ -208,6 +252,8 @@ impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
             scenarios,
             unknown,
             job_id: Arc::clone(&ctx.job_id),
+            obs,
+            procs: Procs::default(),
         }
     }
 
@@ -324,6 +370,7 @@ impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
             stderr: self.io.stderr,
             frames: self.io.frame_count(),
             stdin: self.stdin.clone(),
+            process: (self.procs.pid, self.procs.ppid),
             counters: (
                 self.depth,
                 self.cond_depth,
@@ -343,6 +390,9 @@ impl<'a, O: Output, C: Clock> Shell<'a, O, C> {
         self.io.stdout = c.stdout;
         self.io.stderr = c.stderr;
         self.stdin = c.stdin;
+        // The processes cut short report no exit; pids are not given again.
+        (self.procs.pid, self.procs.ppid) = c.process;
+        self.procs.spawn = Spawn::Shell;
         let (depth, cond, subst, loops, sourcing, locals, line) = c.counters;
         self.depth = depth;
         self.cond_depth = cond;
@@ -377,5 +427,6 @@ pub(crate) struct Checkpoint {
     stderr: Route,
     frames: usize,
     stdin: Stdin,
+    process: (u32, u32),
     counters: (usize, usize, usize, usize, usize, usize, usize),
 }
