@@ -17,7 +17,6 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -33,19 +32,12 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// How many received calls a [`VerificationError`] lists at most.
 pub const MAX_LISTED_CALLS: usize = 20;
 
-/// The descriptor pool of `proto/joblet.proto`, decoded once from
-/// [`joblet_testkit::FILE_DESCRIPTOR_SET`].
-///
-/// Should the embedded set ever fail to decode, the pool is empty and every
-/// request renders as `null` (nothing panics).
+/// The descriptors of both contracts (the contract crate's union, so a v2
+/// request renders with its v2 fields), decoded once. Should the embedded set
+/// ever fail to decode, the pool is empty and every request renders as `null`
+/// (nothing panics).
 pub fn descriptor_pool() -> &'static DescriptorPool {
-    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        DescriptorPool::decode(joblet_testkit::FILE_DESCRIPTOR_SET).unwrap_or_else(|e| {
-            tracing::error!("cannot decode the contract's descriptor set: {e}");
-            DescriptorPool::new()
-        })
-    })
+    joblet_testkit::reflect::descriptor_pool()
 }
 
 /// The input message type of `method` (`"joblet.JobService/RunJob"`, a leading

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::code::parse_code;
-use crate::reflect::method_descriptor;
+use crate::contract::Api;
+use crate::reflect::method_descriptor_in;
 
 /// The `v` of the lines this version writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -133,9 +134,16 @@ impl Line {
         format!("/{}/{}", self.service, self.method)
     }
 
-    /// The method's descriptor, when the contract has it.
+    /// The contract of the recorded node (`None` when the line does not say:
+    /// v1, for every recording before contracts were recorded).
+    pub fn contract(&self) -> Option<Api> {
+        self.contract.as_deref().and_then(Api::parse)
+    }
+
+    /// The method's descriptor in the recorded node's contract, when that
+    /// contract has it.
     pub fn descriptor(&self) -> Option<MethodDescriptor> {
-        method_descriptor(&self.service, &self.method)
+        method_descriptor_in(self.contract(), &self.service, &self.method)
     }
 }
 

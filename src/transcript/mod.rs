@@ -67,4 +67,4 @@ pub use wire::{
     session_of,
 };
 
-pub use crate::reflect::{descriptor_pool, method_descriptor};
+pub use crate::reflect::{descriptor_pool, method_descriptor, method_descriptor_in, pool_of};

@@ -18,7 +18,7 @@ use super::hash::LogAccumulator;
 use super::line::{CallStatus, FORMAT_VERSION, Line, Response};
 use super::wire::{FrameParser, compact_options, decompress, is_joblet_path, render, status_of};
 use crate::code::code_name;
-use crate::reflect::method_descriptor;
+use crate::reflect::method_descriptor_in;
 
 /// Log bytes kept per `GetJobLogs` call by default (`--record-log-limit`).
 pub const DEFAULT_LOG_LIMIT: usize = 16 << 10;
@@ -135,7 +135,7 @@ impl Recorder {
         let at_ms = self.start.elapsed().as_millis() as u64;
         let time = chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let desc = method_descriptor(service, method);
+        let desc = method_descriptor_in(self.contract, service, method);
         let first = FrameParser::default().push(request_body).into_iter().next();
         let (request, request_omitted) = match (&desc, first) {
             (_, Some(m)) if m.bytes.len() > MAX_RECORDED_REQUEST => {
