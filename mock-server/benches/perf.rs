@@ -5,7 +5,8 @@
 //! an ephemeral loopback port, driven by tonic clients from this process:
 //!
 //! - `startup`: time from exec to the first answered RPC (ListNetworks), median of runs;
-//! - `unary`: RunJob requests/s with 64 in flight, against the same server's
+//! - `unary`: RunJob requests/s with 64 in flight (in the v1 message, and in the
+//!   v2 message with a `timeout` through a v2 client), against the same server's
 //!   cheapest unary RPC (ListNetworks on an empty state) as the framework baseline;
 //! - `logs`: GetJobLogs MB/s for one reader of `head -c 1073741824 /dev/zero`,
 //!   and the server's peak memory meanwhile;
@@ -223,6 +224,8 @@ async fn startup(runs: usize) {
 enum Unary {
     ListNetworks,
     RunJobTrue,
+    /// RunJob in the v2 message (with a `timeout`), through a v2 client.
+    RunJobV2,
 }
 
 async fn call_unary(ch: Channel, which: Unary) {
@@ -238,6 +241,16 @@ async fn call_unary(ch: Channel, which: Unary) {
                 .run_job(run_request("true", &[]))
                 .await
                 .expect("RunJob");
+        }
+        Unary::RunJobV2 => {
+            joblet_testkit::pb::v2::job_service_client::JobServiceClient::new(ch)
+                .run_job(joblet_testkit::pb::v2::RunJobRequest {
+                    command: "true".into(),
+                    timeout: "1m".into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("RunJob (v2)");
         }
     }
 }
@@ -257,21 +270,17 @@ async fn unary(total: usize) {
     // Warm up both paths.
     phase(2000, Unary::ListNetworks).await;
     phase(2000, Unary::RunJobTrue).await;
-    let mut stats = [
+    phase(2000, Unary::RunJobV2).await;
+    let mut stats: [(Duration, Duration, Histogram<u64>); 3] = std::array::from_fn(|_| {
         (
             Duration::ZERO,
             Duration::ZERO,
             Histogram::<u64>::new(3).expect("histogram"),
-        ),
-        (
-            Duration::ZERO,
-            Duration::ZERO,
-            Histogram::<u64>::new(3).expect("histogram"),
-        ),
-    ];
+        )
+    });
     let per_round = total / ROUNDS;
     for _ in 0..ROUNDS {
-        for (k, which) in [Unary::ListNetworks, Unary::RunJobTrue]
+        for (k, which) in [Unary::ListNetworks, Unary::RunJobTrue, Unary::RunJobV2]
             .into_iter()
             .enumerate()
         {
@@ -301,6 +310,14 @@ async fn unary(total: usize) {
         stats[1].2.value_at_quantile(0.99),
         cpu(1),
         rate(1) / rate(0)
+    );
+    println!(
+        "unary: RunJob `true` (v2 message, timeout 1m) {:.0} req/s (p50 {} µs, p99 {} µs, server CPU {:.1} µs/req), ratio to baseline {:.2} [goal >= 0.80]",
+        rate(2),
+        stats[2].2.value_at_quantile(0.5),
+        stats[2].2.value_at_quantile(0.99),
+        cpu(2),
+        rate(2) / rate(0)
     );
 }
 
