@@ -28,5 +28,9 @@ mod runtime_build;
 mod runtimes;
 mod scenarios;
 mod sessions;
+// Shown verbatim in docs/mock-server.md (checked by `docs`), so kept as
+// written there.
+#[rustfmt::skip]
+mod v2_example;
 mod volumes;
 mod workflows;
