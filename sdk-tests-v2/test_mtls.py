@@ -54,7 +54,14 @@ def test_auth_7_a_viewer_reads_and_is_refused_changes(tls_client, job_stub):
         list(viewer.runtimes.build_runtime(PYTHON_ML_MIN))
 
 
-def test_auth_6_the_generated_rnx_config_serves_sdk_2(joblet_session):
+@pytest.fixture
+def no_rnx_home(tmp_path, monkeypatch):
+    """A HOME without ~/.rnx: with a config file, the SDK prefers a
+    developer's ~/.rnx/ca.crt to the CA inside it."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
+def test_auth_6_the_generated_rnx_config_serves_sdk_2(joblet_session, no_rnx_home):
     rnx = str(joblet_session.mock.rnx_config)
     # Not in the test's session (no header): the default session's view.
     with JobletClient(config_path=rnx, node_name="viewer") as viewer:
@@ -63,7 +70,7 @@ def test_auth_6_the_generated_rnx_config_serves_sdk_2(joblet_session):
         assert admin.jobs.list_jobs() is not None
 
 
-def test_auth_6_a_certificate_without_a_role_may_call_nothing(joblet_session):
+def test_auth_6_a_certificate_without_a_role_may_call_nothing(joblet_session, no_rnx_home):
     rnx = str(joblet_session.mock.rnx_config)
     with JobletClient(config_path=rnx, node_name="norole") as guest:
         with pytest.raises(JobletConnectionError, match="role unknown is not allowed"):

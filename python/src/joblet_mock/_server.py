@@ -427,10 +427,12 @@ class JobletMock(Controls):
     # -------------------------------------------------------------- clients
 
     def channel(self, role: Optional[str] = None, *, session: str = "") -> grpc.Channel:
-        """A raw gRPC channel, for stubs of your own (the SDK's
-        `joblet_pb2_grpc`) and the status codes the SDK hides: plaintext, or
-        with `role` ("admin" or "viewer") mutual TLS. With `session`, every
-        call carries it."""
+        """A raw gRPC channel, for stubs of your own (the SDK's: 1.x
+        `joblet.joblet_pb2_grpc`, 2.x `joblet.proto.joblet_pb2_grpc`), the
+        answers an SDK cannot read and the status codes it hides: plaintext
+        (with any SDK: every plaintext caller is admin), or with `role`
+        ("admin" or "viewer") mutual TLS. With `session`, every call carries
+        it."""
         if role is None:
             channel = grpc.insecure_channel(self._require_started())
         else:
@@ -520,6 +522,7 @@ class JobletMock(Controls):
             raise RuntimeError(
                 f"{why}: start the mock with JobletMock(tls=True)"
                 + (" (or leave tls unset: it is on by default with SDK 2.x)" if sdk2 else "")
+                + ", or in pytest put tls=True in joblet_mock_options or the joblet_mock marker"
             )
         return self.certs_dir
 
