@@ -9,7 +9,7 @@
 //! Recording is cheap: the handler hands over the bytes it already has
 //! (`prost::Message::encode_to_vec`); the request is decoded to JSON only when
 //! somebody reads it ([`CallRecord::request_json`], [`CallView`]), through
-//! `prost-reflect` and the descriptor set of the contract ([`descriptor_pool`]).
+//! `prost-reflect` and the descriptor set of both contracts ([`descriptor_pool`]).
 //!
 //! Tests assert what was sent with an [`Expectation`] and [`verify`]
 //! (`tests::expectation_verifies_a_recorded_call` shows one).
@@ -32,12 +32,31 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// How many received calls a [`VerificationError`] lists at most.
 pub const MAX_LISTED_CALLS: usize = 20;
 
+<<<<<<< HEAD
 /// The descriptors of both contracts (the contract crate's union, so a v2
 /// request renders with its v2 fields), decoded once. Should the embedded set
 /// ever fail to decode, the pool is empty and every request renders as `null`
 /// (nothing panics).
 pub fn descriptor_pool() -> &'static DescriptorPool {
     joblet_testkit::reflect::descriptor_pool()
+=======
+/// The descriptor pool of both contracts, decoded once from
+/// [`joblet_testkit::FILE_DESCRIPTOR_SET_UNION`]: the v1 messages under their
+/// v1 names with the v2 fields added (RunJobRequest `timeout`), and the
+/// v2-only methods (BuildRuntime, ValidateRuntimeYAML, the job metrics and
+/// telematics), so that what an SDK 2.x client sends is journaled whole.
+///
+/// Should the embedded set ever fail to decode, the pool is empty and every
+/// request renders as `null` (nothing panics).
+pub fn descriptor_pool() -> &'static DescriptorPool {
+    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(joblet_testkit::FILE_DESCRIPTOR_SET_UNION).unwrap_or_else(|e| {
+            tracing::error!("cannot decode the contract's descriptor set: {e}");
+            DescriptorPool::new()
+        })
+    })
+>>>>>>> v2-python
 }
 
 /// The input message type of `method` (`"joblet.JobService/RunJob"`, a leading
@@ -757,6 +776,36 @@ mod tests {
             ),
         ])
         .calls()
+    }
+
+    #[test]
+    fn requests_of_v2_clients_render_whole() {
+        // A v2 RunJob's `timeout` (field 21, v2 only) and a v2-only method's
+        // request are in the JSON that `verify` matches.
+        let run = pb::v2::RunJobRequest {
+            command: "sleep".into(),
+            max_io_bps: 5,
+            timeout: "5s".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            request_json(RUN, &run.encode_to_vec()),
+            json!({"command": "sleep", "maxIobps": 5, "timeout": "5s"})
+        );
+        let validate = pb::v2::ValidateRuntimeYamlRequest {
+            yaml_content: "name: x".into(),
+        };
+        assert_eq!(
+            request_json(
+                "joblet.RuntimeService/ValidateRuntimeYAML",
+                &validate.encode_to_vec()
+            ),
+            json!({"yamlContent": "name: x"})
+        );
+        assert_eq!(
+            request_field(RUN, &run.encode_to_vec(), "timeout").as_deref(),
+            Some("5s")
+        );
     }
 
     #[test]

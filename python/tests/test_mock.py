@@ -1,18 +1,19 @@
-"""JobletMock against the installed binary: start and stop, clients in
-plaintext and mutual TLS, sessions, and every control helper."""
+"""JobletMock against the installed binary: start and stop, clients of the
+installed SDK (1.x: plaintext and mutual TLS; 2.x: mutual TLS), sessions, and
+every control helper. Runs under either SDK (sdk_compat)."""
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
+from importlib import metadata
 
 import grpc
 import pytest
-from joblet import joblet_pb2, joblet_pb2_grpc
-from joblet.exceptions import JobNotFoundError
+from joblet.exceptions import NetworkError
 
-from joblet_mock import JobletMock, MockStartError, VerificationError, binary_path
+from joblet_mock import JobletMock, MockStartError, VerificationError, binary_path, sdk_major, sdk_version
+from sdk_compat import SDK, job_ids, job_status, jobs_stub, pb2, run_job, sdk1_only, sdk2_only, wait_final
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +28,8 @@ def session(mock):
         yield s
 
 
-def wait_final(client, job_uuid, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while (status := client.jobs.get_job_status(job_uuid))["status"] not in ("COMPLETED", "FAILED", "STOPPED"):
-        assert time.monotonic() < deadline, status
-        time.sleep(0.02)
-    return status
+def tls_port(mock) -> int:
+    return int(mock.tls_address.rsplit(":", 1)[1])
 
 
 def test_the_binary_comes_from_the_wheel():
@@ -40,11 +37,21 @@ def test_the_binary_comes_from_the_wheel():
     assert path.is_file() and path.name == "joblet-mock"
 
 
+def test_the_installed_sdk_is_detected():
+    assert sdk_version() == metadata.version("joblet-sdk-python")
+    assert sdk_major() == SDK == int(sdk_version().split(".")[0]) and SDK in (1, 2)
+
+
 def test_start_listens_on_loopback_and_stop_ends_the_process():
     mock = JobletMock()
     with mock:
         assert mock.running and mock.host == "127.0.0.1" and mock.port > 0
-        assert mock.tls_address is None and mock.rnx_config is None
+        # TLS by default only with SDK 2.x, which speaks nothing else.
+        assert mock.tls is (SDK >= 2)
+        if SDK >= 2:
+            assert mock.tls_address.startswith("127.0.0.1:") and mock.rnx_config.is_file()
+        else:
+            assert mock.tls_address is None and mock.rnx_config is None
         proc = mock._proc
         with mock.client() as c:
             assert c.jobs.list_jobs() == []
@@ -78,52 +85,79 @@ def test_environment_knobs_do_not_leak_in(monkeypatch):
         assert mock.clock().mode == "real"
 
 
-def test_plaintext_client_runs_a_job_and_reads_its_logs(session):
+def test_the_client_reads_a_jobs_logs_in_its_session(session):
+    with session.channel() as ch, session.client() as c:
+        job_uuid = run_job(ch, "echo", "hello")
+        assert b"".join(c.jobs.get_job_logs(job_uuid)) == b"hello\n"
+    session.verify("RunJob", request_contains={"command": "echo", "args": ["hello"]}, times=1)
+    session.verify("GetJobLogs", request_contains={"uuid": job_uuid}, times=1)
+    session.verify("StopJob", times=0)
+
+
+@sdk1_only
+def test_sdk1_client_is_plaintext_and_runs_jobs(session):
     with session.client() as c:
+        assert c.insecure is True and c.port == session.mock.port
         job = c.jobs.run_job(command="echo", args=["hello"])
         assert b"".join(c.jobs.get_job_logs(job["job_uuid"])) == b"hello\n"
+        assert c.jobs.get_job_status(job["job_uuid"])["status"] == "COMPLETED"
     session.verify("RunJob", request_contains={"command": "echo", "args": ["hello"]}, times=1)
-    session.verify("GetJobLogs", times=1)
-    session.verify("StopJob", times=0)
+
+
+@sdk2_only
+def test_sdk2_client_is_admin_over_mutual_tls_and_keeps_the_sdks_defects(session):
+    with session.client() as c:
+        assert (c.host, c.port) == ("127.0.0.1", tls_port(session.mock))
+        assert c.networks.create_network("admins", "10.40.0.0/24")["bridge"] == "joblet-admins"
+        # Not patched: SDK 2.5.2 reads fields the v2 answer lacks (facts §1.5).
+        with pytest.raises(AttributeError, match="command"):
+            c.jobs.run_job(command="echo", args=["sent"])
+    session.verify("RunJob", request_contains={"args": ["sent"]}, code="OK", times=1)
+    session.verify("CreateNetwork", code="OK", times=1)
 
 
 def test_tls_clients_have_their_roles(session):
     with session.client(role="admin") as admin, session.client(role="viewer") as viewer:
-        assert admin.insecure is False and admin.port == int(session.mock.tls_address.rsplit(":", 1)[1])
-        job = admin.jobs.run_job(command="echo", args=["over tls"])
-        assert job["job_uuid"] in {j["uuid"] for j in viewer.jobs.list_jobs()}
-        with pytest.raises(JobNotFoundError, match="not allowed"):
-            viewer.jobs.run_job(command="echo")
+        assert admin.port == tls_port(session.mock) and viewer.port == tls_port(session.mock)
+        admin.networks.create_network("over-tls", "10.41.0.0/24")
+        assert "over-tls" in [n["name"] for n in viewer.networks.list_networks()]
+        with pytest.raises(NetworkError, match="role viewer is not allowed"):
+            viewer.networks.create_network("refused", "10.42.0.0/24")
     # TLS calls land in the session's journal (refused ones are not journaled:
     # authorization comes first).
-    session.verify("RunJob", request_contains={"args": ["over tls"]}, code="OK", times=1)
-    session.verify("ListJobs", times=1)
+    session.verify("CreateNetwork", request_contains={"name": "over-tls"}, code="OK", times=1)
+    session.verify("CreateNetwork", times=1)
+    session.verify("ListNetworks", times=1)
 
 
 def test_raw_channels_reach_the_session_in_plaintext_and_tls(session):
     with session.channel() as plain, session.channel(role="viewer") as tls:
-        job = joblet_pb2_grpc.JobServiceStub(plain).RunJob(joblet_pb2.RunJobRequest(command="true"), timeout=10)
-        listed = joblet_pb2_grpc.JobServiceStub(tls).ListJobs(joblet_pb2.EmptyRequest(), timeout=10)
-        assert [j.uuid for j in listed.jobs] == [job.jobUuid]
+        job_uuid = run_job(plain, "true")
+        assert job_ids(tls) == [job_uuid]
         with pytest.raises(grpc.RpcError) as info:
-            joblet_pb2_grpc.JobServiceStub(tls).RunJob(joblet_pb2.RunJobRequest(command="true"), timeout=10)
+            jobs_stub(tls).RunJob(pb2.RunJobRequest(command="true"), timeout=10)
         assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_tls_roles_need_a_tls_mock():
-    with JobletMock() as mock:
-        with pytest.raises(RuntimeError, match="tls=True"):
+    with JobletMock(tls=False) as mock:
+        assert mock.tls_address is None
+        with pytest.raises(RuntimeError, match=r"JobletMock\(tls=True\)"):
             mock.client(role="viewer")
         with pytest.raises(ValueError, match="role"):
             mock.client(role="root")
+        if SDK >= 2:
+            # SDK 2.x has no plaintext client: the error names the fix.
+            with pytest.raises(RuntimeError, match=r"2.x speaks mutual TLS only: start the mock with JobletMock\(tls=True\)"):
+                mock.client()
 
 
 def test_sessions_are_isolated_from_each_other_and_the_default(mock):
     with mock.session("iso-a") as a, mock.session("iso-b") as b:
         with a.client() as ca, b.client() as cb:
-            ja = ca.jobs.run_job(command="echo", args=["a"])["job_uuid"]
-            assert [j["uuid"] for j in ca.jobs.list_jobs()] == [ja]
-            assert cb.jobs.list_jobs() == []
+            ca.networks.create_network("only-a", "10.43.0.0/24")
+            assert [n["name"] for n in ca.networks.list_networks()] == ["bridge", "only-a"]
+            assert [n["name"] for n in cb.networks.list_networks()] == ["bridge"]
         names = {s.name for s in mock.sessions()}
         assert {"default", "iso-a"} <= names
     # Leaving the `with` dropped them.
@@ -133,9 +167,9 @@ def test_sessions_are_isolated_from_each_other_and_the_default(mock):
 
 
 def test_verify_failure_lists_the_calls_received(session):
-    with session.client() as c:
-        c.jobs.run_job(command="echo", args=["one"])
-        c.jobs.run_job(command="echo", args=["two"])
+    with session.channel() as ch:
+        run_job(ch, "echo", "one")
+        run_job(ch, "echo", "two")
     with pytest.raises(VerificationError) as info:
         session.verify("RunJob", request_contains={"args": ["three"]}, times=1)
     text = str(info.value)
@@ -156,9 +190,9 @@ def test_verify_with_no_calls_says_so(session):
 
 
 def test_calls_and_clear_calls(session):
-    with session.client() as c:
-        job = c.jobs.run_job(command="echo", args=["x"])
-        c.jobs.get_job_status(job["job_uuid"])
+    with session.channel() as ch:
+        job_uuid = run_job(ch, "echo", "x")
+        job_status(ch, job_uuid)
     calls = session.calls()
     assert [c.short_method for c in calls] == ["RunJob", "GetJobStatus"]
     assert calls[0].method == "joblet.JobService/RunJob" and calls[0].code == "OK"
@@ -175,10 +209,11 @@ def test_faults_set_as_lines_and_objects(session):
     assert len(rules) == 1 and "UNAVAILABLE" in rules[0]
     rules = session.set_faults({"rpc": "StopJob", "fail": {"code": "INTERNAL"}}, append=True)
     assert len(rules) == 2 and session.faults() == rules
-    with session.client() as c:
-        with pytest.raises(JobNotFoundError, match="busy"):
-            c.jobs.run_job(command="echo")
-        c.jobs.run_job(command="echo")  # times=1: passes now
+    with session.channel() as ch:
+        with pytest.raises(grpc.RpcError) as failed:
+            run_job(ch, "echo")
+        assert (failed.value.code(), failed.value.details()) == (grpc.StatusCode.UNAVAILABLE, "busy")
+        run_job(ch, "echo")  # times=1: passes now
     session.clear_faults()
     assert session.faults() == []
     with pytest.raises(grpc.RpcError) as info:
@@ -192,27 +227,27 @@ def test_load_scenario_from_text_and_path(session, tmp_path):
     path = tmp_path / "more.yaml"
     path.write_text(yaml.replace("train", "train2").replace("epoch 1", "epoch 2"))
     assert session.load_scenario(path) == ["train2"]
-    with session.client() as c:
-        job = c.jobs.run_job(command="python", args=["train.py"])
-        assert b"".join(c.jobs.get_job_logs(job["job_uuid"])) == b"epoch 2\n"
+    with session.channel() as ch, session.client() as c:
+        job_uuid = run_job(ch, "python", "train.py")
+        assert b"".join(c.jobs.get_job_logs(job_uuid)) == b"epoch 2\n"
     with pytest.raises(grpc.RpcError) as info:
         session.load_scenario("scenarios: [ { nope: 1 } ]")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_snapshot_and_restore(session):
-    with session.client() as c:
+    with session.channel() as ch, session.client() as c:
         c.networks.create_network("snap-net", "10.77.0.0/24")
-        job = c.jobs.run_job(command="echo", args=["kept"])
-        wait_final(c, job["job_uuid"])
+        job_uuid = run_job(ch, "echo", "kept")
+        wait_final(ch, job_uuid)
         snap = session.snapshot()
         assert isinstance(snap, dict)
         session.reset()
-        assert c.jobs.list_jobs() == []
+        assert c.jobs.list_jobs() == [] and [n["name"] for n in c.networks.list_networks()] == ["bridge"]
         counts = session.restore(snap)
         assert counts["jobs"] == 1 and counts["networks"] >= 1
-        assert c.jobs.get_job_status(job["job_uuid"])["status"] == "COMPLETED"
-        assert b"".join(c.jobs.get_job_logs(job["job_uuid"])) == b"kept\n"
+        assert job_status(ch, job_uuid) == "COMPLETED"
+        assert b"".join(c.jobs.get_job_logs(job_uuid)) == b"kept\n"
 
 
 def test_real_clock_cannot_be_advanced(session):
@@ -223,21 +258,20 @@ def test_real_clock_cannot_be_advanced(session):
 
 
 def test_manual_clock_moves_when_told():
-    with JobletMock(clock="manual") as mock, mock.client() as c:
+    with JobletMock(clock="manual") as mock, mock.channel() as ch:
         before = mock.clock()
         assert before.mode == "manual"
-        job = c.jobs.run_job(command="sleep", args=["600"])
-        assert c.jobs.get_job_status(job["job_uuid"])["status"] == "RUNNING"
+        job_uuid = run_job(ch, "sleep", "600")
+        assert job_status(ch, job_uuid) == "RUNNING"
         after = mock.advance_clock(timedelta(minutes=10))
         assert after.now - before.now >= timedelta(minutes=10)
-        assert wait_final(c, job["job_uuid"])["status"] == "COMPLETED"
+        assert wait_final(ch, job_uuid) == "COMPLETED"
 
 
 def test_memory_budget_reaches_the_binary_and_memory_reports_it():
-    with JobletMock(memory_budget=1 << 30) as mock, mock.client() as c:
+    with JobletMock(memory_budget=1 << 30) as mock, mock.channel() as ch:
         assert mock.args[-2:] == ["--memory-budget", str(1 << 30)]
-        job = c.jobs.run_job(command="echo", args=["hello"])
-        wait_final(c, job["job_uuid"])
+        wait_final(ch, run_job(ch, "echo", "hello"))
         m = mock.memory()
         assert m["budget_bytes"] == 1 << 30
         assert m["used_bytes"] == m["record_bytes"] + m["log_bytes"]
@@ -249,14 +283,14 @@ def test_memory_budget_reaches_the_binary_and_memory_reports_it():
 def test_transcripts_of_a_session_and_to_a_file(tmp_path):
     record = tmp_path / "all.jsonl"
     with JobletMock(transcript_size=10, record=record) as m, m.session() as s:
-        with s.client() as c:
-            job = c.jobs.run_job(command="echo", args=["hi"])
-            assert b"".join(c.jobs.get_job_logs(job["job_uuid"])) == b"hi\n"
+        with s.channel() as ch, s.client() as c:
+            job_uuid = run_job(ch, "echo", "hi")
+            assert b"".join(c.jobs.get_job_logs(job_uuid)) == b"hi\n"
         lines = s.transcript()
         assert [(l["method"], l["status"]["code"]) for l in lines] == [("RunJob", "OK"), ("GetJobLogs", "OK")]
         assert lines[0]["session"] == s.name and lines[0]["role"] == "admin"
         assert lines[0]["request"] == {"command": "echo", "args": ["hi"]}
-        assert lines[0]["response"]["messages"][0]["jobUuid"] == job["job_uuid"]
+        assert lines[0]["response"]["messages"][0]["jobUuid"] == job_uuid
         assert lines[1]["response"]["log"]["text"] == "hi\n"
         assert m.transcript() == []   # the default session made no call
     written = [json.loads(l) for l in record.read_text().splitlines()]

@@ -1,9 +1,24 @@
 """The pytest plugin, run in inner pytest sessions (pytester): fixtures,
-session isolation, the marker, failure reports and option errors."""
+session isolation, the marker, failure reports and option errors. Runs
+under either SDK: the inner tests use what both SDKs read alike, or
+`sdk_compat`'s raw stubs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from sdk_compat import SDK
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    # The inner tests may import sdk_compat.
+    pytester.syspathinsert(HERE)
+    return pytester
 
 
 def test_fixtures_give_each_test_its_own_session(pytester: pytest.Pytester):
@@ -12,17 +27,63 @@ def test_fixtures_give_each_test_its_own_session(pytester: pytest.Pytester):
         import pytest
 
         @pytest.mark.parametrize("n", range(3))
-        def test_counts_only_its_own_jobs(joblet_client, joblet_session, joblet_mock, n):
+        def test_counts_only_its_own_networks(joblet_client, joblet_session, joblet_mock, n):
             for i in range(n + 1):
-                joblet_client.jobs.run_job(command="echo", args=[str(i)])
-            assert len(joblet_client.jobs.list_jobs()) == n + 1
+                joblet_client.networks.create_network(f"net{i}", f"10.{i}.0.0/24")
+            assert len(joblet_client.networks.list_networks()) == 1 + n + 1   # bridge and its own
+            assert joblet_client.jobs.list_jobs() == []
             assert joblet_session.mock is joblet_mock
-            assert joblet_session.verify("RunJob") == n + 1
+            assert joblet_session.verify("CreateNetwork") == n + 1
             assert joblet_mock.calls() == []   # the default session saw nothing
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+    # The header names the binary and the SDK the clients are of.
+    result.stdout.fnmatch_lines(["joblet-mock: *joblet-mock", "joblet-sdk-python: *"])
+
+
+def test_joblet_client_is_of_the_installed_sdk(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        from sdk_compat import SDK
+
+        def test_client(joblet_client, joblet_mock):
+            tls_port = joblet_mock.tls_address and int(joblet_mock.tls_address.rsplit(":", 1)[1])
+            # SDK 1.x: plaintext; SDK 2.x: admin over mutual TLS (the mock has TLS on).
+            assert joblet_client.port == (tls_port if SDK >= 2 else joblet_mock.port)
+            assert joblet_mock.tls is (SDK >= 2)
+            assert joblet_client.networks.create_network("mine", "10.9.0.0/24")["name"] == "mine"
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_api_and_roles_are_options_of_the_fixture_and_the_marker(pytester: pytest.Pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def joblet_mock_options():
+            return {"api": "v2"}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_v2_node(joblet_session, joblet_client):
+            assert joblet_session.mock.flags == ["--api", "v2"]
+            assert joblet_client.monitoring.get_system_status()["server_version"]["proto_tag"] == "v2.5.9"
+
+        @pytest.mark.joblet_mock(api="v1", roles="four", tls=True)
+        def test_v1_node_four_roles(joblet_session, joblet_client):
+            assert joblet_session.mock.flags == ["--api", "v1", "--roles", "four"]
+            assert joblet_client.monitoring.get_system_status()["server_version"]["proto_tag"] == "v1.0.6"
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_options_fixture_and_marker_choose_the_mock(pytester: pytest.Pytester):
@@ -91,10 +152,12 @@ def test_scenarios_in_the_marker_are_relative_to_the_test_file(pytester: pytest.
         """
         import pytest
 
+        from sdk_compat import run_job
+
         @pytest.mark.joblet_mock(scenarios=["train.yaml"])
-        def test_scripted(joblet_client):
-            job = joblet_client.jobs.run_job(command="python", args=["x.py"])
-            assert b"".join(joblet_client.jobs.get_job_logs(job["job_uuid"])) == b"scripted\\n"
+        def test_scripted(joblet_client, joblet_session):
+            job_uuid = run_job(joblet_session.channel(), "python", "x.py")
+            assert b"".join(joblet_client.jobs.get_job_logs(job_uuid)) == b"scripted\\n"
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
@@ -104,18 +167,17 @@ def test_a_failed_test_reports_its_calls(pytester: pytest.Pytester):
     pytester.makepyfile(
         """
         def test_fails(joblet_client, joblet_session):
-            joblet_client.jobs.run_job(command="echo", args=["seen"])
-            joblet_session.verify("StopJob")
+            joblet_client.networks.create_network("seen", "10.8.0.0/24")
+            joblet_session.verify("RemoveNetwork")
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*verification failed: expected StopJob calls in session*at least 1 time, but 0 matched",
+            "*verification failed: expected RemoveNetwork calls in session*at least 1 time, but 0 matched",
             "*Received 1 call(s):",
-            # (fnmatch: `[` opens a character class, hence the `?`s)
-            '*#1 joblet.JobService/RunJob session=* code=OK request={"args":?"seen"?,"command":"echo"}',
+            '*#1 joblet.NetworkService/CreateNetwork session=* code=OK request={"cidr":"10.8.0.0/24","name":"seen"}',
             "*joblet-mock calls (session main@test_a_failed_test_reports_its_calls.py::test_fails+*",
         ]
     )
@@ -178,9 +240,11 @@ def test_a_running_mock_can_be_used_instead_of_starting_one(
         """
         import pytest
 
-        def test_uses_the_running_mock(joblet_client, joblet_session, joblet_mock):
+        from sdk_compat import run_job
+
+        def test_uses_the_running_mock(joblet_session, joblet_mock):
             assert joblet_mock.attached and joblet_mock.pid is None
-            joblet_client.jobs.run_job(command="echo", args=["through"])
+            run_job(joblet_session.channel(), "echo", "through")
             assert joblet_session.verify("RunJob") == 1
 
         @pytest.mark.joblet_mock(clock="manual")
@@ -214,4 +278,8 @@ def test_attach_checks_the_address():
     assert repr(mock) == "<JobletMock attached to 127.0.0.1:1>"
     with pytest.raises(RuntimeError, match="has no certificates"):
         mock.client(role="viewer")
+    if SDK >= 2:
+        # SDK 2.x has no plaintext client: the error says what to use instead.
+        with pytest.raises(RuntimeError, match=r"2.x speaks mutual TLS only.*no certificates: use channel\(\)"):
+            mock.client()
     mock.stop()

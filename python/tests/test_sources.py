@@ -1,6 +1,6 @@
 """The checked-in sources agree: the control stubs with proto/mock_control.proto
-(and with the copy the wheel installed), the example of the README and of
-docs/python.md with the file CI runs."""
+(and with the copy the wheel installed), the examples of the README and of
+docs/python.md with the files CI runs."""
 
 from __future__ import annotations
 
@@ -51,13 +51,33 @@ def test_a_changed_proto_is_caught(tmp_path, monkeypatch):
     assert any("mock_control_pb2.py" in d for d in diffs), diffs
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/python.md"])
-def test_readme_example_is_the_file_ci_runs(page):
-    # The README shows the example, and so does the Python page of the manual.
-    readme = (REPO_ROOT / page).read_text()
-    example = (PYTHON_DIR / "examples" / "test_readme_example.py").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    matching = [b for b in blocks if "def test_nightly_report" in b]
-    assert len(matching) == 1, f"{page} must show python/examples/test_readme_example.py once"
-    assert matching[0] == example, f"{page}'s example differs from python/examples/test_readme_example.py"
-    assert len(example.splitlines()) <= 16
+EXAMPLES = [
+    # (file CI runs, the function that identifies it, the pages that show it)
+    ("test_readme_example.py", "def test_network_setup_survives_one_failure", ["README.md", "docs/python.md"]),
+    ("test_sdk1_example.py", "def test_nightly_report", ["docs/python.md"]),
+    ("test_sdk2_example.py", "def test_a_job_past_its_timeout_ends_timeout", ["docs/python.md"]),
+]
+
+
+@pytest.mark.parametrize(
+    "example, needle, page", [(e, n, page) for e, n, pages in EXAMPLES for page in pages]
+)
+def test_examples_are_the_files_ci_runs(example, needle, page):
+    # The README shows the example that works with either SDK; the Python
+    # page of the manual shows it and one example per SDK.
+    text = (REPO_ROOT / page).read_text()
+    source = (PYTHON_DIR / "examples" / example).read_text()
+    assert needle in source
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    matching = [b for b in blocks if needle in b]
+    assert len(matching) == 1, f"{page} must show python/examples/{example} once"
+    assert matching[0] == source, f"{page}'s example differs from python/examples/{example}"
+
+
+def test_the_readme_example_is_short():
+    assert len((PYTHON_DIR / "examples" / "test_readme_example.py").read_text().splitlines()) <= 16
+
+
+def test_every_example_is_shown():
+    shown = {e for e, _, _ in EXAMPLES}
+    assert {p.name for p in (PYTHON_DIR / "examples").glob("test_*.py")} == shown

@@ -3,6 +3,7 @@ matching, durations, session names. No binary needed."""
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 from pathlib import Path
 
@@ -136,3 +137,47 @@ def test_session_names_of_tests_are_valid_and_unique(request):
     assert a != b
     assert check_session_name(a) == a
     assert "test_session_names_of_tests_are_valid_and_unique" in a
+
+
+def test_api_and_roles_are_passed_only_when_set():
+    assert not {"--api", "--roles"} & set(JobletMock().flags)
+    assert JobletMock(api="v2", roles="four").flags == ["--api", "v2", "--roles", "four"]
+    assert JobletMock(api="both").flags == ["--api", "both"]
+
+
+def test_tls_defaults_to_what_the_installed_sdk_needs(monkeypatch):
+    import joblet_mock._server as server
+
+    assert JobletMock(tls=False).tls is False and JobletMock(tls=True).tls is True
+    monkeypatch.setattr(server, "sdk_major", lambda: 2)
+    assert JobletMock().tls is True
+    monkeypatch.setattr(server, "sdk_major", lambda: 1)
+    assert JobletMock().tls is False
+    monkeypatch.setattr(server, "sdk_major", lambda: None)
+    assert JobletMock().tls is False
+
+
+def test_the_sdk_is_told_by_its_signature_without_metadata(monkeypatch):
+    import joblet
+
+    import joblet_mock._sdk as sdk
+
+    def no_metadata(name):
+        raise sdk.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(sdk.metadata, "version", no_metadata)
+    assert sdk.sdk_version() == joblet.__version__
+    monkeypatch.delattr(joblet, "__version__")
+    expected = "1" if "insecure" in inspect.signature(joblet.JobletClient).parameters else "2"
+    assert sdk.sdk_version() == expected and sdk.sdk_major() == int(expected)
+
+
+def test_a_missing_or_unsupported_sdk_is_a_clear_error(monkeypatch):
+    import joblet_mock._sdk as sdk
+
+    monkeypatch.setattr(sdk, "sdk_version", lambda: None)
+    with pytest.raises(RuntimeError, match=r"no Joblet SDK is installed: pip install 'joblet-sdk-python>=1.1.5,<3'"):
+        sdk.require_sdk()
+    monkeypatch.setattr(sdk, "sdk_version", lambda: "3.0.0")
+    with pytest.raises(RuntimeError, match=r"joblet-sdk-python 3.0.0 is installed, but .* drives SDK 1.x and 2.x"):
+        sdk.require_sdk()

@@ -30,5 +30,9 @@ mod runtimes;
 mod scenarios;
 mod sessions;
 mod telemetry;
+// Shown verbatim in docs/mock-server.md (checked by `docs`), so kept as
+// written there.
+#[rustfmt::skip]
+mod v2_example;
 mod volumes;
 mod workflows;

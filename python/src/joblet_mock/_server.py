@@ -26,6 +26,7 @@ from ._control import Controls, SessionInfo, as_list, sessions_from_pb
 from ._grpc import check_session_name, tls_credentials, with_session
 from ._proto import mock_control_pb2 as pb
 from ._proto import mock_control_pb2_grpc as pb_grpc
+from ._sdk import require_sdk, sdk_major
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made
     from joblet import JobletClient
@@ -98,14 +99,18 @@ class JobletMock(Controls):
     ```python
     with JobletMock(gpus=2, clock="manual") as mock:
         client = mock.client()
-        client.jobs.run_job(command="echo", args=["hi"])
-        mock.verify("RunJob", times=1)
+        client.networks.create_network("backend", "10.10.0.0/24")
+        mock.verify("CreateNetwork", times=1)
     ```
 
     Options mirror the binary's flags and are passed only when given:
     `tls` (`--tls-listen 127.0.0.1:0` with certificates and `rnx-config.yml`
-    generated into `certs_dir`), `gpus`, `profile` ("documented" or
-    "server-v1"), `quirks`, `clock` ("real", "virtual" or "manual"),
+    generated into `certs_dir`; by default on when the installed SDK is 2.x,
+    which speaks mutual TLS only, and off with SDK 1.x), `api` ("both", "v1"
+    or "v2": the wire contracts served, `--api`), `roles` ("two" or "four":
+    the role model of the TLS listener, `--roles`), `gpus`, `profile`
+    ("documented" or "server-v1"), `quirks`, `clock` ("real", "virtual" or
+    "manual"),
     `scenarios` (files), `faults` (`--fault` rules), `faults_file`, `seed`,
     `memory_budget` (`--memory-budget`), `max_jobs`, `max_workflows`, `mutant`, `unknown_command`,
     `journal_size`, `max_sessions`, `cpu_cores`, `log_retention_bytes`,
@@ -122,7 +127,9 @@ class JobletMock(Controls):
     def __init__(
         self,
         *,
-        tls: bool = False,
+        tls: Optional[bool] = None,
+        api: Optional[str] = None,
+        roles: Optional[str] = None,
         gpus: Optional[int] = None,
         profile: Optional[str] = None,
         quirks: Union[None, str, Iterable[str]] = None,
@@ -148,7 +155,10 @@ class JobletMock(Controls):
         env: Optional[Mapping[str, str]] = None,
         ready_timeout: float = READY_TIMEOUT,
     ):
-        self.tls = bool(tls)
+        self.tls: bool = bool(tls) if tls is not None else (sdk_major() or 1) >= 2
+        """Whether the mutual TLS listener is started. `tls=None` (the
+        default) turns it on when the installed SDK is 2.x, which speaks
+        mutual TLS only, so that `client()` works."""
         flags: list[str] = []
 
         def flag(name: str, value: Any) -> None:
@@ -157,6 +167,8 @@ class JobletMock(Controls):
                     raise TypeError(f"JobletMock: {name} takes a value, not {value!r}")
                 flags.extend([name, os.fspath(value) if isinstance(value, os.PathLike) else str(value)])
 
+        flag("--api", api)
+        flag("--roles", roles)
         flag("--gpus", gpus)
         flag("--profile", profile)
         for q in as_list(quirks, "quirks"):
@@ -415,10 +427,12 @@ class JobletMock(Controls):
     # -------------------------------------------------------------- clients
 
     def channel(self, role: Optional[str] = None, *, session: str = "") -> grpc.Channel:
-        """A raw gRPC channel, for stubs of your own (the SDK's
-        `joblet_pb2_grpc`) and the status codes the SDK hides: plaintext, or
-        with `role` ("admin" or "viewer") mutual TLS. With `session`, every
-        call carries it."""
+        """A raw gRPC channel, for stubs of your own (the SDK's: 1.x
+        `joblet.joblet_pb2_grpc`, 2.x `joblet.proto.joblet_pb2_grpc`), the
+        answers an SDK cannot read and the status codes it hides: plaintext
+        (with any SDK: every plaintext caller is admin), or with `role`
+        ("admin" or "viewer") mutual TLS. With `session`, every call carries
+        it."""
         if role is None:
             channel = grpc.insecure_channel(self._require_started())
         else:
@@ -430,13 +444,37 @@ class JobletMock(Controls):
     def client(
         self, role: Optional[str] = None, *, session: str = "", options: Optional[Mapping[str, Any]] = None
     ) -> "JobletClient":
-        """A ready `joblet.JobletClient` of the published SDK: plaintext (every
-        plaintext caller is admin), or with `role` ("admin" or "viewer") mutual
-        TLS through the generated `rnx-config.yml`. With `session`, every call
-        carries it. Close it (or use it in `with`) when done."""
+        """A ready `joblet.JobletClient` of the installed SDK (see
+        `joblet_mock.sdk_major()`). Close it (or use it in `with`) when done.
+
+        - SDK 1.x: plaintext without `role` (every plaintext caller is
+          admin), or with `role` ("admin" or "viewer") mutual TLS through the
+          generated `rnx-config.yml`.
+        - SDK 2.x (mutual TLS only): the generated certificate of `role`,
+          "admin" without one, on the TLS listener (`tls=True`, the default
+          with SDK 2.x).
+
+        With `session`, every call carries it (the session header, added by a
+        channel interceptor)."""
+        major = require_sdk()
         from joblet import JobletClient
 
-        if role is None:
+        if major >= 2:
+            certs = self._tls_dir(role or "admin", sdk2=True)
+            assert self.tls_address is not None
+            host, port = _split_addr(self.tls_address)
+            # Explicit paths for all five: the SDK then reads no JOBLET_* variable,
+            # no RNX_CONFIG_PATH and no ~/.rnx/rnx-config.yml of the developer's.
+            name = role or "admin"
+            client = JobletClient(
+                host=host,
+                port=port,
+                ca_cert_path=str(certs / "ca.pem"),
+                client_cert_path=str(certs / f"{name}.pem"),
+                client_key_path=str(certs / f"{name}-key.pem"),
+                options=dict(options or {}),
+            )
+        elif role is None:
             # os.devnull: the SDK reads no ~/.rnx/rnx-config.yml of the developer's.
             client = JobletClient(
                 host=self.host, port=self.port, insecure=True, config_path=os.devnull, options=dict(options or {})
@@ -455,21 +493,37 @@ class JobletMock(Controls):
             channel = getattr(client, "_channel", None)
             if not isinstance(channel, grpc.Channel):  # pragma: no cover - another SDK layout
                 client.close()
-                raise RuntimeError("this joblet SDK keeps no `_channel`: sessions need joblet-sdk-python 1.1.x")
+                raise RuntimeError(
+                    "this joblet SDK keeps no `_channel`, so its calls cannot carry a session: "
+                    "sessions need joblet-sdk-python 1.1.x or 2.x"
+                )
+            # Both SDKs build their service stubs from `_channel` on first use.
             client._channel = with_session(channel, session)
         return client
 
-    def _tls_dir(self, role: str) -> Path:
+    def _tls_dir(self, role: str, *, sdk2: bool = False) -> Path:
         if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES} (or None for plaintext), got {role!r}")
+            plain = "" if sdk2 else " (or None for plaintext)"
+            raise ValueError(f"role must be one of {ROLES}{plain}, got {role!r}")
         self._require_started()
+        why = (
+            "joblet-sdk-python 2.x speaks mutual TLS only"
+            if sdk2
+            else f"role={role!r} needs mutual TLS"
+        )
         if self._attached:
-            raise RuntimeError(
-                f"role={role!r}: a JobletMock attached to {self.address} has no certificates; "
-                "use a plaintext client (role=None)"
+            fix = (
+                "use channel() with the SDK's stubs (joblet.proto.joblet_pb2_grpc) over plaintext"
+                if sdk2
+                else "use a plaintext client (role=None)"
             )
+            raise RuntimeError(f"{why}, and a JobletMock attached to {self.address} has no certificates: {fix}")
         if not self.tls or self.certs_dir is None:
-            raise RuntimeError(f"role={role!r} needs mutual TLS: start the mock with JobletMock(tls=True)")
+            raise RuntimeError(
+                f"{why}: start the mock with JobletMock(tls=True)"
+                + (" (or leave tls unset: it is on by default with SDK 2.x)" if sdk2 else "")
+                + ", or in pytest put tls=True in joblet_mock_options or the joblet_mock marker"
+            )
         return self.certs_dir
 
     # -------------------------------------------------------------- control
@@ -525,7 +579,8 @@ class MockSession(Controls):
         return self.mock._control()
 
     def client(self, role: Optional[str] = None, *, options: Optional[Mapping[str, Any]] = None) -> "JobletClient":
-        """A `joblet.JobletClient` in this session (see `JobletMock.client`)."""
+        """A `joblet.JobletClient` of the installed SDK in this session (see
+        `JobletMock.client`)."""
         return self.mock.client(role, session=self.name, options=options)
 
     def channel(self, role: Optional[str] = None) -> grpc.Channel:

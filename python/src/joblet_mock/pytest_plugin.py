@@ -11,8 +11,11 @@ Fixtures:
   the control helpers (`verify`, `advance_clock`, `set_faults`, `calls`,
   `snapshot`, ...), `client(role=None)` and `channel(role=None)`; reset (and
   dropped) when the test ends.
-- `joblet_client` (per test): `joblet_session.client()`, a plaintext
-  `joblet.JobletClient` whose every call carries the test's session.
+- `joblet_client` (per test): `joblet_session.client()`, a
+  `joblet.JobletClient` of the installed SDK whose every call carries the
+  test's session: plaintext with SDK 1.x; with SDK 2.x (mutual TLS only) the
+  generated admin certificate, on the TLS listener that mocks start with by
+  default when SDK 2.x is installed.
 
 Sessions make tests independent: each sees only its own jobs, networks,
 volumes, clock, faults and journal, so counting tests stay right in any order
@@ -20,7 +23,8 @@ and under pytest-xdist (each worker runs its own mock; tests within it are
 isolated by their sessions).
 
 The marker `@pytest.mark.joblet_mock(**options)` asks for a mock started with
-other options (`profile="server-v1"`, `clock="manual"`, `gpus=4`, ...): tests
+other options (`profile="server-v1"`, `clock="manual"`, `gpus=4`, `api="v2"`,
+`roles="four"`, ...): tests
 with the same options share one such mock, each in its own session. Two
 options act on the test's session alone instead: `faults=[rules]` (set through
 the control API) and `scenarios=[files]` (loaded through it; relative paths
@@ -50,6 +54,7 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from ._control import format_calls
+from ._sdk import sdk_major, sdk_version
 from ._server import JobletMock, MockSession, MockStartError, binary_path
 
 MARKER = "joblet_mock"
@@ -57,6 +62,8 @@ MARKER = "joblet_mock"
 SERVER_OPTIONS = frozenset(
     {
         "tls",
+        "api",
+        "roles",
         "gpus",
         "profile",
         "quirks",
@@ -113,19 +120,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "joblet_mock(**options): run the test against a joblet-mock started with these JobletMock "
-        "options (profile, clock, gpus, seed, tls, ...; shared by tests that ask for the same ones); "
+        "options (profile, clock, gpus, seed, tls, api, roles, ...; shared by tests that ask for the same ones); "
         "faults=[rules] and scenarios=[files] are set on the test's own session",
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    version = sdk_version()
+    if version is None:
+        sdk = "joblet-sdk-python: not installed (joblet_client needs it)"
+    elif (sdk_major() or 0) >= 2:
+        sdk = f"joblet-sdk-python: {version} (clients over mutual TLS, admin by default)"
+    else:
+        sdk = f"joblet-sdk-python: {version} (plaintext clients, mutual TLS with a role)"
     remote = remote_address(config)
     if remote:
-        return f"joblet-mock: the one running at {remote} (--joblet-mock-addr / ${ADDR_ENV})"
+        return [f"joblet-mock: the one running at {remote} (--joblet-mock-addr / ${ADDR_ENV})", sdk]
     try:
-        return f"joblet-mock: {binary_path()}"
+        return [f"joblet-mock: {binary_path()}", sdk]
     except FileNotFoundError as e:
-        return f"joblet-mock: {e}"
+        return [f"joblet-mock: {e}", sdk]
 
 
 def _freeze(value: Any) -> Any:
@@ -201,7 +215,8 @@ class MockPool:
 @pytest.fixture(scope="session")
 def joblet_mock_options() -> dict:
     """`JobletMock` keyword arguments for the session's mock: override this
-    fixture in a conftest.py, e.g. `return {"gpus": 2, "tls": True}`."""
+    fixture in a conftest.py, e.g. `return {"gpus": 2, "tls": True}` or
+    `return {"api": "v2"}`."""
     return {}
 
 
@@ -283,7 +298,8 @@ def joblet_session(
 
 @pytest.fixture
 def joblet_client(joblet_session: MockSession) -> Iterator[Any]:
-    """A plaintext `joblet.JobletClient` in the test's session."""
+    """A `joblet.JobletClient` of the installed SDK in the test's session:
+    plaintext with SDK 1.x, the admin certificate over mutual TLS with SDK 2.x."""
     client = joblet_session.client()
     try:
         yield client
