@@ -32,31 +32,12 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// How many received calls a [`VerificationError`] lists at most.
 pub const MAX_LISTED_CALLS: usize = 20;
 
-<<<<<<< HEAD
 /// The descriptors of both contracts (the contract crate's union, so a v2
 /// request renders with its v2 fields), decoded once. Should the embedded set
 /// ever fail to decode, the pool is empty and every request renders as `null`
 /// (nothing panics).
 pub fn descriptor_pool() -> &'static DescriptorPool {
     joblet_testkit::reflect::descriptor_pool()
-=======
-/// The descriptor pool of both contracts, decoded once from
-/// [`joblet_testkit::FILE_DESCRIPTOR_SET_UNION`]: the v1 messages under their
-/// v1 names with the v2 fields added (RunJobRequest `timeout`), and the
-/// v2-only methods (BuildRuntime, ValidateRuntimeYAML, the job metrics and
-/// telematics), so that what an SDK 2.x client sends is journaled whole.
-///
-/// Should the embedded set ever fail to decode, the pool is empty and every
-/// request renders as `null` (nothing panics).
-pub fn descriptor_pool() -> &'static DescriptorPool {
-    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        DescriptorPool::decode(joblet_testkit::FILE_DESCRIPTOR_SET_UNION).unwrap_or_else(|e| {
-            tracing::error!("cannot decode the contract's descriptor set: {e}");
-            DescriptorPool::new()
-        })
-    })
->>>>>>> v2-python
 }
 
 /// The input message type of `method` (`"joblet.JobService/RunJob"`, a leading
