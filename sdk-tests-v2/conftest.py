@@ -28,7 +28,7 @@ import pytest
 from joblet import JobletClient
 from joblet.proto import joblet_pb2_grpc
 
-from helpers import NotBuiltYet, not_built_yet, stop_quietly
+from helpers import stop_quietly
 from joblet_mock import MockSession, sdk_major
 
 
@@ -104,16 +104,3 @@ def cleanup_jobs(job_stub: joblet_pb2_grpc.JobServiceStub) -> Iterator[list[str]
     yield ids
     for job_uuid in ids:
         stop_quietly(job_stub, job_uuid)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function):
-    # A call the mock answers "... not built yet" (UNIMPLEMENTED, a part the
-    # mock does not simulate yet) becomes NotBuiltYet, which the `pending`
-    # xfail of helpers.py expects; every other failure stays what it is.
-    try:
-        return (yield)
-    except Exception as e:
-        if not_built_yet(e):
-            raise NotBuiltYet(str(e)) from e
-        raise

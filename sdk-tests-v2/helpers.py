@@ -23,39 +23,6 @@ RPC_TIMEOUT = 10.0
 """Deadline (seconds) for raw calls, so a wedged server fails a test instead of hanging it."""
 
 
-class NotBuiltYet(Exception):
-    """The mock answered UNIMPLEMENTED "... not built yet": the part of the API
-    under test is not simulated in this build of the mock."""
-
-
-def not_built_yet(error: BaseException) -> bool:
-    """Whether `error`, or an error it was raised from or while handling (a
-    grpc.RpcError, the SDK's wrapping of one, a `pytest.raises(match=...)`
-    that saw one), is the mock's "not built yet" answer."""
-    seen: set[int] = set()
-    e: "BaseException | None" = error
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, grpc.RpcError) and hasattr(e, "code"):
-            if e.code() == grpc.StatusCode.UNIMPLEMENTED and "not built yet" in (e.details() or ""):
-                return True
-        elif "not built yet" in str(e):
-            return True
-        e = e.__cause__ or e.__context__
-    return False
-
-
-PENDING_TELEMETRY = pytest.mark.xfail(
-    raises=NotBuiltYet,
-    strict=True,
-    reason="job metrics and telematics are built in parallel (branch v2-telemetry): this mock "
-    "answers UNIMPLEMENTED 'not built yet'; remove this mark once they land",
-)
-"""For the tests of StreamJobMetrics, GetJobMetrics, StreamJobTelematics and
-GetJobTelematics while the mock answers them "not built yet". Strict: once
-the feature lands these tests pass, the mark fails them, and it must go."""
-
-
 def run(stub: joblet_pb2_grpc.JobServiceStub, command: str, *args: str, **fields) -> str:
     """Starts a job through the raw stub and returns its UUID."""
     request = joblet_pb2.RunJobRequest(command=command, args=list(args), **fields)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import pytest
 from joblet.exceptions import JobNotFoundError
 
-from helpers import PENDING_TELEMETRY, run, unknown_uuid
-
-pytestmark = PENDING_TELEMETRY
+from helpers import run, unknown_uuid
 
 SECOND = 1_000_000_000
 
