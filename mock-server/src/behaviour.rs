@@ -1,7 +1,7 @@
 //! Behaviour switches over the one engine: profiles, quirks and mutants.
 //!
 //! The mock has one set of handlers. What differs between the `documented`
-//! profile and the `server-v1` profile is a set of [`Quirk`] switches that the
+//! profile and the `server-v1` or `server-v2` profile is a set of [`Quirk`] switches that the
 //! handlers consult (`shared.quirk(Quirk::CancelUnimplemented)`); a profile is
 //! just the list of quirks it turns on ([`Profile::quirks`]). A [`Mutant`]
 //! breaks exactly one documented behaviour, for proving that each conformance
@@ -15,7 +15,7 @@ pub enum Profile {
     /// The API as its documentation and the SDK describe it.
     #[default]
     Documented,
-    /// The observable quirks of the deployed v1 server (every QUIRK behaviour).
+    /// The observable quirks of the deployed v1 server (QUIRK-1 to QUIRK-12).
     #[value(name = "server-v1")]
     #[serde(rename = "server-v1")]
     ServerV1,
