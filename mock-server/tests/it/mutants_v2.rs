@@ -252,6 +252,34 @@ fn the_v2_mutants_are_the_mutants_of_v2_behaviours() {
     }
 }
 
+/// Each mutant's contracts are its behaviour's tag in the catalogue.
+#[test]
+fn mutant_contracts_follow_the_catalogue_tags() {
+    let catalogue = include_str!("../../../docs/behaviours.md");
+    let mut tags = std::collections::BTreeMap::new();
+    for line in catalogue.lines() {
+        let Some(rest) = line.strip_prefix("- ").or_else(|| line.strip_prefix("* ")) else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        if let (Some(id), Some(tag)) = (words.next(), words.next()) {
+            let contracts = match tag {
+                "[v1]" => Contracts::V1,
+                "[v2]" => Contracts::V2,
+                "[v1,v2]" => Contracts::Both,
+                _ => continue,
+            };
+            tags.insert(id, contracts);
+        }
+    }
+    for m in Mutant::LIST {
+        let tag = tags
+            .get(m.behaviour())
+            .unwrap_or_else(|| panic!("{} is not in the catalogue", m.behaviour()));
+        assert_eq!(m.contracts(), *tag, "{m} ({})", m.behaviour());
+    }
+}
+
 // ------------------------------------------------------------ CONTRACT
 
 #[tokio::test]
