@@ -178,6 +178,26 @@ async fn server_v2_carries_over_quirks_1_and_2() {
 }
 
 #[tokio::test]
+async fn server_v2_carries_over_quirk_8() {
+    let [doc, v2] = pair(ClockMode::Virtual).await;
+    for (mock, code) in [(&doc, Code::AlreadyExists), (&v2, Code::Ok)] {
+        let mut nets = joblet_testkit::pb::v2::network_service_client::NetworkServiceClient::new(
+            channel(&mock.url()).await,
+        );
+        let req = pb::CreateNetworkRequest {
+            name: "twice".into(),
+            cidr: "10.91.0.0/24".into(),
+        };
+        nets.create_network(req.clone()).await.expect("created");
+        let again = nets
+            .create_network(req)
+            .await
+            .map_or_else(|e| e.code(), |_| Code::Ok);
+        assert_eq!(again, code, "a duplicate name overwrites on a v5.6 node");
+    }
+}
+
+#[tokio::test]
 async fn quirk_13_runtime_checked_for_syntax_only() {
     let [doc, v2] = pair(ClockMode::Virtual).await;
     let unknown = || pb::RunJobRequest {
