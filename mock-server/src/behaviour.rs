@@ -218,7 +218,7 @@ const V2_FAMILIES: [&str; 6] = [
 
 impl Contracts {
     /// The tag of behaviour `id` (`JOB-STOP-3`): the workflow family and
-    /// [`V1_ONLY`] are v1, the v2 families and [`V2_ONLY`] v2, the rest both. QUIRKs are not behaviours of this kind.
+    /// `V1_ONLY` are v1, the v2 families and `V2_ONLY` v2, the rest both. QUIRKs are not behaviours of this kind.
     pub fn of(id: &str) -> Self {
         if id.starts_with("WF-") || V1_ONLY.contains(&id) {
             Self::V1

@@ -109,7 +109,7 @@ class JobletMock(Controls):
     which speaks mutual TLS only, and off with SDK 1.x), `api` ("both", "v1"
     or "v2": the wire contracts served, `--api`), `roles` ("two" or "four":
     the role model of the TLS listener, `--roles`), `gpus`, `profile`
-    ("documented" or "server-v1"), `quirks`, `clock` ("real", "virtual" or
+    ("documented", "server-v1" or "server-v2"), `quirks`, `clock` ("real", "virtual" or
     "manual"),
     `scenarios` (files), `faults` (`--fault` rules), `faults_file`, `seed`,
     `memory_budget` (`--memory-budget`), `max_jobs`, `max_workflows`, `mutant`, `unknown_command`,
