@@ -574,6 +574,10 @@ async fn job_task(
         Some(limit) => {
             let timer = shared.clock.sleep(limit);
             tokio::select! {
+                // The run first: a command that ends at once never registers
+                // the timer (no trip through the timer wheel), and a job that
+                // ends at the very instant of its limit ends as it ran.
+                biased;
                 simulated = run => simulated,
                 () = timer => {
                     let mut state = shared.state.lock();
