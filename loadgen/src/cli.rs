@@ -17,7 +17,7 @@ use crate::progress::ProgressMode;
 use crate::report::{self, Report};
 use crate::run::{self, RunConfig, Stop, TargetSpec, WorkerShare};
 use crate::threshold::{self, Threshold};
-use crate::transport::{self, H2Settings, Rpc, grpc};
+use crate::transport::{self, H2Client, H2Settings, Rpc, ServerTls, grpc};
 use crate::units::{parse_bytes, parse_duration};
 
 /// Exit code of bad usage (as clap's own errors).
@@ -208,6 +208,19 @@ pub struct CommonArgs {
     /// Largest HTTP/2 frame the server may send (16KiB to 16MiB-1).
     #[arg(long, value_parser = parse_bytes, default_value = "16KiB", value_name = "SIZE", help_heading = "HTTP/2")]
     pub h2_max_frame: u64,
+    /// The HTTP/2 client: the generator's own, or the `h2` crate (the
+    /// alternative it was measured against; see docs/loadgen.md).
+    #[arg(long, value_enum, default_value_t = ClientArg::Own, help_heading = "HTTP/2")]
+    pub h2_client: ClientArg,
+}
+
+/// `--h2-client`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientArg {
+    /// The generator's own HTTP/2 client.
+    Own,
+    /// The `h2` crate (hyperium).
+    H2,
 }
 
 /// `--progress`.
@@ -469,9 +482,34 @@ struct Prepared {
     quiet: bool,
 }
 
-fn prepare(common: &CommonArgs, plan: Plan, max_in_flight: u32) -> anyhow::Result<Prepared> {
-    check_writable(common.json.as_deref(), "--json")?;
-    check_writable(common.html.as_deref(), "--html")?;
+/// `--ca` without `--cert` and `--key`: server-only TLS. The connection
+/// flags without `--ca`, and the server TLS, in that case.
+fn server_only_tls(
+    connect: &ConnectArgs,
+) -> anyhow::Result<(std::borrow::Cow<'_, ConnectArgs>, Option<ServerTls>)> {
+    let given = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| !p.as_os_str().is_empty());
+    if !given(&connect.ca) || given(&connect.cert) || given(&connect.key) {
+        return Ok((std::borrow::Cow::Borrowed(connect), None));
+    }
+    if connect.node.is_some() {
+        bail!(
+            "--ca alone means server-only TLS; --node takes mutual-TLS certificates from the rnx config: drop one"
+        );
+    }
+    let server = ServerTls {
+        ca_cert: connect.ca.clone().unwrap_or_default(),
+        server_name: match connect.server_name.trim() {
+            "" => joblet_testkit::target::DEFAULT_SERVER_NAME.to_owned(),
+            s => s.to_owned(),
+        },
+    };
+    let mut plain = connect.clone();
+    plain.ca = None;
+    Ok((std::borrow::Cow::Owned(plain), Some(server)))
+}
+
+/// The targets of the flags, with their weights and TLS.
+fn targets(common: &CommonArgs) -> anyhow::Result<Vec<TargetSpec>> {
     let mut addrs = Vec::new();
     let mut weights = Vec::new();
     for t in &common.targets {
@@ -479,8 +517,12 @@ fn prepare(common: &CommonArgs, plan: Plan, max_in_flight: u32) -> anyhow::Resul
         addrs.push(addr);
         weights.push(w);
     }
-    let targets = common.connect.resolve(&addrs)?;
-    let targets: Vec<TargetSpec> = targets
+    let (connect, server_tls) = server_only_tls(&common.connect)?;
+    let targets = connect.resolve(&addrs)?;
+    if server_tls.is_some() && targets.is_empty() {
+        bail!("--ca (server-only TLS) needs an endpoint: give --target HOST:PORT (or JOBLET_HOST)");
+    }
+    Ok(targets
         .into_iter()
         .enumerate()
         .map(|(i, mut target)| {
@@ -488,9 +530,16 @@ fn prepare(common: &CommonArgs, plan: Plan, max_in_flight: u32) -> anyhow::Resul
             TargetSpec {
                 target,
                 weight: weights.get(i).copied().unwrap_or(1),
+                server_tls: server_tls.clone(),
             }
         })
-        .collect();
+        .collect())
+}
+
+fn prepare(common: &CommonArgs, plan: Plan, max_in_flight: u32) -> anyhow::Result<Prepared> {
+    check_writable(common.json.as_deref(), "--json")?;
+    check_writable(common.html.as_deref(), "--html")?;
+    let targets = targets(common)?;
     let thresholds = rules(&common.thresholds, &plan.operations())?;
     let mut metadata = Vec::new();
     for kv in &common.metadata {
@@ -523,6 +572,10 @@ fn prepare(common: &CommonArgs, plan: Plan, max_in_flight: u32) -> anyhow::Resul
             stream_window: window(common.h2_stream_window, "--h2-stream-window")?,
             connection_window: window(common.h2_connection_window, "--h2-connection-window")?,
             max_frame_size: frame as u32,
+            client: match common.h2_client {
+                ClientArg::Own => H2Client::Own,
+                ClientArg::H2 => H2Client::Crate,
+            },
         },
         worker: WorkerShare {
             index: common.worker_index,
@@ -821,6 +874,7 @@ fn wire(w: WireArgs) -> anyhow::Result<()> {
             let id = rt.block_on(async {
                 let ep = transport::Endpoint::new(
                     &joblet_testkit::Target::plaintext(target),
+                    None,
                     &[],
                     H2Settings::default(),
                 )?;

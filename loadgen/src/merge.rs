@@ -229,8 +229,12 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     let errors = report::error_summary(&operations);
     let generator = merge_generator(reports, errors.requests)?;
     let mut cleanup = report::CleanupStats::default();
+    let mut transport: Option<crate::transport::TransportStats> = None;
     for r in reports {
         cleanup.merge(&r.cleanup);
+        if let Some(t) = &r.transport {
+            transport.get_or_insert_with(Default::default).merge(t);
+        }
     }
     let earliest = reports
         .iter()
@@ -260,6 +264,7 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         timeseries,
         generator,
         cleanup,
+        transport,
         thresholds: Vec::new(),
     })
 }

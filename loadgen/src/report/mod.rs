@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::JobSpec;
 use crate::stats::{self, Op, OpStats};
-use crate::transport::code_name;
+use crate::transport::{TransportStats, code_name};
 
 /// Version of the report format (the schema's `schema_version`).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -65,6 +65,10 @@ pub struct Report {
     pub generator: GeneratorReport,
     /// The jobs the run created and what became of them.
     pub cleanup: CleanupStats,
+    /// What the generator's HTTP/2 connections went through (reconnections,
+    /// GOAWAYs, streams sent again); absent in reports of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportStats>,
     /// `--threshold` rules and their verdicts.
     pub thresholds: Vec<ThresholdResult>,
 }

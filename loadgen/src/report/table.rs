@@ -69,6 +69,9 @@ pub fn render(r: &Report) -> String {
     errors_and_statuses(&mut out, r);
     server(&mut out, r);
     let _ = writeln!(out, "{}", generator(r));
+    if let Some(t) = connections(r) {
+        let _ = writeln!(out, "{t}");
+    }
     let _ = writeln!(out, "{}", jobs(r));
     for t in &r.thresholds {
         let _ = writeln!(
@@ -337,6 +340,28 @@ fn generator(r: &Report) -> String {
         );
     }
     gen_line
+}
+
+/// What the connections went through (one line), when anything happened
+/// besides opening them.
+fn connections(r: &Report) -> Option<String> {
+    let t = r.transport?;
+    let mut line = format!("connections: {} opened", t.connections_opened);
+    if t.goaways_received > 0 {
+        let _ = write!(
+            line,
+            ", {} closed by the server (GOAWAY) and reopened",
+            t.goaways_received
+        );
+    }
+    if t.streams_retried > 0 {
+        let _ = write!(
+            line,
+            "; {} streams sent again (refused or not processed by the server; not errors)",
+            t.streams_retried
+        );
+    }
+    Some(line)
 }
 
 /// What became of the jobs the run created (one line).

@@ -20,7 +20,7 @@ use crate::progress::Progress;
 use crate::report::hdrlog::HdrLog;
 use crate::report::{CleanupStats, Report, ServerReport};
 use crate::stats::Cells;
-use crate::transport::{Conn, Endpoint, Rpc, grpc};
+use crate::transport::{Conn, Endpoint, Rpc, TransportStats, grpc};
 use crate::worker::{self, ActionPicker, Budget, Msg, Shared, ThreadPlan};
 
 use super::collector::Collector;
@@ -54,13 +54,7 @@ pub fn run(config: &RunConfig, stop: &Stop) -> Result<Report, RunError> {
         let e = Embedded::start()?;
         let addr = e.addr();
         eprintln!("no --target: running against an embedded joblet-mock on {addr}");
-        (
-            Some(e),
-            vec![TargetSpec {
-                target: Target::plaintext(addr),
-                weight: 1,
-            }],
-        )
+        (Some(e), vec![TargetSpec::new(Target::plaintext(addr))])
     } else {
         (None, cfg.targets.clone())
     };
@@ -82,11 +76,20 @@ fn run_on(
 ) -> Result<Report, RunError> {
     // Setup.
     let endpoints = preflight(cfg, control, specs)?;
+    // The preflight connection is not the run's.
+    let before: Vec<TransportStats> = endpoints.iter().map(|e| e.stats()).collect();
     let layout = Layout::of(cfg);
     let open = cfg.plan.model() != Model::Closed;
     let start_wall = SystemTime::now();
     let start = Instant::now();
-    let shared = Arc::new(shared_state(cfg, stop, specs, endpoints, &layout, start));
+    let shared = Arc::new(shared_state(
+        cfg,
+        stop,
+        specs,
+        endpoints.clone(),
+        &layout,
+        start,
+    ));
     let hdr = match &cfg.hdr_log {
         Some(path) => Some(
             HdrLog::create(path, start_wall, &cfg.command_line)
@@ -140,6 +143,13 @@ fn run_on(
             interrupted: stop.is_interrupted(),
             server,
             cleanup: tally.cleanup,
+            transport: endpoints.iter().zip(&before).fold(
+                TransportStats::default(),
+                |mut t, (e, b)| {
+                    t.merge(&e.stats().since(b));
+                    t
+                },
+            ),
             cpu,
             abandoned: tally.abandoned,
         },
@@ -155,7 +165,9 @@ fn preflight(
 ) -> Result<Vec<Arc<Endpoint>>, RunError> {
     let endpoints = specs
         .iter()
-        .map(|s| Endpoint::new(&s.target, &cfg.metadata, cfg.h2).map(Arc::new))
+        .map(|s| {
+            Endpoint::new(&s.target, s.server_tls.as_ref(), &cfg.metadata, cfg.h2).map(Arc::new)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     control.block_on(async {
         for e in &endpoints {
@@ -283,9 +295,10 @@ fn start_monitors(
         .iter()
         .map(|s| {
             let target = s.target.clone();
+            let server_tls = s.server_tls.clone();
             let stop = stop.clone();
             let every = cfg.interval.max(Duration::from_secs(1));
-            control.spawn(monitor::watch(target, every, stop))
+            control.spawn(monitor::watch(target, server_tls, every, stop))
         })
         .collect()
 }

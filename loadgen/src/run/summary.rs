@@ -12,6 +12,7 @@ use crate::report::{
     StageParam, StageReport, TargetParam, WorkerInfo,
 };
 use crate::stats::{self, Op};
+use crate::transport::TransportStats;
 
 use super::collector::Totals;
 use super::config::{RunConfig, TargetSpec};
@@ -29,6 +30,7 @@ pub(super) struct ReportInputs<'a> {
     pub(super) cleanup: CleanupStats,
     pub(super) cpu: Option<Duration>,
     pub(super) abandoned: u64,
+    pub(super) transport: TransportStats,
 }
 
 /// The report of a run: `totals` per operation, target and stage, with
@@ -132,6 +134,7 @@ pub(super) fn report(totals: Totals, r: ReportInputs<'_>) -> Report {
             abandoned_in_flight: r.abandoned,
         },
         cleanup: r.cleanup,
+        transport: Some(r.transport),
         thresholds: Vec::new(),
     }
 }
@@ -168,7 +171,7 @@ fn parameters(cfg: &RunConfig, specs: &[TargetSpec], embedded: bool, threads: u3
                 .map(|s| TargetParam {
                     addr: s.target.host_port().to_owned(),
                     weight: s.weight,
-                    tls: s.target.is_tls(),
+                    tls: s.is_tls(),
                 })
                 .collect()
         },

@@ -27,6 +27,9 @@ pub(super) const END_HEADERS: u8 = 0x4;
 pub(super) const PADDED: u8 = 0x8;
 pub(super) const PRIORITY_FLAG: u8 = 0x20;
 
+/// RST_STREAM's error code for a stream the server did not process.
+pub(super) const REFUSED_STREAM: u32 = 0x7;
+
 pub(super) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 pub(super) const DEFAULT_WINDOW: i64 = 65_535;
 pub(super) const DEFAULT_MAX_FRAME: usize = 16_384;

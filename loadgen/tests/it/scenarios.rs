@@ -211,7 +211,7 @@ fn mutual_tls_targets_work_for_submit_and_logs() {
     let dir = tempfile::tempdir().unwrap();
     let mock = Mock::start_with(MockServer::builder().tls(TlsSetup::Generate(dir.path().into())));
     let target = mock.running().tls_target(Role::Admin).unwrap();
-    let spec = TargetSpec { target, weight: 1 };
+    let spec = TargetSpec::new(target);
     let r = run_checked(&config(
         submit(Load::Concurrency(4), 40),
         vec![spec.clone()],
@@ -237,7 +237,7 @@ fn a_viewer_certificate_gets_permission_denied_by_code() {
     let target = mock.running().tls_target(Role::Viewer).unwrap();
     let r = run_checked(&config(
         submit(Load::Concurrency(2), 10),
-        vec![TargetSpec { target, weight: 1 }],
+        vec![TargetSpec::new(target)],
     ));
     let s = &r.operations["submit"];
     assert_eq!(s.errors_by_code.get("PERMISSION_DENIED"), Some(&10));
