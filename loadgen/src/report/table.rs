@@ -93,7 +93,7 @@ fn headline(r: &Report) -> String {
         r.parameters
             .targets
             .iter()
-            .map(|t| format!("{}{}", t.addr, if t.tls { " (mTLS)" } else { "" }))
+            .map(|t| format!("{}{}", t.addr, if t.tls { " (TLS)" } else { "" }))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -279,6 +279,29 @@ fn errors_and_statuses(out: &mut String, r: &Report) {
             let _ = writeln!(out, "  {name} {code}: {msg}");
         }
     }
+    let list = |f: fn(&OpReport) -> u64| {
+        ordered(&r.operations)
+            .into_iter()
+            .filter(|(_, o)| f(o) > 0)
+            .map(|(n, o)| format!("{n} {}", f(o)))
+            .collect::<Vec<_>>()
+    };
+    let skipped = list(|o| o.skipped);
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "skipped draws (not sent: no job of the run in the state the operation needs): {}",
+            skipped.join(", ")
+        );
+    }
+    let raced = list(|o| o.raced);
+    if !raced.is_empty() {
+        let _ = writeln!(
+            out,
+            "raced (the job had ended since the run saw it running; checked, not errors): {}",
+            raced.join(", ")
+        );
+    }
 }
 
 /// One line per target: its CPU and memory during the run.
@@ -331,6 +354,9 @@ fn generator(r: &Report) -> String {
             format_ms(l.p99),
             format_ms(l.max)
         );
+        if let Some(own) = &g.generator_lag_ms {
+            let _ = write!(gen_line, " (its own p99 {}ms)", format_ms(own.p99));
+        }
     }
     if g.abandoned_in_flight > 0 {
         let _ = write!(

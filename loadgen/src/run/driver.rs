@@ -80,28 +80,27 @@ fn run_on(
     let before: Vec<TransportStats> = endpoints.iter().map(|e| e.stats()).collect();
     let layout = Layout::of(cfg);
     let open = cfg.plan.model() != Model::Closed;
-    let start_wall = SystemTime::now();
-    let start = Instant::now();
-    let shared = Arc::new(shared_state(
-        cfg,
-        stop,
-        specs,
-        endpoints.clone(),
-        &layout,
-        start,
-    ));
-    let hdr = match &cfg.hdr_log {
+    let shared = Arc::new(shared_state(cfg, stop, specs, endpoints.clone(), &layout));
+    let mut hdr = match &cfg.hdr_log {
         Some(path) => Some(
-            HdrLog::create(path, start_wall, &cfg.command_line)
+            HdrLog::create(path)
                 .map_err(|e| RunError::Io(format!("cannot write {}", path.display()), e))?,
         ),
         None => None,
     };
 
-    // Drive.
+    // Drive: the threads open their connections, then the load starts.
     let monitor_stop = CancellationToken::new();
     let monitors = start_monitors(cfg, control, specs, &monitor_stop);
     let (rx, handles) = start_threads(cfg, &layout, &shared)?;
+    shared.ready.wait();
+    let start = shared.start();
+    let start_wall = SystemTime::now();
+    if let Some(h) = hdr.as_mut()
+        && let Err(e) = h.begin(start_wall, &cfg.command_line)
+    {
+        tracing::warn!("HDR log: {e}");
+    }
 
     // Drain.
     let mut live = Live {
@@ -246,7 +245,6 @@ fn shared_state(
     specs: &[TargetSpec],
     endpoints: Vec<Arc<Endpoint>>,
     layout: &Layout,
-    start: Instant,
 ) -> Shared {
     let plan = &cfg.plan;
     let zeros = plan.actions.iter().find_map(|w| match w.action {
@@ -275,7 +273,8 @@ fn shared_state(
         keep_jobs: cfg.keep_jobs,
         track_jobs_per_thread: (cfg.max_tracked_jobs / layout.threads as usize).max(16),
         pool_jobs,
-        start,
+        ready: std::sync::Barrier::new(layout.threads as usize + 1),
+        start: std::sync::OnceLock::new(),
         plan: plan.clone(),
     }
 }

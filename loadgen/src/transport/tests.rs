@@ -110,14 +110,13 @@ impl Peer {
         out.put_u8(0);
         out.put_u32(payload.len() as u32);
         out.put_slice(payload);
+        // grpc-status: 0, a literal without indexing, new name.
         let mut trailers = BytesMut::new();
-        for (name, value) in [("grpc-status", "0")] {
-            trailers.put_u8(0x00);
-            trailers.put_u8(name.len() as u8);
-            trailers.put_slice(name.as_bytes());
-            trailers.put_u8(value.len() as u8);
-            trailers.put_slice(value.as_bytes());
-        }
+        trailers.put_u8(0x00);
+        trailers.put_u8(11);
+        trailers.put_slice(b"grpc-status");
+        trailers.put_u8(1);
+        trailers.put_slice(b"0");
         frame_header(
             &mut out,
             trailers.len(),
