@@ -14,7 +14,9 @@
 //! start (under a rate every action has an intended start time, and latency
 //! counts from it, which corrects coordinated omission), the action runs
 //! over the generator's own lean gRPC client ([`transport`]: HTTP/2 written
-//! for the purpose, mutual TLS via rustls, responses walked frame by frame),
+//! for the purpose and kept over the `h2` crate by measurement, mutual or
+//! server-only TLS via rustls, responses walked frame by frame, streams a
+//! server refused or never processed sent again),
 //! and [`stats`] records it into HdrHistograms per operation, target and
 //! stage, never keeping samples. Every interval each thread hands its
 //! statistics to the collector, which keeps totals and time series, writes

@@ -35,8 +35,8 @@ pub struct CapacityConfig {
     pub warmup: Duration,
     /// Measured length of each step.
     pub step: Duration,
-    /// A step whose generator lag p90 is above this is the generator's
-    /// limit, not the node's; `None`: a quarter of the tightest latency
+    /// A step that fails while its generator lag p90 is above this is the
+    /// generator's limit, not the node's; `None`: a quarter of the tightest latency
     /// rule of the SLO (1 ms to 100 ms), 5 ms without one.
     pub max_generator_lag: Option<Duration>,
     /// Print a line per step on stderr.

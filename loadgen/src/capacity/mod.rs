@@ -8,9 +8,10 @@
 //! bisects between the highest passing and the lowest failing rate to the
 //! precision. Noise is handled: probes near the boundary repeat until a
 //! majority agrees, and the report says what the repeats showed. A probe
-//! whose own start lag (the generator's, with workers free; p90) is above
-//! the limit stops the search: that rate is the generator's limit, never the
-//! node's capacity.
+//! that fails while the generator's own start lag (with workers free; p90)
+//! is above the limit stops the search: that rate is the generator's limit,
+//! and nothing at or above it is reported as the node's capacity. (A probe
+//! that passes despite the lag passes: its latency counts the lateness.)
 //!
 //! The files (this one only declares and re-exports them): `search` (the
 //! rates to try and what the probes say, apart from running load), `step`

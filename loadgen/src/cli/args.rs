@@ -424,9 +424,10 @@ pub struct CapacityArgs {
     /// Steps near the boundary repeat until a majority of this many agree.
     #[arg(long, default_value_t = 3, value_name = "N", help_heading = "Search")]
     pub(super) confirm: u32,
-    /// A step whose generator start lag p90 (with workers free) is above
-    /// this is the generator's limit, not the node's [default: a quarter of
-    /// the tightest latency rule, 1ms to 100ms; 5ms without one].
+    /// A step that fails while the generator's own start lag p90 (with
+    /// workers free) is above this is the generator's limit, not the node's
+    /// [default: a quarter of the tightest latency rule, 1ms to 100ms; 5ms
+    /// without one].
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Search")]
     pub(super) max_generator_lag: Option<Duration>,
     /// Most actions in flight (more wait, and their wait counts).

@@ -74,7 +74,8 @@ pub struct CapacityParameters {
     pub warmup_s: f64,
     /// Probes near the boundary repeat until a majority of this many agree.
     pub confirm: u32,
-    /// A step whose generator lag p90 is above this says nothing of the node.
+    /// A step that fails while the generator lag p90 is above this says
+    /// nothing of the node.
     pub max_generator_lag_ms: f64,
     /// Targets with their weights (empty: the embedded mock).
     pub targets: Vec<TargetParam>,
@@ -283,16 +284,18 @@ pub fn render_table(r: &CapacityReport) -> String {
         let _ = writeln!(out, "repeats: {}", repeats.join("; "));
     }
     let c = &r.cleanup;
+    let some = |n: u64, text: String| if n > 0 { text } else { String::new() };
     let _ = writeln!(
         out,
-        "jobs over all steps: {} created, {} deleted{}",
+        "jobs over all steps: {} created, {} deleted{}{}{}",
         c.created,
         c.deleted + c.deleted_during_run,
-        if c.failed > 0 {
-            format!(", {} COULD NOT BE DELETED", c.failed)
-        } else {
-            String::new()
-        }
+        some(
+            c.already_gone,
+            format!(", {} already gone (the node dropped them)", c.already_gone)
+        ),
+        some(c.kept, format!(", {} kept (--keep-jobs)", c.kept)),
+        some(c.failed, format!(", {} COULD NOT BE DELETED", c.failed)),
     );
     let t = &r.transport;
     let _ = writeln!(

@@ -126,6 +126,9 @@ where
 {
     let (send, connection) = client::Builder::new()
         .enable_push(false)
+        // No stream before the server's first SETTINGS (which sets the
+        // limit, or lifts it when it names none).
+        .initial_max_send_streams(0)
         .initial_window_size(settings.stream_window)
         .initial_connection_window_size(settings.connection_window)
         .max_frame_size(settings.max_frame_size)

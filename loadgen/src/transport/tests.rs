@@ -145,9 +145,17 @@ impl Peer {
 }
 
 async fn listener() -> (TcpListener, Conn, Arc<Endpoint>) {
+    listener_with(H2Client::Own).await
+}
+
+async fn listener_with(client: H2Client) -> (TcpListener, Conn, Arc<Endpoint>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target = Target::plaintext(l.local_addr().unwrap().to_string());
-    let endpoint = Arc::new(Endpoint::new(&target, None, &[], H2Settings::default()).unwrap());
+    let settings = H2Settings {
+        client,
+        ..H2Settings::default()
+    };
+    let endpoint = Arc::new(Endpoint::new(&target, None, &[], settings).unwrap());
     (l, Conn::new(Arc::clone(&endpoint)), endpoint)
 }
 
@@ -161,7 +169,16 @@ fn call(conn: &Conn) -> tokio::task::JoinHandle<Result<bytes::Bytes, super::Call
 
 #[tokio::test]
 async fn no_stream_opens_before_the_servers_settings_and_its_limit_holds() {
-    let (l, conn, _) = listener().await;
+    settings_first(H2Client::Own).await;
+}
+
+#[tokio::test]
+async fn the_h2_crate_client_waits_for_the_servers_settings_too() {
+    settings_first(H2Client::Crate).await;
+}
+
+async fn settings_first(client: H2Client) {
+    let (l, conn, _) = listener_with(client).await;
     let calls: Vec<_> = (0..3).map(|_| call(&conn)).collect();
     let mut peer = Peer::accept(&l).await;
     // The client's own SETTINGS (and window update) only: no HEADERS.
@@ -273,14 +290,7 @@ async fn a_server_that_refuses_everything_fails_the_call_after_the_retries() {
 
 #[tokio::test]
 async fn the_h2_crate_client_sends_a_refused_stream_again_too() {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let target = Target::plaintext(l.local_addr().unwrap().to_string());
-    let settings = H2Settings {
-        client: H2Client::Crate,
-        ..H2Settings::default()
-    };
-    let endpoint = Arc::new(Endpoint::new(&target, None, &[], settings).unwrap());
-    let conn = Conn::new(Arc::clone(&endpoint));
+    let (l, conn, endpoint) = listener_with(H2Client::Crate).await;
     let c = call(&conn);
     let mut peer = Peer::accept(&l).await;
     peer.settings(None).await;

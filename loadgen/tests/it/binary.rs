@@ -426,3 +426,62 @@ fn capacity_exits_by_its_outcome_and_writes_a_valid_report() {
         );
     }
 }
+
+#[test]
+fn sigint_stops_a_capacity_search_and_it_still_reports() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cap.json");
+    let mut child = Command::new(BIN)
+        .args([
+            "capacity",
+            "--slo",
+            "errors<50%",
+            "--start-rate",
+            "20",
+            "--step-duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--json",
+            path(&json),
+        ])
+        .env_remove("JOBLET_HOST")
+        .env_remove("JOBLET_NODE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first step has ended.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("the binary ended before a step:\n{seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("step 1 ") {
+            break;
+        }
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!(
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{seen}",
+        out.status.code()
+    );
+    assert_eq!(out.status.code(), Some(130), "{all}");
+    assert!(stdout.contains("interrupted after"), "{all}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["result"]["outcome"], "interrupted", "{all}");
+    assert_eq!(r["cleanup"]["failed"], 0, "{all}");
+    assert!(joblet_loadgen::report::json::violations(&r).is_empty());
+}
