@@ -75,7 +75,7 @@ pub fn write(report: &Report, path: &Path) -> Result<(), JsonError> {
     )
 }
 
-/// Writes a capacity search's report to `path`, as [`write`] does.
+/// Writes a capacity search's report to `path`, as [`write()`] does.
 pub fn write_capacity(report: &CapacityReport, path: &Path) -> Result<(), JsonError> {
     write_text(
         serde_json::to_string_pretty(report).expect("a report serializes"),
