@@ -114,11 +114,9 @@ impl Stepper<'_> {
                 .sum(),
             _ => operations.get("submit").map_or(0, |o| o.count),
         };
-        let achieved = if duration_s > 0.0 {
-            actions as f64 / duration_s
-        } else {
-            0.0
-        };
+        // Over the stage as planned: the run may end a little before it
+        // (at the last answer), which would inflate the rate.
+        let achieved = actions as f64 / self.step.as_secs_f64().max(1e-3);
         let limited = measured
             .and_then(|s| s.generator_lag_histogram.as_deref())
             .and_then(|h| crate::stats::decode(h).ok())

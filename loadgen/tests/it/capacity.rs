@@ -29,7 +29,8 @@ fn submit() -> Plan {
     .unwrap()
 }
 
-/// A mock whose RunJob holds `k` calls at once for `service` each.
+/// A mock whose RunJob holds `k` calls at once for `service` each: `k` calls
+/// per `service`.
 fn mock_of_capacity(k: u32, service: &str) -> Mock {
     let rule = parse_rule(&format!("RunJob:delay={service}:concurrency={k}")).unwrap();
     Mock::start_with(MockServer::builder().config(MockConfig {
@@ -49,10 +50,11 @@ fn assert_valid(r: &CapacityReport) {
 
 #[test]
 fn the_search_lands_within_its_precision_of_a_known_capacity() {
-    // 20 calls at once, 100 ms each: 200 calls/s. Past it the queue grows
-    // by (rate - 200) a second and p99 climbs through the 200 ms limit.
-    let mock = mock_of_capacity(20, "100ms");
-    let mut base = config(submit(), vec![mock.target()]);
+    // Two nodes sharing the load equally, each 10 calls at once for 100 ms:
+    // 100 calls/s each, 200/s together. Past it their queues grow and p99
+    // climbs through the 200 ms limit.
+    let (a, b) = (mock_of_capacity(10, "100ms"), mock_of_capacity(10, "100ms"));
+    let mut base = config(submit(), vec![a.target(), b.target()]);
     base.progress = ProgressMode::Off;
     let precision = 0.02;
     let cfg = CapacityConfig {
@@ -98,7 +100,8 @@ fn the_search_lands_within_its_precision_of_a_known_capacity() {
     // Each step deleted its jobs.
     assert_eq!(r.cleanup.failed, 0);
     assert_eq!(r.cleanup.created, r.cleanup.deleted);
-    assert!(mock.jobs().is_empty());
+    assert!(a.jobs().is_empty() && b.jobs().is_empty());
+    assert_eq!(r.parameters.targets.len(), 2);
     // The page draws the chart with the SLO line and the knee.
     let page = capacity_html::render(&r);
     assert!(
