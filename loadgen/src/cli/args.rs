@@ -168,6 +168,11 @@ pub struct ConnectionArgs {
     /// alternative it was measured against; see docs/loadgen.md).
     #[arg(long, value_enum, default_value_t = ClientArg::Own, help_heading = "HTTP/2")]
     pub h2_client: ClientArg,
+    /// Send a keepalive PING on every connection this often; a connection
+    /// whose ACK has not come back by the next one is dead and reopened
+    /// [default: no keepalive pings].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "HTTP/2")]
+    pub h2_keepalive: Option<Duration>,
 }
 
 /// Flags every load scenario shares.

@@ -157,6 +157,12 @@ pub(super) fn connection_config(
                 ClientArg::Own => H2Client::Own,
                 ClientArg::H2 => H2Client::Crate,
             },
+            keepalive: match conn.h2_keepalive {
+                Some(d) if d < std::time::Duration::from_millis(10) => {
+                    bail!("--h2-keepalive must be at least 10ms")
+                }
+                k => k,
+            },
         },
         worker: WorkerShare::SOLE,
         keep_jobs: conn.keep_jobs,

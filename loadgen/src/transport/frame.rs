@@ -80,6 +80,7 @@ pub(super) enum Event {
     },
     Settings(Vec<(u16, u32)>),
     Ping([u8; 8]),
+    PingAck([u8; 8]),
     GoAway {
         last: u32,
         reason: u32,
@@ -218,11 +219,13 @@ impl Reader {
                     if payload.len() != 8 {
                         return Err(protocol("PING of the wrong size"));
                     }
-                    if flags & ACK == 0 {
-                        let mut p = [0u8; 8];
-                        p.copy_from_slice(&payload);
-                        events.push(Event::Ping(p));
-                    }
+                    let mut p = [0u8; 8];
+                    p.copy_from_slice(&payload);
+                    events.push(if flags & ACK == 0 {
+                        Event::Ping(p)
+                    } else {
+                        Event::PingAck(p)
+                    });
                 }
                 GOAWAY => {
                     if payload.len() < 8 {

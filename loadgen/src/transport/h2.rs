@@ -17,6 +17,7 @@
 //! [`Failure::Unprocessed`], which the caller may send again.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -147,6 +148,8 @@ struct Inner {
     closing: bool,
     /// The server's first SETTINGS frame was applied: streams may open.
     settings_seen: bool,
+    /// A keepalive PING was sent and its ACK has not come back.
+    ping_outstanding: bool,
     driver: Option<Waker>,
     driver_woken: bool,
 }
@@ -479,6 +482,11 @@ impl Shared {
                     frame_header(&mut inner.out, 8, PING, ACK, 0);
                     inner.out.put_slice(&p);
                 }
+                Event::PingAck(p) => {
+                    if p == KEEPALIVE {
+                        inner.ping_outstanding = false;
+                    }
+                }
                 Event::GoAway {
                     last,
                     reason,
@@ -597,6 +605,7 @@ where
             draining: None,
             closing: false,
             settings_seen: false,
+            ping_outstanding: false,
             driver: None,
             driver_woken: true,
         }),
@@ -607,6 +616,36 @@ where
     });
     let driver = drive(Arc::clone(&shared), io);
     (shared, driver)
+}
+
+/// The payload of the generator's keepalive PINGs.
+const KEEPALIVE: [u8; 8] = *b"jlgalive";
+
+/// With `--h2-keepalive`: sends a PING when the timer fires, or fails the
+/// connection when the previous PING's ACK has not come back.
+fn keepalive_tick(
+    shared: &Shared,
+    timer: &mut Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
+    cx: &mut Context<'_>,
+) -> Result<(), CallError> {
+    let Some((every, sleep)) = timer.as_mut() else {
+        return Ok(());
+    };
+    while sleep.as_mut().poll(cx).is_ready() {
+        let mut inner = shared.lock();
+        if inner.ping_outstanding {
+            return Err(CallError::new(
+                Code::Unavailable,
+                format!("keepalive: no PING ACK within {every:?}, the connection is dead"),
+            ));
+        }
+        frame_header(&mut inner.out, 8, PING, 0, 0);
+        inner.out.put_slice(&KEEPALIVE);
+        inner.ping_outstanding = true;
+        drop(inner);
+        sleep.as_mut().reset(tokio::time::Instant::now() + *every);
+    }
+    Ok(())
 }
 
 /// Rounds of reading and writing before the driver yields to other tasks.
@@ -628,7 +667,14 @@ where
     let mut wakers = Vec::new();
     let mut flushing = false;
     let max_frame = shared.settings.max_frame_size as usize;
+    let mut keepalive = shared
+        .settings
+        .keepalive
+        .map(|d| (d, Box::pin(tokio::time::sleep(d))));
     let result: Result<(), CallError> = std::future::poll_fn(|cx| {
+        if let Err(e) = keepalive_tick(&shared, &mut keepalive, cx) {
+            return Poll::Ready(Err(e));
+        }
         for _ in 0..BUDGET {
             let mut progress = false;
             // Write whatever callers queued.

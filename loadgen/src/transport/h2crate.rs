@@ -124,7 +124,7 @@ pub(crate) async fn handshake<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (send, connection) = client::Builder::new()
+    let (send, mut connection) = client::Builder::new()
         .enable_push(false)
         // No stream before the server's first SETTINGS (which sets the
         // limit, or lifts it when it names none).
@@ -137,12 +137,34 @@ where
         .map_err(|e| CallError::new(Code::Unavailable, format!("HTTP/2 handshake: {e}")))?;
     let closed = Arc::new(AtomicBool::new(false));
     let done = Arc::clone(&closed);
+    let keepalive = settings
+        .keepalive
+        .and_then(|every| connection.ping_pong().map(|p| (every, p)));
     let task = async move {
-        if let Err(e) = connection.await
-            && e.is_go_away()
-            && e.is_remote()
-        {
-            counters.goaway();
+        // With --h2-keepalive: a PING every period; no PONG within it ends
+        // the connection (dropping it fails its streams).
+        let watch = async move {
+            let Some((every, mut ping_pong)) = keepalive else {
+                return std::future::pending::<()>().await;
+            };
+            loop {
+                tokio::time::sleep(every).await;
+                let pong = tokio::time::timeout(every, ping_pong.ping(::h2::Ping::opaque())).await;
+                if !matches!(pong, Ok(Ok(_))) {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            ended = connection => {
+                if let Err(e) = ended
+                    && e.is_go_away()
+                    && e.is_remote()
+                {
+                    counters.goaway();
+                }
+            }
+            () = watch => tracing::debug!("keepalive: no PONG, the connection is dropped"),
         }
         done.store(true, Ordering::Release);
     };

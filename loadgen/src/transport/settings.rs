@@ -23,6 +23,10 @@ pub struct H2Settings {
     pub max_frame_size: u32,
     /// The client implementation.
     pub client: H2Client,
+    /// Send a PING this often; a connection whose ACK has not come back
+    /// by the next one is dead (closed, and its calls fail). `None`: no
+    /// keepalive pings.
+    pub keepalive: Option<std::time::Duration>,
 }
 
 impl Default for H2Settings {
@@ -32,6 +36,7 @@ impl Default for H2Settings {
             connection_window: 64 << 20,
             max_frame_size: 16 << 10,
             client: H2Client::Own,
+            keepalive: None,
         }
     }
 }

@@ -302,6 +302,61 @@ async fn the_h2_crate_client_sends_a_refused_stream_again_too() {
     assert_eq!(endpoint.stats().streams_retried, 1);
 }
 
+/// With keepalive, a silent server's connection is found dead: the client
+/// PINGs, gets no ACK by the next PING, and closes the connection; a server
+/// that answers keeps it.
+#[tokio::test]
+async fn keepalive_pings_find_a_dead_connection() {
+    for (client, answer) in [
+        (H2Client::Own, false),
+        (H2Client::Own, true),
+        (H2Client::Crate, false),
+    ] {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = Target::plaintext(l.local_addr().unwrap().to_string());
+        let settings = H2Settings {
+            client,
+            keepalive: Some(Duration::from_millis(50)),
+            ..H2Settings::default()
+        };
+        let endpoint = Arc::new(Endpoint::new(&target, None, &[], settings).unwrap());
+        let conn = Conn::new(endpoint);
+        let opened = tokio::spawn({
+            let conn = conn.clone();
+            async move { conn.open().await }
+        });
+        let mut peer = Peer::accept(&l).await;
+        peer.settings(None).await;
+        opened.await.unwrap().unwrap();
+        let mut pings = 0;
+        let closed = loop {
+            match peer.event(Duration::from_secs(5)).await {
+                Some(Event::Ping(p)) => {
+                    pings += 1;
+                    if answer {
+                        let mut out = BytesMut::new();
+                        frame_header(&mut out, 8, super::frame::PING, super::frame::ACK, 0);
+                        out.put_slice(&p);
+                        peer.send(&out).await;
+                        if pings == 4 {
+                            break false;
+                        }
+                    }
+                }
+                Some(Event::GoAway { .. }) => {}
+                Some(_) => {}
+                // EOF (or silence): the client closed the connection.
+                None => break true,
+            }
+        };
+        assert_eq!(
+            closed, !answer,
+            "{client:?}, answered: {answer}, {pings} pings"
+        );
+        assert!(pings >= 1, "{client:?}: no PING");
+    }
+}
+
 proptest! {
     /// The frame parser never panics on arbitrary bytes, however they are
     /// split across reads; it only ever reports events or an error.
