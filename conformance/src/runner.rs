@@ -9,7 +9,7 @@ use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::case::{Case, Effect, Level, Need};
-use crate::check::{CaseError, Failure};
+use crate::check::{CaseError, CaseResult, Failure};
 use crate::cleanup::Leak;
 use crate::ctx::{Ctx, Env, Options, Targets, new_run_id};
 
@@ -40,6 +40,18 @@ impl std::fmt::Display for State {
     }
 }
 
+/// What kind of problem an Error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// The suite itself (a panic, a missing setting, the run interrupted).
+    Harness,
+    /// The connection to the target (a reset, a GOAWAY under a call that had
+    /// started, a proxy answering instead of the server): the target's
+    /// behaviour was not judged.
+    Connection,
+}
+
 /// One case run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
@@ -63,6 +75,9 @@ pub struct Outcome {
     /// For Skip and Error: why; for Fail: the failure as one line.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message: Option<String>,
+    /// For Error: the suite's problem or the connection's.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<ErrorKind>,
     /// Wall time of the case, without cleanup.
     pub duration_ms: u64,
     /// The RPCs the case called (`/joblet.JobService/RunJob`).
@@ -88,6 +103,7 @@ impl Outcome {
             state,
             failure: None,
             message: None,
+            error: None,
             duration_ms: 0,
             rpcs: Vec::new(),
             leaks: Vec::new(),
@@ -245,9 +261,10 @@ impl RunResult {
         self.outcomes.iter().filter(|o| o.state == state).count()
     }
 
-    /// Whether the run passes: no MUST case failed or errored.
+    /// Whether the run passes: no MUST case failed or errored, and nothing
+    /// the run created was left on the target.
     pub fn passed(&self) -> bool {
-        !self.outcomes.iter().any(Outcome::fails_run)
+        !self.outcomes.iter().any(Outcome::fails_run) && self.leaks().is_empty()
     }
 
     /// Every leak of the run.
@@ -296,6 +313,7 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
             for attempt in 1..=config.repeat.max(1) {
                 for case in cases {
                     let mut o = Outcome::new(case, attempt, State::Error);
+                    o.error = Some(ErrorKind::Connection);
                     o.message = Some(reason.clone());
                     config.progress.finished(&o);
                     outcomes.push(o);
@@ -396,6 +414,7 @@ async fn run_pass(
                 };
                 let outcome = if permit.is_none() || stop.is_cancelled() {
                     let mut o = Outcome::new(&case, attempt, State::Error);
+                    o.error = Some(ErrorKind::Harness);
                     o.message = Some("not run: the run was stopped (Ctrl-C or --timeout)".into());
                     o
                 } else {
@@ -420,6 +439,7 @@ async fn run_pass(
         .map(|(o, case)| {
             o.unwrap_or_else(|| {
                 let mut o = Outcome::new(case, attempt, State::Error);
+                o.error = Some(ErrorKind::Harness);
                 o.message = Some("the case's task ended without a verdict".into());
                 o
             })
@@ -461,6 +481,7 @@ pub async fn run_one(
         }
     };
     let duration_ms = started.elapsed().as_millis() as u64;
+    let verdict = judge_transport(verdict, &probe.transport);
     let mut outcome = match verdict {
         Ok(Ok(())) => Outcome::new(case, attempt, State::Pass),
         Ok(Err(CaseError::Fail(f))) => {
@@ -474,8 +495,25 @@ pub async fn run_one(
             o.message = Some(reason);
             o
         }
-        Ok(Err(CaseError::Error(reason))) | Err(reason) => {
+        Ok(Err(CaseError::Error(reason))) => {
             let mut o = Outcome::new(case, attempt, State::Error);
+            let seen = probe.transport.first();
+            o.error = Some(if seen.is_some() || is_connection_reason(&reason) {
+                ErrorKind::Connection
+            } else {
+                ErrorKind::Harness
+            });
+            o.message = Some(match seen {
+                Some(seen) if !reason.starts_with("connection:") => {
+                    format!("{reason} (the transport: {seen})")
+                }
+                _ => reason,
+            });
+            o
+        }
+        Err(reason) => {
+            let mut o = Outcome::new(case, attempt, State::Error);
+            o.error = Some(ErrorKind::Harness);
             o.message = Some(reason);
             o
         }
@@ -484,7 +522,7 @@ pub async fn run_one(
     outcome.rpcs = probe.rpcs();
     let leaks = match tokio::time::timeout(
         Duration::from_secs(60),
-        tracker.cleanup(&env.channel, case.name),
+        tracker.cleanup(&env.lane, case.name),
     )
     .await
     {
@@ -501,6 +539,33 @@ pub async fn run_one(
     };
     outcome.leaks = leaks;
     outcome
+}
+
+/// A case that failed after one of its calls failed on the transport has no
+/// verdict on the target's behaviour: an Error of the connection, naming the
+/// transport failure and what the case saw.
+pub fn judge_transport(
+    verdict: Result<CaseResult, String>,
+    transport: &crate::conn::Transport,
+) -> Result<CaseResult, String> {
+    match verdict {
+        Ok(Err(CaseError::Fail(f))) if transport.failures() > 0 => {
+            Ok(Err(CaseError::Error(format!(
+                "connection: {} call(s) failed on the transport ({}), so no verdict: the case then saw {f}",
+                transport.failures(),
+                transport.first().unwrap_or_default()
+            ))))
+        }
+        other => other,
+    }
+}
+
+/// Whether an Error's reason is the connection's (the wording of
+/// [`crate::check::unexpected`] and of the runner's connect failure).
+pub fn is_connection_reason(reason: &str) -> bool {
+    reason.starts_with("connection:")
+        || reason.contains("no answer from the target")
+        || reason.contains("cannot connect")
 }
 
 fn panic_text(e: tokio::task::JoinError) -> String {

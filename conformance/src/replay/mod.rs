@@ -482,7 +482,9 @@ pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResu
     if config.cleanup {
         let leaks = tokio::time::timeout(
             Duration::from_secs(120),
-            shared.tracker.cleanup(&shared.main, "replay"),
+            shared
+                .tracker
+                .cleanup(&crate::conn::Lane::new(shared.main.clone(), None), "replay"),
         )
         .await
         .unwrap_or_else(|_| {
@@ -594,6 +596,7 @@ fn base_outcome(p: &Planned, t: &Transcript, state: State) -> Outcome {
         state,
         failure: None,
         message: None,
+        error: None,
         duration_ms: 0,
         rpcs: vec![p.line.path()],
         leaks: Vec::new(),
