@@ -72,7 +72,10 @@ fn the_search_lands_within_its_precision_of_a_known_capacity() {
         },
         warmup: Duration::from_millis(500),
         step: Duration::from_secs(2),
-        max_generator_lag: None,
+        // Half the latency limit (the default is a quarter): the test binary
+        // runs its other tests alongside on a shared machine, and a debug
+        // generator that starts a call 50 ms late at 250/s is not the node.
+        max_generator_lag: Some(Duration::from_millis(100)),
         progress: false,
     };
     let r = capacity(&cfg, &Stop::new()).expect("the search runs");
