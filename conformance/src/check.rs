@@ -122,23 +122,7 @@ pub use joblet_testkit::code_name;
 /// Whether a status is a transport problem (no answer from the server's
 /// handlers) rather than an answer: such calls make the case an Error.
 pub fn is_transport(status: &Status) -> bool {
-    match status.code() {
-        Code::Unavailable => {
-            let m = status.message().to_ascii_lowercase();
-            m.contains("transport")
-                || m.contains("connect")
-                || m.contains("connection")
-                || m.contains("broken pipe")
-                || m.contains("tcp")
-                || m.contains("dns")
-                || m.contains("h2 protocol")
-        }
-        Code::Unknown => {
-            let m = status.message().to_ascii_lowercase();
-            m.contains("transport") || m.contains("h2 protocol error")
-        }
-        _ => false,
-    }
+    crate::conn::is_transport_status(status)
 }
 
 /// The verdict on a call that had to succeed but answered `status`: a

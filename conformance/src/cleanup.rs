@@ -3,6 +3,7 @@
 //! as a leak. Only tracked resources are ever stopped, deleted or removed.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use joblet_testkit::pb;
@@ -12,10 +13,13 @@ use joblet_testkit::pb::runtime_service_client::RuntimeServiceClient;
 use joblet_testkit::pb::volume_service_client::VolumeServiceClient;
 use parking_lot::Mutex;
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::check::show_status;
 use crate::status::FINAL;
+use crate::conn::{Lane, Rec, Transport};
+
+/// How long the cleanup of one case keeps trying after transport failures.
+pub const CLEANUP_RETRY: Duration = Duration::from_secs(30);
 
 /// Something a case created on the target.
 #[derive(
@@ -84,10 +88,34 @@ impl Tracker {
         self.items.lock().clone()
     }
 
-    /// Removes everything tracked over `channel` (the main, admin target):
+    /// Removes everything tracked over `lane` (the main, admin target):
     /// jobs first (stopped if still active, then deleted), then runtimes,
-    /// networks and volumes. Returns what could not be removed.
-    pub async fn cleanup(&self, channel: &Channel, case: &str) -> Vec<Leak> {
+    /// networks and volumes. A call the server never processed is sent again
+    /// at once; what a transport failure left is tried again with backoff
+    /// until it is removed or [`CLEANUP_RETRY`] has passed. Returns what could
+    /// not be removed.
+    pub async fn cleanup(&self, lane: &Arc<Lane>, case: &str) -> Vec<Leak> {
+        let deadline = tokio::time::Instant::now() + CLEANUP_RETRY;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let seen = Arc::new(Transport::default());
+            let chan = Rec::new(Arc::clone(lane), None, Arc::clone(&seen));
+            let leaks = self.cleanup_once(&chan, case).await;
+            if leaks.is_empty()
+                || seen.failures() == 0
+                || tokio::time::Instant::now() + pause > deadline
+            {
+                return leaks;
+            }
+            for l in &leaks {
+                self.add(l.resource.clone());
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    async fn cleanup_once(&self, channel: &Rec, case: &str) -> Vec<Leak> {
         let items = std::mem::take(&mut *self.items.lock());
         let mut leaks = Vec::new();
         let mut jobs: Vec<String> = Vec::new();
@@ -223,7 +251,7 @@ impl Tracker {
 
 /// Stops `id` if it is still active. `Ok(true)`: delete it next; `Ok(false)`:
 /// already gone.
-async fn remove_job_begin(jc: &mut JobServiceClient<Channel>, id: &str) -> Result<bool, String> {
+async fn remove_job_begin(jc: &mut JobServiceClient<Rec>, id: &str) -> Result<bool, String> {
     let status = match jc
         .get_job_status(pb::GetJobStatusReq { uuid: id.into() })
         .await
@@ -243,7 +271,7 @@ async fn remove_job_begin(jc: &mut JobServiceClient<Channel>, id: &str) -> Resul
 }
 
 /// Waits (up to 10 s) until `id` is final, then deletes it.
-async fn remove_job_finish(jc: &mut JobServiceClient<Channel>, id: &str) -> Result<(), String> {
+async fn remove_job_finish(jc: &mut JobServiceClient<Rec>, id: &str) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let last = loop {
         match jc

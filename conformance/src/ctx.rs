@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use joblet_testkit::Target;
@@ -23,6 +22,8 @@ use crate::check::{self, CaseError, CaseResult, fail, show_status};
 use crate::cleanup::{Resource, Tracker};
 use crate::need::Need;
 use crate::status::FINAL;
+pub use crate::conn::Rec;
+use crate::conn::{Lane, Transport};
 
 /// Largest message a client sends or accepts (above the 128 MiB the contract
 /// allows, so the server's limit is what is tested).
@@ -86,6 +87,9 @@ pub struct Env {
     pub targets: Targets,
     /// The main target's channel.
     pub channel: Channel,
+    /// The main target's channel as cases use it: renewed when its
+    /// connection goes away.
+    pub lane: Arc<Lane>,
     /// The run ID (6 lower-case letters and digits).
     pub run_id: String,
     /// Options.
@@ -108,9 +112,11 @@ impl Env {
                 .bytes()
                 .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
                 % 180) as u8;
+        let lane = Lane::new(channel.clone(), Some(targets.main.clone()));
         Self {
             targets,
             channel,
+            lane,
             run_id,
             options,
             counter: AtomicU32::new(0),
@@ -139,29 +145,6 @@ pub(crate) fn new_run_id() -> String {
         .collect()
 }
 
-/// A channel that records the RPC paths called through it (for the coverage
-/// of the contract's RPCs by cases).
-#[derive(Debug, Clone)]
-pub struct Rec {
-    inner: Channel,
-    log: Arc<Mutex<BTreeSet<String>>>,
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for Rec {
-    type Response = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Response;
-    type Error = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Error;
-    type Future = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        tower::Service::poll_ready(&mut self.inner, cx)
-    }
-
-    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        self.log.lock().insert(req.uri().path().to_owned());
-        tower::Service::call(&mut self.inner, req)
-    }
-}
-
 /// Job service client of a case.
 pub type Jobs = JobServiceClient<Rec>;
 /// Network service client of a case.
@@ -182,6 +165,8 @@ pub struct Ctx {
     pub case: &'static str,
     /// What the case created.
     pub tracker: Arc<Tracker>,
+    /// The transport failures of the case's calls on the main target.
+    pub transport: Arc<Transport>,
     rpcs: Arc<Mutex<BTreeSet<String>>>,
     chan: Rec,
 }
@@ -198,14 +183,17 @@ impl Ctx {
     /// A context for `case` in `env`.
     pub(crate) fn new(env: Arc<Env>, case: &'static str) -> Self {
         let rpcs = Arc::new(Mutex::new(BTreeSet::new()));
-        let chan = Rec {
-            inner: env.channel.clone(),
-            log: Arc::clone(&rpcs),
-        };
+        let transport = Arc::new(Transport::default());
+        let chan = Rec::new(
+            Arc::clone(&env.lane),
+            Some(Arc::clone(&rpcs)),
+            Arc::clone(&transport),
+        );
         Self {
             env,
             case,
             tracker: Arc::new(Tracker::default()),
+            transport,
             rpcs,
             chan,
         }
@@ -217,10 +205,13 @@ impl Ctx {
     }
 
     fn rec(&self, channel: Channel) -> Rec {
-        Rec {
-            inner: channel,
-            log: Arc::clone(&self.rpcs),
-        }
+        // A role's channel: its failures are the case's to judge (a
+        // handshake refused is an answer there), so they are not recorded.
+        Rec::new(
+            Lane::new(channel, None),
+            Some(Arc::clone(&self.rpcs)),
+            Arc::new(Transport::default()),
+        )
     }
 
     /// JobService on the main target.

@@ -78,6 +78,7 @@ pub mod cases;
 pub mod check;
 pub mod cleanup;
 pub mod cli;
+pub mod conn;
 pub mod ctx;
 #[cfg(feature = "embedded")]
 pub mod embedded;
@@ -95,5 +96,5 @@ pub mod status;
 pub use case::{Case, Effect, Level, Need};
 pub use ctx::{Options, Targets};
 pub use joblet_testkit::Target;
-pub use outcome::{Outcome, RunResult, State};
+pub use outcome::{ErrorKind, Outcome, RunResult, State};
 pub use runner::{RunConfig, Selection};

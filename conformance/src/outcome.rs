@@ -35,6 +35,18 @@ impl std::fmt::Display for State {
     }
 }
 
+/// What kind of problem an Error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// The suite itself (a panic, a missing setting, the run interrupted).
+    Harness,
+    /// The connection to the target (a reset, a GOAWAY under a call that had
+    /// started, a proxy answering instead of the server): the target's
+    /// behaviour was not judged.
+    Connection,
+}
+
 /// One case run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
@@ -58,6 +70,9 @@ pub struct Outcome {
     /// For Skip and Error: why; for Fail: the failure as one line.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message: Option<String>,
+    /// For Error: the suite's problem or the connection's.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<ErrorKind>,
     /// Wall time of the case, without cleanup.
     pub duration_ms: u64,
     /// The RPCs the case called (`/joblet.JobService/RunJob`).
@@ -83,6 +98,7 @@ impl Outcome {
             state,
             failure: None,
             message: None,
+            error: None,
             duration_ms: 0,
             rpcs: Vec::new(),
             leaks: Vec::new(),
@@ -119,9 +135,10 @@ impl RunResult {
         self.outcomes.iter().filter(|o| o.state == state).count()
     }
 
-    /// Whether the run passes: no MUST case failed or errored.
+    /// Whether the run passes: no MUST case failed or errored, and nothing
+    /// the run created was left on the target.
     pub fn passed(&self) -> bool {
-        !self.outcomes.iter().any(Outcome::fails_run)
+        !self.outcomes.iter().any(Outcome::fails_run) && self.leaks().is_empty()
     }
 
     /// Every leak of the run.

@@ -188,15 +188,32 @@ pub fn human(result: &RunResult, verbose: bool) -> String {
             ""
         }
     );
-    let _ = writeln!(
-        out,
-        "{}",
-        if s.passed {
-            "CONFORMANT: no MUST case failed or errored"
-        } else {
-            "NOT CONFORMANT: a MUST case failed or errored"
-        }
-    );
+    let connection = result
+        .outcomes
+        .iter()
+        .filter(|o| o.error == Some(crate::outcome::ErrorKind::Connection))
+        .count();
+    if connection > 0 {
+        let _ = writeln!(
+            out,
+            "{connection} error(s) of the connection (a transport failure, or a proxy answering instead of the server): no verdict on the target's behaviour there"
+        );
+    }
+    let leaks = result.leaks().len();
+    let verdict = if result
+        .outcomes
+        .iter()
+        .any(crate::outcome::Outcome::fails_run)
+    {
+        "NOT CONFORMANT: a MUST case failed or errored".to_owned()
+    } else if leaks > 0 {
+        format!(
+            "LEFT {leaks} RESOURCE(S) BEHIND: every MUST case passed, but the run could not remove what it created"
+        )
+    } else {
+        "CONFORMANT: no MUST case failed or errored".to_owned()
+    };
+    let _ = writeln!(out, "{verdict}");
     out
 }
 
@@ -396,6 +413,7 @@ mod tests {
                 got: "OK & \"done\"".into(),
             }),
             message: None,
+            error: None,
             duration_ms: 12,
             rpcs: vec![],
             leaks: vec![],

@@ -9,12 +9,12 @@ use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::case::{Case, Effect};
-use crate::check::CaseError;
+use crate::check::{CaseError, CaseResult};
 use crate::cleanup::Leak;
 use crate::ctx::{Ctx, Env, Options, Targets, new_run_id};
 use crate::glob::glob_match;
 use crate::need::Need;
-use crate::outcome::{Outcome, RunResult, State};
+use crate::outcome::{ErrorKind, Outcome, RunResult, State};
 
 /// Which cases run.
 #[derive(Debug, Clone, Default)]
@@ -143,6 +143,7 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
             for attempt in 1..=config.repeat.max(1) {
                 for case in cases {
                     let mut o = Outcome::new(case, attempt, State::Error);
+                    o.error = Some(ErrorKind::Connection);
                     o.message = Some(reason.clone());
                     config.progress.finished(&o);
                     outcomes.push(o);
@@ -243,6 +244,7 @@ async fn run_pass(
                 };
                 let outcome = if permit.is_none() || stop.is_cancelled() {
                     let mut o = Outcome::new(&case, attempt, State::Error);
+                    o.error = Some(ErrorKind::Harness);
                     o.message = Some("not run: the run was stopped (Ctrl-C or --timeout)".into());
                     o
                 } else {
@@ -267,6 +269,7 @@ async fn run_pass(
         .map(|(o, case)| {
             o.unwrap_or_else(|| {
                 let mut o = Outcome::new(case, attempt, State::Error);
+                o.error = Some(ErrorKind::Harness);
                 o.message = Some("the case's task ended without a verdict".into());
                 o
             })
@@ -308,6 +311,7 @@ pub(crate) async fn run_one(
         }
     };
     let duration_ms = started.elapsed().as_millis() as u64;
+    let verdict = judge_transport(verdict, &probe.transport);
     let mut outcome = match verdict {
         Ok(Ok(())) => Outcome::new(case, attempt, State::Pass),
         Ok(Err(CaseError::Fail(f))) => {
@@ -321,8 +325,25 @@ pub(crate) async fn run_one(
             o.message = Some(reason);
             o
         }
-        Ok(Err(CaseError::Error(reason))) | Err(reason) => {
+        Ok(Err(CaseError::Error(reason))) => {
             let mut o = Outcome::new(case, attempt, State::Error);
+            let seen = probe.transport.first();
+            o.error = Some(if seen.is_some() || is_connection_reason(&reason) {
+                ErrorKind::Connection
+            } else {
+                ErrorKind::Harness
+            });
+            o.message = Some(match seen {
+                Some(seen) if !reason.starts_with("connection:") => {
+                    format!("{reason} (the transport: {seen})")
+                }
+                _ => reason,
+            });
+            o
+        }
+        Err(reason) => {
+            let mut o = Outcome::new(case, attempt, State::Error);
+            o.error = Some(ErrorKind::Harness);
             o.message = Some(reason);
             o
         }
@@ -331,7 +352,7 @@ pub(crate) async fn run_one(
     outcome.rpcs = probe.rpcs();
     let leaks = match tokio::time::timeout(
         Duration::from_secs(60),
-        tracker.cleanup(&env.channel, case.name),
+        tracker.cleanup(&env.lane, case.name),
     )
     .await
     {
@@ -348,6 +369,33 @@ pub(crate) async fn run_one(
     };
     outcome.leaks = leaks;
     outcome
+}
+
+/// A case that failed after one of its calls failed on the transport has no
+/// verdict on the target's behaviour: an Error of the connection, naming the
+/// transport failure and what the case saw.
+pub fn judge_transport(
+    verdict: Result<CaseResult, String>,
+    transport: &crate::conn::Transport,
+) -> Result<CaseResult, String> {
+    match verdict {
+        Ok(Err(CaseError::Fail(f))) if transport.failures() > 0 => {
+            Ok(Err(CaseError::Error(format!(
+                "connection: {} call(s) failed on the transport ({}), so no verdict: the case then saw {f}",
+                transport.failures(),
+                transport.first().unwrap_or_default()
+            ))))
+        }
+        other => other,
+    }
+}
+
+/// Whether an Error's reason is the connection's (the wording of
+/// [`crate::check::unexpected`] and of the runner's connect failure).
+pub fn is_connection_reason(reason: &str) -> bool {
+    reason.starts_with("connection:")
+        || reason.contains("no answer from the target")
+        || reason.contains("cannot connect")
 }
 
 fn panic_text(e: tokio::task::JoinError) -> String {

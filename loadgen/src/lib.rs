@@ -14,7 +14,9 @@
 //! start (under a rate every action has an intended start time, and latency
 //! counts from it, which corrects coordinated omission), the action runs
 //! over the generator's own lean gRPC client ([`transport`]: HTTP/2 written
-//! for the purpose, mutual TLS via rustls, responses walked frame by frame),
+//! for the purpose and kept over the `h2` crate by measurement, mutual or
+//! server-only TLS via rustls, responses walked frame by frame, streams a
+//! server refused or never processed sent again),
 //! and [`stats`] records it into HdrHistograms per operation, target and
 //! stage, never keeping samples. Every interval each thread hands its
 //! statistics to the collector, which keeps totals and time series, writes
@@ -23,6 +25,8 @@
 //! the jobs the run created are deleted, and a [`report::Report`] comes out:
 //! a table, JSON (schema in `loadgen/schema/`), HTML, and [`threshold`]
 //! verdicts. [`merge`] adds the reports of distributed workers exactly.
+//! [`capacity::capacity`] runs one such run per rate to find the highest
+//! arrival rate at which a node meets an SLO.
 //! With no target, [`run::run`] starts an embedded `joblet-mock` (cargo
 //! feature `embedded`, on by default; without it a run needs `--target`).
 //!
@@ -32,23 +36,27 @@
 //! never above, and no two files name each other, even through others (a
 //! directory's `mod.rs` only declares and re-exports its files).
 //!
-//! 1. [`cli`]: flags (clap) → validated [`run::RunConfig`]; outputs and exit
-//!    code.
-//! 2. [`run`]: a run from setup to report: its settings and checks, the
+//! 1. [`cli`]: flags (clap) → validated [`run::RunConfig`] (or a
+//!    [`capacity::CapacityConfig`]); outputs and exit code.
+//! 2. [`capacity`]: the capacity search: the rates to try, one probe per
+//!    run, the verdicts and the report.
+//! 3. [`run`]: a run from setup to report: its settings and checks, the
 //!    embedded mock, the driver (setup, drive, drain, report), the collector
 //!    and the summary.
-//! 3. Internal: `worker` (generator threads, the worker loop, drain and
+//! 4. Internal: `worker` (generator threads, the worker loop, drain and
 //!    cleanup), `ops` (what each action does on the wire and records),
 //!    `pacing` (intended start times, ramps, lanes of distributed runs),
-//!    `cleanup` (the jobs a run created and their deletion), `monitor` (the
-//!    targets' StreamSystemMetrics), `progress` (the progress line).
-//! 4. [`merge`]: combining workers' reports; [`threshold`]: `--threshold`
-//!    rules; [`report`]: the report and its JSON, HTML and table forms (and
-//!    the HDR interval log written during a run).
-//! 5. [`plan`]: [`plan::Plan`], stages, actions, jobs; YAML mix plans.
-//! 6. [`stats`]: histograms and counters per operation, target and stage.
-//! 7. [`transport`]: the gRPC/HTTP/2 client and its TLS; `units` (internal):
-//!    durations and sizes.
+//!    `pool` (a mix's jobs by what the run knows of their state), `cleanup`
+//!    (the jobs a run created and their deletion), `monitor` (the targets'
+//!    StreamSystemMetrics), `progress` (the progress line).
+//! 5. [`merge`]: combining workers' reports; [`threshold`]: `--threshold`
+//!    and `--slo` rules; [`report`]: the report and its JSON, HTML and table
+//!    forms (and the HDR interval log written during a run), and the
+//!    capacity search's report and page.
+//! 6. [`plan`]: [`plan::Plan`], stages, actions, jobs; YAML mix plans.
+//! 7. [`stats`]: histograms and counters per operation, target and stage.
+//! 8. [`transport`]: the gRPC/HTTP/2 client and its TLS; `units` (internal):
+//!    durations, sizes, fractions.
 //!
 //! # Getting started
 //!
@@ -66,6 +74,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod capacity;
 pub mod cli;
 pub mod merge;
 pub mod plan;
@@ -79,6 +88,7 @@ mod cleanup;
 mod monitor;
 mod ops;
 mod pacing;
+mod pool;
 mod progress;
 mod units;
 mod worker;

@@ -100,6 +100,8 @@ fn merge_op(name: &str, items: &[&OpReport]) -> Result<OpReport, MergeError> {
         count: items.iter().map(|o| o.count).sum(),
         ok: items.iter().map(|o| o.ok).sum(),
         errors: items.iter().map(|o| o.errors).sum(),
+        skipped: items.iter().map(|o| o.skipped).sum(),
+        raced: items.iter().map(|o| o.raced).sum(),
         errors_by_code,
         error_examples,
         rate_per_s: items.iter().map(|o| o.rate_per_s).sum(),
@@ -229,8 +231,12 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     let errors = report::error_summary(&operations);
     let generator = merge_generator(reports, errors.requests)?;
     let mut cleanup = report::CleanupStats::default();
+    let mut transport: Option<crate::transport::TransportStats> = None;
     for r in reports {
         cleanup.merge(&r.cleanup);
+        if let Some(t) = &r.transport {
+            transport.get_or_insert_with(Default::default).merge(t);
+        }
     }
     let earliest = reports
         .iter()
@@ -260,6 +266,7 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         timeseries,
         generator,
         cleanup,
+        transport,
         thresholds: Vec::new(),
     })
 }
@@ -322,6 +329,10 @@ fn merge_stages(first: &Report, reports: &[Report]) -> Result<Vec<StageReport>, 
     (0..first.stages.len())
         .map(|i| {
             let s = &first.stages[i];
+            let gen_lag = optional_sum(
+                "generator lag",
+                reports.iter().map(|r| &r.stages[i].generator_lag_histogram),
+            )?;
             Ok(StageReport {
                 name: s.name.clone(),
                 load: s.load.clone(),
@@ -330,6 +341,8 @@ fn merge_stages(first: &Report, reports: &[Report]) -> Result<Vec<StageReport>, 
                     .map(|r| r.stages[i].duration_s)
                     .fold(0.0, f64::max),
                 operations: merge_ops(reports.iter().map(|r| &r.stages[i].operations))?,
+                generator_lag_ms: gen_lag.as_ref().map(Percentiles::of_micros),
+                generator_lag_histogram: gen_lag.as_ref().map(stats::encode),
             })
         })
         .collect()
@@ -353,25 +366,32 @@ fn merge_timeseries(
         .collect()
 }
 
+/// The sum of the histograms that are there (`None` when none is).
+fn optional_sum<'a>(
+    what: &str,
+    texts: impl Iterator<Item = &'a Option<String>>,
+) -> Result<Option<Histogram<u64>>, MergeError> {
+    let present: Vec<&String> = texts.flatten().collect();
+    if present.is_empty() {
+        return Ok(None);
+    }
+    sum_hist(what, present.into_iter()).map(Some)
+}
+
 /// The generators' cost together; `requests` is the merged RPC count.
 fn merge_generator(reports: &[Report], requests: u64) -> Result<GeneratorReport, MergeError> {
     let cpu: Option<f64> = reports
         .iter()
         .map(|r| r.generator.cpu_seconds)
         .sum::<Option<f64>>();
-    let lag = if reports
-        .iter()
-        .any(|r| r.generator.schedule_lag_histogram.is_some())
-    {
-        Some(sum_hist(
-            "schedule lag",
-            reports
-                .iter()
-                .filter_map(|r| r.generator.schedule_lag_histogram.as_ref()),
-        )?)
-    } else {
-        None
-    };
+    let lag = optional_sum(
+        "schedule lag",
+        reports.iter().map(|r| &r.generator.schedule_lag_histogram),
+    )?;
+    let gen_lag = optional_sum(
+        "generator lag",
+        reports.iter().map(|r| &r.generator.generator_lag_histogram),
+    )?;
     Ok(GeneratorReport {
         threads: reports.iter().map(|r| r.generator.threads).sum(),
         cpu_seconds: cpu,
@@ -384,6 +404,8 @@ fn merge_generator(reports: &[Report], requests: u64) -> Result<GeneratorReport,
             .max(),
         schedule_lag_ms: lag.as_ref().map(Percentiles::of_micros),
         schedule_lag_histogram: lag.as_ref().map(stats::encode),
+        generator_lag_ms: gen_lag.as_ref().map(Percentiles::of_micros),
+        generator_lag_histogram: gen_lag.as_ref().map(stats::encode),
         abandoned_in_flight: reports
             .iter()
             .map(|r| r.generator.abandoned_in_flight)

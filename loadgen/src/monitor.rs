@@ -11,6 +11,7 @@ use joblet_testkit::pb::monitoring_service_client::MonitoringServiceClient;
 use tokio_util::sync::CancellationToken;
 
 use crate::report::{MAX_POINTS, ServerPoint, ServerReport, Spread};
+use crate::transport::ServerTls;
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn unix_ms(t: SystemTime) -> u64 {
@@ -82,22 +83,52 @@ impl Acc {
     }
 }
 
-/// Reads `target`'s metrics until `stop`.
+/// Reads `target`'s metrics until `stop` (over server-only TLS with
+/// `server_tls`, when the target has no mutual-TLS material).
 pub(crate) async fn watch(
     target: Target,
+    server_tls: Option<ServerTls>,
     interval: Duration,
     stop: CancellationToken,
 ) -> ServerReport {
     let mut acc = Acc::default();
     let error = tokio::select! {
-        e = read(&target, interval, &mut acc) => Some(e),
+        e = read(&target, server_tls.as_ref(), interval, &mut acc) => Some(e),
         () = stop.cancelled() => None,
     };
     acc.report(error)
 }
 
-async fn read(target: &Target, interval: Duration, acc: &mut Acc) -> String {
-    let channel = match target.connect().await {
+/// A tonic channel to `target`.
+async fn channel(
+    target: &Target,
+    server_tls: Option<&ServerTls>,
+) -> Result<tonic::transport::Channel, String> {
+    let Some(s) = server_tls.filter(|_| target.tls.is_none()) else {
+        return target.connect().await.map_err(|e| e.to_string());
+    };
+    let ca = std::fs::read(&s.ca_cert)
+        .map_err(|e| format!("cannot read {}: {e}", s.ca_cert.display()))?;
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+        .domain_name(s.server_name.clone());
+    tonic::transport::Endpoint::from_shared(format!("https://{}", target.host_port()))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(target.connect_timeout)
+        .tls_config(tls)
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn read(
+    target: &Target,
+    server_tls: Option<&ServerTls>,
+    interval: Duration,
+    acc: &mut Acc,
+) -> String {
+    let channel = match channel(target, server_tls).await {
         Ok(c) => c,
         Err(e) => return format!("cannot connect for StreamSystemMetrics: {e}"),
     };

@@ -11,17 +11,10 @@ use bytes::Bytes;
 use joblet_testkit::pb;
 
 use crate::plan::{Action, Follow};
+use crate::pool::{Want, is_final};
 use crate::stats::{Key, Op, StreamStats, record};
 use crate::transport::{CallError, Code, Conn, Rpc, grpc};
 use crate::worker::ThreadEnv;
-
-/// Whether a job status is final (anything but the states on the way).
-pub(crate) fn is_final(status: &str) -> bool {
-    !matches!(
-        status.trim().to_ascii_uppercase().as_str(),
-        "" | "PENDING" | "INITIALIZING" | "SCHEDULED" | "RUNNING" | "STOPPING" | "CREATED"
-    )
-}
 
 /// The first string field `field` of an encoded protobuf message (top-level
 /// fields only), without decoding the rest.
@@ -248,7 +241,7 @@ impl ThreadEnv {
         });
         self.record_call(key, intended, (sent, done), &result);
         let job = result.ok()?;
-        self.created(target, &job.id);
+        self.created(target, &job.id, &job.status);
         Some(job)
     }
 
@@ -333,25 +326,7 @@ impl ThreadEnv {
                     )
                     .await;
             }
-            Action::Call(rpc) => {
-                let Some(id) = self.pick_job(target, rpc == Rpc::DeleteJob) else {
-                    // No job of this run on this target yet: submit one.
-                    self.submit(conn, target, stage, intended, self.shared.run_job.clone())
-                        .await;
-                    return;
-                };
-                let op = key(Op::of(rpc));
-                let body = match rpc {
-                    Rpc::GetJobStatus => grpc::frame(&pb::GetJobStatusReq { uuid: id }),
-                    Rpc::StopJob => grpc::frame(&pb::StopJobReq { uuid: id }),
-                    Rpc::DeleteJob => grpc::frame(&pb::DeleteJobReq { uuid: id }),
-                    _ => {
-                        let _ = self.log_stream(conn, op, &id, intended, None).await;
-                        return;
-                    }
-                };
-                let _ = self.unary_op(conn, op, rpc, body, intended).await;
-            }
+            Action::Call(rpc) => self.on_job(conn, rpc, (target, stage), intended).await,
             Action::LogStream { bytes } => {
                 let body = self.shared.zeros.clone().unwrap_or_default();
                 let Some(job) = self.submit(conn, target, stage, intended, body).await else {
@@ -373,6 +348,94 @@ impl ThreadEnv {
                     .await;
             }
         }
+    }
+
+    /// GetJobStatus, GetJobLogs, StopJob or DeleteJob on a job of the run
+    /// in the state the call needs ([`Want`]); with none, the draw is
+    /// counted as skipped and nothing is sent.
+    async fn on_job(
+        &self,
+        conn: &Conn,
+        rpc: Rpc,
+        (target, stage): (u16, u16),
+        intended: Option<Instant>,
+    ) {
+        let key = Key {
+            op: Op::of(rpc),
+            target,
+            stage,
+        };
+        let want = match rpc {
+            Rpc::StopJob => Want::Running,
+            Rpc::DeleteJob => Want::Finished,
+            _ => Want::Any,
+        };
+        let Some(id) = self.pick_job(target, want) else {
+            self.record(|cells| cells.get(key).skipped += 1);
+            return;
+        };
+        match rpc {
+            Rpc::StopJob => self.stop(conn, key, &id, intended).await,
+            Rpc::DeleteJob => {
+                let body = grpc::frame(&pb::DeleteJobReq { uuid: id });
+                let _ = self.unary_op(conn, key, rpc, body, intended).await;
+            }
+            Rpc::GetJobStatus => {
+                let body = grpc::frame(&pb::GetJobStatusReq { uuid: id.clone() });
+                let result = self.unary_op(conn, key, rpc, body, intended).await;
+                self.learn(target, &id, &result);
+                self.with_pool(target, |p| p.release(&id));
+            }
+            _ => {
+                let (result, _) = self.log_stream(conn, key, &id, intended, None).await;
+                if result.as_ref().is_err_and(|e| e.code == Code::NotFound) {
+                    self.with_pool(target, |p| p.forget(&id));
+                }
+                self.with_pool(target, |p| p.release(&id));
+            }
+        }
+    }
+
+    /// What a GetJobStatus answer says of job `id`.
+    fn learn(&self, target: u16, id: &str, result: &Result<Bytes, CallError>) {
+        match result {
+            Ok(msg) => {
+                let status = proto_string(msg, 9).unwrap_or_default();
+                self.with_pool(target, |p| p.observed(id, status));
+            }
+            Err(e) if e.code == Code::NotFound => self.with_pool(target, |p| p.forget(id)),
+            Err(_) => {}
+        }
+    }
+
+    /// StopJob on a job believed running. A FAILED_PRECONDITION answer is
+    /// checked with GetJobStatus (not counted as a call of the plan): when
+    /// the job had reached a final state meanwhile, the draw counts as
+    /// `raced`, not as an error.
+    async fn stop(&self, conn: &Conn, key: Key, id: &str, intended: Option<Instant>) {
+        let body = grpc::frame(&pb::StopJobReq { uuid: id.into() });
+        let (result, sent, done) = self.unary_timed(conn, Rpc::StopJob, body).await;
+        match &result {
+            Ok(msg) => {
+                let status = proto_string(msg, 2).unwrap_or_default();
+                self.with_pool(key.target, |p| p.observed(id, status));
+            }
+            Err(e) if e.code == Code::FailedPrecondition => {
+                let check = grpc::frame(&pb::GetJobStatusReq { uuid: id.into() });
+                let (status, _, _) = self.unary_timed(conn, Rpc::GetJobStatus, check).await;
+                let ended = status
+                    .as_ref()
+                    .is_ok_and(|m| is_final(proto_string(m, 9).unwrap_or_default()));
+                self.learn(key.target, id, &status);
+                if ended {
+                    self.record(|cells| cells.get(key).raced += 1);
+                    return;
+                }
+            }
+            Err(e) if e.code == Code::NotFound => self.with_pool(key.target, |p| p.forget(id)),
+            Err(_) => {}
+        }
+        self.record_call(key, intended, (sent, done), &result);
     }
 
     async fn follow(
@@ -453,6 +516,19 @@ mod tests {
     use super::*;
     use prost::Message;
 
+    proptest::proptest! {
+        /// Any bytes: a field is found inside the message or not at all.
+        #[test]
+        fn string_fields_of_arbitrary_bytes_never_panic(
+            msg in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            field in 0u32..20,
+        ) {
+            if let Some(s) = proto_string(&msg, field) {
+                proptest::prop_assert!(s.len() <= msg.len());
+            }
+        }
+    }
+
     #[test]
     fn string_fields_are_found_without_decoding() {
         let msg = pb::RunJobResponse {
@@ -475,16 +551,6 @@ mod tests {
         .encode_to_vec();
         assert_eq!(proto_string(&status, 9), Some("COMPLETED"));
         assert_eq!(proto_string(&[0x0a, 0x05, b'a'], 1), None, "truncated");
-    }
-
-    #[test]
-    fn final_states_are_the_ones_past_running() {
-        for s in ["COMPLETED", "FAILED", "STOPPED", "CANCELED"] {
-            assert!(is_final(s), "{s}");
-        }
-        for s in ["RUNNING", "SCHEDULED", "INITIALIZING", "PENDING", ""] {
-            assert!(!is_final(s), "{s}");
-        }
     }
 
     #[test]

@@ -81,7 +81,8 @@ pub enum Follow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// One RPC. RunJob submits the plan's job; the others act on a job this
-    /// run created (while there is none yet, a RunJob is made instead).
+    /// run created in the state they need (StopJob a running one, DeleteJob
+    /// a finished one); with none, the draw is skipped (counted, not sent).
     Call(Rpc),
     /// RunJob, then follow the job to its final state.
     Lifecycle(Follow),
@@ -410,21 +411,11 @@ impl Plan {
 
     /// The report operations the plan produces.
     pub fn operations(&self) -> BTreeSet<Op> {
-        let mut ops: BTreeSet<Op> = self
-            .actions
+        self.actions
             .iter()
             .filter(|w| w.weight > 0.0)
             .flat_map(|w| w.action.ops())
-            .collect();
-        // An action on a job falls back to RunJob before the first job exists.
-        if self
-            .actions
-            .iter()
-            .any(|w| w.weight > 0.0 && matches!(w.action, Action::Call(_)))
-        {
-            ops.insert(Op::Submit);
-        }
-        ops
+            .collect()
     }
 
     /// Largest concurrency of any stage (0 for an open plan).

@@ -170,6 +170,14 @@ pub(crate) struct OpStats {
     pub stream: Option<StreamStats>,
     /// Final statuses (lifecycle `final`).
     pub statuses: BTreeMap<String, u64>,
+    /// Draws of the operation not sent: the run had no job in the state it
+    /// needs (a mix's StopJob with no running job, DeleteJob with no
+    /// finished one).
+    pub skipped: u64,
+    /// StopJob calls that met a job which had ended since the run last saw
+    /// it running (FAILED_PRECONDITION, checked with GetJobStatus): neither
+    /// OK nor errors.
+    pub raced: u64,
 }
 
 impl Default for OpStats {
@@ -183,6 +191,8 @@ impl Default for OpStats {
             paced: 0,
             stream: None,
             statuses: BTreeMap::new(),
+            skipped: 0,
+            raced: 0,
         }
     }
 }
@@ -262,6 +272,8 @@ impl OpStats {
         for (status, n) in &other.statuses {
             *self.statuses.entry(status.clone()).or_default() += n;
         }
+        self.skipped += other.skipped;
+        self.raced += other.raced;
     }
 
     /// The failing codes with their counts.
@@ -347,6 +359,10 @@ pub(crate) struct Cells {
     stages: usize,
     /// How late actions started compared to their intended start (µs; open model).
     pub lag: Option<Histogram<u64>>,
+    /// Per stage: how late actions started while the thread had free
+    /// workers (µs; open model): the lateness the generator itself caused,
+    /// not a slow node keeping every worker busy.
+    pub generator_lag: Vec<Option<Histogram<u64>>>,
 }
 
 impl Cells {
@@ -357,6 +373,7 @@ impl Cells {
             targets: targets.max(1),
             stages: stages.max(1),
             lag: None,
+            generator_lag: Vec::new(),
         }
     }
 
@@ -375,9 +392,30 @@ impl Cells {
         self.cells[i].get_or_insert_with(Default::default)
     }
 
-    /// Records how late an action started.
-    pub fn lag(&mut self, late: Duration) {
+    /// Records how late an action of stage `stage` started; `free`: while
+    /// the thread had free workers (the generator's own lateness).
+    pub fn lag(&mut self, stage: u16, late: Duration, free: bool) {
         record(self.lag.get_or_insert_with(histogram), late);
+        if free {
+            let i = usize::from(stage);
+            if self.generator_lag.len() <= i {
+                self.generator_lag.resize_with(i + 1, || None);
+            }
+            record(self.generator_lag[i].get_or_insert_with(histogram), late);
+        }
+    }
+
+    /// The generator's own lateness in `stage` (`None`: every stage).
+    pub fn generator_lag_of(&self, stage: Option<u16>) -> Option<Histogram<u64>> {
+        let mut out: Option<Histogram<u64>> = None;
+        for (i, h) in self.generator_lag.iter().enumerate() {
+            if let Some(h) = h
+                && stage.is_none_or(|s| usize::from(s) == i)
+            {
+                add(out.get_or_insert_with(histogram), h);
+            }
+        }
+        out
     }
 
     /// Every key with statistics.
@@ -399,6 +437,15 @@ impl Cells {
         }
         if let Some(l) = &other.lag {
             add(self.lag.get_or_insert_with(histogram), l);
+        }
+        if self.generator_lag.len() < other.generator_lag.len() {
+            self.generator_lag
+                .resize_with(other.generator_lag.len(), || None);
+        }
+        for (mine, theirs) in self.generator_lag.iter_mut().zip(&other.generator_lag) {
+            if let Some(h) = theirs {
+                add(mine.get_or_insert_with(histogram), h);
+            }
         }
     }
 

@@ -13,7 +13,7 @@
 //! operation, or an operation the run does not perform, is an error before
 //! the run starts; a rule whose operation completed no call fails.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::report::{OpReport, Percentiles, Report, ThresholdResult, error_summary};
@@ -301,17 +301,16 @@ pub fn check(rules: &[Threshold], ops: &BTreeSet<Op>) -> Result<(), ThresholdErr
     Ok(())
 }
 
-fn measure(t: &Threshold, report: &Report) -> Result<f64, String> {
+fn measure(t: &Threshold, operations: &BTreeMap<String, OpReport>) -> Result<f64, String> {
     let Some(op) = t.op else {
-        let summary = error_summary(&report.operations);
+        let summary = error_summary(operations);
         if summary.requests == 0 {
             return Err("no RPC completed".into());
         }
         return Ok(match t.metric {
             Metric::Errors => summary.ratio,
             Metric::Count => summary.requests as f64,
-            Metric::Rate => report
-                .operations
+            Metric::Rate => operations
                 .iter()
                 .filter(|(n, _)| crate::report::is_rpc(n))
                 .map(|(_, o)| o.rate_per_s)
@@ -319,8 +318,7 @@ fn measure(t: &Threshold, report: &Report) -> Result<f64, String> {
             _ => return Err("needs an operation".into()),
         });
     };
-    let o: &OpReport = report
-        .operations
+    let o: &OpReport = operations
         .get(op.name())
         .filter(|o| o.count > 0)
         .ok_or_else(|| format!("no {} call completed", op.name()))?;
@@ -359,9 +357,18 @@ fn show(metric: Metric, v: f64) -> String {
 
 /// The verdict of each rule on `report`.
 pub fn evaluate(rules: &[Threshold], report: &Report) -> Vec<ThresholdResult> {
+    evaluate_ops(rules, &report.operations)
+}
+
+/// The verdict of each rule on these operations' figures (a run's, or one
+/// stage's).
+pub fn evaluate_ops(
+    rules: &[Threshold],
+    operations: &BTreeMap<String, OpReport>,
+) -> Vec<ThresholdResult> {
     rules
         .iter()
-        .map(|t| match measure(t, report) {
+        .map(|t| match measure(t, operations) {
             Ok(v) => {
                 let pass = t.cmp.holds(v, t.value);
                 ThresholdResult {

@@ -67,6 +67,35 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, UnitError> {
     Ok(v as u64)
 }
 
+/// Parses a fraction: `5%` or `0.05` (between 0 and 1, exclusive of 0).
+pub(crate) fn parse_fraction(text: &str) -> Result<f64, UnitError> {
+    let s = text.trim();
+    let (num, scale) = match s.strip_suffix('%') {
+        Some(n) => (n.trim(), 0.01),
+        None => (s, 1.0),
+    };
+    let v = num.parse::<f64>().map_err(|_| {
+        err(
+            "fraction",
+            text,
+            "expected a percentage (5%) or a fraction (0.05)",
+        )
+    })? * scale;
+    if !(v.is_finite() && v > 0.0 && v < 1.0) {
+        return Err(err("fraction", text, "must be above 0 and below 100%"));
+    }
+    Ok(v)
+}
+
+/// Formats a rate per second for tables (`4850/s`, `12.5/s`).
+pub(crate) fn format_rate(r: f64) -> String {
+    if r >= 100.0 {
+        format!("{r:.0}/s")
+    } else {
+        format!("{}/s", trim_float(r, 1))
+    }
+}
+
 /// Formats a duration compactly (`1.5s`, `250ms`, `2m0s`).
 pub(crate) fn format_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
@@ -128,6 +157,18 @@ mod tests {
         assert!(parse_bytes("3 parsecs").is_err());
     }
 
+    #[test]
+    fn fractions_parse() {
+        assert_eq!(parse_fraction("5%"), Ok(0.05));
+        assert_eq!(parse_fraction("0.1"), Ok(0.1));
+        assert_eq!(parse_fraction(" 2.5 % "), Ok(0.025));
+        for bad in ["", "0", "0%", "100%", "1", "-5%", "x", "NaN"] {
+            assert!(parse_fraction(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_rate(4850.4), "4850/s");
+        assert_eq!(format_rate(12.5), "12.5/s");
+    }
+
     proptest! {
         #[test]
         fn whole_milliseconds_round_trip(ms in 0u64..10_000_000) {
@@ -138,6 +179,7 @@ mod tests {
         fn duration_parser_never_panics(s in "\\PC{0,12}") {
             let _ = parse_duration(&s);
             let _ = parse_bytes(&s);
+            let _ = parse_fraction(&s);
         }
     }
 }

@@ -10,9 +10,8 @@
 //! its statistics to the collector; after the load it drains in-flight
 //! actions (up to `--drain-timeout`) and deletes the jobs it created.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Barrier, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cleanup::{self, Deletion, Tracker};
 use crate::pacing::{Lane, Next, Pacer};
 use crate::plan::{Action, Plan};
+use crate::pool::{JobPool, Want};
 use crate::report::CleanupStats;
 use crate::stats::Cells;
 use crate::transport::{Conn, Endpoint};
@@ -168,7 +168,18 @@ pub(crate) struct Shared {
     pub(crate) track_jobs_per_thread: usize,
     /// Whether actions on existing jobs need a pool of this run's jobs.
     pub(crate) pool_jobs: bool,
-    pub(crate) start: Instant,
+    /// Every generator thread and the driver meet here once the threads
+    /// have opened their connections: the load starts then.
+    pub(crate) ready: Barrier,
+    /// The start of the load, fixed by the first to ask after `ready`.
+    pub(crate) start: OnceLock<Instant>,
+}
+
+impl Shared {
+    /// The start of the load (call after [`Shared::ready`]).
+    pub(crate) fn start(&self) -> Instant {
+        *self.start.get_or_init(Instant::now)
+    }
 }
 
 /// What a thread sends the collector.
@@ -205,21 +216,23 @@ pub(crate) struct ThreadEnv {
     next_conn: Vec<AtomicUsize>,
     targets: TargetPicker,
     cells: Mutex<Cells>,
-    pool: Mutex<(Vec<VecDeque<String>>, Rng)>,
+    pool: Mutex<(Vec<JobPool>, Rng)>,
     tracker: Arc<Mutex<Tracker>>,
     cleanup: Arc<Mutex<CleanupStats>>,
     trimming: Arc<AtomicBool>,
     /// Tracked jobs above which the oldest are deleted during the run.
     trim_at: Arc<AtomicUsize>,
     trim: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Workers of this thread in an action now.
+    in_action: AtomicUsize,
+    /// Workers of this thread.
+    workers: usize,
 }
 
-/// Jobs of this run remembered per target for GetJobStatus & co.
-const POOL: usize = 1024;
-
 impl ThreadEnv {
-    pub(crate) fn new(shared: Arc<Shared>, lane: Lane, connections: usize) -> Self {
-        let conns: Vec<Vec<Conn>> = shared
+    /// `connections` connections to each target (not opened yet).
+    pub(crate) fn connections(shared: &Shared, connections: usize) -> Vec<Vec<Conn>> {
+        shared
             .endpoints
             .iter()
             .map(|e| {
@@ -227,15 +240,23 @@ impl ThreadEnv {
                     .map(|_| Conn::new(Arc::clone(e)))
                     .collect()
             })
-            .collect();
+            .collect()
+    }
+
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        lane: Lane,
+        conns: Vec<Vec<Conn>>,
+        workers: u32,
+    ) -> Self {
         let targets = shared.endpoints.len();
         Self {
-            pacer: Pacer::new(&shared.plan.stages, shared.start, lane),
+            pacer: Pacer::new(&shared.plan.stages, shared.start(), lane),
             next_conn: (0..targets).map(|_| AtomicUsize::new(0)).collect(),
             targets: TargetPicker::new(&shared.weights),
             cells: Mutex::new(Cells::new(targets, shared.plan.stages.len())),
             pool: Mutex::new((
-                vec![VecDeque::new(); targets],
+                vec![JobPool::default(); targets],
                 Rng::new(u64::from(lane.index) + 1),
             )),
             tracker: Arc::new(Mutex::new(Tracker::default())),
@@ -243,6 +264,8 @@ impl ThreadEnv {
             trimming: Arc::new(AtomicBool::new(false)),
             trim_at: Arc::new(AtomicUsize::new(shared.track_jobs_per_thread)),
             trim: Mutex::new(None),
+            in_action: AtomicUsize::new(0),
+            workers: workers as usize,
             conns,
             lane,
             shared,
@@ -270,33 +293,26 @@ impl ThreadEnv {
         &conns[i % conns.len()]
     }
 
-    /// A job of this run on `target` for an action on it (`remove` for
-    /// DeleteJob, so no later action picks a deleted job).
-    pub(crate) fn pick_job(&self, target: u16, remove: bool) -> Option<String> {
+    /// A job of this run on `target` in the state `want` asks for (see
+    /// [`JobPool::pick`]); `None` when the run has none.
+    pub(crate) fn pick_job(&self, target: u16, want: Want) -> Option<String> {
         let mut pool = Self::lock(&self.pool);
         let (pools, rng) = &mut *pool;
-        let jobs = pools.get_mut(usize::from(target))?;
-        if jobs.is_empty() {
-            return None;
-        }
-        let i = (rng.next_u64() % jobs.len() as u64) as usize;
-        if remove {
-            jobs.swap_remove_back(i)
-        } else {
-            jobs.get(i).cloned()
+        let seed = rng.next_u64();
+        pools.get_mut(usize::from(target))?.pick(want, seed)
+    }
+
+    /// Updates what the run knows of its jobs on `target`.
+    pub(crate) fn with_pool(&self, target: u16, f: impl FnOnce(&mut JobPool)) {
+        if let Some(p) = Self::lock(&self.pool).0.get_mut(usize::from(target)) {
+            f(p);
         }
     }
 
-    /// Notes a job this run created.
-    pub(crate) fn created(&self, target: u16, id: &str) {
+    /// Notes a job this run created, with the status RunJob answered.
+    pub(crate) fn created(&self, target: u16, id: &str, status: &str) {
         if self.shared.pool_jobs {
-            let mut pool = Self::lock(&self.pool);
-            if let Some(jobs) = pool.0.get_mut(usize::from(target)) {
-                if jobs.len() >= POOL {
-                    jobs.pop_front();
-                }
-                jobs.push_back(id.to_owned());
-            }
+            self.with_pool(target, |p| p.add(id, status));
         }
         let mut tracker = Self::lock(&self.tracker);
         if self.shared.keep_jobs {
@@ -368,7 +384,7 @@ async fn worker_loop(env: Arc<ThreadEnv>, worker: u32) {
     let mut rng = Rng::new(
         (u64::from(env.lane.index) << 32)
             ^ u64::from(worker)
-            ^ shared.start.elapsed().as_nanos() as u64,
+            ^ shared.start().elapsed().as_nanos() as u64,
     );
     loop {
         if shared.stop.is_cancelled() {
@@ -404,10 +420,14 @@ async fn worker_loop(env: Arc<ThreadEnv>, worker: u32) {
         let conn = env.conn(target).clone();
         if let Some(at) = intended {
             let late = Instant::now().saturating_duration_since(at);
-            env.record(|c| c.lag(late));
+            // Other workers were free: the lateness is the generator's.
+            let free = env.in_action.load(Ordering::Relaxed) + 1 < env.workers;
+            env.record(|c| c.lag(stage as u16, late, free));
         }
+        env.in_action.fetch_add(1, Ordering::Relaxed);
         env.execute(action, target as u16, &conn, stage as u16, intended)
             .await;
+        env.in_action.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -443,6 +463,8 @@ pub(crate) fn run_thread(shared: Arc<Shared>, plan: ThreadPlan, tx: mpsc::Sender
     {
         Ok(rt) => rt,
         Err(e) => {
+            // The others wait for every thread before they start.
+            shared.ready.wait();
             let _ = tx.send(Msg::LoadDone {
                 cpu: None,
                 abandoned: 0,
@@ -455,10 +477,23 @@ pub(crate) fn run_thread(shared: Arc<Shared>, plan: ThreadPlan, tx: mpsc::Sender
         }
     };
     rt.block_on(async move {
+        // Open the connections before the load starts: its first requests
+        // must not wait for TCP, TLS and the server's SETTINGS.
+        let conns = ThreadEnv::connections(&shared, plan.connections);
+        for c in conns.iter().flatten() {
+            // A failure here shows in the calls (and their reconnects).
+            let _ = c.open().await;
+        }
+        let ready = Arc::clone(&shared);
+        let _ = tokio::task::spawn_blocking(move || {
+            ready.ready.wait();
+        })
+        .await;
         let env = Arc::new(ThreadEnv::new(
             Arc::clone(&shared),
             plan.lane,
-            plan.connections,
+            conns,
+            plan.workers,
         ));
         let finished = CancellationToken::new();
         let ticker = tokio::spawn(ticker(
@@ -475,7 +510,7 @@ pub(crate) fn run_thread(shared: Arc<Shared>, plan: ThreadPlan, tx: mpsc::Sender
         let mut deadline = shared
             .plan
             .total_duration()
-            .map(|d| shared.start + d + shared.drain_timeout)
+            .map(|d| shared.start() + d + shared.drain_timeout)
             .unwrap_or(far);
         let mut stopping = false;
         let mut abandoned = 0;
@@ -516,7 +551,7 @@ async fn ticker(
     tx: mpsc::Sender<Msg>,
     finished: CancellationToken,
 ) {
-    let start = env.shared.start;
+    let start = env.shared.start();
     let every = env.shared.interval;
     let mut index: u64 = 1;
     loop {

@@ -125,6 +125,7 @@ pub(super) fn base_outcome(p: &Planned, t: &Transcript, state: State) -> Outcome
         state,
         failure: None,
         message: None,
+        error: None,
         duration_ms: 0,
         rpcs: vec![p.line.path()],
         leaks: Vec::new(),

@@ -89,7 +89,9 @@ pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResu
     if config.cleanup {
         let leaks = tokio::time::timeout(
             Duration::from_secs(120),
-            shared.tracker.cleanup(&shared.main, "replay"),
+            shared
+                .tracker
+                .cleanup(&crate::conn::Lane::new(shared.main.clone(), None), "replay"),
         )
         .await
         .unwrap_or_else(|_| {

@@ -11,3 +11,4 @@ mod replay;
 mod schema;
 mod server_v1;
 mod support;
+mod transport;

@@ -21,9 +21,17 @@ pub struct HdrLog {
 }
 
 impl HdrLog {
-    /// Creates `path` and writes the header.
-    pub fn create(path: &Path, start: SystemTime, comment: &str) -> std::io::Result<Self> {
-        let mut out = BufWriter::new(File::create(path)?);
+    /// Creates `path` (before the run: a path that cannot be written
+    /// fails it early); [`HdrLog::begin`] writes the header.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        Ok(Self {
+            out: BufWriter::new(File::create(path)?),
+        })
+    }
+
+    /// Writes the header: the run started at `start`.
+    pub fn begin(&mut self, start: SystemTime, comment: &str) -> std::io::Result<()> {
+        let out = &mut self.out;
         let secs = start
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -42,7 +50,7 @@ impl HdrLog {
             out,
             "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
         )?;
-        Ok(Self { out })
+        Ok(())
     }
 
     /// Writes one histogram line.

@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use super::{Report, ordered};
 use crate::stats;
 
-const UPLOT_JS: &str = include_str!("../../assets/uPlot.iife.min.js");
-const UPLOT_CSS: &str = include_str!("../../assets/uPlot.min.css");
-const UPLOT_LICENSE: &str = include_str!("../../assets/uPlot.LICENSE");
+pub(super) const UPLOT_JS: &str = include_str!("../../assets/uPlot.iife.min.js");
+pub(super) const UPLOT_CSS: &str = include_str!("../../assets/uPlot.min.css");
+pub(super) const UPLOT_LICENSE: &str = include_str!("../../assets/uPlot.LICENSE");
 
 /// The page's own style.
-const PAGE_CSS: &str = r#"body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
+pub(super) const PAGE_CSS: &str = r#"body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
 h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
 table { border-collapse: collapse; font-size: 13px; }
 td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
@@ -163,7 +163,7 @@ fn data(r: &Report) -> Value {
     json!({"distribution": dist, "series": series, "server": server})
 }
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -1,10 +1,23 @@
 //! `--json FILE`: the report as JSON, and its validation against the schema
 //! checked into the repository (`loadgen/schema/report.schema.json`, JSON
 //! Schema 2020-12), which `joblet-loadgen validate-report` and the tests use.
+//! One schema covers both kinds of report: a run's (or a merge's) and a
+//! capacity search's (`"kind": "capacity"`).
 
 use std::path::Path;
 
 use super::Report;
+use super::capacity::{CAPACITY_KIND, CapacityReport};
+
+/// A report of either kind.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum AnyReport {
+    /// A run's (or several workers' merged).
+    Run(Report),
+    /// A capacity search's.
+    Capacity(CapacityReport),
+}
 
 /// The report schema.
 pub const SCHEMA: &str = include_str!("../../schema/report.schema.json");
@@ -56,7 +69,21 @@ pub fn violations(value: &serde_json::Value) -> Vec<String> {
 /// Writes `report` to `path` (pretty-printed), atomically: a reader (the
 /// merge step of a distributed run) never sees half a report.
 pub fn write(report: &Report, path: &Path) -> Result<(), JsonError> {
-    let text = serde_json::to_string_pretty(report).expect("a report serializes");
+    write_text(
+        serde_json::to_string_pretty(report).expect("a report serializes"),
+        path,
+    )
+}
+
+/// Writes a capacity search's report to `path`, as [`write()`] does.
+pub fn write_capacity(report: &CapacityReport, path: &Path) -> Result<(), JsonError> {
+    write_text(
+        serde_json::to_string_pretty(report).expect("a report serializes"),
+        path,
+    )
+}
+
+fn write_text(text: String, path: &Path) -> Result<(), JsonError> {
     let io = |source| JsonError::Io {
         path: path.display().to_string(),
         source,
@@ -67,8 +94,21 @@ pub fn write(report: &Report, path: &Path) -> Result<(), JsonError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Reads a report from `path`, checking it against the schema first.
+/// Reads a run report from `path`, checking it against the schema first
+/// (a capacity search's report is refused, naming its kind).
 pub fn read(path: &Path) -> Result<Report, JsonError> {
+    match read_any(path)? {
+        AnyReport::Run(r) => Ok(r),
+        AnyReport::Capacity(_) => Err(JsonError::Parse {
+            path: path.display().to_string(),
+            reason: "is a capacity search's report; this takes a run's report".into(),
+        }),
+    }
+}
+
+/// Reads a report of either kind from `path`, checking it against the
+/// schema first.
+pub fn read_any(path: &Path) -> Result<AnyReport, JsonError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| JsonError::Io {
         path: name.clone(),
@@ -85,7 +125,13 @@ pub fn read(path: &Path) -> Result<Report, JsonError> {
             problems,
         });
     }
-    serde_json::from_value(value).map_err(|e| JsonError::Parse {
+    let capacity = value.get("kind").and_then(|k| k.as_str()) == Some(CAPACITY_KIND);
+    let parsed = if capacity {
+        serde_json::from_value(value).map(AnyReport::Capacity)
+    } else {
+        serde_json::from_value(value).map(AnyReport::Run)
+    };
+    parsed.map_err(|e| JsonError::Parse {
         path: name,
         reason: format!("not a joblet-loadgen report: {e}"),
     })

@@ -4,6 +4,8 @@
 //! report (base64 of its compressed V2 serialization), so `merge` adds
 //! workers' histograms and never averages percentiles.
 
+pub mod capacity;
+pub mod capacity_html;
 pub(crate) mod hdrlog;
 pub mod html;
 pub mod json;
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::JobSpec;
 use crate::stats::{self, Op, OpStats};
-use crate::transport::code_name;
+use crate::transport::{TransportStats, code_name};
 
 /// Version of the report format (the schema's `schema_version`).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -65,6 +67,10 @@ pub struct Report {
     pub generator: GeneratorReport,
     /// The jobs the run created and what became of them.
     pub cleanup: CleanupStats,
+    /// What the generator's HTTP/2 connections went through (reconnections,
+    /// GOAWAYs, streams sent again); absent in reports of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportStats>,
     /// `--threshold` rules and their verdicts.
     pub thresholds: Vec<ThresholdResult>,
 }
@@ -124,7 +130,7 @@ pub struct TargetParam {
     pub addr: String,
     /// Its share of the load.
     pub weight: u32,
-    /// Mutual TLS or plaintext.
+    /// TLS (mutual or server-only) or plaintext.
     pub tls: bool,
 }
 
@@ -219,6 +225,10 @@ impl RateSpread {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// One operation's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpReport {
@@ -230,6 +240,14 @@ pub struct OpReport {
     pub ok: u64,
     /// Calls that failed.
     pub errors: u64,
+    /// Draws of the operation not sent because the run had no job in the
+    /// state it needs (not counted in `count`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+    /// StopJob calls on a job that had ended since the run saw it running
+    /// (FAILED_PRECONDITION confirmed by GetJobStatus; not in `count`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub raced: u64,
     /// Failures by gRPC code (`UNAVAILABLE`).
     pub errors_by_code: BTreeMap<String, u64>,
     /// The first message seen for each failing code.
@@ -294,6 +312,8 @@ impl OpReport {
             count: stats.count(),
             ok: stats.ok,
             errors: stats.error_count(),
+            skipped: stats.skipped,
+            raced: stats.raced,
             errors_by_code: stats
                 .errors_by_code()
                 .map(|(c, n)| (code_name(c).to_owned(), n))
@@ -351,6 +371,13 @@ pub struct StageReport {
     pub duration_s: f64,
     /// Per operation.
     pub operations: BTreeMap<String, OpReport>,
+    /// How late actions started while the generator had free workers (its
+    /// own lateness; open model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_lag_ms: Option<Percentiles>,
+    /// `generator_lag_ms`'s histogram (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_lag_histogram: Option<String>,
 }
 
 /// Errors over every RPC (lifecycle milestones are not RPCs).
@@ -516,6 +543,14 @@ pub struct GeneratorReport {
     /// `schedule_lag_ms`'s histogram (µs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_lag_histogram: Option<String>,
+    /// The part of the start lag the generator caused: lateness while it
+    /// had free workers (a slow node keeps every worker busy; this does
+    /// not count that). Large: the generator could not drive the rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_lag_ms: Option<Percentiles>,
+    /// `generator_lag_ms`'s histogram (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_lag_histogram: Option<String>,
     /// Actions still in flight when `--drain-timeout` ran out (cancelled).
     pub abandoned_in_flight: u64,
 }

@@ -69,6 +69,9 @@ pub fn render(r: &Report) -> String {
     errors_and_statuses(&mut out, r);
     server(&mut out, r);
     let _ = writeln!(out, "{}", generator(r));
+    if let Some(t) = connections(r) {
+        let _ = writeln!(out, "{t}");
+    }
     let _ = writeln!(out, "{}", jobs(r));
     for t in &r.thresholds {
         let _ = writeln!(
@@ -90,7 +93,7 @@ fn headline(r: &Report) -> String {
         r.parameters
             .targets
             .iter()
-            .map(|t| format!("{}{}", t.addr, if t.tls { " (mTLS)" } else { "" }))
+            .map(|t| format!("{}{}", t.addr, if t.tls { " (TLS)" } else { "" }))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -276,6 +279,29 @@ fn errors_and_statuses(out: &mut String, r: &Report) {
             let _ = writeln!(out, "  {name} {code}: {msg}");
         }
     }
+    let list = |f: fn(&OpReport) -> u64| {
+        ordered(&r.operations)
+            .into_iter()
+            .filter(|(_, o)| f(o) > 0)
+            .map(|(n, o)| format!("{n} {}", f(o)))
+            .collect::<Vec<_>>()
+    };
+    let skipped = list(|o| o.skipped);
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "skipped draws (not sent: no job of the run in the state the operation needs): {}",
+            skipped.join(", ")
+        );
+    }
+    let raced = list(|o| o.raced);
+    if !raced.is_empty() {
+        let _ = writeln!(
+            out,
+            "raced (the job had ended since the run saw it running; checked, not errors): {}",
+            raced.join(", ")
+        );
+    }
 }
 
 /// One line per target: its CPU and memory during the run.
@@ -328,6 +354,9 @@ fn generator(r: &Report) -> String {
             format_ms(l.p99),
             format_ms(l.max)
         );
+        if let Some(own) = &g.generator_lag_ms {
+            let _ = write!(gen_line, " (its own p99 {}ms)", format_ms(own.p99));
+        }
     }
     if g.abandoned_in_flight > 0 {
         let _ = write!(
@@ -337,6 +366,28 @@ fn generator(r: &Report) -> String {
         );
     }
     gen_line
+}
+
+/// What the connections went through (one line), when anything happened
+/// besides opening them.
+fn connections(r: &Report) -> Option<String> {
+    let t = r.transport?;
+    let mut line = format!("connections: {} opened", t.connections_opened);
+    if t.goaways_received > 0 {
+        let _ = write!(
+            line,
+            ", {} closed by the server (GOAWAY) and reopened",
+            t.goaways_received
+        );
+    }
+    if t.streams_retried > 0 {
+        let _ = write!(
+            line,
+            "; {} streams sent again (refused or not processed by the server; not errors)",
+            t.streams_retried
+        );
+    }
+    Some(line)
 }
 
 /// What became of the jobs the run created (one line).

@@ -12,15 +12,33 @@ use tokio_util::sync::CancellationToken;
 
 use crate::plan::Plan;
 use crate::progress::ProgressMode;
-use crate::transport::{CallError, EndpointError, H2Settings};
+use crate::transport::{CallError, EndpointError, H2Settings, ServerTls};
 
 /// A target and its share of the load.
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
-    /// Where to connect.
+    /// Where to connect (with its mutual-TLS material, if any).
     pub target: Target,
     /// Relative weight (round-robin share).
     pub weight: u32,
+    /// Server-only TLS towards a `target` without mutual-TLS material.
+    pub server_tls: Option<ServerTls>,
+}
+
+impl TargetSpec {
+    /// `target` with weight 1 (plaintext, or its own mutual TLS).
+    pub fn new(target: Target) -> Self {
+        Self {
+            target,
+            weight: 1,
+            server_tls: None,
+        }
+    }
+
+    /// Whether the generator speaks TLS to it.
+    pub fn is_tls(&self) -> bool {
+        self.target.is_tls() || self.server_tls.is_some()
+    }
 }
 
 /// This process's part of a distributed run.
@@ -262,10 +280,9 @@ mod tests {
             "{err}"
         );
         let mut with_target = RunConfig::new(submit());
-        with_target.targets.push(TargetSpec {
-            target: Target::plaintext("127.0.0.1:1"),
-            weight: 1,
-        });
+        with_target
+            .targets
+            .push(TargetSpec::new(Target::plaintext("127.0.0.1:1")));
         assert!(check(&with_target).is_ok());
     }
 }

@@ -20,7 +20,7 @@ use crate::progress::Progress;
 use crate::report::hdrlog::HdrLog;
 use crate::report::{CleanupStats, Report, ServerReport};
 use crate::stats::Cells;
-use crate::transport::{Conn, Endpoint, Rpc, grpc};
+use crate::transport::{Conn, Endpoint, Rpc, TransportStats, grpc};
 use crate::worker::{self, ActionPicker, Budget, Msg, Shared, ThreadPlan};
 
 use super::collector::Collector;
@@ -54,13 +54,7 @@ pub fn run(config: &RunConfig, stop: &Stop) -> Result<Report, RunError> {
         let e = Embedded::start()?;
         let addr = e.addr();
         eprintln!("no --target: running against an embedded joblet-mock on {addr}");
-        (
-            Some(e),
-            vec![TargetSpec {
-                target: Target::plaintext(addr),
-                weight: 1,
-            }],
-        )
+        (Some(e), vec![TargetSpec::new(Target::plaintext(addr))])
     } else {
         (None, cfg.targets.clone())
     };
@@ -82,23 +76,31 @@ fn run_on(
 ) -> Result<Report, RunError> {
     // Setup.
     let endpoints = preflight(cfg, control, specs)?;
+    // The preflight connection is not the run's.
+    let before: Vec<TransportStats> = endpoints.iter().map(|e| e.stats()).collect();
     let layout = Layout::of(cfg);
     let open = cfg.plan.model() != Model::Closed;
-    let start_wall = SystemTime::now();
-    let start = Instant::now();
-    let shared = Arc::new(shared_state(cfg, stop, specs, endpoints, &layout, start));
-    let hdr = match &cfg.hdr_log {
+    let shared = Arc::new(shared_state(cfg, stop, specs, endpoints.clone(), &layout));
+    let mut hdr = match &cfg.hdr_log {
         Some(path) => Some(
-            HdrLog::create(path, start_wall, &cfg.command_line)
+            HdrLog::create(path)
                 .map_err(|e| RunError::Io(format!("cannot write {}", path.display()), e))?,
         ),
         None => None,
     };
 
-    // Drive.
+    // Drive: the threads open their connections, then the load starts.
     let monitor_stop = CancellationToken::new();
     let monitors = start_monitors(cfg, control, specs, &monitor_stop);
     let (rx, handles) = start_threads(cfg, &layout, &shared)?;
+    shared.ready.wait();
+    let start = shared.start();
+    let start_wall = SystemTime::now();
+    if let Some(h) = hdr.as_mut()
+        && let Err(e) = h.begin(start_wall, &cfg.command_line)
+    {
+        tracing::warn!("HDR log: {e}");
+    }
 
     // Drain.
     let mut live = Live {
@@ -140,6 +142,13 @@ fn run_on(
             interrupted: stop.is_interrupted(),
             server,
             cleanup: tally.cleanup,
+            transport: endpoints.iter().zip(&before).fold(
+                TransportStats::default(),
+                |mut t, (e, b)| {
+                    t.merge(&e.stats().since(b));
+                    t
+                },
+            ),
             cpu,
             abandoned: tally.abandoned,
         },
@@ -155,7 +164,9 @@ fn preflight(
 ) -> Result<Vec<Arc<Endpoint>>, RunError> {
     let endpoints = specs
         .iter()
-        .map(|s| Endpoint::new(&s.target, &cfg.metadata, cfg.h2).map(Arc::new))
+        .map(|s| {
+            Endpoint::new(&s.target, s.server_tls.as_ref(), &cfg.metadata, cfg.h2).map(Arc::new)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     control.block_on(async {
         for e in &endpoints {
@@ -234,7 +245,6 @@ fn shared_state(
     specs: &[TargetSpec],
     endpoints: Vec<Arc<Endpoint>>,
     layout: &Layout,
-    start: Instant,
 ) -> Shared {
     let plan = &cfg.plan;
     let zeros = plan.actions.iter().find_map(|w| match w.action {
@@ -263,7 +273,8 @@ fn shared_state(
         keep_jobs: cfg.keep_jobs,
         track_jobs_per_thread: (cfg.max_tracked_jobs / layout.threads as usize).max(16),
         pool_jobs,
-        start,
+        ready: std::sync::Barrier::new(layout.threads as usize + 1),
+        start: std::sync::OnceLock::new(),
         plan: plan.clone(),
     }
 }
@@ -283,9 +294,10 @@ fn start_monitors(
         .iter()
         .map(|s| {
             let target = s.target.clone();
+            let server_tls = s.server_tls.clone();
             let stop = stop.clone();
             let every = cfg.interval.max(Duration::from_secs(1));
-            control.spawn(monitor::watch(target, every, stop))
+            control.spawn(monitor::watch(target, server_tls, every, stop))
         })
         .collect()
 }

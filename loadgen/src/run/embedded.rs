@@ -11,7 +11,7 @@ use super::config::RunError;
 /// A running embedded mock.
 #[cfg(feature = "embedded")]
 #[derive(Debug)]
-pub(super) struct Embedded {
+pub(crate) struct Embedded {
     runtime: tokio::runtime::Runtime,
     mock: Option<joblet_mock::RunningMock>,
 }
@@ -19,7 +19,7 @@ pub(super) struct Embedded {
 #[cfg(feature = "embedded")]
 impl Embedded {
     /// Starts a mock with the default settings.
-    pub(super) fn start() -> Result<Self, RunError> {
+    pub(crate) fn start() -> Result<Self, RunError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("embedded-mock")
@@ -36,7 +36,7 @@ impl Embedded {
     }
 
     /// `HOST:PORT` of the mock.
-    pub(super) fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         self.mock
             .as_ref()
             .map(|m| m.addr().to_string())
@@ -44,7 +44,7 @@ impl Embedded {
     }
 
     /// Shuts the mock and its runtime down.
-    pub(super) fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         if let Some(mock) = self.mock.take() {
             let _ = self.runtime.block_on(mock.shutdown());
         }
@@ -55,20 +55,20 @@ impl Embedded {
 /// Built without the `embedded` feature: no embedded mock can exist.
 #[cfg(not(feature = "embedded"))]
 #[derive(Debug)]
-pub(super) enum Embedded {}
+pub(crate) enum Embedded {}
 
 #[cfg(not(feature = "embedded"))]
 impl Embedded {
     /// Fails: a run needs a target ([`super::config`] says so before this).
-    pub(super) fn start() -> Result<Self, RunError> {
+    pub(crate) fn start() -> Result<Self, RunError> {
         Err(RunError::Config(super::config::NO_TARGET.into()))
     }
 
-    pub(super) fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         match *self {}
     }
 
-    pub(super) fn stop(self) {
+    pub(crate) fn stop(self) {
         match self {}
     }
 }

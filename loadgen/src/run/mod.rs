@@ -18,3 +18,4 @@ mod summary;
 pub use crate::progress::ProgressMode;
 pub use config::{RunConfig, RunError, Stop, TargetSpec, WorkerShare};
 pub use driver::run;
+pub(crate) use embedded::Embedded;

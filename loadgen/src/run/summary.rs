@@ -12,6 +12,7 @@ use crate::report::{
     StageParam, StageReport, TargetParam, WorkerInfo,
 };
 use crate::stats::{self, Op};
+use crate::transport::TransportStats;
 
 use super::collector::Totals;
 use super::config::{RunConfig, TargetSpec};
@@ -29,6 +30,7 @@ pub(super) struct ReportInputs<'a> {
     pub(super) cleanup: CleanupStats,
     pub(super) cpu: Option<Duration>,
     pub(super) abandoned: u64,
+    pub(super) transport: TransportStats,
 }
 
 /// The report of a run: `totals` per operation, target and stage, with
@@ -73,11 +75,14 @@ pub(super) fn report(totals: Totals, r: ReportInputs<'_>) -> Report {
             let end = s.duration.map_or(r.duration, |d| (at + d).min(r.duration));
             at += s.duration.unwrap_or_default();
             let d = end.saturating_sub(begin).as_secs_f64();
+            let gen_lag = totals.cells.generator_lag_of(Some(i as u16));
             StageReport {
                 name: s.name.clone(),
                 load: s.load.to_string(),
                 duration_s: d,
                 operations: render(totals.cells.for_stage(i as u16), d),
+                generator_lag_ms: gen_lag.as_ref().map(Percentiles::of_micros),
+                generator_lag_histogram: gen_lag.as_ref().map(stats::encode),
             }
         })
         .collect();
@@ -92,6 +97,7 @@ pub(super) fn report(totals: Totals, r: ReportInputs<'_>) -> Report {
         .map(|(op, pts)| (op.name().to_owned(), pts))
         .collect();
     let lag = totals.cells.lag.as_ref();
+    let gen_lag = totals.cells.generator_lag_of(None);
     let cpu_s = r.cpu.map(|c| c.as_secs_f64());
     let host = hostname();
     Report {
@@ -129,9 +135,12 @@ pub(super) fn report(totals: Totals, r: ReportInputs<'_>) -> Report {
             peak_rss_bytes: peak_rss(),
             schedule_lag_ms: lag.map(Percentiles::of_micros),
             schedule_lag_histogram: lag.map(stats::encode),
+            generator_lag_ms: gen_lag.as_ref().map(Percentiles::of_micros),
+            generator_lag_histogram: gen_lag.as_ref().map(stats::encode),
             abandoned_in_flight: r.abandoned,
         },
         cleanup: r.cleanup,
+        transport: Some(r.transport),
         thresholds: Vec::new(),
     }
 }
@@ -168,7 +177,7 @@ fn parameters(cfg: &RunConfig, specs: &[TargetSpec], embedded: bool, threads: u3
                 .map(|s| TargetParam {
                     addr: s.target.host_port().to_owned(),
                     weight: s.weight,
-                    tls: s.target.is_tls(),
+                    tls: s.is_tls(),
                 })
                 .collect()
         },

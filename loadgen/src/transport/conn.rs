@@ -1,7 +1,11 @@
 //! [`Conn`]: the handle callers use. One HTTP/2 connection to an
 //! [`Endpoint`], opened on first use and reopened with a backoff after it
 //! drops or the server sends GOAWAY; [`Conn::call`] runs one gRPC call as an
-//! HTTP/2 stream and [`Conn::unary`] a unary one.
+//! HTTP/2 stream and [`Conn::unary`] a unary one. A stream the server
+//! refused or never processed (see [`Failure::Unprocessed`]) is sent again,
+//! on a new connection when the old one is going away, up to
+//! [`MAX_RETRIES`] times; the endpoint counts the retries, and they are not
+//! errors.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,11 +13,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::endpoint::Endpoint;
-use super::error::CallError;
+use super::endpoint::{Connection, Endpoint};
+use super::error::{CallError, Failure};
 use super::grpc::{self, Code};
 use super::h2;
 use super::rpc::Rpc;
+
+/// Times a stream the server did not process is sent again before its
+/// error is the call's.
+pub(crate) const MAX_RETRIES: u32 = 8;
 
 /// First wait before reconnecting after a failed connect; doubles up to
 /// [`MAX_BACKOFF`].
@@ -22,11 +30,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A live connection; dropping the last handle closes it (once idle).
 #[derive(Debug)]
-struct Link(Arc<h2::Shared>);
+struct Link(Connection);
 
 impl Drop for Link {
     fn drop(&mut self) {
-        self.0.close();
+        // The `h2` crate's connection closes when its last handle is gone.
+        if let Connection::Own(shared) = &self.0 {
+            shared.close();
+        }
     }
 }
 
@@ -121,8 +132,8 @@ impl Conn {
         }
         let generation = self.slot.attempts.fetch_add(1, Ordering::AcqRel) + 1;
         match self.endpoint.connect().await {
-            Ok(shared) => {
-                let link = Arc::new(Link(shared));
+            Ok(connection) => {
+                let link = Arc::new(Link(connection));
                 *self.lock() = State::Ready {
                     link: Arc::clone(&link),
                     generation,
@@ -160,46 +171,48 @@ impl Conn {
 
     /// Calls `rpc` with the framed request `body` (see [`grpc::frame`]),
     /// handing every DATA frame of the response to `on_data` as it arrives;
-    /// `Ok` when the server ends the call with status OK. Dropping the future
-    /// resets the stream.
+    /// `Ok` when the server ends the call with status OK. A stream the
+    /// server did not process is sent again (it never reached `on_data`).
+    /// Dropping the future resets the stream.
     pub async fn call<F>(&self, rpc: Rpc, body: Bytes, mut on_data: F) -> Result<(), CallError>
     where
         F: FnMut(&Bytes) -> Result<(), CallError>,
     {
-        // A connection that is going away takes no new stream: open another
-        // (once) before failing the call.
-        let mut retried = false;
-        let (link, id) = loop {
-            let (link, generation) = self.link().await?;
-            match std::future::poll_fn(|cx| link.0.poll_open(cx, rpc as usize, &body)).await {
-                Ok(id) => break (link, id),
-                Err(e) => {
-                    self.broken(generation, &e);
-                    if retried || link.0.usable() {
-                        return Err(e);
-                    }
-                    retried = true;
-                }
-            }
-        };
-        let mut guard = StreamGuard {
-            shared: &link.0,
-            id,
-            done: false,
-        };
-        let mut batch = Vec::new();
+        let mut retries = 0;
         loop {
-            let end = std::future::poll_fn(|cx| guard.shared.poll_stream(cx, id, &mut batch)).await;
-            if end.is_some() {
-                guard.done = true;
-            }
-            for data in batch.drain(..) {
-                on_data(&data)?;
-            }
-            if let Some(result) = end {
-                return result;
+            match self.attempt(rpc, &body, &mut on_data).await {
+                Ok(()) => return Ok(()),
+                Err(Failure::Unprocessed(_)) if retries < MAX_RETRIES => {
+                    retries += 1;
+                    self.endpoint.counters().retried();
+                    // Twice at once (a fresh connection usually takes it),
+                    // then with a growing pause.
+                    if retries > 2 {
+                        let pause = Duration::from_millis(1 << (retries - 2).min(8));
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+                Err(f) => return Err(f.into_error()),
             }
         }
+    }
+
+    /// One attempt at a call on the current connection.
+    async fn attempt<F>(&self, rpc: Rpc, body: &Bytes, on_data: &mut F) -> Result<(), Failure>
+    where
+        F: FnMut(&Bytes) -> Result<(), CallError>,
+    {
+        let (link, generation) = self.link().await.map_err(Failure::Failed)?;
+        let result = match &link.0 {
+            Connection::Own(shared) => own_call(shared, rpc, body, on_data).await,
+            Connection::Crate(client) => client.call(rpc, body, on_data).await,
+        };
+        if let Err(Failure::Unprocessed(e)) = &result
+            && !link.0.usable()
+        {
+            self.broken(generation, e);
+        }
+        result
     }
 
     /// Calls a unary `rpc` and returns the encoded response message.
@@ -256,5 +269,37 @@ impl Conn {
             ));
         }
         Ok(message.freeze())
+    }
+}
+
+/// One call on the generator's own client: open the stream, hand its DATA
+/// to `on_data`, return its outcome.
+async fn own_call<F>(
+    shared: &h2::Shared,
+    rpc: Rpc,
+    body: &Bytes,
+    on_data: &mut F,
+) -> Result<(), Failure>
+where
+    F: FnMut(&Bytes) -> Result<(), CallError>,
+{
+    let id = std::future::poll_fn(|cx| shared.poll_open(cx, rpc as usize, body)).await?;
+    let mut guard = StreamGuard {
+        shared,
+        id,
+        done: false,
+    };
+    let mut batch = Vec::new();
+    loop {
+        let end = std::future::poll_fn(|cx| guard.shared.poll_stream(cx, id, &mut batch)).await;
+        if end.is_some() {
+            guard.done = true;
+        }
+        for data in batch.drain(..) {
+            on_data(&data)?;
+        }
+        if let Some(result) = end {
+            return result;
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! An [`Endpoint`]: where a target is, its TLS, and the fixed header set
-//! of its requests; [`Endpoint::connect`] dials it (TCP, then TLS with ALPN
-//! `h2`) and starts an HTTP/2 connection's driver task.
+//! An [`Endpoint`]: where a target is, its TLS (mutual, server-only or
+//! none), the fixed header set of its requests and its connection counters;
+//! [`Endpoint::connect`] dials it (TCP, then TLS with ALPN `h2`) and starts
+//! an HTTP/2 connection on the chosen client ([`H2Client`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +12,13 @@ use joblet_testkit::Target;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::counters::{Counters, TransportStats};
 use super::error::{CallError, EndpointError};
 use super::grpc::Code;
 use super::rpc::Rpc;
-use super::settings::H2Settings;
-use super::{h2, hpack, tls};
+use super::settings::{H2Client, H2Settings};
+use super::tls::ServerTls;
+use super::{h2, h2crate, hpack, tls};
 
 /// How to reach one target: address, TLS, and the header set every request
 /// carries.
@@ -25,14 +28,38 @@ pub struct Endpoint {
     host_port: String,
     tls: Option<tls::TlsConnect>,
     headers: Arc<hpack::RequestHeaders>,
+    templates: Arc<h2crate::Templates>,
     settings: H2Settings,
     connect_timeout: Duration,
+    counters: Arc<Counters>,
+}
+
+/// A live HTTP/2 connection, on either client.
+#[derive(Debug)]
+pub(crate) enum Connection {
+    /// The generator's own client.
+    Own(Arc<h2::Shared>),
+    /// The `h2` crate.
+    Crate(h2crate::Client),
+}
+
+impl Connection {
+    /// Whether the connection can take new streams.
+    pub(crate) fn usable(&self) -> bool {
+        match self {
+            Connection::Own(s) => s.usable(),
+            Connection::Crate(c) => c.usable(),
+        }
+    }
 }
 
 impl Endpoint {
     /// The endpoint of `target`, sending `metadata` with every request.
+    /// `server_tls` speaks server-only TLS to a plaintext `target` (one with
+    /// mutual-TLS material uses that).
     pub fn new(
         target: &Target,
+        server_tls: Option<&ServerTls>,
         metadata: &[(String, String)],
         settings: H2Settings,
     ) -> Result<Self, EndpointError> {
@@ -47,15 +74,16 @@ impl Endpoint {
         if authority.port_u16().is_none() {
             return Err(bad("no port (HOST:PORT)".into()));
         }
-        let tls = match &target.tls {
-            Some(t) => Some(tls::connector(t)?),
-            None if target.addr.starts_with("https://") => {
+        let tls = match (&target.tls, server_tls) {
+            (Some(t), _) => Some(tls::connector(t)?),
+            (None, Some(s)) => Some(tls::server_only(s)?),
+            (None, None) if target.addr.starts_with("https://") => {
                 return Err(bad(
-                    "https:// needs the client certificates: give --ca, --cert and --key (or --node)"
+                    "https:// needs TLS material: give --ca (and --cert and --key for mutual TLS), or --node"
                         .into(),
                 ));
             }
-            None => None,
+            (None, None) => None,
         };
         let mut meta = Vec::new();
         for (k, v) in metadata {
@@ -69,20 +97,26 @@ impl Endpoint {
             meta.push((name.as_str().to_owned(), v.trim().to_owned()));
         }
         let paths: Vec<&str> = Rpc::ALL.iter().map(|r| r.path()).collect();
+        let user_agent = concat!("joblet-loadgen/", env!("CARGO_PKG_VERSION"));
         let headers = hpack::RequestHeaders::new(
             tls.is_some(),
             authority.as_str(),
             &paths,
-            concat!("joblet-loadgen/", env!("CARGO_PKG_VERSION")),
+            user_agent,
             &meta,
         );
+        let templates =
+            h2crate::Templates::new(tls.is_some(), authority.as_str(), user_agent, &meta)
+                .map_err(bad)?;
         Ok(Self {
             label: host_port.clone(),
             host_port,
             tls,
             headers: Arc::new(headers),
+            templates: Arc::new(templates),
             settings,
             connect_timeout: target.connect_timeout,
+            counters: Arc::new(Counters::default()),
         })
     }
 
@@ -91,47 +125,76 @@ impl Endpoint {
         &self.label
     }
 
-    pub(super) async fn connect(&self) -> Result<Arc<h2::Shared>, CallError> {
-        let dial = async {
-            let tcp = TcpStream::connect(&self.host_port).await.map_err(|e| {
+    /// What this endpoint's connections went through so far.
+    pub fn stats(&self) -> TransportStats {
+        self.counters.snapshot()
+    }
+
+    pub(super) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    async fn dial(&self) -> Result<Io, CallError> {
+        let tcp = TcpStream::connect(&self.host_port).await.map_err(|e| {
+            CallError::new(
+                Code::Unavailable,
+                format!("cannot connect to {}: {e}", self.host_port),
+            )
+        })?;
+        let _ = tcp.set_nodelay(true);
+        let Some(t) = &self.tls else {
+            return Ok(Io::Plain(tcp));
+        };
+        let stream = t
+            .connector
+            .connect(t.server_name.clone(), tcp)
+            .await
+            .map_err(|e| {
                 CallError::new(
                     Code::Unavailable,
-                    format!("cannot connect to {}: {e}", self.host_port),
+                    format!("TLS handshake with {}: {e}", self.host_port),
                 )
             })?;
-            let _ = tcp.set_nodelay(true);
-            let io = match &self.tls {
-                None => Io::Plain(tcp),
-                Some(t) => {
-                    let stream = t
-                        .connector
-                        .connect(t.server_name.clone(), tcp)
-                        .await
-                        .map_err(|e| {
-                            CallError::new(
-                                Code::Unavailable,
-                                format!("TLS handshake with {}: {e}", self.host_port),
-                            )
-                        })?;
-                    if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
-                        return Err(CallError::new(
-                            Code::Unavailable,
-                            format!("{} did not agree to HTTP/2 (ALPN h2)", self.host_port),
-                        ));
-                    }
-                    Io::Tls(Box::new(stream))
+        if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Err(CallError::new(
+                Code::Unavailable,
+                format!("{} did not agree to HTTP/2 (ALPN h2)", self.host_port),
+            ));
+        }
+        Ok(Io::Tls(Box::new(stream)))
+    }
+
+    pub(super) async fn connect(&self) -> Result<Connection, CallError> {
+        let open = async {
+            let io = self.dial().await?;
+            let connection = match self.settings.client {
+                H2Client::Own => {
+                    let (shared, driver) = h2::start(
+                        io,
+                        Arc::clone(&self.headers),
+                        self.settings,
+                        self.label.clone(),
+                        Arc::clone(&self.counters),
+                    );
+                    tokio::spawn(driver);
+                    Connection::Own(shared)
+                }
+                H2Client::Crate => {
+                    let (client, task) = h2crate::handshake(
+                        io,
+                        Arc::clone(&self.templates),
+                        self.settings,
+                        Arc::clone(&self.counters),
+                    )
+                    .await?;
+                    tokio::spawn(task);
+                    Connection::Crate(client)
                 }
             };
-            let (shared, driver) = h2::start(
-                io,
-                Arc::clone(&self.headers),
-                self.settings,
-                self.label.clone(),
-            );
-            tokio::spawn(driver);
-            Ok(shared)
+            self.counters.opened();
+            Ok(connection)
         };
-        tokio::time::timeout(self.connect_timeout, dial)
+        tokio::time::timeout(self.connect_timeout, open)
             .await
             .unwrap_or_else(|_| {
                 Err(CallError::new(
@@ -150,7 +213,7 @@ impl Endpoint {
 enum Io {
     /// Plaintext HTTP/2 (h2c).
     Plain(TcpStream),
-    /// Mutual TLS.
+    /// TLS (mutual or server-only).
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 

@@ -41,3 +41,31 @@ pub enum EndpointError {
     #[error(transparent)]
     Testkit(#[from] joblet_testkit::Error),
 }
+
+/// How one attempt at a call failed, for the retry decision of
+/// [`Conn::call`](super::Conn::call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The server did nothing with the stream: it refused it
+    /// (RST_STREAM REFUSED_STREAM), it was above the last stream ID of a
+    /// GOAWAY, or it was never sent (the connection was going away or
+    /// gone). Sending it again cannot run anything twice.
+    Unprocessed(CallError),
+    /// The call failed (an answer, or a stream the server may have acted on).
+    Failed(CallError),
+}
+
+impl Failure {
+    /// The error, however the attempt failed.
+    pub(crate) fn into_error(self) -> CallError {
+        match self {
+            Failure::Unprocessed(e) | Failure::Failed(e) => e,
+        }
+    }
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        Failure::Failed(e)
+    }
+}

@@ -27,6 +27,9 @@ pub(super) const END_HEADERS: u8 = 0x4;
 pub(super) const PADDED: u8 = 0x8;
 pub(super) const PRIORITY_FLAG: u8 = 0x20;
 
+/// RST_STREAM's error code for a stream the server did not process.
+pub(super) const REFUSED_STREAM: u32 = 0x7;
+
 pub(super) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 pub(super) const DEFAULT_WINDOW: i64 = 65_535;
 pub(super) const DEFAULT_MAX_FRAME: usize = 16_384;
@@ -77,6 +80,7 @@ pub(super) enum Event {
     },
     Settings(Vec<(u16, u32)>),
     Ping([u8; 8]),
+    PingAck([u8; 8]),
     GoAway {
         last: u32,
         reason: u32,
@@ -189,70 +193,85 @@ impl Reader {
                         self.partial = Some((pid, end, block));
                     }
                 }
-                RST_STREAM => {
-                    if payload.len() != 4 {
-                        return Err(protocol("RST_STREAM of the wrong size"));
-                    }
-                    events.push(Event::Reset {
-                        id,
-                        reason: payload.get_u32(),
-                    });
-                }
-                SETTINGS => {
-                    if flags & ACK != 0 {
-                        continue;
-                    }
-                    if !payload.len().is_multiple_of(6) {
-                        return Err(protocol("SETTINGS of the wrong size"));
-                    }
-                    let mut pairs = Vec::new();
-                    while payload.has_remaining() {
-                        pairs.push((payload.get_u16(), payload.get_u32()));
-                    }
-                    events.push(Event::Settings(pairs));
-                }
-                PING => {
-                    if payload.len() != 8 {
-                        return Err(protocol("PING of the wrong size"));
-                    }
-                    if flags & ACK == 0 {
-                        let mut p = [0u8; 8];
-                        p.copy_from_slice(&payload);
-                        events.push(Event::Ping(p));
+                _ => {
+                    if let Some(event) = control(kind, flags, id, payload)? {
+                        events.push(event);
                     }
                 }
-                GOAWAY => {
-                    if payload.len() < 8 {
-                        return Err(protocol("short GOAWAY"));
-                    }
-                    let last = payload.get_u32() & 0x7fff_ffff;
-                    let reason = payload.get_u32();
-                    let debug = String::from_utf8_lossy(&payload)
-                        .chars()
-                        .take(200)
-                        .collect();
-                    events.push(Event::GoAway {
-                        last,
-                        reason,
-                        debug,
-                    });
-                }
-                WINDOW_UPDATE => {
-                    if payload.len() != 4 {
-                        return Err(protocol("WINDOW_UPDATE of the wrong size"));
-                    }
-                    events.push(Event::Window {
-                        id,
-                        increment: payload.get_u32() & 0x7fff_ffff,
-                    });
-                }
-                PUSH_PROMISE => return Err(protocol("PUSH_PROMISE although push is off")),
-                PRIORITY => {}
-                _ => {} // Unknown frame types are ignored (RFC 9113, 4.1).
             }
         }
         Ok(())
     }
+}
+
+/// The event of a frame that is not DATA, HEADERS or CONTINUATION (`None`:
+/// nothing to do).
+fn control(kind: u8, flags: u8, id: u32, mut payload: Bytes) -> Result<Option<Event>, CallError> {
+    Ok(Some(match kind {
+        RST_STREAM => {
+            if payload.len() != 4 {
+                return Err(protocol("RST_STREAM of the wrong size"));
+            }
+            Event::Reset {
+                id,
+                reason: payload.get_u32(),
+            }
+        }
+        SETTINGS => {
+            if flags & ACK != 0 {
+                return Ok(None);
+            }
+            if !payload.len().is_multiple_of(6) {
+                return Err(protocol("SETTINGS of the wrong size"));
+            }
+            let mut pairs = Vec::new();
+            while payload.has_remaining() {
+                pairs.push((payload.get_u16(), payload.get_u32()));
+            }
+            Event::Settings(pairs)
+        }
+        PING => {
+            if payload.len() != 8 {
+                return Err(protocol("PING of the wrong size"));
+            }
+            let mut p = [0u8; 8];
+            p.copy_from_slice(&payload);
+            if flags & ACK == 0 {
+                Event::Ping(p)
+            } else {
+                Event::PingAck(p)
+            }
+        }
+        GOAWAY => {
+            if payload.len() < 8 {
+                return Err(protocol("short GOAWAY"));
+            }
+            let last = payload.get_u32() & 0x7fff_ffff;
+            let reason = payload.get_u32();
+            let debug = String::from_utf8_lossy(&payload)
+                .chars()
+                .take(200)
+                .collect();
+            Event::GoAway {
+                last,
+                reason,
+                debug,
+            }
+        }
+        WINDOW_UPDATE => {
+            if payload.len() != 4 {
+                return Err(protocol("WINDOW_UPDATE of the wrong size"));
+            }
+            Event::Window {
+                id,
+                increment: payload.get_u32() & 0x7fff_ffff,
+            }
+        }
+        PUSH_PROMISE => return Err(protocol("PUSH_PROMISE although push is off")),
+        // Priorities are advice; unknown frame types are ignored (RFC 9113, 4.1).
+        PRIORITY => return Ok(None),
+        _ => return Ok(None),
+    }))
 }
 
 fn strip_padding(mut p: Bytes) -> Result<Bytes, CallError> {

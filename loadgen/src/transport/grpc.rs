@@ -219,6 +219,33 @@ mod tests {
         assert_eq!(walk(&[&[1, 0, 0, 0, 0]]).1, Err(FrameError::Compressed));
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes, split anywhere: the walker reports events or an
+        /// error, never panics, and never claims more message bytes than it
+        /// was fed.
+        #[test]
+        fn the_walker_takes_arbitrary_bytes(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            cut in 0usize..512,
+        ) {
+            let cut = cut.min(bytes.len());
+            let mut w = FrameWalker::default();
+            let mut seen = 0usize;
+            for piece in [&bytes[..cut], &bytes[cut..]] {
+                let fed = w.feed(piece, &mut |e| {
+                    if let Event::Bytes(b) = e {
+                        seen += b.len();
+                    }
+                });
+                if fed.is_err() {
+                    break;
+                }
+            }
+            proptest::prop_assert!(seen <= bytes.len());
+            let _ = w.finish();
+        }
+    }
+
     #[test]
     fn statuses_and_messages_decode() {
         assert_eq!(parse_status(b"14"), Code::Unavailable);

@@ -9,9 +9,15 @@
 //! ends wakes its caller once. Flow control: received bytes are given back
 //! to the server (WINDOW_UPDATE) as callers consume them, so a slow reader
 //! holds at most one window in memory; sends respect the server's windows.
-//! SETTINGS, PING, GOAWAY and RST_STREAM are handled; push is refused.
+//! SETTINGS, PING, GOAWAY and RST_STREAM are handled; push is refused. No
+//! stream opens before the server's first SETTINGS frame has been applied
+//! (its stream limit, window and frame size hold from the first request).
+//! A stream the server refused (RST_STREAM REFUSED_STREAM) or never
+//! processed (above a GOAWAY's last stream ID) ends as
+//! [`Failure::Unprocessed`], which the caller may send again.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,11 +26,12 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::error::CallError;
+use super::counters::Counters;
+use super::error::{CallError, Failure};
 use super::frame::{
     ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, END_HEADERS, END_STREAM, Event,
-    GOAWAY, HEADERS, PING, PREFACE, RST_STREAM, Reader, SETTINGS, WINDOW_UPDATE, error_code_of,
-    frame_header, protocol,
+    GOAWAY, HEADERS, PING, PREFACE, REFUSED_STREAM, RST_STREAM, Reader, SETTINGS, WINDOW_UPDATE,
+    error_code_of, frame_header, protocol,
 };
 use super::grpc::{self, Code};
 use super::hpack::{self, Encoder, Fields, RequestHeaders};
@@ -59,16 +66,28 @@ struct Stream {
     consumed: usize,
     headers: Option<Fields>,
     trailers: Option<Fields>,
-    end: Option<Result<(), CallError>>,
+    end: Option<Result<(), Failure>>,
     waker: Option<Waker>,
     send_window: i64,
+    /// Whether the server sent anything on the stream (HEADERS or DATA).
+    answered: bool,
 }
 
 impl Stream {
-    fn finish(&mut self, result: Result<(), CallError>) {
+    fn finish(&mut self, result: Result<(), Failure>) {
         if self.end.is_none() {
             self.end = Some(result);
         }
+    }
+
+    /// Ends the stream as one the server did not process (refused, or above
+    /// a GOAWAY's last stream ID), unless it already answered something.
+    fn refuse(&mut self, error: CallError) {
+        self.finish(Err(if self.answered {
+            Failure::Failed(error)
+        } else {
+            Failure::Unprocessed(error)
+        }));
     }
 
     /// The outcome once the server ended the stream.
@@ -127,6 +146,10 @@ struct Inner {
     draining: Option<u32>,
     /// The handles are gone: the driver closes the connection.
     closing: bool,
+    /// The server's first SETTINGS frame was applied: streams may open.
+    settings_seen: bool,
+    /// A keepalive PING was sent and its ACK has not come back.
+    ping_outstanding: bool,
     driver: Option<Waker>,
     driver_woken: bool,
 }
@@ -138,11 +161,12 @@ pub(crate) struct Shared {
     headers: Arc<RequestHeaders>,
     settings: H2Settings,
     label: String,
+    counters: Arc<Counters>,
 }
 
 /// What a poll of a stream gives: the DATA received meanwhile (moved into
 /// the caller's batch) and the outcome once the stream is over.
-pub(crate) type StreamPoll = Option<Result<(), CallError>>;
+pub(crate) type StreamPoll = Option<Result<(), Failure>>;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -160,25 +184,27 @@ impl Shared {
     }
 
     /// Opens a stream for RPC number `rpc` with the framed request `body`;
-    /// waits while the server's stream limit is reached.
+    /// waits for the server's first SETTINGS, and while its stream limit is
+    /// reached. A connection that cannot take the stream fails it as
+    /// [`Failure::Unprocessed`]: nothing was sent.
     pub(crate) fn poll_open(
         &self,
         cx: &mut Context<'_>,
         rpc: usize,
         body: &Bytes,
-    ) -> Poll<Result<u32, CallError>> {
+    ) -> Poll<Result<u32, Failure>> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         if let Some(e) = &inner.error {
-            return Poll::Ready(Err(e.clone()));
+            return Poll::Ready(Err(Failure::Unprocessed(e.clone())));
         }
         if inner.draining.is_some() || inner.closing || inner.next_id >= 0x7fff_fff0 {
-            return Poll::Ready(Err(CallError::new(
+            return Poll::Ready(Err(Failure::Unprocessed(CallError::new(
                 Code::Unavailable,
                 format!("the connection to {} is going away", self.label),
-            )));
+            ))));
         }
-        if inner.streams.len() >= inner.max_streams {
+        if !inner.settings_seen || inner.streams.len() >= inner.max_streams {
             inner.slot_waiters.push_back(cx.waker().clone());
             return Poll::Pending;
         }
@@ -254,10 +280,12 @@ impl Shared {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let Some(s) = inner.streams.get_mut(&id) else {
-            return Poll::Ready(Some(Err(inner
-                .error
-                .clone()
-                .unwrap_or_else(|| CallError::new(Code::Internal, "the stream is gone")))));
+            return Poll::Ready(Some(Err(Failure::Failed(
+                inner
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| CallError::new(Code::Internal, "the stream is gone")),
+            ))));
         };
         let mut wake = None;
         if !s.data.is_empty() {
@@ -366,13 +394,14 @@ impl Shared {
                     end,
                 } => match inner.streams.get_mut(&id) {
                     Some(s) if s.end.is_none() => {
+                        s.answered = true;
                         if !payload.is_empty() {
                             s.data.push_back(payload);
                         }
                         s.queued += flow;
                         if end {
                             let r = s.outcome();
-                            s.finish(r);
+                            s.finish(r.map_err(Failure::Failed));
                         }
                         if let Some(w) = s.waker.take() {
                             wakers.push(w);
@@ -383,6 +412,7 @@ impl Shared {
                 },
                 Event::Headers { id, fields, end } => {
                     if let Some(s) = inner.streams.get_mut(&id) {
+                        s.answered = true;
                         if s.headers.is_none() {
                             if fields.status.is_some_and(|c| (100..200).contains(&c)) {
                                 continue;
@@ -393,7 +423,7 @@ impl Shared {
                         }
                         if end {
                             let r = s.outcome();
-                            s.finish(r);
+                            s.finish(r.map_err(Failure::Failed));
                             if let Some(w) = s.waker.take() {
                                 wakers.push(w);
                             }
@@ -403,10 +433,13 @@ impl Shared {
                 Event::Reset { id, reason } => {
                     if let Some(s) = inner.streams.get_mut(&id) {
                         let (code, name) = error_code_of(reason);
-                        s.finish(Err(CallError::new(
-                            code,
-                            format!("stream reset by the server ({name})"),
-                        )));
+                        let e =
+                            CallError::new(code, format!("stream reset by the server ({name})"));
+                        if reason == REFUSED_STREAM {
+                            s.refuse(e);
+                        } else {
+                            s.finish(Err(Failure::Failed(e)));
+                        }
                         if let Some(w) = s.waker.take() {
                             wakers.push(w);
                         }
@@ -419,11 +452,7 @@ impl Shared {
                             0x1 => inner
                                 .encoder
                                 .set_max((v as usize).min(hpack::DEFAULT_TABLE_SIZE)),
-                            0x3 => {
-                                inner.max_streams = v as usize;
-                                // More room: wake everyone waiting.
-                                wakers.extend(inner.slot_waiters.drain(..));
-                            }
+                            0x3 => inner.max_streams = v as usize,
                             0x4 => {
                                 if v > 0x7fff_ffff {
                                     return Err(protocol("initial window above 2^31-1"));
@@ -444,11 +473,19 @@ impl Shared {
                         }
                     }
                     frame_header(&mut inner.out, 0, SETTINGS, ACK, 0);
+                    inner.settings_seen = true;
+                    // Streams may open now, or more of them: wake every waiter.
+                    wakers.extend(inner.slot_waiters.drain(..));
                     self.unblock(inner);
                 }
                 Event::Ping(p) => {
                     frame_header(&mut inner.out, 8, PING, ACK, 0);
                     inner.out.put_slice(&p);
+                }
+                Event::PingAck(p) => {
+                    if p == KEEPALIVE {
+                        inner.ping_outstanding = false;
+                    }
                 }
                 Event::GoAway {
                     last,
@@ -456,6 +493,9 @@ impl Shared {
                     debug,
                 } => {
                     let (code, name) = error_code_of(reason);
+                    if inner.draining.is_none() {
+                        self.counters.goaway();
+                    }
                     inner.draining = Some(last);
                     let msg = format!(
                         "the server is closing the connection (GOAWAY {name}{}{debug})",
@@ -463,7 +503,7 @@ impl Shared {
                     );
                     for (id, s) in inner.streams.iter_mut() {
                         if *id > last {
-                            s.finish(Err(CallError::new(Code::Unavailable, msg.clone())));
+                            s.refuse(CallError::new(Code::Unavailable, msg.clone()));
                             if let Some(w) = s.waker.take() {
                                 wakers.push(w);
                             }
@@ -510,7 +550,7 @@ impl Shared {
             let mut inner = self.lock();
             inner.error = Some(error.clone());
             for s in inner.streams.values_mut() {
-                s.finish(Err(error.clone()));
+                s.finish(Err(Failure::Failed(error.clone())));
                 if let Some(w) = s.waker.take() {
                     wakers.push(w);
                 }
@@ -530,6 +570,7 @@ pub(crate) fn start<T>(
     headers: Arc<RequestHeaders>,
     settings: H2Settings,
     label: String,
+    counters: Arc<Counters>,
 ) -> (Arc<Shared>, impl std::future::Future<Output = ()> + Send)
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -563,15 +604,48 @@ where
             error: None,
             draining: None,
             closing: false,
+            settings_seen: false,
+            ping_outstanding: false,
             driver: None,
             driver_woken: true,
         }),
         headers,
         settings,
         label,
+        counters,
     });
     let driver = drive(Arc::clone(&shared), io);
     (shared, driver)
+}
+
+/// The payload of the generator's keepalive PINGs.
+const KEEPALIVE: [u8; 8] = *b"jlgalive";
+
+/// With `--h2-keepalive`: sends a PING when the timer fires, or fails the
+/// connection when the previous PING's ACK has not come back.
+fn keepalive_tick(
+    shared: &Shared,
+    timer: &mut Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
+    cx: &mut Context<'_>,
+) -> Result<(), CallError> {
+    let Some((every, sleep)) = timer.as_mut() else {
+        return Ok(());
+    };
+    while sleep.as_mut().poll(cx).is_ready() {
+        let mut inner = shared.lock();
+        if inner.ping_outstanding {
+            return Err(CallError::new(
+                Code::Unavailable,
+                format!("keepalive: no PING ACK within {every:?}, the connection is dead"),
+            ));
+        }
+        frame_header(&mut inner.out, 8, PING, 0, 0);
+        inner.out.put_slice(&KEEPALIVE);
+        inner.ping_outstanding = true;
+        drop(inner);
+        sleep.as_mut().reset(tokio::time::Instant::now() + *every);
+    }
+    Ok(())
 }
 
 /// Rounds of reading and writing before the driver yields to other tasks.
@@ -593,7 +667,14 @@ where
     let mut wakers = Vec::new();
     let mut flushing = false;
     let max_frame = shared.settings.max_frame_size as usize;
+    let mut keepalive = shared
+        .settings
+        .keepalive
+        .map(|d| (d, Box::pin(tokio::time::sleep(d))));
     let result: Result<(), CallError> = std::future::poll_fn(|cx| {
+        if let Err(e) = keepalive_tick(&shared, &mut keepalive, cx) {
+            return Poll::Ready(Err(e));
+        }
         for _ in 0..BUDGET {
             let mut progress = false;
             // Write whatever callers queued.

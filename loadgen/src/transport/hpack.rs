@@ -184,6 +184,12 @@ impl Default for Decoder {
 }
 
 impl Decoder {
+    /// The dynamic table's size (RFC 7541's accounting).
+    #[cfg(test)]
+    pub(crate) fn table_size(&self) -> usize {
+        self.size
+    }
+
     fn entry(&self, index: usize) -> Result<(&[u8], &[u8]), HpackError> {
         match index {
             0 => Err(HpackError("index 0")),

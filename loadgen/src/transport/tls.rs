@@ -1,6 +1,9 @@
-//! Mutual TLS for the generator's connections: rustls (ring) with the CA,
-//! client certificate and key of a [`joblet_testkit::Tls`], ALPN `h2`.
+//! TLS for the generator's connections, rustls (ring) with ALPN `h2`:
+//! mutual TLS with the CA, client certificate and key of a
+//! [`joblet_testkit::Tls`], or server-only TLS ([`ServerTls`]: the CA alone,
+//! no client certificate, as a node behind a TLS-terminating proxy asks).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use joblet_testkit::Tls;
@@ -26,19 +29,68 @@ impl std::fmt::Debug for TlsConnect {
     }
 }
 
+/// Server-only TLS: verify the server against this CA, present no client
+/// certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    /// CA certificate that signed the server's certificate (PEM file).
+    pub ca_cert: PathBuf,
+    /// Name verified in the server certificate.
+    pub server_name: String,
+}
+
+fn roots(ca_pem: &[u8], origin: &str) -> Result<RootCertStore, EndpointError> {
+    let bad =
+        |e: &dyn std::fmt::Display| EndpointError::Tls(format!("CA certificate of {origin}: {e}"));
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        let cert = cert.map_err(|e| bad(&e))?;
+        roots.add(cert).map_err(|e| bad(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(bad(&"no certificate in the PEM"));
+    }
+    Ok(roots)
+}
+
+fn finish(
+    mut config: ClientConfig,
+    server_name: &str,
+    origin: &str,
+) -> Result<TlsConnect, EndpointError> {
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let server_name = ServerName::try_from(server_name.to_owned())
+        .map_err(|e| EndpointError::Tls(format!("server name of {origin}: {e}")))?;
+    Ok(TlsConnect {
+        connector: TlsConnector::from(Arc::new(config)),
+        server_name,
+    })
+}
+
+fn provider() -> Arc<tokio_rustls::rustls::crypto::CryptoProvider> {
+    Arc::new(tokio_rustls::rustls::crypto::ring::default_provider())
+}
+
+/// The connector of server-only TLS.
+pub(crate) fn server_only(tls: &ServerTls) -> Result<TlsConnect, EndpointError> {
+    let origin = tls.ca_cert.display().to_string();
+    let pem = std::fs::read(&tls.ca_cert)
+        .map_err(|e| EndpointError::Tls(format!("cannot read the CA certificate {origin}: {e}")))?;
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| EndpointError::Tls(format!("TLS versions: {e}")))?
+        .with_root_certificates(roots(&pem, &origin)?)
+        .with_no_client_auth();
+    finish(config, &tls.server_name, &origin)
+}
+
+/// The connector of mutual TLS.
 pub(crate) fn connector(tls: &Tls) -> Result<TlsConnect, EndpointError> {
     let pem = tls.load()?;
     let bad = |what: &str, e: &dyn std::fmt::Display| {
         EndpointError::Tls(format!("{what} of {}: {e}", pem.origin))
     };
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem.ca_cert) {
-        let cert = cert.map_err(|e| bad("CA certificate", &e))?;
-        roots.add(cert).map_err(|e| bad("CA certificate", &e))?;
-    }
-    if roots.is_empty() {
-        return Err(bad("CA certificate", &"no certificate in the PEM"));
-    }
+    let roots = roots(&pem.ca_cert, &pem.origin)?;
     let certs = CertificateDer::pem_slice_iter(&pem.client_cert)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad("client certificate", &e))?;
@@ -46,18 +98,11 @@ pub(crate) fn connector(tls: &Tls) -> Result<TlsConnect, EndpointError> {
         return Err(bad("client certificate", &"no certificate in the PEM"));
     }
     let key = PrivateKeyDer::from_pem_slice(&pem.client_key).map_err(|e| bad("client key", &e))?;
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
+    let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| bad("TLS versions", &e))?
         .with_root_certificates(roots)
         .with_client_auth_cert(certs, key)
         .map_err(|e| bad("client certificate and key", &e))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let server_name =
-        ServerName::try_from(pem.server_name.clone()).map_err(|e| bad("server name", &e))?;
-    Ok(TlsConnect {
-        connector: TlsConnector::from(Arc::new(config)),
-        server_name,
-    })
+    finish(config, &pem.server_name, &pem.origin)
 }

@@ -192,10 +192,24 @@ fn merge_combines_files_and_refuses_duplicates() {
 fn bad_flags_get_clear_errors() {
     let o = loadgen(&["submit", "--rate", "5", "--concurrency", "3"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = loadgen(&[
+        "submit",
+        "--ca",
+        "/nonexistent/ca.pem",
+        "--cert",
+        "/nonexistent/c.pem",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--key"),
+        "{}",
+        text(&o)
+    );
+    // --ca alone is server-only TLS: it needs a target.
     let o = loadgen(&["submit", "--ca", "/nonexistent/ca.pem"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("--cert"),
+        String::from_utf8_lossy(&o.stderr).contains("server-only TLS"),
         "{}",
         text(&o)
     );
@@ -252,6 +266,7 @@ fn bad_flags_get_clear_errors() {
         "lifecycle",
         "logs",
         "mix",
+        "capacity",
         "merge",
         "validate-report",
     ] {
@@ -333,4 +348,140 @@ fn sigint_stops_the_binary_cleanly_and_it_still_reports() {
     assert!(c.created > 0, "{all}");
     assert_eq!(c.created, r.operations["submit"].ok, "{all}");
     assert_eq!((c.deleted, c.failed), (c.created, 0), "{all}");
+}
+
+#[test]
+fn capacity_exits_by_its_outcome_and_writes_a_valid_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html) = (dir.path().join("c.json"), dir.path().join("c.html"));
+    let quick = [
+        "--start-rate",
+        "20",
+        "--max-rate",
+        "40",
+        "--step-duration",
+        "300ms",
+        "--warmup",
+        "0s",
+        "--confirm",
+        "1",
+        "--progress",
+        "off",
+    ];
+    // Every rate up to --max-rate meets the SLO: exit 0, a lower bound.
+    let mut args = vec!["capacity", "--slo", "errors<50%", "--json", path(&json)];
+    args.extend(["--html", path(&html)]);
+    args.extend(quick);
+    let o = loadgen(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("every rate up to 40/s"), "{}", text(&o));
+    assert!(out.contains("step-up"), "{}", text(&o));
+    let v = loadgen(&["validate-report", path(&json)]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("valid (capacity search)"));
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("id=\"chart\"")
+    );
+    // merge takes run reports only, and says why.
+    let m = loadgen(&["merge", path(&json)]);
+    assert_ne!(m.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&m.stderr).contains("capacity"),
+        "{}",
+        text(&m)
+    );
+
+    // Not even the first rate meets the SLO: exit 3.
+    let mut args = vec!["capacity", "--slo", "submit.p99<1us"];
+    args.extend(quick);
+    let o = loadgen(&args);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not even 20/s"));
+
+    // Bad rules and settings are usage errors naming the flag.
+    for (args, want) in [
+        (vec!["capacity", "--slo", "submit.p98<5ms"], "--slo"),
+        (
+            vec!["capacity", "--slo", "logs.mbps>1"],
+            "no logs operation",
+        ),
+        (
+            vec!["capacity", "--slo", "errors<1%", "--growth", "1"],
+            "--growth",
+        ),
+        (
+            vec!["capacity", "--slo", "errors<1%", "--max-rate", "10"],
+            "--max-rate",
+        ),
+    ] {
+        let o = loadgen(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn sigint_stops_a_capacity_search_and_it_still_reports() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cap.json");
+    let mut child = Command::new(BIN)
+        .args([
+            "capacity",
+            "--slo",
+            "errors<50%",
+            "--start-rate",
+            "20",
+            "--step-duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--json",
+            path(&json),
+        ])
+        .env_remove("JOBLET_HOST")
+        .env_remove("JOBLET_NODE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first step has ended.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("the binary ended before a step:\n{seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("step 1 ") {
+            break;
+        }
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!(
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{seen}",
+        out.status.code()
+    );
+    assert_eq!(out.status.code(), Some(130), "{all}");
+    assert!(stdout.contains("interrupted after"), "{all}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["result"]["outcome"], "interrupted", "{all}");
+    assert_eq!(r["cleanup"]["failed"], 0, "{all}");
+    assert!(joblet_loadgen::report::json::violations(&r).is_empty());
 }

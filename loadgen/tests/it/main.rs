@@ -9,6 +9,8 @@
 
 #[cfg(feature = "embedded")]
 mod binary;
+#[cfg(feature = "embedded")]
+mod capacity;
 mod k8s;
 #[cfg(feature = "embedded")]
 mod reports;
@@ -18,5 +20,7 @@ mod safety;
 mod scenarios;
 #[cfg(feature = "embedded")]
 mod support;
+#[cfg(feature = "embedded")]
+mod transport;
 #[cfg(not(feature = "embedded"))]
 mod without_embedded;

@@ -115,10 +115,7 @@ fn an_unreachable_target_is_a_clear_error_before_any_load() {
         .local_addr()
         .unwrap()
         .port();
-    let target = TargetSpec {
-        target: Target::plaintext(format!("127.0.0.1:{port}")),
-        weight: 1,
-    };
+    let target = TargetSpec::new(Target::plaintext(format!("127.0.0.1:{port}")));
     let p = plan(
         "submit",
         Action::Call(Rpc::RunJob),

@@ -40,10 +40,7 @@ impl Mock {
     }
 
     pub fn target(&self) -> TargetSpec {
-        TargetSpec {
-            target: Target::plaintext(self.running().addr().to_string()),
-            weight: 1,
-        }
+        TargetSpec::new(Target::plaintext(self.running().addr().to_string()))
     }
 
     /// Every job on the node (default session), as (id, status).

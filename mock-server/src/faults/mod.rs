@@ -19,7 +19,10 @@
 //!   character literally); everything else matches itself.
 //! * actions (at least one): `delay` (fixed `250ms` or uniform range
 //!   `100ms..2s`, at most 24h; units `ns`, `us`, `ms`, `s`, `m`, `h`, decimals
-//!   allowed), `fail` (a gRPC code by name, any case, or number, and an optional
+//!   allowed), with an optional `concurrency: K` (at most K matching calls
+//!   are in their delay at once, the others wait their turn first, in
+//!   arrival order: a node that serves K calls per delay and whose latency
+//!   climbs past that rate), `fail` (a gRPC code by name, any case, or number, and an optional
 //!   message), `cut_after_messages` / `cut_after_bytes` (a server stream sends
 //!   that much, then ends with an error status: the `fail` status when the rule
 //!   has one, else `UNAVAILABLE` "stream cut by fault rule"),
@@ -36,7 +39,7 @@
 //!
 //! Items `KEY=VALUE` separated by `,` or `:`; the first item may be a bare RPC
 //! glob, short for `rpc=GLOB`. Keys: `rpc`, `session`, `field.NAME` (and
-//! `command`, short for `field.command`), `delay`, `fail` (`CODE` or
+//! `command`, short for `field.command`), `delay`, `concurrency`, `fail` (`CODE` or
 //! `CODE/MESSAGE`), `cut_after_messages`, `cut_after_bytes`,
 //! `stall_after_messages`, `after`, `times`, `probability`. Spaces around items,
 //! keys and values are ignored. A value that holds `,`, `:` or a quote, or that
@@ -50,6 +53,7 @@
 //! GetJobLogs,cut_after_bytes=4096,fail=INTERNAL/'connection reset: peer gone'
 //! *,session=ci-*,delay=100ms..2s,probability=0.25
 //! StreamMetrics:stall_after_messages=1
+//! RunJob:delay=50ms:concurrency=10
 //! ```
 //!
 //! Errors name the rule and the offending item or key. [`FaultRule`]'s
@@ -86,9 +90,11 @@
 //! still add something to the decision (a delay when none is chosen yet, an
 //! outcome — `fail`, cut or stall — when none is chosen yet) draws its
 //! `probability`, and if it fires, it adds those parts and uses one of its
-//! `times`. So the first firing rule with a delay sets the delay, the first
-//! firing rule with an outcome sets the outcome, and a shadowed rule neither
-//! draws nor spends its `times`.
+//! `times`. So the first firing rule with a delay sets the delay (and, with
+//! its `concurrency`, the queue the call waits in), the first firing rule
+//! with an outcome sets the outcome, and a shadowed rule neither draws nor
+//! spends its `times`. A rule's queue lives as long as the rule: replacing
+//! the rules starts new queues.
 //!
 //! Modules: `rule` (a rule and its parts), `text` (the one-line syntax),
 //! `file` (YAML files), `glob` (matchers), `rules` (a session's rule set and

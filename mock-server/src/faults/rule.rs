@@ -84,6 +84,12 @@ pub struct FaultRule {
     /// Delay the call (before anything else happens).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay: Option<Delay>,
+    /// With `delay`: at most this many matching calls are in their delay at
+    /// once (a service time with this many servers); the others wait their
+    /// turn first, in arrival order. A node of known capacity: `concurrency`
+    /// calls per `delay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
     /// Fail the call with this status; with a cut, the status the cut stream ends with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fail: Option<Fail>,
@@ -123,6 +129,8 @@ pub(crate) struct RawRule {
     #[serde(default)]
     delay: Option<Delay>,
     #[serde(default)]
+    concurrency: Option<u32>,
+    #[serde(default)]
     fail: Option<Fail>,
     #[serde(default)]
     cut_after_messages: Option<u64>,
@@ -147,6 +155,7 @@ impl TryFrom<RawRule> for FaultRule {
             session: r.session,
             field: r.field,
             delay: r.delay,
+            concurrency: r.concurrency,
             fail: r.fail,
             cut_after_messages: r.cut_after_messages,
             cut_after_bytes: r.cut_after_bytes,
@@ -515,6 +524,7 @@ impl FaultRule {
             session: None,
             field: None,
             delay: None,
+            concurrency: None,
             fail: None,
             cut_after_messages: None,
             cut_after_bytes: None,
@@ -565,6 +575,16 @@ impl FaultRule {
             .is_some_and(|f| f.code == tonic::Code::Ok)
         {
             return bad("fail", "OK is not a failure");
+        }
+        match self.concurrency {
+            Some(0) => return bad("concurrency", "must be at least 1"),
+            Some(_) if self.delay.is_none() => {
+                return bad(
+                    "concurrency",
+                    "needs a delay (the time each call holds one of the places)",
+                );
+            }
+            _ => {}
         }
         if self.delay.is_none() && !self.has_outcome() {
             return bad(

@@ -1,6 +1,7 @@
 //! The rule set of a session: its rules with their compiled globs and
 //! counters, and the decision for one call.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ use super::rule::*;
 pub struct Decision {
     /// Sleep this long before handling the call.
     pub delay: Option<Duration>,
+    /// Hold one permit of this queue during the delay (rule `concurrency`):
+    /// wait for it first.
+    pub queue: Option<Arc<tokio::sync::Semaphore>>,
     /// Answer with this status instead of handling the call.
     pub fail: Option<tonic::Status>,
     /// Wrap the response stream with `apply_stream` (server-streaming RPCs;
@@ -59,6 +63,8 @@ pub(crate) struct Armed {
     rpc: Glob,
     session: Option<Glob>,
     field: Option<Glob>,
+    /// The places of `concurrency`, shared by the calls this rule delays.
+    queue: Option<Arc<tokio::sync::Semaphore>>,
     matched: u64,
     fired: u64,
 }
@@ -69,6 +75,9 @@ impl Armed {
             rpc: Glob::new(&rule.rpc),
             session: rule.session.as_deref().map(Glob::new),
             field: rule.field.as_ref().map(|f| Glob::new(&f.value)),
+            queue: rule
+                .concurrency
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
             rule,
             matched: 0,
             fired: 0,
@@ -232,6 +241,7 @@ impl Faults {
             a.fired += 1;
             if gives_delay && let Some(delay) = &rule.delay {
                 d.delay = Some(delay.sample(rng));
+                d.queue = a.queue.clone();
             }
             if gives_outcome {
                 if rule.is_cut() {

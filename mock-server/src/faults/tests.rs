@@ -188,6 +188,18 @@ fn errors_name_the_part() {
             "between 0 and 1",
         ),
         ("RunJob:fail=14:times=0", "times", "at least 1"),
+        ("RunJob:concurrency=2", "concurrency", "needs a delay"),
+        ("RunJob:delay=1s:concurrency=0", "concurrency", "at least 1"),
+        (
+            "RunJob:delay=1s:concurrency=x",
+            "concurrency",
+            "not a whole number",
+        ),
+        (
+            "RunJob:delay=1s:concurrency=99999999999",
+            "concurrency",
+            "too large",
+        ),
         ("rpc=:fail=14", "rpc", "empty"),
         ("RunJob:field.=x:fail=14", "field", "JSON name"),
         ("RunJob:=x", "", "empty key"),
@@ -678,6 +690,9 @@ fn arb_rule() -> impl Strategy<Value = FaultRule> {
                     Duration::from_nanos(a.max(b)),
                 )
             });
+            if r.delay.is_some() && stream.2 % 3 == 0 {
+                r.concurrency = Some((stream.1 % 64) as u32 + 1);
+            }
             r.fail = fail.map(|(i, message)| Fail {
                 code: CODES[i].0,
                 message,
@@ -728,4 +743,24 @@ proptest! {
         prop_assert!(Glob::new(&t).matches(&t));
         prop_assert!(Glob::new("*").matches(&t));
     }
+}
+
+#[test]
+fn concurrency_queues_the_calls_a_delay_rule_holds() {
+    let r = rule("RunJob:delay=50ms:concurrency=10");
+    assert_eq!(r.concurrency, Some(10));
+    assert_eq!(r.to_string(), "rpc=RunJob,delay=50ms,concurrency=10");
+    let from_yaml: FaultRule =
+        serde_norway::from_str("rpc: RunJob\ndelay: 50ms\nconcurrency: 10\n").unwrap();
+    assert_eq!(from_yaml, r);
+    let f = Faults::new(Some(1));
+    f.set(vec![r, rule("RunJob:delay=1s:concurrency=3")])
+        .unwrap();
+    let a = f.decide("/joblet.JobService/RunJob", "default", &no_field);
+    let b = f.decide("/joblet.JobService/RunJob", "default", &no_field);
+    assert_eq!(a.delay, Some(Duration::from_millis(50)));
+    let (qa, qb) = (a.queue.unwrap(), b.queue.unwrap());
+    assert!(std::sync::Arc::ptr_eq(&qa, &qb), "one queue per rule");
+    assert_eq!(qa.available_permits(), 10, "the first firing rule's queue");
+    assert!(f.decide("ListJobs", "default", &no_field).queue.is_none());
 }

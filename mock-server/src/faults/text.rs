@@ -7,8 +7,8 @@ use std::str::FromStr;
 use super::rule::*;
 
 /// The keys of the one-line syntax, for error messages.
-pub(crate) const KEYS: &str = "rpc, session, field.NAME, command, delay, fail, cut_after_messages, \
-                    cut_after_bytes, stall_after_messages, after, times, probability";
+pub(crate) const KEYS: &str = "rpc, session, field.NAME, command, delay, concurrency, fail, \
+                    cut_after_messages, cut_after_bytes, stall_after_messages, after, times, probability";
 
 /// One `KEY=VALUE` item (or a bare value) of a one-line rule.
 pub(crate) struct Item {
@@ -168,6 +168,12 @@ pub fn parse_rule(text: &str) -> Result<FaultRule, FaultError> {
                 rule.delay = Some(value.parse().map_err(err)?);
                 "delay"
             }
+            "concurrency" => {
+                let n = number(&value)?;
+                rule.concurrency =
+                    Some(u32::try_from(n).map_err(|_| err(format!("`{value}` is too large")))?);
+                "concurrency"
+            }
             "fail" => {
                 rule.fail = Some(value.parse().map_err(err)?);
                 "fail"
@@ -263,6 +269,9 @@ impl fmt::Display for FaultRule {
         }
         if let Some(d) = &self.delay {
             write!(f, ",delay={d}")?;
+        }
+        if let Some(n) = self.concurrency {
+            write!(f, ",concurrency={n}")?;
         }
         if let Some(x) = &self.fail {
             write!(f, ",fail={}", quote(&x.to_string()))?;

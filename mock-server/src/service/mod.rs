@@ -72,6 +72,11 @@ impl Gate {
                 crate::journal::request_field(method, &bytes, field)
             });
             if let Some(delay) = decision.delay {
+                // Rule `concurrency`: one of its places for the delay.
+                let _place = match decision.queue {
+                    Some(queue) => queue.acquire_owned().await.ok(),
+                    None => None,
+                };
                 tokio::time::sleep(delay).await;
             }
             if let Some(status) = decision.fail {

@@ -113,3 +113,39 @@ async fn a_seed_makes_uuids_reproducible() {
     let id = uuid::Uuid::parse_str(&ids[0][0]).unwrap();
     assert_eq!(id.get_version_num(), 4, "still RFC 4122 v4 (ALL-2)");
 }
+
+/// `concurrency=K` with a fixed delay: at most K calls in their delay at
+/// once, so the i-th of N calls sent together ends no earlier than
+/// (i / K + 1) delays after the start (lower bounds only: the machine may
+/// be slow, never fast).
+#[tokio::test]
+async fn concurrency_serves_k_calls_per_delay_and_queues_the_rest() {
+    let mock = start_with(
+        MockServer::builder().config(with_faults(&["RunJob:delay=100ms:concurrency=2"])),
+    )
+    .await;
+    let jobs = jobs(&mock).await;
+    let start = std::time::Instant::now();
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let mut c = jobs.clone();
+            tokio::spawn(async move {
+                c.run_job(cmd("true", &[])).await.unwrap();
+                start.elapsed()
+            })
+        })
+        .collect();
+    let mut ends = Vec::new();
+    for c in calls {
+        ends.push(c.await.unwrap());
+    }
+    ends.sort();
+    for (i, end) in ends.iter().enumerate() {
+        let floor = std::time::Duration::from_millis(100 * (i as u64 / 2 + 1));
+        assert!(
+            *end >= floor,
+            "call {i} ended after {end:?}, before {floor:?}"
+        );
+    }
+    assert_eq!(mock.received_calls().len(), 6);
+}
