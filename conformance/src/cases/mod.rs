@@ -39,6 +39,32 @@ pub fn catalogue() -> &'static [Case] {
     })
 }
 
+/// Cases that call methods only contract v1.0.6 has (workflows, runtime
+/// installs, ValidateRuntimeSpec), as globs on names: not run against a node
+/// that speaks v2.5.9 alone. The `contract` integration test checks the list
+/// against the RPCs every case calls.
+// TODO(#17): v2 variants of these cases (the role cases without the v1-only
+// methods, v2 runtime builds and YAML checks, metrics and telematics).
+pub const V1_ONLY_CASES: &[&str] = &[
+    "workflows.*",
+    "runtimes.spec.*",
+    "runtimes.install.*",
+    // They install a runtime of their own.
+    "runtimes.remove.removes_and_reports_unknown",
+    "jobs.run.installed_runtime_is_echoed",
+    // Every read, every write of a role: workflows and installs among them.
+    "auth.roles.certificate_without_role_may_call_nothing",
+    "auth.viewer.may_call_every_read",
+    "auth.viewer.may_not_change_anything",
+];
+
+/// Whether `case` calls a method only contract v1.0.6 has.
+pub fn needs_v1(case: &Case) -> bool {
+    V1_ONLY_CASES
+        .iter()
+        .any(|p| crate::glob::glob_match(p, case.name))
+}
+
 /// Finds a case by name.
 pub fn by_name(name: &str) -> Option<&'static Case> {
     catalogue().iter().find(|c| c.name == name)

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use joblet_testkit::Target;
 use joblet_testkit::cli::ConnectArgs;
+use joblet_testkit::contract::Api;
 use joblet_testkit::transcript::DEFAULT_LOG_LIMIT;
 
 use super::error::CliError;
@@ -191,6 +192,22 @@ pub(crate) struct ReplayArgs {
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     pub(crate) roles: RoleArgs,
+    /// The contract the target speaks (v1: v1.0.6, v2: v2.5.9, both),
+    /// instead of the one detected (GetSystemStatus server_version, then
+    /// probes).
+    #[arg(
+        long,
+        value_enum,
+        env = "JOBLET_CONTRACT",
+        value_name = "CONTRACT",
+        help_heading = "Connection"
+    )]
+    pub(crate) contract: Option<Api>,
+    /// Replay transcripts recorded against a node of the other contract too
+    /// (by default a v2 transcript against a v1-only node, or the reverse,
+    /// is refused with exit code 2; a node serving both takes either).
+    #[arg(long, help_heading = "Connection")]
+    pub(crate) any_contract: bool,
     /// Profile of the embedded mock (only without a target; also
     /// `--profile`): `server-v1` answers as the deployed server does.
     #[cfg(feature = "embedded")]
@@ -348,6 +365,18 @@ pub(crate) struct RunArgs {
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     pub(crate) roles: RoleArgs,
+    /// The contract to certify against (v1: v1.0.6, v2: v2.5.9, both),
+    /// instead of the one detected from the target (GetSystemStatus
+    /// server_version, then probes). Against v2 alone, the cases that call
+    /// v1-only methods (workflows, runtime installs) are skipped.
+    #[arg(
+        long,
+        value_enum,
+        env = "JOBLET_CONTRACT",
+        value_name = "CONTRACT",
+        help_heading = "Connection"
+    )]
+    pub(crate) contract: Option<Api>,
 
     /// Print the catalogue (name, IDs, level, read-only/mutating) and exit.
     #[arg(long, help_heading = "Selection")]

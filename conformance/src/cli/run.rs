@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use joblet_testkit::detect::Detection;
 use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
@@ -86,6 +87,7 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
         run_id: args.run_id.clone(),
         cancel,
         progress: bar.clone(),
+        contract: args.contract.map(|c| Detection::given(c, "--contract")),
     };
     let result = runner::run(&cases, config).await;
     bar.bar.finish_and_clear();

@@ -4,6 +4,7 @@
 //! the binary end to end, and record and replay.
 
 mod cli;
+mod contract;
 mod coverage;
 mod embedded;
 mod mutants;
