@@ -32,6 +32,11 @@ things are opt-in: --allow-delete-all (DeleteAllJobs deletes EVERY finished job 
 node) and --allow-remote-installs (the node downloads a runtime from GitHub).
 --read-only runs only cases that create nothing.
 
+The target's contract (v1.0.6, v2.5.9 or both) is detected before any case
+(GetSystemStatus server_version, then probes; --contract gives it) and opens
+every report; against v2.5.9 alone, the cases that call v1-only methods are
+skipped.
+
 Exit code: 0 when no MUST case failed or errored, 1 otherwise, 2 on bad usage.";
 
 const EXAMPLES: &str = "\
@@ -118,6 +123,10 @@ exactly, UUIDs through the ID map, times by shape, monitoring figures by type
 and range. --rules FILE (YAML: `- path: GetSystemStatus.cpu.usagePercent` /
 `rule: range 0..100`) relaxes fields; its rules win over the built-in ones.
 Each call is one outcome of the usual reports (human, --json, --junit).
+
+The target's contract (v1.0.6, v2.5.9 or both) is detected first (or given
+with --contract) and opens the reports; a transcript recorded against the
+other contract is refused unless --any-contract.
 
 Exit code: 0 when every call answered as recorded, 1 on any difference or
 error, 2 on bad usage.";
