@@ -401,7 +401,7 @@ pub const FOUR_ROLE_OPS: &[(&str, &str, &str, FourRole)] = &[
 
 /// In the four-role model, whether a caller of role `role` (`None`: no role
 /// OU) may call `joblet.<service>/<method>`; the refusal's message when not:
-/// "role <role> is not allowed to perform operation <op>" (AUTH-8). A method
+/// `"role <role> is not allowed to perform operation <op>"` (AUTH-8). A method
 /// outside the table is allowed (the server answers it UNIMPLEMENTED).
 pub fn four_role_check(role: Option<FourRole>, service: &str, method: &str) -> Result<(), String> {
     let Some((_, _, op, least)) = FOUR_ROLE_OPS
