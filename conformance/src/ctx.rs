@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use joblet_testkit::Target;
+use joblet_testkit::contract::Api;
 use joblet_testkit::pb;
 use joblet_testkit::pb::job_service_client::JobServiceClient;
 use joblet_testkit::pb::monitoring_service_client::MonitoringServiceClient;
@@ -90,6 +91,8 @@ pub struct Env {
     pub run_id: String,
     /// Options.
     pub options: Options,
+    /// The contract the target speaks (detected or given).
+    pub contract: Api,
     counter: AtomicU32,
     cidr_octet: u8,
     host_cores: tokio::sync::OnceCell<u32>,
@@ -102,6 +105,7 @@ impl Env {
         channel: Channel,
         run_id: String,
         options: Options,
+        contract: Api,
     ) -> Self {
         let cidr_octet = 64
             + (run_id
@@ -113,6 +117,7 @@ impl Env {
             channel,
             run_id,
             options,
+            contract,
             counter: AtomicU32::new(0),
             cidr_octet,
             host_cores: tokio::sync::OnceCell::new(),
@@ -221,6 +226,11 @@ impl Ctx {
             inner: channel,
             log: Arc::clone(&self.rpcs),
         }
+    }
+
+    /// The recorded channel to the main target (for the v2 clients).
+    pub fn channel(&self) -> Rec {
+        self.chan.clone()
     }
 
     /// JobService on the main target.
@@ -491,10 +501,14 @@ impl Ctx {
             .get_or_try_init(|| async move {
                 let mut m = monitoring;
                 let s = check::ok("GetSystemStatus", m.get_system_status(pb::EmptyRequest {}).await)?.into_inner();
-                let cores = s.host.map(|h| h.cpu_count).unwrap_or_default();
+                // v2 has no host.cpuCount (MON-STATUS-2): cpu.cores then.
+                let cores = match s.host.map(|h| h.cpu_count).unwrap_or_default() {
+                    0 => s.cpu.map(|c| c.cores).unwrap_or_default(),
+                    n => n,
+                };
                 if cores <= 0 {
                     return Err(CaseError::Error(format!(
-                        "GetSystemStatus reports host.cpuCount {cores}: cannot tell the node's cores"
+                        "GetSystemStatus reports host.cpuCount and cpu.cores {cores}: cannot tell the node's cores"
                     )));
                 }
                 Ok(cores as u32)

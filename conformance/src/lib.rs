@@ -16,7 +16,8 @@
 //! catalogue ([`cases::catalogue`]) is one static list. A run first finds
 //! which wire contract the target speaks ([`joblet_testkit::detect`]: v1.0.6,
 //! v2.5.9 or both; or `--contract`), reports it and certifies against it:
-//! against v2.5.9 alone the cases of [`cases::V1_ONLY_CASES`] are skipped. The [`runner`] selects
+//! every case declares the contracts it holds in ([`case::Case::contracts`]), and a case
+//! of the other contract alone is skipped (`not in contract v2.5.9`). The [`runner`] selects
 //! cases (globs on names or IDs, `--read-only`, `--rerun-failed`), runs them in
 //! parallel under per-case deadlines, and, whatever the verdict, removes what
 //! each case created through its [`cleanup::Tracker`] (everything carries the

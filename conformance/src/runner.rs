@@ -11,7 +11,6 @@ use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::case::{Case, Effect};
-use crate::cases;
 use crate::check::CaseError;
 use crate::cleanup::Leak;
 use crate::ctx::{Ctx, Env, Options, Targets, new_run_id};
@@ -116,15 +115,13 @@ impl RunConfig {
     }
 }
 
-/// Why a case is skipped on a node of `contract`, if it is: a case that
-/// calls methods only v1.0.6 has ([`cases::needs_v1`]) is not run against a
-/// node that speaks v2.5.9 alone.
+/// Why a case is skipped on a node of `contract`, if it is: a case
+/// declared for the other contract only ([`Case::contracts`]).
 pub(crate) fn contract_skip(case: &Case, contract: Api) -> Option<&'static str> {
-    (!contract.serves_v1() && cases::needs_v1(case)).then_some(NOT_IN_V2)
+    case.contract_skip(contract)
 }
 
-/// The skip reason of a v1 case on a v2-only node.
-pub const NOT_IN_V2: &str = "not in contract v2.5.9";
+pub use crate::case::{NOT_IN_V1, NOT_IN_V2};
 
 /// Why `case` cannot run with these targets and options, if it cannot.
 pub(crate) fn skip_reason(
@@ -187,6 +184,7 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
         channel,
         run_id.clone(),
         config.options.clone(),
+        contract,
     ));
     let mut interrupted = false;
     for attempt in 1..=config.repeat.max(1) {

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use crate::case::Case;
+use crate::case::{Api, Case};
 
 mod auth;
 mod conventions;
@@ -39,30 +39,19 @@ pub fn catalogue() -> &'static [Case] {
     })
 }
 
-/// Cases that call methods only contract v1.0.6 has (workflows, runtime
-/// installs, ValidateRuntimeSpec), as globs on names: not run against a node
-/// that speaks v2.5.9 alone. The `contract` integration test checks the list
-/// against the RPCs every case calls.
-// TODO(#17): v2 variants of these cases (the role cases without the v1-only
-// methods, v2 runtime builds and YAML checks, metrics and telematics).
-pub const V1_ONLY_CASES: &[&str] = &[
-    "workflows.*",
-    "runtimes.spec.*",
-    "runtimes.install.*",
-    // They install a runtime of their own.
-    "runtimes.remove.removes_and_reports_unknown",
-    "jobs.run.installed_runtime_is_echoed",
-    // Every read, every write of a role: workflows and installs among them.
-    "auth.roles.certificate_without_role_may_call_nothing",
-    "auth.viewer.may_call_every_read",
-    "auth.viewer.may_not_change_anything",
-];
-
-/// Whether `case` calls a method only contract v1.0.6 has.
+/// Whether `case` holds only in contract v1.0.6 (declared `contracts =
+/// [V1]`: it calls methods only v1.0.6 has, workflows, runtime installs,
+/// ValidateRuntimeSpec, or checks a `[v1]` behaviour): skipped against a node
+/// that speaks v2.5.9 alone. The `contract` integration test checks the
+/// declarations against the RPCs every case calls.
 pub fn needs_v1(case: &Case) -> bool {
-    V1_ONLY_CASES
-        .iter()
-        .any(|p| crate::glob::glob_match(p, case.name))
+    !case.contracts.contains(&Api::V2)
+}
+
+/// Whether `case` holds only in contract v2.5.9 (declared `contracts =
+/// [V2]`): skipped against a node that speaks v1.0.6 alone.
+pub fn needs_v2(case: &Case) -> bool {
+    !case.contracts.contains(&Api::V1)
 }
 
 /// Finds a case by name.

@@ -7,13 +7,13 @@
 use std::process::{Command, Output};
 
 use joblet_conformance::State;
-use joblet_conformance::cases::{catalogue, needs_v1};
+use joblet_conformance::cases::{catalogue, needs_v1, needs_v2};
 use joblet_conformance::embedded::Embedded;
 use joblet_conformance::outcome::RunResult;
 use joblet_conformance::report::JsonReport;
 use joblet_conformance::runner::{self, NOT_IN_V2, RunConfig, Selection};
 use joblet_mock::{MockConfig, MockServer};
-use joblet_testkit::contract::{Api, V1_ONLY};
+use joblet_testkit::contract::{Api, V1_ONLY, V2_ONLY};
 use joblet_testkit::detect::{self, Detection};
 
 use crate::support::{documented_run, repo};
@@ -207,8 +207,31 @@ fn a_given_contract_overrides_the_detected_one() {
     );
 }
 
-/// The list of v1-only cases is the list of cases that call a v1-only
-/// method against a node serving both, no more, no less.
+/// The contract tags of `docs/behaviours.md` (`- ID [v1]`, `* ID [v2]`,
+/// `[v1,v2]`), by ID.
+pub(crate) fn behaviour_tags() -> std::collections::BTreeMap<String, String> {
+    let text =
+        std::fs::read_to_string(repo().join("docs/behaviours.md")).expect("docs/behaviours.md");
+    let mut tags = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("- ").or_else(|| line.strip_prefix("* ")) else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let (Some(id), Some(tag)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if tag.starts_with("[v") {
+            tags.insert(id.to_owned(), tag.trim_matches(['[', ']']).to_owned());
+        }
+    }
+    tags
+}
+
+/// The cases declared for one contract alone are exactly those that call a
+/// method only that contract has against a node serving both, or that
+/// certify behaviours of that contract alone (every ID tagged `[v1]`, or
+/// every ID tagged `[v2]`).
 #[test]
 fn the_v1_only_cases_are_exactly_those_that_call_v1_only_methods() {
     let run = documented_run();
@@ -216,20 +239,36 @@ fn the_v1_only_cases_are_exactly_those_that_call_v1_only_methods() {
         run.contract.as_ref().map(|c| c.detected.as_str()),
         Some("both")
     );
-    let v1_only: Vec<String> = V1_ONLY
-        .iter()
-        .map(|(s, m)| format!("/joblet.{s}/{m}"))
-        .collect();
+    let tags = behaviour_tags();
     let mut wrong = Vec::new();
-    for o in &run.outcomes {
-        let case = joblet_conformance::cases::by_name(&o.case).expect("a case");
-        let calls: Vec<&String> = o.rpcs.iter().filter(|r| v1_only.contains(r)).collect();
-        if needs_v1(case) == calls.is_empty() {
-            wrong.push(format!(
-                "{}: listed v1-only {}, calls {calls:?}",
-                o.case,
-                needs_v1(case)
-            ));
+    for (only, methods, tag, needs) in [
+        (
+            "v1",
+            &V1_ONLY[..],
+            "v1",
+            needs_v1 as fn(&joblet_conformance::Case) -> bool,
+        ),
+        ("v2", &V2_ONLY[..], "v2", needs_v2),
+    ] {
+        let paths: Vec<String> = methods
+            .iter()
+            .map(|(s, m)| format!("/joblet.{s}/{m}"))
+            .collect();
+        for o in &run.outcomes {
+            let case = joblet_conformance::cases::by_name(&o.case).expect("a case");
+            let calls: Vec<&String> = o.rpcs.iter().filter(|r| paths.contains(r)).collect();
+            let tagged = case
+                .ids
+                .iter()
+                .all(|id| tags.get(*id).map(String::as_str) == Some(tag));
+            if needs(case) != (!calls.is_empty() || tagged) {
+                wrong.push(format!(
+                    "{}: declared {only}-only {}, calls {calls:?}, IDs {:?} all tagged [{tag}] {tagged}",
+                    o.case,
+                    needs(case),
+                    case.ids
+                ));
+            }
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
