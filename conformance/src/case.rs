@@ -135,7 +135,7 @@ pub const NOT_IN_V2: &str = "not in contract v2.5.9";
 /// The skip reason of a v2-only case against a node that speaks v1.0.6 alone.
 pub const NOT_IN_V1: &str = "not in contract v1.0.6";
 
-/// Both contracts: the default of [`case!`].
+/// Both contracts: the default of [`crate::case!`].
 pub const BOTH: &[Api] = &[Api::V1, Api::V2];
 
 /// The contracts of a case declared with `contracts = [..]` ([`BOTH`]

@@ -36,6 +36,8 @@ pub struct Options {
     pub allow_delete_all: bool,
     /// Runtimes may be installed from GitHub.
     pub allow_remote_installs: bool,
+    /// Runtimes may be built (BuildRuntime installs them).
+    pub allow_builds: bool,
     /// Per-case deadline.
     pub case_timeout: Duration,
 }
@@ -45,6 +47,7 @@ impl Default for Options {
         Self {
             allow_delete_all: false,
             allow_remote_installs: false,
+            allow_builds: false,
             case_timeout: Duration::from_secs(30),
         }
     }

@@ -146,6 +146,7 @@ pub(crate) async fn run_mutant(
     run.parallel = config.parallel_cases;
     run.options.allow_delete_all = true;
     run.options.allow_remote_installs = true;
+    run.options.allow_builds = true;
     run.options.case_timeout = config.case_timeout;
     let result = runner::run(&cases, run).await;
     embedded.shutdown().await;

@@ -137,6 +137,7 @@ pub(crate) fn skip_reason(
             Need::NoRole => targets.no_role.is_some(),
             Need::DeleteAll => options.allow_delete_all,
             Need::RemoteInstall => options.allow_remote_installs,
+            Need::Build => options.allow_builds,
         };
         (!ok).then(|| need.skip_reason())
     })

@@ -13,6 +13,7 @@ mod monitoring;
 mod networks;
 mod runtimes;
 mod shapes;
+mod v2;
 mod volumes;
 mod workflows;
 
@@ -34,6 +35,11 @@ pub fn catalogue() -> &'static [Case] {
             volumes::CASES,
             monitoring::CASES,
             runtimes::CASES,
+            v2::CONTRACT,
+            v2::AUTH,
+            v2::JOBS,
+            v2::TELEMETRY,
+            v2::RUNTIMES,
         ]
         .concat()
     })

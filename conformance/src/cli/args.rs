@@ -406,6 +406,11 @@ pub(crate) struct RunArgs {
     /// Allow installing a runtime from GitHub (the node downloads it).
     #[arg(long, help_heading = "Opt-ins")]
     pub(crate) allow_remote_installs: bool,
+    /// Allow building a runtime with BuildRuntime (contract v2.5.9: the node
+    /// installs it; the case removes it at the end). Without it that case is
+    /// skipped; the dry run and the refusals run anyway.
+    #[arg(long, help_heading = "Opt-ins")]
+    pub(crate) allow_builds: bool,
 
     /// Run the selection N times (flakiness hunting).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "Running")]

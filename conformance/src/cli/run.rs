@@ -46,6 +46,7 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
     let mut options = Options {
         allow_delete_all: args.allow_delete_all,
         allow_remote_installs: args.allow_remote_installs,
+        allow_builds: args.allow_builds,
         case_timeout: args.select.case_timeout,
     };
     let targets = match resolved.into_iter().next() {
@@ -70,6 +71,7 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
             // The embedded mock is this run's own: nothing of anyone else's to protect.
             options.allow_delete_all = true;
             options.allow_remote_installs = true;
+            options.allow_builds = true;
             let t = mock.targets.clone();
             local = Some(mock);
             t

@@ -12,3 +12,4 @@ mod replay;
 mod schema;
 mod server_v1;
 mod support;
+mod two_contracts;
