@@ -21,7 +21,8 @@ pub enum Need {
     /// (`--allow-remote-installs`).
     RemoteInstall,
     /// Permission to build a runtime with BuildRuntime (contract v2.5.9): the
-    /// node installs it (`--allow-builds`; the case removes it at the end).
+    /// node installs it (`--allow-builds`, or `--allow-remote-installs`; the
+    /// case removes it at the end).
     Build,
 }
 
@@ -44,7 +45,7 @@ impl Need {
                 "installing from GitHub makes the node download: pass --allow-remote-installs"
             }
             Need::Build => {
-                "building a runtime installs it on the node (removed at the end): pass --allow-builds"
+                "building a runtime installs it on the node (removed at the end): pass --allow-builds (or --allow-remote-installs)"
             }
         }
     }

@@ -407,8 +407,9 @@ pub(crate) struct RunArgs {
     #[arg(long, help_heading = "Opt-ins")]
     pub(crate) allow_remote_installs: bool,
     /// Allow building a runtime with BuildRuntime (contract v2.5.9: the node
-    /// installs it; the case removes it at the end). Without it that case is
-    /// skipped; the dry run and the refusals run anyway.
+    /// installs it; the case removes it at the end; --allow-remote-installs
+    /// allows it too). Without it that case is skipped; the dry run and the
+    /// refusals run anyway.
     #[arg(long, help_heading = "Opt-ins")]
     pub(crate) allow_builds: bool,
 
@@ -421,6 +422,17 @@ pub(crate) struct RunArgs {
     /// Run ID: resources are named cf-<ID>-… (default: random, 6 characters).
     #[arg(long, value_name = "ID", value_parser = parse_run_id, help_heading = "Running")]
     pub(crate) run_id: Option<String>,
+    /// The contract the embedded mock speaks (only without a target): `v1`
+    /// (v1.0.6), `v2` (v2.5.9) or `both`. Certify each contract alone with
+    /// `--embedded-api v1` and `--embedded-api v2`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "both",
+        value_name = "API",
+        help_heading = "Running"
+    )]
+    pub(crate) embedded_api: Api,
     /// Profile of the embedded mock (only without a target): `server-v1`
     /// shows which cases the deployed server's quirks fail.
     #[cfg(feature = "embedded")]

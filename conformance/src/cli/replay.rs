@@ -122,7 +122,7 @@ async fn targets(args: &ReplayArgs) -> Result<(Targets, Option<LocalMock>), CliE
     if args.roles.any() {
         return usage("role options (--viewer-*, --no-role-*) need a --target or --node");
     }
-    let mock = LocalMock::start(&args.mock_profile).await?;
+    let mock = LocalMock::start(&args.mock_profile, joblet_testkit::contract::Api::Both).await?;
     eprintln!(
         "no --target: replaying against an embedded joblet-mock ({} profile) on {}",
         mock.profile, mock.targets.main.addr

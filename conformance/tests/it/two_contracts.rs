@@ -33,13 +33,9 @@ fn run_of(api: Api) -> &'static RunResult {
     })
 }
 
-/// AUTH-8 needs a node run with four roles: skipped against the two-role
-/// default, with that reason.
-const FOUR_ROLES: &str = "auth.roles.four_role_model_names_the_operation";
-const TWO_ROLE_SKIP: &str = "the node runs the two-role model";
-/// CONTRACT-1 needs a node of one contract: skipped against a node of both.
-const OTHER_METHODS: &str = "contract.methods.the_other_contracts_methods_are_unimplemented";
-const BOTH_SKIP: &str = "the node speaks both contracts";
+/// AUTH-8's case, which takes the four-role branch on a node run with four
+/// roles.
+const FOUR_ROLES: &str = "auth.roles.four_role_model_is_an_option";
 
 /// The outcomes that differ from `expect` (`None`: Pass; `Some(reason)`:
 /// Skip with a message that starts with `reason`).
@@ -69,11 +65,7 @@ fn against_v2_alone_every_v2_case_passes_and_v1_cases_are_skipped() {
         run.contract.as_ref().map(|c| c.detected.as_str()),
         Some("v2")
     );
-    let bad = wrong(run, |c| match c.name {
-        _ if needs_v1(c) => Some(NOT_IN_V2),
-        FOUR_ROLES => Some(TWO_ROLE_SKIP),
-        _ => None,
-    });
+    let bad = wrong(run, |c| needs_v1(c).then_some(NOT_IN_V2));
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     for o in run.outcomes.iter().filter(|o| o.state == State::Skip) {
         if o.message.as_deref() == Some(NOT_IN_V2) {
@@ -110,11 +102,7 @@ fn against_v1_alone_every_v1_case_passes_and_v2_cases_are_skipped() {
 
 #[test]
 fn against_both_every_case_passes() {
-    let bad = wrong(documented_run(), |c| match c.name {
-        FOUR_ROLES => Some(TWO_ROLE_SKIP),
-        OTHER_METHODS => Some(BOTH_SKIP),
-        _ => None,
-    });
+    let bad = wrong(documented_run(), |_| None);
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
@@ -149,4 +137,59 @@ fn against_a_four_role_node_the_four_role_case_passes() {
     assert_eq!(result.outcomes.len(), 1);
     let o = &result.outcomes[0];
     assert_eq!(o.state, State::Pass, "{:?}", o.message);
+}
+
+/// `--embedded-api` chooses the contract of the embedded mock: v2 alone
+/// skips the v1 cases and runs the v2 ones, v1 alone the reverse.
+#[test]
+fn the_binary_certifies_each_contract_of_its_embedded_mock() {
+    for (api, skipped, passed) in [
+        (
+            "v2",
+            "workflows.list.include_completed",
+            "jobs.timeout.bad_values_are_invalid_argument",
+        ),
+        (
+            "v1",
+            "jobs.timeout.bad_values_are_invalid_argument",
+            "workflows.list.include_completed",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let json = dir.path().join("r.json");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_joblet-conformance"))
+            .args([
+                "--embedded-api",
+                api,
+                "--focus",
+                skipped,
+                "--focus",
+                passed,
+                "--json",
+                json.to_str().expect("utf-8"),
+            ])
+            .env_remove("JOBLET_HOST")
+            .env_remove("JOBLET_NODE")
+            .env_remove("JOBLET_CONTRACT")
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "--embedded-api {api}: {stderr}");
+        let report = joblet_conformance::report::JsonReport::parse(
+            &std::fs::read_to_string(&json).expect("the report"),
+        )
+        .expect("a report");
+        assert_eq!(report.run.contract.expect("the contract").detected, api);
+        let state = |name: &str| {
+            report
+                .run
+                .outcomes
+                .iter()
+                .find(|o| o.case == name)
+                .map(|o| (o.state, o.message.clone()))
+        };
+        let reason = if api == "v2" { NOT_IN_V2 } else { NOT_IN_V1 };
+        assert_eq!(state(skipped), Some((State::Skip, Some(reason.to_owned()))));
+        assert_eq!(state(passed).map(|s| s.0), Some(State::Pass), "{api}");
+    }
 }

@@ -17,11 +17,11 @@ use crate::ctx::Ctx;
 
 pub(crate) const CASES: &[Case] = &[
     case!(
-        "contract.methods.the_other_contracts_methods_are_unimplemented",
+        "contract.methods.v1_methods_are_unimplemented_on_v2_alone",
         ["CONTRACT-1"],
         Must,
         ReadOnly,
-        "On a node of one contract, each method only the other has answers UNIMPLEMENTED \"unknown method <Method> for service joblet.<Service>\" (skipped on a node of both)",
+        "A node that speaks v2 serves the v2 methods (GetJobMetrics, ValidateRuntimeYAML answer) and v1 clients on the shared paths; on a node of v2 alone each of the 9 methods only v1 has answers UNIMPLEMENTED \"unknown method <Method> for service joblet.<Service>\"",
         other_methods,
         contracts = [V2]
     ),
@@ -73,16 +73,33 @@ fn unit<T>(r: Result<tonic::Response<T>, Status>) -> Result<(), Status> {
 }
 
 async fn other_methods(cx: Ctx) -> CaseResult {
-    if cx.env.contract == Api::Both {
-        return Err(check::skip(
-            "the node speaks both contracts: only a node of one contract refuses the other's methods",
-        ));
+    // The v2 methods are served, and v1 clients on the shared paths.
+    let r = unit(
+        jobs2(&cx)
+            .get_job_metrics(v2::GetJobMetricsRequest {
+                job_uuid: uuid::Uuid::new_v4().to_string(),
+                ..Default::default()
+            })
+            .await,
+    );
+    served("GetJobMetrics{unknown job}", r)?;
+    let r = unit(
+        runtimes2(&cx)
+            .validate_runtime_yaml(v2::ValidateRuntimeYamlRequest::default())
+            .await,
+    );
+    served("ValidateRuntimeYAML{\"\"}", r)?;
+    let r = cx.jobs().list_jobs(pb::EmptyRequest {}).await;
+    check::ok("ListJobs (v1 message)", r)?;
+    if cx.env.contract != Api::V2 {
+        // A node of both serves the v1 methods too (the v1 cases call them).
+        return Ok(());
     }
     let ch = cx.channel();
     let mut jobs = pb::job_service_client::JobServiceClient::new(ch.clone());
     let mut rts = pb::runtime_service_client::RuntimeServiceClient::new(ch);
     for (service, method) in V1_ONLY {
-        let call = format!("{method} (v1 only) on a node that speaks v2 alone");
+        // Empty requests: were the method served, it would refuse them.
         let r = match method {
             "RunWorkflow" => unit(jobs.run_workflow(pb::RunWorkflowRequest::default()).await),
             "GetWorkflowStatus" => unit(
@@ -124,11 +141,24 @@ async fn other_methods(cx: Ctx) -> CaseResult {
                     .await,
             ),
         };
+        let call = format!("{method}{{}} (v1 only) on a node that speaks v2 alone");
         unimplemented_as_expected(&call, r, service, method)?;
     }
-    // The shared methods answer (any status but UNIMPLEMENTED).
-    let r = jobs2(&cx).list_jobs(v2::EmptyRequest {}).await;
-    check::ok("ListJobs on a node that speaks v2 alone", r).map(|_| ())
+    Ok(())
+}
+
+/// Any answer but UNIMPLEMENTED (or a transport failure): the method is served.
+fn served(call: &str, r: Result<(), Status>) -> CaseResult {
+    match r {
+        Ok(()) => Ok(()),
+        Err(s) if check::is_transport(&s) => Err(check::unexpected(call, &s)),
+        Err(s) => ensure(
+            s.code() != Code::Unimplemented,
+            call,
+            "the method served (any answer but UNIMPLEMENTED)",
+            check::show_status(&s),
+        ),
+    }
 }
 
 async fn version(cx: Ctx) -> CaseResult {

@@ -50,6 +50,7 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "sleep 30 with timeout 1s ends TIMEOUT, exit code 124, end time set; its logs end; StopJob is FAILED_PRECONDITION; DeleteJob deletes it",
         timeout_expires,
+        quirks = ["QUIRK-2"],
         contracts = [V2]
     ),
     case!(
