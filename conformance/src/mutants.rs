@@ -70,6 +70,16 @@ impl Default for MutantsConfig {
     }
 }
 
+/// The mutants the catalogue can catch: those of behaviours that hold on a
+/// node that speaks v1 (the catalogue has no v2 cases yet).
+pub fn v1_mutants() -> Vec<Mutant> {
+    Mutant::LIST
+        .iter()
+        .copied()
+        .filter(|m| m.contracts().v1())
+        .collect()
+}
+
 /// Runs `catalogue` against each of `mutants`; rows in the order given.
 pub async fn run_mutants(
     catalogue: &'static [Case],

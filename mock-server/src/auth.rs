@@ -112,6 +112,13 @@ impl AuthLayer {
         self
     }
 
+    /// QUIRK-22: when `false`, `reader` is no role even when v2 is served
+    /// (call after [`contract`](Self::contract)).
+    pub fn reader_alias(mut self, on: bool) -> Self {
+        self.reader_alias &= on;
+        self
+    }
+
     /// The role model of TLS callers (AUTH-8 with [`RoleModel::Four`]).
     pub fn roles(mut self, model: RoleModel) -> Self {
         self.four_roles = model == RoleModel::Four;
@@ -209,7 +216,15 @@ impl<S> AuthService<S> {
             service,
             method,
         )
-        .map_err(Error::PermissionDenied)
+        .map_err(|text| {
+            // AUTH-8 mutant: the refusal names the gRPC method.
+            match text.rsplit_once(' ') {
+                Some((head, _)) if self.mutant == Some(Mutant::FourRoleMethodNames) => {
+                    Error::PermissionDenied(format!("{head} {method}"))
+                }
+                _ => Error::PermissionDenied(text),
+            }
+        })
     }
 
     /// AUTH-3..5 mutants: the role a refused call goes on with, when the
@@ -226,6 +241,12 @@ impl<S> AuthService<S> {
             // AUTH-5 mutant: the viewer's RunJob reaches the handler, which
             // validates it before refusing it (service::job).
             (Mutant::ValidateBeforeAuth, Role::Viewer) if run_job => Some(Role::Viewer),
+            // AUTH-7 mutant: the viewer may build runtimes.
+            (Mutant::ViewerMayBuild, Role::Viewer)
+                if path == "/joblet.RuntimeService/BuildRuntime" =>
+            {
+                Some(Role::Viewer)
+            }
             _ => None,
         }
     }

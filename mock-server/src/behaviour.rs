@@ -1,7 +1,7 @@
 //! Behaviour switches over the one engine: profiles, quirks and mutants.
 //!
 //! The mock has one set of handlers. What differs between the `documented`
-//! profile and the `server-v1` profile is a set of [`Quirk`] switches that the
+//! profile and the `server-v1` or `server-v2` profile is a set of [`Quirk`] switches that the
 //! handlers consult (`shared.quirk(Quirk::CancelUnimplemented)`); a profile is
 //! just the list of quirks it turns on ([`Profile::quirks`]). A [`Mutant`]
 //! breaks exactly one documented behaviour, for proving that each conformance
@@ -15,10 +15,15 @@ pub enum Profile {
     /// The API as its documentation and the SDK describe it.
     #[default]
     Documented,
-    /// The observable quirks of the deployed v1 server (every QUIRK behaviour).
+    /// The observable quirks of the deployed v1 server (QUIRK-1 to QUIRK-12).
     #[value(name = "server-v1")]
     #[serde(rename = "server-v1")]
     ServerV1,
+    /// The observable quirks of a Joblet v5.6 node speaking v2 (QUIRK-1, 2,
+    /// 8, 11 carried over, QUIRK-13 to QUIRK-22).
+    #[value(name = "server-v2")]
+    #[serde(rename = "server-v2")]
+    ServerV2,
 }
 
 impl Profile {
@@ -26,7 +31,8 @@ impl Profile {
     pub fn quirks(self) -> Quirks {
         match self {
             Self::Documented => Quirks::NONE,
-            Self::ServerV1 => Quirks::ALL,
+            Self::ServerV1 => Quirks::SERVER_V1,
+            Self::ServerV2 => Quirks::SERVER_V2,
         }
     }
 
@@ -35,6 +41,7 @@ impl Profile {
         match self {
             Self::Documented => "documented",
             Self::ServerV1 => "server-v1",
+            Self::ServerV2 => "server-v2",
         }
     }
 }
@@ -83,6 +90,27 @@ quirks! {
     OpenMonitoring = 10, "QUIRK-11";
     /// QUIRK-12: RunJob ignores GPUs, name and workDir; schedules need an offset.
     IgnoredRunFields = 11, "QUIRK-12";
+    /// QUIRK-13: RunJob checks only the syntax of `runtime`; an unknown one
+    /// fails the job (FAILED, -1).
+    RuntimeSyntaxOnly = 12, "QUIRK-13";
+    /// QUIRK-14: RunJob ignores gpu_count, gpu_memory_mb and work_dir.
+    IgnoredGpuWorkDir = 13, "QUIRK-14";
+    /// QUIRK-15: StopJob answers only uuid.
+    StopAnswersUuid = 14, "QUIRK-15";
+    /// QUIRK-16: metrics and telematics streams never end for a CANCELED job.
+    CanceledTelemetryHangs = 15, "QUIRK-16";
+    /// QUIRK-17: GetJobLogs and the telemetry RPCs use an ID prefix as typed.
+    PrefixAsTyped = 16, "QUIRK-17";
+    /// QUIRK-18: history events leave fields unset.
+    SparseHistory = 17, "QUIRK-18";
+    /// QUIRK-19: GetJobTelematics applies `limit` per type.
+    TelematicsLimitPerType = 18, "QUIRK-19";
+    /// QUIRK-20: ValidateRuntimeYAML failures repeat the text behind `Phase <n> (<name>): `.
+    YamlErrorTwice = 19, "QUIRK-20";
+    /// QUIRK-21: ListRuntimes leaves packages and the v2 fields empty.
+    SparseRuntimeList = 20, "QUIRK-21";
+    /// QUIRK-22: only the OUs admin and viewer are roles (`reader` is unknown).
+    NoReaderAlias = 21, "QUIRK-22";
 }
 
 impl fmt::Display for Quirk {
@@ -99,7 +127,7 @@ impl std::str::FromStr for Quirk {
             .iter()
             .copied()
             .find(|q| q.id().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown quirk {s:?}: expected QUIRK-1 .. QUIRK-12"))
+            .ok_or_else(|| format!("unknown quirk {s:?}: expected QUIRK-1 .. QUIRK-22"))
     }
 }
 
@@ -110,8 +138,17 @@ pub struct Quirks(u32);
 impl Quirks {
     /// No quirk: the documented behaviour.
     pub const NONE: Quirks = Quirks(0);
-    /// Every quirk: the deployed server.
-    pub const ALL: Quirks = Quirks((1 << 12) - 1);
+    /// Every quirk of the deployed v1 server: QUIRK-1 to QUIRK-12.
+    pub const SERVER_V1: Quirks = Quirks((1 << 12) - 1);
+    /// The quirks of a v5.6 node speaking v2: QUIRK-1, 2, 8, 11 (carried
+    /// over from server-v1) and QUIRK-13 to QUIRK-22.
+    pub const SERVER_V2: Quirks = Quirks(
+        (1 << Quirk::CancelUnimplemented as u32)
+            | (1 << Quirk::InternalErrors as u32)
+            | (1 << Quirk::LaxNetworksVolumes as u32)
+            | (1 << Quirk::OpenMonitoring as u32)
+            | (((1 << 22) - 1) & !((1 << 12) - 1)),
+    );
 
     /// Whether `q` is on.
     pub fn has(self, q: Quirk) -> bool {
@@ -130,6 +167,85 @@ impl Quirks {
             .copied()
             .filter(|q| self.has(*q))
             .collect()
+    }
+}
+
+/// Which contracts a behaviour holds on: its tag in `docs/behaviours.md`
+/// (`[v1]`, `[v2]`, `[v1,v2]`), which says which contract the node speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Contracts {
+    /// Only on a node that speaks v1.
+    V1,
+    /// Only on a node that speaks v2.
+    V2,
+    /// On both.
+    Both,
+}
+
+/// The behaviours tagged `[v1]`.
+const V1_ONLY: [&str; 8] = [
+    "AUTH-3",
+    "AUTH-4",
+    "JOB-RUN-1",
+    "MON-STATUS-1",
+    "RT-SPEC-1",
+    "RT-INSTALL-1",
+    "RT-INSTALL-2",
+    "RT-INSTALL-3",
+];
+
+/// The behaviours tagged `[v2]` outside the v2-only families (CONTRACT,
+/// JOB-TIMEOUT, JOB-METRICS, JOB-TELEM, RT-BUILD, RT-YAML).
+const V2_ONLY: [&str; 7] = [
+    "AUTH-6",
+    "AUTH-7",
+    "AUTH-8",
+    "JOB-RUN-11",
+    "JOB-LOGS-4",
+    "MON-STATUS-2",
+    "RT-LIST-2",
+];
+
+/// Families whose every behaviour is tagged `[v2]`.
+const V2_FAMILIES: [&str; 6] = [
+    "CONTRACT-",
+    "JOB-TIMEOUT-",
+    "JOB-METRICS-",
+    "JOB-TELEM-",
+    "RT-BUILD-",
+    "RT-YAML-",
+];
+
+impl Contracts {
+    /// The tag of behaviour `id` (`JOB-STOP-3`): the workflow family and
+    /// [`V1_ONLY`] are v1, the v2 families and [`V2_ONLY`] v2, the rest both. QUIRKs are not behaviours of this kind.
+    pub fn of(id: &str) -> Self {
+        if id.starts_with("WF-") || V1_ONLY.contains(&id) {
+            Self::V1
+        } else if V2_ONLY.contains(&id) || V2_FAMILIES.iter().any(|f| id.starts_with(f)) {
+            Self::V2
+        } else {
+            Self::Both
+        }
+    }
+
+    /// Whether it holds on a node that speaks v1.
+    pub fn v1(self) -> bool {
+        self != Self::V2
+    }
+
+    /// Whether it holds on a node that speaks v2.
+    pub fn v2(self) -> bool {
+        self != Self::V1
+    }
+
+    /// The tag as the catalogue writes it: `v1`, `v2`, `v1,v2`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::V2 => "v2",
+            Self::Both => "v1,v2",
+        }
     }
 }
 
@@ -156,6 +272,12 @@ macro_rules! mutants {
             /// What it does instead.
             pub fn description(self) -> &'static str {
                 match self { $(Mutant::$variant => $what,)* }
+            }
+
+            /// The contracts its behaviour holds on (the behaviour's tag in
+            /// `docs/behaviours.md`).
+            pub fn contracts(self) -> Contracts {
+                Contracts::of(self.behaviour())
             }
         }
     };
@@ -375,6 +497,94 @@ mutants! {
     /// RT-RM-1: RemoveRuntime answers success but the runtime stays listed.
     RemovedRuntimeListed, "removed-runtime-listed", "RT-RM-1",
         "RemoveRuntime answers success but the runtime stays listed";
+
+    /// CONTRACT-1: the v1-only paths answer UNIMPLEMENTED with another text.
+    V1PathsOtherText, "v1-paths-other-text", "CONTRACT-1",
+        "A node that speaks only v2 answers the v1-only paths UNIMPLEMENTED \"method <Method> not implemented\"";
+    /// CONTRACT-2: GetSystemStatus reports proto_tag "v1.0.6" on a node that speaks v2.
+    ProtoTagV1, "proto-tag-v1", "CONTRACT-2",
+        "GetSystemStatus reports proto_tag \"v1.0.6\" on a node that speaks v2";
+    /// CONTRACT-3: the ValidateRuntimeYAML probe answers UNIMPLEMENTED on a node that speaks v2.
+    ProbeUnimplemented, "probe-unimplemented", "CONTRACT-3",
+        "ValidateRuntimeYAML with an empty yaml_content answers UNIMPLEMENTED on a node that speaks v2";
+    /// AUTH-6: the OU `reader` is not a role on a node that speaks v2.
+    ReaderUnknown, "reader-unknown", "AUTH-6",
+        "A certificate whose role OU is `reader` is unknown and may call nothing";
+    /// AUTH-7: a viewer may call BuildRuntime.
+    ViewerMayBuild, "viewer-may-build", "AUTH-7",
+        "The viewer role may call BuildRuntime";
+    /// AUTH-8: four-role refusals name the gRPC method, not the operation.
+    FourRoleMethodNames, "four-role-method-names", "AUTH-8",
+        "Four-role refusals name the gRPC method (RunJob) instead of the operation (run_job)";
+    /// JOB-RUN-11: RunJob answers a v1 client with the echo fields on a node that speaks v2.
+    RunEchoOnV2, "run-echo-on-v2", "JOB-RUN-11",
+        "RunJob echoes command and args to a v1 client of a node that speaks v2";
+    /// JOB-TIMEOUT-1: a timeout with several units ("1h30m") is refused.
+    TimeoutCompoundRefused, "timeout-compound-refused", "JOB-TIMEOUT-1",
+        "A timeout with several units (\"1m30s\") gets INVALID_ARGUMENT";
+    /// JOB-TIMEOUT-2: a timeout that does not parse is accepted (and ignored).
+    TimeoutInvalidAccepted, "timeout-invalid-accepted", "JOB-TIMEOUT-2",
+        "A timeout that does not parse is accepted and ignored: the job starts";
+    /// JOB-TIMEOUT-3: a timed-out job ends TIMEOUT with exit code 0.
+    TimeoutExitZero, "timeout-exit-zero", "JOB-TIMEOUT-3",
+        "A job whose timeout expires ends TIMEOUT with exit code 0 instead of 124";
+    /// JOB-TIMEOUT-4: GetJobStatus does not echo the timeout.
+    TimeoutNotEchoed, "timeout-not-echoed", "JOB-TIMEOUT-4",
+        "GetJobStatus and ListJobs report timeout \"\"";
+    /// JOB-LOGS-4: GetJobLogs with an empty uuid answers NOT_FOUND.
+    LogsEmptyUuidNotFound, "logs-empty-uuid-not-found", "JOB-LOGS-4",
+        "GetJobLogs with an empty uuid answers NOT_FOUND instead of INVALID_ARGUMENT";
+    /// JOB-METRICS-1: samples leave memory_limit at 0.
+    MetricsNoMemoryLimit, "metrics-no-memory-limit", "JOB-METRICS-1",
+        "Metrics samples report memory_limit 0 whatever the job's max_memory";
+    /// JOB-METRICS-2: StreamJobMetrics of an unknown job answers an empty stream.
+    MetricsUnknownEmpty, "metrics-unknown-empty", "JOB-METRICS-2",
+        "StreamJobMetrics of an unknown job answers an empty stream instead of NOT_FOUND";
+    /// JOB-METRICS-3: GetJobMetrics ignores limit.
+    MetricsLimitIgnored, "metrics-limit-ignored", "JOB-METRICS-3",
+        "GetJobMetrics ignores limit: every sample comes";
+    /// JOB-TELEM-1: event types are sent in upper case.
+    TelemTypeUppercase, "telem-type-uppercase", "JOB-TELEM-1",
+        "Telematics events name their type in upper case (\"EXEC\")";
+    /// JOB-TELEM-2: the types filter is ignored.
+    TelemTypeFilterOff, "telem-type-filter-off", "JOB-TELEM-2",
+        "The types filter of the telematics calls is ignored: every type comes";
+    /// JOB-TELEM-3: StreamJobTelematics of an unknown job answers an empty stream.
+    TelemUnknownEmpty, "telem-unknown-empty", "JOB-TELEM-3",
+        "StreamJobTelematics of an unknown job answers an empty stream instead of NOT_FOUND";
+    /// JOB-TELEM-4: GetJobTelematics applies limit per type.
+    TelemLimitPerType, "telem-limit-per-type", "JOB-TELEM-4",
+        "GetJobTelematics applies limit to each type instead of the whole answer";
+    /// MON-STATUS-2: host.mac_addresses is empty.
+    StatusNoMacAddresses, "status-no-mac-addresses", "MON-STATUS-2",
+        "GetSystemStatus reports host.mac_addresses empty";
+    /// RT-LIST-2: language_version is empty in ListRuntimes and GetRuntimeInfo.
+    RuntimeNoLanguageVersion, "runtime-no-language-version", "RT-LIST-2",
+        "ListRuntimes and GetRuntimeInfo report language_version \"\"";
+    /// RT-BUILD-1: an empty yaml_content starts a build that fails in its result.
+    BuildEmptyYamlStarts, "build-empty-yaml-starts", "RT-BUILD-1",
+        "BuildRuntime with an empty yaml_content answers a failed result instead of INVALID_ARGUMENT";
+    /// RT-BUILD-2: a build announces 13 phases.
+    BuildThirteenPhases, "build-thirteen-phases", "RT-BUILD-2",
+        "A build skips phase 13 (Generate Config) and reports total_phases 13";
+    /// RT-BUILD-3: a dry run installs the runtime.
+    DryRunInstalls, "dry-run-installs", "RT-BUILD-3",
+        "A dry run goes through every phase and installs the runtime";
+    /// RT-BUILD-4: a failed build answers a gRPC error instead of a result.
+    BuildFailureStatus, "build-failure-status", "RT-BUILD-4",
+        "A failed build ends with INVALID_ARGUMENT instead of a result {success false}";
+    /// RT-BUILD-5: a built runtime is not listed.
+    BuiltRuntimeUnlisted, "built-runtime-unlisted", "RT-BUILD-5",
+        "A successful build answers success but ListRuntimes does not list the runtime";
+    /// RT-YAML-1: an empty yaml_content answers INVALID_ARGUMENT.
+    YamlEmptyError, "yaml-empty-error", "RT-YAML-1",
+        "ValidateRuntimeYAML with an empty yaml_content answers INVALID_ARGUMENT";
+    /// RT-YAML-2: a YAML without `name` is valid.
+    YamlAcceptsMissingName, "yaml-accepts-missing-name", "RT-YAML-2",
+        "ValidateRuntimeYAML accepts a YAML without name";
+    /// RT-YAML-3: the warning that the runtime exists is missing.
+    YamlNoExistsWarning, "yaml-no-exists-warning", "RT-YAML-3",
+        "ValidateRuntimeYAML of a built runtime's YAML warns nothing";
 }
 
 impl fmt::Display for Mutant {
@@ -449,7 +659,9 @@ mod tests {
 
     #[test]
     fn every_family_has_mutants() {
-        for fam in ["ALL", "AUTH", "JOB", "WF", "NET", "VOL", "MON", "RT"] {
+        for fam in [
+            "ALL", "AUTH", "JOB", "WF", "NET", "VOL", "MON", "RT", "CONTRACT",
+        ] {
             assert!(
                 Mutant::LIST.iter().any(|m| family(m.behaviour()) == fam),
                 "no mutant for the {fam} family"
@@ -458,7 +670,10 @@ mod tests {
         for m in Mutant::LIST {
             let id = m.behaviour();
             assert!(
-                ["ALL", "AUTH", "JOB", "NET", "VOL", "MON", "RT", "WF"].contains(&family(id))
+                [
+                    "ALL", "AUTH", "JOB", "NET", "VOL", "MON", "RT", "WF", "CONTRACT"
+                ]
+                .contains(&family(id))
                     && id
                         .rsplit('-')
                         .next()
@@ -474,5 +689,37 @@ mod tests {
             .count();
         assert!(outside_wf >= 40, "only {outside_wf} mutants outside WF");
         assert!(Mutant::LIST.len() >= 40);
+    }
+
+    #[test]
+    fn mutants_say_which_contracts_they_apply_to() {
+        let v1 = Mutant::LIST.iter().filter(|m| m.contracts().v1()).count();
+        let v2_only = Mutant::LIST
+            .iter()
+            .filter(|m| m.contracts() == Contracts::V2)
+            .count();
+        assert_eq!(v1, 71, "the mutants of v1 behaviours");
+        assert_eq!(v2_only, 29, "one mutant per [v2] behaviour");
+        assert_eq!(Mutant::LowercaseStatus.contracts(), Contracts::Both);
+        assert_eq!(Mutant::WfRunStatusOk.contracts(), Contracts::V1);
+        assert_eq!(Mutant::ProtoTagV1.contracts(), Contracts::V2);
+        assert_eq!(Contracts::Both.tag(), "v1,v2");
+    }
+
+    #[test]
+    fn server_v2_is_the_carried_over_quirks_and_13_to_22() {
+        let ids: Vec<_> = Profile::ServerV2
+            .quirks()
+            .list()
+            .iter()
+            .map(|q| q.id())
+            .collect();
+        assert_eq!(ids.len(), 14);
+        assert_eq!(
+            &ids[..5],
+            ["QUIRK-1", "QUIRK-2", "QUIRK-8", "QUIRK-11", "QUIRK-13"]
+        );
+        assert_eq!(ids[13], "QUIRK-22");
+        assert_eq!("quirk-22".parse::<Quirk>(), Ok(Quirk::NoReaderAlias));
     }
 }

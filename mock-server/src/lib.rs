@@ -99,7 +99,7 @@ mod volumes;
 mod workflow;
 
 pub use auth::Role;
-pub use behaviour::{Mutant, Quirk};
+pub use behaviour::{Contracts, Mutant, Quirk};
 pub use budget::{
     BudgetReport, DEFAULT_MAX_JOBS, DEFAULT_MAX_WORKFLOWS, DEFAULT_MEMORY_BUDGET, format_size,
     parse_size,

@@ -21,6 +21,7 @@ use joblet_testkit::pb::union::build_runtime_progress::ProgressType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::behaviour::{Mutant, Quirk};
 use crate::catalogue::{self, BuildRecord, RuntimeRecord};
 use crate::error::{Error, Result};
 use crate::runtime_yaml::{self, RuntimeSpec, SpecErrors};
@@ -121,18 +122,51 @@ pub fn last_phase(dry_run: bool) -> usize {
 // ValidateRuntimeYAML (RT-YAML-1..3)
 // ---------------------------------------------------------------------------
 
-/// ValidateRuntimeYAML: never a gRPC error, changes nothing (RT-YAML-1).
-pub fn validate(shared: &Shared, yaml: &str) -> pb::ValidateRuntimeYamlResponse {
+/// ValidateRuntimeYAML: never a gRPC error, changes nothing (RT-YAML-1);
+/// the errors are those of its mutants and of CONTRACT-3's.
+pub fn validate(shared: &Shared, yaml: &str) -> Result<pb::ValidateRuntimeYamlResponse> {
     if yaml.is_empty() {
-        return refused(
+        // CONTRACT-3 mutant: the probe finds no method.
+        if shared.mutant(Mutant::ProbeUnimplemented) {
+            return Err(Error::Unimplemented(
+                "unknown method ValidateRuntimeYAML for service joblet.RuntimeService".into(),
+            ));
+        }
+        // RT-YAML-1 mutant: a gRPC error.
+        if shared.mutant(Mutant::YamlEmptyError) {
+            return Err(Error::Required("yaml_content"));
+        }
+        return Ok(refused(
             "yaml_content is required",
             vec!["yaml_content cannot be empty".into()],
-        );
+        ));
     }
-    match runtime_yaml::parse(yaml) {
+    Ok(match runtime_yaml::parse(yaml) {
+        // RT-YAML-2 mutant: a missing name is no error.
+        Err(SpecErrors(errors))
+            if shared.mutant(Mutant::YamlAcceptsMissingName)
+                && errors.iter().all(|e| e == "name is required") =>
+        {
+            pb::ValidateRuntimeYamlResponse {
+                valid: true,
+                message: valid_message(0),
+                ..Default::default()
+            }
+        }
+        // QUIRK-20: a v5.6 node lists the builder's error, then the same
+        // text behind the phase it failed in.
+        Err(errors) if shared.quirk(Quirk::YamlErrorTwice) => {
+            let text = errors.to_string();
+            let phased = format!("Phase 1 ({}): {text}", PHASES[0].0);
+            refused("Validation failed", vec![text, phased])
+        }
         Err(SpecErrors(errors)) => refused("Validation failed", errors),
         Ok(spec) => {
-            let warnings = warnings(&shared.state.lock().runtimes, &spec);
+            let mut warnings = warnings(&shared.state.lock().runtimes, &spec);
+            // RT-YAML-3 mutant: no warnings.
+            if shared.mutant(Mutant::YamlNoExistsWarning) {
+                warnings.clear();
+            }
             pb::ValidateRuntimeYamlResponse {
                 valid: true,
                 message: valid_message(warnings.len()),
@@ -141,7 +175,7 @@ pub fn validate(shared: &Shared, yaml: &str) -> pb::ValidateRuntimeYamlResponse 
                 spec_info: Some(spec_info(&spec)),
             }
         }
-    }
+    })
 }
 
 fn refused(message: &str, errors: Vec<String>) -> pb::ValidateRuntimeYamlResponse {
@@ -225,9 +259,9 @@ pub struct Build {
 
 impl Build {
     /// Checks a request: an empty `yaml_content` is INVALID_ARGUMENT, before
-    /// any event (RT-BUILD-1).
-    pub fn new(req: pb::BuildRuntimeRequest) -> Result<Self> {
-        if req.yaml_content.is_empty() {
+    /// any event (RT-BUILD-1; its mutant starts the build, which fails).
+    pub fn new(shared: &Shared, req: pb::BuildRuntimeRequest) -> Result<Self> {
+        if req.yaml_content.is_empty() && !shared.mutant(Mutant::BuildEmptyYamlStarts) {
             return Err(Error::Required("yaml_content"));
         }
         Ok(Self {
@@ -260,6 +294,12 @@ pub fn start(
             verbose: build.verbose,
         };
         let result = run(&shared, &build, &out).await.ok()?;
+        // RT-BUILD-4 mutant: a failure ends the call with a status instead.
+        if !result.success && shared.mutant(Mutant::BuildFailureStatus) {
+            let status = tonic::Status::invalid_argument(result.message.clone());
+            out.tx.send(Err(status)).await.ok()?;
+            return Some(result);
+        }
         out.send(ProgressType::Result(result.clone())).await.ok()?;
         Some(result)
     })
@@ -287,9 +327,14 @@ impl Out<'_> {
     /// Announces phase `n` (1-based), then lets its time pass.
     async fn phase(&self, n: usize) -> std::result::Result<(), Gone> {
         let (name, message) = PHASES[n - 1];
+        // RT-BUILD-2 mutant: phase 13 is skipped, 13 are announced.
+        let thirteen = self.shared.mutant(Mutant::BuildThirteenPhases);
+        if thirteen && n == 13 {
+            return Ok(());
+        }
         self.send(ProgressType::Phase(pb::BuildPhaseProgress {
             phase_number: n as i32,
-            total_phases: PHASES.len() as i32,
+            total_phases: PHASES.len() as i32 - i32::from(thirteen),
             phase_name: name.into(),
             message: message.into(),
         }))
@@ -328,6 +373,8 @@ async fn run(
 ) -> std::result::Result<pb::BuildResult, Gone> {
     let started = shared.clock.monotonic_ms();
     let elapsed = || shared.clock.monotonic_ms().saturating_sub(started);
+    // RT-BUILD-3 mutant: a dry run is a build.
+    let dry_run = build.dry_run && !shared.mutant(Mutant::DryRunInstalls);
     out.phase(1).await?;
     let spec = match runtime_yaml::parse(&build.yaml) {
         Ok(spec) => spec,
@@ -347,7 +394,7 @@ async fn run(
         Plan::new(spec, &state.runtimes)
     };
     out.logs(phase_logs(1, &plan)).await?;
-    for n in 2..=last_phase(build.dry_run) {
+    for n in 2..=last_phase(dry_run) {
         out.phase(n).await?;
         out.logs(phase_logs(n, &plan)).await?;
     }
@@ -358,13 +405,16 @@ async fn run(
         runtime_version: plan.spec.version.clone(),
         ..Default::default()
     };
-    if build.dry_run {
+    if dry_run {
         out.log(Level::Info, DRY_RUN_DONE).await?;
     } else {
         if out.tx.is_closed() {
             return Err(Gone);
         }
-        install(shared, plan.record(&build.yaml, shared.clock.now_secs()));
+        // RT-BUILD-5 mutant: nothing is installed.
+        if !shared.mutant(Mutant::BuiltRuntimeUnlisted) {
+            install(shared, plan.record(&build.yaml, shared.clock.now_secs()));
+        }
         result.install_path = plan.dir.clone();
         result.size_bytes = plan.size_bytes;
     }
@@ -655,12 +705,15 @@ mod tests {
     }
 
     fn request(yaml: &str, dry_run: bool, verbose: bool) -> Build {
-        Build::new(pb::BuildRuntimeRequest {
-            yaml_content: yaml.into(),
-            dry_run,
-            verbose,
-            force_rebuild: false,
-        })
+        Build::new(
+            &session(ClockMode::Virtual),
+            pb::BuildRuntimeRequest {
+                yaml_content: yaml.into(),
+                dry_run,
+                verbose,
+                force_rebuild: false,
+            },
+        )
         .expect("a YAML was sent")
     }
 
@@ -712,7 +765,8 @@ mod tests {
 
     #[test]
     fn rt_build_1_an_empty_yaml_is_invalid_argument() {
-        let e = Build::new(pb::BuildRuntimeRequest::default()).unwrap_err();
+        let shared = session(ClockMode::Virtual);
+        let e = Build::new(&shared, pb::BuildRuntimeRequest::default()).unwrap_err();
         assert_eq!(e.code(), tonic::Code::InvalidArgument);
         assert!(e.to_string().contains("yaml_content is required"), "{e}");
     }
@@ -1030,15 +1084,16 @@ mod tests {
     async fn rt_yaml_1_and_3_validate_answers_and_changes_nothing() {
         let shared = session(ClockMode::Virtual);
         let before = shared.state.lock().runtimes.clone();
-        let empty = validate(&shared, "");
+        let validate = |yaml: &str| validate(&shared, yaml).expect("never an error");
+        let empty = validate("");
         assert!(!empty.valid);
         assert_eq!(empty.message, "yaml_content is required");
         assert_eq!(empty.errors, ["yaml_content cannot be empty"]);
-        let bad = validate(&shared, "name: x\n");
+        let bad = validate("name: x\n");
         assert!(!bad.valid && bad.spec_info.is_none());
         assert_eq!(bad.message, "Validation failed");
         assert_eq!(bad.errors[0], "schema_version is required");
-        let good = validate(&shared, FIXTURE);
+        let good = validate(FIXTURE);
         assert!(good.valid && good.errors.is_empty() && good.warnings.is_empty());
         assert_eq!(good.message, "YAML specification is valid");
         let info = good.spec_info.unwrap();

@@ -15,7 +15,7 @@ use joblet_testkit::pb::union::runtime_installation_chunk::ChunkType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::behaviour::Mutant;
+use crate::behaviour::{Mutant, Quirk};
 use crate::catalogue::{self, RuntimeRecord};
 use crate::error::{Error, Result};
 use crate::session::Shared;
@@ -77,13 +77,44 @@ pub fn list(shared: &Shared) -> pb::RuntimesRes {
         runtimes: state
             .runtimes
             .iter()
-            .map(|r| pb::RuntimeInfo {
-                // RT-LIST-1 mutant: every runtime is reported unavailable.
-                available: !shared.mutant(Mutant::RuntimesUnavailable),
-                ..runtime_info(r)
+            .map(|r| {
+                let info = pb::RuntimeInfo {
+                    // RT-LIST-1 mutant: every runtime is reported unavailable.
+                    available: !shared.mutant(Mutant::RuntimesUnavailable),
+                    ..runtime_info(r)
+                };
+                // QUIRK-21: a v5.6 node lists no packages, fixed
+                // requirements and none of the v2 fields.
+                if shared.quirk(Quirk::SparseRuntimeList) {
+                    return pb::RuntimeInfo {
+                        packages: Vec::new(),
+                        requirements: Some(pb::RuntimeRequirements {
+                            architectures: DEFAULT_ARCHITECTURES.map(String::from).to_vec(),
+                            gpu: false,
+                        }),
+                        language_version: String::new(),
+                        libraries: Vec::new(),
+                        environment: Default::default(),
+                        build_info: None,
+                        original_yaml: String::new(),
+                        ..info
+                    };
+                }
+                v2_fields_mutated(shared, info)
             })
             .collect(),
     }
+}
+
+/// RT-LIST-2 mutant: language_version left empty.
+fn v2_fields_mutated(shared: &Shared, info: pb::RuntimeInfo) -> pb::RuntimeInfo {
+    if shared.mutant(Mutant::RuntimeNoLanguageVersion) {
+        return pb::RuntimeInfo {
+            language_version: String::new(),
+            ..info
+        };
+    }
+    info
 }
 
 fn required_runtime(spec: &str) -> Result<&str> {
@@ -105,7 +136,7 @@ pub fn info(shared: &Shared, spec: &str) -> Result<pb::RuntimeInfoRes> {
     }
     Ok(match found {
         Some(r) => pb::RuntimeInfoRes {
-            runtime: Some(runtime_info(r)),
+            runtime: Some(v2_fields_mutated(shared, runtime_info(r))),
             found: true,
         },
         None => pb::RuntimeInfoRes {

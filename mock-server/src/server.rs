@@ -158,9 +158,10 @@ where
         )
         .map_response(oversized_is_resource_exhausted::<tonic::body::Body>)
         // The other contract's methods: UNIMPLEMENTED for every role (CONTRACT-1).
-        .layer(crate::service::contract::ContractLayer::new(
-            node.config().api,
-        ))
+        .layer(
+            crate::service::contract::ContractLayer::new(node.config().api)
+                .mutant(node.config().mutant),
+        )
         // QUIRK-11: monitoring needs no role on a server-v1 mock.
         .layer(
             AuthLayer::new(mode)
@@ -177,8 +178,16 @@ where
                 )
                 // AUTH-1..5 mutants.
                 .mutant(node.config().mutant)
-                // AUTH-6 and AUTH-8.
+                // AUTH-6 and AUTH-8; QUIRK-22 and the AUTH-6 mutant: no
+                // `reader` alias.
                 .contract(node.config().api)
+                .reader_alias(
+                    !node
+                        .config()
+                        .behaviour()
+                        .quirk(crate::behaviour::Quirk::NoReaderAlias)
+                        && node.config().mutant != Some(crate::behaviour::Mutant::ReaderUnknown),
+                )
                 .roles(node.config().roles),
         );
     let routes = routes(&node);

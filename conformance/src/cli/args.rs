@@ -462,7 +462,9 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct MutantsArgs {
-    /// Only these mutants (`joblet-mock --list-mutants`; repeatable).
+    /// Only these mutants (`joblet-mock --list-mutants`; repeatable). By
+    /// default, every mutant that applies to contract v1 (the catalogue's
+    /// cases are v1 cases).
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub(crate) mutant: Vec<String>,
     /// Against each mutant, run only the cases whose IDs include the mutated

@@ -19,8 +19,10 @@ pub(crate) async fn mutants(args: MutantsArgs) -> Result<ExitCode, CliError> {
     use crate::mutants::{self, MutantsConfig};
     use crate::runner::Selection;
 
+    // The catalogue has v1 cases only: by default the mutants of behaviours
+    // that hold on a node that speaks v1.
     let list: Vec<Mutant> = if args.mutant.is_empty() {
-        Mutant::LIST.to_vec()
+        mutants::v1_mutants()
     } else {
         args.mutant
             .iter()

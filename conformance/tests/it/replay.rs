@@ -280,7 +280,9 @@ fn against_server_v1_only_the_calls_quirks_change_differ() {
             Duration::from_secs(5),
         )
     });
-    let single: Vec<_> = Quirk::LIST
+    let single: Vec<_> = Profile::ServerV1
+        .quirks()
+        .list()
         .iter()
         .map(|&q| {
             let run = std::thread::spawn(move || {

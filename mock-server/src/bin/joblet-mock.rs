@@ -214,12 +214,15 @@ struct Args {
     #[arg(long, value_enum, env = "JOBLET_MOCK_ROLES", default_value_t = RoleModel::Two)]
     roles: RoleModel,
 
-    /// Behaviour profile: documented (the API as documented) or server-v1 (the
-    /// observable quirks of the deployed v1 server: every QUIRK behaviour).
+    /// Behaviour profile: documented (the API as documented), server-v1 (the
+    /// observable quirks of the deployed v1 server: QUIRK-1 to QUIRK-12) or
+    /// server-v2 (those of a Joblet v5.6 node: QUIRK-1, 2, 8, 11 and QUIRK-13
+    /// to QUIRK-22, whichever contract the client speaks; a v5.6 node speaks
+    /// only v2, so --api v2 is its faithful pairing).
     #[arg(long, value_enum, env = "JOBLET_MOCK_PROFILE", default_value_t = Profile::Documented)]
     profile: Profile,
 
-    /// Turn on one quirk of the server-v1 profile by ID (repeatable), e.g.
+    /// Turn on one quirk of a server profile by ID (repeatable), e.g.
     /// --quirk QUIRK-4, on top of --profile.
     #[arg(
         long = "quirk",
@@ -240,7 +243,8 @@ struct Args {
     #[arg(long, value_name = "NAME", env = "JOBLET_MOCK_MUTANT")]
     mutant: Option<Mutant>,
 
-    /// Print every mutant with the behaviour ID it breaks, and exit.
+    /// Print every mutant with the behaviour ID it breaks and the contracts it
+    /// applies to, and exit.
     #[arg(long)]
     list_mutants: bool,
 
@@ -472,7 +476,8 @@ fn retention_arg(text: &str) -> Result<usize, String> {
     }
 }
 
-/// `--list-mutants`: name, behaviour ID and what each does, aligned.
+/// `--list-mutants`: name, behaviour ID, the contracts it applies to (the
+/// behaviour's tag: `v1`, `v2`, `v1,v2`) and what each does, aligned.
 fn mutant_table() -> String {
     let width = Mutant::LIST
         .iter()
@@ -482,9 +487,10 @@ fn mutant_table() -> String {
     let mut out = String::new();
     for m in Mutant::LIST {
         out.push_str(&format!(
-            "{:width$}  {:14}  {}\n",
+            "{:width$}  {:14}  {:5}  {}\n",
             m.name(),
             m.behaviour(),
+            m.contracts().tag(),
             m.description()
         ));
     }

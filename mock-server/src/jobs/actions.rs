@@ -62,8 +62,9 @@ pub fn stop(shared: &Shared, id: &str) -> Result<pb::StopJobRes> {
     };
     abort_task(job);
     finish_locked(&mut state, seq, status, code, &shared.clock);
-    // QUIRK-10: the deployed server's answer carries only the uuid it was sent.
-    if shared.quirk(Quirk::CanceledLogsHang) {
+    // QUIRK-10, QUIRK-15: the deployed servers' answer carries only the uuid
+    // it was sent.
+    if shared.quirk(Quirk::CanceledLogsHang) || shared.quirk(Quirk::StopAnswersUuid) {
         return Ok(pb::StopJobRes {
             uuid: id.to_string(),
             ..Default::default()

@@ -522,8 +522,11 @@ async fn job_task(
         }
     }
     // QUIRK-7: a job accepted with an unknown network, volume or runtime fails
-    // as it starts (a scheduled one failed above, at its due time).
-    if wait.is_none() && shared.quirk(Quirk::LateResourceChecks) {
+    // as it starts (a scheduled one failed above, at its due time); QUIRK-13
+    // likewise for an unknown runtime.
+    if wait.is_none()
+        && (shared.quirk(Quirk::LateResourceChecks) || shared.quirk(Quirk::RuntimeSyntaxOnly))
+    {
         let problem = check_resources(&shared.state.lock(), &spec).err();
         if let Some(e) = problem {
             out.line(&format!("joblet: job could not start: {e}")).await;
@@ -575,7 +578,9 @@ async fn job_task(
                 () = timer => {
                     let mut state = shared.state.lock();
                     if state.jobs.get(seq).is_some_and(|j| j.status == JobStatus::Running) {
-                        finish_locked(&mut state, seq, JobStatus::Timeout, 124, &shared.clock);
+                        // JOB-TIMEOUT-3 mutant: exit code 0.
+                        let code = if shared.mutant(Mutant::TimeoutExitZero) { 0 } else { 124 };
+                        finish_locked(&mut state, seq, JobStatus::Timeout, code, &shared.clock);
                     }
                     return;
                 }

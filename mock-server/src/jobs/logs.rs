@@ -13,10 +13,14 @@ use crate::state::JobStatus;
 pub fn logs(shared: &Shared, id: &str) -> Result<LogReader> {
     // JOB-LOGS-4: a node that speaks v2 says so in its own words.
     if id.trim().is_empty() && shared.config.api.serves_v2() {
+        // JOB-LOGS-4 mutant: NOT_FOUND instead.
+        if shared.mutant(Mutant::LogsEmptyUuidNotFound) {
+            return Err(Error::NotFound("job not found: ".into()));
+        }
         return Err(Error::Required("job_uuid"));
     }
     let state = shared.state.lock();
-    let seq = match state.jobs.resolve(id) {
+    let seq = match resolve_read(shared, &state, id) {
         // JOB-LOGS-3 mutant: an unknown job has an empty log.
         Err(Error::NotFound(_)) if shared.mutant(Mutant::LogsUnknownEmpty) => {
             let log = LogBuffer::new(1);
@@ -45,6 +49,20 @@ pub fn logs(shared: &Shared, id: &str) -> Result<LogReader> {
         )));
     }
     Ok(log.reader())
+}
+
+/// The job GetJobLogs or a telemetry call names: a unique prefix as
+/// everywhere (ALL-2), or (QUIRK-17) the ID as typed, as a v5.6 node uses
+/// it: anything but a job's full UUID is NOT_FOUND "job not found: <id>".
+pub(crate) fn resolve_read(shared: &Shared, state: &crate::state::State, id: &str) -> Result<u64> {
+    if !shared.quirk(Quirk::PrefixAsTyped) {
+        return state.jobs.resolve(id);
+    }
+    uuid::Uuid::parse_str(id)
+        .ok()
+        .filter(|u| u.to_string() == id)
+        .and_then(|_| state.jobs.resolve(id).ok())
+        .ok_or_else(|| Error::NotFound(format!("job not found: {}", crate::state::shown(id))))
 }
 
 /// What a GetJobLogs stream sends after the job's log has ended: nothing, or

@@ -15,7 +15,7 @@
 
 mod actions;
 mod lifecycle;
-mod logs;
+pub(crate) mod logs;
 pub mod request;
 mod telemetry;
 mod view;

@@ -56,6 +56,25 @@ fn check_limits(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
         req.gpu_count = 0;
         req.gpu_memory_mb = 0;
     }
+    // QUIRK-14: a v5.6 node ignores the GPU fields and work_dir.
+    if shared.quirk(Quirk::IgnoredGpuWorkDir) {
+        req.work_dir.clear();
+        req.gpu_count = 0;
+        req.gpu_memory_mb = 0;
+    }
+    // QUIRK-13: a v5.6 node checks the runtime's syntax only.
+    if shared.quirk(Quirk::RuntimeSyntaxOnly)
+        && !req.runtime.trim().is_empty()
+        && !runtime_syntax(req.runtime.trim())
+    {
+        return Err(Error::invalid(
+            "runtime",
+            format!(
+                "invalid runtime format: {:?} (expected language:version or lang-ver[-tags])",
+                req.runtime
+            ),
+        ));
+    }
     for (field, v) in [
         ("maxCpu", req.max_cpu),
         ("maxMemory", req.max_memory),
@@ -135,6 +154,23 @@ fn check_limits(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
     Ok(())
 }
 
+/// QUIRK-13: whether `runtime` has the form a v5.6 node accepts:
+/// `language:version` or `lang-ver[-tags]` (letters, digits, `.`, `_`).
+fn runtime_syntax(runtime: &str) -> bool {
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+    };
+    match runtime.split_once(':') {
+        Some((lang, version)) => word(lang) && word(version),
+        None => {
+            let parts: Vec<&str> = runtime.split('-').collect();
+            parts.len() >= 2 && parts.iter().all(|p| word(p))
+        }
+    }
+}
+
 /// RunJob's `timeout` (v2, JOB-TIMEOUT-1/2): a Go duration, "" or zero for
 /// none. A node that speaks only v1 has no such field and ignores it.
 fn check_timeout(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
@@ -142,11 +178,25 @@ fn check_timeout(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
         req.timeout.clear();
         return Ok(());
     }
-    validate::go_duration(&req.timeout)
-        .map(|_| ())
-        .map_err(|_| {
-            Error::InvalidText(format!("invalid request: invalid timeout: {}", req.timeout))
-        })
+    // JOB-TIMEOUT-1 mutant: several units ("1m30s") are refused.
+    let units = req
+        .timeout
+        .split(|c: char| c.is_ascii_digit() || c == '.')
+        .filter(|u| !u.is_empty())
+        .count();
+    let compound = units > 1 && shared.mutant(Mutant::TimeoutCompoundRefused);
+    match validate::go_duration(&req.timeout) {
+        Ok(_) if !compound => Ok(()),
+        // JOB-TIMEOUT-2 mutant: a bad timeout is ignored.
+        Err(_) if shared.mutant(Mutant::TimeoutInvalidAccepted) => {
+            req.timeout.clear();
+            Ok(())
+        }
+        _ => Err(Error::InvalidText(format!(
+            "invalid request: invalid timeout: {}",
+            req.timeout
+        ))),
+    }
 }
 
 /// Environment names and values, and no name in both maps (JOB-RUN-10).
@@ -368,12 +418,15 @@ pub(crate) fn check_resources(state: &State, spec: &JobSpec) -> Result<()> {
     Ok(())
 }
 
-/// JOB-RUN-6..8 mutants: whether the active mutant skips the check of `field`.
+/// JOB-RUN-6..8 mutants: whether the active mutant skips the check of
+/// `field`; QUIRK-13 skips the runtime's (the job fails as it starts).
 pub(crate) fn skipped_by_mutant(shared: &Shared, field: &str) -> bool {
     match field {
         "network" => shared.mutant(Mutant::UnknownNetworkOk),
         "volumes" => shared.mutant(Mutant::UnknownVolumeOk),
-        "runtime" => shared.mutant(Mutant::UnknownRuntimeOk),
+        "runtime" => {
+            shared.mutant(Mutant::UnknownRuntimeOk) || shared.quirk(Quirk::RuntimeSyntaxOnly)
+        }
         _ => false,
     }
 }

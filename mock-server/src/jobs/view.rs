@@ -65,8 +65,11 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
         network: s.network.clone(),
         volumes: s.volumes.clone(),
         runtime: s.runtime.clone(),
-        // JOB-STATUS-1 mutant: workDir is left out.
-        work_dir: if shared.mutant(Mutant::StatusNoWorkDir) {
+        // JOB-STATUS-1 mutant: workDir is left out; QUIRK-14: a v5.6 node
+        // reports none.
+        work_dir: if shared.mutant(Mutant::StatusNoWorkDir)
+            || shared.quirk(Quirk::IgnoredGpuWorkDir)
+        {
             String::new()
         } else {
             s.work_dir.clone()
@@ -83,8 +86,17 @@ pub fn status(shared: &Shared, id: &str) -> Result<pb::GetJobStatusRes> {
         gpu_count: s.gpu_count,
         gpu_memory_mb: s.gpu_memory_mb,
         node_id: shared.config.node_id.clone(),
-        timeout: s.timeout.clone(),
+        timeout: echoed_timeout(shared, &s.timeout),
     })
+}
+
+/// The timeout as sent (JOB-TIMEOUT-4), or "" under its mutant.
+fn echoed_timeout(shared: &Shared, timeout: &str) -> String {
+    if shared.mutant(Mutant::TimeoutNotEchoed) {
+        String::new()
+    } else {
+        timeout.to_owned()
+    }
 }
 
 /// ListJobs (JOB-LIST-1). An answer larger than the gRPC message limit is
@@ -124,7 +136,7 @@ pub fn list(shared: &Shared) -> Result<pb::Jobs> {
             gpu_count: s.gpu_count,
             gpu_memory_mb: s.gpu_memory_mb,
             node_id: shared.config.node_id.clone(),
-            timeout: s.timeout.clone(),
+            timeout: echoed_timeout(shared, &s.timeout),
         }
     };
     let listed = state

@@ -12,14 +12,29 @@ use tower::{Layer, Service};
 
 use joblet_testkit::contract::{Api, refusal};
 
+use crate::behaviour::Mutant;
+
 /// Tower layer of the contract filter.
 #[derive(Debug, Clone, Copy)]
-pub struct ContractLayer(Api);
+pub struct ContractLayer {
+    api: Api,
+    /// CONTRACT-1 mutant: refusals in another text.
+    other_text: bool,
+}
 
 impl ContractLayer {
     /// A filter for a node serving `api`.
     pub fn new(api: Api) -> Self {
-        Self(api)
+        Self {
+            api,
+            other_text: false,
+        }
+    }
+
+    /// The mock's mutant (CONTRACT-1's acts here).
+    pub fn mutant(mut self, mutant: Option<Mutant>) -> Self {
+        self.other_text = mutant == Some(Mutant::V1PathsOtherText);
+        self
     }
 }
 
@@ -27,7 +42,11 @@ impl<S> Layer<S> for ContractLayer {
     type Service = ContractService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ContractService { inner, api: self.0 }
+        ContractService {
+            inner,
+            api: self.api,
+            other_text: self.other_text,
+        }
     }
 }
 
@@ -36,6 +55,7 @@ impl<S> Layer<S> for ContractLayer {
 pub struct ContractService<S> {
     inner: S,
     api: Api,
+    other_text: bool,
 }
 
 impl<S, B> Service<http::Request<B>> for ContractService<S>
@@ -52,6 +72,12 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         match refusal(self.api, req.uri().path()) {
+            Some(_) if self.other_text => {
+                let method = req.uri().path().rsplit('/').next().unwrap_or_default();
+                let status =
+                    tonic::Status::unimplemented(format!("method {method} not implemented"));
+                Either::Left(ready(Ok(status.into_http())))
+            }
             Some(status) => Either::Left(ready(Ok(status.into_http()))),
             None => Either::Right(self.inner.call(req)),
         }

@@ -49,7 +49,12 @@ impl JobService for JobSvc {
                 let api = s.config.api;
                 let mut r = r;
                 super::fields::run_job_request(api, &mut r);
-                Ok(super::fields::run_job(api, jobs::run(&s, r)?))
+                let answer = jobs::run(&s, r)?;
+                // JOB-RUN-11 mutant: the echo fields reach v1 clients of a v2 node.
+                if s.mutant(crate::behaviour::Mutant::RunEchoOnV2) {
+                    return Ok(answer);
+                }
+                Ok(super::fields::run_job(api, answer))
             })
             .await
     }

@@ -36,9 +36,19 @@ impl MonitoringService for MonitoringSvc {
                 request,
                 |s, _| async move {
                     let index = s.monitor.next_call();
-                    let mut status = s
-                        .metrics_sample(index)
-                        .into_status(s.config.api.proto_tag());
+                    // CONTRACT-2 mutant: a v2 node reports the v1 tag.
+                    let proto_tag = if s.mutant(Mutant::ProtoTagV1) {
+                        joblet_testkit::contract::Api::V1.proto_tag()
+                    } else {
+                        s.config.api.proto_tag()
+                    };
+                    let mut status = s.metrics_sample(index).into_status(proto_tag);
+                    // MON-STATUS-2 mutant: no MAC addresses.
+                    if s.mutant(Mutant::StatusNoMacAddresses)
+                        && let Some(host) = status.host.as_mut()
+                    {
+                        host.mac_addresses.clear();
+                    }
                     // MON-STATUS-1 mutant: the node says it is not available.
                     if s.mutant(Mutant::StatusUnavailable) {
                         status.available = false;

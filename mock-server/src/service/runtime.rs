@@ -103,7 +103,7 @@ impl RuntimeService for RuntimeSvc {
     ) -> Result<Response<Self::BuildRuntimeStream>, Status> {
         self.gate
             .stream(method!("BuildRuntime"), request, |s, r| async move {
-                let build = crate::runtime_build::Build::new(r)?;
+                let build = crate::runtime_build::Build::new(&s, r)?;
                 let (tx, rx) = mpsc::channel(crate::runtime_build::EVENT_BUFFER);
                 // The task runs on its own; the stream ends when it drops the sender.
                 drop(crate::runtime_build::start(&s, build, tx));
@@ -118,7 +118,7 @@ impl RuntimeService for RuntimeSvc {
     ) -> Result<Response<pb::ValidateRuntimeYamlResponse>, Status> {
         self.gate
             .unary(method!("ValidateRuntimeYAML"), request, |s, r| async move {
-                Ok(crate::runtime_build::validate(&s, &r.yaml_content))
+                Ok(crate::runtime_build::validate(&s, &r.yaml_content)?)
             })
             .await
     }

@@ -17,8 +17,10 @@ mod logs;
 mod memory;
 mod monitoring;
 mod mutants;
+mod mutants_v2;
 mod networks;
 mod quirks;
+mod quirks_v2;
 // Shown verbatim in README.md and docs/mock-server.md (checked by `docs`), so
 // kept as written there.
 #[rustfmt::skip]

@@ -1099,10 +1099,11 @@ async fn mutant_removed_runtime_listed_breaks_rt_rm_1() {
     assert_eq!((doc, mutd), ((true, false), (true, true)));
 }
 
-/// Every mutant has its test in this file (named after its name and behaviour).
+/// Every mutant has its test in this file, or for a `[v2]` behaviour in
+/// `mutants_v2.rs` (named after its name and behaviour).
 #[test]
 fn every_mutant_has_a_test() {
-    let source = include_str!("mutants.rs");
+    let source = concat!(include_str!("mutants.rs"), include_str!("mutants_v2.rs"));
     for m in Mutant::LIST {
         let test = format!(
             "fn mutant_{}_breaks_{}()",

@@ -13,10 +13,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use joblet_testkit::pb::union as pb;
 
-use super::target::{Range, Target, find, find_followed, limit};
+use super::target::{Range, Target, end_of_stream, find, find_followed, limit};
+use crate::behaviour::{Mutant, Quirk};
 use crate::error::Result;
 use crate::job_telemetry::{Progress, Watch};
 use crate::monitoring::{JobLoad, job_figures};
@@ -37,6 +38,8 @@ struct Sampler {
     interval_ns: i64,
     /// When it started running, Unix ns: sample 0.
     ran_ns: i64,
+    /// JOB-METRICS-1 mutant: memory_limit is left at 0.
+    no_memory_limit: bool,
 }
 
 impl Sampler {
@@ -72,6 +75,7 @@ impl Sampler {
                 .unwrap_or(i64::MAX)
                 .max(1),
             ran_ns: ran_ms.saturating_mul(NS_PER_MS),
+            no_memory_limit: shared.mutant(Mutant::MetricsNoMemoryLimit),
         })
     }
 
@@ -120,9 +124,17 @@ impl Sampler {
         first..last.max(first)
     }
 
-    /// Sample `k` (JOB-METRICS-1: every field set).
-    fn sample(&self, k: u64) -> pb::JobMetricsEvent {
-        let f = job_figures(&self.load, k, self.interval);
+    /// Sample `k` (JOB-METRICS-1: every field set), or as history of a v5.6
+    /// node sends it when `sparse` (QUIRK-18: memory_limit and
+    /// gpu_memory_bytes left at 0).
+    fn sample(&self, k: u64, sparse: bool) -> pb::JobMetricsEvent {
+        let mut f = job_figures(&self.load, k, self.interval);
+        if sparse || self.no_memory_limit {
+            f.memory_limit = 0;
+        }
+        if sparse {
+            f.gpu_memory_bytes = 0;
+        }
         pb::JobMetricsEvent {
             timestamp: self.timestamp(k),
             job_uuid: self.job_uuid.clone(),
@@ -156,9 +168,10 @@ fn history(
         }
         None => (None, 0..0),
     };
+    let sparse = shared.quirk(Quirk::SparseHistory);
     let samples = indices
         .take(max)
-        .filter_map(move |k| sampler.as_ref().map(|s| s.sample(k)));
+        .filter_map(move |k| sampler.as_ref().map(|s| s.sample(k, sparse)));
     futures::stream::iter(samples)
 }
 
@@ -169,6 +182,12 @@ pub fn get_metrics(
     req: &pb::GetJobMetricsRequest,
 ) -> Result<impl Stream<Item = pb::JobMetricsEvent> + Send + 'static + use<>> {
     let max = limit(req.limit)?;
+    // JOB-METRICS-3 mutant: the limit is ignored.
+    let max = if shared.mutant(Mutant::MetricsLimitIgnored) {
+        usize::MAX
+    } else {
+        max
+    };
     let range = Range::new(req.start_time, req.end_time);
     Ok(match find(shared, &req.job_uuid)? {
         Some(target) => futures::future::Either::Left(history(shared, &target, range, max)),
@@ -182,10 +201,18 @@ pub fn stream_metrics(
     shared: &Arc<Shared>,
     job_uuid: &str,
 ) -> Result<impl Stream<Item = pb::JobMetricsEvent> + Send + 'static + use<>> {
-    let target = find_followed(shared, job_uuid)?;
+    use futures::future::Either;
+    let Some(target) = find_followed(shared, job_uuid, Mutant::MetricsUnknownEmpty)? else {
+        return Ok(Either::Left(Either::Left(futures::stream::empty())));
+    };
     if target.ended {
         let all = history(shared, &target, Range::ALL, usize::MAX);
-        return Ok(futures::future::Either::Left(all));
+        // QUIRK-16: a CANCELED job's stream does not end.
+        let shared = Arc::clone(shared);
+        let id = target.id.clone();
+        let hang = futures::stream::once(async move { end_of_stream(&shared, &id).await })
+            .filter_map(|()| std::future::ready(None));
+        return Ok(Either::Left(Either::Right(all.chain(hang))));
     }
     let live = Live {
         watch: target.telemetry.watch(),
@@ -193,8 +220,9 @@ pub fn stream_metrics(
         target,
         sampler: None,
         next: 0,
+        history_end: None,
     };
-    Ok(futures::future::Either::Right(futures::stream::unfold(
+    Ok(Either::Right(futures::stream::unfold(
         live,
         |mut live| async move {
             let sample = live.next().await?;
@@ -211,6 +239,9 @@ struct Live {
     sampler: Option<Sampler>,
     /// The next sample to send.
     next: u64,
+    /// The samples before this one were history when the stream began
+    /// (QUIRK-18 sends them sparse).
+    history_end: Option<u64>,
 }
 
 impl Live {
@@ -228,19 +259,23 @@ impl Live {
             let Some(sampler) = &self.sampler else {
                 // Not running yet (SCHEDULED, INITIALIZING), or never will.
                 if progress.ended() {
+                    end_of_stream(&self.shared, &self.target.id).await;
                     return None;
                 }
                 self.watch.changed(progress.version).await;
                 continue;
             };
             let held = sampler.held(&progress, now_ms);
+            let history_end = *self.history_end.get_or_insert(held.end);
             self.next = self.next.max(held.start);
             if self.next < held.end {
                 let k = self.next;
                 self.next += 1;
-                return Some(sampler.sample(k));
+                let sparse = k < history_end && self.shared.quirk(Quirk::SparseHistory);
+                return Some(sampler.sample(k, sparse));
             }
             if progress.ended() {
+                end_of_stream(&self.shared, &self.target.id).await;
                 return None;
             }
             // Until the next sample is due, or the job ends.
@@ -274,6 +309,7 @@ mod tests {
             interval: Duration::from_millis(interval_ms as u64),
             interval_ns: interval_ms * NS_PER_MS,
             ran_ns: 1_000 * NS_PER_MS,
+            no_memory_limit: false,
         }
     }
 

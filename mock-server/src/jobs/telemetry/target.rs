@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use crate::behaviour::{Mutant, Quirk};
 use crate::error::{Error, Result};
 use crate::job_telemetry::Telemetry;
 use crate::session::Shared;
-use crate::state::{JobSpec, shown};
+use crate::state::{JobSpec, JobStatus, shown};
 
 /// A job as a metrics or telematics call sees it.
 #[derive(Debug, Clone)]
@@ -30,7 +31,7 @@ pub(crate) fn find(shared: &Shared, job_uuid: &str) -> Result<Option<Target>> {
         return Err(Error::Required("job_uuid"));
     }
     let state = shared.state.lock();
-    let seq = match state.jobs.resolve(job_uuid) {
+    let seq = match crate::jobs::logs::resolve_read(shared, &state, job_uuid) {
         Ok(seq) => seq,
         Err(Error::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
@@ -48,10 +49,42 @@ pub(crate) fn find(shared: &Shared, job_uuid: &str) -> Result<Option<Target>> {
 }
 
 /// [`find`] for the streaming calls: an unknown job gets NOT_FOUND
-/// "job not found: <job_uuid>" (JOB-METRICS-2, JOB-TELEM-3).
-pub(crate) fn find_followed(shared: &Shared, job_uuid: &str) -> Result<Target> {
-    find(shared, job_uuid)?
-        .ok_or_else(|| Error::NotFound(format!("job not found: {}", shown(job_uuid.trim()))))
+/// "job not found: <job_uuid>" (JOB-METRICS-2, JOB-TELEM-3), or `None` (an
+/// empty stream) under the mutant `unknown_empty` names.
+pub(crate) fn find_followed(
+    shared: &Shared,
+    job_uuid: &str,
+    unknown_empty: Mutant,
+) -> Result<Option<Target>> {
+    match find(shared, job_uuid)? {
+        Some(target) => Ok(Some(target)),
+        None if shared.mutant(unknown_empty) => Ok(None),
+        None => Err(Error::NotFound(format!(
+            "job not found: {}",
+            shown(job_uuid.trim())
+        ))),
+    }
+}
+
+/// QUIRK-16: the end of a live metrics or telematics stream. A v5.6 node
+/// ends it on COMPLETED, FAILED, STOPPED or TIMEOUT only: for a CANCELED job
+/// this waits until the client leaves (or the server shuts down).
+pub(crate) async fn end_of_stream(shared: &Shared, job_uuid: &str) {
+    if !shared.quirk(Quirk::CanceledTelemetryHangs) {
+        return;
+    }
+    let canceled = {
+        let state = shared.state.lock();
+        state
+            .jobs
+            .resolve(job_uuid)
+            .ok()
+            .and_then(|seq| state.jobs.get(seq))
+            .is_some_and(|j| j.status == JobStatus::Canceled)
+    };
+    if canceled {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// A history call's `limit`: 0 keeps everything; a negative one gets

@@ -10,11 +10,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use joblet_testkit::pb::union as pb;
 use pb::telematics_event::Data;
 
-use super::target::{Range, Target, find, find_followed, limit};
+use super::target::{Range, Target, end_of_stream, find, find_followed, limit};
+use crate::behaviour::{Mutant, Quirk};
 use crate::error::Result;
 use crate::job_telemetry::{Event, EventKind, Progress, Watch};
 use crate::session::Shared;
@@ -95,6 +96,9 @@ fn work_dir(spec: &JobSpec) -> &str {
 struct Render {
     job_uuid: String,
     spec: Arc<JobSpec>,
+    /// QUIRK-18: as a v5.6 node sends them, with exec.exit_code and
+    /// file.flags unset.
+    sparse: bool,
 }
 
 impl Render {
@@ -111,7 +115,7 @@ impl Render {
     /// once it has ended, 0 while it runs.
     fn own(&self, progress: &Progress) -> Option<pb::TelematicsEvent> {
         let ran_ms = progress.ran_ms?;
-        let exit_code = if progress.ended() {
+        let exit_code = if progress.ended() && !self.sparse {
             progress.exit_code
         } else {
             0
@@ -147,7 +151,7 @@ impl Render {
                     ppid,
                     binary,
                     args,
-                    exit_code,
+                    exit_code: if self.sparse { 0 } else { exit_code },
                 }),
             ),
             EventKind::File {
@@ -169,7 +173,7 @@ impl Render {
                         path,
                         operation: operation.to_owned(),
                         bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-                        flags,
+                        flags: if self.sparse { 0 } else { flags },
                     }),
                 )
             }
@@ -177,21 +181,64 @@ impl Render {
     }
 }
 
-/// The events of `target` held now, kept by `types`, in `range`, at most
-/// `max`, oldest first.
-fn history(target: &Target, types: Types, range: Range, max: usize) -> Vec<pb::TelematicsEvent> {
+/// How a history is cut: the whole answer at `max` events, or (QUIRK-19)
+/// each type at `max` events.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    max: usize,
+    per_type: bool,
+}
+
+/// The events of `target` held now, kept by `types`, in `range`, cut at
+/// `cut`, oldest first.
+fn history(
+    shared: &Shared,
+    target: &Target,
+    types: Types,
+    range: Range,
+    cut: Cut,
+) -> Vec<pb::TelematicsEvent> {
     let render = Render {
         job_uuid: target.id.clone(),
         spec: Arc::clone(&target.spec),
+        sparse: shared.quirk(Quirk::SparseHistory),
     };
     let (progress, events, _) = target.telemetry.read(0, usize::MAX);
-    render
+    let kept = render
         .own(&progress)
         .into_iter()
         .chain(events.into_iter().map(|e| render.recorded(e)))
-        .filter(|e| types.keeps(&e.r#type) && range.contains(e.timestamp))
-        .take(max)
-        .collect()
+        .filter(|e| types.keeps(&e.r#type) && range.contains(e.timestamp));
+    if !cut.per_type {
+        return kept.take(cut.max).collect();
+    }
+    let mut counts = [0usize; TYPES.len()];
+    kept.filter(|e| {
+        let i = TYPES.iter().position(|t| *t == e.r#type).unwrap_or(0);
+        counts[i] += 1;
+        counts[i] <= cut.max
+    })
+    .collect()
+}
+
+/// The types filter of a request (JOB-TELEM-2), or every type under its mutant.
+fn filter(shared: &Shared, types: &[String]) -> Types {
+    if shared.mutant(Mutant::TelemTypeFilterOff) {
+        Types::ALL
+    } else {
+        Types::parse(types)
+    }
+}
+
+/// JOB-TELEM-1 mutant: the type in upper case (applied last, after the filter).
+fn mutated(shared: &Shared) -> impl Fn(pb::TelematicsEvent) -> pb::TelematicsEvent + use<> {
+    let upper = shared.mutant(Mutant::TelemTypeUppercase);
+    move |mut e| {
+        if upper {
+            e.r#type = e.r#type.to_uppercase();
+        }
+        e
+    }
 }
 
 /// GetJobTelematics (JOB-TELEM-4): the history only, kept by `types`, in the
@@ -200,48 +247,76 @@ pub fn get_telematics(
     shared: &Shared,
     req: &pb::GetJobTelematicsRequest,
 ) -> Result<impl Stream<Item = pb::TelematicsEvent> + Send + 'static + use<>> {
-    let max = limit(req.limit)?;
+    let cut = Cut {
+        max: limit(req.limit)?,
+        // QUIRK-19 and the JOB-TELEM-4 mutant: the limit applies per type.
+        per_type: shared.quirk(Quirk::TelematicsLimitPerType)
+            || shared.mutant(Mutant::TelemLimitPerType),
+    };
     let range = Range::new(req.start_time, req.end_time);
-    let types = Types::parse(&req.types);
+    let types = filter(shared, &req.types);
     let events = match find(shared, &req.job_uuid)? {
-        Some(target) => history(&target, types, range, max),
+        Some(target) => history(shared, &target, types, range, cut),
         None => Vec::new(),
     };
-    Ok(futures::stream::iter(events))
+    Ok(futures::stream::iter(events).map(mutated(shared)))
 }
 
 /// StreamJobTelematics (JOB-TELEM-3): the history, then each event as it
 /// happens until the job ends, kept by `types`; only the history for a job
 /// that had ended.
 pub fn stream_telematics(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     job_uuid: &str,
     types: &[String],
 ) -> Result<impl Stream<Item = pb::TelematicsEvent> + Send + 'static + use<>> {
-    let target = find_followed(shared, job_uuid)?;
-    let types = Types::parse(types);
+    use futures::future::Either;
+    let mutated = mutated(shared);
+    let Some(target) = find_followed(shared, job_uuid, Mutant::TelemUnknownEmpty)? else {
+        return Ok(Either::Left(Either::Left(futures::stream::empty())));
+    };
+    let types = filter(shared, types);
     if target.ended {
-        let all = history(&target, types, Range::ALL, usize::MAX);
-        return Ok(futures::future::Either::Left(futures::stream::iter(all)));
+        let all = history(
+            shared,
+            &target,
+            types,
+            Range::ALL,
+            Cut {
+                max: usize::MAX,
+                per_type: false,
+            },
+        );
+        // QUIRK-16: a CANCELED job's stream does not end.
+        let shared = Arc::clone(shared);
+        let id = target.id.clone();
+        let hang = futures::stream::once(async move { end_of_stream(&shared, &id).await })
+            .filter_map(|()| std::future::ready(None));
+        let all = futures::stream::iter(all).chain(hang).map(mutated);
+        return Ok(Either::Left(Either::Right(all)));
     }
     let live = Live {
         watch: target.telemetry.watch(),
+        shared: Arc::clone(shared),
         render: Render {
             job_uuid: target.id,
             spec: target.spec,
+            // QUIRK-18: the history part leaves exec.exit_code unset, and
+            // live events carry 0 anyway; file.flags are unset in both.
+            sparse: shared.quirk(Quirk::SparseHistory),
         },
         types,
         position: 0,
         own_sent: false,
         pending: VecDeque::new(),
     };
-    Ok(futures::future::Either::Right(futures::stream::unfold(
-        live,
-        |mut live| async move {
+    Ok(Either::Right(
+        futures::stream::unfold(live, |mut live| async move {
             let event = live.next().await?;
             Some((event, live))
-        },
-    )))
+        })
+        .map(mutated),
+    ))
 }
 
 /// Events read from a job's history at a time.
@@ -249,6 +324,7 @@ const BATCH: usize = 256;
 
 /// A follower of a job's events.
 struct Live {
+    shared: Arc<Shared>,
     watch: Watch,
     render: Render,
     types: Types,
@@ -287,6 +363,7 @@ impl Live {
             }
             // Every event is recorded before the job's end: none is left.
             if progress.ended() {
+                end_of_stream(&self.shared, &self.render.job_uuid).await;
                 return None;
             }
             self.watch.changed(progress.version).await;
@@ -321,6 +398,7 @@ mod tests {
         let render = Render {
             job_uuid: "u".into(),
             spec: Arc::default(),
+            sparse: false,
         };
         let event = |operation| Event {
             timestamp_ns: 5,
@@ -359,6 +437,7 @@ mod tests {
         let render = Render {
             job_uuid: "u".into(),
             spec: Arc::new(spec),
+            sparse: false,
         };
         assert!(render.own(&Progress::default()).is_none());
         let mut p = Progress {
