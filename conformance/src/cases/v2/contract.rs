@@ -6,7 +6,6 @@ use joblet_testkit::contract::{Api, V1_ONLY};
 use joblet_testkit::pb;
 use joblet_testkit::pb::v2;
 use joblet_testkit::pb::v2::monitoring_service_client::MonitoringServiceClient;
-use prost::Message;
 use tonic::{Code, Status};
 
 use super::client::{code_message, jobs2, runtimes2, stream_status};
@@ -269,10 +268,22 @@ async fn status_v2(cx: Ctx) -> CaseResult {
         )?;
     }
     ensure(host.uptime >= 0, call, "host.uptime >= 0", host.uptime)?;
+    ensure(
+        !host.mac_addresses.is_empty(),
+        call,
+        "host.mac_addresses",
+        "none",
+    )?;
     if !cx.env.contract.serves_v1() {
-        // v2 has no cpuCount or totalMemory: read as v1, they are absent.
-        let v1 = pb::HostInfo::decode(&*host.encode_to_vec())
-            .map_err(|e| fail(call, "a host v1 can read", e.to_string()))?;
+        // v2 has no cpuCount or totalMemory: a v1 client gets none.
+        let v1 = check::ok(
+            "GetSystemStatus (v1 message)",
+            cx.monitoring().get_system_status(pb::EmptyRequest {}).await,
+        )?
+        .into_inner()
+        .host
+        .unwrap_or_default();
+        let call = "GetSystemStatus (v1 message) of a node that speaks v2 alone";
         ensure_eq(call, "host.cpuCount (v1 only)", &0, &v1.cpu_count)?;
         ensure_eq(call, "host.totalMemory (v1 only)", &0, &v1.total_memory)?;
     }

@@ -73,7 +73,13 @@ pub(crate) const CASES: &[Case] = &[
     ),
     case!(
         "runtimes.build.built_runtime_is_installed_and_usable",
-        ["RT-BUILD-2", "RT-BUILD-4", "RT-BUILD-5", "RT-LIST-2"],
+        [
+            "RT-BUILD-2",
+            "RT-BUILD-4",
+            "RT-BUILD-5",
+            "RT-LIST-2",
+            "RT-YAML-3"
+        ],
         Must,
         Mutating,
         "A build announces the 14 phases and ends with one successful result; the runtime is listed with its v2 fields, found, tested, run, warned about by ValidateRuntimeYAML, and removed",
@@ -142,7 +148,18 @@ async fn yaml_broken(cx: Ctx) -> CaseResult {
         "invalid version: one (expected semantic version X.Y.Z)",
         "unsupported language: cobol (supported: python, java, node, go, rust)",
     ];
-    ensure_eq(call, "errors", &want.map(String::from)[..], &v.errors[..])
+    ensure_eq(call, "errors", &want.map(String::from)[..], &v.errors[..])?;
+    // A YAML valid but for its name.
+    let call = "ValidateRuntimeYAML{a valid YAML without name}";
+    let text = yaml("x").replace("name: x\n", "");
+    let v = validate(&cx, &text, call).await?;
+    ensure_eq(call, "valid", &false, &v.valid)?;
+    ensure_eq(
+        call,
+        "errors",
+        &["name is required".to_owned()][..],
+        &v.errors[..],
+    )
 }
 
 async fn yaml_valid(cx: Ctx) -> CaseResult {

@@ -17,10 +17,10 @@ use crate::ctx::Ctx;
 pub(crate) const CASES: &[Case] = &[
     case!(
         "jobs.metrics.history_then_live_samples_until_the_end",
-        ["JOB-METRICS-1", "JOB-METRICS-2"],
+        ["JOB-METRICS-1", "JOB-METRICS-2", "JOB-METRICS-3"],
         Must,
         Mutating,
-        "StreamJobMetrics of a running job sends its first sample at once, then a later one live, every field in range; StopJob ends the stream with OK",
+        "StreamJobMetrics of a running job sends its first sample at once, then a later one live, every field in range; GetJobMetrics limit 1 keeps the first; StopJob ends the stream with OK",
         metrics_live,
         contracts = [V2]
     ),
@@ -29,7 +29,7 @@ pub(crate) const CASES: &[Case] = &[
         ["JOB-METRICS-1", "JOB-METRICS-2"],
         Must,
         Mutating,
-        "StreamJobMetrics of a finished job sends its samples (the job's UUID, increasing timestamps), then ends with OK",
+        "StreamJobMetrics of a finished job (max_memory 64) sends its samples (the job's UUID, memory_limit 64 MiB, increasing timestamps), then ends with OK",
         metrics_finished,
         contracts = [V2]
     ),
@@ -173,13 +173,32 @@ async fn metrics_live(cx: Ctx) -> CaseResult {
         }
     }
     increasing(&call, &samples)?;
+    // Two samples now: GetJobMetrics' limit keeps the oldest (JOB-METRICS-3).
+    let got = get_metrics(
+        &cx,
+        v2::GetJobMetricsRequest {
+            job_uuid: id.clone(),
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let stamps: Vec<i64> = got.iter().map(|s| s.timestamp).collect();
+    ensure_eq(
+        &format!("GetJobMetrics{{job_uuid: {id}, limit: 1}} of a job with 2 samples"),
+        "timestamps",
+        &samples[..1],
+        &stamps[..],
+    )?;
     cx.stop(&id).await?;
     let (_, end) = super::client::drain(&call, stream, Duration::from_secs(5)).await?;
     end.map_err(|s| fail(&call, "the end with OK after StopJob", show_status(&s)))
 }
 
 async fn metrics_finished(cx: Ctx) -> CaseResult {
-    let id = run2(&cx, job2("echo", &["sampled"])).await?;
+    let mut req = job2("echo", &["sampled"]);
+    req.max_memory = 64;
+    let id = run2(&cx, req).await?;
     cx.wait_final(&id).await?;
     let call = format!("StreamJobMetrics{{job_uuid: {id}}} of a finished job");
     let samples = drain_ok(
@@ -192,8 +211,20 @@ async fn metrics_finished(cx: Ctx) -> CaseResult {
         Duration::from_secs(5),
     )
     .await?;
+    ensure(
+        !samples.is_empty(),
+        &call,
+        "the sample taken at start",
+        "none",
+    )?;
     for s in &samples {
         check_sample(&call, s, &id)?;
+        ensure_eq(
+            &call,
+            "memory_limit (max_memory 64 MB in bytes)",
+            &(64 << 20),
+            &s.memory_limit,
+        )?;
     }
     let stamps: Vec<i64> = samples.iter().map(|s| s.timestamp).collect();
     increasing(&call, &stamps)
