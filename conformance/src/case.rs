@@ -67,6 +67,11 @@ pub struct Case {
     /// The `server-v1` quirks (`QUIRK-n`) that replace a behaviour this case
     /// checks: against the `server-v1` profile exactly the cases with quirks fail.
     pub quirks: &'static [&'static str],
+    /// The `server-v2` quirks of its own (QUIRK-13 and up) that replace a
+    /// behaviour this case checks; with the carried-over quirks of `quirks`
+    /// (those tagged `[v1,v2]`), exactly the cases that fail against the
+    /// `server-v2` profile.
+    pub quirks_v2: &'static [&'static str],
     /// MUST or SHOULD.
     pub level: Level,
     /// Whether it changes server state.
@@ -153,13 +158,14 @@ pub const fn first_lock(locks: &[&'static str]) -> Option<&'static str> {
 }
 
 /// Declares a case: `case!(name, [ids], level, effect, summary, function)` plus
-/// optional `quirks = [..]`, `contracts = [V1]` (or `[V2]`; both when left
+/// optional `quirks = [..]`, `quirks_v2 = [..]`, `contracts = [V1]` (or `[V2]`; both when left
 /// out), `needs = [..]`, `exclusive`, `lock = ".."`.
 #[macro_export]
 macro_rules! case {
     (
         $name:literal, [$($id:literal),+ $(,)?], $level:ident, $effect:ident, $summary:literal, $f:path
         $(, quirks = [$($q:literal),* $(,)?])?
+        $(, quirks_v2 = [$($q2:literal),* $(,)?])?
         $(, contracts = [$($api:ident),+ $(,)?])?
         $(, needs = [$($need:ident),* $(,)?])?
         $(, exclusive = $excl:literal)?
@@ -170,6 +176,7 @@ macro_rules! case {
             name: $name,
             ids: &[$($id),+],
             quirks: &[$($($q),*)?],
+            quirks_v2: &[$($($q2),*)?],
             contracts: $crate::case::contracts_or_both(&[$($($crate::case::Api::$api),+)?]),
             level: $crate::case::Level::$level,
             effect: $crate::case::Effect::$effect,

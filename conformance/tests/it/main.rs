@@ -11,5 +11,6 @@ mod mutants;
 mod replay;
 mod schema;
 mod server_v1;
+mod server_v2;
 mod support;
 mod two_contracts;

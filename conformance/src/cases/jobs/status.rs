@@ -31,7 +31,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "GetJobStatus reports command, args, limits, env (secrets ***), network, volumes, uploads, workDir, nodeId",
-        status_fields
+        status_fields,
+        quirks_v2 = ["QUIRK-14"]
     ),
     case!(
         "jobs.status.reports_name_and_work_dir",
@@ -40,7 +41,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "GetJobStatus reports the name and workDir the job was given",
         status_name_workdir,
-        quirks = ["QUIRK-12"]
+        quirks = ["QUIRK-12"],
+        quirks_v2 = ["QUIRK-14"],
     ),
     case!(
         "jobs.status.unknown_id_is_not_found",

@@ -33,6 +33,7 @@ pub(crate) const CASES: &[Case] = &[
         ReadOnly,
         "A YAML that breaks several rules answers OK {valid false, message \"Validation failed\"} with one error per rule, in order",
         yaml_broken,
+        quirks_v2 = ["QUIRK-20"],
         contracts = [V2]
     ),
     case!(
@@ -84,6 +85,7 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "A build announces the 14 phases and ends with one successful result; the runtime is listed with its v2 fields, found, tested, run, warned about by ValidateRuntimeYAML, and removed",
         build_installs,
+        quirks_v2 = ["QUIRK-21"],
         contracts = [V2],
         needs = [Build]
     ),
@@ -94,6 +96,7 @@ pub(crate) const CASES: &[Case] = &[
         ReadOnly,
         "ListRuntimes (v2) and GetRuntimeInfo answer the same RuntimeInfo; a runtime with build_info has an RFC 3339 built_at",
         list_v2,
+        quirks_v2 = ["QUIRK-21"],
         contracts = [V2]
     ),
 ];

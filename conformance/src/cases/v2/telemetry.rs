@@ -31,6 +31,7 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "StreamJobMetrics of a finished job (max_memory 64) sends its samples (the job's UUID, memory_limit 64 MiB, increasing timestamps), then ends with OK",
         metrics_finished,
+        quirks_v2 = ["QUIRK-18"],
         contracts = [V2]
     ),
     case!(
@@ -85,6 +86,7 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "GetJobTelematics: limit caps the whole answer, a negative limit is INVALID_ARGUMENT naming limit, an unknown job is an empty stream and OK",
         telem_get,
+        quirks_v2 = ["QUIRK-19"],
         contracts = [V2]
     ),
 ];
