@@ -28,6 +28,8 @@
 //!   package `jobletmock.v1`), kept apart from the contract.
 //! - [`contract`]: which methods each contract has, what a node of one, the
 //!   other or both ([`contract::Api`]) serves and how it refuses the rest.
+//! - [`detect`]: which contract a node speaks ([`detect::detect`]: its
+//!   `server_version`, then side-effect-free probes), and how that was decided.
 //! - [`auth`]: [`Role`] (from a client certificate's OU) and the per-RPC role
 //!   table (which role may call which RPC), with the [`auth::ClientIdentity`]
 //!   a TLS listener attaches to each connection.
@@ -64,6 +66,7 @@ pub mod cli;
 mod code;
 pub mod contract;
 pub mod control;
+pub mod detect;
 mod duration;
 pub mod error;
 pub mod pb;

@@ -5,6 +5,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use joblet_testkit::contract::Api;
+
 use crate::check::CaseResult;
 use crate::ctx::Ctx;
 pub use crate::need::Need;
@@ -65,10 +67,19 @@ pub struct Case {
     /// The `server-v1` quirks (`QUIRK-n`) that replace a behaviour this case
     /// checks: against the `server-v1` profile exactly the cases with quirks fail.
     pub quirks: &'static [&'static str],
+    /// The `server-v2` quirks of its own (QUIRK-13 and up) that replace a
+    /// behaviour this case checks; with the carried-over quirks of `quirks`
+    /// (those tagged `[v1,v2]`), exactly the cases that fail against the
+    /// `server-v2` profile.
+    pub quirks_v2: &'static [&'static str],
     /// MUST or SHOULD.
     pub level: Level,
     /// Whether it changes server state.
     pub effect: Effect,
+    /// The contracts it holds in ([`Api::V1`]: v1.0.6, [`Api::V2`]: v2.5.9):
+    /// against a node that speaks only the other one it is skipped with the
+    /// reason `not in contract <tag>`; against a node that speaks both it runs.
+    pub contracts: &'static [Api],
     /// What it needs beyond the main target.
     pub needs: &'static [Need],
     /// Runs alone, after every other case (DeleteAllJobs touches every job).
@@ -98,10 +109,44 @@ impl Case {
         self.name.split('.').next().unwrap_or(self.name)
     }
 
+    /// Whether the case holds in contract `contract` (a node of
+    /// [`Api::Both`] runs every case).
+    pub fn holds_in(&self, contract: Api) -> bool {
+        match contract {
+            Api::Both => true,
+            one => self.contracts.contains(&one),
+        }
+    }
+
+    /// Why the case is skipped against a node that speaks `contract`, if it
+    /// is: `not in contract v2.5.9` (or `v1.0.6`).
+    pub fn contract_skip(&self, contract: Api) -> Option<&'static str> {
+        match contract {
+            _ if self.holds_in(contract) => None,
+            Api::V1 => Some(NOT_IN_V1),
+            _ => Some(NOT_IN_V2),
+        }
+    }
+
     /// Whether the case covers behaviour `id` (exact, case-insensitive).
     pub fn covers(&self, id: &str) -> bool {
         self.ids.iter().any(|i| i.eq_ignore_ascii_case(id))
     }
+}
+
+/// The skip reason of a v1-only case against a node that speaks v2.5.9 alone.
+pub const NOT_IN_V2: &str = "not in contract v2.5.9";
+
+/// The skip reason of a v2-only case against a node that speaks v1.0.6 alone.
+pub const NOT_IN_V1: &str = "not in contract v1.0.6";
+
+/// Both contracts: the default of [`crate::case!`].
+pub const BOTH: &[Api] = &[Api::V1, Api::V2];
+
+/// The contracts of a case declared with `contracts = [..]` ([`BOTH`]
+/// without one).
+pub const fn contracts_or_both(declared: &'static [Api]) -> &'static [Api] {
+    if declared.is_empty() { BOTH } else { declared }
 }
 
 /// The lock of a case declared with `lock = ".."` (`None` without one).
@@ -113,12 +158,15 @@ pub const fn first_lock(locks: &[&'static str]) -> Option<&'static str> {
 }
 
 /// Declares a case: `case!(name, [ids], level, effect, summary, function)` plus
-/// optional `quirks = [..]`, `needs = [..]`, `exclusive`, `lock = ".."`.
+/// optional `quirks = [..]`, `quirks_v2 = [..]`, `contracts = [V1]` (or `[V2]`; both when left
+/// out), `needs = [..]`, `exclusive`, `lock = ".."`.
 #[macro_export]
 macro_rules! case {
     (
         $name:literal, [$($id:literal),+ $(,)?], $level:ident, $effect:ident, $summary:literal, $f:path
         $(, quirks = [$($q:literal),* $(,)?])?
+        $(, quirks_v2 = [$($q2:literal),* $(,)?])?
+        $(, contracts = [$($api:ident),+ $(,)?])?
         $(, needs = [$($need:ident),* $(,)?])?
         $(, exclusive = $excl:literal)?
         $(, lock = $lock:literal)?
@@ -128,6 +176,8 @@ macro_rules! case {
             name: $name,
             ids: &[$($id),+],
             quirks: &[$($($q),*)?],
+            quirks_v2: &[$($($q2),*)?],
+            contracts: $crate::case::contracts_or_both(&[$($($crate::case::Api::$api),+)?]),
             level: $crate::case::Level::$level,
             effect: $crate::case::Effect::$effect,
             needs: &[$($($crate::case::Need::$need),*)?],

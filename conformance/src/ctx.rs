@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use joblet_testkit::Target;
+use joblet_testkit::contract::Api;
 use joblet_testkit::pb;
 use joblet_testkit::pb::job_service_client::JobServiceClient;
 use joblet_testkit::pb::monitoring_service_client::MonitoringServiceClient;
@@ -36,6 +37,8 @@ pub struct Options {
     pub allow_delete_all: bool,
     /// Runtimes may be installed from GitHub.
     pub allow_remote_installs: bool,
+    /// Runtimes may be built (BuildRuntime installs them).
+    pub allow_builds: bool,
     /// Per-case deadline.
     pub case_timeout: Duration,
 }
@@ -45,6 +48,7 @@ impl Default for Options {
         Self {
             allow_delete_all: false,
             allow_remote_installs: false,
+            allow_builds: false,
             case_timeout: Duration::from_secs(30),
         }
     }
@@ -94,6 +98,8 @@ pub struct Env {
     pub run_id: String,
     /// Options.
     pub options: Options,
+    /// The contract the target speaks (detected or given).
+    pub contract: Api,
     counter: AtomicU32,
     cidr_octet: u8,
     host_cores: tokio::sync::OnceCell<u32>,
@@ -106,6 +112,7 @@ impl Env {
         channel: Channel,
         run_id: String,
         options: Options,
+        contract: Api,
     ) -> Self {
         let cidr_octet = 64
             + (run_id
@@ -119,6 +126,7 @@ impl Env {
             lane,
             run_id,
             options,
+            contract,
             counter: AtomicU32::new(0),
             cidr_octet,
             host_cores: tokio::sync::OnceCell::new(),
@@ -212,6 +220,11 @@ impl Ctx {
             Some(Arc::clone(&self.rpcs)),
             Arc::new(Transport::default()),
         )
+    }
+
+    /// The recorded channel to the main target (for the v2 clients).
+    pub fn channel(&self) -> Rec {
+        self.chan.clone()
     }
 
     /// JobService on the main target.
@@ -482,10 +495,14 @@ impl Ctx {
             .get_or_try_init(|| async move {
                 let mut m = monitoring;
                 let s = check::ok("GetSystemStatus", m.get_system_status(pb::EmptyRequest {}).await)?.into_inner();
-                let cores = s.host.map(|h| h.cpu_count).unwrap_or_default();
+                // v2 has no host.cpuCount (MON-STATUS-2): cpu.cores then.
+                let cores = match s.host.map(|h| h.cpu_count).unwrap_or_default() {
+                    0 => s.cpu.map(|c| c.cores).unwrap_or_default(),
+                    n => n,
+                };
                 if cores <= 0 {
                     return Err(CaseError::Error(format!(
-                        "GetSystemStatus reports host.cpuCount {cores}: cannot tell the node's cores"
+                        "GetSystemStatus reports host.cpuCount and cpu.cores {cores}: cannot tell the node's cores"
                     )));
                 }
                 Ok(cores as u32)

@@ -13,7 +13,11 @@
 //! covers, the `server-v1` quirks that replace one of them, a level (MUST or
 //! SHOULD), whether it changes state, what it needs ([`Need`]: a viewer
 //! identity, an opt-in), and an async function over a [`ctx::Ctx`]. The
-//! catalogue ([`cases::catalogue`]) is one static list. The [`runner`] selects
+//! catalogue ([`cases::catalogue`]) is one static list. A run first finds
+//! which wire contract the target speaks ([`joblet_testkit::detect`]: v1.0.6,
+//! v2.5.9 or both; or `--contract`), reports it and certifies against it:
+//! every case declares the contracts it holds in ([`case::Case::contracts`]), and a case
+//! of the other contract alone is skipped (`not in contract v2.5.9`). The [`runner`] selects
 //! cases (globs on names or IDs, `--read-only`, `--rerun-failed`), runs them in
 //! parallel under per-case deadlines, and, whatever the verdict, removes what
 //! each case created through its [`cleanup::Tracker`] (everything carries the

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use joblet_mock::{MockConfig, Mutant};
+use joblet_testkit::detect::Detection;
 use tokio::sync::Semaphore;
 
 use crate::case::Case;
@@ -70,13 +71,24 @@ impl Default for MutantsConfig {
     }
 }
 
-/// The mutants the catalogue can catch: those of behaviours that hold on a
-/// node that speaks v1 (the catalogue has no v2 cases yet).
+/// The mutants of behaviours that hold on a node that speaks v1 (run
+/// against a mock of both contracts; [`v2_mutants`] are the rest).
 pub fn v1_mutants() -> Vec<Mutant> {
     Mutant::LIST
         .iter()
         .copied()
         .filter(|m| m.contracts().v1())
+        .collect()
+}
+
+/// The mutants of behaviours that hold only on a node that speaks v2 (the
+/// `[v2]` items): run them against a mock of `--api v2` (base
+/// `MockConfig { api: Api::V2, .. }`), where the v2 cases run.
+pub fn v2_mutants() -> Vec<Mutant> {
+    Mutant::LIST
+        .iter()
+        .copied()
+        .filter(|m| !m.contracts().v1())
         .collect()
 }
 
@@ -156,7 +168,13 @@ pub(crate) async fn run_mutant(
     run.parallel = config.parallel_cases;
     run.options.allow_delete_all = true;
     run.options.allow_remote_installs = true;
+    run.options.allow_builds = true;
     run.options.case_timeout = config.case_timeout;
+    // The mock's contract is known: no detection a mutant could mislead.
+    run.contract = Some(Detection::given(
+        config.base.api,
+        "--api of the mutant's mock",
+    ));
     let result = runner::run(&cases, run).await;
     embedded.shutdown().await;
     for o in &result.outcomes {

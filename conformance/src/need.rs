@@ -20,6 +20,10 @@ pub enum Need {
     /// Permission to install a runtime from GitHub: the node downloads it
     /// (`--allow-remote-installs`).
     RemoteInstall,
+    /// Permission to build a runtime with BuildRuntime (contract v2.5.9): the
+    /// node installs it (`--allow-builds`, or `--allow-remote-installs`; the
+    /// case removes it at the end).
+    Build,
 }
 
 impl Need {
@@ -39,6 +43,9 @@ impl Need {
             }
             Need::RemoteInstall => {
                 "installing from GitHub makes the node download: pass --allow-remote-installs"
+            }
+            Need::Build => {
+                "building a runtime installs it on the node (removed at the end): pass --allow-builds (or --allow-remote-installs)"
             }
         }
     }

@@ -127,6 +127,46 @@ pub struct RunResult {
     pub outcomes: Vec<Outcome>,
     /// Whether the run was stopped early (Ctrl-C or the run deadline).
     pub interrupted: bool,
+    /// The contract the target speaks and how that was decided (`None`: the
+    /// target could not be reached, or a report written before contracts).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub contract: Option<ContractInfo>,
+}
+
+/// The contract a run was certified against (issue #17: detected before any
+/// case, or given by `--contract`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContractInfo {
+    /// `v1`, `v2` or `both`, as `--contract` spells it.
+    pub detected: String,
+    /// How it was decided: `from server_version proto tag v2.5.9; probe:
+    /// ListWorkflows answered`, `given by --contract`.
+    pub how: String,
+}
+
+impl ContractInfo {
+    /// The report's record of `detection`.
+    pub fn of(detection: &joblet_testkit::detect::Detection) -> Self {
+        Self {
+            detected: detection.contract.name().into(),
+            how: detection.how.clone(),
+        }
+    }
+
+    /// The contract, as the contract crate names it (`None` for a name this
+    /// version does not know).
+    pub fn api(&self) -> Option<joblet_testkit::contract::Api> {
+        joblet_testkit::contract::Api::parse(&self.detected)
+    }
+
+    /// One line: `v2.5.9 (from server_version proto tag v2.5.9)`.
+    pub fn line(&self) -> String {
+        let label = match self.api() {
+            Some(api) => joblet_testkit::detect::label(api),
+            None => &self.detected,
+        };
+        format!("{label} ({})", self.how)
+    }
 }
 
 impl RunResult {

@@ -147,6 +147,16 @@ fn outcome_lines(result: &RunResult, verbose: bool) -> String {
     out
 }
 
+/// The line that opens a human summary: the contract the run was certified
+/// against and how that was decided (nothing when it is not known).
+fn contract_header(result: &RunResult) -> String {
+    result
+        .contract
+        .as_ref()
+        .map(|c| format!("contract: {}\n", c.line()))
+        .unwrap_or_default()
+}
+
 /// How a summary names the target: `ADDR (mutual TLS)` or `ADDR (plaintext)`.
 fn target_text(result: &RunResult) -> String {
     format!(
@@ -163,7 +173,8 @@ fn target_text(result: &RunResult) -> String {
 /// The human summary: one line per case that did not pass (all of them with
 /// `verbose`), leaks, then the counts and the verdict.
 pub fn human(result: &RunResult, verbose: bool) -> String {
-    let mut out = outcome_lines(result, verbose);
+    let mut out = contract_header(result);
+    out.push_str(&outcome_lines(result, verbose));
     let s = Summary::of(result);
     let must_fail = result
         .outcomes
@@ -221,7 +232,8 @@ pub fn human(result: &RunResult, verbose: bool) -> String {
 /// that differed, was skipped or errored (all of them with `verbose`), then
 /// the counts and the verdict.
 pub fn human_replay(result: &RunResult, verbose: bool) -> String {
-    let mut out = outcome_lines(result, verbose);
+    let mut out = contract_header(result);
+    out.push_str(&outcome_lines(result, verbose));
     let s = Summary::of(result);
     let transcripts: std::collections::BTreeSet<&str> = result
         .outcomes
@@ -277,7 +289,9 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// JUnit XML: one `<testsuite>` per family, one `<testcase>` per case run
-/// (`classname` = family, `name` = the case with its IDs). Fail is
+/// (`classname` = family, `name` = the case with its IDs); each suite's
+/// properties name the target, the run and the contract (`contract`: `v1`,
+/// `v2` or `both`; `contract_how`: how it was decided). Fail is
 /// `<failure>`, Error `<error>`, Skip `<skipped>`; SHOULD cases that fail are
 /// reported as failures with `[SHOULD]` in the message.
 pub fn junit(result: &RunResult) -> String {
@@ -293,6 +307,17 @@ pub fn junit(result: &RunResult) -> String {
         families.entry(family).or_default().push(o);
     }
     let s = Summary::of(result);
+    let contract = result
+        .contract
+        .as_ref()
+        .map(|c| {
+            format!(
+                "<property name=\"contract\" value=\"{}\"/><property name=\"contract_how\" value=\"{}\"/>",
+                xml_escape(&c.detected),
+                xml_escape(&c.how)
+            )
+        })
+        .unwrap_or_default();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -318,7 +343,7 @@ pub fn junit(result: &RunResult) -> String {
         );
         let _ = writeln!(
             out,
-            "    <properties><property name=\"target\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/></properties>",
+            "    <properties>{contract}<property name=\"target\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/></properties>",
             xml_escape(&result.target),
             xml_escape(&result.run_id)
         );
@@ -429,6 +454,7 @@ mod tests {
             duration_ms: 100,
             outcomes,
             interrupted: false,
+            contract: None,
         }
     }
 
@@ -460,6 +486,32 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("<testsuite name=\"jobs\""), "{xml}");
+    }
+
+    #[test]
+    fn the_contract_opens_every_report() {
+        let mut r = result(vec![outcome("jobs.stop.x", State::Pass, Level::Must)]);
+        assert!(!human(&r, false).contains("contract:"));
+        assert!(!junit(&r).contains("name=\"contract\""));
+        r.contract = Some(crate::outcome::ContractInfo {
+            detected: "v2".into(),
+            how: "from server_version proto tag v2.5.9 & more".into(),
+        });
+        let text = human(&r, false);
+        assert!(
+            text.starts_with("contract: v2.5.9 (from server_version proto tag v2.5.9 & more)\n"),
+            "{text}"
+        );
+        assert!(human_replay(&r, false).starts_with("contract: v2.5.9 ("));
+        let xml = junit(&r);
+        assert!(
+            xml.contains("<properties><property name=\"contract\" value=\"v2\"/><property name=\"contract_how\" value=\"from server_version proto tag v2.5.9 &amp; more\"/>"),
+            "{xml}"
+        );
+        let json = JsonReport::new(&r).to_json();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["contract"]["detected"], "v2");
+        assert_eq!(JsonReport::parse(&json).unwrap().run.contract, r.contract);
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use joblet_testkit::contract::Api;
+use joblet_testkit::detect::Detection;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -14,7 +16,7 @@ use crate::cleanup::Leak;
 use crate::ctx::{Ctx, Env, Options, Targets, new_run_id};
 use crate::glob::glob_match;
 use crate::need::Need;
-use crate::outcome::{ErrorKind, Outcome, RunResult, State};
+use crate::outcome::{ContractInfo, ErrorKind, Outcome, RunResult, State};
 
 /// Which cases run.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +81,9 @@ pub struct RunConfig {
     pub cancel: CancellationToken,
     /// Live display.
     pub progress: Arc<dyn Progress>,
+    /// The contract to certify against: given (`--contract`) or detected
+    /// beforehand; `None` detects it when the run starts.
+    pub contract: Option<Detection>,
 }
 
 impl std::fmt::Debug for RunConfig {
@@ -88,6 +93,7 @@ impl std::fmt::Debug for RunConfig {
             .field("options", &self.options)
             .field("parallel", &self.parallel)
             .field("repeat", &self.repeat)
+            .field("contract", &self.contract)
             .finish_non_exhaustive()
     }
 }
@@ -104,9 +110,18 @@ impl RunConfig {
             run_id: None,
             cancel: CancellationToken::new(),
             progress: Arc::new(Quiet),
+            contract: None,
         }
     }
 }
+
+/// Why a case is skipped on a node of `contract`, if it is: a case
+/// declared for the other contract only ([`Case::contracts`]).
+pub(crate) fn contract_skip(case: &Case, contract: Api) -> Option<&'static str> {
+    case.contract_skip(contract)
+}
+
+pub use crate::case::{NOT_IN_V1, NOT_IN_V2};
 
 /// Why `case` cannot run with these targets and options, if it cannot.
 pub(crate) fn skip_reason(
@@ -122,6 +137,7 @@ pub(crate) fn skip_reason(
             Need::NoRole => targets.no_role.is_some(),
             Need::DeleteAll => options.allow_delete_all,
             Need::RemoteInstall => options.allow_remote_installs,
+            Need::Build => options.allow_builds,
         };
         (!ok).then(|| need.skip_reason())
     })
@@ -156,18 +172,26 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
                 duration_ms: started.elapsed().as_millis() as u64,
                 outcomes,
                 interrupted: false,
+                contract: config.contract.as_ref().map(ContractInfo::of),
             };
         }
     };
+    let detection = match &config.contract {
+        Some(d) => d.clone(),
+        None => joblet_testkit::detect::detect(channel.clone()).await,
+    };
+    let contract = detection.contract;
     let env = Arc::new(Env::new(
         config.targets.clone(),
         channel,
         run_id.clone(),
         config.options.clone(),
+        contract,
     ));
     let mut interrupted = false;
     for attempt in 1..=config.repeat.max(1) {
-        let (mut pass, stopped) = run_pass(cases, &config, &env, attempt, deadline).await;
+        let (mut pass, stopped) =
+            run_pass(cases, &config, &env, (attempt, contract), deadline).await;
         interrupted |= stopped;
         outcomes.append(&mut pass);
         if stopped {
@@ -181,6 +205,7 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
         duration_ms: started.elapsed().as_millis() as u64,
         outcomes,
         interrupted,
+        contract: Some(ContractInfo::of(&detection)),
     }
 }
 
@@ -190,7 +215,7 @@ async fn run_pass(
     cases: &[&Case],
     config: &RunConfig,
     env: &Arc<Env>,
-    attempt: u32,
+    (attempt, contract): (u32, Api),
     deadline: Option<tokio::time::Instant>,
 ) -> (Vec<Outcome>, bool) {
     let semaphore = Arc::new(Semaphore::new(config.parallel.max(1)));
@@ -215,7 +240,9 @@ async fn run_pass(
             if case.exclusive != exclusive {
                 continue;
             }
-            if let Some(reason) = skip_reason(case, &config.targets, &config.options) {
+            if let Some(reason) = contract_skip(case, contract)
+                .or_else(|| skip_reason(case, &config.targets, &config.options))
+            {
                 let mut o = Outcome::new(case, attempt, State::Skip);
                 o.message = Some(reason.into());
                 config.progress.finished(&o);

@@ -40,11 +40,12 @@ pub(crate) const CASES: &[Case] = &[
         ReadOnly,
         "A CA-signed certificate whose OU is neither admin nor viewer gets PERMISSION_DENIED for job, network, volume and runtime reads",
         no_role_reads,
+        contracts = [V1],
         needs = [NoRole]
     ),
     case!(
         "auth.roles.certificate_without_role_may_not_monitor",
-        ["AUTH-3"],
+        ["AUTH-3", "AUTH-6"],
         Must,
         ReadOnly,
         "A certificate without a role gets PERMISSION_DENIED from monitoring too",
@@ -59,6 +60,7 @@ pub(crate) const CASES: &[Case] = &[
         ReadOnly,
         "The viewer may call every read RPC (no PERMISSION_DENIED)",
         viewer_reads,
+        contracts = [V1],
         needs = [Viewer]
     ),
     case!(
@@ -68,11 +70,12 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "The viewer gets PERMISSION_DENIED \"role viewer is not allowed to perform operation …\" for every write RPC",
         viewer_writes,
+        contracts = [V1],
         needs = [Viewer]
     ),
     case!(
         "auth.viewer.may_not_cancel",
-        ["AUTH-4"],
+        ["AUTH-4", "AUTH-7"],
         Must,
         Mutating,
         "The viewer gets PERMISSION_DENIED for CancelJob",

@@ -32,7 +32,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "GetJobStatus and GetJobLogs accept a unique prefix of a job ID",
-        prefix_reads
+        prefix_reads,
+        quirks_v2 = ["QUIRK-17"]
     ),
     case!(
         "conventions.ids.unique_prefix_is_accepted_for_writes",

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use crate::case::Case;
+use crate::case::{Api, Case};
 
 mod auth;
 mod conventions;
@@ -13,6 +13,7 @@ mod monitoring;
 mod networks;
 mod runtimes;
 mod shapes;
+mod v2;
 mod volumes;
 mod workflows;
 
@@ -34,9 +35,29 @@ pub fn catalogue() -> &'static [Case] {
             volumes::CASES,
             monitoring::CASES,
             runtimes::CASES,
+            v2::CONTRACT,
+            v2::AUTH,
+            v2::JOBS,
+            v2::TELEMETRY,
+            v2::RUNTIMES,
         ]
         .concat()
     })
+}
+
+/// Whether `case` holds only in contract v1.0.6 (declared `contracts =
+/// [V1]`: it calls methods only v1.0.6 has, workflows, runtime installs,
+/// ValidateRuntimeSpec, or checks a `[v1]` behaviour): skipped against a node
+/// that speaks v2.5.9 alone. The `contract` integration test checks the
+/// declarations against the RPCs every case calls.
+pub fn needs_v1(case: &Case) -> bool {
+    !case.contracts.contains(&Api::V2)
+}
+
+/// Whether `case` holds only in contract v2.5.9 (declared `contracts =
+/// [V2]`): skipped against a node that speaks v1.0.6 alone.
+pub fn needs_v2(case: &Case) -> bool {
+    !case.contracts.contains(&Api::V1)
 }
 
 /// Finds a case by name.

@@ -18,7 +18,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         ReadOnly,
         "GetSystemStatus: available, timestamp, host, cpu, memory, disks, network, io, processes, server version; figures consistent",
-        status
+        status,
+        contracts = [V1]
     ),
     case!(
         "monitoring.stream.first_sample_at_once_then_per_interval",

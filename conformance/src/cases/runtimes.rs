@@ -46,7 +46,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         ReadOnly,
         "ValidateRuntimeSpec answers {valid, message, normalizedSpec, specInfo} and never a gRPC error",
-        spec
+        spec,
+        contracts = [V1]
     ),
     case!(
         "runtimes.install.local_install_is_listed",
@@ -54,7 +55,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "InstallRuntimeFromLocal answers {runtimeSpec, status \"completed\"}; the runtime is then listed",
-        install_local
+        install_local,
+        contracts = [V1]
     ),
     case!(
         "runtimes.install.empty_requests_are_invalid_argument",
@@ -62,7 +64,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "An empty runtimeSpec, or a local install without files, answers INVALID_ARGUMENT",
-        install_empty
+        install_empty,
+        contracts = [V1]
     ),
     case!(
         "runtimes.install.streaming_sends_one_result",
@@ -70,7 +73,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "StreamingInstallRuntimeFromLocal sends progress or log chunks, then exactly one result, then ends OK",
-        install_streaming
+        install_streaming,
+        contracts = [V1]
     ),
     case!(
         "runtimes.install.reinstall_needs_force",
@@ -78,7 +82,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "Installing an installed runtime answers \"already installed\"; with forceReinstall it reinstalls",
-        reinstall
+        reinstall,
+        contracts = [V1]
     ),
     case!(
         "runtimes.install.github_install_is_listed",
@@ -87,6 +92,7 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "InstallRuntimeFromGithub answers {runtimeSpec, status \"completed\", repository, resolvedPath} (the node downloads)",
         install_github,
+        contracts = [V1],
         needs = [RemoteInstall]
     ),
     case!(
@@ -95,7 +101,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "RemoveRuntime removes a runtime (gone from the list); unknown answers {success false, \"Runtime '<x>' not found\"}",
-        remove
+        remove,
+        contracts = [V1]
     ),
 ];
 

@@ -22,7 +22,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "RunWorkflow of a map-form YAML with requires answers {workflowUuid, STARTED}; the workflow ends COMPLETED",
-        map_form
+        map_form,
+        contracts = [V1]
     ),
     case!(
         "workflows.yaml.list_form_with_depends_on_runs",
@@ -31,7 +32,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "The list form (jobs with name and depends_on) runs in dependency order",
         list_form,
-        quirks = ["QUIRK-9"]
+        quirks = ["QUIRK-9"],
+        contracts = [V1]
     ),
     case!(
         "workflows.yaml.unknown_key_is_invalid_argument",
@@ -40,7 +42,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "An unknown job key answers INVALID_ARGUMENT naming the key",
         unknown_key,
-        quirks = ["QUIRK-2"]
+        quirks = ["QUIRK-2"],
+        contracts = [V1]
     ),
     case!(
         "workflows.run.workflow_field_is_required",
@@ -48,7 +51,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "RunWorkflow without `workflow` answers INVALID_ARGUMENT naming it",
-        workflow_required
+        workflow_required,
+        contracts = [V1]
     ),
     case!(
         "workflows.run.invalid_definitions_start_nothing",
@@ -57,7 +61,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "A cycle, an unknown dependency, a missing network, a bad env name or an upload missing from workflowFiles answer INVALID_ARGUMENT naming the job; no job starts",
         invalid_definitions,
-        quirks = ["QUIRK-2"]
+        quirks = ["QUIRK-2"],
+        contracts = [V1]
     ),
     case!(
         "workflows.exec.jobs_are_ordinary_jobs",
@@ -65,7 +70,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "Workflow jobs are listed by ListJobs, have a status and logs",
-        ordinary_jobs
+        ordinary_jobs,
+        contracts = [V1]
     ),
     case!(
         "workflows.exec.independent_jobs_run_concurrently",
@@ -73,7 +79,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "Two jobs without requirements run at the same time; the workflow is RUNNING meanwhile",
-        concurrent
+        concurrent,
+        contracts = [V1]
     ),
     case!(
         "workflows.exec.failed_requirement_cancels_dependents",
@@ -82,7 +89,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "When a requirement fails, its dependents and theirs end CANCELED without running; the workflow ends FAILED",
         cascade,
-        quirks = ["QUIRK-9"]
+        quirks = ["QUIRK-9"],
+        contracts = [V1]
     ),
     case!(
         "workflows.status.reports_counters_times_and_jobs",
@@ -91,7 +99,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "GetWorkflowStatus reports counters, createdAt/startedAt/completedAt, yamlContent, name and every job's fields",
         status_fields,
-        quirks = ["QUIRK-9"]
+        quirks = ["QUIRK-9"],
+        contracts = [V1]
     ),
     case!(
         "workflows.status.unknown_is_not_found",
@@ -99,7 +108,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         ReadOnly,
         "GetWorkflowStatus of an unknown ID answers NOT_FOUND",
-        status_unknown
+        status_unknown,
+        contracts = [V1]
     ),
     case!(
         "workflows.list.include_completed",
@@ -107,7 +117,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "ListWorkflows(false) returns running workflows only; (true) returns finished ones too",
-        list
+        list,
+        contracts = [V1]
     ),
     case!(
         "workflows.jobs.reports_the_requested_workflow",
@@ -116,7 +127,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "GetWorkflowJobs returns the jobs of the workflow asked for",
         jobs_of,
-        quirks = ["QUIRK-9"]
+        quirks = ["QUIRK-9"],
+        contracts = [V1]
     ),
 ];
 

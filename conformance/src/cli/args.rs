@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use joblet_testkit::Target;
 use joblet_testkit::cli::ConnectArgs;
+use joblet_testkit::contract::Api;
 use joblet_testkit::transcript::DEFAULT_LOG_LIMIT;
 
 use super::error::CliError;
@@ -30,6 +31,11 @@ is stopped, deleted or removed when the case ends; nothing else is ever touched.
 things are opt-in: --allow-delete-all (DeleteAllJobs deletes EVERY finished job on the
 node) and --allow-remote-installs (the node downloads a runtime from GitHub).
 --read-only runs only cases that create nothing.
+
+The target's contract (v1.0.6, v2.5.9 or both) is detected before any case
+(GetSystemStatus server_version, then probes; --contract gives it) and opens
+every report; against v2.5.9 alone, the cases that call v1-only methods are
+skipped.
 
 Exit code: 0 when no MUST case failed or errored, 1 otherwise, 2 on bad usage.";
 
@@ -118,6 +124,10 @@ and range. --rules FILE (YAML: `- path: GetSystemStatus.cpu.usagePercent` /
 `rule: range 0..100`) relaxes fields; its rules win over the built-in ones.
 Each call is one outcome of the usual reports (human, --json, --junit).
 
+The target's contract (v1.0.6, v2.5.9 or both) is detected first (or given
+with --contract) and opens the reports; a transcript recorded against the
+other contract is refused unless --any-contract.
+
 Exit code: 0 when every call answered as recorded, 1 on any difference or
 error, 2 on bad usage.";
 
@@ -191,6 +201,22 @@ pub(crate) struct ReplayArgs {
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     pub(crate) roles: RoleArgs,
+    /// The contract the target speaks (v1: v1.0.6, v2: v2.5.9, both),
+    /// instead of the one detected (GetSystemStatus server_version, then
+    /// probes).
+    #[arg(
+        long,
+        value_enum,
+        env = "JOBLET_CONTRACT",
+        value_name = "CONTRACT",
+        help_heading = "Connection"
+    )]
+    pub(crate) contract: Option<Api>,
+    /// Replay transcripts recorded against a node of the other contract too
+    /// (by default a v2 transcript against a v1-only node, or the reverse,
+    /// is refused with exit code 2; a node serving both takes either).
+    #[arg(long, help_heading = "Connection")]
+    pub(crate) any_contract: bool,
     /// Profile of the embedded mock (only without a target; also
     /// `--profile`): `server-v1` answers as the deployed server does.
     #[cfg(feature = "embedded")]
@@ -348,6 +374,18 @@ pub(crate) struct RunArgs {
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     pub(crate) roles: RoleArgs,
+    /// The contract to certify against (v1: v1.0.6, v2: v2.5.9, both),
+    /// instead of the one detected from the target (GetSystemStatus
+    /// server_version, then probes). Against v2 alone, the cases that call
+    /// v1-only methods (workflows, runtime installs) are skipped.
+    #[arg(
+        long,
+        value_enum,
+        env = "JOBLET_CONTRACT",
+        value_name = "CONTRACT",
+        help_heading = "Connection"
+    )]
+    pub(crate) contract: Option<Api>,
 
     /// Print the catalogue (name, IDs, level, read-only/mutating) and exit.
     #[arg(long, help_heading = "Selection")]
@@ -368,6 +406,12 @@ pub(crate) struct RunArgs {
     /// Allow installing a runtime from GitHub (the node downloads it).
     #[arg(long, help_heading = "Opt-ins")]
     pub(crate) allow_remote_installs: bool,
+    /// Allow building a runtime with BuildRuntime (contract v2.5.9: the node
+    /// installs it; the case removes it at the end; --allow-remote-installs
+    /// allows it too). Without it that case is skipped; the dry run and the
+    /// refusals run anyway.
+    #[arg(long, help_heading = "Opt-ins")]
+    pub(crate) allow_builds: bool,
 
     /// Run the selection N times (flakiness hunting).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "Running")]
@@ -378,6 +422,17 @@ pub(crate) struct RunArgs {
     /// Run ID: resources are named cf-<ID>-… (default: random, 6 characters).
     #[arg(long, value_name = "ID", value_parser = parse_run_id, help_heading = "Running")]
     pub(crate) run_id: Option<String>,
+    /// The contract the embedded mock speaks (only without a target): `v1`
+    /// (v1.0.6), `v2` (v2.5.9) or `both`. Certify each contract alone with
+    /// `--embedded-api v1` and `--embedded-api v2`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "both",
+        value_name = "API",
+        help_heading = "Running"
+    )]
+    pub(crate) embedded_api: Api,
     /// Profile of the embedded mock (only without a target): `server-v1`
     /// shows which cases the deployed server's quirks fail.
     #[cfg(feature = "embedded")]

@@ -2,6 +2,8 @@
 //! feature `embedded`). Built without it, asking for one (no target,
 //! `--mock-profile`, the `mutants` subcommand) is a usage error.
 
+use joblet_testkit::contract::Api;
+
 use super::error::CliError;
 use crate::ctx::Targets;
 
@@ -70,12 +72,13 @@ pub(crate) struct LocalMock {
 }
 
 impl LocalMock {
-    /// Starts an embedded mock of `profile` on loopback ports.
+    /// Starts an embedded mock of `profile` speaking `api` on loopback ports.
     #[cfg(feature = "embedded")]
-    pub(crate) async fn start(profile: &ProfileArg) -> Result<Self, CliError> {
+    pub(crate) async fn start(profile: &ProfileArg, api: Api) -> Result<Self, CliError> {
         use super::error::Context as _;
         let embedded = crate::embedded::Embedded::start(joblet_mock::MockConfig {
             profile: *profile,
+            api,
             ..joblet_mock::MockConfig::default()
         })
         .await
@@ -89,8 +92,8 @@ impl LocalMock {
 
     /// Without the embedded mock: the usage error of a run without a target.
     #[cfg(not(feature = "embedded"))]
-    pub(crate) async fn start(profile: &ProfileArg) -> Result<Self, CliError> {
-        let _ = profile;
+    pub(crate) async fn start(profile: &ProfileArg, api: Api) -> Result<Self, CliError> {
+        let _ = (profile, api);
         Err(no_embedded("no --target, --node or JOBLET_HOST"))
     }
 
@@ -107,7 +110,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_the_embedded_mock_asking_for_one_is_a_usage_error() {
-        let e = LocalMock::start(&None).await.unwrap_err();
+        let e = LocalMock::start(&None, Api::Both).await.unwrap_err();
         assert!(matches!(e, CliError::Usage(_)), "{e:?}");
         assert!(e.to_string().contains(NO_EMBEDDED), "{e}");
         let e = check_profile(&Some("server-v1".into())).unwrap_err();

@@ -13,24 +13,30 @@ use crate::cases::catalogue;
 use crate::outcome::RunResult;
 use crate::report::{self, JsonReport};
 
-/// `--list`: one line per case (name, IDs, level, effect, server-v1 quirks).
+/// `--list`: one line per case (name, IDs, level, effect, the contracts it
+/// holds in, server-v1 and server-v2 quirks).
 pub(crate) fn print_list(read_only: bool) {
     for c in catalogue() {
         if read_only && c.effect != Effect::ReadOnly {
             continue;
         }
-        let quirks = if c.quirks.is_empty() {
-            String::new()
-        } else {
-            format!("  (server-v1: {})", c.quirks.join(", "))
-        };
-        println!(
-            "{:<66} {:<34} {:<6} {:<9}{quirks}",
+        let mut quirks = String::new();
+        if !c.quirks.is_empty() {
+            quirks.push_str(&format!("  (server-v1: {})", c.quirks.join(", ")));
+        }
+        if !c.quirks_v2.is_empty() {
+            quirks.push_str(&format!("  (server-v2: {})", c.quirks_v2.join(", ")));
+        }
+        let contracts: Vec<&str> = c.contracts.iter().map(|a| a.name()).collect();
+        let line = format!(
+            "{:<66} {:<34} {:<6} {:<9} {:<5}{quirks}",
             c.name,
             c.ids.join(","),
             c.level.to_string(),
-            c.effect.to_string()
+            c.effect.to_string(),
+            contracts.join(",")
         );
+        println!("{}", line.trim_end());
     }
 }
 

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use joblet_testkit::detect::Detection;
 use tokio_util::sync::CancellationToken;
 
 use super::args::ReplayArgs;
@@ -39,6 +40,15 @@ pub(crate) async fn replay_transcripts(args: ReplayArgs) -> Result<ExitCode, Cli
         (args.junit.as_deref(), "JUnit report"),
     ])?;
     let (targets, local) = targets(&args).await?;
+    let contract = match contract(&args, &targets, &transcripts).await {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(mock) = local {
+                mock.shutdown().await;
+            }
+            return Err(e);
+        }
+    };
     let total: usize = transcripts.iter().map(|t| t.lines.len()).sum();
     let bar = Arc::new(Bar::new(total));
     let cancel = CancellationToken::new();
@@ -55,6 +65,7 @@ pub(crate) async fn replay_transcripts(args: ReplayArgs) -> Result<ExitCode, Cli
     config.cleanup = !args.no_cleanup;
     config.cancel = cancel;
     config.progress = bar.clone();
+    config.contract = contract;
     let result = replay::replay(&transcripts, config).await;
     bar.bar.finish_and_clear();
     if let Some(mock) = local {
@@ -66,6 +77,32 @@ pub(crate) async fn replay_transcripts(args: ReplayArgs) -> Result<ExitCode, Cli
         args.json.as_deref(),
         args.junit.as_deref(),
     )
+}
+
+/// The contract of the target (given by `--contract`, or detected; `None`
+/// when the target cannot be reached: the replay reports that), refused with
+/// a usage error when a transcript was recorded against the other contract
+/// and `--any-contract` is not given.
+async fn contract(
+    args: &ReplayArgs,
+    targets: &Targets,
+    transcripts: &[Transcript],
+) -> Result<Option<Detection>, CliError> {
+    let detection = match args.contract {
+        Some(c) => Detection::given(c, "--contract"),
+        None => match targets.main.connect().await {
+            Ok(channel) => joblet_testkit::detect::detect(channel).await,
+            Err(_) => return Ok(None),
+        },
+    };
+    if !args.any_contract {
+        for t in transcripts {
+            if let Some(why) = t.refusal(detection.contract, &detection.how) {
+                return usage(why);
+            }
+        }
+    }
+    Ok(Some(detection))
 }
 
 /// The targets the flags name, or those of an embedded mock started for the
@@ -85,7 +122,7 @@ async fn targets(args: &ReplayArgs) -> Result<(Targets, Option<LocalMock>), CliE
     if args.roles.any() {
         return usage("role options (--viewer-*, --no-role-*) need a --target or --node");
     }
-    let mock = LocalMock::start(&args.mock_profile).await?;
+    let mock = LocalMock::start(&args.mock_profile, joblet_testkit::contract::Api::Both).await?;
     eprintln!(
         "no --target: replaying against an embedded joblet-mock ({} profile) on {}",
         mock.profile, mock.targets.main.addr

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use joblet_testkit::contract::Api;
+use joblet_testkit::detect::Detection;
 use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
@@ -45,6 +47,8 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
     let mut options = Options {
         allow_delete_all: args.allow_delete_all,
         allow_remote_installs: args.allow_remote_installs,
+        // A node allowed to install from GitHub may install a build too.
+        allow_builds: args.allow_builds || args.allow_remote_installs,
         case_timeout: args.select.case_timeout,
     };
     let targets = match resolved.into_iter().next() {
@@ -55,10 +59,14 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
                     "role options (--viewer-*, --no-role-*) need a --target or --node: without one the suite certifies its embedded mock, which has its own identities",
                 );
             }
-            let mock = LocalMock::start(&args.mock_profile).await?;
+            let mock = LocalMock::start(&args.mock_profile, args.embedded_api).await?;
             eprintln!(
-                "no --target: certifying an embedded joblet-mock ({} profile) on {} (plaintext) and {} (mutual TLS roles)",
+                "no --target: certifying an embedded joblet-mock ({} profile{}) on {} (plaintext) and {} (mutual TLS roles)",
                 mock.profile,
+                match args.embedded_api {
+                    Api::Both => String::new(),
+                    one => format!(", contract {} alone", one.proto_tag()),
+                },
                 mock.targets.main.addr,
                 mock.targets
                     .viewer
@@ -69,6 +77,7 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
             // The embedded mock is this run's own: nothing of anyone else's to protect.
             options.allow_delete_all = true;
             options.allow_remote_installs = true;
+            options.allow_builds = true;
             let t = mock.targets.clone();
             local = Some(mock);
             t
@@ -86,6 +95,7 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
         run_id: args.run_id.clone(),
         cancel,
         progress: bar.clone(),
+        contract: args.contract.map(|c| Detection::given(c, "--contract")),
     };
     let result = runner::run(&cases, config).await;
     bar.bar.finish_and_clear();

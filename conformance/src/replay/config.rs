@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use joblet_testkit::detect::Detection;
 use tokio_util::sync::CancellationToken;
 
 use super::rules::RuleSet;
@@ -46,6 +47,9 @@ pub struct ReplayConfig {
     pub cancel: CancellationToken,
     /// Live display.
     pub progress: Arc<dyn Progress>,
+    /// The contract of the target: given (`--contract`) or detected
+    /// beforehand; `None` detects it when the replay starts.
+    pub contract: Option<Detection>,
 }
 
 impl std::fmt::Debug for ReplayConfig {
@@ -55,6 +59,7 @@ impl std::fmt::Debug for ReplayConfig {
             .field("settle", &self.settle)
             .field("call_timeout", &self.call_timeout)
             .field("pace", &self.pace)
+            .field("contract", &self.contract)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +86,7 @@ impl ReplayConfig {
             cleanup: true,
             cancel: CancellationToken::new(),
             progress: Arc::new(Quiet),
+            contract: None,
         }
     }
 }

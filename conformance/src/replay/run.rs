@@ -15,7 +15,7 @@ use super::shared::Shared;
 use super::transcript::Transcript;
 use crate::cleanup::{Leak, Tracker};
 use crate::ctx::new_run_id;
-use crate::outcome::{Outcome, RunResult, State};
+use crate::outcome::{ContractInfo, Outcome, RunResult, State};
 
 /// Replays `transcripts` (one after the other) against `config.targets`.
 pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResult {
@@ -44,8 +44,13 @@ pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResu
                 duration_ms: started.elapsed().as_millis() as u64,
                 outcomes,
                 interrupted: false,
+                contract: config.contract.as_ref().map(ContractInfo::of),
             };
         }
+    };
+    let detection = match &config.contract {
+        Some(d) => d.clone(),
+        None => joblet_testkit::detect::detect(main.clone()).await,
     };
     let shared = Arc::new(Shared {
         config: config.clone(),
@@ -122,6 +127,7 @@ pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResu
         duration_ms: started.elapsed().as_millis() as u64,
         outcomes,
         interrupted,
+        contract: Some(ContractInfo::of(&detection)),
     }
 }
 

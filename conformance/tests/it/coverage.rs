@@ -5,18 +5,37 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use joblet_conformance::cases::catalogue;
+use joblet_testkit::contract::Api;
 use prost::Message;
 
 use crate::support::{documented_run, repo, update_golden};
 
-/// The behaviour IDs of `docs/behaviours.md`, in document order.
+/// The behaviour IDs of `docs/behaviours.md`, in document order: the `- `
+/// items and the v2 `* ` items, but for the v2 QUIRKs (`* QUIRK-n [v2]`:
+/// quirks of the `server-v2` profile, covered by its golden list).
 fn behaviour_ids() -> Vec<String> {
+    items(true)
+}
+
+/// The IDs of the v2 `* ` items (the behaviours only v2 has), QUIRKs left out.
+fn v2_ids() -> Vec<String> {
+    let v1: Vec<String> = items(false);
+    items(true)
+        .into_iter()
+        .filter(|id| !v1.contains(id))
+        .collect()
+}
+
+/// The IDs of the `- ` items, and of the `* ` items but QUIRKs when `v2`.
+fn items(v2: bool) -> Vec<String> {
     let text =
         std::fs::read_to_string(repo().join("docs/behaviours.md")).expect("docs/behaviours.md");
     let mut ids = Vec::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("- ") else {
-            continue;
+        let rest = match (line.strip_prefix("- "), line.strip_prefix("* ")) {
+            (Some(rest), _) => rest,
+            (None, Some(rest)) if v2 && !rest.starts_with("QUIRK-") => rest,
+            _ => continue,
         };
         let id = rest.split_whitespace().next().unwrap_or_default();
         let parts: Vec<&str> = id.split('-').collect();
@@ -100,6 +119,62 @@ fn every_rpc_of_the_contract_is_called_by_a_case() {
     );
     eprintln!(
         "checked: {} RPCs of fixtures/wire/joblet-v1.fds.pb, each called by a case",
+        rpcs.len()
+    );
+}
+
+/// Every v2 behaviour (`* ID [v2]`) is covered by a case that holds in v2,
+/// and every method of contract v2.5.9 is called by some case.
+#[test]
+fn every_v2_behaviour_has_a_v2_case_and_every_v2_rpc_is_called() {
+    let ids = v2_ids();
+    assert!(ids.len() >= 29, "only {} v2 IDs: {ids:?}", ids.len());
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| {
+            !catalogue()
+                .iter()
+                .any(|c| c.covers(id) && c.holds_in(Api::V2))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "v2 behaviours without a v2 case: {missing:?}"
+    );
+    let fds = prost_types::FileDescriptorSet::decode(
+        &include_bytes!("../../../fixtures/wire/joblet-v2.5.9.fds.pb")[..],
+    )
+    .expect("the v2 wire descriptor");
+    let mut rpcs = BTreeSet::new();
+    for file in &fds.file {
+        for service in &file.service {
+            for method in &service.method {
+                rpcs.insert(format!(
+                    "/{}.{}/{}",
+                    file.package(),
+                    service.name(),
+                    method.name()
+                ));
+            }
+        }
+    }
+    assert_eq!(rpcs.len(), 26, "{rpcs:?}");
+    let called: BTreeSet<String> = documented_run()
+        .outcomes
+        .iter()
+        .filter(|o| {
+            joblet_conformance::cases::by_name(&o.case).is_some_and(|c| c.holds_in(Api::V2))
+        })
+        .flat_map(|o| o.rpcs.iter().cloned())
+        .collect();
+    let missing: Vec<_> = rpcs.difference(&called).collect();
+    assert!(
+        missing.is_empty(),
+        "RPCs of contract v2.5.9 no v2 case calls: {missing:?}"
+    );
+    eprintln!(
+        "checked: {} v2 behaviour IDs, each covered by a v2 case; {} RPCs of fixtures/wire/joblet-v2.5.9.fds.pb, each called by a v2 case",
+        ids.len(),
         rpcs.len()
     );
 }

@@ -4,11 +4,14 @@
 //! the binary end to end, and record and replay.
 
 mod cli;
+mod contract;
 mod coverage;
 mod embedded;
 mod mutants;
 mod replay;
 mod schema;
 mod server_v1;
+mod server_v2;
 mod support;
 mod transport;
+mod two_contracts;

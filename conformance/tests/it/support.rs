@@ -12,6 +12,15 @@ use joblet_mock::{MockConfig, Profile};
 
 /// Runs the whole catalogue against an embedded mock of `profile`.
 pub fn run_catalogue(profile: Profile) -> RunResult {
+    run_catalogue_with(MockConfig {
+        profile,
+        ..MockConfig::default()
+    })
+}
+
+/// Runs the whole catalogue against an embedded mock of `config` (every
+/// opt-in given: the mock is the run's own).
+pub fn run_catalogue_with(config: MockConfig) -> RunResult {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -19,17 +28,15 @@ pub fn run_catalogue(profile: Profile) -> RunResult {
             .build()
             .expect("a tokio runtime");
         rt.block_on(async move {
-            let embedded = Embedded::start(MockConfig {
-                profile,
-                ..MockConfig::default()
-            })
-            .await
-            .expect("the embedded mock starts");
-            let mut config = RunConfig::new(embedded.targets.clone());
-            config.options.allow_delete_all = true;
-            config.options.allow_remote_installs = true;
+            let embedded = Embedded::start(config)
+                .await
+                .expect("the embedded mock starts");
+            let mut run = RunConfig::new(embedded.targets.clone());
+            run.options.allow_delete_all = true;
+            run.options.allow_remote_installs = true;
+            run.options.allow_builds = true;
             let cases: Vec<_> = catalogue().iter().collect();
-            let result = runner::run(&cases, config).await;
+            let result = runner::run(&cases, run).await;
             embedded.shutdown().await;
             result
         })

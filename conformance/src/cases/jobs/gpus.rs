@@ -17,6 +17,7 @@ pub(crate) const CASES: &[Case] = &[
         "A GPU job gets GPUs (gpu_indices), busy GPUs answer RESOURCE_EXHAUSTED, and are free again when jobs end",
         gpu_allocation,
         quirks = ["QUIRK-12"],
+        quirks_v2 = ["QUIRK-14"],
         lock = "gpu"
     ),
     case!(
@@ -26,7 +27,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "More GPUs than the node has, or negative GPU values, answer INVALID_ARGUMENT",
         gpu_over_capacity,
-        quirks = ["QUIRK-12"]
+        quirks = ["QUIRK-12"],
+        quirks_v2 = ["QUIRK-14"],
     ),
 ];
 

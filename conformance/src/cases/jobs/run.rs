@@ -20,7 +20,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "RunJob answers RUNNING (or SCHEDULED) with a new ID and echoes command, args, limits and times",
         run_echoes,
-        quirks = ["QUIRK-3"]
+        quirks = ["QUIRK-3"],
+        contracts = [V1]
     ),
     case!(
         "jobs.run.empty_command_is_invalid_argument",
@@ -163,7 +164,8 @@ pub(crate) const CASES: &[Case] = &[
         Must,
         Mutating,
         "A job with a runtime the run installed is accepted and reports it",
-        run_own_runtime
+        run_own_runtime,
+        contracts = [V1]
     ),
     case!(
         "jobs.run.uploads_reach_the_command",

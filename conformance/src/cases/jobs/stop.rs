@@ -25,7 +25,8 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "StopJob's answer carries uuid, status STOPPED, endTime and exit code -1",
         stop_answer,
-        quirks = ["QUIRK-10"]
+        quirks = ["QUIRK-10"],
+        quirks_v2 = ["QUIRK-15"],
     ),
     case!(
         "jobs.stop.scheduled_job_is_canceled",
