@@ -81,6 +81,7 @@ pub mod cli;
 pub mod ctx;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod explore;
 mod glob;
 #[cfg(feature = "embedded")]
 pub mod mutants;

@@ -1,0 +1,173 @@
+//! One sequence of operations against the target: each resolved, made,
+//! judged by a fresh model; everything it created removed at the end. And
+//! the shrinking of a sequence that disagreed.
+
+use std::time::Instant;
+
+use tonic::transport::Channel;
+
+use super::call::{Answer, Call};
+use super::checks::Verdict;
+use super::exec::{self, Clients};
+use super::ops::{self, Names, Op};
+use super::model::Model;
+use crate::cleanup::{Leak, Resource, Tracker};
+
+/// One step that ran: the call, its answer, the model's verdict.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The index of its operation in the sequence.
+    pub op: usize,
+    /// The call made.
+    pub call: Call,
+    /// The answer.
+    pub answer: Answer,
+    /// The model's verdict.
+    pub verdict: Verdict,
+}
+
+/// What running a sequence gave.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    /// The steps that ran, up to the first disagreement.
+    pub steps: Vec<Step>,
+    /// The index in `steps` of the disagreement, if any.
+    pub failed: Option<usize>,
+    /// What could not be removed.
+    pub leaks: Vec<Leak>,
+    /// Why the sequence could not run (not a disagreement).
+    pub error: Option<String>,
+}
+
+/// Where a sequence runs.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// The admin channel the calls go through.
+    pub channel: Channel,
+    /// The admin channel the cleanup goes through.
+    pub cleanup: Channel,
+    /// The name prefix of this run of the sequence (fresh each time).
+    pub prefix: String,
+    /// The second octet of its `10.x.0.0/16` block.
+    pub octet: u8,
+    /// How late the node may be, in milliseconds.
+    pub grace: f64,
+}
+
+fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
+    match (call, answer) {
+        (Call::RunJob(_), Answer::Run(v, _)) if !v.uuid.is_empty() => {
+            tracker.add(Resource::Job(v.uuid.clone()))
+        }
+        (Call::CreateNetwork { name, .. }, Answer::Created(_)) => {
+            tracker.add(Resource::Network(name.clone()))
+        }
+        (Call::CreateVolume { name, .. }, Answer::Created(_)) => {
+            tracker.add(Resource::Volume(name.clone()))
+        }
+        _ => {}
+    }
+}
+
+/// Runs `ops` at `place` until the model disagrees with an answer.
+pub async fn run(ops: &[Op], place: &Place) -> Run {
+    let clients = Clients::new(&place.channel);
+    let mut model = Model::new(&place.prefix, place.grace);
+    match clients.node().await {
+        Ok((nets, rts)) => {
+            model.foreign_cidrs = nets
+                .into_iter()
+                .filter(|(n, _)| !n.starts_with(&place.prefix))
+                .map(|(_, c)| c)
+                .collect();
+            model.runtimes = rts;
+        }
+        Err(s) => {
+            return Run {
+                error: Some(format!("cannot list the node's networks and runtimes: {s}")),
+                ..Run::default()
+            };
+        }
+    }
+    let tracker = Tracker::default();
+    let begin = Instant::now();
+    let ms = |t: Instant| t.duration_since(begin).as_secs_f64() * 1000.0;
+    let mut out = Run::default();
+    for (i, op) in ops.iter().enumerate() {
+        let names = Names {
+            prefix: &place.prefix,
+            octet: place.octet,
+            model: &model,
+            now: ms(Instant::now()),
+        };
+        let Some(call) = ops::resolve(op, &names) else {
+            continue;
+        };
+        let own: Vec<String> = model.jobs.iter().map(|j| j.uuid.clone()).collect();
+        let a = ms(Instant::now());
+        let answer = exec::execute(&clients, &call, &own, &place.prefix).await;
+        let b = ms(Instant::now());
+        track(&tracker, &call, &answer);
+        let verdict = model.check(&call, a, b, &answer);
+        let failed = !verdict.is_pass();
+        out.steps.push(Step {
+            op: i,
+            call,
+            answer,
+            verdict,
+        });
+        if failed {
+            out.failed = Some(out.steps.len() - 1);
+            break;
+        }
+    }
+    out.leaks = tracker.cleanup(&place.cleanup, "explore").await;
+    out
+}
+
+/// Shrinks `ops`, which disagreed, to a shorter sequence that still does:
+/// removes chunks of operations (halves, then quarters, down to single
+/// operations) while the rest still disagrees, each candidate run afresh
+/// by `attempt` (which gives it a fresh prefix). Stops after `budget`
+/// candidates.
+pub async fn shrink<F, Fut>(ops: Vec<Op>, budget: usize, mut attempt: F) -> (Vec<Op>, Run)
+where
+    F: FnMut(Vec<Op>) -> Fut,
+    Fut: std::future::Future<Output = Run>,
+{
+    let mut best = ops;
+    let mut best_run = Run::default();
+    let mut tries = 0;
+    let mut chunk = best.len().div_ceil(2).max(1);
+    loop {
+        let mut removed_any = false;
+        let mut start = 0;
+        while start < best.len() && tries < budget {
+            let end = (start + chunk).min(best.len());
+            let mut candidate = best[..start].to_vec();
+            candidate.extend_from_slice(&best[end..]);
+            tries += 1;
+            let run = attempt(candidate.clone()).await;
+            if let Some(f) = run.failed {
+                // Keep only what led to the disagreement.
+                let last = run.steps[f].op;
+                candidate.truncate(last + 1);
+                best = candidate;
+                best_run = run;
+                removed_any = true;
+            } else {
+                start += chunk;
+            }
+        }
+        if tries >= budget || (chunk == 1 && !removed_any) {
+            break;
+        }
+        if !removed_any {
+            chunk = (chunk / 2).max(1);
+        }
+    }
+    if best_run.failed.is_none() {
+        best_run = attempt(best.clone()).await;
+    }
+    (best, best_run)
+}
