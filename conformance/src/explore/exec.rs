@@ -208,8 +208,13 @@ pub async fn execute(c: &Clients, call: &Call, own: &[String], prefix: &str) -> 
             let deadline = Duration::from_millis(*deadline);
             let reads = (0..*readers).map(|_| read_logs(c.jobs.clone(), id.id.clone(), deadline));
             let got = futures::future::join_all(reads).await;
-            match got.as_slice() {
-                [(bytes, LogEnd::Error(code, m))] if bytes.is_empty() => Answer::Error(*code, m.clone()),
+            // Every reader refused alike: the call's answer is that error.
+            match got.first() {
+                Some((bytes, LogEnd::Error(code, m)))
+                    if bytes.is_empty() && got.iter().all(|r| r == &got[0]) =>
+                {
+                    Answer::Error(*code, m.clone())
+                }
                 _ => Answer::Logs(got),
             }
         }

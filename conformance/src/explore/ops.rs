@@ -102,6 +102,9 @@ pub enum Op {
 
 const WORDS: &[&str] = &["alpha", "bravo", "hello world", "x", "42", "tab\tsep"];
 const BAD_NAMES: &[&str] = &["-bad", "bad-", "a b", "host", "bridge", "none", ""];
+/// Malformed volume names (the reserved network names are valid volume
+/// names, and would be created outside the run's prefix).
+const BAD_VOLUME_NAMES: &[&str] = &["-bad", "bad-", "a b", ""];
 const BAD_CIDRS: &[&str] = &["10.0.0.0/33", "999.1.1.0/24", "10.0.0.0/4", "abc", "10.1.2.0/31", ""];
 const SIZES: &[&str] = &["10MB", "1gb", "512KB", "5B"];
 const BAD_SIZES: &[&str] = &["0MB", "-5MB", "10XB", "abc", ""];
@@ -122,11 +125,11 @@ fn job_ref(rng: &mut StdRng) -> JobRef {
     }
 }
 
-fn name_ref(rng: &mut StdRng) -> NameRef {
+fn name_ref(rng: &mut StdRng, bad: &[&'static str]) -> NameRef {
     if rng.random_range(0..100) < 88 {
         NameRef::Own(rng.random_range(0..4))
     } else {
-        NameRef::Fixed(BAD_NAMES[rng.random_range(0..BAD_NAMES.len())])
+        NameRef::Fixed(bad[rng.random_range(0..bad.len())])
     }
 }
 
@@ -149,7 +152,7 @@ fn op(rng: &mut StdRng) -> Op {
             } else {
                 rng.random_range(0..5)
             };
-            Op::CreateNetwork(name_ref(rng), cidr)
+            Op::CreateNetwork(name_ref(rng, BAD_NAMES), cidr)
         }
         76..79 => Op::ListNetworks,
         79..82 => Op::RemoveNetwork(if rng.random_range(0..10) == 0 {
@@ -164,7 +167,7 @@ fn op(rng: &mut StdRng) -> Op {
                 pick(rng, SIZES)
             };
             let kind = pick(rng, &["", "", "filesystem", "memory", "tmpfs"]);
-            Op::CreateVolume(name_ref(rng), size, kind)
+            Op::CreateVolume(name_ref(rng, BAD_VOLUME_NAMES), size, kind)
         }
         86..89 => Op::ListVolumes,
         89..92 => Op::RemoveVolume(NameRef::Own(rng.random_range(0..4))),
