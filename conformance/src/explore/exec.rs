@@ -41,6 +41,34 @@ impl Clients {
         }
     }
 
+    /// StopJob.
+    pub async fn stop(&self, id: &str) -> Result<(), Status> {
+        timed(self.jobs.clone().stop_job(pb::StopJobReq { uuid: id.to_owned() }))
+            .await
+            .map(|_| ())
+    }
+
+    /// DeleteJob: success and message.
+    pub async fn delete(&self, id: &str) -> Result<(bool, String), Status> {
+        timed(self.jobs.clone().delete_job(pb::DeleteJobReq { uuid: id.to_owned() }))
+            .await
+            .map(|r| (r.success, r.message))
+    }
+
+    /// RemoveNetwork: success and message.
+    pub async fn remove_network(&self, name: &str) -> Result<(bool, String), Status> {
+        timed(self.networks.clone().remove_network(pb::RemoveNetworkReq { name: name.to_owned() }))
+            .await
+            .map(|r| (r.success, r.message))
+    }
+
+    /// RemoveVolume: success and message.
+    pub async fn remove_volume(&self, name: &str) -> Result<(bool, String), Status> {
+        timed(self.volumes.clone().remove_volume(pb::RemoveVolumeReq { name: name.to_owned() }))
+            .await
+            .map(|r| (r.success, r.message))
+    }
+
     /// The names and CIDRs of every network, and the names of every runtime.
     pub async fn node(&self) -> Result<(Vec<(String, String)>, BTreeSet<String>), Status> {
         let nets = self

@@ -54,6 +54,54 @@ pub struct Place {
     pub grace: f64,
 }
 
+/// Removes what a sequence created: stops every job, deletes it, removes
+/// networks and volumes, each retried for a moment (a job takes a moment
+/// to stop, a network to be free). The statuses are not read, so a target
+/// that spells them wrongly is cleaned up as fast as one that does not.
+async fn cleanup(channel: &Channel, created: Vec<Resource>) -> Vec<Leak> {
+    use tonic::Code;
+    let c = Clients::new(channel);
+    let mut leaks = Vec::new();
+    for r in &created {
+        if let Resource::Job(id) = r {
+            let _ = c.stop(id).await;
+        }
+    }
+    for r in created.iter().rev() {
+        let mut last = String::new();
+        let mut done = false;
+        for attempt in 0..40 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let result = match r {
+                Resource::Job(id) => c.delete(id).await,
+                Resource::Network(n) => c.remove_network(n).await,
+                Resource::Volume(n) => c.remove_volume(n).await,
+                _ => Ok((true, String::new())),
+            };
+            match result {
+                Ok((true, _)) => done = true,
+                Ok((false, m)) if m.contains("not found") => done = true,
+                Err(s) if s.code() == Code::NotFound => done = true,
+                Ok((false, m)) => last = m,
+                Err(s) => last = format!("{}: {}", joblet_testkit::code_name(s.code()), s.message()),
+            }
+            if done {
+                break;
+            }
+        }
+        if !done {
+            leaks.push(Leak {
+                case: "explore".into(),
+                resource: r.clone(),
+                reason: format!("not removed after 2 s: {last}"),
+            });
+        }
+    }
+    leaks
+}
+
 fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
     match (call, answer) {
         (Call::RunJob(_), Answer::Run(v, _)) if !v.uuid.is_empty() => {
@@ -121,7 +169,7 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
             break;
         }
     }
-    out.leaks = tracker.cleanup(&place.cleanup, "explore").await;
+    out.leaks = cleanup(&place.cleanup, tracker.items()).await;
     out
 }
 
