@@ -164,6 +164,10 @@ pub enum Call {
     TestRuntime(String),
     /// GetSystemStatus.
     GetSystemStatus,
+    /// ValidateRuntimeSpec: the spec, and whether the explorer made it valid.
+    ValidateRuntimeSpec(String, bool),
+    /// StreamSystemMetrics with these metric types: its first sample.
+    StreamSystemMetrics(Vec<String>),
     /// No call: the explorer waits this many milliseconds.
     Wait(u64),
 }
@@ -189,6 +193,8 @@ impl Call {
             Call::GetRuntimeInfo(_) => "GetRuntimeInfo",
             Call::TestRuntime(_) => "TestRuntime",
             Call::GetSystemStatus => "GetSystemStatus",
+            Call::ValidateRuntimeSpec(..) => "ValidateRuntimeSpec",
+            Call::StreamSystemMetrics(_) => "StreamSystemMetrics",
             Call::Wait(_) => "Wait",
         }
     }
@@ -267,6 +273,12 @@ impl fmt::Display for Call {
             Call::GetRuntimeInfo(n) => write!(f, "GetRuntimeInfo{{runtime: {n:?}}}"),
             Call::TestRuntime(n) => write!(f, "TestRuntime{{runtime: {n:?}}}"),
             Call::Wait(ms) => write!(f, "(wait {ms} ms)"),
+            Call::ValidateRuntimeSpec(spec, _) => {
+                write!(f, "ValidateRuntimeSpec{{runtimeSpec: {spec:?}}}")
+            }
+            Call::StreamSystemMetrics(types) => {
+                write!(f, "StreamSystemMetrics{{metricTypes: {types:?}}}, first sample")
+            }
             other => write!(f, "{}{{}}", other.rpc()),
         }
     }
@@ -356,6 +368,11 @@ pub enum Answer {
     Tested(bool, i32),
     /// GetSystemStatus: available.
     System(bool),
+    /// ValidateRuntimeSpec: valid.
+    Valid(bool),
+    /// StreamSystemMetrics: the sections of its first sample (`host` and
+    /// `timestamp` included when present).
+    Sample(Vec<&'static str>),
     /// Nothing (a pause).
     Nothing,
 }
@@ -442,6 +459,8 @@ impl fmt::Display for Answer {
             Answer::Found(b) => write!(f, "OK {{found {b}}}"),
             Answer::Tested(s, x) => write!(f, "OK {{success {s}, exitCode {x}}}"),
             Answer::System(a) => write!(f, "OK {{available {a}}}"),
+            Answer::Valid(v) => write!(f, "OK {{valid {v}}}"),
+            Answer::Sample(sections) => write!(f, "a sample with {sections:?}"),
             Answer::Nothing => write!(f, "-"),
         }
     }

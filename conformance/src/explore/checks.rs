@@ -432,6 +432,36 @@ pub fn system(answer: &Answer) -> Verdict {
     }
 }
 
+/// RT-SPEC-1: {valid} as the grammar says, never a gRPC error.
+pub fn spec(valid: bool, answer: &Answer) -> Verdict {
+    match answer {
+        Answer::Valid(v) if *v == valid => Verdict::pass(&["RT-SPEC-1"]),
+        _ => Verdict::fail(&["RT-SPEC-1"], &format!("OK {{valid {valid}}}")),
+    }
+}
+
+/// The sections a metrics sample may carry (MON-STREAM-2).
+pub const SECTIONS: &[&str] = &["cpu", "memory", "disk", "network", "io", "process"];
+
+/// MON-STREAM-1/2: the first sample at once, with host and timestamp and
+/// exactly the asked sections (all without a filter); an unknown type is
+/// INVALID_ARGUMENT.
+pub fn sample(types: &[String], answer: &Answer) -> Verdict {
+    if types.iter().any(|t| !SECTIONS.contains(&t.as_str())) {
+        return error_code(answer, &[Code::InvalidArgument], &["MON-STREAM-2", "ALL-4"], "an unknown metric type");
+    }
+    let mut want: Vec<&str> = vec!["timestamp", "host"];
+    want.extend(
+        SECTIONS
+            .iter()
+            .filter(|s| types.is_empty() || types.iter().any(|t| t == *s)),
+    );
+    match answer {
+        Answer::Sample(got) if got == &want => Verdict::pass(&["MON-STREAM-1", "MON-STREAM-2"]),
+        _ => Verdict::fail(&["MON-STREAM-1", "MON-STREAM-2"], &format!("a first sample with {want:?}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

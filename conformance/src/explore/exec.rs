@@ -95,6 +95,45 @@ impl Clients {
     }
 }
 
+/// The first sample of StreamSystemMetrics (interval 1 s), or why none.
+async fn first_sample(c: &Clients, types: &[String]) -> Result<Answer, Status> {
+    let mut m = c.monitoring.clone();
+    let first = async {
+        let mut stream = m
+            .stream_system_metrics(pb::StreamMetricsReq {
+                interval_seconds: 1,
+                metric_types: types.to_vec(),
+            })
+            .await?
+            .into_inner();
+        match stream.next().await {
+            Some(r) => r,
+            None => Err(Status::unknown("the stream ended without a sample (explorer)")),
+        }
+    };
+    let s = match tokio::time::timeout(Duration::from_secs(5), first).await {
+        Ok(r) => r?,
+        Err(_) => return Err(Status::deadline_exceeded("no sample within 5 s (explorer)")),
+    };
+    let mut sections = Vec::new();
+    let present = [
+        ("timestamp", !s.timestamp.is_empty()),
+        ("host", s.host.is_some()),
+        ("cpu", s.cpu.is_some()),
+        ("memory", s.memory.is_some()),
+        ("disk", !s.disks.is_empty()),
+        ("network", !s.networks.is_empty()),
+        ("io", s.io.is_some()),
+        ("process", s.processes.is_some()),
+    ];
+    for (name, here) in present {
+        if here {
+            sections.push(name);
+        }
+    }
+    Ok(Answer::Sample(sections))
+}
+
 fn err(s: Status) -> Answer {
     Answer::Error(s.code(), s.message().to_owned())
 }
@@ -332,6 +371,12 @@ async fn resources(c: &Clients, call: &Call, prefix: &str) -> Answer {
         Call::GetSystemStatus => timed(c.monitoring.clone().get_system_status(pb::EmptyRequest {}))
             .await
             .map(|s| Answer::System(s.available)),
+        Call::ValidateRuntimeSpec(spec, _) => timed(rts.validate_runtime_spec(pb::ValidateRuntimeSpecRequest {
+            runtime_spec: spec.clone(),
+        }))
+        .await
+        .map(|r| Answer::Valid(r.valid)),
+        Call::StreamSystemMetrics(types) => first_sample(c, types).await,
         _ => Ok(Answer::Nothing),
     };
     r.unwrap_or_else(err)

@@ -211,6 +211,8 @@ impl Model {
             Call::GetRuntimeInfo(name) => checks::runtime_info(name, &self.runtimes, answer),
             Call::TestRuntime(name) => checks::runtime_test(name, &self.runtimes, answer),
             Call::GetSystemStatus => checks::system(answer),
+            Call::ValidateRuntimeSpec(_, valid) => checks::spec(*valid, answer),
+            Call::StreamSystemMetrics(types) => checks::sample(types, answer),
             Call::Wait(_) => Verdict::pass(&[]),
         }
     }

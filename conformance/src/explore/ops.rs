@@ -96,6 +96,11 @@ pub enum Op {
     TestRuntime(RtRef),
     /// GetSystemStatus.
     SystemStatus,
+    /// ValidateRuntimeSpec of one of the explorer's specs (index).
+    Spec(u8),
+    /// StreamSystemMetrics with a filter (bits of the sections; bit 6: an
+    /// unknown type).
+    Metrics(u8),
     /// A pause longer than the grace, so that what is due has happened.
     Wait,
 }
@@ -106,6 +111,17 @@ const BAD_NAMES: &[&str] = &["-bad", "bad-", "a b", "host", "bridge", "none", ""
 /// names, and would be created outside the run's prefix).
 const BAD_VOLUME_NAMES: &[&str] = &["-bad", "bad-", "a b", ""];
 const BAD_CIDRS: &[&str] = &["10.0.0.0/33", "999.1.1.0/24", "10.0.0.0/4", "abc", "10.1.2.0/31", ""];
+/// Runtime specs and whether RT-SPEC-1's grammar accepts them.
+const SPECS: &[(&str, bool)] = &[
+    ("python:3.11", true),
+    ("golang:1.22@arm64", true),
+    ("node:20-slim", true),
+    ("java:21@x86_64", true),
+    ("cobol:1", false),
+    ("python", false),
+    ("python:3.11@sparc", false),
+    ("", false),
+];
 const SIZES: &[&str] = &["10MB", "1gb", "512KB", "5B"];
 const BAD_SIZES: &[&str] = &["0MB", "-5MB", "10XB", "abc", ""];
 const BAD_CORES: &[&str] = &["x", "0,0", "3-1", "99999", "-1"];
@@ -127,7 +143,7 @@ fn job_ref(rng: &mut StdRng) -> JobRef {
 
 fn name_ref(rng: &mut StdRng, bad: &[&'static str]) -> NameRef {
     if rng.random_range(0..100) < 88 {
-        NameRef::Own(rng.random_range(0..4))
+        NameRef::Own(rng.random_range(0..3))
     } else {
         NameRef::Fixed(bad[rng.random_range(0..bad.len())])
     }
@@ -158,7 +174,7 @@ fn op(rng: &mut StdRng) -> Op {
         79..82 => Op::RemoveNetwork(if rng.random_range(0..10) == 0 {
             NameRef::Fixed("bridge")
         } else {
-            NameRef::Own(rng.random_range(0..4))
+            NameRef::Own(rng.random_range(0..3))
         }),
         82..86 => {
             let size = if rng.random_range(0..5) == 0 {
@@ -170,11 +186,15 @@ fn op(rng: &mut StdRng) -> Op {
             Op::CreateVolume(name_ref(rng, BAD_VOLUME_NAMES), size, kind)
         }
         86..89 => Op::ListVolumes,
-        89..92 => Op::RemoveVolume(NameRef::Own(rng.random_range(0..4))),
+        89..92 => Op::RemoveVolume(NameRef::Own(rng.random_range(0..3))),
         92..94 => Op::ListRuntimes,
         94..96 => Op::RuntimeInfo(pick(rng, &[RtRef::Installed, RtRef::Unknown, RtRef::Empty])),
         96..97 => Op::TestRuntime(pick(rng, &[RtRef::Installed, RtRef::Unknown])),
-        97..99 => Op::SystemStatus,
+        97 => Op::SystemStatus,
+        98 => match rng.random_range(0..3) {
+            0 => Op::Metrics(rng.random_range(0..128)),
+            _ => Op::Spec(rng.random_range(0..SPECS.len() as u8)),
+        },
         _ => Op::Wait,
     }
 }
@@ -200,11 +220,11 @@ fn run_op(rng: &mut StdRng) -> RunOp {
         limits: (0, 0, 0),
         cores: "",
         network: match rng.random_range(0..100) {
-            0..65 => None,
-            65..75 => Some(NameRef::Fixed(pick(rng, &["bridge", "isolated", "none"]))),
-            _ => Some(NameRef::Own(rng.random_range(0..4))),
+            0..55 => None,
+            55..65 => Some(NameRef::Fixed(pick(rng, &["bridge", "isolated", "none"]))),
+            _ => Some(NameRef::Own(rng.random_range(0..3))),
         },
-        volume: (rng.random_range(0..5) == 0).then(|| NameRef::Own(rng.random_range(0..4))),
+        volume: (rng.random_range(0..4) == 0).then(|| NameRef::Own(rng.random_range(0..3))),
         runtime: (rng.random_range(0..20) == 0).then_some(RtRef::Installed),
         env: if rng.random_range(0..5) == 0 { vec![("EX_A", "1")] } else { vec![] },
         secret: if rng.random_range(0..6) == 0 { vec![("EX_S", "hush")] } else { vec![] },
@@ -393,6 +413,22 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
         Op::TestRuntime(r) => Call::TestRuntime(runtime(names, *r)),
         Op::SystemStatus => Call::GetSystemStatus,
         Op::Wait => Call::Wait(names.model.grace as u64 + 100),
+        Op::Spec(i) => {
+            let (spec, valid) = SPECS[*i as usize % SPECS.len()];
+            Call::ValidateRuntimeSpec(spec.to_owned(), valid)
+        }
+        Op::Metrics(bits) => {
+            let mut types: Vec<String> = super::checks::SECTIONS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits & (1 << i) != 0)
+                .map(|(_, s)| (*s).to_owned())
+                .collect();
+            if bits & 64 != 0 && bits & 1 != 0 {
+                types.push("gpuz".to_owned());
+            }
+            Call::StreamSystemMetrics(types)
+        }
     })
 }
 

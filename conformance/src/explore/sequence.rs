@@ -142,17 +142,20 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
     let ms = |t: Instant| t.duration_since(begin).as_secs_f64() * 1000.0;
     let mut out = Run::default();
     for (i, op) in ops.iter().enumerate() {
+        // Sent at `a`, measured before the call is resolved: a schedule
+        // made from the wall clock then is due no earlier than the model
+        // thinks, however long the thread is held up in between.
+        let a = ms(Instant::now());
         let names = Names {
             prefix: &place.prefix,
             octet: place.octet,
             model: &model,
-            now: ms(Instant::now()),
+            now: a,
         };
         let Some(call) = ops::resolve(op, &names) else {
             continue;
         };
         let own: Vec<String> = model.jobs.iter().map(|j| j.uuid.clone()).collect();
-        let a = ms(Instant::now());
         let answer = exec::execute(&clients, &call, &own, &place.prefix).await;
         let b = ms(Instant::now());
         track(&tracker, &call, &answer);
