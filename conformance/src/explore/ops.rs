@@ -155,28 +155,31 @@ fn pick<T: Copy>(rng: &mut StdRng, list: &[T]) -> T {
 
 fn op(rng: &mut StdRng) -> Op {
     match rng.random_range(0..100) {
-        0..26 => Op::Run(Box::new(run_op(rng))),
-        26..38 => Op::Status(job_ref(rng)),
-        38..46 => Op::Stop(job_ref(rng)),
-        46..52 => Op::Cancel(job_ref(rng)),
-        52..59 => Op::Delete(job_ref(rng)),
-        59..66 => Op::Logs(job_ref(rng), if rng.random_range(0..5) == 0 { 2 } else { 1 }),
-        66..71 => Op::ListJobs,
+        0..22 => Op::Run(Box::new(run_op(rng))),
+        22..26 => Op::Run(Box::new(busy_op(rng))),
+        26..35 => Op::Status(job_ref(rng)),
+        35..43 => Op::Stop(job_ref(rng)),
+        43..48 => Op::Cancel(job_ref(rng)),
+        48..55 => Op::Delete(job_ref(rng)),
+        55..62 => Op::Logs(job_ref(rng), if rng.random_range(0..5) == 0 { 2 } else { 1 }),
+        62..66 => Op::ListJobs,
+        66..71 => Op::ListNetworks,
         71..76 => {
-            let cidr = if rng.random_range(0..5) == 0 {
-                rng.random_range(5..5 + BAD_CIDRS.len() as u8)
-            } else {
-                rng.random_range(0..5)
+            let name = name_ref(rng, BAD_NAMES);
+            let cidr = match (name, rng.random_range(0..10)) {
+                (_, 0..2) => rng.random_range(5..5 + BAD_CIDRS.len() as u8),
+                // Mostly a /24 of its own, so that creating it usually works.
+                (NameRef::Own(k), 2..8) => k,
+                _ => rng.random_range(0..5),
             };
-            Op::CreateNetwork(name_ref(rng, BAD_NAMES), cidr)
+            Op::CreateNetwork(name, cidr)
         }
-        76..79 => Op::ListNetworks,
-        79..82 => Op::RemoveNetwork(if rng.random_range(0..10) == 0 {
+        76..80 => Op::RemoveNetwork(if rng.random_range(0..10) == 0 {
             NameRef::Fixed("bridge")
         } else {
             NameRef::Own(rng.random_range(0..3))
         }),
-        82..86 => {
+        80..84 => {
             let size = if rng.random_range(0..5) == 0 {
                 pick(rng, BAD_SIZES)
             } else {
@@ -185,8 +188,8 @@ fn op(rng: &mut StdRng) -> Op {
             let kind = pick(rng, &["", "", "filesystem", "memory", "tmpfs"]);
             Op::CreateVolume(name_ref(rng, BAD_VOLUME_NAMES), size, kind)
         }
-        86..89 => Op::ListVolumes,
-        89..92 => Op::RemoveVolume(NameRef::Own(rng.random_range(0..3))),
+        84..88 => Op::ListVolumes,
+        88..92 => Op::RemoveVolume(NameRef::Own(rng.random_range(0..3))),
         92..94 => Op::ListRuntimes,
         94..96 => Op::RuntimeInfo(pick(rng, &[RtRef::Installed, RtRef::Unknown, RtRef::Empty])),
         96..97 => Op::TestRuntime(pick(rng, &[RtRef::Installed, RtRef::Unknown])),
@@ -203,8 +206,8 @@ fn run_op(rng: &mut StdRng) -> RunOp {
     let cmd = match rng.random_range(0..100) {
         0..30 => Cmd::Echo(pick(rng, WORDS).to_owned()),
         30..45 => Cmd::False,
-        45..65 => Cmd::Sleep(50),
-        65..85 => Cmd::Sleep(30_000),
+        45..62 => Cmd::Sleep(50),
+        62..85 => Cmd::Sleep(30_000),
         _ => Cmd::Cat(format!("content {}\n", rng.random_range(0..1000))),
     };
     let sched = match rng.random_range(0..100) {
@@ -220,11 +223,11 @@ fn run_op(rng: &mut StdRng) -> RunOp {
         limits: (0, 0, 0),
         cores: "",
         network: match rng.random_range(0..100) {
-            0..55 => None,
-            55..65 => Some(NameRef::Fixed(pick(rng, &["bridge", "isolated", "none"]))),
+            0..45 => None,
+            45..55 => Some(NameRef::Fixed(pick(rng, &["bridge", "isolated", "none"]))),
             _ => Some(NameRef::Own(rng.random_range(0..3))),
         },
-        volume: (rng.random_range(0..4) == 0).then(|| NameRef::Own(rng.random_range(0..3))),
+        volume: (rng.random_range(0..3) == 0).then(|| NameRef::Own(rng.random_range(0..3))),
         runtime: (rng.random_range(0..20) == 0).then_some(RtRef::Installed),
         env: if rng.random_range(0..5) == 0 { vec![("EX_A", "1")] } else { vec![] },
         secret: if rng.random_range(0..6) == 0 { vec![("EX_S", "hush")] } else { vec![] },
@@ -240,6 +243,30 @@ fn run_op(rng: &mut StdRng) -> RunOp {
         spoil(rng, &mut op);
     }
     op
+}
+
+/// A long job on one of the run's networks or volumes (or both), to keep
+/// them busy.
+fn busy_op(rng: &mut StdRng) -> RunOp {
+    let k = rng.random_range(0..3);
+    let (net, vol) = match rng.random_range(0..3) {
+        0 => (true, false),
+        1 => (false, true),
+        _ => (true, true),
+    };
+    RunOp {
+        cmd: Cmd::Sleep(30_000),
+        sched: Sched::None,
+        limits: (0, 0, 0),
+        cores: "",
+        network: net.then_some(NameRef::Own(k)),
+        volume: vol.then_some(NameRef::Own(k)),
+        runtime: None,
+        env: vec![],
+        secret: vec![],
+        upload: None,
+        gpu: 0,
+    }
 }
 
 /// Makes one argument of `op` invalid.
