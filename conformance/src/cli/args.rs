@@ -121,12 +121,23 @@ pub(crate) struct ExploreArgs {
     pub(crate) connect: ConnectArgs,
     /// Profile of the embedded mock (only without a target).
     #[cfg(feature = "embedded")]
-    #[arg(long, visible_alias = "profile", value_enum, default_value = "documented", help_heading = "Connection")]
+    #[arg(
+        long,
+        visible_alias = "profile",
+        value_enum,
+        default_value = "documented",
+        help_heading = "Connection"
+    )]
     pub(crate) mock_profile: ProfileArg,
     /// Profile of the embedded mock (only without a target): this binary was
     /// built without the embedded mock.
     #[cfg(not(feature = "embedded"))]
-    #[arg(long, visible_alias = "profile", value_name = "PROFILE", help_heading = "Connection")]
+    #[arg(
+        long,
+        visible_alias = "profile",
+        value_name = "PROFILE",
+        help_heading = "Connection"
+    )]
     pub(crate) mock_profile: Option<String>,
     /// A mutant of the embedded mock (`joblet-mock --list-mutants`; only
     /// without a target).

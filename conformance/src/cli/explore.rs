@@ -52,7 +52,9 @@ async fn start_local(args: &ExploreArgs) -> Result<(Targets, Local, String), Cli
 #[cfg(not(feature = "embedded"))]
 async fn start_local(args: &ExploreArgs) -> Result<(Targets, Local, String), CliError> {
     let _ = args;
-    Err(super::local::no_embedded("no --target, --node or JOBLET_HOST"))
+    Err(super::local::no_embedded(
+        "no --target, --node or JOBLET_HOST",
+    ))
 }
 
 /// Explores the target the flags name, prints the finding (if any) and the
@@ -93,9 +95,7 @@ pub(crate) async fn explore(args: ExploreArgs) -> Result<ExitCode, CliError> {
         sequences: args.sequences as usize,
         duration: args.duration,
         parallel: args.parallel as usize,
-        grace: args
-            .grace
-            .unwrap_or(Duration::from_millis(default_grace)),
+        grace: args.grace.unwrap_or(Duration::from_millis(default_grace)),
         run_id: args.run_id.clone().unwrap_or_else(crate::ctx::new_run_id),
         shrink: !args.no_shrink,
         ..ExploreConfig::default()

@@ -277,7 +277,10 @@ impl fmt::Display for Call {
                 write!(f, "ValidateRuntimeSpec{{runtimeSpec: {spec:?}}}")
             }
             Call::StreamSystemMetrics(types) => {
-                write!(f, "StreamSystemMetrics{{metricTypes: {types:?}}}, first sample")
+                write!(
+                    f,
+                    "StreamSystemMetrics{{metricTypes: {types:?}}}, first sample"
+                )
             }
             other => write!(f, "{}{{}}", other.rpc()),
         }
@@ -404,7 +407,10 @@ impl fmt::Display for Answer {
                 )
             }
             Answer::Stop(u, s, e, x) => {
-                write!(f, "OK {{uuid {u}, status {s}, endTime {e:?}, exitCode {x}}}")
+                write!(
+                    f,
+                    "OK {{uuid {u}, status {s}, endTime {e:?}, exitCode {x}}}"
+                )
             }
             Answer::Cancel(u, s) => write!(f, "OK {{uuid {u}, status {s}}}"),
             Answer::Delete(s) => write!(f, "OK {{success {s}}}"),

@@ -85,8 +85,7 @@ pub fn valid_size(size: &str) -> bool {
     let upper = size.to_ascii_uppercase();
     let digits: String = upper.chars().take_while(char::is_ascii_digit).collect();
     let unit = &upper[digits.len()..];
-    matches!(unit, "B" | "KB" | "MB" | "GB" | "TB")
-        && digits.parse::<u64>().is_ok_and(|n| n > 0)
+    matches!(unit, "B" | "KB" | "MB" | "GB" | "TB") && digits.parse::<u64>().is_ok_and(|n| n > 0)
 }
 
 /// NET-CREATE-3: an IPv4 network with a prefix of /8 to /30 (its address and
@@ -120,7 +119,9 @@ fn valid_cores(cores: &str) -> bool {
         return matches!((num(a), num(b)), (Some(a), Some(b)) if a <= b);
     }
     let mut seen = BTreeSet::new();
-    cores.split(',').all(|c| num(c).is_some_and(|n| seen.insert(n)))
+    cores
+        .split(',')
+        .all(|c| num(c).is_some_and(|n| seen.insert(n)))
 }
 
 fn valid_env_name(name: &str) -> bool {
@@ -174,8 +175,15 @@ pub fn run_problems(model: &Model, req: &RunReq) -> Vec<(&'static str, &'static 
     {
         out.push(("JOB-RUN-9", "an upload path outside the work dir"));
     }
-    let env_bad = req.env.iter().chain(&req.secret).any(|(k, v)| !valid_env_name(k) || v.len() > 32768);
-    let dup = req.env.iter().any(|(k, _)| req.secret.iter().any(|(s, _)| s == k));
+    let env_bad = req
+        .env
+        .iter()
+        .chain(&req.secret)
+        .any(|(k, v)| !valid_env_name(k) || v.len() > 32768);
+    let dup = req
+        .env
+        .iter()
+        .any(|(k, _)| req.secret.iter().any(|(s, _)| s == k));
     if env_bad || dup {
         out.push(("JOB-RUN-10", "a bad environment"));
     }
@@ -203,7 +211,8 @@ pub fn is_job_time(s: &str) -> bool {
         return true;
     }
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     let base = b.len() >= 20
         && digits(0..4)
         && b[4] == b'-'
@@ -250,7 +259,10 @@ pub fn run_answer(
         } else {
             "RUNNING"
         };
-        return Verdict::fail(&["JOB-RUN-1", "JOB-RUN-5", "ALL-1"], &format!("status {want}"));
+        return Verdict::fail(
+            &["JOB-RUN-1", "JOB-RUN-5", "ALL-1"],
+            &format!("status {want}"),
+        );
     }
     let (command, args) = req.cmd.command_args();
     if view.command != command || view.args != args {
@@ -259,7 +271,7 @@ pub fn run_answer(
             &format!("the command {command:?} and args {args:?} echoed"),
         );
     }
-    if view.status == "SCHEDULED" && !is_job_time(sched_time) || (view.status == "SCHEDULED" && sched_time.is_empty()) {
+    if view.status == "SCHEDULED" && (sched_time.is_empty() || !is_job_time(sched_time)) {
         return Verdict::fail(&["JOB-RUN-5", "ALL-3"], "scheduledTime set, RFC 3339");
     }
     let mut ids = vec!["JOB-RUN-1", "ALL-2"];
@@ -285,7 +297,12 @@ pub fn run_answer(
 }
 
 /// A job as GetJobStatus (`full`) or ListJobs shows it.
-pub fn job_view(job: &Job, view: &JobView, allowed: &[(&'static str, Option<i32>)], full: bool) -> Verdict {
+pub fn job_view(
+    job: &Job,
+    view: &JobView,
+    allowed: &[(&'static str, Option<i32>)],
+    full: bool,
+) -> Verdict {
     let ok = allowed
         .iter()
         .any(|(s, code)| *s == view.status && code.is_none_or(|c| c == view.exit_code));
@@ -304,7 +321,10 @@ pub fn job_view(job: &Job, view: &JobView, allowed: &[(&'static str, Option<i32>
     }
     let (command, args) = job.cmd.command_args();
     if view.command != command || view.args != args {
-        return Verdict::fail(&["JOB-STATUS-1"], &format!("command {command:?} args {args:?}"));
+        return Verdict::fail(
+            &["JOB-STATUS-1"],
+            &format!("command {command:?} args {args:?}"),
+        );
     }
     if !is_job_time(&view.start_time) || !is_job_time(&view.end_time) {
         return Verdict::fail(&["ALL-3"], "times RFC 3339 with whole seconds");
@@ -323,12 +343,15 @@ pub fn job_view(job: &Job, view: &JobView, allowed: &[(&'static str, Option<i32>
         if view.work_dir.is_empty() {
             return Verdict::fail(&["JOB-STATUS-1"], "workDir set");
         }
-        let net_ok = view.network == job.network
-            || (job.network.is_empty() && view.network == "bridge");
+        let net_ok =
+            view.network == job.network || (job.network.is_empty() && view.network == "bridge");
         if !net_ok || view.runtime != job.runtime {
             return Verdict::fail(
                 &["JOB-STATUS-1", "JOB-RUN-6", "JOB-RUN-8"],
-                &format!("network {:?} and runtime {:?} echoed", job.network, job.runtime),
+                &format!(
+                    "network {:?} and runtime {:?} echoed",
+                    job.network, job.runtime
+                ),
             );
         }
         ids.push("JOB-STATUS-1");
@@ -338,7 +361,11 @@ pub fn job_view(job: &Job, view: &JobView, allowed: &[(&'static str, Option<i32>
 
 /// The run's networks or volumes in a list: (name, cidr or size, bridge or
 /// type, the range of its jobCount).
-pub fn listing(got: &[Listed], want: &[(String, String, String, (i32, i32))], id: &'static str) -> Verdict {
+pub fn listing(
+    got: &[Listed],
+    want: &[(String, String, String, (i32, i32))],
+    id: &'static str,
+) -> Verdict {
     let names: Vec<&str> = got.iter().map(|l| l.name.as_str()).collect();
     let want_names: Vec<&str> = want.iter().map(|w| w.0.as_str()).collect();
     if names != want_names {
@@ -354,22 +381,30 @@ pub fn listing(got: &[Listed], want: &[(String, String, String, (i32, i32))], id
             } else {
                 format!("{min} to {max}")
             };
-            return Verdict::fail(
-                &[id],
-                &format!("{name} {detail} {kind} jobCount {count}"),
-            );
+            return Verdict::fail(&[id], &format!("{name} {detail} {kind} jobCount {count}"));
         }
     }
     Verdict::pass(&[id, "ALL-5"])
 }
 
 /// NET-RM-1, VOL-RM-1: {success, message}.
-pub fn removal(answer: &Answer, exists: bool, (min, max): (i32, i32), id: &'static str, what: &str) -> Verdict {
+pub fn removal(
+    answer: &Answer,
+    exists: bool,
+    (min, max): (i32, i32),
+    id: &'static str,
+    what: &str,
+) -> Verdict {
     let Answer::Removed(success, message) = answer else {
         return Verdict::fail(&[id], "OK {success, message}");
     };
     let ok = match (exists, success) {
-        (false, false) => message.contains("not found") || message.contains("cannot") || message.contains("built-in") || message.contains("builtin"),
+        (false, false) => {
+            message.contains("not found")
+                || message.contains("cannot")
+                || message.contains("built-in")
+                || message.contains("builtin")
+        }
         (false, true) => false,
         (true, true) => min == 0,
         (true, false) => max > 0 && message.contains("in use"),
@@ -395,7 +430,10 @@ pub fn runtimes(answer: &Answer) -> Verdict {
         Answer::Runtimes(list) if list.iter().all(|(n, a)| !n.is_empty() && *a) => {
             Verdict::pass(&["RT-LIST-1"])
         }
-        _ => Verdict::fail(&["RT-LIST-1"], "OK, every installed runtime named and available"),
+        _ => Verdict::fail(
+            &["RT-LIST-1"],
+            "OK, every installed runtime named and available",
+        ),
     }
 }
 
@@ -403,7 +441,12 @@ pub fn runtimes(answer: &Answer) -> Verdict {
 /// INVALID_ARGUMENT for an empty name.
 pub fn runtime_info(name: &str, installed: &BTreeSet<String>, answer: &Answer) -> Verdict {
     if name.is_empty() {
-        return error_code(answer, &[Code::InvalidArgument], &["RT-INFO-1"], "an empty name");
+        return error_code(
+            answer,
+            &[Code::InvalidArgument],
+            &["RT-INFO-1"],
+            "an empty name",
+        );
     }
     let want = installed.contains(name);
     match answer {
@@ -414,7 +457,11 @@ pub fn runtime_info(name: &str, installed: &BTreeSet<String>, answer: &Answer) -
 
 /// RT-TEST-1: an unknown runtime answers success false, exitCode 1.
 pub fn runtime_test(name: &str, installed: &BTreeSet<String>, answer: &Answer) -> Verdict {
-    let want = if installed.contains(name) { (true, 0) } else { (false, 1) };
+    let want = if installed.contains(name) {
+        (true, 0)
+    } else {
+        (false, 1)
+    };
     match answer {
         Answer::Tested(s, x) if (*s, *x) == want => Verdict::pass(&["RT-TEST-1"]),
         _ => Verdict::fail(
@@ -448,7 +495,12 @@ pub const SECTIONS: &[&str] = &["cpu", "memory", "disk", "network", "io", "proce
 /// INVALID_ARGUMENT.
 pub fn sample(types: &[String], answer: &Answer) -> Verdict {
     if types.iter().any(|t| !SECTIONS.contains(&t.as_str())) {
-        return error_code(answer, &[Code::InvalidArgument], &["MON-STREAM-2", "ALL-4"], "an unknown metric type");
+        return error_code(
+            answer,
+            &[Code::InvalidArgument],
+            &["MON-STREAM-2", "ALL-4"],
+            "an unknown metric type",
+        );
     }
     let mut want: Vec<&str> = vec!["timestamp", "host"];
     want.extend(
@@ -458,7 +510,10 @@ pub fn sample(types: &[String], answer: &Answer) -> Verdict {
     );
     match answer {
         Answer::Sample(got) if got == &want => Verdict::pass(&["MON-STREAM-1", "MON-STREAM-2"]),
-        _ => Verdict::fail(&["MON-STREAM-1", "MON-STREAM-2"], &format!("a first sample with {want:?}")),
+        _ => Verdict::fail(
+            &["MON-STREAM-1", "MON-STREAM-2"],
+            &format!("a first sample with {want:?}"),
+        ),
     }
 }
 
@@ -471,7 +526,9 @@ mod tests {
         assert!(valid_name("cf-ab12-n1"));
         assert!(!valid_name("-x") && !valid_name("x-") && !valid_name("") && !valid_name("a b"));
         assert!(valid_size("10MB") && valid_size("1gb") && valid_size("5B"));
-        assert!(!valid_size("0MB") && !valid_size("-5MB") && !valid_size("10XB") && !valid_size(""));
+        assert!(
+            !valid_size("0MB") && !valid_size("-5MB") && !valid_size("10XB") && !valid_size("")
+        );
         assert_eq!(parse_cidr("10.1.0.0/16"), Some((0x0a01_0000, 16)));
         assert!(parse_cidr("10.0.0.0/31").is_none() && parse_cidr("300.0.0.0/8").is_none());
         assert!(overlap((0x0a01_0000, 16), (0x0a01_0200, 24)));

@@ -139,17 +139,21 @@ impl ExploreResult {
     }
 }
 
+/// The first sequence that disagreed: its seed, operations, run and octet.
+type Found = (u64, Vec<Op>, Run, u8);
+
 /// Runs sequences against `channel` until one disagrees with the model, the
 /// count or the duration is reached; shrinks the finding.
 pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult {
     let begin = Instant::now();
     let result = Arc::new(Mutex::new(ExploreResult::default()));
-    let found: Arc<Mutex<Option<(u64, Vec<Op>, Run, u8)>>> = Arc::new(Mutex::new(None));
+    let found: Arc<Mutex<Option<Found>>> = Arc::new(Mutex::new(None));
     let stop = Arc::new(AtomicBool::new(false));
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for slot in 0..config.parallel.max(1) {
-        let (result, found, stop, next) = (result.clone(), found.clone(), stop.clone(), next.clone());
+        let (result, found, stop, next) =
+            (result.clone(), found.clone(), stop.clone(), next.clone());
         let (channel, config) = (channel.clone(), config.clone());
         workers.spawn(async move {
             let octet = 20 + (slot % 200) as u8;
@@ -179,7 +183,8 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
     while workers.join_next().await.is_some() {}
     let mut result = std::mem::take(&mut *result.lock());
     result.elapsed = begin.elapsed();
-    if let Some((seed, ops, run, octet)) = found.lock().take() {
+    let first = found.lock().take();
+    if let Some((seed, ops, run, octet)) = first {
         result.finding = Some(shrink_finding(&channel, config, seed, ops, run, octet).await);
     }
     result
@@ -271,8 +276,17 @@ pub fn show_finding(f: &Finding, steps: usize) -> String {
 pub fn show_coverage(r: &ExploreResult) -> String {
     let mut out = String::new();
     let ids: Vec<String> = r.ids.iter().map(|(id, n)| format!("{id} ({n})")).collect();
-    let _ = writeln!(out, "behaviours exercised ({}): {}", r.ids.len(), ids.join(", "));
-    let _ = writeln!(out, "(call, job state) pairs exercised ({}):", r.pairs.len());
+    let _ = writeln!(
+        out,
+        "behaviours exercised ({}): {}",
+        r.ids.len(),
+        ids.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "(call, job state) pairs exercised ({}):",
+        r.pairs.len()
+    );
     let mut by_call: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for ((call, state), n) in &r.pairs {
         by_call

@@ -43,30 +43,38 @@ impl Clients {
 
     /// StopJob.
     pub async fn stop(&self, id: &str) -> Result<(), Status> {
-        timed(self.jobs.clone().stop_job(pb::StopJobReq { uuid: id.to_owned() }))
-            .await
-            .map(|_| ())
+        timed(self.jobs.clone().stop_job(pb::StopJobReq {
+            uuid: id.to_owned(),
+        }))
+        .await
+        .map(|_| ())
     }
 
     /// DeleteJob: success and message.
     pub async fn delete(&self, id: &str) -> Result<(bool, String), Status> {
-        timed(self.jobs.clone().delete_job(pb::DeleteJobReq { uuid: id.to_owned() }))
-            .await
-            .map(|r| (r.success, r.message))
+        timed(self.jobs.clone().delete_job(pb::DeleteJobReq {
+            uuid: id.to_owned(),
+        }))
+        .await
+        .map(|r| (r.success, r.message))
     }
 
     /// RemoveNetwork: success and message.
     pub async fn remove_network(&self, name: &str) -> Result<(bool, String), Status> {
-        timed(self.networks.clone().remove_network(pb::RemoveNetworkReq { name: name.to_owned() }))
-            .await
-            .map(|r| (r.success, r.message))
+        timed(self.networks.clone().remove_network(pb::RemoveNetworkReq {
+            name: name.to_owned(),
+        }))
+        .await
+        .map(|r| (r.success, r.message))
     }
 
     /// RemoveVolume: success and message.
     pub async fn remove_volume(&self, name: &str) -> Result<(bool, String), Status> {
-        timed(self.volumes.clone().remove_volume(pb::RemoveVolumeReq { name: name.to_owned() }))
-            .await
-            .map(|r| (r.success, r.message))
+        timed(self.volumes.clone().remove_volume(pb::RemoveVolumeReq {
+            name: name.to_owned(),
+        }))
+        .await
+        .map(|r| (r.success, r.message))
     }
 
     /// The names and CIDRs of every network, and the names of every runtime.
@@ -108,7 +116,9 @@ async fn first_sample(c: &Clients, types: &[String]) -> Result<Answer, Status> {
             .into_inner();
         match stream.next().await {
             Some(r) => r,
-            None => Err(Status::unknown("the stream ended without a sample (explorer)")),
+            None => Err(Status::unknown(
+                "the stream ended without a sample (explorer)",
+            )),
         }
     };
     let s = match tokio::time::timeout(Duration::from_secs(5), first).await {
@@ -138,10 +148,14 @@ fn err(s: Status) -> Answer {
     Answer::Error(s.code(), s.message().to_owned())
 }
 
-async fn timed<T>(f: impl std::future::Future<Output = Result<tonic::Response<T>, Status>>) -> Result<T, Status> {
+async fn timed<T>(
+    f: impl std::future::Future<Output = Result<tonic::Response<T>, Status>>,
+) -> Result<T, Status> {
     match tokio::time::timeout(CALL_TIMEOUT, f).await {
         Ok(r) => r.map(tonic::Response::into_inner),
-        Err(_) => Err(Status::deadline_exceeded("no answer within 30 s (explorer)")),
+        Err(_) => Err(Status::deadline_exceeded(
+            "no answer within 30 s (explorer)",
+        )),
     }
 }
 
@@ -207,7 +221,11 @@ fn list_view(j: pb::Job) -> JobView {
 }
 
 /// Reads one log stream of `id` for at most `deadline`.
-async fn read_logs(mut jobs: JobServiceClient<Channel>, id: String, deadline: Duration) -> (Vec<u8>, LogEnd) {
+async fn read_logs(
+    mut jobs: JobServiceClient<Channel>,
+    id: String,
+    deadline: Duration,
+) -> (Vec<u8>, LogEnd) {
     let mut bytes = Vec::new();
     let read = async {
         let mut stream = match jobs.get_job_logs(pb::GetJobLogsReq { uuid: id }).await {
@@ -250,23 +268,39 @@ pub async fn execute(c: &Clients, call: &Call, own: &[String], prefix: &str) -> 
             Err(s) => err(s),
         },
         Call::GetJobStatus(id) => {
-            match timed(jobs.get_job_status(pb::GetJobStatusReq { uuid: id.id.clone() })).await {
+            match timed(jobs.get_job_status(pb::GetJobStatusReq {
+                uuid: id.id.clone(),
+            }))
+            .await
+            {
                 Ok(s) => Answer::Status(status_view(s)),
                 Err(s) => err(s),
             }
         }
-        Call::StopJob(id) => match timed(jobs.stop_job(pb::StopJobReq { uuid: id.id.clone() })).await {
+        Call::StopJob(id) => match timed(jobs.stop_job(pb::StopJobReq {
+            uuid: id.id.clone(),
+        }))
+        .await
+        {
             Ok(s) => Answer::Stop(s.uuid, s.status, s.end_time, s.exit_code),
             Err(s) => err(s),
         },
         Call::CancelJob(id) => {
-            match timed(jobs.cancel_job(pb::CancelJobReq { uuid: id.id.clone() })).await {
+            match timed(jobs.cancel_job(pb::CancelJobReq {
+                uuid: id.id.clone(),
+            }))
+            .await
+            {
                 Ok(s) => Answer::Cancel(s.uuid, s.status),
                 Err(s) => err(s),
             }
         }
         Call::DeleteJob(id) => {
-            match timed(jobs.delete_job(pb::DeleteJobReq { uuid: id.id.clone() })).await {
+            match timed(jobs.delete_job(pb::DeleteJobReq {
+                uuid: id.id.clone(),
+            }))
+            .await
+            {
                 Ok(s) => Answer::Delete(s.success),
                 Err(s) => err(s),
             }
@@ -314,23 +348,32 @@ async fn resources(c: &Clients, call: &Call, prefix: &str) -> Answer {
         }))
         .await
         .map(|n| Answer::Created(vec![n.name, n.cidr, n.bridge])),
-        Call::ListNetworks => timed(nets.list_networks(pb::EmptyRequest {})).await.map(|l| {
-            let all: Vec<Listed> = l
-                .networks
-                .into_iter()
-                .map(|n| Listed {
-                    name: n.name,
-                    detail: n.cidr,
-                    kind: n.bridge,
-                    job_count: n.job_count,
-                })
-                .collect();
-            let first = all.first().cloned();
-            Answer::Listing(first, all.into_iter().filter(|n| n.name.starts_with(prefix)).collect())
-        }),
-        Call::RemoveNetwork(name) => timed(nets.remove_network(pb::RemoveNetworkReq { name: name.clone() }))
+        Call::ListNetworks => timed(nets.list_networks(pb::EmptyRequest {}))
             .await
-            .map(|r| Answer::Removed(r.success, r.message)),
+            .map(|l| {
+                let all: Vec<Listed> = l
+                    .networks
+                    .into_iter()
+                    .map(|n| Listed {
+                        name: n.name,
+                        detail: n.cidr,
+                        kind: n.bridge,
+                        job_count: n.job_count,
+                    })
+                    .collect();
+                let first = all.first().cloned();
+                Answer::Listing(
+                    first,
+                    all.into_iter()
+                        .filter(|n| n.name.starts_with(prefix))
+                        .collect(),
+                )
+            }),
+        Call::RemoveNetwork(name) => {
+            timed(nets.remove_network(pb::RemoveNetworkReq { name: name.clone() }))
+                .await
+                .map(|r| Answer::Removed(r.success, r.message))
+        }
         Call::CreateVolume { name, size, kind } => timed(vols.create_volume(pb::CreateVolumeReq {
             name: name.clone(),
             size: size.clone(),
@@ -338,26 +381,37 @@ async fn resources(c: &Clients, call: &Call, prefix: &str) -> Answer {
         }))
         .await
         .map(|v| Answer::Created(vec![v.name, v.size, v.r#type, v.path])),
-        Call::ListVolumes => timed(vols.list_volumes(pb::EmptyRequest {})).await.map(|l| {
-            let own = l
-                .volumes
-                .into_iter()
-                .filter(|v| v.name.starts_with(prefix))
-                .map(|v| Listed {
-                    name: v.name,
-                    detail: v.size,
-                    kind: v.r#type,
-                    job_count: v.job_count,
-                })
-                .collect();
-            Answer::Listing(None, own)
-        }),
-        Call::RemoveVolume(name) => timed(vols.remove_volume(pb::RemoveVolumeReq { name: name.clone() }))
+        Call::ListVolumes => timed(vols.list_volumes(pb::EmptyRequest {}))
             .await
-            .map(|r| Answer::Removed(r.success, r.message)),
+            .map(|l| {
+                let own = l
+                    .volumes
+                    .into_iter()
+                    .filter(|v| v.name.starts_with(prefix))
+                    .map(|v| Listed {
+                        name: v.name,
+                        detail: v.size,
+                        kind: v.r#type,
+                        job_count: v.job_count,
+                    })
+                    .collect();
+                Answer::Listing(None, own)
+            }),
+        Call::RemoveVolume(name) => {
+            timed(vols.remove_volume(pb::RemoveVolumeReq { name: name.clone() }))
+                .await
+                .map(|r| Answer::Removed(r.success, r.message))
+        }
         Call::ListRuntimes => timed(rts.list_runtimes(pb::EmptyRequest {}))
             .await
-            .map(|l| Answer::Runtimes(l.runtimes.into_iter().map(|r| (r.name, r.available)).collect())),
+            .map(|l| {
+                Answer::Runtimes(
+                    l.runtimes
+                        .into_iter()
+                        .map(|r| (r.name, r.available))
+                        .collect(),
+                )
+            }),
         Call::GetRuntimeInfo(name) => timed(rts.get_runtime_info(pb::RuntimeInfoReq {
             runtime: name.clone(),
         }))
@@ -371,11 +425,13 @@ async fn resources(c: &Clients, call: &Call, prefix: &str) -> Answer {
         Call::GetSystemStatus => timed(c.monitoring.clone().get_system_status(pb::EmptyRequest {}))
             .await
             .map(|s| Answer::System(s.available)),
-        Call::ValidateRuntimeSpec(spec, _) => timed(rts.validate_runtime_spec(pb::ValidateRuntimeSpecRequest {
-            runtime_spec: spec.clone(),
-        }))
-        .await
-        .map(|r| Answer::Valid(r.valid)),
+        Call::ValidateRuntimeSpec(spec, _) => {
+            timed(rts.validate_runtime_spec(pb::ValidateRuntimeSpecRequest {
+                runtime_spec: spec.clone(),
+            }))
+            .await
+            .map(|r| Answer::Valid(r.valid))
+        }
         Call::StreamSystemMetrics(types) => first_sample(c, types).await,
         _ => Ok(Answer::Nothing),
     };

@@ -16,8 +16,8 @@ pub mod call;
 pub mod checks;
 pub mod driver;
 pub mod exec;
-pub mod ops;
 pub mod model;
+pub mod ops;
 pub mod sequence;
 
 pub use driver::{ExploreConfig, ExploreResult, Finding, explore};

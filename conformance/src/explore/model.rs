@@ -202,9 +202,7 @@ impl Model {
             Call::CreateNetwork { name, cidr } => self.create_network(name, cidr, answer),
             Call::ListNetworks => self.list_networks(a, b, answer),
             Call::RemoveNetwork(name) => self.remove_network(name, a, b, answer),
-            Call::CreateVolume { name, size, kind } => {
-                self.create_volume(name, size, kind, answer)
-            }
+            Call::CreateVolume { name, size, kind } => self.create_volume(name, size, kind, answer),
             Call::ListVolumes => self.list_volumes(a, b, answer),
             Call::RemoveVolume(name) => self.remove_volume(name, a, b, answer),
             Call::ListRuntimes => checks::runtimes(answer),
@@ -239,7 +237,11 @@ impl Model {
                 answer,
                 &[Code::NotFound],
                 ids,
-                if deleted { "a deleted job" } else { "an unknown ID" },
+                if deleted {
+                    "a deleted job"
+                } else {
+                    "an unknown ID"
+                },
             ));
         }
         None
@@ -269,10 +271,7 @@ impl Model {
             return checks::error_code(answer, &[Code::InvalidArgument], &ids, &what.join(", "));
         }
         let Answer::Run(view, sched_time) = answer else {
-            return Verdict::fail(
-                &["JOB-RUN-1"],
-                "OK with a new job (RUNNING or SCHEDULED)",
-            );
+            return Verdict::fail(&["JOB-RUN-1"], "OK with a new job (RUNNING or SCHEDULED)");
         };
         let (start_at, scheduled) = match req.sched {
             Sched::Future(ms) => (a + ms, true),
@@ -343,12 +342,23 @@ impl Model {
                 let ok = (s == "CANCELED" && may.scheduled)
                     || (s == "STOPPED" && may.running && *code == -1 && !end.is_empty());
                 if ok && (u == &uuid || (!u.is_empty() && uuid.starts_with(u.as_str()))) {
-                    let id = if s == "CANCELED" { "JOB-STOP-2" } else { "JOB-STOP-1" };
+                    let id = if s == "CANCELED" {
+                        "JOB-STOP-2"
+                    } else {
+                        "JOB-STOP-1"
+                    };
                     let code = (s == "STOPPED").then_some(*code);
                     self.jobs[j].phase = Phase::Final(s.clone(), code);
                     self.jobs[j].started = true;
                     let mut v = Verdict::pass(&[id]);
-                    v.state = Some(if s == "CANCELED" { "SCHEDULED" } else { "RUNNING" }.into());
+                    v.state = Some(
+                        if s == "CANCELED" {
+                            "SCHEDULED"
+                        } else {
+                            "RUNNING"
+                        }
+                        .into(),
+                    );
                     return v;
                 }
                 Verdict::fail(&["JOB-STOP-1", "JOB-STOP-2"], &expected)
@@ -480,11 +490,17 @@ impl Model {
                 }
                 LogEnd::Ok => ended = true,
                 LogEnd::Open if job.phase != Phase::Live || !may.active() => {
-                    return Verdict::fail(&["JOB-LOGS-1"], "the stream to end with OK: the job is final");
+                    return Verdict::fail(
+                        &["JOB-LOGS-1"],
+                        "the stream to end with OK: the job is final",
+                    );
                 }
                 LogEnd::Open => {}
                 LogEnd::Error(..) => {
-                    return Verdict::fail(&["JOB-LOGS-1", "JOB-LOGS-2"], "each reader gets the output");
+                    return Verdict::fail(
+                        &["JOB-LOGS-1", "JOB-LOGS-2"],
+                        "each reader gets the output",
+                    );
                 }
             }
         }
@@ -504,15 +520,24 @@ impl Model {
         let Answer::Jobs(listed) = answer else {
             return Verdict::fail(&["JOB-LIST-1"], "OK with every job");
         };
-        let expected: Vec<usize> = (0..self.jobs.len()).filter(|j| !self.jobs[*j].deleted).collect();
+        let expected: Vec<usize> = (0..self.jobs.len())
+            .filter(|j| !self.jobs[*j].deleted)
+            .collect();
         let got: Vec<&str> = listed.iter().map(|v| v.uuid.as_str()).collect();
-        let want: Vec<&str> = expected.iter().map(|j| self.jobs[*j].uuid.as_str()).collect();
+        let want: Vec<&str> = expected
+            .iter()
+            .map(|j| self.jobs[*j].uuid.as_str())
+            .collect();
         if got != want {
             let mut sorted_got = got.clone();
             sorted_got.sort_unstable();
             let mut sorted_want = want.clone();
             sorted_want.sort_unstable();
-            let id = if sorted_got == sorted_want { "ALL-5" } else { "JOB-LIST-1" };
+            let id = if sorted_got == sorted_want {
+                "ALL-5"
+            } else {
+                "JOB-LIST-1"
+            };
             return Verdict::fail(
                 &[id, "JOB-DEL-1"],
                 &format!("the run's jobs not deleted, in creation order: {want:?}"),
@@ -563,7 +588,8 @@ impl Model {
             return Verdict::fail(&["NET-LIST-1"], "OK with the networks");
         };
         match first {
-            Some(l) if l.name == "bridge" && l.detail == "172.20.0.0/16" && l.kind == "joblet0" => {}
+            Some(l) if l.name == "bridge" && l.detail == "172.20.0.0/16" && l.kind == "joblet0" => {
+            }
             _ => {
                 return Verdict::fail(
                     &["NET-LIST-1"],
@@ -611,7 +637,10 @@ impl Model {
                     .map(|(_, c)| c.as_str())
                     .chain(self.foreign_cidrs.iter().map(String::as_str))
                     .chain(std::iter::once("172.20.0.0/16"));
-                if others.filter_map(checks::parse_cidr).any(|o| checks::overlap(o, net)) {
+                if others
+                    .filter_map(checks::parse_cidr)
+                    .any(|o| checks::overlap(o, net))
+                {
                     codes.push(Code::InvalidArgument);
                     ids.push("NET-CREATE-3");
                 }

@@ -110,7 +110,14 @@ const BAD_NAMES: &[&str] = &["-bad", "bad-", "a b", "host", "bridge", "none", ""
 /// Malformed volume names (the reserved network names are valid volume
 /// names, and would be created outside the run's prefix).
 const BAD_VOLUME_NAMES: &[&str] = &["-bad", "bad-", "a b", ""];
-const BAD_CIDRS: &[&str] = &["10.0.0.0/33", "999.1.1.0/24", "10.0.0.0/4", "abc", "10.1.2.0/31", ""];
+const BAD_CIDRS: &[&str] = &[
+    "10.0.0.0/33",
+    "999.1.1.0/24",
+    "10.0.0.0/4",
+    "abc",
+    "10.1.2.0/31",
+    "",
+];
 /// Runtime specs and whether RT-SPEC-1's grammar accepts them.
 const SPECS: &[(&str, bool)] = &[
     ("python:3.11", true),
@@ -161,7 +168,10 @@ fn op(rng: &mut StdRng) -> Op {
         35..43 => Op::Stop(job_ref(rng)),
         43..48 => Op::Cancel(job_ref(rng)),
         48..55 => Op::Delete(job_ref(rng)),
-        55..62 => Op::Logs(job_ref(rng), if rng.random_range(0..5) == 0 { 2 } else { 1 }),
+        55..62 => Op::Logs(
+            job_ref(rng),
+            if rng.random_range(0..5) == 0 { 2 } else { 1 },
+        ),
         62..66 => Op::ListJobs,
         66..71 => Op::ListNetworks,
         71..76 => {
@@ -229,8 +239,16 @@ fn run_op(rng: &mut StdRng) -> RunOp {
         },
         volume: (rng.random_range(0..3) == 0).then(|| NameRef::Own(rng.random_range(0..3))),
         runtime: (rng.random_range(0..20) == 0).then_some(RtRef::Installed),
-        env: if rng.random_range(0..5) == 0 { vec![("EX_A", "1")] } else { vec![] },
-        secret: if rng.random_range(0..6) == 0 { vec![("EX_S", "hush")] } else { vec![] },
+        env: if rng.random_range(0..5) == 0 {
+            vec![("EX_A", "1")]
+        } else {
+            vec![]
+        },
+        secret: if rng.random_range(0..6) == 0 {
+            vec![("EX_S", "hush")]
+        } else {
+            vec![]
+        },
         gpu: 0,
     };
     if rng.random_range(0..10) == 0 {
@@ -371,11 +389,14 @@ fn job_id(names: &Names<'_>, r: JobRef) -> Option<JobId> {
                 .collect();
             live.iter().enumerate().find_map(|(i, a)| {
                 let c = &a[..1];
-                live[i + 1..].iter().any(|b| b.starts_with(c)).then(|| JobId {
-                    id: c.to_owned(),
-                    job: None,
-                    ambiguous: true,
-                })
+                live[i + 1..]
+                    .iter()
+                    .any(|b| b.starts_with(c))
+                    .then(|| JobId {
+                        id: c.to_owned(),
+                        job: None,
+                        ambiguous: true,
+                    })
             })
         }
     }
@@ -468,8 +489,9 @@ fn schedule_text(sched: Sched) -> String {
         Sched::Future(ms) if ms >= 60_000.0 => (now + Duration::milliseconds(ms as i64))
             .format("%Y-%m-%dT%H:%M:%S")
             .to_string(),
-        Sched::Future(ms) => (now + Duration::milliseconds(ms as i64))
-            .to_rfc3339_opts(SecondsFormat::Millis, false),
+        Sched::Future(ms) => {
+            (now + Duration::milliseconds(ms as i64)).to_rfc3339_opts(SecondsFormat::Millis, false)
+        }
         Sched::Bad => "tomorrow at noon".to_owned(),
     }
 }
@@ -488,9 +510,21 @@ fn run_req(r: &RunOp, names: &Names<'_>) -> RunReq {
         network: r.network.map(|n| own(names, n, 'n')).unwrap_or_default(),
         volumes: r.volume.map(|v| own(names, v, 'v')).into_iter().collect(),
         runtime: r.runtime.map(|t| runtime(names, t)).unwrap_or_default(),
-        env: r.env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
-        secret: r.secret.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
-        uploads: r.upload.map(|p| (p.to_owned(), content)).into_iter().collect(),
+        env: r
+            .env
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+        secret: r
+            .secret
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+        uploads: r
+            .upload
+            .map(|p| (p.to_owned(), content))
+            .into_iter()
+            .collect(),
         gpu_count: r.gpu,
     }
 }

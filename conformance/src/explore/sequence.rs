@@ -9,8 +9,8 @@ use tonic::transport::Channel;
 use super::call::{Answer, Call};
 use super::checks::Verdict;
 use super::exec::{self, Clients};
-use super::ops::{self, Names, Op};
 use super::model::Model;
+use super::ops::{self, Names, Op};
 use crate::cleanup::{Leak, Resource, Tracker};
 
 /// One step that ran: the call, its answer, the model's verdict.
@@ -85,7 +85,9 @@ async fn cleanup(channel: &Channel, created: Vec<Resource>) -> Vec<Leak> {
                 Ok((false, m)) if m.contains("not found") => done = true,
                 Err(s) if s.code() == Code::NotFound => done = true,
                 Ok((false, m)) => last = m,
-                Err(s) => last = format!("{}: {}", joblet_testkit::code_name(s.code()), s.message()),
+                Err(s) => {
+                    last = format!("{}: {}", joblet_testkit::code_name(s.code()), s.message())
+                }
             }
             if done {
                 break;
