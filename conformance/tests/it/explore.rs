@@ -13,7 +13,7 @@ use joblet_conformance::explore::driver::{self, ExploreConfig, ExploreResult};
 use joblet_conformance::explore::explore;
 use joblet_mock::{MockConfig, Mutant, Profile};
 
-/// Mutants the explorer's budget (20 sequences of 50 operations, seed 1)
+/// Mutants the explorer's budget (40 sequences of 50 operations, seed 1)
 /// kills, at least: measured 2026-12-05.
 const KILLED_AT_LEAST: usize = 55;
 
@@ -85,7 +85,7 @@ fn explore_kills_the_v1_mutants_with_short_findings() {
                     mutant: Some(m),
                     ..MockConfig::default()
                 };
-                let r = explore_mock(mock, budget(20, 2)).await;
+                let r = explore_mock(mock, budget(40, 2)).await;
                 (i, m, r.finding.map(|f| f.calls()))
             });
         }
