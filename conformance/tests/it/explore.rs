@@ -27,7 +27,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Explores an embedded mock of `mock` with `config`.
 async fn explore_mock(mock: MockConfig, config: ExploreConfig) -> ExploreResult {
-    let embedded = Embedded::start(mock).await.expect("the embedded mock starts");
+    let embedded = Embedded::start(mock)
+        .await
+        .expect("the embedded mock starts");
     let channel = embedded.targets.main.connect().await.expect("connects");
     let result = explore(channel, &config).await;
     embedded.shutdown().await;
@@ -56,13 +58,36 @@ fn explore_finds_nothing_against_the_documented_mock() {
     assert!(result.leaks.is_empty(), "{:?}", result.leaks);
     assert!(result.steps >= 200 * 40, "{} calls", result.steps);
     for id in [
-        "ALL-2", "JOB-RUN-1", "JOB-RUN-5", "JOB-STOP-1", "JOB-STOP-2", "JOB-STOP-3",
-        "JOB-CANCEL-1", "JOB-CANCEL-2", "JOB-DEL-1", "JOB-DEL-2", "JOB-LOGS-1", "JOB-LIST-1",
-        "NET-CREATE-3", "NET-RM-1", "VOL-CREATE-2", "VOL-RM-1", "RT-LIST-1",
+        "ALL-2",
+        "JOB-RUN-1",
+        "JOB-RUN-5",
+        "JOB-STOP-1",
+        "JOB-STOP-2",
+        "JOB-STOP-3",
+        "JOB-CANCEL-1",
+        "JOB-CANCEL-2",
+        "JOB-DEL-1",
+        "JOB-DEL-2",
+        "JOB-LOGS-1",
+        "JOB-LIST-1",
+        "NET-CREATE-3",
+        "NET-RM-1",
+        "VOL-CREATE-2",
+        "VOL-RM-1",
+        "RT-LIST-1",
     ] {
-        assert!(result.ids.contains_key(id), "{id} never exercised:\n{}", driver::show_coverage(&result));
+        assert!(
+            result.ids.contains_key(id),
+            "{id} never exercised:\n{}",
+            driver::show_coverage(&result)
+        );
     }
-    for (call, state) in [("StopJob", "RUNNING"), ("StopJob", "SCHEDULED"), ("CancelJob", "SCHEDULED"), ("DeleteJob", "COMPLETED")] {
+    for (call, state) in [
+        ("StopJob", "RUNNING"),
+        ("StopJob", "SCHEDULED"),
+        ("CancelJob", "SCHEDULED"),
+        ("DeleteJob", "COMPLETED"),
+    ] {
         assert!(
             result.pairs.keys().any(|(c, s)| c == call && s == state),
             "({call}, {state}) never exercised:\n{}",
@@ -98,14 +123,25 @@ fn explore_kills_the_v1_mutants_with_short_findings() {
     let table: Vec<String> = rows
         .iter()
         .map(|(m, c)| match c {
-            Some(n) => format!("{:<28} {:<13} killed in {n} call(s)", m.name(), m.behaviour()),
+            Some(n) => format!(
+                "{:<28} {:<13} killed in {n} call(s)",
+                m.name(),
+                m.behaviour()
+            ),
             None => format!("{:<28} {:<13} SURVIVED", m.name(), m.behaviour()),
         })
         .collect();
     let table = table.join("\n");
     let killed = rows.iter().filter(|(_, c)| c.is_some()).count();
-    assert!(killed >= KILLED_AT_LEAST, "killed {killed}/{}:\n{table}", rows.len());
-    let long: Vec<&(Mutant, Option<usize>)> = rows.iter().filter(|(_, c)| c.is_some_and(|n| n > 10)).collect();
+    assert!(
+        killed >= KILLED_AT_LEAST,
+        "killed {killed}/{}:\n{table}",
+        rows.len()
+    );
+    let long: Vec<&(Mutant, Option<usize>)> = rows
+        .iter()
+        .filter(|(_, c)| c.is_some_and(|n| n > 10))
+        .collect();
     assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
     println!("killed {killed}/{}\n{table}", rows.len());
 }
@@ -117,7 +153,9 @@ fn explore_finds_a_server_v1_quirk() {
         ..MockConfig::default()
     };
     let result = runtime().block_on(explore_mock(mock, budget(20, 2)));
-    let f = result.finding.expect("server-v1 differs from the documented model");
+    let f = result
+        .finding
+        .expect("server-v1 differs from the documented model");
     assert!(f.calls() <= 10, "{}", driver::show_finding(&f, 50));
 }
 
@@ -144,7 +182,11 @@ fn text(out: &std::process::Output) -> String {
 fn explore_refuses_read_only_and_bad_flags() {
     let out = cli(&["explore", "--read-only"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--read-only: the explorer creates"), "{}", text(&out));
+    assert!(
+        text(&out).contains("--read-only: the explorer creates"),
+        "{}",
+        text(&out)
+    );
     let out = cli(&["explore", "--mutant", "no-such-mutant"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--mutant"), "{}", text(&out));
@@ -159,21 +201,31 @@ fn explore_finding_becomes_a_transcript_that_replay_fails_on_the_documented_mock
     let path = dir.path().join("finding.jsonl");
     let path_text = path.to_str().expect("utf-8");
     let out = cli(&[
-        "explore", "--mutant", "stop-finished-ok", "--seed", "1", "--sequences", "20",
-        "--transcript", path_text,
+        "explore",
+        "--mutant",
+        "network-bridge-br",
+        "--seed",
+        "1",
+        "--sequences",
+        "20",
+        "--transcript",
+        path_text,
     ]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("FINDING") && t.contains("StopJob"), "{t}");
-    assert!(t.contains("reproduce: joblet-conformance explore --seed"), "{t}");
+    assert!(t.contains("FINDING") && t.contains("CreateNetwork"), "{t}");
+    assert!(
+        t.contains("reproduce: joblet-conformance explore --seed"),
+        "{t}"
+    );
     assert!(t.contains("the recorded run disagreed again"), "{t}");
     let recorded = std::fs::read_to_string(&path).expect("the transcript");
-    assert!(recorded.contains("/joblet.JobService/StopJob"), "{recorded}");
+    assert!(recorded.contains("\"CreateNetwork\""), "{recorded}");
     // The mutant's answer, replayed against the documented mock: a difference.
     let out = cli(&["replay", path_text]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("StopJob"), "{t}");
+    assert!(t.contains("CreateNetwork") && t.contains("bridge"), "{t}");
     // Against the mutant itself the transcript replays as recorded... as far
     // as the replay compares: the finding is the regression test.
     let calls: BTreeSet<&str> = recorded
