@@ -6,7 +6,35 @@ use std::collections::BTreeSet;
 use tonic::Code;
 
 use super::call::{Answer, JobView, Listed, RunReq, Sched};
-use super::model::{BUILTIN_NETWORKS, Job, Model};
+
+/// Built-in networks (JOB-RUN-6, NET-CREATE-2).
+pub const BUILTIN_NETWORKS: &[&str] = &["bridge", "isolated", "none"];
+
+/// What the model knows of the node when it judges a RunJob.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    /// The run's networks (name, cidr).
+    pub networks: &'a [(String, String)],
+    /// The run's volumes (name, size, type).
+    pub volumes: &'a [(String, String, String)],
+    /// Installed runtimes.
+    pub runtimes: &'a BTreeSet<String>,
+}
+
+/// What the model knows of a job when it judges how it is shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// What its command does.
+    pub cmd: &'a super::call::Cmd,
+    /// It has secret values.
+    pub secret: bool,
+    /// It was scheduled in the future.
+    pub scheduled: bool,
+    /// Its network as sent.
+    pub network: &'a str,
+    /// Its runtime as sent.
+    pub runtime: &'a str,
+}
 
 /// The model's judgement of one answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +160,7 @@ fn valid_env_name(name: &str) -> bool {
 }
 
 /// Why RunJob must refuse `req` (behaviour ID, what), if it must.
-pub fn run_problems(model: &Model, req: &RunReq) -> Vec<(&'static str, &'static str)> {
+pub fn run_problems(model: Known<'_>, req: &RunReq) -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
     let (command, _) = req.cmd.command_args();
     if command.is_empty() {
@@ -298,7 +326,7 @@ pub fn run_answer(
 
 /// A job as GetJobStatus (`full`) or ListJobs shows it.
 pub fn job_view(
-    job: &Job,
+    job: Facts<'_>,
     view: &JobView,
     allowed: &[(&'static str, Option<i32>)],
     full: bool,

@@ -49,6 +49,18 @@ pub struct Job {
     pub secret: bool,
 }
 
+impl Job {
+    fn facts(&self) -> checks::Facts<'_> {
+        checks::Facts {
+            cmd: &self.cmd,
+            secret: self.secret,
+            scheduled: self.scheduled,
+            network: &self.network,
+            runtime: &self.runtime,
+        }
+    }
+}
+
 /// Where a job is, as far as the model knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -104,8 +116,7 @@ pub struct Model {
     pub prefix: String,
 }
 
-/// Built-in networks (JOB-RUN-6, NET-CREATE-2).
-pub const BUILTIN_NETWORKS: &[&str] = &["bridge", "isolated", "none"];
+pub use super::checks::BUILTIN_NETWORKS;
 
 impl Model {
     /// A model of a fresh run whose names start with `prefix`.
@@ -114,6 +125,14 @@ impl Model {
             grace: grace_ms,
             prefix: prefix.to_owned(),
             ..Self::default()
+        }
+    }
+
+    fn known(&self) -> checks::Known<'_> {
+        checks::Known {
+            networks: &self.networks,
+            volumes: &self.volumes,
+            runtimes: &self.runtimes,
         }
     }
 
@@ -220,12 +239,14 @@ impl Model {
     fn id_problem(&self, id: &JobId, answer: &Answer) -> Option<Verdict> {
         let deleted = id.job.is_some_and(|j| self.jobs[j].deleted);
         if id.ambiguous {
-            return Some(checks::error_code(
+            let mut v = checks::error_code(
                 answer,
                 &[Code::InvalidArgument],
                 &["ALL-2"],
                 "an ambiguous prefix",
-            ));
+            );
+            v.state = Some("AMBIGUOUS PREFIX".into());
+            return Some(v);
         }
         if id.job.is_none() || deleted {
             let ids: &[&'static str] = if deleted {
@@ -233,16 +254,14 @@ impl Model {
             } else {
                 &["ALL-2", "ALL-4"]
             };
-            return Some(checks::error_code(
-                answer,
-                &[Code::NotFound],
-                ids,
-                if deleted {
-                    "a deleted job"
-                } else {
-                    "an unknown ID"
-                },
-            ));
+            let what = if deleted {
+                "a deleted job"
+            } else {
+                "an unknown ID"
+            };
+            let mut v = checks::error_code(answer, &[Code::NotFound], ids, what);
+            v.state = Some(if deleted { "DELETED" } else { "UNKNOWN ID" }.into());
+            return Some(v);
         }
         None
     }
@@ -263,7 +282,7 @@ impl Model {
     }
 
     fn run_job(&mut self, req: &RunReq, a: f64, b: f64, answer: &Answer) -> Verdict {
-        let problems = checks::run_problems(self, req);
+        let problems = checks::run_problems(self.known(), req);
         if !problems.is_empty() {
             let mut ids = vec!["ALL-4"];
             ids.extend(problems.iter().map(|(id, _)| *id));
@@ -293,9 +312,7 @@ impl Model {
                 runtime: req.runtime.clone(),
                 secret: !req.secret.is_empty(),
             });
-            if view.status == "SCHEDULED" {
-                verdict.state = Some("SCHEDULED".into());
-            }
+            verdict.state = Some(view.status.clone());
         }
         verdict
     }
@@ -310,7 +327,7 @@ impl Model {
         };
         let allowed = self.statuses(j, a, b);
         let job = &self.jobs[j];
-        let mut v = checks::job_view(job, view, &allowed, true);
+        let mut v = checks::job_view(job.facts(), view, &allowed, true);
         if v.is_pass() {
             v.state = Some(view.status.clone());
             self.saw_status(j, &view.status, view.exit_code);
@@ -545,7 +562,7 @@ impl Model {
         }
         for (view, j) in listed.iter().zip(expected.iter().copied()) {
             let allowed = self.statuses(j, a, b);
-            let v = checks::job_view(&self.jobs[j], view, &allowed, false);
+            let v = checks::job_view(self.jobs[j].facts(), view, &allowed, false);
             if !v.is_pass() {
                 return v.with_ids(&["JOB-LIST-1"]);
             }
