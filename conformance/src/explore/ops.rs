@@ -12,7 +12,8 @@ use super::model::{Model, Phase};
 /// A job an operation names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobRef {
-    /// The n-th job of the run (modulo their count).
+    /// The n-th most recent job of the run (0: the last; modulo their
+    /// count).
     Nth(u16),
     /// Its first 8 characters.
     Prefix(u16),
@@ -140,9 +141,16 @@ pub fn generate(seed: u64, n: usize) -> Vec<Op> {
 }
 
 fn job_ref(rng: &mut StdRng) -> JobRef {
+    // Mostly one of the last few jobs: a reference that stays the same job
+    // when the shrinking removes older operations.
+    let k = if rng.random_range(0..10) < 7 {
+        rng.random_range(0..3)
+    } else {
+        rng.random_range(0..12)
+    };
     match rng.random_range(0..100) {
-        0..70 => JobRef::Nth(rng.random_range(0..64)),
-        70..85 => JobRef::Prefix(rng.random_range(0..64)),
+        0..70 => JobRef::Nth(k),
+        70..85 => JobRef::Prefix(k),
         85..95 => JobRef::Unknown(rng.random()),
         _ => JobRef::Ambiguous,
     }
@@ -351,7 +359,7 @@ fn job_id(names: &Names<'_>, r: JobRef) -> Option<JobId> {
     let jobs = &names.model.jobs;
     match r {
         JobRef::Nth(k) | JobRef::Prefix(k) if !jobs.is_empty() => {
-            let j = k as usize % jobs.len();
+            let j = jobs.len() - 1 - k as usize % jobs.len();
             let uuid = &jobs[j].uuid;
             let id = if matches!(r, JobRef::Prefix(_)) {
                 uuid[..8.min(uuid.len())].to_owned()

@@ -15,7 +15,7 @@ use joblet_mock::{MockConfig, Mutant, Profile};
 
 /// Mutants the explorer's budget (40 sequences of 50 operations, seed 1)
 /// kills, at least: measured 2026-12-05.
-const KILLED_AT_LEAST: usize = 51;
+const KILLED_AT_LEAST: usize = 50;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -98,11 +98,39 @@ fn explore_finds_nothing_against_the_documented_mock() {
     }
 }
 
+/// Mutants the explorer does not reach by design: workflows, roles and TLS
+/// (it speaks as one admin), message sizes, DeleteAllJobs (never called on
+/// a shared node), GPUs (a node's GPUs are not known to the model), the
+/// metrics interval (it reads one sample), runtime installs and removal.
+const OUT_OF_REACH: &[&str] = &[
+    "small-messages",
+    "tls-anonymous",
+    "unknown-role-reads",
+    "viewer-may-run",
+    "validate-before-auth",
+    "gpu-indices-hidden",
+    "delete-all-skipped-zero",
+    "wf-list-form-rejected",
+    "wf-run-status-ok",
+    "wf-missing-upload-accepted",
+    "wf-jobs-hidden-from-list",
+    "wf-no-cascade",
+    "wf-failed-reported-completed",
+    "wf-counters-zero",
+    "wf-list-includes-finished",
+    "wf-jobs-first-workflow",
+    "interval-ignored",
+    "install-status-success",
+    "install-no-result",
+    "force-reinstall-ignored",
+    "removed-runtime-listed",
+];
+
 #[test]
 fn explore_kills_the_v1_mutants_with_short_findings() {
     let rt = runtime();
     let rows: Vec<(Mutant, Option<usize>)> = rt.block_on(async {
-        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(3));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, m) in Mutant::LIST.iter().copied().enumerate() {
             let semaphore = semaphore.clone();
@@ -112,7 +140,13 @@ fn explore_kills_the_v1_mutants_with_short_findings() {
                     mutant: Some(m),
                     ..MockConfig::default()
                 };
-                let r = explore_mock(mock, budget(40, 2)).await;
+                // Those out of reach get a token budget: they survive it.
+                let sequences = if OUT_OF_REACH.contains(&m.name()) {
+                    4
+                } else {
+                    40
+                };
+                let r = explore_mock(mock, budget(sequences, 2)).await;
                 (i, m, r.finding.map(|f| f.calls()))
             });
         }
@@ -135,17 +169,26 @@ fn explore_kills_the_v1_mutants_with_short_findings() {
         .collect();
     let table = table.join("\n");
     let killed = rows.iter().filter(|(_, c)| c.is_some()).count();
+    println!("killed {killed}/{}\n{table}", rows.len());
     assert!(
         killed >= KILLED_AT_LEAST,
         "killed {killed}/{}:\n{table}",
         rows.len()
+    );
+    let in_reach_survivors: Vec<&str> = rows
+        .iter()
+        .filter(|(m, c)| c.is_none() && !OUT_OF_REACH.contains(&m.name()))
+        .map(|(m, _)| m.name())
+        .collect();
+    assert!(
+        in_reach_survivors.is_empty(),
+        "survived: {in_reach_survivors:?}\n{table}"
     );
     let long: Vec<&(Mutant, Option<usize>)> = rows
         .iter()
         .filter(|(_, c)| c.is_some_and(|n| n > 10))
         .collect();
     assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
-    println!("killed {killed}/{}\n{table}", rows.len());
 }
 
 #[test]
