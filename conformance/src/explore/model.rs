@@ -499,7 +499,7 @@ impl Model {
                 LogEnd::Ok if !may.finished() && job.phase == Phase::Live => {
                     return Verdict::fail(&["JOB-LOGS-1"], "the stream open: the job is not final");
                 }
-                LogEnd::Ok if natural && !may.failed_start && bytes != &full => {
+                LogEnd::Ok if natural && !job.may_fail_start && bytes != &full => {
                     return Verdict::fail(
                         &["JOB-LOGS-1"],
                         &format!("the whole output {:?}", String::from_utf8_lossy(&full)),

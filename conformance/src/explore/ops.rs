@@ -170,8 +170,8 @@ fn pick<T: Copy>(rng: &mut StdRng, list: &[T]) -> T {
 
 fn op(rng: &mut StdRng) -> Op {
     match rng.random_range(0..100) {
-        0..22 => Op::Run(Box::new(run_op(rng))),
-        22..26 => Op::Run(Box::new(busy_op(rng))),
+        0..20 => Op::Run(Box::new(run_op(rng))),
+        20..26 => Op::Run(Box::new(busy_op(rng))),
         26..35 => Op::Status(job_ref(rng)),
         35..43 => Op::Stop(job_ref(rng)),
         43..48 => Op::Cancel(job_ref(rng)),
