@@ -144,7 +144,7 @@ fn explore_kills_the_v1_mutants_with_short_findings() {
                 let sequences = if OUT_OF_REACH.contains(&m.name()) {
                     4
                 } else {
-                    40
+                    60
                 };
                 let r = explore_mock(mock, budget(sequences, 2)).await;
                 (i, m, r.finding.map(|f| f.calls()))
