@@ -55,6 +55,7 @@
 //! | [`report`] | human, JSON and JUnit reports |
 //! | [`replay`] | transcripts replayed and compared (plan, calls, answers, rules, IDs) |
 //! | [`proxy`] | the recording proxy of `joblet-conformance record` |
+//! | [`explore`] | random sequences judged by a model of the documented behaviours, shrunk findings |
 //! | `embedded`, `mutants` | the in-process mock and the mutants run (feature `embedded`) |
 //! | [`cli`] | the binary's flags and commands |
 //!

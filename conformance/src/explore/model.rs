@@ -749,3 +749,111 @@ fn status_str(s: &str) -> &'static str {
         _ => "INITIALIZING",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::call::JobView;
+
+    const UUID: &str = "3f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f";
+
+    fn run(model: &mut Model, cmd: Cmd, sched: Sched) -> Verdict {
+        let (command, args) = cmd.command_args();
+        let req = RunReq {
+            cmd,
+            sched,
+            schedule: String::new(),
+            limits: (0, 0, 0),
+            cpu_cores: String::new(),
+            network: String::new(),
+            volumes: vec![],
+            runtime: String::new(),
+            env: vec![],
+            secret: vec![],
+            uploads: vec![],
+            gpu_count: 0,
+        };
+        let status = if matches!(sched, Sched::Future(_)) {
+            "SCHEDULED"
+        } else {
+            "RUNNING"
+        };
+        let view = JobView {
+            uuid: UUID.into(),
+            status: status.into(),
+            command,
+            args,
+            ..JobView::default()
+        };
+        model.check(
+            &Call::RunJob(Box::new(req)),
+            0.0,
+            1.0,
+            &Answer::Run(view, "2030-01-01T00:00:00Z".into()),
+        )
+    }
+
+    fn id() -> JobId {
+        JobId {
+            id: UUID.into(),
+            job: Some(0),
+            ambiguous: false,
+        }
+    }
+
+    #[test]
+    fn explore_model_allows_both_answers_of_a_race_and_learns_from_the_one_given() {
+        for stopped in [true, false] {
+            let mut m = Model::new("cf-t-", 300.0);
+            assert!(run(&mut m, Cmd::Sleep(50), Sched::None).is_pass());
+            // 60 ms later the job may be running or completed.
+            let answer = if stopped {
+                Answer::Stop(
+                    UUID.into(),
+                    "STOPPED".into(),
+                    "2030-01-01T00:00:00Z".into(),
+                    -1,
+                )
+            } else {
+                Answer::Error(Code::FailedPrecondition, "job is not running".into())
+            };
+            let v = m.check(&Call::StopJob(id()), 60.0, 61.0, &answer);
+            assert!(v.is_pass(), "{v:?}");
+            // Now the model knows: a second StopJob must be refused.
+            let again = m.check(&Call::StopJob(id()), 70.0, 71.0, &answer);
+            assert_eq!(again.is_pass(), !stopped, "{again:?}");
+        }
+    }
+
+    #[test]
+    fn explore_model_holds_schedules_and_deadlines() {
+        let mut m = Model::new("cf-t-", 300.0);
+        assert!(run(&mut m, Cmd::Echo("x".into()), Sched::Future(3_600_000.0)).is_pass());
+        // Far from due: only SCHEDULED, so CancelJob cancels it.
+        let v = m.check(
+            &Call::CancelJob(id()),
+            10.0,
+            11.0,
+            &Answer::Error(Code::FailedPrecondition, "no".into()),
+        );
+        assert!(!v.is_pass());
+        // A job that ran to its end long ago must be final.
+        let mut m = Model::new("cf-t-", 300.0);
+        assert!(run(&mut m, Cmd::False, Sched::None).is_pass());
+        let view = JobView {
+            uuid: UUID.into(),
+            status: "RUNNING".into(),
+            command: "false".into(),
+            work_dir: "/work".into(),
+            network: "bridge".into(),
+            ..JobView::default()
+        };
+        let v = m.check(
+            &Call::GetJobStatus(id()),
+            5_000.0,
+            5_001.0,
+            &Answer::Status(view),
+        );
+        assert_eq!(v.expected.as_deref(), Some("status FAILED (exitCode 1)"));
+    }
+}
