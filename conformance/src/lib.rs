@@ -59,6 +59,7 @@
 //! | [`report`] | human, JSON and JUnit reports |
 //! | [`replay`] | transcripts replayed and compared (plan, calls, answers, rules, IDs) |
 //! | [`proxy`] | the recording proxy of `joblet-conformance record` |
+//! | [`explore`] | random sequences judged by a model of the documented behaviours, shrunk findings |
 //! | `embedded`, `mutants` | the in-process mock and the mutants run (feature `embedded`) |
 //! | [`cli`] | the binary's flags and commands |
 //!
@@ -86,6 +87,7 @@ pub mod conn;
 pub mod ctx;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod explore;
 mod glob;
 #[cfg(feature = "embedded")]
 pub mod mutants;

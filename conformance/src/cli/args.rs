@@ -80,6 +80,110 @@ pub(crate) enum Command {
     /// on any difference.
     #[command(long_about = REPLAY_ABOUT, after_help = REPLAY_EXAMPLES)]
     Replay(Box<ReplayArgs>),
+    /// Random sequences of operations against an endpoint (an embedded mock
+    /// without --target), every answer checked against a model of the
+    /// documented behaviours; the first disagreement is shrunk and printed.
+    /// Exit code 1 on a finding.
+    #[command(long_about = EXPLORE_ABOUT, after_help = EXPLORE_EXAMPLES)]
+    Explore(Box<ExploreArgs>),
+}
+
+const EXPLORE_ABOUT: &str = "\
+Random sequences against a model of the documented behaviours.
+
+Generates sequences of operations from a seed (RunJob with and without schedules,
+GetJobStatus, StopJob, CancelJob, DeleteJob, ListJobs, GetJobLogs, networks, volumes,
+runtimes, system status; ID prefixes, unknown IDs and invalid arguments mixed in), runs
+them against the target, and checks every answer against an executable model of
+docs/behaviours.md (documented profile). Where timing decides (a job that may have
+finished), the model allows every legal answer. On the first disagreement the sequence
+is shrunk to the shortest one that still disagrees and printed with the expected and
+actual answers and the seed that reproduces it; --transcript writes it as a transcript
+for `joblet-conformance replay`. Prints the behaviour IDs and (call, job state) pairs
+exercised.
+
+Everything it creates carries the prefix cf-<run id>-s<n>- and is removed at the end of
+each sequence (leaks are reported); lists are judged on the run's own jobs, networks
+and volumes only; it never calls DeleteAllJobs. Jobs are short (echo, false, sleep
+0.05) or stopped at the end (sleep 30, schedules an hour ahead).
+
+Exit code: 0 when no sequence disagreed, 1 on a finding (or a leak), 2 on bad usage.";
+
+const EXPLORE_EXAMPLES: &str = "\
+Examples:
+  joblet-conformance explore                                   # an embedded documented mock
+  joblet-conformance explore --sequences 1000 --steps 50 --seed 1
+  joblet-conformance explore --mutant stop-finished-ok --transcript finding.jsonl
+  joblet-conformance replay finding.jsonl                      # the finding, as a regression test
+  joblet-conformance explore --node prod --sequences 20 --parallel 2 --grace 2s";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExploreArgs {
+    /// The endpoint, HOST:PORT: plaintext, or mutual TLS with --ca/--cert/--key.
+    /// Default: JOBLET_HOST[:JOBLET_PORT], else an embedded mock.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
+    pub(crate) target: Option<String>,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    /// Profile of the embedded mock (only without a target).
+    #[cfg(feature = "embedded")]
+    #[arg(
+        long,
+        visible_alias = "profile",
+        value_enum,
+        default_value = "documented",
+        help_heading = "Connection"
+    )]
+    pub(crate) mock_profile: ProfileArg,
+    /// Profile of the embedded mock (only without a target): this binary was
+    /// built without the embedded mock.
+    #[cfg(not(feature = "embedded"))]
+    #[arg(
+        long,
+        visible_alias = "profile",
+        value_name = "PROFILE",
+        help_heading = "Connection"
+    )]
+    pub(crate) mock_profile: Option<String>,
+    /// A mutant of the embedded mock (`joblet-mock --list-mutants`; only
+    /// without a target).
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub(crate) mutant: Option<String>,
+    /// Refused: the explorer creates jobs, networks and volumes.
+    #[arg(long)]
+    pub(crate) read_only: bool,
+
+    /// Seed of the first sequence (sequence i uses seed + i). Default: random.
+    #[arg(long, value_name = "N", help_heading = "Exploring")]
+    pub(crate) seed: Option<u64>,
+    /// Operations per sequence.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Exploring")]
+    pub(crate) steps: u32,
+    /// Sequences at most.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000_000), help_heading = "Exploring")]
+    pub(crate) sequences: u32,
+    /// Start no new sequence after this long (`10m`).
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", help_heading = "Exploring")]
+    pub(crate) duration: Option<Duration>,
+    /// Independent sequences at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Exploring")]
+    pub(crate) parallel: u16,
+    /// How late the node may be: a job due at t must have started by t +
+    /// GRACE, a short job ended by its end + GRACE. Default: 300ms against
+    /// the embedded mock, 2s against a target.
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", help_heading = "Exploring")]
+    pub(crate) grace: Option<Duration>,
+    /// Report the first finding as found, without shrinking it.
+    #[arg(long, help_heading = "Exploring")]
+    pub(crate) no_shrink: bool,
+    /// Run ID: names are cf-<ID>-… (default: random).
+    #[arg(long, value_name = "ID", value_parser = parse_run_id, help_heading = "Exploring")]
+    pub(crate) run_id: Option<String>,
+    /// Write the shrunk finding as a transcript (JSON Lines) for
+    /// `joblet-conformance replay`: its calls made again through a
+    /// recording proxy.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub(crate) transcript: Option<PathBuf>,
 }
 
 const RECORD_ABOUT: &str = "\

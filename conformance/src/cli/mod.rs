@@ -12,6 +12,7 @@
 
 mod args;
 mod error;
+mod explore;
 mod local;
 mod mutants;
 mod output;
@@ -34,6 +35,7 @@ pub async fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Mutants(m)) => mutants::mutants(m).await,
         Some(Command::Record(r)) => record::record(*r).await,
         Some(Command::Replay(r)) => replay::replay_transcripts(*r).await,
+        Some(Command::Explore(e)) => explore::explore(*e).await,
         None => run::certify(cli.run).await,
     }
 }

@@ -1,12 +1,13 @@
 //! Integration tests of the conformance suite: the whole catalogue against
 //! the embedded mock, the mutants (proof that every case can fail), the
 //! server-v1 golden list, coverage of behaviours and RPCs, the report schema,
-//! the binary end to end, and record and replay.
+//! the binary end to end, record and replay, and the explorer.
 
 mod cli;
 mod contract;
 mod coverage;
 mod embedded;
+mod explore;
 mod mutants;
 mod replay;
 mod schema;

@@ -1,0 +1,23 @@
+//! `joblet-conformance explore`: random sequences of operations against a
+//! target, every answer judged by an executable model of the documented
+//! behaviours ([`model`]), the first disagreement shrunk to the shortest
+//! sequence that still disagrees.
+//!
+//! [`ops`] makes operations from a seed; [`sequence`] resolves each into a
+//! concrete [`call::Call`] (jobs named by creation order, networks and
+//! volumes under the sequence's prefix), makes it ([`exec`]), asks the
+//! model ([`model`], with its stateless rules in [`checks`]) and removes
+//! what the sequence created; [`driver`] runs many sequences, in parallel,
+//! collects the coverage of behaviour IDs and of (call, job state) pairs,
+//! and shrinks and reports a finding, optionally as a transcript that
+//! `joblet-conformance replay` runs.
+
+pub mod call;
+pub mod checks;
+pub mod driver;
+pub mod exec;
+pub mod model;
+pub mod ops;
+pub mod sequence;
+
+pub use driver::{ExploreConfig, ExploreResult, Finding, explore};

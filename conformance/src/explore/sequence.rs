@@ -1,0 +1,232 @@
+//! One sequence of operations against the target: each resolved, made,
+//! judged by a fresh model; everything it created removed at the end. And
+//! the shrinking of a sequence that disagreed.
+
+use std::time::Instant;
+
+use tonic::transport::Channel;
+
+use super::call::{Answer, Call};
+use super::checks::Verdict;
+use super::exec::{self, Clients};
+use super::model::Model;
+use super::ops::{self, Names, Op};
+use crate::cleanup::{Leak, Resource, Tracker};
+
+/// One step that ran: the call, its answer, the model's verdict.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The index of its operation in the sequence.
+    pub op: usize,
+    /// The call made.
+    pub call: Call,
+    /// The answer.
+    pub answer: Answer,
+    /// The model's verdict.
+    pub verdict: Verdict,
+}
+
+/// What running a sequence gave.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    /// The steps that ran, up to the first disagreement.
+    pub steps: Vec<Step>,
+    /// The index in `steps` of the disagreement, if any.
+    pub failed: Option<usize>,
+    /// What could not be removed.
+    pub leaks: Vec<Leak>,
+    /// Why the sequence could not run (not a disagreement).
+    pub error: Option<String>,
+}
+
+/// Where a sequence runs.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// The admin channel the calls go through.
+    pub channel: Channel,
+    /// The admin channel the cleanup goes through.
+    pub cleanup: Channel,
+    /// The name prefix of this run of the sequence (fresh each time).
+    pub prefix: String,
+    /// The second octet of its `10.x.0.0/16` block.
+    pub octet: u8,
+    /// How late the node may be, in milliseconds.
+    pub grace: f64,
+}
+
+/// Removes what a sequence created: stops every job, deletes it, removes
+/// networks and volumes, each retried for a moment (a job takes a moment
+/// to stop, a network to be free). The statuses are not read, so a target
+/// that spells them wrongly is cleaned up as fast as one that does not.
+async fn cleanup(channel: &Channel, created: Vec<Resource>) -> Vec<Leak> {
+    use tonic::Code;
+    let c = Clients::new(channel);
+    let mut leaks = Vec::new();
+    for r in &created {
+        if let Resource::Job(id) = r {
+            let _ = c.stop(id).await;
+        }
+    }
+    for r in created.iter().rev() {
+        let mut last = String::new();
+        let mut done = false;
+        for attempt in 0..40 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let result = match r {
+                Resource::Job(id) => c.delete(id).await,
+                Resource::Network(n) => c.remove_network(n).await,
+                Resource::Volume(n) => c.remove_volume(n).await,
+                _ => Ok((true, String::new())),
+            };
+            match result {
+                Ok((true, _)) => done = true,
+                Ok((false, m)) if m.contains("not found") => done = true,
+                Err(s) if s.code() == Code::NotFound => done = true,
+                Ok((false, m)) => last = m,
+                Err(s) => {
+                    last = format!("{}: {}", joblet_testkit::code_name(s.code()), s.message())
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        if !done {
+            leaks.push(Leak {
+                case: "explore".into(),
+                resource: r.clone(),
+                reason: format!("not removed after 2 s: {last}"),
+            });
+        }
+    }
+    leaks
+}
+
+fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
+    match (call, answer) {
+        (Call::RunJob(_), Answer::Run(v, _)) if !v.uuid.is_empty() => {
+            tracker.add(Resource::Job(v.uuid.clone()))
+        }
+        (Call::CreateNetwork { name, .. }, Answer::Created(_)) => {
+            tracker.add(Resource::Network(name.clone()))
+        }
+        (Call::CreateVolume { name, .. }, Answer::Created(_)) => {
+            tracker.add(Resource::Volume(name.clone()))
+        }
+        _ => {}
+    }
+}
+
+/// Runs `ops` at `place` until the model disagrees with an answer.
+pub async fn run(ops: &[Op], place: &Place) -> Run {
+    let clients = Clients::new(&place.channel);
+    let mut model = Model::new(&place.prefix, place.grace);
+    match clients.node().await {
+        Ok((nets, rts)) => {
+            model.foreign_cidrs = nets
+                .into_iter()
+                .filter(|(n, _)| !n.starts_with(&place.prefix))
+                .map(|(_, c)| c)
+                .collect();
+            model.runtimes = rts;
+        }
+        Err(s) => {
+            return Run {
+                error: Some(format!("cannot list the node's networks and runtimes: {s}")),
+                ..Run::default()
+            };
+        }
+    }
+    let tracker = Tracker::default();
+    let begin = Instant::now();
+    let ms = |t: Instant| t.duration_since(begin).as_secs_f64() * 1000.0;
+    let mut out = Run::default();
+    for (i, op) in ops.iter().enumerate() {
+        // Sent at `a`, measured before the call is resolved: a schedule
+        // made from the wall clock then is due no earlier than the model
+        // thinks, however long the thread is held up in between.
+        let a = ms(Instant::now());
+        let names = Names {
+            prefix: &place.prefix,
+            octet: place.octet,
+            model: &model,
+            now: a,
+        };
+        let Some(call) = ops::resolve(op, &names) else {
+            continue;
+        };
+        let own: Vec<String> = model.jobs.iter().map(|j| j.uuid.clone()).collect();
+        let answer = exec::execute(&clients, &call, &own, &place.prefix).await;
+        let b = ms(Instant::now());
+        track(&tracker, &call, &answer);
+        let verdict = model.check(&call, a, b, &answer);
+        let failed = !verdict.is_pass();
+        out.steps.push(Step {
+            op: i,
+            call,
+            answer,
+            verdict,
+        });
+        if failed {
+            out.failed = Some(out.steps.len() - 1);
+            break;
+        }
+    }
+    out.leaks = cleanup(&place.cleanup, tracker.items()).await;
+    out
+}
+
+/// Shrinks `ops`, which disagreed, to a shorter sequence that still does:
+/// removes chunks of operations (halves, then quarters, down to single
+/// operations) while the rest still disagrees, each candidate run afresh
+/// by `attempt` (which gives it a fresh prefix). Stops after `budget`
+/// candidates.
+pub async fn shrink<F, Fut>(ops: Vec<Op>, budget: usize, mut attempt: F) -> (Vec<Op>, Run)
+where
+    F: FnMut(Vec<Op>) -> Fut,
+    Fut: std::future::Future<Output = Run>,
+{
+    let mut best = ops;
+    let mut best_run = Run::default();
+    let mut tries = 0;
+    let mut chunk = best.len().div_ceil(2).max(1);
+    loop {
+        let mut removed_any = false;
+        let mut start = 0;
+        while start < best.len() && tries < budget {
+            let end = (start + chunk).min(best.len());
+            let mut candidate = best[..start].to_vec();
+            candidate.extend_from_slice(&best[end..]);
+            // A disagreement that needs timing may not show every time: a
+            // candidate that agrees gets a second chance.
+            tries += 1;
+            let mut run = attempt(candidate.clone()).await;
+            if run.failed.is_none() && tries < budget {
+                tries += 1;
+                run = attempt(candidate.clone()).await;
+            }
+            if let Some(f) = run.failed {
+                // Keep only what led to the disagreement.
+                let last = run.steps[f].op;
+                candidate.truncate(last + 1);
+                best = candidate;
+                best_run = run;
+                removed_any = true;
+            } else {
+                start += chunk;
+            }
+        }
+        if tries >= budget || (chunk == 1 && !removed_any) {
+            break;
+        }
+        if !removed_any {
+            chunk = (chunk / 2).max(1);
+        }
+    }
+    if best_run.failed.is_none() {
+        best_run = attempt(best.clone()).await;
+    }
+    (best, best_run)
+}

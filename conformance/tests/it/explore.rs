@@ -1,0 +1,282 @@
+//! The explorer (`joblet-conformance explore`): random sequences judged by
+//! the model of the documented behaviours find nothing against the
+//! documented mock, find (and shrink) the v1 mutants and the server-v1
+//! quirks, and a finding becomes a transcript that `replay` turns into a
+//! regression test.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use joblet_conformance::embedded::Embedded;
+use joblet_conformance::explore::driver::{self, ExploreConfig, ExploreResult};
+use joblet_conformance::explore::explore;
+use joblet_mock::{MockConfig, Mutant, Profile};
+
+/// Mutants the explorer's budget (60 sequences of 50 operations, seed 1, 4 for those out of reach)
+/// kills, at least: measured 2026-12-05.
+const KILLED_AT_LEAST: usize = 50;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Explores an embedded mock of `mock` with `config`.
+async fn explore_mock(mock: MockConfig, config: ExploreConfig) -> ExploreResult {
+    let embedded = Embedded::start(mock)
+        .await
+        .expect("the embedded mock starts");
+    let channel = embedded.targets.main.connect().await.expect("connects");
+    let result = explore(channel, &config).await;
+    embedded.shutdown().await;
+    result
+}
+
+fn budget(sequences: usize, parallel: usize) -> ExploreConfig {
+    ExploreConfig {
+        seed: 1,
+        steps: 50,
+        sequences,
+        parallel,
+        run_id: "explore".into(),
+        // Generous: the tests share two cores with whatever else runs.
+        grace: Duration::from_secs(1),
+        ..ExploreConfig::default()
+    }
+}
+
+#[test]
+fn explore_finds_nothing_against_the_documented_mock() {
+    let result = runtime().block_on(explore_mock(MockConfig::default(), budget(200, 8)));
+    if let Some(f) = &result.finding {
+        panic!("a false alarm:\n{}", driver::show_finding(f, 50));
+    }
+    assert_eq!(result.sequences, 200);
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    assert!(result.leaks.is_empty(), "{:?}", result.leaks);
+    assert!(result.steps >= 200 * 40, "{} calls", result.steps);
+    for id in [
+        "ALL-2",
+        "JOB-RUN-1",
+        "JOB-RUN-5",
+        "JOB-STOP-1",
+        "JOB-STOP-2",
+        "JOB-STOP-3",
+        "JOB-CANCEL-1",
+        "JOB-CANCEL-2",
+        "JOB-DEL-1",
+        "JOB-DEL-2",
+        "JOB-LOGS-1",
+        "JOB-LIST-1",
+        "NET-CREATE-3",
+        "NET-RM-1",
+        "VOL-CREATE-2",
+        "VOL-RM-1",
+        "RT-LIST-1",
+    ] {
+        assert!(
+            result.ids.contains_key(id),
+            "{id} never exercised:\n{}",
+            driver::show_coverage(&result)
+        );
+    }
+    for (call, state) in [
+        ("StopJob", "RUNNING"),
+        ("StopJob", "SCHEDULED"),
+        ("CancelJob", "SCHEDULED"),
+        ("DeleteJob", "COMPLETED"),
+    ] {
+        assert!(
+            result.pairs.keys().any(|(c, s)| c == call && s == state),
+            "({call}, {state}) never exercised:\n{}",
+            driver::show_coverage(&result)
+        );
+    }
+}
+
+/// Mutants the explorer does not reach by design: workflows, roles and TLS
+/// (it speaks as one admin), message sizes, DeleteAllJobs (never called on
+/// a shared node), GPUs (a node's GPUs are not known to the model), the
+/// metrics interval (it reads one sample), runtime installs and removal.
+const OUT_OF_REACH: &[&str] = &[
+    "small-messages",
+    "tls-anonymous",
+    "unknown-role-reads",
+    "viewer-may-run",
+    "validate-before-auth",
+    "gpu-indices-hidden",
+    "delete-all-skipped-zero",
+    "wf-list-form-rejected",
+    "wf-run-status-ok",
+    "wf-missing-upload-accepted",
+    "wf-jobs-hidden-from-list",
+    "wf-no-cascade",
+    "wf-failed-reported-completed",
+    "wf-counters-zero",
+    "wf-list-includes-finished",
+    "wf-jobs-first-workflow",
+    "interval-ignored",
+    "install-status-success",
+    "install-no-result",
+    "force-reinstall-ignored",
+    "removed-runtime-listed",
+];
+
+#[test]
+fn explore_kills_the_v1_mutants_with_short_findings() {
+    let rt = runtime();
+    let rows: Vec<(Mutant, Option<usize>)> = rt.block_on(async {
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(3));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, m) in Mutant::LIST.iter().copied().enumerate() {
+            let semaphore = semaphore.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await.ok();
+                let mock = MockConfig {
+                    mutant: Some(m),
+                    ..MockConfig::default()
+                };
+                // Those out of reach get a token budget: they survive it.
+                let sequences = if OUT_OF_REACH.contains(&m.name()) {
+                    4
+                } else {
+                    60
+                };
+                let r = explore_mock(mock, budget(sequences, 2)).await;
+                (i, m, r.finding.map(|f| f.calls()))
+            });
+        }
+        let mut rows = vec![None; Mutant::LIST.len()];
+        while let Some(Ok((i, m, calls))) = tasks.join_next().await {
+            rows[i] = Some((m, calls));
+        }
+        rows.into_iter().flatten().collect()
+    });
+    let table: Vec<String> = rows
+        .iter()
+        .map(|(m, c)| match c {
+            Some(n) => format!(
+                "{:<28} {:<13} killed in {n} call(s)",
+                m.name(),
+                m.behaviour()
+            ),
+            None => format!("{:<28} {:<13} SURVIVED", m.name(), m.behaviour()),
+        })
+        .collect();
+    let table = table.join("\n");
+    let killed = rows.iter().filter(|(_, c)| c.is_some()).count();
+    println!("killed {killed}/{}\n{table}", rows.len());
+    assert!(
+        killed >= KILLED_AT_LEAST,
+        "killed {killed}/{}:\n{table}",
+        rows.len()
+    );
+    let in_reach_survivors: Vec<&str> = rows
+        .iter()
+        .filter(|(m, c)| c.is_none() && !OUT_OF_REACH.contains(&m.name()))
+        .map(|(m, _)| m.name())
+        .collect();
+    assert!(
+        in_reach_survivors.is_empty(),
+        "survived: {in_reach_survivors:?}\n{table}"
+    );
+    let long: Vec<&(Mutant, Option<usize>)> = rows
+        .iter()
+        .filter(|(_, c)| c.is_some_and(|n| n > 10))
+        .collect();
+    assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
+}
+
+#[test]
+fn explore_finds_a_server_v1_quirk() {
+    let mock = MockConfig {
+        profile: Profile::ServerV1,
+        ..MockConfig::default()
+    };
+    let result = runtime().block_on(explore_mock(mock, budget(20, 2)));
+    let f = result
+        .finding
+        .expect("server-v1 differs from the documented model");
+    assert!(f.calls() <= 10, "{}", driver::show_finding(&f, 50));
+}
+
+fn cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_joblet-conformance"))
+        .args(args)
+        .env_remove("JOBLET_HOST")
+        .env_remove("JOBLET_PORT")
+        .env_remove("JOBLET_NODE")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn explore_refuses_read_only_and_bad_flags() {
+    let out = cli(&["explore", "--read-only"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--read-only: the explorer creates"),
+        "{}",
+        text(&out)
+    );
+    let out = cli(&["explore", "--mutant", "no-such-mutant"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--mutant"), "{}", text(&out));
+    let out = cli(&["explore", "--steps", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--steps"), "{}", text(&out));
+}
+
+#[test]
+fn explore_finding_becomes_a_transcript_that_replay_fails_on_the_documented_mock() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("finding.jsonl");
+    let path_text = path.to_str().expect("utf-8");
+    let out = cli(&[
+        "explore",
+        "--mutant",
+        "network-bridge-br",
+        "--seed",
+        "1",
+        "--sequences",
+        "20",
+        "--transcript",
+        path_text,
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("FINDING") && t.contains("CreateNetwork"), "{t}");
+    assert!(
+        t.contains("reproduce: joblet-conformance explore --seed"),
+        "{t}"
+    );
+    assert!(t.contains("the recorded run disagreed again"), "{t}");
+    let recorded = std::fs::read_to_string(&path).expect("the transcript");
+    assert!(recorded.contains("\"CreateNetwork\""), "{recorded}");
+    // The mutant's answer, replayed against the documented mock: a difference.
+    let out = cli(&["replay", path_text]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("CreateNetwork") && t.contains("bridge"), "{t}");
+    // Against the mutant itself the transcript replays as recorded... as far
+    // as the replay compares: the finding is the regression test.
+    let calls: BTreeSet<&str> = recorded
+        .lines()
+        .filter_map(|l| l.split("\"method\":\"").nth(1))
+        .filter_map(|m| m.split('"').next())
+        .collect();
+    assert!(calls.len() >= 2, "{calls:?}");
+}
