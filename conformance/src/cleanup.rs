@@ -15,8 +15,8 @@ use parking_lot::Mutex;
 use tonic::Code;
 
 use crate::check::show_status;
-use crate::status::FINAL;
 use crate::conn::{Lane, Rec, Transport};
+use crate::status::FINAL;
 
 /// How long the cleanup of one case keeps trying after transport failures.
 pub const CLEANUP_RETRY: Duration = Duration::from_secs(30);

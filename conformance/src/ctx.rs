@@ -21,10 +21,10 @@ use tonic::{Code, Status};
 
 use crate::check::{self, CaseError, CaseResult, fail, show_status};
 use crate::cleanup::{Resource, Tracker};
-use crate::need::Need;
-use crate::status::FINAL;
 pub use crate::conn::Rec;
 use crate::conn::{Lane, Transport};
+use crate::need::Need;
+use crate::status::FINAL;
 
 /// Largest message a client sends or accepts (above the 128 MiB the contract
 /// allows, so the server's limit is what is tested).
