@@ -85,10 +85,12 @@ pub mod threshold;
 pub mod transport;
 
 mod cleanup;
+mod contract;
 mod monitor;
 mod ops;
 mod pacing;
 mod pool;
 mod progress;
+mod telemetry;
 mod units;
 mod worker;

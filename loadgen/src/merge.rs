@@ -85,6 +85,7 @@ fn merge_op(name: &str, items: &[&OpReport]) -> Result<OpReport, MergeError> {
     let ttfb = opt_hist(|o| o.ttfb_histogram.as_ref())?;
     let gaps = opt_hist(|o| o.chunk_gap_histogram.as_ref())?;
     let kbps = opt_hist(|o| o.stream_kbps_histogram.as_ref())?;
+    let delay = opt_hist(|o| o.event_delay_histogram.as_ref())?;
     let mut errors_by_code: BTreeMap<String, u64> = BTreeMap::new();
     let mut error_examples = BTreeMap::new();
     for o in items {
@@ -120,6 +121,9 @@ fn merge_op(name: &str, items: &[&OpReport]) -> Result<OpReport, MergeError> {
         chunk_gap_histogram: gaps.as_ref().map(stats::encode),
         stream_mbps: kbps.as_ref().map(RateSpread::of_kbps),
         stream_kbps_histogram: kbps.as_ref().map(stats::encode),
+        history_events: sum_opt(items, |o| o.history_events),
+        event_delay_ms: delay.as_ref().map(Percentiles::of_micros),
+        event_delay_histogram: delay.as_ref().map(stats::encode),
     })
 }
 
@@ -247,6 +251,7 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         tool: first.tool.clone(),
         scenario: first.scenario.clone(),
         model: first.model.clone(),
+        contract: first.contract.clone(),
         started_at: earliest.started_at.clone(),
         start_unix_ms: begin,
         duration_s: end.saturating_sub(begin) as f64 / 1000.0,
@@ -287,6 +292,14 @@ fn check_compatible(first: &Report, reports: &[Report]) -> Result<(), MergeError
             return mismatch(format!(
                 "the reports are of different scenarios ({} and {})",
                 first.scenario, r.scenario
+            ));
+        }
+        if let (Some(a), Some(b)) = (&first.contract, &r.contract)
+            && a.wire != b.wire
+        {
+            return mismatch(format!(
+                "the reports sent the messages of different contracts ({} and {})",
+                a.wire, b.wire
             ));
         }
         if r.stages.len() != first.stages.len()

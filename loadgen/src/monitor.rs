@@ -100,7 +100,7 @@ pub(crate) async fn watch(
 }
 
 /// A tonic channel to `target`.
-async fn channel(
+pub(crate) async fn channel(
     target: &Target,
     server_tls: Option<&ServerTls>,
 ) -> Result<tonic::transport::Channel, String> {

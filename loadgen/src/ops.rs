@@ -13,6 +13,7 @@ use joblet_testkit::pb;
 use crate::plan::{Action, Follow};
 use crate::pool::{Want, is_final};
 use crate::stats::{Key, Op, StreamStats, record};
+use crate::telemetry;
 use crate::transport::{CallError, Code, Conn, Rpc, grpc};
 use crate::worker::ThreadEnv;
 
@@ -336,6 +337,13 @@ impl ThreadEnv {
                     .log_stream(conn, key(Op::Logs), &job.id, None, Some(bytes))
                     .await;
             }
+            Action::Telemetry {
+                followers,
+                telematics,
+            } => {
+                self.telemetry(conn, (target, stage), (followers, telematics), intended)
+                    .await;
+            }
             Action::Lifecycle(follow) => {
                 let sent = Instant::now();
                 let Some(job) = self
@@ -386,6 +394,13 @@ impl ThreadEnv {
                 self.learn(target, &id, &result);
                 self.with_pool(target, |p| p.release(&id));
             }
+            Rpc::StreamJobMetrics | Rpc::StreamJobTelematics => {
+                let result = self.telemetry_stream(conn, key, &id, intended).await;
+                if result.as_ref().is_err_and(|e| e.code == Code::NotFound) {
+                    self.with_pool(target, |p| p.forget(&id));
+                }
+                self.with_pool(target, |p| p.release(&id));
+            }
             _ => {
                 let (result, _) = self.log_stream(conn, key, &id, intended, None).await;
                 if result.as_ref().is_err_and(|e| e.code == Code::NotFound) {
@@ -394,6 +409,84 @@ impl ThreadEnv {
                 self.with_pool(target, |p| p.release(&id));
             }
         }
+    }
+
+    /// Resolves when the load is over: its duration spent, or the run
+    /// stopped (Ctrl-C, `--requests` spent).
+    async fn load_over(&self) {
+        let shared = &self.shared;
+        match shared.plan.total_duration() {
+            Some(d) => tokio::select! {
+                () = tokio::time::sleep_until((shared.start() + d).into()) => {}
+                () = shared.stop.cancelled() => {}
+            },
+            None => shared.stop.cancelled().await,
+        }
+    }
+
+    /// Reads job `id`'s StreamJobMetrics (`key.op` metrics) or
+    /// StreamJobTelematics (telematics, every type) until it ends or the
+    /// load does, recording `key`.
+    async fn telemetry_stream(
+        &self,
+        conn: &Conn,
+        key: Key,
+        id: &str,
+        intended: Option<Instant>,
+    ) -> Result<(), CallError> {
+        let (rpc, body) = if key.op == Op::Telematics {
+            let req = pb::v2::StreamJobTelematicsRequest {
+                job_uuid: id.into(),
+                types: Vec::new(),
+            };
+            (Rpc::StreamJobTelematics, grpc::frame(&req))
+        } else {
+            let req = pb::v2::StreamJobMetricsRequest {
+                job_uuid: id.into(),
+            };
+            (Rpc::StreamJobMetrics, grpc::frame(&req))
+        };
+        let (result, reader, done) = telemetry::follow(conn, rpc, body, self.load_over()).await;
+        let sent = reader.sent();
+        self.record(|cells| {
+            let s = cells.get(key);
+            match &result {
+                Ok(()) => s.ok(intended, sent, done),
+                Err(e) => s.error(e),
+            }
+            s.stream
+                .get_or_insert_with(StreamStats::default)
+                .merge(&reader.stats);
+        });
+        result
+    }
+
+    /// The `metrics` scenario's action: RunJob, then `followers` readers of
+    /// the job's StreamJobMetrics (and as many of its StreamJobTelematics
+    /// with `telematics`), all at once, each until its stream ends or the
+    /// load does.
+    async fn telemetry(
+        &self,
+        conn: &Conn,
+        (target, stage): (u16, u16),
+        (followers, telematics): (u32, bool),
+        intended: Option<Instant>,
+    ) {
+        let Some(job) = self
+            .submit(conn, target, stage, intended, self.shared.run_job.clone())
+            .await
+        else {
+            return;
+        };
+        let key = |op| Key { op, target, stage };
+        let mut streams = Vec::new();
+        for _ in 0..followers {
+            streams.push(self.telemetry_stream(conn, key(Op::Metrics), &job.id, None));
+            if telematics {
+                streams.push(self.telemetry_stream(conn, key(Op::Telematics), &job.id, None));
+            }
+        }
+        futures::future::join_all(streams).await;
     }
 
     /// What a GetJobStatus answer says of job `id`.

@@ -91,6 +91,15 @@ pub enum Action {
         /// Bytes the job writes.
         bytes: u64,
     },
+    /// RunJob, then `followers` readers of its StreamJobMetrics (and as many
+    /// of its StreamJobTelematics with `telematics`), each until the stream
+    /// ends or the load does (v2 only).
+    Telemetry {
+        /// Readers of each stream of each job.
+        followers: u32,
+        /// Follow StreamJobTelematics too.
+        telematics: bool,
+    },
 }
 
 impl Action {
@@ -105,6 +114,45 @@ impl Action {
                 vec![Op::Submit, Op::Status, Op::Running, Op::Final]
             }
             Action::LogStream { .. } => vec![Op::Submit, Op::Logs],
+            Action::Telemetry { telematics, .. } => {
+                let mut ops = vec![Op::Submit, Op::Metrics];
+                if *telematics {
+                    ops.push(Op::Telematics);
+                }
+                ops
+            }
+        }
+    }
+
+    /// Whether the action calls a method only contract v2.5.9 has.
+    pub fn needs_v2(&self) -> bool {
+        matches!(
+            self,
+            Action::Telemetry { .. }
+                | Action::Call(Rpc::StreamJobMetrics | Rpc::StreamJobTelematics)
+        )
+    }
+}
+
+/// The messages a run sends: those of contract v1.0.6 or of v2.5.9. The
+/// method paths the generator calls are the same in both; RunJobRequest
+/// differs (v1 has `name`, v2 has `timeout` and no `name`), and the
+/// requests that carry only a job's `uuid` (field 1) are the same bytes in
+/// both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// joblet v1.0.6 messages.
+    V1,
+    /// joblet v2.5.9 messages.
+    V2,
+}
+
+impl Wire {
+    /// `v1` or `v2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wire::V1 => "v1",
+            Wire::V2 => "v2",
         }
     }
 }
@@ -149,6 +197,10 @@ pub struct JobSpec {
     /// Environment variables.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
+    /// Longest run time, as a Go duration (`30s`, `1m30s`): RunJob's
+    /// `timeout` (`--job-timeout`; contract v2 only, empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub timeout: String,
 }
 
 fn is_zero(v: &i32) -> bool {
@@ -168,6 +220,21 @@ impl JobSpec {
         }
     }
 
+    /// The job of the `metrics` scenario: a shell loop that runs for about
+    /// `length`, starting a short process (`/bin/true`) every 100 ms, so
+    /// that it has metrics samples and telematics `exec` events to stream.
+    pub fn telemetry(length: Duration) -> Self {
+        let rounds = (length.as_millis() / 100).max(1);
+        Self {
+            command: "bash".into(),
+            args: vec![
+                "-c".into(),
+                format!("for i in $(seq 1 {rounds}); do sleep 0.1; /bin/true; done"),
+            ],
+            ..Default::default()
+        }
+    }
+
     /// The job of the `logs` scenario: `head -c BYTES /dev/zero`.
     pub fn zeros(bytes: u64) -> Self {
         Self {
@@ -177,7 +244,48 @@ impl JobSpec {
         }
     }
 
-    /// The RunJob request of this job.
+    /// The RunJob request of this job in the messages of `wire`, as a gRPC
+    /// frame: v1 has no `timeout`, v2 no `name` (the checks before a run
+    /// refuse a job that sets what its contract lacks: [`JobSpec::check`]).
+    pub fn frame(&self, wire: Wire) -> bytes::Bytes {
+        match wire {
+            Wire::V1 => crate::transport::grpc::frame(&self.request()),
+            Wire::V2 => crate::transport::grpc::frame(&self.request_v2()),
+        }
+    }
+
+    /// Why this job cannot be sent in the messages of `wire`, if it cannot.
+    pub fn check(&self, wire: Wire) -> Result<(), String> {
+        match wire {
+            Wire::V1 if !self.timeout.is_empty() => Err(format!(
+                "--job-timeout {:?}: RunJob has no timeout in contract v1.0.6 (the target speaks v1; a timeout needs a v2.5.9 node)",
+                self.timeout
+            )),
+            Wire::V2 if !self.name.is_empty() => Err(format!(
+                "--job-name {:?}: RunJob has no name in contract v2.5.9 (the target speaks v2); drop --job-name",
+                self.name
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The v2.5.9 RunJob request of this job.
+    pub fn request_v2(&self) -> pb::v2::RunJobRequest {
+        pb::v2::RunJobRequest {
+            command: self.command.clone(),
+            args: self.args.clone(),
+            max_cpu: self.max_cpu,
+            cpu_cores: self.cpu_cores.clone(),
+            max_memory: self.max_memory,
+            max_io_bps: self.max_iobps,
+            runtime: self.runtime.clone(),
+            environment: self.environment.clone().into_iter().collect(),
+            timeout: self.timeout.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The v1.0.6 RunJob request of this job.
     pub fn request(&self) -> pb::RunJobRequest {
         pb::RunJobRequest {
             name: self.name.clone(),
@@ -330,6 +438,15 @@ impl Plan {
         }
         if self.job.command.trim().is_empty() {
             return Err(invalid("the job's command is empty"));
+        }
+        if !self.job.timeout.is_empty() {
+            units::go_duration(&self.job.timeout)
+                .map_err(|e| invalid(format!("the job's timeout (--job-timeout): {e}")))?;
+        }
+        for w in &self.actions {
+            if let Action::Telemetry { followers: 0, .. } = w.action {
+                return Err(invalid("--followers must be at least 1"));
+            }
         }
         if self.stages.is_empty() {
             return Err(invalid("the plan has no stages"));

@@ -35,11 +35,16 @@ pub enum Op {
     Running,
     /// A submitted job reached its final state (lifecycle).
     Final,
+    /// StreamJobMetrics, one follower's whole stream (metrics; v2).
+    Metrics,
+    /// StreamJobTelematics, one follower's whole stream (metrics
+    /// `--telematics`; v2).
+    Telematics,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 8] = [
+    pub const ALL: [Op; 10] = [
         Op::Submit,
         Op::Status,
         Op::List,
@@ -48,6 +53,8 @@ impl Op {
         Op::Delete,
         Op::Running,
         Op::Final,
+        Op::Metrics,
+        Op::Telematics,
     ];
 
     /// The name in reports and thresholds.
@@ -61,6 +68,8 @@ impl Op {
             Op::Delete => "delete",
             Op::Running => "running",
             Op::Final => "final",
+            Op::Metrics => "metrics",
+            Op::Telematics => "telematics",
         }
     }
 
@@ -78,6 +87,8 @@ impl Op {
             Rpc::GetJobLogs => Op::Logs,
             Rpc::StopJob => Op::Stop,
             Rpc::DeleteJob => Op::Delete,
+            Rpc::StreamJobMetrics => Op::Metrics,
+            Rpc::StreamJobTelematics => Op::Telematics,
         }
     }
 
@@ -92,6 +103,8 @@ impl Op {
             Op::Delete => "DeleteJob",
             Op::Running => "submit to RUNNING",
             Op::Final => "submit to final state",
+            Op::Metrics => "StreamJobMetrics, whole stream",
+            Op::Telematics => "StreamJobTelematics, whole stream",
         }
     }
 
@@ -286,12 +299,13 @@ impl OpStats {
     }
 }
 
-/// Figures of log streams.
+/// Figures of streams: log streams, and the telemetry streams of the
+/// `metrics` scenario (their messages are events).
 #[derive(Debug, Clone)]
 pub(crate) struct StreamStats {
-    /// Payload bytes received.
+    /// Payload bytes received (telemetry: bytes of the events).
     pub bytes: u64,
-    /// `DataChunk` messages received.
+    /// Messages received: `DataChunk`s, or telemetry events.
     pub chunks: u64,
     /// Streams that delivered at least one byte.
     pub streams: u64,
@@ -301,6 +315,12 @@ pub(crate) struct StreamStats {
     pub gaps: Histogram<u64>,
     /// Each stream's own throughput, in KB/s (1000 bytes per second).
     pub stream_kbps: Histogram<u64>,
+    /// Telemetry: the events that were history when the stream began
+    /// (their timestamp before the request was sent).
+    pub history: u64,
+    /// Telemetry: the delay from a live event's own timestamp to its
+    /// arrival (µs; the node's clock against this machine's).
+    pub delay: Option<Histogram<u64>>,
 }
 
 impl Default for StreamStats {
@@ -312,6 +332,8 @@ impl Default for StreamStats {
             ttfb: histogram(),
             gaps: histogram(),
             stream_kbps: histogram(),
+            history: 0,
+            delay: None,
         }
     }
 }
@@ -325,6 +347,10 @@ impl StreamStats {
         add(&mut self.ttfb, &other.ttfb);
         add(&mut self.gaps, &other.gaps);
         add(&mut self.stream_kbps, &other.stream_kbps);
+        self.history += other.history;
+        if let Some(d) = &other.delay {
+            add(self.delay.get_or_insert_with(histogram), d);
+        }
     }
 }
 

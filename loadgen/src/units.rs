@@ -29,6 +29,59 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     joblet_testkit::parse_duration(text).map_err(|reason| err("duration", text, reason))
 }
 
+/// Checks a job timeout as Go's `time.ParseDuration` writes it (what a
+/// Joblet node parses RunJob's `timeout` with): one or more `NUMBER UNIT`
+/// with units `ns`, `us` (`µs`), `ms`, `s`, `m`, `h` and no spaces (`30s`,
+/// `1m30s`, `1.5h`); every number needs its unit. It must be above 0 (a node
+/// refuses a negative one, and 0 means none) and at most Go's 2562047h.
+pub(crate) fn go_duration(text: &str) -> Result<Duration, UnitError> {
+    let bad = |reason: &str| err("timeout", text, reason);
+    if text.is_empty() {
+        return Err(bad("empty (write e.g. 30s, 5m, 1h30m)"));
+    }
+    if text.starts_with(['-', '+']) {
+        return Err(bad("must be above 0, without a sign"));
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, after) = rest.split_at(num_len);
+        let value: f64 = match num {
+            "" | "." => return Err(bad("expected a number (Go syntax: 30s, 1m30s, 500ms)")),
+            n => n
+                .parse()
+                .map_err(|_| bad("expected a number (Go syntax: 30s, 1m30s, 500ms)"))?,
+        };
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let nanos = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "" => return Err(bad("a number without its unit (ns, us, ms, s, m, h)")),
+            _ => return Err(bad("unknown unit (Go syntax: ns, us, ms, s, m, h)")),
+        };
+        total += value * nanos;
+        rest = next;
+    }
+    // Go's largest duration: 2^63 - 1 ns (about 2562047h).
+    if total >= 9.223_372_036_854_775e18 {
+        return Err(bad("out of range (at most 2562047h)"));
+    }
+    if total < 1.0 {
+        return Err(bad("must be above 0 (leave --job-timeout out for none)"));
+    }
+    Ok(Duration::from_nanos(total as u64))
+}
+
 /// Parses a byte size: a number with an optional unit `K`/`KiB` (1024),
 /// `M`/`MiB`, `G`/`GiB`, `KB`/`MB`/`GB` (powers of 1000), or `B`.
 pub(crate) fn parse_bytes(text: &str) -> Result<u64, UnitError> {
@@ -133,6 +186,22 @@ pub(crate) fn format_ms(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_timeouts_are_go_durations_job_timeout_1() {
+        let ok = |t: &str| go_duration(t).unwrap_or_else(|e| panic!("{t:?}: {e}"));
+        assert_eq!(ok("30s"), Duration::from_secs(30));
+        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(ok("1.5h"), Duration::from_secs(5400));
+        assert_eq!(ok("250ms"), Duration::from_millis(250));
+        assert_eq!(ok("2us"), Duration::from_micros(2));
+        for bad in [
+            "", "30", "-5s", "+5s", "0s", "5 s", "5sec", "s", "1m30", "abc", "2562048h", ".s",
+        ] {
+            let e = go_duration(bad).expect_err(bad);
+            assert_eq!(e.what, "timeout", "{bad:?}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -96,7 +96,7 @@ pub fn capacity(cfg: &CapacityConfig, stop: &Stop) -> Result<CapacityReport, Run
     let clock = Instant::now();
     let mut base = cfg.base.clone();
     let embedded = if base.targets.is_empty() {
-        let e = Embedded::start()?;
+        let e = Embedded::start(base.embedded_api)?;
         eprintln!(
             "no --target: searching the capacity of an embedded joblet-mock on {}",
             e.addr()
@@ -212,6 +212,7 @@ fn operations(cfg: &CapacityConfig) -> BTreeMap<String, f64> {
                     format!("lifecycle (poll {})", crate::units::format_duration(d))
                 }
                 Action::LogStream { .. } => "logs".to_owned(),
+                Action::Telemetry { .. } => "metrics".to_owned(),
             };
             (name, w.weight)
         })

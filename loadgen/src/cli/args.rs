@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use joblet_testkit::cli::ConnectArgs;
+use joblet_testkit::contract::Api;
 
 use crate::plan::JobSpec;
 use crate::units::{parse_bytes, parse_duration, parse_fraction};
@@ -51,6 +52,7 @@ Examples:
   joblet-loadgen lifecycle --rate 20 --command sleep --arg 1 --node prod
   joblet-loadgen logs --requests 20 --concurrency 4 --bytes 64MiB --threshold 'logs.mbps>500'
   joblet-loadgen mix fixtures/load/mix.yaml --target a:50051=3 --target b:50051=1
+  joblet-loadgen metrics --jobs 4 --followers 8 --telematics --duration 10s --embedded-api v2
   joblet-loadgen capacity --slo 'submit.p99<20ms' --slo 'errors<0.1%' --html capacity.html
   joblet-loadgen merge worker-*.json --json merged.json --html merged.html
 
@@ -79,6 +81,10 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a YAML plan of weighted operations in stages (examples in fixtures/load/).
     Mix(MixArgs),
+    /// The telemetry path of a v2 node: --jobs jobs at once, each followed by
+    /// --followers readers of StreamJobMetrics (and of StreamJobTelematics
+    /// with --telematics): events/s, event delay, stream set-up time, errors.
+    Metrics(MetricsArgs),
     /// Find the highest arrival rate at which every --slo rule holds (steps up,
     /// then bisects; repeats near the boundary).
     Capacity(CapacityArgs),
@@ -173,6 +179,46 @@ pub struct ConnectionArgs {
     /// [default: no keepalive pings].
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "HTTP/2")]
     pub h2_keepalive: Option<Duration>,
+    /// The contract the targets speak, which sets the messages sent: auto
+    /// (detected: GetSystemStatus server_version, then probes), v1
+    /// (v1.0.6), v2 (v2.5.9) or both.
+    #[arg(
+        long,
+        value_enum,
+        env = "JOBLET_CONTRACT",
+        default_value_t = ContractArg::Auto,
+        value_name = "CONTRACT"
+    )]
+    pub contract: ContractArg,
+    /// The contract the embedded mock serves (only without a target): v1,
+    /// v2 or both.
+    #[arg(long, value_enum, default_value_t = Api::Both, value_name = "CONTRACT")]
+    pub embedded_api: Api,
+}
+
+/// `--contract`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContractArg {
+    /// Detect it.
+    Auto,
+    /// v1.0.6.
+    V1,
+    /// v2.5.9.
+    V2,
+    /// Both (v1 messages unless the run needs v2).
+    Both,
+}
+
+impl ContractArg {
+    /// The contract given (`None`: detect it).
+    pub fn given(self) -> Option<Api> {
+        match self {
+            ContractArg::Auto => None,
+            ContractArg::V1 => Some(Api::V1),
+            ContractArg::V2 => Some(Api::V2),
+            ContractArg::Both => Some(Api::Both),
+        }
+    }
 }
 
 /// Flags every load scenario shares.
@@ -294,6 +340,17 @@ pub struct JobArgs {
     /// Environment variable of the job (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", help_heading = "Job")]
     pub env: Vec<String>,
+    /// Longest run time of each job, a Go duration (30s, 1m30s): RunJob's
+    /// `timeout`, contract v2 only (refused against a v1 node).
+    #[arg(long, value_parser = parse_job_timeout, value_name = "DURATION", help_heading = "Job")]
+    pub job_timeout: Option<String>,
+}
+
+/// Checks `--job-timeout` (Go syntax, above 0) and keeps it as written.
+fn parse_job_timeout(text: &str) -> Result<String, String> {
+    crate::units::go_duration(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 impl JobArgs {
@@ -318,6 +375,7 @@ impl JobArgs {
             max_iobps: self.max_iobps,
             runtime: self.runtime.clone(),
             environment,
+            timeout: self.job_timeout.clone().unwrap_or_default(),
         })
     }
 }
@@ -357,6 +415,30 @@ pub struct LogsArgs {
     /// Bytes each job writes (`head -c BYTES /dev/zero`): 64MiB, 1GiB, 4096.
     #[arg(long, value_parser = parse_bytes, default_value = "64MiB", value_name = "SIZE")]
     pub(super) bytes: u64,
+    #[command(flatten)]
+    pub(super) common: CommonArgs,
+}
+
+/// `metrics`.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Jobs followed at once (closed model: a job that ends is replaced).
+    #[arg(long, default_value_t = 4, value_name = "M")]
+    pub(super) jobs: u32,
+    /// Readers of each job's StreamJobMetrics (and of its
+    /// StreamJobTelematics with --telematics).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub(super) followers: u32,
+    /// Follow StreamJobTelematics too (every event type).
+    #[arg(long)]
+    pub(super) telematics: bool,
+    /// How long each job runs: a shell loop that starts a short process every
+    /// 100 ms (telematics `exec` events) for this long.
+    #[arg(long, value_parser = parse_duration, default_value = "60s", value_name = "DURATION")]
+    pub(super) job_length: Duration,
+    /// Longest run time of each job (RunJob `timeout`, Go syntax).
+    #[arg(long, value_parser = parse_job_timeout, value_name = "DURATION")]
+    pub(super) job_timeout: Option<String>,
     #[command(flatten)]
     pub(super) common: CommonArgs,
 }

@@ -144,7 +144,11 @@ fn execute_inner(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Wire(w) => Ok(wire(w).map(|()| ExitCode::SUCCESS)?),
-        Command::Submit(_) | Command::Lifecycle(_) | Command::Logs(_) | Command::Mix(_) => {
+        Command::Submit(_)
+        | Command::Lifecycle(_)
+        | Command::Logs(_)
+        | Command::Mix(_)
+        | Command::Metrics(_) => {
             unreachable!("load commands are prepared above")
         }
     }

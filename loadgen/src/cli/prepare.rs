@@ -176,6 +176,8 @@ pub(super) fn connection_config(
         },
         hdr_log: None,
         command_line: command_line(),
+        contract: conn.contract.given(),
+        embedded_api: conn.embedded_api,
     })
 }
 
@@ -286,6 +288,27 @@ pub(super) fn prepare_command(command: &Command) -> anyhow::Result<Option<Prepar
                 Load::Concurrency(a.concurrency),
                 &a.common,
                 a.concurrency,
+            )?
+        }
+        Command::Metrics(a) => {
+            if a.jobs == 0 {
+                bail!("--jobs must be at least 1");
+            }
+            if a.followers == 0 {
+                bail!("--followers must be at least 1");
+            }
+            let mut job = JobSpec::telemetry(a.job_length);
+            job.timeout = a.job_timeout.clone().unwrap_or_default();
+            single(
+                "metrics",
+                Action::Telemetry {
+                    followers: a.followers,
+                    telematics: a.telematics,
+                },
+                job,
+                Load::Concurrency(a.jobs),
+                &a.common,
+                a.jobs,
             )?
         }
         Command::Mix(a) => {

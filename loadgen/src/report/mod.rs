@@ -34,6 +34,10 @@ pub struct Report {
     pub scenario: String,
     /// `open`, `closed` or `mixed`.
     pub model: String,
+    /// The contract the targets speak and the messages the run sent;
+    /// absent in reports of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractReport>,
     /// Start of the load, RFC 3339 (the earliest worker's after a merge).
     pub started_at: String,
     /// Start of the load, milliseconds since the Unix epoch.
@@ -73,6 +77,18 @@ pub struct Report {
     pub transport: Option<TransportStats>,
     /// `--threshold` rules and their verdicts.
     pub thresholds: Vec<ThresholdResult>,
+}
+
+/// The contract of a run's targets: detected (or given with `--contract`),
+/// how, and the messages sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractReport {
+    /// `v1.0.6`, `v2.5.9` or `both`.
+    pub detected: String,
+    /// How that was decided, per target when there are several.
+    pub how: String,
+    /// The messages the run sent: `v1` (v1.0.6) or `v2` (v2.5.9).
+    pub wire: String,
 }
 
 /// One worker process of a (possibly distributed) run.
@@ -119,6 +135,12 @@ pub struct Parameters {
     /// How lifecycle follows jobs (`logs` or `poll 100ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow: Option<String>,
+    /// Readers of each telemetry stream of each job (`metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<u32>,
+    /// Whether StreamJobTelematics was followed too (`metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telematics: Option<bool>,
     /// Deadline of unary calls.
     pub timeout_s: f64,
 }
@@ -299,6 +321,17 @@ pub struct OpReport {
     /// `stream_mbps`'s histogram (KB/s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_kbps_histogram: Option<String>,
+    /// Telemetry streams: events that were history when the stream began
+    /// (in `chunks`, not in `event_delay_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_events: Option<u64>,
+    /// Telemetry streams: the delay from each live event's own timestamp to
+    /// its arrival (the node's clock against the generator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_delay_ms: Option<Percentiles>,
+    /// `event_delay_ms`'s histogram (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_delay_histogram: Option<String>,
 }
 
 impl OpReport {
@@ -307,6 +340,8 @@ impl OpReport {
     pub(crate) fn from_stats(op: Op, stats: &OpStats, secs: f64, uncorrected: bool) -> Self {
         let per_s = |v: f64| if secs > 0.0 { v / secs } else { 0.0 };
         let stream = stats.stream.as_ref();
+        let telemetry = matches!(op, Op::Metrics | Op::Telematics);
+        let delay = stream.and_then(|s| s.delay.as_ref());
         Self {
             description: op.describes().into(),
             count: stats.count(),
@@ -344,6 +379,11 @@ impl OpReport {
             chunk_gap_histogram: stream.map(|s| stats::encode(&s.gaps)),
             stream_mbps: stream.map(|s| RateSpread::of_kbps(&s.stream_kbps)),
             stream_kbps_histogram: stream.map(|s| stats::encode(&s.stream_kbps)),
+            history_events: telemetry.then(|| stream.map_or(0, |s| s.history)),
+            event_delay_ms: telemetry
+                .then(|| delay.map(Percentiles::of_micros).unwrap_or_default()),
+            event_delay_histogram: telemetry
+                .then(|| delay.map_or_else(|| stats::encode(&stats::histogram()), stats::encode)),
         }
     }
 

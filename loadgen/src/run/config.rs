@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use joblet_testkit::Target;
+use joblet_testkit::contract::Api;
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::Plan;
@@ -100,6 +101,11 @@ pub struct RunConfig {
     pub hdr_log: Option<PathBuf>,
     /// The command line, for the report.
     pub command_line: String,
+    /// The contract the targets speak (`--contract`); `None`: detect it.
+    pub contract: Option<Api>,
+    /// The contract the embedded mock serves (`--embedded-api`; only
+    /// without targets).
+    pub embedded_api: Api,
 }
 
 impl RunConfig {
@@ -124,6 +130,8 @@ impl RunConfig {
             progress: ProgressMode::Off,
             hdr_log: None,
             command_line: String::new(),
+            contract: None,
+            embedded_api: Api::Both,
         }
     }
 }

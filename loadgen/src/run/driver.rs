@@ -13,12 +13,13 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::contract;
 use crate::monitor;
 use crate::pacing::Lane;
-use crate::plan::{Action, JobSpec, Model};
+use crate::plan::{Action, JobSpec, Model, Wire};
 use crate::progress::Progress;
 use crate::report::hdrlog::HdrLog;
-use crate::report::{CleanupStats, Report, ServerReport};
+use crate::report::{CleanupStats, ContractReport, Report, ServerReport};
 use crate::stats::Cells;
 use crate::transport::{Conn, Endpoint, Rpc, TransportStats, grpc};
 use crate::worker::{self, ActionPicker, Budget, Msg, Shared, ThreadPlan};
@@ -51,7 +52,7 @@ pub fn run(config: &RunConfig, stop: &Stop) -> Result<Report, RunError> {
         });
     }
     let (embedded, specs) = if cfg.targets.is_empty() {
-        let e = Embedded::start()?;
+        let e = Embedded::start(cfg.embedded_api)?;
         let addr = e.addr();
         eprintln!("no --target: running against an embedded joblet-mock on {addr}");
         (Some(e), vec![TargetSpec::new(Target::plaintext(addr))])
@@ -76,11 +77,19 @@ fn run_on(
 ) -> Result<Report, RunError> {
     // Setup.
     let endpoints = preflight(cfg, control, specs)?;
+    let (wire, contract) = contract_of(cfg, control, specs)?;
     // The preflight connection is not the run's.
     let before: Vec<TransportStats> = endpoints.iter().map(|e| e.stats()).collect();
     let layout = Layout::of(cfg);
     let open = cfg.plan.model() != Model::Closed;
-    let shared = Arc::new(shared_state(cfg, stop, specs, endpoints.clone(), &layout));
+    let shared = Arc::new(shared_state(
+        cfg,
+        stop,
+        specs,
+        endpoints.clone(),
+        &layout,
+        wire,
+    ));
     let mut hdr = match &cfg.hdr_log {
         Some(path) => Some(
             HdrLog::create(path)
@@ -151,8 +160,47 @@ fn run_on(
             ),
             cpu,
             abandoned: tally.abandoned,
+            contract,
         },
     ))
+}
+
+/// The messages the run sends and the report's account of the targets'
+/// contract (detected, or given by `--contract`): refused when the plan
+/// needs what the contract lacks.
+fn contract_of(
+    cfg: &RunConfig,
+    control: &Runtime,
+    specs: &[TargetSpec],
+) -> Result<(Wire, ContractReport), RunError> {
+    let targets: Vec<_> = specs
+        .iter()
+        .map(|s| (&s.target, s.server_tls.as_ref()))
+        .collect();
+    let found = control
+        .block_on(contract::detect_all(&targets, cfg.contract))
+        .map_err(RunError::Config)?;
+    let plan = &cfg.plan;
+    let needs_v2 = if plan
+        .actions
+        .iter()
+        .any(|w| w.weight > 0.0 && w.action.needs_v2())
+    {
+        Some(format!("the {} scenario (StreamJobMetrics)", plan.scenario))
+    } else if !plan.job.timeout.is_empty() {
+        Some("--job-timeout (RunJob timeout)".to_owned())
+    } else {
+        None
+    };
+    let (wire, report) = contract::choose(&found, needs_v2.as_deref()).map_err(RunError::Config)?;
+    plan.job.check(wire).map_err(RunError::Config)?;
+    tracing::info!(
+        "contract: {} ({}); sending {} messages",
+        report.detected,
+        report.how,
+        report.wire
+    );
+    Ok((wire, report))
 }
 
 /// The endpoints of `specs`, each connected once: a target that cannot be
@@ -245,22 +293,30 @@ fn shared_state(
     specs: &[TargetSpec],
     endpoints: Vec<Arc<Endpoint>>,
     layout: &Layout,
+    wire: Wire,
 ) -> Shared {
     let plan = &cfg.plan;
     let zeros = plan.actions.iter().find_map(|w| match w.action {
-        Action::LogStream { bytes } => Some(grpc::frame(&JobSpec::zeros(bytes).request())),
+        Action::LogStream { bytes } => Some(JobSpec::zeros(bytes).frame(wire)),
         _ => None,
     });
     let pool_jobs = plan.actions.iter().any(|w| {
         w.weight > 0.0
             && matches!(
                 w.action,
-                Action::Call(Rpc::GetJobStatus | Rpc::GetJobLogs | Rpc::StopJob | Rpc::DeleteJob)
+                Action::Call(
+                    Rpc::GetJobStatus
+                        | Rpc::GetJobLogs
+                        | Rpc::StopJob
+                        | Rpc::DeleteJob
+                        | Rpc::StreamJobMetrics
+                        | Rpc::StreamJobTelematics
+                )
             )
     });
     Shared {
         picker: ActionPicker::new(plan),
-        run_job: grpc::frame(&plan.job.request()),
+        run_job: plan.job.frame(wire),
         zeros,
         empty: grpc::frame(&pb::EmptyRequest {}),
         endpoints,

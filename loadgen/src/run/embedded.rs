@@ -8,6 +8,12 @@ use std::time::Duration;
 
 use super::config::RunError;
 
+/// How often the embedded mock samples a running job's metrics (a node
+/// samples every 1 to 5 s): short, so that the `metrics` scenario sees
+/// events within a short run.
+#[cfg(feature = "embedded")]
+pub(crate) const METRICS_INTERVAL: Duration = Duration::from_millis(100);
+
 /// A running embedded mock.
 #[cfg(feature = "embedded")]
 #[derive(Debug)]
@@ -18,8 +24,9 @@ pub(crate) struct Embedded {
 
 #[cfg(feature = "embedded")]
 impl Embedded {
-    /// Starts a mock with the default settings.
-    pub(crate) fn start() -> Result<Self, RunError> {
+    /// Starts a mock serving `api`, with the default settings but for the
+    /// job metrics sampling interval ([`METRICS_INTERVAL`]).
+    pub(crate) fn start(api: joblet_testkit::contract::Api) -> Result<Self, RunError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("embedded-mock")
@@ -27,7 +34,15 @@ impl Embedded {
             .build()
             .map_err(|e| RunError::Io("embedded mock runtime".into(), e))?;
         let mock = runtime
-            .block_on(joblet_mock::MockServer::builder().start())
+            .block_on(
+                joblet_mock::MockServer::builder()
+                    .config(joblet_mock::MockConfig {
+                        api,
+                        metrics_interval: METRICS_INTERVAL,
+                        ..Default::default()
+                    })
+                    .start(),
+            )
             .map_err(|e| RunError::Mock(e.to_string()))?;
         Ok(Self {
             runtime,
@@ -60,7 +75,7 @@ pub(crate) enum Embedded {}
 #[cfg(not(feature = "embedded"))]
 impl Embedded {
     /// Fails: a run needs a target ([`super::config`] says so before this).
-    pub(crate) fn start() -> Result<Self, RunError> {
+    pub(crate) fn start(_api: joblet_testkit::contract::Api) -> Result<Self, RunError> {
         Err(RunError::Config(super::config::NO_TARGET.into()))
     }
 

@@ -31,6 +31,7 @@ pub(super) struct ReportInputs<'a> {
     pub(super) cpu: Option<Duration>,
     pub(super) abandoned: u64,
     pub(super) transport: TransportStats,
+    pub(super) contract: report::ContractReport,
 }
 
 /// The report of a run: `totals` per operation, target and stage, with
@@ -105,6 +106,7 @@ pub(super) fn report(totals: Totals, r: ReportInputs<'_>) -> Report {
         tool: format!("joblet-loadgen {}", env!("CARGO_PKG_VERSION")),
         scenario: plan.scenario.clone(),
         model: plan.model().as_str().into(),
+        contract: Some(r.contract),
         started_at: chrono::DateTime::<chrono::Utc>::from(r.start_wall)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         start_unix_ms: unix_ms(r.start_wall),
@@ -150,6 +152,8 @@ fn parameters(cfg: &RunConfig, specs: &[TargetSpec], embedded: bool, threads: u3
     let mut operations = BTreeMap::new();
     let mut log_bytes = None;
     let mut follow = None;
+    let mut followers = None;
+    let mut telematics = None;
     for w in &plan.actions {
         let name = match w.action {
             Action::Call(rpc) => rpc.path().rsplit('/').next().unwrap_or("").to_owned(),
@@ -163,6 +167,14 @@ fn parameters(cfg: &RunConfig, specs: &[TargetSpec], embedded: bool, threads: u3
             Action::LogStream { bytes } => {
                 log_bytes = Some(bytes);
                 "logs".to_owned()
+            }
+            Action::Telemetry {
+                followers: n,
+                telematics: t,
+            } => {
+                followers = Some(n);
+                telematics = Some(t);
+                "metrics".to_owned()
             }
         };
         operations.insert(name, w.weight);
@@ -207,6 +219,8 @@ fn parameters(cfg: &RunConfig, specs: &[TargetSpec], embedded: bool, threads: u3
         job: plan.job.clone(),
         log_bytes,
         follow,
+        followers,
+        telematics,
         timeout_s: cfg.timeout.as_secs_f64(),
     }
 }

@@ -15,17 +15,23 @@ pub enum Rpc {
     StopJob,
     /// `joblet.JobService/DeleteJob`
     DeleteJob,
+    /// `joblet.JobService/StreamJobMetrics` (server stream; v2 only)
+    StreamJobMetrics,
+    /// `joblet.JobService/StreamJobTelematics` (server stream; v2 only)
+    StreamJobTelematics,
 }
 
 impl Rpc {
     /// Every RPC, in a fixed order.
-    pub const ALL: [Rpc; 6] = [
+    pub const ALL: [Rpc; 8] = [
         Rpc::RunJob,
         Rpc::GetJobStatus,
         Rpc::ListJobs,
         Rpc::GetJobLogs,
         Rpc::StopJob,
         Rpc::DeleteJob,
+        Rpc::StreamJobMetrics,
+        Rpc::StreamJobTelematics,
     ];
 
     /// The HTTP/2 `:path` of the RPC.
@@ -37,6 +43,8 @@ impl Rpc {
             Rpc::GetJobLogs => "/joblet.JobService/GetJobLogs",
             Rpc::StopJob => "/joblet.JobService/StopJob",
             Rpc::DeleteJob => "/joblet.JobService/DeleteJob",
+            Rpc::StreamJobMetrics => "/joblet.JobService/StreamJobMetrics",
+            Rpc::StreamJobTelematics => "/joblet.JobService/StreamJobTelematics",
         }
     }
 }
