@@ -3,8 +3,10 @@
 //! | Metric | Operation | Value |
 //! |---|---|---|
 //! | `p50` `p90` `p99` `p999` `max` `min` `mean` | required | latency: `us`, `ms` (default), `s`, `m`, `h` |
-//! | `ttfb_p50` `ttfb_p99` `ttfb_max`, `gap_p99` `gap_max` | a streaming one (`logs`) | latency |
-//! | `mbps` | a streaming one | MB/s (10^6 bytes) of all streams together |
+//! | `ttfb_p50` `ttfb_p99` `ttfb_max`, `gap_p99` `gap_max` | a streaming one (`logs`, `metrics`, `telematics`) | latency |
+//! | `mbps` | `logs` | MB/s (10^6 bytes) of all streams together |
+//! | `events` | `metrics`, `telematics` | events per second, all streams together, `/s` optional |
+//! | `delay_p50` `delay_p99` `delay_max` (any statistic) | `metrics`, `telematics` | latency from an event's timestamp to its arrival |
 //! | `rate` | optional (all RPCs) | completed per second, `/s` optional |
 //! | `errors` | optional (all RPCs) | error ratio: `0.1%` or `0.001` |
 //! | `count` | optional (all RPCs) | completed calls |
@@ -76,6 +78,10 @@ pub enum Metric {
     Gap(Stat),
     /// MB/s of all streams.
     Mbps,
+    /// Telemetry events per second, all streams.
+    Events,
+    /// Delay from a telemetry event's timestamp to its arrival (ms).
+    Delay(Stat),
     /// Completed calls per second.
     Rate,
     /// Error ratio (0..1).
@@ -144,7 +150,7 @@ pub struct ThresholdError {
     pub reason: String,
 }
 
-const METRICS: &str = "p50 p90 p99 p999 max min mean ttfb_p50 ttfb_p99 ttfb_max gap_p99 gap_max mbps rate errors count";
+const METRICS: &str = "p50 p90 p99 p999 max min mean ttfb_p50 ttfb_p99 ttfb_max gap_p99 gap_max mbps events delay_p50 delay_p99 delay_max rate errors count";
 
 fn op_names() -> String {
     Op::ALL
@@ -188,6 +194,7 @@ pub fn parse(rule: &str) -> Result<Threshold, ThresholdError> {
     };
     let metric = match metric_name {
         "mbps" => Metric::Mbps,
+        "events" => Metric::Events,
         "rate" => Metric::Rate,
         "errors" => Metric::Errors,
         "count" => Metric::Count,
@@ -198,6 +205,8 @@ pub fn parse(rule: &str) -> Result<Threshold, ThresholdError> {
                 Metric::Ttfb(s)
             } else if let Some(s) = m.strip_prefix("gap_").and_then(Stat::parse) {
                 Metric::Gap(s)
+            } else if let Some(s) = m.strip_prefix("delay_").and_then(Stat::parse) {
+                Metric::Delay(s)
             } else {
                 return Err(fail(format!("unknown metric {m:?} (metrics: {METRICS})")));
             }
@@ -206,7 +215,12 @@ pub fn parse(rule: &str) -> Result<Threshold, ThresholdError> {
     if op.is_none()
         && matches!(
             metric,
-            Metric::Latency(_) | Metric::Ttfb(_) | Metric::Gap(_) | Metric::Mbps
+            Metric::Latency(_)
+                | Metric::Ttfb(_)
+                | Metric::Gap(_)
+                | Metric::Mbps
+                | Metric::Events
+                | Metric::Delay(_)
         )
     {
         return Err(fail(format!(
@@ -232,7 +246,7 @@ pub fn parse(rule: &str) -> Result<Threshold, ThresholdError> {
         ))
     };
     let value = match metric {
-        Metric::Latency(_) | Metric::Ttfb(_) | Metric::Gap(_) => match unit {
+        Metric::Latency(_) | Metric::Ttfb(_) | Metric::Gap(_) | Metric::Delay(_) => match unit {
             "" | "ms" => n,
             "us" | "µs" => n / 1e3,
             "s" => n * 1e3,
@@ -245,7 +259,7 @@ pub fn parse(rule: &str) -> Result<Threshold, ThresholdError> {
             "GB/s" => n * 1e3,
             _ => return Err(unit_err("MB/s or GB/s")),
         },
-        Metric::Rate => match unit {
+        Metric::Rate | Metric::Events => match unit {
             "" | "/s" => n,
             _ => return Err(unit_err("/s")),
         },
@@ -289,10 +303,20 @@ pub fn check(rules: &[Threshold], ops: &BTreeSet<Op>) -> Result<(), ThresholdErr
                     names()
                 )));
             }
-            if matches!(r.metric, Metric::Mbps | Metric::Ttfb(_) | Metric::Gap(_)) && op != Op::Logs
+            let telemetry = matches!(op, Op::Metrics | Op::Telematics);
+            if matches!(r.metric, Metric::Ttfb(_) | Metric::Gap(_)) && op != Op::Logs && !telemetry
             {
                 return Err(fail(format!(
-                    "{} does not stream: mbps, ttfb_* and gap_* apply to logs",
+                    "{} does not stream: ttfb_* and gap_* apply to logs, metrics and telematics",
+                    op.name()
+                )));
+            }
+            if r.metric == Metric::Mbps && op != Op::Logs {
+                return Err(fail(format!("mbps applies to logs, not {}", op.name())));
+            }
+            if matches!(r.metric, Metric::Events | Metric::Delay(_)) && !telemetry {
+                return Err(fail(format!(
+                    "events and delay_* apply to metrics and telematics, not {}",
                     op.name()
                 )));
             }
@@ -337,6 +361,14 @@ fn measure(t: &Threshold, operations: &BTreeMap<String, OpReport>) -> Result<f64
         Metric::Ttfb(s) => s.of(o.ttfb_ms.as_ref().ok_or("no stream figures")?),
         Metric::Gap(s) => s.of(o.chunk_gap_ms.as_ref().ok_or("no stream figures")?),
         Metric::Mbps => o.mbps().ok_or("no stream figures")?,
+        Metric::Events => o.chunks_per_s.ok_or("no stream figures")?,
+        Metric::Delay(s) => {
+            let none = || format!("no live {} event arrived", op.name());
+            match &o.event_delay_ms {
+                Some(p) if o.chunks.unwrap_or(0) > o.history_events.unwrap_or(0) => s.of(p),
+                _ => return Err(none()),
+            }
+        }
         Metric::Rate => o.rate_per_s,
         Metric::Errors => o.errors as f64 / o.count as f64,
         Metric::Count => o.count as f64,
@@ -345,9 +377,10 @@ fn measure(t: &Threshold, operations: &BTreeMap<String, OpReport>) -> Result<f64
 
 fn show(metric: Metric, v: f64) -> String {
     match metric {
-        Metric::Latency(_) | Metric::Ttfb(_) | Metric::Gap(_) => {
+        Metric::Latency(_) | Metric::Ttfb(_) | Metric::Gap(_) | Metric::Delay(_) => {
             format!("{}ms", crate::units::format_ms(v))
         }
+        Metric::Events => format!("{v:.1} events/s"),
         Metric::Mbps => format!("{v:.1} MB/s"),
         Metric::Rate => format!("{v:.1}/s"),
         Metric::Errors => format!("{}%", crate::units::trim_float(v * 100.0, 4)),

@@ -58,7 +58,7 @@ pub fn render(r: &Report) -> String {
     let mut out = headline(r);
     out.push('\n');
     out.push_str(&operations(r));
-    for section in [streams(r), per_target(r), per_stage(r)]
+    for section in [streams(r), telemetry(r), per_target(r), per_stage(r)]
         .into_iter()
         .flatten()
     {
@@ -85,7 +85,53 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-/// What ran against what, for how long (one line).
+/// The telemetry streams (`metrics`): events per second, history, set-up
+/// time, the delay from an event's timestamp to its arrival, gaps.
+fn telemetry(r: &Report) -> Option<String> {
+    let streams: Vec<(&str, &OpReport)> = ordered(&r.operations)
+        .into_iter()
+        .filter(|(_, o)| o.event_delay_ms.is_some())
+        .collect();
+    if streams.is_empty() {
+        return None;
+    }
+    let header = [
+        "telemetry",
+        "streams",
+        "events",
+        "events/s",
+        "history",
+        "set-up ms p50 / p99",
+        "delay ms p50 / p99 / max",
+        "gap ms p50 / p99",
+    ];
+    let rows: Vec<Vec<String>> = streams
+        .iter()
+        .map(|(name, o)| {
+            let t = o.ttfb_ms.unwrap_or_default();
+            let d = o.event_delay_ms.unwrap_or_default();
+            let g = o.chunk_gap_ms.unwrap_or_default();
+            vec![
+                name.to_string(),
+                o.streams.unwrap_or(0).to_string(),
+                o.chunks.unwrap_or(0).to_string(),
+                format!("{:.1}", o.chunks_per_s.unwrap_or(0.0)),
+                o.history_events.unwrap_or(0).to_string(),
+                format!("{} / {}", format_ms(t.p50), format_ms(t.p99)),
+                format!(
+                    "{} / {} / {}",
+                    format_ms(d.p50),
+                    format_ms(d.p99),
+                    format_ms(d.max)
+                ),
+                format!("{} / {}", format_ms(g.p50), format_ms(g.p99)),
+            ]
+        })
+        .collect();
+    Some(grid(&header, &rows))
+}
+
+/// What ran against what, for how long, and the contract (two lines).
 fn headline(r: &Report) -> String {
     let target = if r.parameters.embedded_mock {
         "embedded mock".to_owned()
@@ -102,8 +148,15 @@ fn headline(r: &Report) -> String {
     } else {
         String::new()
     };
+    let contract = match &r.contract {
+        Some(c) => format!(
+            "contract: {} ({}); {} messages sent\n",
+            c.detected, c.how, c.wire
+        ),
+        None => String::new(),
+    };
     format!(
-        "{} ({} model) against {target}: {:.2}s{}{workers}\n",
+        "{} ({} model) against {target}: {:.2}s{}{workers}\n{contract}",
         r.scenario,
         r.model,
         r.duration_s,
@@ -155,7 +208,7 @@ fn operations(r: &Report) -> String {
 fn streams(r: &Report) -> Option<String> {
     let streams: Vec<(&str, &OpReport)> = ordered(&r.operations)
         .into_iter()
-        .filter(|(_, o)| o.streams.is_some_and(|n| n > 0))
+        .filter(|(_, o)| o.streams.is_some_and(|n| n > 0) && o.event_delay_ms.is_none())
         .collect();
     if streams.is_empty() {
         return None;
