@@ -6,9 +6,9 @@
 //!
 //! # Architecture
 //!
-//! Every scenario (`submit`, `lifecycle`, `logs`, a YAML `mix`) becomes one
-//! [`plan::Plan`]: weighted actions and stages of load, each a rate (open
-//! model) or a concurrency (closed model), with ramps. [`run::run`] starts one
+//! Every scenario (`submit`, `lifecycle`, `logs`, a YAML `mix`, `metrics`)
+//! becomes one [`plan::Plan`]: weighted actions and stages of load, each a
+//! rate (open model) or a concurrency (closed model), with ramps. [`run::run`] starts one
 //! single-threaded tokio runtime per generator thread; on each, a pool of
 //! workers runs the one worker loop: a pacer says when the next action may
 //! start (under a rate every action has an intended start time, and latency
@@ -27,6 +27,9 @@
 //! verdicts. [`merge`] adds the reports of distributed workers exactly.
 //! [`capacity::capacity`] runs one such run per rate to find the highest
 //! arrival rate at which a node meets an SLO.
+//! Before the load, the targets' contract (v1.0.6, v2.5.9 or both) is
+//! detected (`joblet_testkit::detect`) or given (`--contract`); it sets the
+//! messages sent and opens every report.
 //! With no target, [`run::run`] starts an embedded `joblet-mock` (cargo
 //! feature `embedded`, on by default; without it a run needs `--target`).
 //!
@@ -45,6 +48,9 @@
 //!    and the summary.
 //! 4. Internal: `worker` (generator threads, the worker loop, drain and
 //!    cleanup), `ops` (what each action does on the wire and records),
+//!    `telemetry` (the `metrics` scenario's StreamJobMetrics and
+//!    StreamJobTelematics readers), `contract` (which contract the targets
+//!    speak, detected or given, and so which messages the run sends),
 //!    `pacing` (intended start times, ramps, lanes of distributed runs),
 //!    `pool` (a mix's jobs by what the run knows of their state), `cleanup`
 //!    (the jobs a run created and their deletion), `monitor` (the targets'

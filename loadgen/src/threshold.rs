@@ -479,7 +479,22 @@ mod tests {
         assert!(e.reason.contains("no logs operation"), "{e}");
         let ops: BTreeSet<Op> = [Op::Submit, Op::Logs].into();
         let e = check(&[parse("submit.mbps>5").unwrap()], &ops).unwrap_err();
+        assert!(e.reason.contains("mbps applies to logs"), "{e}");
+        let e = check(&[parse("submit.ttfb_p50<5ms").unwrap()], &ops).unwrap_err();
         assert!(e.reason.contains("does not stream"), "{e}");
+        let e = check(&[parse("logs.delay_p99<5ms").unwrap()], &ops).unwrap_err();
+        assert!(e.reason.contains("apply to metrics and telematics"), "{e}");
+        let ops: BTreeSet<Op> = [Op::Submit, Op::Metrics].into();
+        for ok in [
+            "metrics.delay_p99<1s",
+            "metrics.events>=10/s",
+            "metrics.ttfb_p99<1s",
+        ] {
+            assert!(check(&[parse(ok).unwrap()], &ops).is_ok(), "{ok}");
+        }
+        let r = parse("metrics.delay_p99<250ms").unwrap();
+        assert_eq!((r.metric, r.value), (Metric::Delay(Stat::P99), 250.0));
+        assert!(parse("delay_p99<1s").is_err(), "delay needs an operation");
     }
 
     proptest! {

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::capacity::{CapacityReport, Step, shown_ops};
-use super::html::{PAGE_CSS, UPLOT_CSS, UPLOT_JS, UPLOT_LICENSE, esc};
+use super::html::{esc, page};
 use crate::units::{format_ms, format_rate, trim_float};
 
 /// The chart, drawn with uPlot from `DATA` (the output of `data`).
@@ -186,9 +186,6 @@ fn step_rows(r: &CapacityReport) -> String {
 
 /// The page of a capacity search.
 pub fn render(r: &CapacityReport) -> String {
-    let data = serde_json::to_string(&data(r))
-        .expect("chart data serializes")
-        .replace("</", "<\\/");
     let params = serde_json::to_string_pretty(&json!({
         "parameters": r.parameters,
         "result": r.result,
@@ -201,24 +198,8 @@ pub fn render(r: &CapacityReport) -> String {
         "joblet-loadgen capacity ({}) — {}",
         r.scenario, r.started_at
     );
-    format!(
-        r##"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<style>{css}</style>
-<style>
-{page_css}</style>
-<script>
-/* uPlot v1.6.32, https://github.com/leeoniya/uPlot
-{license}*/
-{js}
-</script>
-</head>
-<body>
-<h1>{title}</h1>
-<p><b>{summary}</b></p>
+    let body = format!(
+        r##"<p><b>{summary}</b></p>
 <p class="note">SLO: {slo}. Open model: latency counts from each request's intended start. {steps} steps in {duration:.0} s; a step is a warm-up of {warmup} s and {step} s measured at one rate.</p>
 <h2>Rate against latency and errors</h2>
 <div id="chart" class="chart"></div>
@@ -229,17 +210,7 @@ pub fn render(r: &CapacityReport) -> String {
 {rows}</table>
 <h2>Parameters</h2>
 <pre>{params}</pre>
-<script>
-const DATA = {data};
-{chart}</script>
-</body>
-</html>
 "##,
-        title = esc(&title),
-        css = UPLOT_CSS,
-        page_css = PAGE_CSS,
-        license = UPLOT_LICENSE.replace("*/", "* /"),
-        js = UPLOT_JS,
         summary = esc(&r.result.summary),
         slo = esc(&r.parameters.slo.join(", ")),
         steps = r.steps.len(),
@@ -248,9 +219,8 @@ const DATA = {data};
         step = trim_float(r.parameters.step_duration_s, 2),
         rows = step_rows(r),
         params = esc(&params),
-        data = data,
-        chart = CHART_JS,
-    )
+    );
+    page(&title, &body, &data(r), CHART_JS)
 }
 
 #[cfg(test)]

@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use super::{Report, ordered};
 use crate::stats;
 
-pub(super) const UPLOT_JS: &str = include_str!("../../assets/uPlot.iife.min.js");
-pub(super) const UPLOT_CSS: &str = include_str!("../../assets/uPlot.min.css");
-pub(super) const UPLOT_LICENSE: &str = include_str!("../../assets/uPlot.LICENSE");
+const UPLOT_JS: &str = include_str!("../../assets/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../../assets/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../../assets/uPlot.LICENSE");
 
 /// The page's own style.
-pub(super) const PAGE_CSS: &str = r#"body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
+const PAGE_CSS: &str = r#"body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
 h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
 table { border-collapse: collapse; font-size: 13px; }
 td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
@@ -179,8 +179,16 @@ fn summary_rows(r: &Report) -> String {
             .map(|(c, n)| format!("{c} {n}"))
             .collect();
         let l = &o.latency_ms;
-        let extra = match (o.bytes_per_s, &o.ttfb_ms) {
-            (Some(b), Some(t)) => format!("{:.1} MB/s, ttfb p50 {:.3} ms", b / 1e6, t.p50),
+        let extra = match (o.bytes_per_s, &o.ttfb_ms, &o.event_delay_ms) {
+            (_, Some(t), Some(d)) => format!(
+                "{:.1} events/s ({} history), set-up p50 {:.3} ms, delay p50 {:.3} / p99 {:.3} ms",
+                o.chunks_per_s.unwrap_or(0.0),
+                o.history_events.unwrap_or(0),
+                t.p50,
+                d.p50,
+                d.p99
+            ),
+            (Some(b), Some(t), None) => format!("{:.1} MB/s, ttfb p50 {:.3} ms", b / 1e6, t.p50),
             _ => String::new(),
         };
         rows.push_str(&format!(
@@ -208,6 +216,7 @@ fn parameters(r: &Report) -> String {
     serde_json::to_string_pretty(&json!({
         "scenario": r.scenario,
         "model": r.model,
+        "contract": r.contract,
         "started_at": r.started_at,
         "duration_s": r.duration_s,
         "workers": r.workers,
@@ -245,13 +254,14 @@ fn page_title(r: &Report) -> String {
     )
 }
 
-/// The page of `report`.
-pub fn render(r: &Report) -> String {
-    let data = serde_json::to_string(&data(r))
+/// A whole page: the head (uPlot and its licence inlined, the page style),
+/// `title` as heading, `body` (HTML), then `charts` (JavaScript) run with
+/// `DATA` set to `data` (JSON): the skeleton of the run page and of the
+/// capacity page.
+pub(super) fn page(title: &str, body: &str, data: &serde_json::Value, charts: &str) -> String {
+    let data = serde_json::to_string(data)
         .expect("chart data serializes")
         .replace("</", "<\\/");
-    let params = parameters(r);
-    let title = page_title(r);
     let license = UPLOT_LICENSE.replace("*/", "* /");
     format!(
         r##"<!DOCTYPE html>
@@ -270,7 +280,36 @@ pub fn render(r: &Report) -> String {
 </head>
 <body>
 <h1>{title}</h1>
-<p class="note">{duration:.2} s, {requests} requests, {errors} errors ({ratio:.4} %). {latency_note}</p>
+{body}<script>
+const DATA = {data};
+{charts}</script>
+</body>
+</html>
+"##,
+        title = esc(title),
+        css = UPLOT_CSS,
+        page_css = PAGE_CSS,
+        js = UPLOT_JS,
+    )
+}
+
+/// The contract line of a report: detected (or given), how, messages sent.
+fn contract_note(r: &Report) -> String {
+    match &r.contract {
+        Some(c) => format!(
+            "<p class=\"note\">Contract: <b>{}</b> ({}); {} messages sent.</p>\n",
+            esc(&c.detected),
+            esc(&c.how),
+            esc(&c.wire)
+        ),
+        None => String::new(),
+    }
+}
+
+/// The page of `report`.
+pub fn render(r: &Report) -> String {
+    let body = format!(
+        r##"{contract}<p class="note">{duration:.2} s, {requests} requests, {errors} errors ({ratio:.4} %). {latency_note}</p>
 <h2>Latency percentile distribution</h2>
 <div id="dist" class="chart"></div>
 <h2>Throughput over time</h2>
@@ -284,16 +323,8 @@ pub fn render(r: &Report) -> String {
 {rows}</table>
 <h2>Parameters</h2>
 <pre>{params}</pre>
-<script>
-const DATA = {data};
-{charts}</script>
-</body>
-</html>
 "##,
-        title = esc(&title),
-        css = UPLOT_CSS,
-        js = UPLOT_JS,
-        license = license,
+        contract = contract_note(r),
         duration = r.duration_s,
         requests = r.errors.requests,
         errors = r.errors.errors,
@@ -304,11 +335,9 @@ const DATA = {data};
             "Under a rate, latency is measured from each request's intended start (corrected for coordinated omission); dashed curves are the uncorrected latency, from the actual send."
         },
         rows = summary_rows(r),
-        params = esc(&params),
-        data = data,
-        page_css = PAGE_CSS,
-        charts = CHARTS_JS,
-    )
+        params = esc(&parameters(r)),
+    );
+    page(&page_title(r), &body, &data(r), CHARTS_JS)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 mod binary;
 #[cfg(feature = "embedded")]
 mod capacity;
+#[cfg(feature = "embedded")]
+mod contracts;
 mod k8s;
 #[cfg(feature = "embedded")]
 mod reports;
