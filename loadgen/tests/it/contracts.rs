@@ -400,3 +400,129 @@ fn the_embedded_mock_serves_the_contract_asked_for() {
     assert!(r.parameters.embedded_mock);
     assert!(r.operations["metrics"].chunks.unwrap() > 1);
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_joblet-loadgen");
+
+fn loadgen(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = std::process::Command::new(BIN);
+    c.args(args)
+        .env_remove("JOBLET_HOST")
+        .env_remove("JOBLET_NODE")
+        .env_remove("JOBLET_CONTRACT")
+        .env_remove("JOB_COMPLETION_INDEX");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("the binary runs")
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn the_metrics_command_writes_valid_reports_that_open_with_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html) = (dir.path().join("m.json"), dir.path().join("m.html"));
+    let o = loadgen(
+        &[
+            "metrics",
+            "--embedded-api",
+            "v2",
+            "--jobs",
+            "1",
+            "--followers",
+            "2",
+            "--telematics",
+            "--duration",
+            "1s",
+            "--progress",
+            "off",
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+            "--threshold",
+            "metrics.events>1",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("contract: v2.5.9 (from server_version proto tag v2.5.9"),
+        "{out}"
+    );
+    assert!(
+        out.contains("telemetry") && out.contains("telematics"),
+        "{out}"
+    );
+    let v = loadgen(&["validate-report", json.to_str().unwrap()], &[]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Contract: <b>v2.5.9</b>") && page.contains("events/s"));
+}
+
+#[test]
+fn contract_flags_and_job_timeouts_are_checked_with_clear_errors() {
+    // JOBLET_CONTRACT gives the contract; a node of both answers v2.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("s.json");
+    let o = loadgen(
+        &[
+            "submit",
+            "--requests",
+            "5",
+            "--progress",
+            "off",
+            "-q",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[("JOBLET_CONTRACT", "v2")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let c = r.contract.unwrap();
+    assert_eq!(
+        (c.wire.as_str(), c.how.as_str()),
+        ("v2", "given by --contract (JOBLET_CONTRACT)")
+    );
+    for (args, want) in [
+        (
+            vec!["metrics", "--contract", "v1", "--duration", "1s"],
+            "needs contract v2.5.9",
+        ),
+        (
+            vec!["submit", "--embedded-api", "v1", "--job-timeout", "5s"],
+            "--job-timeout",
+        ),
+        (
+            vec!["submit", "--job-timeout", "5"],
+            "a number without its unit",
+        ),
+        (vec!["submit", "--job-timeout=-5s"], "without a sign"),
+        (
+            vec!["submit", "--embedded-api", "v2", "--job-name", "n"],
+            "--job-name",
+        ),
+        (vec!["submit", "--contract", "v3"], "--contract"),
+        (vec!["metrics", "--followers", "0"], "--followers"),
+        (vec!["metrics", "--jobs", "0"], "--jobs"),
+    ] {
+        let mut full = args.clone();
+        full.extend(["--requests", "1", "--progress", "off"]);
+        let o = loadgen(&full, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+}
