@@ -650,6 +650,84 @@ struct RawStage {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use prost::Message;
+
+    #[test]
+    fn each_contract_gets_its_own_run_job_and_the_id_requests_are_shared_contract_1() {
+        let job = JobSpec {
+            name: "n".into(),
+            command: "sleep".into(),
+            args: vec!["1".into()],
+            max_iobps: 7,
+            timeout: "30s".into(),
+            ..Default::default()
+        };
+        let v1 = pb::RunJobRequest::decode(&job.frame(Wire::V1)[5..]).unwrap();
+        assert_eq!((v1.name.as_str(), v1.max_iobps), ("n", 7));
+        let v2 = pb::v2::RunJobRequest::decode(&job.frame(Wire::V2)[5..]).unwrap();
+        assert_eq!((v2.timeout.as_str(), v2.max_io_bps), ("30s", 7));
+        assert_eq!(v2.command, "sleep");
+        // What one contract lacks is refused, naming the flag.
+        assert!(job.check(Wire::V1).unwrap_err().contains("--job-timeout"));
+        assert!(job.check(Wire::V2).unwrap_err().contains("--job-name"));
+        let plain = JobSpec::true_job();
+        assert!(plain.check(Wire::V1).is_ok() && plain.check(Wire::V2).is_ok());
+        // The requests that carry only a job's ID are the same bytes in both.
+        let id = "3f1c".to_owned();
+        assert_eq!(
+            pb::GetJobStatusReq { uuid: id.clone() }.encode_to_vec(),
+            pb::v2::GetJobStatusRequest { uuid: id.clone() }.encode_to_vec()
+        );
+        assert_eq!(
+            pb::StopJobReq { uuid: id.clone() }.encode_to_vec(),
+            pb::v2::StopJobRequest { uuid: id.clone() }.encode_to_vec()
+        );
+        assert_eq!(
+            pb::DeleteJobReq { uuid: id.clone() }.encode_to_vec(),
+            pb::v2::DeleteJobRequest { uuid: id.clone() }.encode_to_vec()
+        );
+        assert_eq!(
+            pb::GetJobLogsReq { uuid: id.clone() }.encode_to_vec(),
+            pb::v2::GetJobLogsRequest { uuid: id }.encode_to_vec()
+        );
+    }
+
+    #[test]
+    fn a_bad_job_timeout_or_no_follower_is_refused() {
+        let mut job = JobSpec::true_job();
+        job.timeout = "10".into();
+        let e = Plan::single(
+            "submit",
+            Action::Call(Rpc::RunJob),
+            job,
+            Load::Concurrency(1),
+            None,
+            Some(1),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--job-timeout"), "{e}");
+        let e = Plan::single(
+            "metrics",
+            Action::Telemetry {
+                followers: 0,
+                telematics: false,
+            },
+            JobSpec::telemetry(Duration::from_secs(1)),
+            Load::Concurrency(1),
+            None,
+            Some(1),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--followers"), "{e}");
+        let ops = Action::Telemetry {
+            followers: 2,
+            telematics: true,
+        }
+        .ops();
+        assert_eq!(ops, vec![Op::Submit, Op::Metrics, Op::Telematics]);
+        assert!(Action::Call(Rpc::StreamJobMetrics).needs_v2());
+        assert!(!Action::Call(Rpc::GetJobLogs).needs_v2());
+    }
 
     const PLAN: &str = r#"
 job: { command: sleep, args: ["1"] }

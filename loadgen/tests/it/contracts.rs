@@ -526,3 +526,31 @@ fn contract_flags_and_job_timeouts_are_checked_with_clear_errors() {
         );
     }
 }
+
+/// The documented v2 mix (fixtures/load/v2-mix.yaml: a RunJob timeout and the
+/// two telemetry streams among the operations) on a v2-only node: no error;
+/// a v1 node refuses it before any load.
+#[test]
+fn the_documented_v2_mix_runs_on_a_v2_node_with_no_error_job_metrics_2() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/load/v2-mix.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut p = Plan::from_yaml(&text, "v2-mix.yaml", None).unwrap();
+    assert_eq!(p.job.timeout, "30s");
+    for stage in &mut p.stages {
+        stage.duration = Some(Duration::from_secs(1));
+    }
+    let m = node(Api::V2);
+    let r = run_checked(&config(p.clone(), vec![m.target()]));
+    assert_v2(&r);
+    for op in ["metrics", "telematics", "stop", "status"] {
+        assert!(r.operations[op].ok > 0, "{op}: {:#?}", r.operations[op]);
+    }
+    assert!(v2_run_jobs(&m).iter().all(|j| j.timeout == "30s"));
+    assert_eq!(r.cleanup.failed, 0);
+    let v1 = node(Api::V1);
+    let err = run::run(&config(p, vec![v1.target()]), &Stop::new()).unwrap_err();
+    assert!(
+        matches!(&err, RunError::Config(e) if e.contains("needs contract v2.5.9")),
+        "{err}"
+    );
+}
