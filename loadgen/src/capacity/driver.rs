@@ -118,6 +118,7 @@ pub fn capacity(cfg: &CapacityConfig, stop: &Stop) -> Result<CapacityReport, Run
         steps: Vec::new(),
         cleanup: CleanupStats::default(),
         transport: TransportStats::default(),
+        contract: None,
     };
     let searched = search::run(&cfg.search, |p| stepper.probe(p));
     if let Some(e) = embedded {
@@ -141,6 +142,7 @@ pub fn capacity(cfg: &CapacityConfig, stop: &Stop) -> Result<CapacityReport, Run
         kind: CAPACITY_KIND.into(),
         tool: format!("joblet-loadgen {}", env!("CARGO_PKG_VERSION")),
         scenario: cfg.base.plan.scenario.clone(),
+        contract: stepper.contract,
         started_at: chrono::DateTime::<chrono::Utc>::from(started)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         start_unix_ms: unix_ms(started),

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::monitor::unix_ms;
 use crate::plan::{Load, Plan, Stage};
 use crate::report::capacity::Step;
-use crate::report::{CleanupStats, Report, is_rpc};
+use crate::report::{CleanupStats, ContractReport, Report, is_rpc};
 use crate::run::{self, RunConfig, RunError, Stop};
 use crate::threshold::{self, Threshold};
 use crate::transport::TransportStats;
@@ -44,6 +44,8 @@ pub(super) struct Stepper<'a> {
     pub(super) steps: Vec<Step>,
     pub(super) cleanup: CleanupStats,
     pub(super) transport: TransportStats,
+    /// The targets' contract, as the first probe found it.
+    pub(super) contract: Option<ContractReport>,
 }
 
 impl Stepper<'_> {
@@ -79,6 +81,9 @@ impl Stepper<'_> {
         let start = SystemTime::now();
         let report = run::run(&cfg, self.stop).map_err(Halt::Run)?;
         self.cleanup.merge(&report.cleanup);
+        if self.contract.is_none() {
+            self.contract.clone_from(&report.contract);
+        }
         if let Some(t) = &report.transport {
             self.transport.merge(t);
         }

@@ -29,6 +29,10 @@ pub struct CapacityReport {
     pub tool: String,
     /// `submit`, `lifecycle` or `mix`.
     pub scenario: String,
+    /// The targets' contract (detected or given) and the messages sent, as
+    /// the first step found it; absent in reports of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<super::ContractReport>,
     /// Start of the search, RFC 3339.
     pub started_at: String,
     /// Start of the search, ms since the Unix epoch.
@@ -201,11 +205,18 @@ pub(super) fn shown_ops(r: &CapacityReport) -> Vec<String> {
 /// figure, the repeats, and the jobs.
 pub fn render_table(r: &CapacityReport) -> String {
     let mut out = format!(
-        "capacity search ({}, open model) against {}: SLO {}\n\n",
+        "capacity search ({}, open model) against {}: SLO {}\n",
         r.scenario,
         targets(r),
         r.parameters.slo.join(", ")
     );
+    if let Some(c) = &r.contract {
+        out.push_str(&format!(
+            "contract: {} ({}); {} messages sent\n",
+            c.detected, c.how, c.wire
+        ));
+    }
+    out.push('\n');
     let ops = shown_ops(r);
     let mut header = vec![
         "step".to_owned(),

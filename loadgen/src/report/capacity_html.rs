@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::capacity::{CapacityReport, Step, shown_ops};
-use super::html::{esc, page};
+use super::html::{contract_note, esc, page};
 use crate::units::{format_ms, format_rate, trim_float};
 
 /// The chart, drawn with uPlot from `DATA` (the output of `data`).
@@ -199,7 +199,7 @@ pub fn render(r: &CapacityReport) -> String {
         r.scenario, r.started_at
     );
     let body = format!(
-        r##"<p><b>{summary}</b></p>
+        r##"{contract}<p><b>{summary}</b></p>
 <p class="note">SLO: {slo}. Open model: latency counts from each request's intended start. {steps} steps in {duration:.0} s; a step is a warm-up of {warmup} s and {step} s measured at one rate.</p>
 <h2>Rate against latency and errors</h2>
 <div id="chart" class="chart"></div>
@@ -211,6 +211,7 @@ pub fn render(r: &CapacityReport) -> String {
 <h2>Parameters</h2>
 <pre>{params}</pre>
 "##,
+        contract = contract_note(r.contract.as_ref()),
         summary = esc(&r.result.summary),
         slo = esc(&r.parameters.slo.join(", ")),
         steps = r.steps.len(),

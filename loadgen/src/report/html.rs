@@ -294,8 +294,8 @@ const DATA = {data};
 }
 
 /// The contract line of a report: detected (or given), how, messages sent.
-fn contract_note(r: &Report) -> String {
-    match &r.contract {
+pub(super) fn contract_note(contract: Option<&super::ContractReport>) -> String {
+    match contract {
         Some(c) => format!(
             "<p class=\"note\">Contract: <b>{}</b> ({}); {} messages sent.</p>\n",
             esc(&c.detected),
@@ -324,7 +324,7 @@ pub fn render(r: &Report) -> String {
 <h2>Parameters</h2>
 <pre>{params}</pre>
 "##,
-        contract = contract_note(r),
+        contract = contract_note(r.contract.as_ref()),
         duration = r.duration_s,
         requests = r.errors.requests,
         errors = r.errors.errors,

@@ -554,3 +554,46 @@ fn the_documented_v2_mix_runs_on_a_v2_node_with_no_error_job_metrics_2() {
         "{err}"
     );
 }
+
+#[test]
+fn a_capacity_search_names_the_contract_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("c.json");
+    let o = loadgen(
+        &[
+            "capacity",
+            "--slo",
+            "submit.p99<1s",
+            "--embedded-api",
+            "v2",
+            "--job-timeout",
+            "1m",
+            "--start-rate",
+            "50",
+            "--max-rate",
+            "100",
+            "--step-duration",
+            "300ms",
+            "--warmup",
+            "100ms",
+            "--confirm",
+            "1",
+            "--progress",
+            "off",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("contract: v2.5.9"),
+        "{}",
+        text(&o)
+    );
+    let v = loadgen(&["validate-report", json.to_str().unwrap()], &[]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["contract"]["wire"], "v2", "{}", r["contract"]);
+    assert_eq!(r["parameters"]["job"]["timeout"], "1m");
+}
