@@ -339,8 +339,14 @@ impl OpReport {
     /// uncorrected latency (open or mixed model).
     pub(crate) fn from_stats(op: Op, stats: &OpStats, secs: f64, uncorrected: bool) -> Self {
         let per_s = |v: f64| if secs > 0.0 { v / secs } else { 0.0 };
-        let stream = stats.stream.as_ref();
         let telemetry = matches!(op, Op::Metrics | Op::Telematics);
+        // A streaming operation has stream figures even when none of its
+        // draws was sent (all skipped in a stage: no job to read).
+        let none = stats::StreamStats::default();
+        let stream = stats
+            .stream
+            .as_ref()
+            .or_else(|| (telemetry || op == Op::Logs).then_some(&none));
         let delay = stream.and_then(|s| s.delay.as_ref());
         Self {
             description: op.describes().into(),
@@ -667,4 +673,34 @@ pub(crate) fn ordered(ops: &BTreeMap<String, OpReport>) -> Vec<(&str, &OpReport)
     let mut out: Vec<(&str, &OpReport)> = ops.iter().map(|(k, v)| (k.as_str(), v)).collect();
     out.sort_by_key(|(name, _)| Op::from_name(name).map_or(usize::MAX, |o| o as usize));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stage whose every GetJobLogs or StreamJobMetrics draw was skipped
+    /// (no job yet) still reports the stream figures the schema requires.
+    #[test]
+    fn streaming_operations_have_stream_figures_even_when_all_draws_were_skipped() {
+        let stats = OpStats {
+            skipped: 3,
+            ..OpStats::default()
+        };
+        for op in [Op::Logs, Op::Metrics, Op::Telematics] {
+            let r = OpReport::from_stats(op, &stats, 1.0, true);
+            assert_eq!((r.count, r.skipped), (0, 3));
+            assert_eq!(
+                (r.chunks, r.streams, r.bytes),
+                (Some(0), Some(0), Some(0)),
+                "{op:?}"
+            );
+            assert!(r.ttfb_ms.is_some() && r.chunk_gap_ms.is_some(), "{op:?}");
+            let telemetry = op != Op::Logs;
+            assert_eq!(r.history_events.is_some(), telemetry, "{op:?}");
+            assert_eq!(r.event_delay_histogram.is_some(), telemetry, "{op:?}");
+        }
+        let submit = OpReport::from_stats(Op::Submit, &stats, 1.0, true);
+        assert_eq!((submit.chunks, submit.ttfb_ms), (None, None));
+    }
 }
