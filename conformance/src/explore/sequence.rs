@@ -61,7 +61,7 @@ pub struct Place {
 async fn cleanup(channel: &Channel, created: Vec<Resource>) -> Vec<Leak> {
     use tonic::Code;
     let c = Clients::new(channel);
-    let mut leaks = Vec::new();
+    let (created, mut leaks) = super::workflow::expand(&c, created).await;
     for r in &created {
         if let Resource::Job(id) = r {
             let _ = c.stop(id).await;
@@ -114,6 +114,9 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
         }
         (Call::CreateVolume { name, .. }, Answer::Created(_)) => {
             tracker.add(Resource::Volume(name.clone()))
+        }
+        (Call::Wf(_), Answer::Wf(super::workflow::WfAnswer::Run(u, _))) if !u.is_empty() => {
+            tracker.add(Resource::Workflow(u.clone()))
         }
         _ => {}
     }

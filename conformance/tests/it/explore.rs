@@ -77,6 +77,15 @@ fn explore_finds_nothing_against_the_documented_mock() {
         "VOL-CREATE-2",
         "VOL-RM-1",
         "RT-LIST-1",
+        "WF-YAML-1",
+        "WF-RUN-1",
+        "WF-RUN-2",
+        "WF-EXEC-1",
+        "WF-EXEC-2",
+        "WF-STATUS-1",
+        "WF-STATUS-2",
+        "WF-LIST-1",
+        "WF-JOBS-1",
     ] {
         assert!(
             result.ids.contains_key(id),
