@@ -16,7 +16,7 @@ use joblet_testkit::pb;
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::call::{Answer, Cmd, JobView};
+use super::call::{Answer, Call, Cmd, JobView};
 use crate::cleanup::{Leak, Resource};
 use super::exec::Clients;
 use super::ops::Names;
@@ -69,6 +69,8 @@ pub enum WfOp {
     JobStatus(u8, u8),
     /// ListJobs, judged on the workflows' started jobs.
     ListJobs,
+    /// A short pause (100 ms), so that instant jobs have ended.
+    Pause,
 }
 
 /// Out of 100 operations, how many are workflow operations.
@@ -100,8 +102,9 @@ pub fn op(rng: &mut StdRng) -> WfOp {
         }),
         52..66 => WfOp::Jobs(r),
         66..80 => WfOp::List(rng.random()),
-        80..90 => WfOp::JobStatus(rng.random_range(0..3), rng.random()),
-        _ => WfOp::ListJobs,
+        80..88 => WfOp::JobStatus(rng.random_range(0..3), rng.random()),
+        88..94 => WfOp::ListJobs,
+        _ => WfOp::Pause,
     }
 }
 
@@ -428,7 +431,14 @@ fn wf_id(names: &Names<'_>, r: WfRef) -> Option<WfId> {
 }
 
 /// The call `op` makes now, or `None` when it names nothing.
-pub fn resolve(op: &WfOp, names: &Names<'_>) -> Option<WfCall> {
+pub fn resolve(op: &WfOp, names: &Names<'_>) -> Option<Call> {
+    match op {
+        WfOp::Pause => Some(Call::Wait(100)),
+        _ => wf_call(op, names).map(|c| Call::Wf(Box::new(c))),
+    }
+}
+
+fn wf_call(op: &WfOp, names: &Names<'_>) -> Option<WfCall> {
     let wfs = &names.model.workflows;
     Some(match op {
         WfOp::Run(shape, fail) => {
@@ -467,6 +477,7 @@ pub fn resolve(op: &WfOp, names: &Names<'_>) -> Option<WfCall> {
             }
             WfCall::ListJobs(known)
         }
+        WfOp::Pause => return None,
     })
 }
 
