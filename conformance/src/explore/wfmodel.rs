@@ -178,12 +178,8 @@ impl Wf {
         if each.iter().all(|s| s.contains(&"PENDING")) {
             out.push("PENDING");
         }
-        let active = each
-            .iter()
-            .any(|s| s.iter().any(|x| !FINAL.contains(x)));
-        let ran = each
-            .iter()
-            .any(|s| s.iter().any(|x| STARTED.contains(x)));
+        let active = each.iter().any(|s| s.iter().any(|x| !FINAL.contains(x)));
+        let ran = each.iter().any(|s| s.iter().any(|x| STARTED.contains(x)));
         if active && ran {
             out.push("RUNNING");
         }
@@ -223,8 +219,9 @@ pub fn check(m: &mut Model, call: &WfCall, a: f64, b: f64, answer: &Answer) -> V
             (Some(v), _) => v,
             (None, Answer::Wf(WfAnswer::Jobs(rows))) => {
                 let w = &mut m.workflows[id.wf.unwrap_or_default()];
-                let v = judge_rows(w, rows, a, b, grace, "WF-JOBS-1");
+                let mut v = judge_rows(w, rows, a, b, grace, "WF-JOBS-1");
                 if v.is_pass() {
+                    v.state = Some(w.statuses(a, b, grace).join("|"));
                     learn(w, rows, b);
                 }
                 v
@@ -239,8 +236,14 @@ pub fn check(m: &mut Model, call: &WfCall, a: f64, b: f64, answer: &Answer) -> V
                     "OK with the workflow job's status",
                 );
             };
-            judge_views(m, &[(*wf, *job, uuid.clone())], std::slice::from_ref(view), a, b)
-                .with_ids(&["JOB-STATUS-1"])
+            judge_views(
+                m,
+                &[(*wf, *job, uuid.clone())],
+                std::slice::from_ref(view),
+                a,
+                b,
+            )
+            .with_ids(&["JOB-STATUS-1"])
         }
         WfCall::ListJobs(started) => {
             let Answer::Jobs(views) = answer else {
@@ -357,7 +360,11 @@ fn judge_rows(w: &Wf, rows: &[Row], a: f64, b: f64, grace: f64, rule: &'static s
 
 /// The workflow's fields as GetWorkflowStatus shows them with `rows`.
 fn judge_info(w: &Wf, info: &Info, rows: &[Row], a: f64, b: f64, grace: f64) -> Verdict {
-    let count = |s: &[&str]| rows.iter().filter(|r| s.contains(&r.status.as_str())).count() as i32;
+    let count = |s: &[&str]| {
+        rows.iter()
+            .filter(|r| s.contains(&r.status.as_str()))
+            .count() as i32
+    };
     let counters = (
         w.jobs.len() as i32,
         count(&["COMPLETED"]),
@@ -517,7 +524,7 @@ mod tests {
     }
 
     #[test]
-    fn explore_wf_model_cancels_dependents_of_a_failed_job_and_ends_failed() {
+    fn explore_wf_exec_2_wf_status_1_dependents_of_a_failed_job_are_canceled_and_it_ends_failed() {
         let w = Wf::new(WF.into(), &defs(Shape::FailDeps, false, "t", "m"), 0.0, 1.0);
         let outcomes: Vec<&str> = w.jobs.iter().map(|j| j.outcome).collect();
         assert_eq!(
@@ -533,7 +540,7 @@ mod tests {
     }
 
     #[test]
-    fn explore_wf_model_checks_counters_and_status_against_the_jobs_shown() {
+    fn explore_wf_status_2_counters_and_status_agree_with_the_jobs_shown() {
         let mut w = Wf::new(WF.into(), &defs(Shape::Chain, true, "t", "m"), 0.0, 1.0);
         let u = "4f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f";
         let v = "5f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f";
@@ -560,5 +567,32 @@ mod tests {
         assert!(!judge_rows(&w, &bad, 5_000.0, 5_001.0, 300.0, "WF-STATUS-2").is_pass());
         learn(&mut w, &rows, 5_001.0);
         assert_eq!(w.jobs[0].uuid.as_deref(), Some(u));
+    }
+
+    #[test]
+    fn explore_wf_list_1_finished_workflows_only_with_include_completed() {
+        let mut m = Model::new("cf-t-", 300.0);
+        m.workflows.push(Wf::new(
+            WF.into(),
+            &defs(Shape::Chain, false, "t", "m"),
+            0.0,
+            1.0,
+        ));
+        let listed = |status: &str| {
+            Answer::Wf(WfAnswer::List(vec![Info {
+                uuid: WF.into(),
+                status: status.into(),
+                counters: (3, 3, 0, 0),
+            }]))
+        };
+        let none = Answer::Wf(WfAnswer::List(vec![]));
+        // Long after the run: COMPLETED, listed with includeCompleted only.
+        assert!(list(&mut m, true, 9_000.0, 9_001.0, &listed("COMPLETED")).is_pass());
+        assert!(!list(&mut m, true, 9_000.0, 9_001.0, &none).is_pass());
+        assert!(list(&mut m, false, 9_000.0, 9_001.0, &none).is_pass());
+        assert!(!list(&mut m, false, 9_000.0, 9_001.0, &listed("COMPLETED")).is_pass());
+        // At once: it may still run, listed or not.
+        assert!(list(&mut m, false, 0.5, 0.6, &listed("RUNNING")).is_pass());
+        assert!(list(&mut m, false, 0.5, 0.6, &none).is_pass());
     }
 }

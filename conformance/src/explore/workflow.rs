@@ -17,9 +17,9 @@ use rand::Rng;
 use rand::rngs::StdRng;
 
 use super::call::{Answer, Call, Cmd, JobView};
-use crate::cleanup::{Leak, Resource};
 use super::exec::Clients;
 use super::ops::Names;
+use crate::cleanup::{Leak, Resource};
 
 /// A dependency graph the explorer submits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +135,11 @@ pub fn defs(shape: Shape, fail: bool, tag: &str, marker: &str) -> Vec<Def> {
     match shape {
         Shape::Chain => vec![
             def("a", echo("a"), vec![]),
-            def("b", if fail { Cmd::False } else { echo("b") }, vec![(0, OK)]),
+            def(
+                "b",
+                if fail { Cmd::False } else { echo("b") },
+                vec![(0, OK)],
+            ),
             def("c", echo("c"), vec![(1, OK)]),
         ],
         Shape::Diamond => vec![
@@ -286,7 +290,10 @@ impl fmt::Display for WfCall {
                 files,
                 ..
             } => {
-                write!(f, "RunWorkflow{{workflow: {workflow:?}, yamlContent: {yaml:?}")?;
+                write!(
+                    f,
+                    "RunWorkflow{{workflow: {workflow:?}, yamlContent: {yaml:?}"
+                )?;
                 if !files.is_empty() {
                     write!(f, ", workflowFiles: {files:?}")?;
                 }
@@ -528,20 +535,22 @@ pub async fn execute(c: &Clients, call: &WfCall) -> Answer {
             yaml,
             files,
             ..
-        } => timed(jobs.run_workflow(pb::RunWorkflowRequest {
-            workflow: workflow.clone(),
-            yaml_content: yaml.clone(),
-            workflow_files: files
-                .iter()
-                .map(|(p, content)| pb::FileUpload {
-                    path: p.clone(),
-                    content: content.clone().into_bytes(),
-                    mode: 0o644,
-                    is_directory: false,
-                })
-                .collect(),
-            ..Default::default()
-        }))
+        } => timed(
+            jobs.run_workflow(pb::RunWorkflowRequest {
+                workflow: workflow.clone(),
+                yaml_content: yaml.clone(),
+                workflow_files: files
+                    .iter()
+                    .map(|(p, content)| pb::FileUpload {
+                        path: p.clone(),
+                        content: content.clone().into_bytes(),
+                        mode: 0o644,
+                        is_directory: false,
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        )
         .await
         .map(|r| Answer::Wf(WfAnswer::Run(r.workflow_uuid, r.status))),
         WfCall::Status(id) => timed(jobs.get_workflow_status(pb::GetWorkflowStatusRequest {
@@ -567,22 +576,20 @@ pub async fn execute(c: &Clients, call: &WfCall) -> Answer {
                     .collect(),
             ))
         }),
-        WfCall::JobStatus { uuid, .. } => timed(jobs.get_job_status(pb::GetJobStatusReq {
-            uuid: uuid.clone(),
-        }))
-        .await
-        .map(|s| Answer::Status(status_view(s))),
-        WfCall::ListJobs(known) => timed(jobs.list_jobs(pb::EmptyRequest {}))
-            .await
-            .map(|l| {
-                let views: Vec<JobView> = l
-                    .jobs
-                    .into_iter()
-                    .filter(|j| known.iter().any(|(_, _, u)| *u == j.uuid))
-                    .map(list_view)
-                    .collect();
-                Answer::Jobs(views)
-            }),
+        WfCall::JobStatus { uuid, .. } => {
+            timed(jobs.get_job_status(pb::GetJobStatusReq { uuid: uuid.clone() }))
+                .await
+                .map(|s| Answer::Status(status_view(s)))
+        }
+        WfCall::ListJobs(known) => timed(jobs.list_jobs(pb::EmptyRequest {})).await.map(|l| {
+            let views: Vec<JobView> = l
+                .jobs
+                .into_iter()
+                .filter(|j| known.iter().any(|(_, _, u)| *u == j.uuid))
+                .map(list_view)
+                .collect();
+            Answer::Jobs(views)
+        }),
     };
     r.unwrap_or_else(err)
 }
@@ -658,7 +665,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn explore_wf_yaml_of_each_form_names_every_job_and_requirement() {
+    fn explore_wf_yaml_1_map_and_list_forms_name_every_job_and_requirement() {
         let d = defs(Shape::Chain, true, "t", "cf-x-");
         let y = yaml("cf-x-w0", Shape::Chain, &d);
         assert!(y.contains("  b_t:\n    command: \"false\"\n"), "{y}");
@@ -669,6 +676,9 @@ mod tests {
         assert!(y.contains("    depends_on: [first_t]\n"), "{y}");
         let d = defs(Shape::MissingUpload, false, "t", "cf-x-");
         let y = yaml("cf-x-w2", Shape::MissingUpload, &d);
-        assert!(y.contains("    uploads:\n      files: [\"in.txt\"]\n"), "{y}");
+        assert!(
+            y.contains("    uploads:\n      files: [\"in.txt\"]\n"),
+            "{y}"
+        );
     }
 }
