@@ -171,7 +171,7 @@ pub enum Call {
     /// No call: the explorer waits this many milliseconds.
     Wait(u64),
     /// A workflow call (WF-*).
-    Wf(Box<super::workflow::WfCall>),
+    Wf(Box<super::wfcall::WfCall>),
 }
 
 impl Call {
@@ -383,7 +383,7 @@ pub enum Answer {
     /// Nothing (a pause).
     Nothing,
     /// A workflow answer.
-    Wf(super::workflow::WfAnswer),
+    Wf(super::wfcall::WfAnswer),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {

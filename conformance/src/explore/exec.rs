@@ -338,7 +338,6 @@ pub async fn execute(c: &Clients, call: &Call, own: &[String], prefix: &str) -> 
             tokio::time::sleep(Duration::from_millis(*ms)).await;
             Answer::Nothing
         }
-        Call::Wf(w) => super::workflow::execute(c, w).await,
         other => resources(c, other, prefix).await,
     }
 }

@@ -233,7 +233,7 @@ impl Model {
             Call::ValidateRuntimeSpec(_, valid) => checks::spec(*valid, answer),
             Call::StreamSystemMetrics(types) => checks::sample(types, answer),
             Call::Wait(_) => Verdict::pass(&[]),
-            Call::Wf(c) => super::wfmodel::check(self, c, a, b, answer),
+            Call::Wf(c) => super::wfmodel::check(&mut self.workflows, self.grace, c, a, b, answer),
         }
     }
 

@@ -495,7 +495,7 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
             }
             Call::StreamSystemMetrics(types)
         }
-        Op::Wf(w) => super::workflow::resolve(w, names)?,
+        Op::Wf(w) => super::workflow::resolve(w, names.model, names.prefix)?,
     })
 }
 

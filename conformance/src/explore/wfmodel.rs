@@ -13,8 +13,8 @@ use tonic::Code;
 
 use super::call::{Answer, Cmd, JobView};
 use super::checks::{self, Verdict};
-use super::model::Model;
-use super::workflow::{Def, Info, Row, Shape, WfAnswer, WfCall, WfId};
+use super::wfcall::{Info, Row, Shape, WfAnswer, WfCall, WfId};
+use super::wfshape::{Def, defs};
 
 /// One job of a workflow, as the model knows it.
 #[derive(Debug, Clone)]
@@ -196,14 +196,26 @@ impl Wf {
 
 /// Judges `answer` to the workflow call `call`, sent at `a` and answered at
 /// `b`, and moves the model to the state it shows.
-pub fn check(m: &mut Model, call: &WfCall, a: f64, b: f64, answer: &Answer) -> Verdict {
-    let grace = m.grace;
+pub fn check(
+    wfs: &mut Vec<Wf>,
+    grace: f64,
+    call: &WfCall,
+    a: f64,
+    b: f64,
+    answer: &Answer,
+) -> Verdict {
     match call {
-        WfCall::Run { shape, defs, .. } => run(m, *shape, defs, a, b, answer),
+        WfCall::Run {
+            shape,
+            fail,
+            tag,
+            marker,
+            ..
+        } => run(wfs, *shape, &defs(*shape, *fail, tag, marker), a, b, answer),
         WfCall::Status(id) => match (known(id, answer, "WF-STATUS-2"), answer) {
             (Some(v), _) => v,
             (None, Answer::Wf(WfAnswer::Status(Some(info), rows))) => {
-                let w = &mut m.workflows[id.wf.unwrap_or_default()];
+                let w = &mut wfs[id.wf.unwrap_or_default()];
                 let mut v = judge_rows(w, rows, a, b, grace, "WF-STATUS-2");
                 if v.is_pass() {
                     v = judge_info(w, info, rows, a, b, grace).with_ids(&v.ids);
@@ -218,7 +230,7 @@ pub fn check(m: &mut Model, call: &WfCall, a: f64, b: f64, answer: &Answer) -> V
         WfCall::Jobs(id) => match (known(id, answer, "WF-JOBS-1"), answer) {
             (Some(v), _) => v,
             (None, Answer::Wf(WfAnswer::Jobs(rows))) => {
-                let w = &mut m.workflows[id.wf.unwrap_or_default()];
+                let w = &mut wfs[id.wf.unwrap_or_default()];
                 let mut v = judge_rows(w, rows, a, b, grace, "WF-JOBS-1");
                 if v.is_pass() {
                     v.state = Some(w.statuses(a, b, grace).join("|"));
@@ -228,7 +240,7 @@ pub fn check(m: &mut Model, call: &WfCall, a: f64, b: f64, answer: &Answer) -> V
             }
             _ => Verdict::fail(&["WF-JOBS-1"], "OK with the workflow's jobs"),
         },
-        WfCall::List(all, _) => list(m, *all, a, b, answer),
+        WfCall::List(all, _) => list(wfs, grace, *all, a, b, answer),
         WfCall::JobStatus { wf, job, uuid } => {
             let Answer::Status(view) = answer else {
                 return Verdict::fail(
@@ -237,7 +249,8 @@ pub fn check(m: &mut Model, call: &WfCall, a: f64, b: f64, answer: &Answer) -> V
                 );
             };
             judge_views(
-                m,
+                wfs,
+                grace,
                 &[(*wf, *job, uuid.clone())],
                 std::slice::from_ref(view),
                 a,
@@ -249,7 +262,7 @@ pub fn check(m: &mut Model, call: &WfCall, a: f64, b: f64, answer: &Answer) -> V
             let Answer::Jobs(views) = answer else {
                 return Verdict::fail(&["WF-EXEC-1", "JOB-LIST-1"], "OK with every job");
             };
-            judge_views(m, started, views, a, b).with_ids(&["JOB-LIST-1"])
+            judge_views(wfs, grace, started, views, a, b).with_ids(&["JOB-LIST-1"])
         }
     }
 }
@@ -264,7 +277,7 @@ fn known(id: &WfId, answer: &Answer, rule: &'static str) -> Option<Verdict> {
     Some(v)
 }
 
-fn run(m: &mut Model, shape: Shape, defs: &[Def], a: f64, b: f64, answer: &Answer) -> Verdict {
+fn run(wfs: &mut Vec<Wf>, shape: Shape, defs: &[Def], a: f64, b: f64, answer: &Answer) -> Verdict {
     if shape == Shape::MissingUpload {
         // WF-RUN-2: INVALID_ARGUMENT naming the problem; nothing starts.
         return match answer {
@@ -286,7 +299,7 @@ fn run(m: &mut Model, shape: Shape, defs: &[Def], a: f64, b: f64, answer: &Answe
         Answer::Wf(WfAnswer::Run(uuid, status))
             if status == "STARTED" && checks::is_v4_uuid(uuid) =>
         {
-            m.workflows.push(Wf::new(uuid.clone(), defs, a, b));
+            wfs.push(Wf::new(uuid.clone(), defs, a, b));
             let mut v = Verdict::pass(ids);
             v.state = Some(format!("{shape:?}"));
             v
@@ -429,12 +442,12 @@ fn learn(w: &mut Wf, rows: &[Row], b: f64) {
 
 /// ListWorkflows (WF-LIST-1): `true` lists every workflow of the run,
 /// `false` the PENDING and RUNNING ones.
-fn list(m: &mut Model, all: bool, a: f64, b: f64, answer: &Answer) -> Verdict {
+fn list(wfs: &[Wf], grace: f64, all: bool, a: f64, b: f64, answer: &Answer) -> Verdict {
     let Answer::Wf(WfAnswer::List(infos)) = answer else {
         return Verdict::fail(&["WF-LIST-1"], "OK with the workflows");
     };
-    for w in &m.workflows {
-        let allowed = w.statuses(a, b, m.grace);
+    for w in wfs {
+        let allowed = w.statuses(a, b, grace);
         let active: Vec<&str> = allowed
             .iter()
             .copied()
@@ -468,15 +481,15 @@ fn list(m: &mut Model, all: bool, a: f64, b: f64, answer: &Answer) -> Verdict {
 /// Workflow jobs as GetJobStatus or ListJobs show them: every started job
 /// the model knows is there, with a status it may have (WF-EXEC-1).
 fn judge_views(
-    m: &mut Model,
+    wfs: &mut [Wf],
+    grace: f64,
     started: &[(usize, usize, String)],
     views: &[JobView],
     a: f64,
     b: f64,
 ) -> Verdict {
-    let grace = m.grace;
     for (w, j, uuid) in started {
-        let wf = &m.workflows[*w];
+        let wf = &wfs[*w];
         let allowed: Vec<&str> = wf.job_statuses(a, b, grace)[*j]
             .iter()
             .copied()
@@ -495,7 +508,7 @@ fn judge_views(
                 &format!("workflow job {name} with status one of {allowed:?}"),
             );
         }
-        let job = &mut m.workflows[*w].jobs[*j];
+        let job = &mut wfs[*w].jobs[*j];
         if FINAL.contains(&v.status.as_str()) {
             job.seen_final.get_or_insert(b);
         }
@@ -506,7 +519,6 @@ fn judge_views(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explore::workflow::defs;
 
     const WF: &str = "3f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f";
 
@@ -571,13 +583,12 @@ mod tests {
 
     #[test]
     fn explore_wf_list_1_finished_workflows_only_with_include_completed() {
-        let mut m = Model::new("cf-t-", 300.0);
-        m.workflows.push(Wf::new(
+        let m = vec![Wf::new(
             WF.into(),
             &defs(Shape::Chain, false, "t", "m"),
             0.0,
             1.0,
-        ));
+        )];
         let listed = |status: &str| {
             Answer::Wf(WfAnswer::List(vec![Info {
                 uuid: WF.into(),
@@ -587,12 +598,12 @@ mod tests {
         };
         let none = Answer::Wf(WfAnswer::List(vec![]));
         // Long after the run: COMPLETED, listed with includeCompleted only.
-        assert!(list(&mut m, true, 9_000.0, 9_001.0, &listed("COMPLETED")).is_pass());
-        assert!(!list(&mut m, true, 9_000.0, 9_001.0, &none).is_pass());
-        assert!(list(&mut m, false, 9_000.0, 9_001.0, &none).is_pass());
-        assert!(!list(&mut m, false, 9_000.0, 9_001.0, &listed("COMPLETED")).is_pass());
+        assert!(list(&m, 300.0, true, 9_000.0, 9_001.0, &listed("COMPLETED")).is_pass());
+        assert!(!list(&m, 300.0, true, 9_000.0, 9_001.0, &none).is_pass());
+        assert!(list(&m, 300.0, false, 9_000.0, 9_001.0, &none).is_pass());
+        assert!(!list(&m, 300.0, false, 9_000.0, 9_001.0, &listed("COMPLETED")).is_pass());
         // At once: it may still run, listed or not.
-        assert!(list(&mut m, false, 0.5, 0.6, &listed("RUNNING")).is_pass());
-        assert!(list(&mut m, false, 0.5, 0.6, &none).is_pass());
+        assert!(list(&m, 300.0, false, 0.5, 0.6, &listed("RUNNING")).is_pass());
+        assert!(list(&m, 300.0, false, 0.5, 0.6, &none).is_pass());
     }
 }
