@@ -106,13 +106,13 @@ const FINAL: &[&str] = &["COMPLETED", "FAILED", "STOPPED", "CANCELED"];
 
 /// The jobs workflow `id` started, once none of them can start any more:
 /// the active ones are stopped (their dependents are then canceled), for
-/// 2 s at most. `Err`: why they could not be listed.
+/// 15 s at most (a node may start a workflow's jobs on a timer). `Err`: why they could not be listed.
 pub async fn cleanup_jobs(c: &Clients, id: &str) -> Result<Vec<String>, String> {
     let mut jobs = c.job_client();
     let mut uuids: Vec<String> = Vec::new();
-    for attempt in 0..40 {
+    for attempt in 0..150 {
         if attempt > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         let s = timed_status(&mut jobs, id).await?;
         let mut settled = true;
@@ -133,7 +133,7 @@ pub async fn cleanup_jobs(c: &Clients, id: &str) -> Result<Vec<String>, String> 
         }
     }
     Err(format!(
-        "jobs of workflow {id} still not final after 2 s (started: {uuids:?})"
+        "jobs of workflow {id} still not final after 15 s (started: {uuids:?})"
     ))
 }
 

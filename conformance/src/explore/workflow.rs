@@ -21,6 +21,8 @@ use super::wfshape::{defs, tag, yaml};
 pub enum WfRef {
     /// The n-th most recent workflow of the run (modulo their count).
     Nth(u8),
+    /// The first 8 characters of its UUID (ALL-2).
+    Prefix(u8),
     /// A v4 UUID no workflow has (from these bits).
     Unknown(u64),
 }
@@ -50,7 +52,8 @@ pub const SHARE: u32 = 14;
 /// A workflow operation from `rng`.
 pub fn op(rng: &mut StdRng) -> WfOp {
     let r = match rng.random_range(0..10) {
-        0..6 => WfRef::Nth(rng.random_range(0..3)),
+        0..5 => WfRef::Nth(rng.random_range(0..3)),
+        5..7 => WfRef::Prefix(rng.random_range(0..3)),
         _ => WfRef::Unknown(rng.random()),
     };
     match rng.random_range(0..100) {
@@ -82,13 +85,15 @@ pub fn op(rng: &mut StdRng) -> WfOp {
 fn wf_id(model: &Model, r: WfRef) -> Option<WfId> {
     let wfs = &model.workflows;
     match r {
-        WfRef::Nth(_) if wfs.is_empty() => None,
-        WfRef::Nth(k) => {
+        WfRef::Nth(_) | WfRef::Prefix(_) if wfs.is_empty() => None,
+        WfRef::Nth(k) | WfRef::Prefix(k) => {
             let w = wfs.len() - 1 - k as usize % wfs.len();
-            Some(WfId {
-                id: wfs[w].uuid.clone(),
-                wf: Some(w),
-            })
+            let uuid = &wfs[w].uuid;
+            let id = match r {
+                WfRef::Prefix(_) => uuid[..8.min(uuid.len())].to_owned(),
+                _ => uuid.clone(),
+            };
+            Some(WfId { id, wf: Some(w) })
         }
         WfRef::Unknown(bits) => {
             let hex = format!("{bits:016x}{:016x}", bits.rotate_right(23) ^ 0x27d4_eb2f);
