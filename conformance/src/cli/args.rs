@@ -93,7 +93,10 @@ Random sequences against a model of the documented behaviours.
 
 Generates sequences of operations from a seed (RunJob with and without schedules,
 GetJobStatus, StopJob, CancelJob, DeleteJob, ListJobs, GetJobLogs, networks, volumes,
-runtimes, system status; ID prefixes, unknown IDs and invalid arguments mixed in), runs
+runtimes, system status, workflows (RunWorkflow of chains, diamonds, a failing job with
+dependents, the list form, uploads given or missing; GetWorkflowStatus, GetWorkflowJobs,
+ListWorkflows, the workflows' jobs in ListJobs and GetJobStatus); ID prefixes, unknown
+IDs and invalid arguments mixed in), runs
 them against the target, and checks every answer against an executable model of
 docs/behaviours.md (documented profile). Where timing decides (a job that may have
 finished), the model allows every legal answer. On the first disagreement the sequence
@@ -105,7 +108,8 @@ exercised.
 Everything it creates carries the prefix cf-<run id>-s<n>- and is removed at the end of
 each sequence (leaks are reported); lists are judged on the run's own jobs, networks
 and volumes only; it never calls DeleteAllJobs. Jobs are short (echo, false, sleep
-0.05) or stopped at the end (sleep 30, schedules an hour ahead).
+0.05) or stopped at the end (sleep 30, schedules an hour ahead); the jobs a workflow
+started are stopped and deleted too (workflow records have no removal RPC).
 
 Exit code: 0 when no sequence disagreed, 1 on a finding (or a leak), 2 on bad usage.";
 

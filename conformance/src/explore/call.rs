@@ -170,6 +170,8 @@ pub enum Call {
     StreamSystemMetrics(Vec<String>),
     /// No call: the explorer waits this many milliseconds.
     Wait(u64),
+    /// A workflow call (WF-*).
+    Wf(Box<super::wfcall::WfCall>),
 }
 
 impl Call {
@@ -196,6 +198,7 @@ impl Call {
             Call::ValidateRuntimeSpec(..) => "ValidateRuntimeSpec",
             Call::StreamSystemMetrics(_) => "StreamSystemMetrics",
             Call::Wait(_) => "Wait",
+            Call::Wf(c) => c.rpc(),
         }
     }
 }
@@ -282,6 +285,7 @@ impl fmt::Display for Call {
                     "StreamSystemMetrics{{metricTypes: {types:?}}}, first sample"
                 )
             }
+            Call::Wf(c) => write!(f, "{c}"),
             other => write!(f, "{}{{}}", other.rpc()),
         }
     }
@@ -378,6 +382,8 @@ pub enum Answer {
     Sample(Vec<&'static str>),
     /// Nothing (a pause).
     Nothing,
+    /// A workflow answer.
+    Wf(super::wfcall::WfAnswer),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {
@@ -468,6 +474,7 @@ impl fmt::Display for Answer {
             Answer::Valid(v) => write!(f, "OK {{valid {v}}}"),
             Answer::Sample(sections) => write!(f, "a sample with {sections:?}"),
             Answer::Nothing => write!(f, "-"),
+            Answer::Wf(a) => write!(f, "{a}"),
         }
     }
 }

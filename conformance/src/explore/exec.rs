@@ -41,6 +41,11 @@ impl Clients {
         }
     }
 
+    /// A JobService client over the channel.
+    pub fn job_client(&self) -> JobServiceClient<Channel> {
+        self.jobs.clone()
+    }
+
     /// StopJob.
     pub async fn stop(&self, id: &str) -> Result<(), Status> {
         timed(self.jobs.clone().stop_job(pb::StopJobReq {
@@ -144,11 +149,11 @@ async fn first_sample(c: &Clients, types: &[String]) -> Result<Answer, Status> {
     Ok(Answer::Sample(sections))
 }
 
-fn err(s: Status) -> Answer {
+pub(super) fn err(s: Status) -> Answer {
     Answer::Error(s.code(), s.message().to_owned())
 }
 
-async fn timed<T>(
+pub(super) async fn timed<T>(
     f: impl std::future::Future<Output = Result<tonic::Response<T>, Status>>,
 ) -> Result<T, Status> {
     match tokio::time::timeout(CALL_TIMEOUT, f).await {
@@ -189,7 +194,7 @@ fn run_request(r: &RunReq) -> pb::RunJobRequest {
     }
 }
 
-fn status_view(s: pb::GetJobStatusRes) -> JobView {
+pub(super) fn status_view(s: pb::GetJobStatusRes) -> JobView {
     JobView {
         uuid: s.uuid,
         status: s.status,
@@ -205,7 +210,7 @@ fn status_view(s: pb::GetJobStatusRes) -> JobView {
     }
 }
 
-fn list_view(j: pb::Job) -> JobView {
+pub(super) fn list_view(j: pb::Job) -> JobView {
     JobView {
         uuid: j.uuid,
         status: j.status,

@@ -10,7 +10,10 @@
 //! what the sequence created; [`driver`] runs many sequences, in parallel,
 //! collects the coverage of behaviour IDs and of (call, job state) pairs,
 //! and shrinks and reports a finding, optionally as a transcript that
-//! `joblet-conformance replay` runs.
+//! `joblet-conformance replay` runs. Workflows have their operations in
+//! [`workflow`], their graphs and YAML in [`wfshape`], their calls and
+//! answers in [`wfcall`], made by [`wfexec`], and their model in
+//! [`wfmodel`].
 
 pub mod call;
 pub mod checks;
@@ -19,5 +22,10 @@ pub mod exec;
 pub mod model;
 pub mod ops;
 pub mod sequence;
+pub mod wfcall;
+pub mod wfexec;
+pub mod wfmodel;
+pub mod wfshape;
+pub mod workflow;
 
 pub use driver::{ExploreConfig, ExploreResult, Finding, explore};

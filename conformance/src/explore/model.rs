@@ -114,6 +114,8 @@ pub struct Model {
     pub grace: f64,
     /// The run's name prefix: networks and volumes with it are the run's.
     pub prefix: String,
+    /// The run's workflows, in creation order.
+    pub workflows: Vec<super::wfmodel::Wf>,
 }
 
 pub use super::checks::BUILTIN_NETWORKS;
@@ -231,6 +233,7 @@ impl Model {
             Call::ValidateRuntimeSpec(_, valid) => checks::spec(*valid, answer),
             Call::StreamSystemMetrics(types) => checks::sample(types, answer),
             Call::Wait(_) => Verdict::pass(&[]),
+            Call::Wf(c) => super::wfmodel::check(&mut self.workflows, self.grace, c, a, b, answer),
         }
     }
 

@@ -104,6 +104,8 @@ pub enum Op {
     Metrics(u8),
     /// A pause longer than the grace, so that what is due has happened.
     Wait,
+    /// A workflow operation.
+    Wf(super::workflow::WfOp),
 }
 
 const WORDS: &[&str] = &["alpha", "bravo", "hello world", "x", "42", "tab\tsep"];
@@ -137,7 +139,15 @@ const BAD_CORES: &[&str] = &["x", "0,0", "3-1", "99999", "-1"];
 /// `n` operations from `seed`.
 pub fn generate(seed: u64, n: usize) -> Vec<Op> {
     let mut rng = StdRng::seed_from_u64(seed);
-    (0..n).map(|_| op(&mut rng)).collect()
+    (0..n)
+        .map(|_| {
+            if rng.random_range(0..100) < super::workflow::SHARE {
+                Op::Wf(super::workflow::op(&mut rng))
+            } else {
+                op(&mut rng)
+            }
+        })
+        .collect()
 }
 
 fn job_ref(rng: &mut StdRng) -> JobRef {
@@ -485,6 +495,7 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
             }
             Call::StreamSystemMetrics(types)
         }
+        Op::Wf(w) => super::workflow::resolve(w, names.model, names.prefix)?,
     })
 }
 

@@ -61,7 +61,7 @@ pub struct Place {
 async fn cleanup(channel: &Channel, created: Vec<Resource>) -> Vec<Leak> {
     use tonic::Code;
     let c = Clients::new(channel);
-    let mut leaks = Vec::new();
+    let (created, mut leaks) = super::wfexec::expand(&c, created).await;
     for r in &created {
         if let Resource::Job(id) = r {
             let _ = c.stop(id).await;
@@ -115,6 +115,9 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
         (Call::CreateVolume { name, .. }, Answer::Created(_)) => {
             tracker.add(Resource::Volume(name.clone()))
         }
+        (Call::Wf(_), Answer::Wf(super::wfcall::WfAnswer::Run(u, _))) if !u.is_empty() => {
+            tracker.add(Resource::Workflow(u.clone()))
+        }
         _ => {}
     }
 }
@@ -158,7 +161,10 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
             continue;
         };
         let own: Vec<String> = model.jobs.iter().map(|j| j.uuid.clone()).collect();
-        let answer = exec::execute(&clients, &call, &own, &place.prefix).await;
+        let answer = match &call {
+            Call::Wf(w) => super::wfexec::execute(&clients, w).await,
+            _ => exec::execute(&clients, &call, &own, &place.prefix).await,
+        };
         let b = ms(Instant::now());
         track(&tracker, &call, &answer);
         let verdict = model.check(&call, a, b, &answer);
