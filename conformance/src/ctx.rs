@@ -64,6 +64,9 @@ pub struct Targets {
     pub viewer: Option<Target>,
     /// A CA-signed certificate without a role.
     pub no_role: Option<Target>,
+    /// A certificate whose OU is `reader` (the four-role servers' read-only
+    /// role; a v2 node counts it as viewer, AUTH-6).
+    pub reader: Option<Target>,
 }
 
 impl Targets {
@@ -73,6 +76,7 @@ impl Targets {
             main,
             viewer: None,
             no_role: None,
+            reader: None,
         }
     }
 
@@ -81,6 +85,7 @@ impl Targets {
         self.main.is_tls()
             || self.viewer.as_ref().is_some_and(Target::is_tls)
             || self.no_role.as_ref().is_some_and(Target::is_tls)
+            || self.reader.as_ref().is_some_and(Target::is_tls)
     }
 }
 
@@ -280,6 +285,18 @@ impl Ctx {
             .clone()
             .ok_or_else(|| check::skip(Need::NoRole.skip_reason()))?;
         self.connect(&t, "no-role client").await
+    }
+
+    /// A channel presenting the certificate whose OU is `reader` (the case
+    /// must need [`Need::Reader`]).
+    pub async fn reader(&self) -> CaseResult<Rec> {
+        let t = self
+            .env
+            .targets
+            .reader
+            .clone()
+            .ok_or_else(|| check::skip(Need::Reader.skip_reason()))?;
+        self.connect(&t, "reader").await
     }
 
     /// A fresh name carrying the run prefix: `cf-<run>-<what>-<n>`.

@@ -135,6 +135,7 @@ pub(crate) fn skip_reason(
             Need::Tls => targets.any_tls(),
             Need::Viewer => targets.viewer.is_some(),
             Need::NoRole => targets.no_role.is_some(),
+            Need::Reader => targets.reader.is_some(),
             Need::DeleteAll => options.allow_delete_all,
             Need::RemoteInstall => options.allow_remote_installs,
             Need::Build => options.allow_builds,

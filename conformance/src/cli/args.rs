@@ -65,9 +65,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run the catalogue against every mutant of the embedded mock and print
-    /// the kill matrix (mutant, behaviour, cases that caught it; last line
-    /// `killed K/N`). Exit code 1 if any mutant survived.
+    /// Run the catalogue against every mutant of the embedded mock, v1 and
+    /// v2, each against the mock of its contract, and print the kill matrix
+    /// (mutant, contract, behaviour, cases that caught it; `contract vN:
+    /// killed K/N` per contract, last line `killed K/N`). Exit code 1 if a
+    /// mutant was not caught by a case covering its behaviour.
     Mutants(MutantsArgs),
     /// A recording proxy: listen for Joblet clients, forward every call to
     /// the upstream endpoint, and record the calls of the five Joblet
@@ -409,8 +411,8 @@ pub(crate) struct SelectArgs {
     pub(crate) parallel: u16,
 }
 
-/// Extra identities on the same node: a viewer, and a certificate without a
-/// role.
+/// Extra identities on the same node: a viewer, a certificate without a
+/// role, and a certificate whose OU is `reader`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct RoleArgs {
     /// The rnx-config node of a viewer identity (the role cases AUTH-4/5;
@@ -433,6 +435,16 @@ pub(crate) struct RoleArgs {
     /// Key of --no-role-cert.
     #[arg(long, value_name = "FILE", help_heading = "Roles")]
     pub(crate) no_role_key: Option<PathBuf>,
+    /// The rnx-config node of a certificate whose OU is `reader` (a v2 node
+    /// counts it as viewer: AUTH-6).
+    #[arg(long, value_name = "NAME", help_heading = "Roles")]
+    pub(crate) reader_node: Option<String>,
+    /// Client certificate with OU reader (same CA as --ca).
+    #[arg(long, value_name = "FILE", help_heading = "Roles")]
+    pub(crate) reader_cert: Option<PathBuf>,
+    /// Key of --reader-cert.
+    #[arg(long, value_name = "FILE", help_heading = "Roles")]
+    pub(crate) reader_key: Option<PathBuf>,
 }
 
 impl RoleArgs {
@@ -442,9 +454,12 @@ impl RoleArgs {
             || self.viewer_cert.is_some()
             || self.no_role_node.is_some()
             || self.no_role_cert.is_some()
+            || self.reader_node.is_some()
+            || self.reader_cert.is_some()
     }
 
-    /// The main target with the viewer and no-role identities these flags give.
+    /// The main target with the viewer, no-role and reader identities these
+    /// flags give.
     pub(crate) fn targets(&self, connect: &ConnectArgs, main: Target) -> Result<Targets, CliError> {
         let viewer = connect.role_target(
             &main,
@@ -460,10 +475,18 @@ impl RoleArgs {
             self.no_role_cert.as_ref(),
             self.no_role_key.as_ref(),
         )?;
+        let reader = connect.role_target(
+            &main,
+            "--reader",
+            self.reader_node.as_deref(),
+            self.reader_cert.as_ref(),
+            self.reader_key.as_ref(),
+        )?;
         Ok(Targets {
             main,
             viewer,
             no_role,
+            reader,
         })
     }
 }
@@ -567,10 +590,15 @@ pub(crate) struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct MutantsArgs {
     /// Only these mutants (`joblet-mock --list-mutants`; repeatable). By
-    /// default, every mutant that applies to contract v1 (the catalogue's
-    /// cases are v1 cases).
+    /// default every mutant: those of v1 behaviours against a mock of both
+    /// contracts, those of `[v2]` behaviours against a mock of v2.5.9 alone
+    /// (AUTH-8's with the four-role model on).
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub(crate) mutant: Vec<String>,
+    /// Only the mutants of this contract: `v1` (behaviours that hold on a
+    /// node that speaks v1) or `v2` (the `[v2]` behaviours); `both`: all.
+    #[arg(long, value_enum, value_name = "CONTRACT")]
+    pub(crate) contract: Option<Api>,
     /// Against each mutant, run only the cases whose IDs include the mutated
     /// behaviour (faster; the full catalogue otherwise).
     #[arg(long)]

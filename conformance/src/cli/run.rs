@@ -56,7 +56,7 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
         None => {
             if args.roles.any() {
                 return usage(
-                    "role options (--viewer-*, --no-role-*) need a --target or --node: without one the suite certifies its embedded mock, which has its own identities",
+                    "role options (--viewer-*, --no-role-*, --reader-*) need a --target or --node: without one the suite certifies its embedded mock, which has its own identities",
                 );
             }
             let mock = LocalMock::start(&args.mock_profile, args.embedded_api).await?;

@@ -5,7 +5,9 @@
 //! mock that speaks v2 alone.
 
 use joblet_conformance::cases::catalogue;
-use joblet_conformance::mutants::{MutantsConfig, matrix, run_mutants, v1_mutants, v2_mutants};
+use joblet_conformance::mutants::{
+    MutantsConfig, groups, matrix, run_groups, run_mutants, v1_mutants, v2_mutants,
+};
 use joblet_mock::MockConfig;
 use joblet_testkit::auth::RoleModel;
 use joblet_testkit::contract::Api;
@@ -58,8 +60,9 @@ fn every_mutant_is_caught_by_a_case_covering_its_behaviour() {
 }
 
 /// The v2 mutants (one per `[v2]` behaviour) against a mock that speaks
-/// v2.5.9 alone (AUTH-8's with four roles): each is caught by a v2 case
-/// covering its behaviour, but for [`UNCATCHABLE`].
+/// v2.5.9 alone (AUTH-8's with four roles), grouped as `joblet-conformance
+/// mutants` groups them: each is caught by a v2 case covering its behaviour,
+/// `reader-unknown` (AUTH-6) by the case of the reader identity.
 #[test]
 fn every_v2_mutant_is_caught_against_a_v2_node() {
     let mutants = v2_mutants();
@@ -72,24 +75,28 @@ fn every_v2_mutant_is_caught_against_a_v2_node() {
             .build()
             .expect("a tokio runtime");
         rt.block_on(async {
+            let four = mutants.iter().filter(|m| m.behaviour() == "AUTH-8").count();
+            assert!(four >= 1, "AUTH-8 has mutants");
+            let groups = groups(&mutants, &MockConfig::default());
             // AUTH-8's mutants break the four-role model: their mock runs it.
-            let (four, two): (Vec<_>, Vec<_>) =
-                mutants.iter().partition(|m| m.behaviour() == "AUTH-8");
-            let mut rows = Vec::new();
-            for (group, roles) in [(two, RoleModel::Two), (four, RoleModel::Four)] {
-                let config = MutantsConfig {
-                    covering_only: true,
-                    parallel_mutants: 8,
-                    base: MockConfig {
-                        api: Api::V2,
-                        roles,
-                        ..MockConfig::default()
-                    },
-                    ..MutantsConfig::default()
-                };
-                rows.extend(run_mutants(catalogue(), &group, &config, &|_| {}).await);
-            }
-            rows
+            let shapes: Vec<(Api, Api, RoleModel, usize)> = groups
+                .iter()
+                .map(|g| (g.contract, g.base.api, g.base.roles, g.mutants.len()))
+                .collect();
+            assert_eq!(
+                shapes,
+                [
+                    (Api::V2, Api::V2, RoleModel::Two, count - four),
+                    (Api::V2, Api::V2, RoleModel::Four, four)
+                ],
+                "{groups:?}"
+            );
+            let config = MutantsConfig {
+                covering_only: true,
+                parallel_mutants: 8,
+                ..MutantsConfig::default()
+            };
+            run_groups(catalogue(), &groups, &config, &|_| {}).await
         })
     })
     .join()
@@ -97,7 +104,7 @@ fn every_v2_mutant_is_caught_against_a_v2_node() {
     assert_eq!(rows.len(), count);
     let survivors: Vec<String> = rows
         .iter()
-        .filter(|r| r.caught_by_covering.is_empty() && !UNCATCHABLE.contains(&r.mutant.as_str()))
+        .filter(|r| !r.killed_by_covering())
         .map(|r| {
             format!(
                 "{} ({}): caught by {:?}, errors {:?}, start {:?}",
@@ -106,31 +113,24 @@ fn every_v2_mutant_is_caught_against_a_v2_node() {
         })
         .collect();
     let text = matrix(&rows);
-    // The exceptions survive, and only they.
-    for name in UNCATCHABLE {
-        let row = rows
-            .iter()
-            .find(|r| r.mutant == *name)
-            .expect("a listed mutant");
-        assert!(
-            row.caught_by_covering.is_empty(),
-            "{name} is caught now: take it off the list"
-        );
-    }
     assert!(
         survivors.is_empty(),
         "v2 mutants no covering case caught:\n{}\n\n{text}",
         survivors.join("\n"),
     );
-    let killed = count - UNCATCHABLE.len();
+    let reader = rows
+        .iter()
+        .find(|r| r.mutant == "reader-unknown")
+        .expect("the AUTH-6 mutant");
+    assert_eq!(
+        reader.caught_by_covering,
+        ["auth.roles.v2_reader_certificate_is_viewer"],
+        "{text}"
+    );
+    assert!(rows.iter().all(|r| r.contract == "v2"), "{text}");
     assert!(
-        text.trim_end()
-            .ends_with(&format!("killed {killed}/{count}")),
+        text.contains(&format!("\ncontract v2: killed {count}/{count}\n"))
+            && text.trim_end().ends_with(&format!("killed {count}/{count}")),
         "{text}"
     );
 }
-
-/// v2 mutants the suite cannot catch with the identities it has: `reader-unknown`
-/// (AUTH-6) needs a certificate whose OU is `reader`, and the suite's role
-/// identities are an admin, a viewer and a certificate without a role.
-const UNCATCHABLE: [&str; 1] = ["reader-unknown"];
