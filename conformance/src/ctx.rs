@@ -103,8 +103,13 @@ pub struct Env {
     pub run_id: String,
     /// Options.
     pub options: Options,
-    /// The contract the target speaks (detected or given).
+    /// The contract the run certifies (detected, or given by `--contract`):
+    /// the client's, whose messages and methods the cases use.
     pub contract: Api,
+    /// The contract the node speaks: `contract`, but in a compatibility
+    /// report (a client of a contract the node does not serve) the detected
+    /// one. Checks of what the node itself serves go by it.
+    pub node: Api,
     counter: AtomicU32,
     cidr_octet: u8,
     host_cores: tokio::sync::OnceCell<u32>,
@@ -117,7 +122,7 @@ impl Env {
         channel: Channel,
         run_id: String,
         options: Options,
-        contract: Api,
+        (contract, node): (Api, Api),
     ) -> Self {
         let cidr_octet = 64
             + (run_id
@@ -132,6 +137,7 @@ impl Env {
             run_id,
             options,
             contract,
+            node,
             counter: AtomicU32::new(0),
             cidr_octet,
             host_cores: tokio::sync::OnceCell::new(),

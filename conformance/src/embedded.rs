@@ -89,5 +89,6 @@ fn reader_target(mock: &RunningMock) -> Result<joblet_testkit::Target, EmbeddedE
     let client = certs
         .issue_client("reader", "reader-client", &["reader"])
         .map_err(EmbeddedError::Reader)?;
-    Ok(joblet_testkit::Target::plaintext(addr.to_string()).with_tls(certs.client_tls_files(&client)))
+    Ok(joblet_testkit::Target::plaintext(addr.to_string())
+        .with_tls(certs.client_tls_files(&client)))
 }

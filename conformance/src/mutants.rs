@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use joblet_mock::{Api, MockConfig, Mutant, RoleModel};
+use joblet_mock::{MockConfig, Mutant};
+use joblet_testkit::auth::RoleModel;
+use joblet_testkit::contract::Api;
 use joblet_testkit::detect::Detection;
 use tokio::sync::Semaphore;
 
@@ -328,7 +330,11 @@ pub fn matrix(rows: &[MutantRow]) -> String {
             out,
             "{:<width$}  {:<8}  {:<13}  {:>6}  {who}",
             r.mutant,
-            if r.contract.is_empty() { "-" } else { &r.contract },
+            if r.contract.is_empty() {
+                "-"
+            } else {
+                &r.contract
+            },
             r.behaviour,
             r.caught_by.len()
         );

@@ -13,7 +13,8 @@ use super::error::CliError;
 pub(crate) async fn mutants(args: MutantsArgs) -> Result<ExitCode, CliError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use joblet_mock::{Api, MockConfig, Mutant};
+    use joblet_mock::{MockConfig, Mutant};
+    use joblet_testkit::contract::Api;
 
     use super::output::write;
     use crate::cases::catalogue;

@@ -120,7 +120,9 @@ async fn targets(args: &ReplayArgs) -> Result<(Targets, Option<LocalMock>), CliE
         return Ok((args.roles.targets(&args.connect, main)?, None));
     }
     if args.roles.any() {
-        return usage("role options (--viewer-*, --no-role-*, --reader-*) need a --target or --node");
+        return usage(
+            "role options (--viewer-*, --no-role-*, --reader-*) need a --target or --node",
+        );
     }
     let mock = LocalMock::start(&args.mock_profile, joblet_testkit::contract::Api::Both).await?;
     eprintln!(

@@ -96,6 +96,8 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
         cancel,
         progress: bar.clone(),
         contract: args.contract.map(|c| Detection::given(c, "--contract")),
+        // A given contract the node does not serve: a compatibility report.
+        detect_given: args.contract.is_some(),
     };
     let result = runner::run(&cases, config).await;
     bar.bar.finish_and_clear();

@@ -130,7 +130,99 @@ fn every_v2_mutant_is_caught_against_a_v2_node() {
     assert!(rows.iter().all(|r| r.contract == "v2"), "{text}");
     assert!(
         text.contains(&format!("\ncontract v2: killed {count}/{count}\n"))
-            && text.trim_end().ends_with(&format!("killed {count}/{count}")),
+            && text
+                .trim_end()
+                .ends_with(&format!("killed {count}/{count}")),
         "{text}"
+    );
+}
+
+/// `joblet-conformance mutants` runs each mutant against the mock of its
+/// contract (v1 ones on a mock of both, v2 ones on v2 alone, AUTH-8's with
+/// four roles) and lists each with the cases that caught it, per contract;
+/// `--contract` restricts.
+#[test]
+fn the_mutants_command_covers_both_contracts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("kill.json");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_joblet-conformance"))
+            .arg("mutants")
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    };
+    let out = run(&[
+        "--mutant",
+        "stop-finished-ok,reader-unknown,four-role-method-names",
+        "--covering-only",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .unwrap_or_else(|| panic!("no row for {name}:\n{stdout}"))
+    };
+    assert_eq!(
+        row("stop-finished-ok")[..3],
+        ["stop-finished-ok", "v1", "JOB-STOP-3"],
+        "{stdout}"
+    );
+    assert_eq!(
+        row("reader-unknown"),
+        [
+            "reader-unknown",
+            "v2",
+            "AUTH-6",
+            "1",
+            "auth.roles.v2_reader_certificate_is_viewer"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(
+        row("four-role-method-names")[..3],
+        ["four-role-method-names", "v2", "AUTH-8"]
+    );
+    assert!(
+        stdout.ends_with("contract v1: killed 1/1\ncontract v2: killed 2/2\nkilled 3/3\n"),
+        "{stdout}"
+    );
+    let rows: Vec<joblet_conformance::mutants::MutantRow> =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON")).expect("rows");
+    let contracts: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.mutant.as_str(), r.contract.as_str()))
+        .collect();
+    assert_eq!(
+        contracts,
+        [
+            ("stop-finished-ok", "v1"),
+            ("reader-unknown", "v2"),
+            ("four-role-method-names", "v2")
+        ]
+    );
+    // --contract v1 keeps the v1 mutants only: none of these two.
+    let out = run(&[
+        "--contract",
+        "v1",
+        "--mutant",
+        "reader-unknown,four-role-method-names",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--mutant: none of [\"reader-unknown\", \"four-role-method-names\"] is a mutant of contract v1"),
+        "{stderr}"
     );
 }
