@@ -11,54 +11,17 @@ use std::fmt::Write as _;
 
 use joblet_testkit::contract::Api;
 
+pub use crate::outcome::{BehaviourVerdict, Verdict};
 use crate::outcome::{Outcome, RunResult, State};
 
-/// What a client meets for one behaviour, worst first.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// A call the behaviour needs answers UNIMPLEMENTED: the method is not
-    /// served to this client.
-    Breaks,
-    /// The node answers, but otherwise than the behaviour documents.
-    Differs,
-    /// A harness or connection problem: no verdict.
-    Error,
-    /// Every case of the behaviour that ran passed.
-    Works,
-    /// No case of the behaviour ran (each skipped, with its reason).
-    NotChecked,
-}
-
-impl Verdict {
-    /// `breaks`, `differs`, `error`, `works`, `not checked`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Breaks => "breaks",
-            Verdict::Differs => "differs",
-            Verdict::Error => "error",
-            Verdict::Works => "works",
-            Verdict::NotChecked => "not checked",
-        }
-    }
-
-    /// The verdict of one case run.
-    pub fn of(outcome: &Outcome) -> Self {
-        match outcome.state {
-            State::Pass => Verdict::Works,
-            State::Skip => Verdict::NotChecked,
-            State::Error => Verdict::Error,
-            State::Fail if got(outcome).starts_with("UNIMPLEMENTED") => Verdict::Breaks,
-            State::Fail => Verdict::Differs,
-        }
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// The verdict of one case run.
+pub fn verdict_of(outcome: &Outcome) -> Verdict {
+    match outcome.state {
+        State::Pass => Verdict::Works,
+        State::Skip => Verdict::NotChecked,
+        State::Error => Verdict::Error,
+        State::Fail if got(outcome).starts_with("UNIMPLEMENTED") => Verdict::Breaks,
+        State::Fail => Verdict::Differs,
     }
 }
 
@@ -68,21 +31,6 @@ fn got(outcome: &Outcome) -> &str {
         Some(f) => &f.got,
         None => outcome.message.as_deref().unwrap_or_default(),
     }
-}
-
-/// One behaviour of the compatibility report.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct BehaviourVerdict {
-    /// The behaviour ID (`JOB-RUN-1`).
-    pub id: String,
-    /// The worst verdict of its cases (a case that was not checked counts
-    /// only when none ran).
-    pub verdict: Verdict,
-    /// Why, from the case that decided the verdict: `UNIMPLEMENTED "unknown
-    /// method RunWorkflow for service joblet.JobService" (RunWorkflow)`.
-    pub detail: String,
-    /// Its cases, each `name: verdict`.
-    pub cases: Vec<String>,
 }
 
 /// The detail of one case's verdict, one line.
@@ -144,7 +92,7 @@ pub fn verdicts(outcomes: &[Outcome], node: Api) -> Vec<BehaviourVerdict> {
             let cases: Vec<(&Outcome, Verdict)> = outcomes
                 .iter()
                 .filter(|o| o.ids.iter().any(|i| i == id))
-                .map(|o| (o, Verdict::of(o)))
+                .map(|o| (o, verdict_of(o)))
                 .collect();
             decide(id, &cases, node)
         })

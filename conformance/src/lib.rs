@@ -39,7 +39,7 @@
 //!
 //! Modules depend downwards only, without cycles: `glob`, `need`, [`status`]
 //! and [`check`] at the bottom; then [`case`](mod@case) and [`cleanup`]; [`ctx`];
-//! [`outcome`] and [`compat`]; [`runner`] and [`report`]; the catalogue ([`cases`]),
+//! [`outcome`]; [`runner`], [`report`] and [`compat`]; the catalogue ([`cases`]),
 //! [`replay`], [`proxy`], `embedded` and `mutants`; the binary's commands
 //! ([`cli`]) on top. The binary `joblet-conformance` only parses flags and
 //! calls [`cli::execute`].

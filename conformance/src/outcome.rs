@@ -156,7 +156,7 @@ pub struct Compatibility {
     /// Per behaviour of the client's catalogue, what its client meets on
     /// this node ([`crate::compat::verdicts`]), in catalogue order.
     #[serde(default)]
-    pub behaviours: Vec<crate::compat::BehaviourVerdict>,
+    pub behaviours: Vec<BehaviourVerdict>,
 }
 
 /// The contract a run was certified against (issue #17: detected before any
@@ -254,4 +254,58 @@ pub struct Difference {
     pub expected: String,
     /// What came back.
     pub got: String,
+}
+
+/// What a client meets for one behaviour in a compatibility report
+/// ([`crate::compat`]), worst first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// A call the behaviour needs answers UNIMPLEMENTED: the method is not
+    /// served to this client.
+    Breaks,
+    /// The node answers, but otherwise than the behaviour documents.
+    Differs,
+    /// A harness or connection problem: no verdict.
+    Error,
+    /// Every case of the behaviour that ran passed.
+    Works,
+    /// No case of the behaviour ran (each skipped, with its reason).
+    NotChecked,
+}
+
+impl Verdict {
+    /// `breaks`, `differs`, `error`, `works`, `not checked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Breaks => "breaks",
+            Verdict::Differs => "differs",
+            Verdict::Error => "error",
+            Verdict::Works => "works",
+            Verdict::NotChecked => "not checked",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One behaviour of the compatibility report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BehaviourVerdict {
+    /// The behaviour ID (`JOB-RUN-1`).
+    pub id: String,
+    /// The worst verdict of its cases (a case that was not checked counts
+    /// only when none ran).
+    pub verdict: Verdict,
+    /// Why, from the case that decided the verdict: `UNIMPLEMENTED "unknown
+    /// method RunWorkflow for service joblet.JobService" (RunWorkflow)`.
+    pub detail: String,
+    /// Its cases, each `name: verdict`.
+    pub cases: Vec<String>,
 }
