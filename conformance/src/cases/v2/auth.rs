@@ -34,6 +34,7 @@ pub(crate) const CASES: &[Case] = &[
         Mutating,
         "A certificate whose OU is reader counts as viewer: it may list jobs and read a job's status, and RunJob answers PERMISSION_DENIED \"role viewer is not allowed to perform operation run_job\" (or RunJob; \"role reader … run_job\" where the four-role model is on)",
         reader_is_viewer,
+        quirks_v2 = ["QUIRK-22"],
         contracts = [V2],
         needs = [Reader]
     ),
