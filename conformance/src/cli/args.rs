@@ -35,9 +35,13 @@ node) and --allow-remote-installs (the node downloads a runtime from GitHub).
 The target's contract (v1.0.6, v2.5.9 or both) is detected before any case
 (GetSystemStatus server_version, then probes; --contract gives it) and opens
 every report; against v2.5.9 alone, the cases that call v1-only methods are
-skipped.
+skipped. --contract naming a contract the node does not serve (v1 against a
+node of v2.5.9 alone, or the reverse) makes the run a compatibility report:
+per behaviour of that contract's catalogue, what its clients meet on this
+node (works, breaks, differs, not checked): not a certification.
 
-Exit code: 0 when no MUST case failed or errored, 1 otherwise, 2 on bad usage.";
+Exit code: 0 when no MUST case failed or errored, 1 otherwise, 2 on bad usage;
+a compatibility report: 0 once produced, 1 if a case errored.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -48,6 +52,7 @@ Examples:
   joblet-conformance --node prod --viewer-node prod-viewer --read-only   # from ~/.rnx/rnx-config.yml
   joblet-conformance --focus 'jobs.stop.*' --focus JOB-LOGS-1 -v
   joblet-conformance --rerun-failed report.json --target node1:50051 --ca ... 
+  joblet-conformance --contract v1 --node prod-v2     # what a v1.0.6 client meets on a v2.5.9 node
   joblet-conformance mutants                          # prove every case can fail
   joblet-conformance record --upstream node1:50051 --node prod --out app.jsonl   # record your client's calls
   joblet-conformance replay app.jsonl --node prod     # replay them against a node (or --target)";
@@ -504,7 +509,9 @@ pub(crate) struct RunArgs {
     /// The contract to certify against (v1: v1.0.6, v2: v2.5.9, both),
     /// instead of the one detected from the target (GetSystemStatus
     /// server_version, then probes). Against v2 alone, the cases that call
-    /// v1-only methods (workflows, runtime installs) are skipped.
+    /// v1-only methods (workflows, runtime installs) are skipped. A contract
+    /// the node does not serve: a compatibility report of what its clients
+    /// meet there.
     #[arg(
         long,
         value_enum,
