@@ -304,25 +304,8 @@ pub(crate) struct ReplayArgs {
     /// Transcripts (JSON Lines), replayed one after the other.
     #[arg(value_name = "FILE", required = true)]
     pub(crate) files: Vec<PathBuf>,
-    /// The endpoint, HOST:PORT: plaintext, or mutual TLS with --ca/--cert/--key.
-    /// Default: JOBLET_HOST[:JOBLET_PORT], else an embedded mock.
-    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
-    pub(crate) target: Option<String>,
     #[command(flatten)]
-    pub(crate) connect: ConnectArgs,
-    #[command(flatten)]
-    pub(crate) roles: RoleArgs,
-    /// The contract the target speaks (v1: v1.0.6, v2: v2.5.9, both),
-    /// instead of the one detected (GetSystemStatus server_version, then
-    /// probes).
-    #[arg(
-        long,
-        value_enum,
-        env = "JOBLET_CONTRACT",
-        value_name = "CONTRACT",
-        help_heading = "Connection"
-    )]
-    pub(crate) contract: Option<Api>,
+    pub(crate) node: NodeArgs,
     /// Replay transcripts recorded against a node of the other contract too
     /// (by default a v2 transcript against a v1-only node, or the reverse,
     /// is refused with exit code 2; a node serving both takes either).
@@ -496,8 +479,10 @@ impl RoleArgs {
     }
 }
 
+/// The node a run or a replay talks to: its address and identities, and the
+/// contract it is taken to speak (`joblet-conformance` and `replay`).
 #[derive(Debug, clap::Args)]
-pub(crate) struct RunArgs {
+pub(crate) struct NodeArgs {
     /// The endpoint, HOST:PORT: plaintext, or mutual TLS with --ca/--cert/--key.
     /// Default: JOBLET_HOST[:JOBLET_PORT], else an embedded mock.
     #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
@@ -506,12 +491,12 @@ pub(crate) struct RunArgs {
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     pub(crate) roles: RoleArgs,
-    /// The contract to certify against (v1: v1.0.6, v2: v2.5.9, both),
-    /// instead of the one detected from the target (GetSystemStatus
-    /// server_version, then probes). Against v2 alone, the cases that call
-    /// v1-only methods (workflows, runtime installs) are skipped. A contract
-    /// the node does not serve: a compatibility report of what its clients
-    /// meet there.
+    /// The contract (v1: v1.0.6, v2: v2.5.9, both) instead of the one
+    /// detected from the target (GetSystemStatus server_version, then
+    /// probes). A run against v2 alone skips the cases that call v1-only
+    /// methods (workflows, runtime installs), and against a node that does
+    /// not serve the contract given is a compatibility report of what its
+    /// clients meet there; a replay refuses the other contract's transcripts.
     #[arg(
         long,
         value_enum,
@@ -520,6 +505,27 @@ pub(crate) struct RunArgs {
         help_heading = "Connection"
     )]
     pub(crate) contract: Option<Api>,
+}
+
+impl NodeArgs {
+    /// The targets the flags name (`None` without a target: the embedded
+    /// mock then, whose identities are its own, so role flags are refused).
+    pub(crate) fn targets(&self) -> Result<Option<Targets>, CliError> {
+        let targets: Vec<String> = self.target.iter().cloned().collect();
+        match self.connect.resolve(&targets)?.into_iter().next() {
+            Some(main) => Ok(Some(self.roles.targets(&self.connect, main)?)),
+            None if self.roles.any() => Err(CliError::Usage(
+                "role options (--viewer-*, --no-role-*, --reader-*) need a --target or --node: without one the embedded mock runs, with identities of its own".into(),
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 
     /// Print the catalogue (name, IDs, level, read-only/mutating) and exit.
     #[arg(long, help_heading = "Selection")]
