@@ -64,6 +64,9 @@ pub struct Targets {
     pub viewer: Option<Target>,
     /// A CA-signed certificate without a role.
     pub no_role: Option<Target>,
+    /// A certificate whose OU is `reader` (the four-role servers' read-only
+    /// role; a v2 node counts it as viewer, AUTH-6).
+    pub reader: Option<Target>,
 }
 
 impl Targets {
@@ -73,6 +76,7 @@ impl Targets {
             main,
             viewer: None,
             no_role: None,
+            reader: None,
         }
     }
 
@@ -81,6 +85,7 @@ impl Targets {
         self.main.is_tls()
             || self.viewer.as_ref().is_some_and(Target::is_tls)
             || self.no_role.as_ref().is_some_and(Target::is_tls)
+            || self.reader.as_ref().is_some_and(Target::is_tls)
     }
 }
 
@@ -98,8 +103,13 @@ pub struct Env {
     pub run_id: String,
     /// Options.
     pub options: Options,
-    /// The contract the target speaks (detected or given).
+    /// The contract the run certifies (detected, or given by `--contract`):
+    /// the client's, whose messages and methods the cases use.
     pub contract: Api,
+    /// The contract the node speaks: `contract`, but in a compatibility
+    /// report (a client of a contract the node does not serve) the detected
+    /// one. Checks of what the node itself serves go by it.
+    pub node: Api,
     counter: AtomicU32,
     cidr_octet: u8,
     host_cores: tokio::sync::OnceCell<u32>,
@@ -112,7 +122,7 @@ impl Env {
         channel: Channel,
         run_id: String,
         options: Options,
-        contract: Api,
+        (contract, node): (Api, Api),
     ) -> Self {
         let cidr_octet = 64
             + (run_id
@@ -127,6 +137,7 @@ impl Env {
             run_id,
             options,
             contract,
+            node,
             counter: AtomicU32::new(0),
             cidr_octet,
             host_cores: tokio::sync::OnceCell::new(),
@@ -280,6 +291,18 @@ impl Ctx {
             .clone()
             .ok_or_else(|| check::skip(Need::NoRole.skip_reason()))?;
         self.connect(&t, "no-role client").await
+    }
+
+    /// A channel presenting the certificate whose OU is `reader` (the case
+    /// must need [`Need::Reader`]).
+    pub async fn reader(&self) -> CaseResult<Rec> {
+        let t = self
+            .env
+            .targets
+            .reader
+            .clone()
+            .ok_or_else(|| check::skip(Need::Reader.skip_reason()))?;
+        self.connect(&t, "reader").await
     }
 
     /// A fresh name carrying the run prefix: `cf-<run>-<what>-<n>`.

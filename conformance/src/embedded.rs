@@ -1,6 +1,6 @@
 //! The embedded target: an in-process `joblet-mock` (documented profile unless
 //! asked otherwise) with a plaintext listener, a mutual-TLS listener and
-//! generated admin, viewer and no-role certificates, so that every case,
+//! generated admin, viewer, no-role and reader (OU `reader`) certificates, so that every case,
 //! including the role cases, runs out of the box.
 
 use joblet_mock::{MockConfig, MockServer, RunningMock, TlsSetup};
@@ -18,6 +18,9 @@ pub enum EmbeddedError {
     /// The mock did not start.
     #[error("the embedded mock did not start: {0}")]
     Start(#[from] joblet_mock::StartError),
+    /// The reader certificate could not be issued.
+    #[error("cannot issue the embedded mock's reader certificate: {0}")]
+    Reader(#[source] joblet_testkit::tls::TlsError),
     /// The mock started without the generated certificates.
     #[error("the embedded mock has no generated {0} certificate")]
     NoCert(&'static str),
@@ -59,12 +62,14 @@ impl Embedded {
         let no_role = mock
             .tls_target(Role::Unknown)
             .ok_or(EmbeddedError::NoCert("no-role"))?;
+        let reader = reader_target(&mock)?;
         Ok(Self {
             mock,
             targets: Targets {
                 main,
                 viewer: Some(viewer),
                 no_role: Some(no_role),
+                reader: Some(reader),
             },
             _certs: dir,
         })
@@ -74,4 +79,16 @@ impl Embedded {
     pub async fn shutdown(self) {
         let _ = self.mock.shutdown().await;
     }
+}
+
+/// A mutual-TLS target presenting a certificate of the mock's CA whose OU is
+/// `reader` (`reader.pem` next to the generated ones).
+fn reader_target(mock: &RunningMock) -> Result<joblet_testkit::Target, EmbeddedError> {
+    let certs = mock.certs().ok_or(EmbeddedError::NoCert("reader"))?;
+    let addr = mock.tls_addr().ok_or(EmbeddedError::NoCert("reader"))?;
+    let client = certs
+        .issue_client("reader", "reader-client", &["reader"])
+        .map_err(EmbeddedError::Reader)?;
+    Ok(joblet_testkit::Target::plaintext(addr.to_string())
+        .with_tls(certs.client_tls_files(&client)))
 }

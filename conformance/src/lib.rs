@@ -39,7 +39,7 @@
 //!
 //! Modules depend downwards only, without cycles: `glob`, `need`, [`status`]
 //! and [`check`] at the bottom; then [`case`](mod@case) and [`cleanup`]; [`ctx`];
-//! [`outcome`]; [`runner`] and [`report`]; the catalogue ([`cases`]),
+//! [`outcome`]; [`runner`], [`report`] and [`compat`]; the catalogue ([`cases`]),
 //! [`replay`], [`proxy`], `embedded` and `mutants`; the binary's commands
 //! ([`cli`]) on top. The binary `joblet-conformance` only parses flags and
 //! calls [`cli::execute`].
@@ -57,6 +57,7 @@
 //! | [`runner`] | selecting and running cases |
 //! | [`outcome`] | the verdict on each case or replayed call, and a run's result |
 //! | [`report`] | human, JSON and JUnit reports |
+//! | [`compat`] | the compatibility report: a client of one contract against a node of the other |
 //! | [`replay`] | transcripts replayed and compared (plan, calls, answers, rules, IDs) |
 //! | [`proxy`] | the recording proxy of `joblet-conformance record` |
 //! | [`explore`] | random sequences judged by a model of the documented behaviours, shrunk findings |
@@ -83,6 +84,7 @@ pub mod cases;
 pub mod check;
 pub mod cleanup;
 pub mod cli;
+pub mod compat;
 pub mod conn;
 pub mod ctx;
 #[cfg(feature = "embedded")]

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use joblet_mock::{MockConfig, Mutant};
+use joblet_testkit::auth::RoleModel;
+use joblet_testkit::contract::Api;
 use joblet_testkit::detect::Detection;
 use tokio::sync::Semaphore;
 
@@ -31,6 +33,11 @@ pub struct MutantRow {
     /// Why the mutant could not be run, if it could not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub start_error: Option<String>,
+    /// The contract of the group it ran in (`v1`: against a mock of both
+    /// contracts, `v2`: against a mock of v2.5.9 alone; see [`groups`]);
+    /// empty when run outside a group.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub contract: String,
 }
 
 impl MutantRow {
@@ -38,6 +45,89 @@ impl MutantRow {
     pub fn killed(&self) -> bool {
         !self.caught_by.is_empty()
     }
+
+    /// Caught by a case whose IDs include the mutated behaviour: what
+    /// `joblet-conformance mutants` expects of every mutant.
+    pub fn killed_by_covering(&self) -> bool {
+        !self.caught_by_covering.is_empty()
+    }
+}
+
+/// Mutants of one contract and the mock they run against.
+#[derive(Debug, Clone)]
+pub struct MutantGroup {
+    /// `v1` or `v2`: the contract of the behaviours they break.
+    pub contract: Api,
+    /// The mock each of them runs on (the mutant is set on top).
+    pub base: MockConfig,
+    /// The mutants.
+    pub mutants: Vec<Mutant>,
+}
+
+/// `mutants` grouped by the mock that shows their behaviour: the mutants of
+/// behaviours that hold on a node that speaks v1 against a mock of both
+/// contracts (contract `v1`; the v1 and shared cases run), the `[v2]` ones
+/// against a mock of v2.5.9 alone (contract `v2`), AUTH-8's with the
+/// four-role model on (the model they break). Groups without a mutant are
+/// left out; within a group, the order given.
+pub fn groups(mutants: &[Mutant], base: &MockConfig) -> Vec<MutantGroup> {
+    let v1: Vec<Mutant> = mutants
+        .iter()
+        .copied()
+        .filter(|m| m.contracts().v1())
+        .collect();
+    let (four, two): (Vec<Mutant>, Vec<Mutant>) = mutants
+        .iter()
+        .copied()
+        .filter(|m| !m.contracts().v1())
+        .partition(|m| m.behaviour() == "AUTH-8");
+    let on = |api, roles| MockConfig {
+        api,
+        roles,
+        ..base.clone()
+    };
+    [
+        (Api::V1, on(Api::Both, base.roles), v1),
+        (Api::V2, on(Api::V2, RoleModel::Two), two),
+        (Api::V2, on(Api::V2, RoleModel::Four), four),
+    ]
+    .into_iter()
+    .filter(|(_, _, m)| !m.is_empty())
+    .map(|(contract, base, mutants)| MutantGroup {
+        contract,
+        base,
+        mutants,
+    })
+    .collect()
+}
+
+/// Runs every group of [`groups`] in turn (`config.base` replaced by the
+/// group's); rows in group order, each with its group's contract.
+pub async fn run_groups(
+    catalogue: &'static [Case],
+    groups: &[MutantGroup],
+    config: &MutantsConfig,
+    on_row: &(dyn Fn(&MutantRow) + Send + Sync),
+) -> Vec<MutantRow> {
+    let mut rows = Vec::new();
+    for group in groups {
+        let config = MutantsConfig {
+            base: group.base.clone(),
+            ..config.clone()
+        };
+        let contract = group.contract.name();
+        let tagged = |row: &MutantRow| {
+            let mut row = row.clone();
+            row.contract = contract.into();
+            on_row(&row);
+        };
+        let mut group_rows = run_mutants(catalogue, &group.mutants, &config, &tagged).await;
+        for row in &mut group_rows {
+            row.contract = contract.into();
+        }
+        rows.extend(group_rows);
+    }
+    rows
 }
 
 /// How the mutants run.
@@ -127,6 +217,7 @@ pub async fn run_mutants(
                 caught_by_covering: vec![],
                 errors: vec![],
                 start_error: Some("its task ended without a result".into()),
+                contract: String::new(),
             })
         })
         .collect()
@@ -146,6 +237,7 @@ pub(crate) async fn run_mutant(
         caught_by_covering: vec![],
         errors: vec![],
         start_error: None,
+        contract: String::new(),
     };
     let cases: Vec<&Case> = config
         .selection
@@ -196,7 +288,11 @@ pub(crate) async fn run_mutant(
     row
 }
 
-/// The kill matrix as text, its last line `killed K/N`.
+/// The kill matrix as text: a line per mutant (its behaviour, how many
+/// cases caught it, the cases that caught it, those covering its behaviour
+/// first), a `contract vN: killed K/N` line per contract when the rows carry
+/// one, and last `killed K/N` (killed: caught by a case covering the mutated
+/// behaviour).
 pub fn matrix(rows: &[MutantRow]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -208,8 +304,8 @@ pub fn matrix(rows: &[MutantRow]) -> String {
         .max(6);
     let _ = writeln!(
         out,
-        "{:<width$}  {:<13}  {:>6}  caught by",
-        "mutant", "behaviour", "cases"
+        "{:<width$}  {:<8}  {:<13}  {:>6}  caught by",
+        "mutant", "contract", "behaviour", "cases"
     );
     for r in rows {
         let who = if let Some(e) = &r.start_error {
@@ -217,17 +313,44 @@ pub fn matrix(rows: &[MutantRow]) -> String {
         } else if r.caught_by.is_empty() {
             "SURVIVED".to_owned()
         } else {
-            r.caught_by.join(", ")
+            let mut who: Vec<&str> = r.caught_by_covering.iter().map(String::as_str).collect();
+            who.extend(
+                r.caught_by
+                    .iter()
+                    .filter(|c| !r.caught_by_covering.contains(c))
+                    .map(String::as_str),
+            );
+            let mut text = who.join(", ");
+            if r.caught_by_covering.is_empty() {
+                text.push_str(&format!(" (NO CASE COVERING {} CAUGHT IT)", r.behaviour));
+            }
+            text
         };
         let _ = writeln!(
             out,
-            "{:<width$}  {:<13}  {:>6}  {who}",
+            "{:<width$}  {:<8}  {:<13}  {:>6}  {who}",
             r.mutant,
+            if r.contract.is_empty() {
+                "-"
+            } else {
+                &r.contract
+            },
             r.behaviour,
             r.caught_by.len()
         );
     }
-    let killed = rows.iter().filter(|r| r.killed()).count();
+    let mut contracts: Vec<&str> = rows
+        .iter()
+        .map(|r| r.contract.as_str())
+        .filter(|c| !c.is_empty())
+        .collect();
+    contracts.dedup();
+    for c in contracts {
+        let of: Vec<&MutantRow> = rows.iter().filter(|r| r.contract == c).collect();
+        let killed = of.iter().filter(|r| r.killed_by_covering()).count();
+        let _ = writeln!(out, "contract {c}: killed {killed}/{}", of.len());
+    }
+    let killed = rows.iter().filter(|r| r.killed_by_covering()).count();
     let _ = writeln!(out, "killed {killed}/{}", rows.len());
     out
 }

@@ -14,6 +14,9 @@ pub enum Need {
     /// A CA-signed client certificate without a role (`--no-role-node` or
     /// `--no-role-cert/--no-role-key`).
     NoRole,
+    /// A CA-signed client certificate whose OU is `reader` (`--reader-node`
+    /// or `--reader-cert/--reader-key`).
+    Reader,
     /// Permission to call DeleteAllJobs, which deletes every finished job on the
     /// node, not only the run's (`--allow-delete-all`).
     DeleteAll,
@@ -37,6 +40,9 @@ impl Need {
             }
             Need::NoRole => {
                 "no certificate without a role: give --no-role-node NAME or --no-role-cert FILE --no-role-key FILE"
+            }
+            Need::Reader => {
+                "no certificate whose OU is reader: give --reader-node NAME or --reader-cert FILE --reader-key FILE"
             }
             Need::DeleteAll => {
                 "DeleteAllJobs deletes every finished job on the node, not only this run's: pass --allow-delete-all"

@@ -56,6 +56,11 @@ pub struct Outcome {
     pub ids: Vec<String>,
     /// The server-v1 quirks that replace a behaviour it checks.
     pub quirks: Vec<String>,
+    /// The contracts the case holds in (`v1`, `v2`; [`Case::contracts`]):
+    /// against a node of the other one alone it is skipped. Empty for a
+    /// replayed call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contracts: Vec<String>,
     /// MUST or SHOULD.
     pub level: Level,
     /// Whether it changes state.
@@ -92,6 +97,7 @@ impl Outcome {
             case: case.name.into(),
             ids: case.ids.iter().map(|s| (*s).into()).collect(),
             quirks: case.quirks.iter().map(|s| (*s).into()).collect(),
+            contracts: case.contracts.iter().map(|c| c.name().into()).collect(),
             level: case.level,
             effect: case.effect,
             attempt,
@@ -131,6 +137,26 @@ pub struct RunResult {
     /// target could not be reached, or a report written before contracts).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub contract: Option<ContractInfo>,
+    /// Set when the run is a compatibility report: the contract given
+    /// (`contract`, the client's) is one the node does not serve
+    /// ([`crate::compat`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub compatibility: Option<Compatibility>,
+}
+
+/// What makes a run a compatibility report: a client of one contract
+/// against a node that does not serve it (`--contract v1` against a node of
+/// v2.5.9 alone, or the reverse).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Compatibility {
+    /// The client's contract, given by `--contract`: `v1` or `v2`.
+    pub client: String,
+    /// The node's contract, detected.
+    pub node: ContractInfo,
+    /// Per behaviour of the client's catalogue, what its client meets on
+    /// this node ([`crate::compat::verdicts`]), in catalogue order.
+    #[serde(default)]
+    pub behaviours: Vec<BehaviourVerdict>,
 }
 
 /// The contract a run was certified against (issue #17: detected before any
@@ -228,4 +254,58 @@ pub struct Difference {
     pub expected: String,
     /// What came back.
     pub got: String,
+}
+
+/// What a client meets for one behaviour in a compatibility report
+/// ([`crate::compat`]), worst first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// A call the behaviour needs answers UNIMPLEMENTED: the method is not
+    /// served to this client.
+    Breaks,
+    /// The node answers, but otherwise than the behaviour documents.
+    Differs,
+    /// A harness or connection problem: no verdict.
+    Error,
+    /// Every case of the behaviour that ran passed.
+    Works,
+    /// No case of the behaviour ran (each skipped, with its reason).
+    NotChecked,
+}
+
+impl Verdict {
+    /// `breaks`, `differs`, `error`, `works`, `not checked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Breaks => "breaks",
+            Verdict::Differs => "differs",
+            Verdict::Error => "error",
+            Verdict::Works => "works",
+            Verdict::NotChecked => "not checked",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One behaviour of the compatibility report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BehaviourVerdict {
+    /// The behaviour ID (`JOB-RUN-1`).
+    pub id: String,
+    /// The worst verdict of its cases (a case that was not checked counts
+    /// only when none ran).
+    pub verdict: Verdict,
+    /// Why, from the case that decided the verdict: `UNIMPLEMENTED "unknown
+    /// method RunWorkflow for service joblet.JobService" (RunWorkflow)`.
+    pub detail: String,
+    /// Its cases, each `name: verdict`.
+    pub cases: Vec<String>,
 }

@@ -46,6 +46,20 @@ impl Summary {
     }
 }
 
+fn certification() -> String {
+    "certification".into()
+}
+
+/// What a run is: `certification`, or `compatibility` (a client of a
+/// contract the node does not serve, [`crate::compat`]).
+pub fn mode(result: &RunResult) -> &'static str {
+    if result.compatibility.is_some() {
+        "compatibility"
+    } else {
+        "certification"
+    }
+}
+
 /// The JSON report.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JsonReport {
@@ -55,6 +69,11 @@ pub struct JsonReport {
     pub tool: String,
     /// When the report was written (RFC 3339).
     pub written_at: String,
+    /// `certification`, or `compatibility` for a compatibility report (a
+    /// client of a contract the node does not serve: `compatibility` then
+    /// holds the per-behaviour verdicts).
+    #[serde(default = "certification")]
+    pub mode: String,
     /// Counts.
     pub summary: Summary,
     /// The run.
@@ -69,6 +88,7 @@ impl JsonReport {
             schema: SCHEMA_ID.into(),
             tool: format!("joblet-conformance {}", env!("CARGO_PKG_VERSION")),
             written_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            mode: mode(result).into(),
             summary: Summary::of(result),
             run: result.clone(),
         }
@@ -172,7 +192,19 @@ fn target_text(result: &RunResult) -> String {
 
 /// The human summary: one line per case that did not pass (all of them with
 /// `verbose`), leaks, then the counts and the verdict.
+///
+/// A compatibility report reads otherwise ([`crate::compat::human`]): what
+/// a client of the given contract meets per behaviour, then the case lines
+/// with `verbose`.
 pub fn human(result: &RunResult, verbose: bool) -> String {
+    if let Some(compat) = &result.compatibility {
+        let mut out = crate::compat::human(result, compat, verbose);
+        if verbose {
+            out.push_str("\nThe cases:\n");
+            out.push_str(&outcome_lines(result, true));
+        }
+        return out;
+    }
     let mut out = contract_header(result);
     out.push_str(&outcome_lines(result, verbose));
     let s = Summary::of(result);
@@ -291,7 +323,9 @@ fn xml_escape(s: &str) -> String {
 /// JUnit XML: one `<testsuite>` per family, one `<testcase>` per case run
 /// (`classname` = family, `name` = the case with its IDs); each suite's
 /// properties name the target, the run and the contract (`contract`: `v1`,
-/// `v2` or `both`; `contract_how`: how it was decided). Fail is
+/// `v2` or `both`; `contract_how`: how it was decided; in a compatibility
+/// report `mode` = `compatibility` and the node's `node_contract`,
+/// `node_contract_how`). Fail is
 /// `<failure>`, Error `<error>`, Skip `<skipped>`; SHOULD cases that fail are
 /// reported as failures with `[SHOULD]` in the message.
 pub fn junit(result: &RunResult) -> String {
@@ -317,7 +351,18 @@ pub fn junit(result: &RunResult) -> String {
                 xml_escape(&c.how)
             )
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+        + &result
+            .compatibility
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "<property name=\"mode\" value=\"compatibility\"/><property name=\"node_contract\" value=\"{}\"/><property name=\"node_contract_how\" value=\"{}\"/>",
+                    xml_escape(&c.node.detected),
+                    xml_escape(&c.node.how)
+                )
+            })
+            .unwrap_or_default();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -428,6 +473,7 @@ mod tests {
             case: case.into(),
             ids: vec!["JOB-STOP-3".into()],
             quirks: vec![],
+            contracts: vec!["v1".into(), "v2".into()],
             level,
             effect: Effect::Mutating,
             attempt: 1,
@@ -455,6 +501,7 @@ mod tests {
             outcomes,
             interrupted: false,
             contract: None,
+            compatibility: None,
         }
     }
 

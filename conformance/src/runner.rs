@@ -16,7 +16,7 @@ use crate::cleanup::Leak;
 use crate::ctx::{Ctx, Env, Options, Targets, new_run_id};
 use crate::glob::glob_match;
 use crate::need::Need;
-use crate::outcome::{ContractInfo, ErrorKind, Outcome, RunResult, State};
+use crate::outcome::{Compatibility, ContractInfo, ErrorKind, Outcome, RunResult, State};
 
 /// Which cases run.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +84,11 @@ pub struct RunConfig {
     /// The contract to certify against: given (`--contract`) or detected
     /// beforehand; `None` detects it when the run starts.
     pub contract: Option<Detection>,
+    /// With a given `contract`, detect the node's too: when the node does
+    /// not serve the given contract, the run is a compatibility report
+    /// ([`crate::compat`]): only the cases of the given contract run, and
+    /// the result says what its client meets.
+    pub detect_given: bool,
 }
 
 impl std::fmt::Debug for RunConfig {
@@ -94,6 +99,7 @@ impl std::fmt::Debug for RunConfig {
             .field("parallel", &self.parallel)
             .field("repeat", &self.repeat)
             .field("contract", &self.contract)
+            .field("detect_given", &self.detect_given)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +117,7 @@ impl RunConfig {
             cancel: CancellationToken::new(),
             progress: Arc::new(Quiet),
             contract: None,
+            detect_given: false,
         }
     }
 }
@@ -135,6 +142,7 @@ pub(crate) fn skip_reason(
             Need::Tls => targets.any_tls(),
             Need::Viewer => targets.viewer.is_some(),
             Need::NoRole => targets.no_role.is_some(),
+            Need::Reader => targets.reader.is_some(),
             Need::DeleteAll => options.allow_delete_all,
             Need::RemoteInstall => options.allow_remote_installs,
             Need::Build => options.allow_builds,
@@ -173,20 +181,43 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
                 outcomes,
                 interrupted: false,
                 contract: config.contract.as_ref().map(ContractInfo::of),
+                compatibility: None,
             };
         }
     };
-    let detection = match &config.contract {
-        Some(d) => d.clone(),
-        None => joblet_testkit::detect::detect(channel.clone()).await,
+    let (detection, node) = match &config.contract {
+        Some(d) if config.detect_given => (
+            d.clone(),
+            Some(joblet_testkit::detect::detect(channel.clone()).await),
+        ),
+        Some(d) => (d.clone(), None),
+        None => (joblet_testkit::detect::detect(channel.clone()).await, None),
     };
     let contract = detection.contract;
+    let compatibility = node
+        .filter(|n| !serves(n.contract, contract))
+        .map(|n| Compatibility {
+            client: contract.name().into(),
+            node: ContractInfo::of(&n),
+            behaviours: Vec::new(),
+        });
+    // A compatibility report is about the client's catalogue alone.
+    let cases: Vec<&Case> = cases
+        .iter()
+        .copied()
+        .filter(|c| compatibility.is_none() || c.holds_in(contract))
+        .collect();
+    let cases = &cases[..];
+    let node = compatibility
+        .as_ref()
+        .and_then(|c| c.node.api())
+        .unwrap_or(contract);
     let env = Arc::new(Env::new(
         config.targets.clone(),
         channel,
         run_id.clone(),
         config.options.clone(),
-        contract,
+        (contract, node),
     ));
     let mut interrupted = false;
     for attempt in 1..=config.repeat.max(1) {
@@ -198,6 +229,10 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
             break;
         }
     }
+    let compatibility = compatibility.map(|c| Compatibility {
+        behaviours: crate::compat::verdicts(&outcomes, node),
+        ..c
+    });
     RunResult {
         run_id,
         target,
@@ -206,6 +241,18 @@ pub async fn run(cases: &[&Case], config: RunConfig) -> RunResult {
         outcomes,
         interrupted,
         contract: Some(ContractInfo::of(&detection)),
+        compatibility,
+    }
+}
+
+/// Whether a node of contract `node` serves a client of contract `client`
+/// (a client of both is served by a node of either: its cases of the other
+/// contract are skipped, as ever).
+fn serves(node: Api, client: Api) -> bool {
+    match client {
+        Api::V1 => node.serves_v1(),
+        Api::V2 => node.serves_v2(),
+        Api::Both => true,
     }
 }
 

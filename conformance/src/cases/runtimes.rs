@@ -417,7 +417,7 @@ async fn install_streaming(cx: Ctx) -> CaseResult {
 }
 
 async fn reinstall(cx: Ctx) -> CaseResult {
-    let (spec, _) = cx.install_runtime().await?;
+    let (spec, _) = crate::cases::v2::client::own_runtime(&cx).await?;
     let call = format!("InstallRuntimeFromLocal{{runtimeSpec: {spec}}} (installed, no force)");
     let r = check::ok(&call, cx.install_local_raw(&spec, false).await)?;
     ensure(
@@ -462,7 +462,7 @@ async fn install_github(cx: Ctx) -> CaseResult {
 }
 
 async fn remove(cx: Ctx) -> CaseResult {
-    let (_, name) = cx.install_runtime().await?;
+    let (_, name) = crate::cases::v2::client::own_runtime(&cx).await?;
     let call = format!("RemoveRuntime{{runtime: {name}}}");
     let r = check::ok(
         &call,

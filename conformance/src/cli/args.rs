@@ -35,9 +35,13 @@ node) and --allow-remote-installs (the node downloads a runtime from GitHub).
 The target's contract (v1.0.6, v2.5.9 or both) is detected before any case
 (GetSystemStatus server_version, then probes; --contract gives it) and opens
 every report; against v2.5.9 alone, the cases that call v1-only methods are
-skipped.
+skipped. --contract naming a contract the node does not serve (v1 against a
+node of v2.5.9 alone, or the reverse) makes the run a compatibility report:
+per behaviour of that contract's catalogue, what its clients meet on this
+node (works, breaks, differs, not checked): not a certification.
 
-Exit code: 0 when no MUST case failed or errored, 1 otherwise, 2 on bad usage.";
+Exit code: 0 when no MUST case failed or errored, 1 otherwise, 2 on bad usage;
+a compatibility report: 0 once produced, 1 if a case errored.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -48,6 +52,7 @@ Examples:
   joblet-conformance --node prod --viewer-node prod-viewer --read-only   # from ~/.rnx/rnx-config.yml
   joblet-conformance --focus 'jobs.stop.*' --focus JOB-LOGS-1 -v
   joblet-conformance --rerun-failed report.json --target node1:50051 --ca ... 
+  joblet-conformance --contract v1 --node prod-v2     # what a v1.0.6 client meets on a v2.5.9 node
   joblet-conformance mutants                          # prove every case can fail
   joblet-conformance record --upstream node1:50051 --node prod --out app.jsonl   # record your client's calls
   joblet-conformance replay app.jsonl --node prod     # replay them against a node (or --target)";
@@ -65,9 +70,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run the catalogue against every mutant of the embedded mock and print
-    /// the kill matrix (mutant, behaviour, cases that caught it; last line
-    /// `killed K/N`). Exit code 1 if any mutant survived.
+    /// Run the catalogue against every mutant of the embedded mock, v1 and
+    /// v2, each against the mock of its contract, and print the kill matrix
+    /// (mutant, contract, behaviour, cases that caught it; `contract vN:
+    /// killed K/N` per contract, last line `killed K/N`). Exit code 1 if a
+    /// mutant was not caught by a case covering its behaviour.
     Mutants(MutantsArgs),
     /// A recording proxy: listen for Joblet clients, forward every call to
     /// the upstream endpoint, and record the calls of the five Joblet
@@ -301,25 +308,8 @@ pub(crate) struct ReplayArgs {
     /// Transcripts (JSON Lines), replayed one after the other.
     #[arg(value_name = "FILE", required = true)]
     pub(crate) files: Vec<PathBuf>,
-    /// The endpoint, HOST:PORT: plaintext, or mutual TLS with --ca/--cert/--key.
-    /// Default: JOBLET_HOST[:JOBLET_PORT], else an embedded mock.
-    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
-    pub(crate) target: Option<String>,
     #[command(flatten)]
-    pub(crate) connect: ConnectArgs,
-    #[command(flatten)]
-    pub(crate) roles: RoleArgs,
-    /// The contract the target speaks (v1: v1.0.6, v2: v2.5.9, both),
-    /// instead of the one detected (GetSystemStatus server_version, then
-    /// probes).
-    #[arg(
-        long,
-        value_enum,
-        env = "JOBLET_CONTRACT",
-        value_name = "CONTRACT",
-        help_heading = "Connection"
-    )]
-    pub(crate) contract: Option<Api>,
+    pub(crate) node: NodeArgs,
     /// Replay transcripts recorded against a node of the other contract too
     /// (by default a v2 transcript against a v1-only node, or the reverse,
     /// is refused with exit code 2; a node serving both takes either).
@@ -413,8 +403,8 @@ pub(crate) struct SelectArgs {
     pub(crate) parallel: u16,
 }
 
-/// Extra identities on the same node: a viewer, and a certificate without a
-/// role.
+/// Extra identities on the same node: a viewer, a certificate without a
+/// role, and a certificate whose OU is `reader`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct RoleArgs {
     /// The rnx-config node of a viewer identity (the role cases AUTH-4/5;
@@ -437,6 +427,16 @@ pub(crate) struct RoleArgs {
     /// Key of --no-role-cert.
     #[arg(long, value_name = "FILE", help_heading = "Roles")]
     pub(crate) no_role_key: Option<PathBuf>,
+    /// The rnx-config node of a certificate whose OU is `reader` (a v2 node
+    /// counts it as viewer: AUTH-6).
+    #[arg(long, value_name = "NAME", help_heading = "Roles")]
+    pub(crate) reader_node: Option<String>,
+    /// Client certificate with OU reader (same CA as --ca).
+    #[arg(long, value_name = "FILE", help_heading = "Roles")]
+    pub(crate) reader_cert: Option<PathBuf>,
+    /// Key of --reader-cert.
+    #[arg(long, value_name = "FILE", help_heading = "Roles")]
+    pub(crate) reader_key: Option<PathBuf>,
 }
 
 impl RoleArgs {
@@ -446,9 +446,12 @@ impl RoleArgs {
             || self.viewer_cert.is_some()
             || self.no_role_node.is_some()
             || self.no_role_cert.is_some()
+            || self.reader_node.is_some()
+            || self.reader_cert.is_some()
     }
 
-    /// The main target with the viewer and no-role identities these flags give.
+    /// The main target with the viewer, no-role and reader identities these
+    /// flags give.
     pub(crate) fn targets(&self, connect: &ConnectArgs, main: Target) -> Result<Targets, CliError> {
         let viewer = connect.role_target(
             &main,
@@ -464,16 +467,26 @@ impl RoleArgs {
             self.no_role_cert.as_ref(),
             self.no_role_key.as_ref(),
         )?;
+        let reader = connect.role_target(
+            &main,
+            "--reader",
+            self.reader_node.as_deref(),
+            self.reader_cert.as_ref(),
+            self.reader_key.as_ref(),
+        )?;
         Ok(Targets {
             main,
             viewer,
             no_role,
+            reader,
         })
     }
 }
 
+/// The node a run or a replay talks to: its address and identities, and the
+/// contract it is taken to speak (`joblet-conformance` and `replay`).
 #[derive(Debug, clap::Args)]
-pub(crate) struct RunArgs {
+pub(crate) struct NodeArgs {
     /// The endpoint, HOST:PORT: plaintext, or mutual TLS with --ca/--cert/--key.
     /// Default: JOBLET_HOST[:JOBLET_PORT], else an embedded mock.
     #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
@@ -482,10 +495,12 @@ pub(crate) struct RunArgs {
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     pub(crate) roles: RoleArgs,
-    /// The contract to certify against (v1: v1.0.6, v2: v2.5.9, both),
-    /// instead of the one detected from the target (GetSystemStatus
-    /// server_version, then probes). Against v2 alone, the cases that call
-    /// v1-only methods (workflows, runtime installs) are skipped.
+    /// The contract (v1: v1.0.6, v2: v2.5.9, both) instead of the one
+    /// detected from the target (GetSystemStatus server_version, then
+    /// probes). A run against v2 alone skips the cases that call v1-only
+    /// methods (workflows, runtime installs), and against a node that does
+    /// not serve the contract given is a compatibility report of what its
+    /// clients meet there; a replay refuses the other contract's transcripts.
     #[arg(
         long,
         value_enum,
@@ -494,6 +509,27 @@ pub(crate) struct RunArgs {
         help_heading = "Connection"
     )]
     pub(crate) contract: Option<Api>,
+}
+
+impl NodeArgs {
+    /// The targets the flags name (`None` without a target: the embedded
+    /// mock then, whose identities are its own, so role flags are refused).
+    pub(crate) fn targets(&self) -> Result<Option<Targets>, CliError> {
+        let targets: Vec<String> = self.target.iter().cloned().collect();
+        match self.connect.resolve(&targets)?.into_iter().next() {
+            Some(main) => Ok(Some(self.roles.targets(&self.connect, main)?)),
+            None if self.roles.any() => Err(CliError::Usage(
+                "role options (--viewer-*, --no-role-*, --reader-*) need a --target or --node: without one the embedded mock runs, with identities of its own".into(),
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 
     /// Print the catalogue (name, IDs, level, read-only/mutating) and exit.
     #[arg(long, help_heading = "Selection")]
@@ -571,10 +607,15 @@ pub(crate) struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct MutantsArgs {
     /// Only these mutants (`joblet-mock --list-mutants`; repeatable). By
-    /// default, every mutant that applies to contract v1 (the catalogue's
-    /// cases are v1 cases).
+    /// default every mutant: those of v1 behaviours against a mock of both
+    /// contracts, those of `[v2]` behaviours against a mock of v2.5.9 alone
+    /// (AUTH-8's with the four-role model on).
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub(crate) mutant: Vec<String>,
+    /// Only the mutants of this contract: `v1` (behaviours that hold on a
+    /// node that speaks v1) or `v2` (the `[v2]` behaviours); `both`: all.
+    #[arg(long, value_enum, value_name = "CONTRACT")]
+    pub(crate) contract: Option<Api>,
     /// Against each mutant, run only the cases whose IDs include the mutated
     /// behaviour (faster; the full catalogue otherwise).
     #[arg(long)]

@@ -6,29 +6,44 @@ use std::process::ExitCode;
 use super::args::MutantsArgs;
 use super::error::CliError;
 
-/// Runs the catalogue against the mutants the flags name (all by default),
-/// prints the kill matrix and writes it as JSON when asked.
+/// Runs the catalogue against the mutants the flags name (all of both
+/// contracts by default, `--contract` restricts), each against the mock of
+/// its contract; prints the kill matrix and writes it as JSON when asked.
 #[cfg(feature = "embedded")]
 pub(crate) async fn mutants(args: MutantsArgs) -> Result<ExitCode, CliError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use joblet_mock::{MockConfig, Mutant};
+    use joblet_testkit::contract::Api;
 
     use super::output::write;
     use crate::cases::catalogue;
     use crate::mutants::{self, MutantsConfig};
     use crate::runner::Selection;
 
-    // The catalogue has v1 cases only: by default the mutants of behaviours
-    // that hold on a node that speaks v1.
+    // Every mutant by default: those of v1 behaviours against a mock of
+    // both contracts, the v2 ones against a mock of v2 alone (`groups`).
     let list: Vec<Mutant> = if args.mutant.is_empty() {
-        mutants::v1_mutants()
+        Mutant::LIST.to_vec()
     } else {
         args.mutant
             .iter()
             .map(|m| m.parse::<Mutant>().map_err(CliError::Usage))
             .collect::<Result<_, _>>()?
     };
+    let list: Vec<Mutant> = match args.contract {
+        None | Some(Api::Both) => list,
+        Some(Api::V1) => list.into_iter().filter(|m| m.contracts().v1()).collect(),
+        Some(Api::V2) => list.into_iter().filter(|m| !m.contracts().v1()).collect(),
+    };
+    if list.is_empty() {
+        return Err(CliError::Usage(format!(
+            "--mutant: none of {:?} is a mutant of contract {} (`joblet-mock --list-mutants` shows each one's behaviour)",
+            args.mutant,
+            args.contract.map_or("both", Api::name)
+        )));
+    }
+    let groups = mutants::groups(&list, &MockConfig::default());
     let config = MutantsConfig {
         selection: Selection {
             focus: args.select.focus,
@@ -44,14 +59,17 @@ pub(crate) async fn mutants(args: MutantsArgs) -> Result<ExitCode, CliError> {
     };
     let total = list.len();
     let done = AtomicUsize::new(0);
-    let rows = mutants::run_mutants(catalogue(), &list, &config, &|row| {
+    let rows = mutants::run_groups(catalogue(), &groups, &config, &|row| {
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         eprintln!(
-            "[{n}/{total}] {} ({}): {}",
+            "[{n}/{total}] {} ({}, contract {}): {}",
             row.mutant,
             row.behaviour,
-            if row.killed() {
+            row.contract,
+            if row.killed_by_covering() {
                 format!("killed by {} case(s)", row.caught_by.len())
+            } else if row.killed() {
+                "caught only by cases not covering its behaviour".into()
             } else {
                 "SURVIVED".into()
             }
@@ -62,7 +80,7 @@ pub(crate) async fn mutants(args: MutantsArgs) -> Result<ExitCode, CliError> {
     if let Some(path) = &args.json {
         write(path, &serde_json::to_string_pretty(&rows)?, "kill matrix")?;
     }
-    Ok(if rows.iter().all(|r| r.killed()) {
+    Ok(if rows.iter().all(|r| r.killed_by_covering()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

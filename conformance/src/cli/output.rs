@@ -81,7 +81,8 @@ pub(crate) fn check_report_paths(paths: &[(Option<&Path>, &str)]) -> Result<(), 
 
 /// The end of a run or a replay: prints the human summary, writes the JSON
 /// and JUnit reports asked for, and gives the exit code (0 only when it
-/// passed and was not interrupted).
+/// passed and was not interrupted; a compatibility report: 0 once complete,
+/// [`crate::compat::produced`]).
 pub(crate) fn conclude(
     result: &RunResult,
     human: &str,
@@ -97,7 +98,12 @@ pub(crate) fn conclude(
         write(path, &report::junit(result), "JUnit report")?;
         eprintln!("JUnit report: {}", path.display());
     }
-    Ok(if result.passed() && !result.interrupted {
+    // A compatibility report's breaks are its findings: 0 once produced.
+    let ok = match &result.compatibility {
+        Some(_) => crate::compat::produced(result),
+        None => result.passed() && !result.interrupted,
+    };
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -88,7 +88,7 @@ async fn contract(
     targets: &Targets,
     transcripts: &[Transcript],
 ) -> Result<Option<Detection>, CliError> {
-    let detection = match args.contract {
+    let detection = match args.node.contract {
         Some(c) => Detection::given(c, "--contract"),
         None => match targets.main.connect().await {
             Ok(channel) => joblet_testkit::detect::detect(channel).await,
@@ -108,19 +108,14 @@ async fn contract(
 /// The targets the flags name, or those of an embedded mock started for the
 /// replay.
 async fn targets(args: &ReplayArgs) -> Result<(Targets, Option<LocalMock>), CliError> {
-    let targets: Vec<String> = args.target.iter().cloned().collect();
-    let resolved = args.connect.resolve(&targets)?;
-    if let Some(main) = resolved.into_iter().next() {
+    if let Some(targets) = args.node.targets()? {
         if let Some(profile) = non_default_profile(&args.mock_profile) {
             return usage(format!(
                 "--profile {profile} is the embedded mock's, and a target ({}) is given: start `joblet-mock --profile {profile}` and point --target at it, or leave the target out",
-                main.addr,
+                targets.main.addr,
             ));
         }
-        return Ok((args.roles.targets(&args.connect, main)?, None));
-    }
-    if args.roles.any() {
-        return usage("role options (--viewer-*, --no-role-*) need a --target or --node");
+        return Ok((targets, None));
     }
     let mock = LocalMock::start(&args.mock_profile, joblet_testkit::contract::Api::Both).await?;
     eprintln!(

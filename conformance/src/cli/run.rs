@@ -41,8 +41,6 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
         (args.json.as_deref(), "JSON report"),
         (args.junit.as_deref(), "JUnit report"),
     ])?;
-    let targets: Vec<String> = args.target.iter().cloned().collect();
-    let resolved = args.connect.resolve(&targets)?;
     let mut local = None;
     let mut options = Options {
         allow_delete_all: args.allow_delete_all,
@@ -51,14 +49,9 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
         allow_builds: args.allow_builds || args.allow_remote_installs,
         case_timeout: args.select.case_timeout,
     };
-    let targets = match resolved.into_iter().next() {
-        Some(main) => args.roles.targets(&args.connect, main)?,
+    let targets = match args.node.targets()? {
+        Some(targets) => targets,
         None => {
-            if args.roles.any() {
-                return usage(
-                    "role options (--viewer-*, --no-role-*) need a --target or --node: without one the suite certifies its embedded mock, which has its own identities",
-                );
-            }
             let mock = LocalMock::start(&args.mock_profile, args.embedded_api).await?;
             eprintln!(
                 "no --target: certifying an embedded joblet-mock ({} profile{}) on {} (plaintext) and {} (mutual TLS roles)",
@@ -95,7 +88,12 @@ pub(crate) async fn certify(args: RunArgs) -> Result<ExitCode, CliError> {
         run_id: args.run_id.clone(),
         cancel,
         progress: bar.clone(),
-        contract: args.contract.map(|c| Detection::given(c, "--contract")),
+        contract: args
+            .node
+            .contract
+            .map(|c| Detection::given(c, "--contract")),
+        // A given contract the node does not serve: a compatibility report.
+        detect_given: args.node.contract.is_some(),
     };
     let result = runner::run(&cases, config).await;
     bar.bar.finish_and_clear();

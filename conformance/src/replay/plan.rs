@@ -115,6 +115,7 @@ pub(super) fn base_outcome(p: &Planned, t: &Transcript, state: State) -> Outcome
         case: p.case.clone(),
         ids: Vec::new(),
         quirks: Vec::new(),
+        contracts: Vec::new(),
         level: Level::Must,
         effect: if read {
             Effect::ReadOnly

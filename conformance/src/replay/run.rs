@@ -45,6 +45,7 @@ pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResu
                 outcomes,
                 interrupted: false,
                 contract: config.contract.as_ref().map(ContractInfo::of),
+                compatibility: None,
             };
         }
     };
@@ -128,6 +129,7 @@ pub async fn replay(transcripts: &[Transcript], config: ReplayConfig) -> RunResu
         outcomes,
         interrupted,
         contract: Some(ContractInfo::of(&detection)),
+        compatibility: None,
     }
 }
 

@@ -135,6 +135,12 @@ fn list_prints_one_line_per_case() {
 fn certifies_a_mutual_tls_node_with_viewer_and_no_role_identities() {
     let m = Mock::start(MockConfig::default());
     let (json, junit) = (m.file("report.json"), m.file("junit.xml"));
+    // A certificate whose OU is reader (AUTH-6), of the mock's CA.
+    m.mock()
+        .certs()
+        .expect("generated certificates")
+        .issue_client("reader", "reader-client", &["reader"])
+        .expect("a reader certificate");
     let out = conformance(&[
         "--target",
         &m.tls(),
@@ -152,6 +158,10 @@ fn certifies_a_mutual_tls_node_with_viewer_and_no_role_identities() {
         &m.cert("norole.pem"),
         "--no-role-key",
         &m.cert("norole-key.pem"),
+        "--reader-cert",
+        &m.cert("reader.pem"),
+        "--reader-key",
+        &m.cert("reader-key.pem"),
         "--allow-delete-all",
         "--allow-remote-installs",
         "--json",
@@ -208,12 +218,27 @@ fn rnx_config_nodes_select_the_identities() {
         .iter()
         .map(|o| (o.case.clone(), o.state))
         .collect();
+    // No --reader-node: AUTH-6's reader case is skipped, saying how to give one.
+    let reader = "auth.roles.v2_reader_certificate_is_viewer";
     assert!(
         states
             .iter()
-            .filter(|(c, _)| c != "auth.plaintext.every_caller_is_admin")
+            .filter(|(c, _)| c != "auth.plaintext.every_caller_is_admin" && c != reader)
             .all(|(_, s)| *s == State::Pass),
         "{states:?}"
+    );
+    let skipped = r
+        .run
+        .outcomes
+        .iter()
+        .find(|o| o.case == reader)
+        .expect("the reader case");
+    assert_eq!(skipped.state, State::Skip);
+    assert!(
+        skipped.message.as_deref().is_some_and(
+            |m| m.contains("--reader-node NAME or --reader-cert FILE --reader-key FILE")
+        ),
+        "{skipped:?}"
     );
     assert_eq!(r.run.target, m.tls());
 }

@@ -4,6 +4,7 @@
 //! the binary end to end, record and replay, and the explorer.
 
 mod cli;
+mod compat;
 mod contract;
 mod coverage;
 mod embedded;

@@ -536,7 +536,7 @@ async fn run_unknown_runtime(cx: Ctx) -> CaseResult {
 }
 
 async fn run_own_runtime(cx: Ctx) -> CaseResult {
-    let (spec, _name) = cx.install_runtime().await?;
+    let (spec, _name) = crate::cases::v2::client::own_runtime(&cx).await?;
     let mut req = job("true", &[]);
     req.runtime = spec.clone();
     let call = describe_run(&req);

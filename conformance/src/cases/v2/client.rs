@@ -182,3 +182,38 @@ pub(crate) async fn stream_status<T>(
     }
     Ok(out)
 }
+
+/// A runtime of this run's own for a v1 case: installed from local files
+/// (InstallRuntimeFromLocal), or, when the node serves v2 alone (a
+/// compatibility report of a v1 client), built with BuildRuntime, the way
+/// that node installs runtimes, so that a behaviour the node keeps
+/// (RemoveRuntime, a job on an installed runtime) is still checked; the
+/// install behaviours then meet the install methods gone. Returns the spec
+/// and the runtime's name (the same for a built one).
+pub(crate) async fn own_runtime(cx: &Ctx) -> CaseResult<(String, String)> {
+    if cx.env.node.serves_v1() || !cx.env.node.serves_v2() {
+        return cx.install_runtime().await;
+    }
+    if !cx.env.options.allow_builds {
+        return Err(check::skip(
+            "the node serves v2.5.9 alone (no InstallRuntimeFromLocal): this case's runtime would be built with BuildRuntime: pass --allow-builds",
+        ));
+    }
+    let name = cx.name("rt");
+    cx.tracker.add(Resource::Runtime(name.clone()));
+    let call = format!("BuildRuntime{{{name}}} (the case's runtime, on a node of v2.5.9 alone)");
+    let yaml = format!(
+        "schema_version: \"1.0\"\nname: {name}\nversion: 1.0.0\ndescription: joblet-conformance runtime (removed at the end)\nbase:\n  language: python\n  version: \"3.11\"\n"
+    );
+    let request = v2::BuildRuntimeRequest {
+        yaml_content: yaml,
+        ..Default::default()
+    };
+    drain_ok(
+        &call,
+        runtimes2(cx).build_runtime(request).await,
+        Duration::from_secs(60),
+    )
+    .await?;
+    Ok((name.clone(), name))
+}

@@ -90,7 +90,7 @@ async fn other_methods(cx: Ctx) -> CaseResult {
     served("ValidateRuntimeYAML{\"\"}", r)?;
     let r = cx.jobs().list_jobs(pb::EmptyRequest {}).await;
     check::ok("ListJobs (v1 message)", r)?;
-    if cx.env.contract != Api::V2 {
+    if cx.env.node != Api::V2 {
         // A node of both serves the v1 methods too (the v1 cases call them).
         return Ok(());
     }
@@ -221,7 +221,7 @@ async fn probes(cx: Ctx) -> CaseResult {
         Code::InvalidArgument,
         "job_uuid is required",
     )?;
-    if !cx.env.contract.serves_v1() {
+    if !cx.env.node.serves_v1() {
         let r = cx
             .runtimes()
             .validate_runtime_spec(pb::ValidateRuntimeSpecRequest::default())
@@ -274,7 +274,7 @@ async fn status_v2(cx: Ctx) -> CaseResult {
         "host.mac_addresses",
         "none",
     )?;
-    if !cx.env.contract.serves_v1() {
+    if !cx.env.node.serves_v1() {
         // v2 has no cpuCount or totalMemory: a v1 client gets none.
         let v1 = check::ok(
             "GetSystemStatus (v1 message)",

@@ -91,7 +91,7 @@ async fn run_answer(cx: Ctx) -> CaseResult {
     )?;
     // A v1 client of a node that speaks v2 alone gets no v1 field either
     // (JOB-RUN-11): only jobUuid and status.
-    if !cx.env.contract.serves_v1() {
+    if !cx.env.node.serves_v1() {
         let req = crate::ctx::job("sleep", &["600"]);
         let v1 = cx.run(req).await?;
         let wanted = pb::RunJobResponse {

@@ -5,7 +5,7 @@
 //! checks and builds.
 
 mod auth;
-mod client;
+pub(crate) mod client;
 mod contract;
 mod jobs;
 mod runtimes;
