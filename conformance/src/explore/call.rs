@@ -170,6 +170,12 @@ pub enum Call {
     StreamSystemMetrics(Vec<String>),
     /// No call: the explorer waits this many milliseconds.
     Wait(u64),
+    /// A call made by another identity than the admin.
+    As(super::admin::Who, Box<Call>),
+    /// InstallRuntimeFromLocal or its streaming form.
+    Install(super::admin::Install),
+    /// RemoveRuntime.
+    RemoveRuntime(String),
 }
 
 impl Call {
@@ -196,6 +202,10 @@ impl Call {
             Call::ValidateRuntimeSpec(..) => "ValidateRuntimeSpec",
             Call::StreamSystemMetrics(_) => "StreamSystemMetrics",
             Call::Wait(_) => "Wait",
+            Call::As(_, inner) => inner.rpc(),
+            Call::Install(i) if i.stream => "StreamingInstallRuntimeFromLocal",
+            Call::Install(_) => "InstallRuntimeFromLocal",
+            Call::RemoveRuntime(_) => "RemoveRuntime",
         }
     }
 }
@@ -282,6 +292,9 @@ impl fmt::Display for Call {
                     "StreamSystemMetrics{{metricTypes: {types:?}}}, first sample"
                 )
             }
+            Call::As(who, inner) => write!(f, "{inner} as {}", who.name()),
+            Call::Install(i) => write!(f, "{i}"),
+            Call::RemoveRuntime(n) => write!(f, "RemoveRuntime{{runtime: {n:?}}}"),
             other => write!(f, "{}{{}}", other.rpc()),
         }
     }
@@ -378,6 +391,8 @@ pub enum Answer {
     Sample(Vec<&'static str>),
     /// Nothing (a pause).
     Nothing,
+    /// An install's answer.
+    Installed(super::admin::Installed),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {
@@ -468,6 +483,7 @@ impl fmt::Display for Answer {
             Answer::Valid(v) => write!(f, "OK {{valid {v}}}"),
             Answer::Sample(sections) => write!(f, "a sample with {sections:?}"),
             Answer::Nothing => write!(f, "-"),
+            Answer::Installed(i) => write!(f, "{i}"),
         }
     }
 }

@@ -12,6 +12,8 @@
 //! and shrinks and reports a finding, optionally as a transcript that
 //! `joblet-conformance replay` runs.
 
+pub mod admin;
+pub mod admin_model;
 pub mod call;
 pub mod checks;
 pub mod driver;

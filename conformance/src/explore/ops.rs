@@ -104,6 +104,12 @@ pub enum Op {
     Metrics(u8),
     /// A pause longer than the grace, so that what is due has happened.
     Wait,
+    /// An operation made by another identity than the admin
+    /// ([`super::admin`]).
+    As(super::admin::Who, Box<Op>),
+    /// A runtime install or removal of the run's own runtimes (only when
+    /// allowed: [`super::admin::Admin::installs`]).
+    Runtime(super::admin::RtOp),
 }
 
 const WORDS: &[&str] = &["alpha", "bravo", "hello world", "x", "42", "tab\tsep"];
@@ -168,8 +174,10 @@ fn pick<T: Copy>(rng: &mut StdRng, list: &[T]) -> T {
     list[rng.random_range(0..list.len())]
 }
 
-fn op(rng: &mut StdRng) -> Op {
-    match rng.random_range(0..100) {
+/// One operation (some of its range the other identities' and the runtime
+/// installs': [`super::admin::op`]).
+pub(super) fn op(rng: &mut StdRng) -> Op {
+    match rng.random_range(0..112) {
         0..20 => Op::Run(Box::new(run_op(rng))),
         20..26 => Op::Run(Box::new(busy_op(rng))),
         26..35 => Op::Status(job_ref(rng)),
@@ -216,11 +224,13 @@ fn op(rng: &mut StdRng) -> Op {
             0 => Op::Metrics(rng.random_range(0..128)),
             _ => Op::Spec(rng.random_range(0..SPECS.len() as u8)),
         },
-        _ => Op::Wait,
+        99 => Op::Wait,
+        _ => super::admin::op(rng),
     }
 }
 
-fn run_op(rng: &mut StdRng) -> RunOp {
+/// A RunJob operation, valid or (30%) with one invalid argument.
+pub(super) fn run_op(rng: &mut StdRng) -> RunOp {
     let cmd = match rng.random_range(0..100) {
         0..30 => Cmd::Echo(pick(rng, WORDS).to_owned()),
         30..45 => Cmd::False,
@@ -485,6 +495,7 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
             }
             Call::StreamSystemMetrics(types)
         }
+        Op::As(..) | Op::Runtime(_) => return None,
     })
 }
 

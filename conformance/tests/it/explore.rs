@@ -8,10 +8,13 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
+use joblet_conformance::ctx::Targets;
 use joblet_conformance::embedded::Embedded;
+use joblet_conformance::explore::admin::Admin;
 use joblet_conformance::explore::driver::{self, ExploreConfig, ExploreResult};
 use joblet_conformance::explore::explore;
 use joblet_mock::{MockConfig, Mutant, Profile};
+use joblet_testkit::Role;
 
 /// Mutants the explorer's budget (60 sequences of 50 operations, seed 1, 4 for those out of reach)
 /// kills, at least: measured 2026-12-05.
@@ -25,12 +28,24 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// Explores an embedded mock of `mock` with `config`.
-async fn explore_mock(mock: MockConfig, config: ExploreConfig) -> ExploreResult {
+/// Explores an embedded mock of `mock` with `config`: as the admin over
+/// mutual TLS, with the viewer, no-role and certificate-less identities and
+/// runtime installs.
+async fn explore_mock(mock: MockConfig, mut config: ExploreConfig) -> ExploreResult {
     let embedded = Embedded::start(mock)
         .await
         .expect("the embedded mock starts");
-    let channel = embedded.targets.main.connect().await.expect("connects");
+    let targets = Targets {
+        main: embedded
+            .mock
+            .tls_target(Role::Admin)
+            .expect("the embedded mock's admin certificate"),
+        ..embedded.targets.clone()
+    };
+    config.admin = Admin::connect(&targets, true)
+        .await
+        .expect("the other identities connect");
+    let channel = targets.main.connect().await.expect("connects");
     let result = explore(channel, &config).await;
     embedded.shutdown().await;
     result
@@ -77,6 +92,14 @@ fn explore_finds_nothing_against_the_documented_mock() {
         "VOL-CREATE-2",
         "VOL-RM-1",
         "RT-LIST-1",
+        "AUTH-2",
+        "AUTH-3",
+        "AUTH-4",
+        "AUTH-5",
+        "RT-INSTALL-1",
+        "RT-INSTALL-2",
+        "RT-INSTALL-3",
+        "RT-RM-1",
     ] {
         assert!(
             result.ids.contains_key(id),
@@ -104,10 +127,6 @@ fn explore_finds_nothing_against_the_documented_mock() {
 /// metrics interval (it reads one sample), runtime installs and removal.
 const OUT_OF_REACH: &[&str] = &[
     "small-messages",
-    "tls-anonymous",
-    "unknown-role-reads",
-    "viewer-may-run",
-    "validate-before-auth",
     "gpu-indices-hidden",
     "delete-all-skipped-zero",
     "wf-list-form-rejected",
@@ -120,10 +139,6 @@ const OUT_OF_REACH: &[&str] = &[
     "wf-list-includes-finished",
     "wf-jobs-first-workflow",
     "interval-ignored",
-    "install-status-success",
-    "install-no-result",
-    "force-reinstall-ignored",
-    "removed-runtime-listed",
 ];
 
 #[test]
