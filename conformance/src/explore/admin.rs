@@ -34,6 +34,9 @@ pub enum Who {
     NoRole,
     /// A TLS client that presents no certificate (AUTH-2).
     Anonymous,
+    /// A plaintext client, which is the admin (AUTH-1), when the admin
+    /// speaks TLS.
+    Plaintext,
 }
 
 impl Who {
@@ -43,6 +46,7 @@ impl Who {
             Who::Viewer => "the viewer",
             Who::NoRole => "a certificate without a role",
             Who::Anonymous => "a TLS client without a certificate",
+            Who::Plaintext => "a plaintext client",
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct Admin {
     pub no_role: Option<Channel>,
     /// A TLS endpoint that presents no client certificate.
     pub anonymous: Option<Endpoint>,
+    /// A plaintext channel to the same node, when the admin speaks TLS.
+    pub plaintext: Option<Channel>,
     /// Runtime installs and removals of the run's own runtimes are allowed.
     pub installs: bool,
 }
@@ -190,6 +196,7 @@ impl Admin {
             viewer,
             no_role,
             anonymous,
+            plaintext: None,
             installs,
         })
     }
@@ -206,6 +213,9 @@ impl Admin {
         if self.anonymous.is_some() {
             parts.push("TLS without a certificate");
         }
+        if self.plaintext.is_some() {
+            parts.push("plaintext");
+        }
         if self.installs {
             parts.push("runtime installs");
         }
@@ -220,8 +230,9 @@ impl Admin {
 /// One of the explorer's operations that is not the admin's plain call
 /// (drawn by [`ops::generate`] for part of its range).
 pub fn op(rng: &mut StdRng) -> Op {
-    match rng.random_range(0..12) {
-        0..4 => Op::As(Who::Viewer, Box::new(inner(rng, true))),
+    match rng.random_range(0..10) {
+        0..3 => Op::As(Who::Viewer, Box::new(inner(rng, true))),
+        3 => Op::As(Who::Plaintext, Box::new(inner(rng, true))),
         4..6 => Op::As(Who::NoRole, Box::new(inner(rng, false))),
         6 => Op::As(
             Who::Anonymous,
@@ -231,9 +242,11 @@ pub fn op(rng: &mut StdRng) -> Op {
                 _ => Op::Run(Box::new(ops::run_op(rng))),
             }),
         ),
-        7..10 => Op::Runtime(RtOp::Install {
+        // An install takes a moment (a second on the mock): rarer, and
+        // mostly of the run's installed runtime (at once when not forced).
+        7..9 => Op::Runtime(RtOp::Install {
             k: rng.random_range(0..2),
-            mine: rng.random_range(0..10) < 4,
+            mine: rng.random_range(0..10) < 6,
             stream: rng.random_range(0..10) < 4,
             force: rng.random_range(0..10) < 4,
             empty: rng.random_range(0..20) == 0,
@@ -298,6 +311,7 @@ pub fn resolve(op: &Op, names: &Names<'_>, admin: &Admin) -> Option<Call> {
                 Who::Viewer => admin.viewer.is_some(),
                 Who::NoRole => admin.no_role.is_some(),
                 Who::Anonymous => admin.anonymous.is_some(),
+                Who::Plaintext => admin.plaintext.is_some(),
             };
             if !present {
                 return None;
@@ -441,6 +455,7 @@ pub async fn execute(
             let channel = match who {
                 Who::Viewer => admin.viewer.clone(),
                 Who::NoRole => admin.no_role.clone(),
+                Who::Plaintext => admin.plaintext.clone(),
                 Who::Anonymous => match &admin.anonymous {
                     // A fresh connection each time: the handshake is what
                     // AUTH-2 is about.

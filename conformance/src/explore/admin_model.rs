@@ -75,6 +75,7 @@ pub fn check(m: &mut Model, call: &Call, a: f64, b: f64, answer: &Answer) -> Ver
                 "the handshake refused or UNAUTHENTICATED (no client certificate)",
             ),
         },
+        Call::As(Who::Plaintext, inner) => m.check(inner, a, b, answer).with_ids(&["AUTH-1"]),
         Call::Install(i) => install(m, i, answer),
         Call::RemoveRuntime(name) => remove(m, name, answer),
         other => m.check(other, a, b, answer),

@@ -177,7 +177,7 @@ fn pick<T: Copy>(rng: &mut StdRng, list: &[T]) -> T {
 /// One operation (some of its range the other identities' and the runtime
 /// installs': [`super::admin::op`]).
 pub(super) fn op(rng: &mut StdRng) -> Op {
-    match rng.random_range(0..112) {
+    match rng.random_range(0..110) {
         0..20 => Op::Run(Box::new(run_op(rng))),
         20..26 => Op::Run(Box::new(busy_op(rng))),
         26..35 => Op::Status(job_ref(rng)),
