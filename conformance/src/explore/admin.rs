@@ -5,153 +5,23 @@
 //! beyond the run's prefix and so run only when allowed ([`Admin::installs`]).
 //! The model's side of them is in [`super::admin_model`].
 
-use std::fmt;
 use std::time::Duration;
 
 use joblet_testkit::pb;
 use joblet_testkit::pb::runtime_installation_chunk::ChunkType;
 use joblet_testkit::pb::runtime_service_client::RuntimeServiceClient;
-use rand::Rng;
-use rand::rngs::StdRng;
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::call::{Answer, Call, LogEnd};
+use super::call::{Answer, Call};
 use super::exec::{self, Clients};
+use super::identity::{Install, InstallEnd, Installed, RtOp, Who};
 use super::ops::{self, Names, Op};
 use crate::ctx::Targets;
 
 /// Longest an install (unary, or a stream to its end) may take.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Who makes a call that is not the admin's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Who {
-    /// A certificate with OU viewer (AUTH-4, AUTH-5).
-    Viewer,
-    /// A CA-signed certificate with no role (AUTH-3).
-    NoRole,
-    /// A TLS client that presents no certificate (AUTH-2).
-    Anonymous,
-    /// A plaintext client, which is the admin (AUTH-1), when the admin
-    /// speaks TLS.
-    Plaintext,
-}
-
-impl Who {
-    /// How a report names it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Who::Viewer => "the viewer",
-            Who::NoRole => "a certificate without a role",
-            Who::Anonymous => "a TLS client without a certificate",
-            Who::Plaintext => "a plaintext client",
-        }
-    }
-}
-
-/// A runtime install or removal, before its names are resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RtOp {
-    /// InstallRuntimeFromLocal (or its streaming form) of one of the run's
-    /// runtimes.
-    Install {
-        /// Which of the run's runtimes (`r<k>`).
-        k: u8,
-        /// The run's installed runtime instead, when it has one.
-        mine: bool,
-        /// StreamingInstallRuntimeFromLocal.
-        stream: bool,
-        /// forceReinstall.
-        force: bool,
-        /// An empty runtimeSpec (INVALID_ARGUMENT).
-        empty: bool,
-    },
-    /// RemoveRuntime of one of the run's runtimes.
-    Remove {
-        /// Which of the run's runtimes (`r<k>`).
-        k: u8,
-        /// The run's installed runtime instead, when it has one.
-        mine: bool,
-        /// A runtime no one installed.
-        unknown: bool,
-    },
-}
-
-/// An install, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Install {
-    /// runtimeSpec.
-    pub spec: String,
-    /// The name it installs as (the spec with `-` for its first `:`).
-    pub name: String,
-    /// forceReinstall.
-    pub force: bool,
-    /// The streaming form.
-    pub stream: bool,
-}
-
-impl fmt::Display for Install {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.stream {
-            write!(f, "Streaming")?;
-        }
-        write!(f, "InstallRuntimeFromLocal{{runtimeSpec: {:?}", self.spec)?;
-        if self.force {
-            write!(f, ", forceReinstall: true")?;
-        }
-        write!(f, "}}")
-    }
-}
-
-/// An install's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Installed {
-    /// The unary answer: runtimeSpec, status, message.
-    Unary(String, String, String),
-    /// The stream: progress and log chunks before the first result, the
-    /// results (success, message), chunks after the first result, and how
-    /// the stream ended.
-    Stream {
-        /// Progress and log chunks before the first result.
-        before: usize,
-        /// Every result chunk: success, message.
-        results: Vec<(bool, String)>,
-        /// Chunks after the first result.
-        after: usize,
-        /// How it ended.
-        end: LogEnd,
-    },
-}
-
-impl fmt::Display for Installed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Installed::Unary(spec, status, message) => write!(
-                f,
-                "OK {{runtimeSpec {spec:?}, status {status:?}, message {message:?}}}"
-            ),
-            Installed::Stream {
-                before,
-                results,
-                after,
-                end,
-            } => {
-                write!(
-                    f,
-                    "{before} progress/log chunk(s), {} result chunk(s) {results:?}, {after} chunk(s) after the result, then ",
-                    results.len()
-                )?;
-                match end {
-                    LogEnd::Ok => write!(f, "OK"),
-                    LogEnd::Error(c, m) => write!(f, "{} {m:?}", joblet_testkit::code_name(*c)),
-                    LogEnd::Open => write!(f, "still open"),
-                }
-            }
-        }
-    }
-}
 
 /// The identities and opt-ins of an exploration beyond the admin's channel.
 #[derive(Debug, Clone, Default)]
@@ -223,52 +93,6 @@ impl Admin {
             "admin only".into()
         } else {
             format!("admin, {}", parts.join(", "))
-        }
-    }
-}
-
-/// One of the explorer's operations that is not the admin's plain call
-/// (drawn by [`ops::generate`] for part of its range).
-pub fn op(rng: &mut StdRng) -> Op {
-    match rng.random_range(0..10) {
-        0..3 => Op::As(Who::Viewer, Box::new(inner(rng, true))),
-        3 => Op::As(Who::Plaintext, Box::new(inner(rng, true))),
-        4..6 => Op::As(Who::NoRole, Box::new(inner(rng, false))),
-        6 => Op::As(
-            Who::Anonymous,
-            Box::new(match rng.random_range(0..3) {
-                0 => Op::ListJobs,
-                1 => Op::ListNetworks,
-                _ => Op::Run(Box::new(ops::run_op(rng))),
-            }),
-        ),
-        // An install takes a moment (a second on the mock): rarer, and
-        // mostly of the run's installed runtime (at once when not forced).
-        7..9 => Op::Runtime(RtOp::Install {
-            k: rng.random_range(0..2),
-            mine: rng.random_range(0..10) < 6,
-            stream: rng.random_range(0..10) < 4,
-            force: rng.random_range(0..10) < 4,
-            empty: rng.random_range(0..20) == 0,
-        }),
-        _ => Op::Runtime(RtOp::Remove {
-            k: rng.random_range(0..2),
-            mine: rng.random_range(0..10) < 7,
-            unknown: rng.random_range(0..7) == 0,
-        }),
-    }
-}
-
-/// An admin operation for another identity: often a RunJob (valid or
-/// spoiled: AUTH-4, AUTH-5 for the viewer), else any plain operation.
-fn inner(rng: &mut StdRng, runs: bool) -> Op {
-    if runs && rng.random_range(0..10) < 4 {
-        return Op::Run(Box::new(ops::run_op(rng)));
-    }
-    loop {
-        match ops::op(rng) {
-            Op::Wait | Op::As(..) | Op::Runtime(_) => {}
-            other => return other,
         }
     }
 }
@@ -407,14 +231,14 @@ async fn install(main: &Channel, i: &Install) -> Answer {
                     _ if results.is_empty() => before += 1,
                     _ => after += 1,
                 },
-                Err(s) => return LogEnd::Error(s.code(), s.message().to_owned()),
+                Err(s) => return InstallEnd::Error(s.code(), s.message().to_owned()),
             }
         }
-        LogEnd::Ok
+        InstallEnd::Ok
     };
     let end = tokio::time::timeout(INSTALL_TIMEOUT, read)
         .await
-        .unwrap_or(LogEnd::Open);
+        .unwrap_or(InstallEnd::Open);
     Answer::Installed(Installed::Stream {
         before,
         results,

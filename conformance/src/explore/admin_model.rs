@@ -8,10 +8,9 @@ use std::collections::BTreeSet;
 
 use tonic::Code;
 
-use super::admin::{Install, Installed, Who};
-use super::call::{Answer, Call, LogEnd};
+use super::call::{Answer, Call};
 use super::checks::{self, Verdict};
-use super::model::Model;
+use super::identity::{Install, InstallEnd, Installed, Who};
 
 /// Whether the viewer may make `call` (AUTH-4's list).
 pub fn viewer_may(call: &Call) -> bool {
@@ -48,21 +47,22 @@ fn denied(answer: &Answer, role: &str, ids: &[&'static str]) -> Verdict {
     }
 }
 
-/// Judges `answer` to a call of another identity, an install or a removal.
-pub fn check(m: &mut Model, call: &Call, a: f64, b: f64, answer: &Answer) -> Verdict {
-    match call {
-        Call::As(Who::Viewer, inner) if viewer_may(inner) => {
-            m.check(inner, a, b, answer).with_ids(&["AUTH-4"])
-        }
-        Call::As(Who::Viewer, inner) => {
+/// The verdict on `answer` to `inner` made as `who`, when the identity
+/// decides it; `None` when the call is to be judged as the admin's, with
+/// [`admin_ids`] added (the viewer's reads, plaintext calls).
+pub fn refusal(who: Who, inner: &Call, answer: &Answer) -> Option<Verdict> {
+    Some(match who {
+        Who::Viewer if viewer_may(inner) => return None,
+        Who::Plaintext => return None,
+        Who::Viewer => {
             let mut ids = vec!["AUTH-4"];
-            if matches!(**inner, Call::RunJob(_)) {
+            if matches!(inner, Call::RunJob(_)) {
                 ids.push("AUTH-5");
             }
             denied(answer, "viewer", &ids)
         }
-        Call::As(Who::NoRole, _) => denied(answer, "unknown", &["AUTH-3", "AUTH-5"]),
-        Call::As(Who::Anonymous, _) => match answer {
+        Who::NoRole => denied(answer, "unknown", &["AUTH-3", "AUTH-5"]),
+        Who::Anonymous => match answer {
             // The handshake refused, the connection closed after it (TLS
             // 1.3 checks the client certificate after the client's
             // Finished), or UNAUTHENTICATED.
@@ -75,14 +75,21 @@ pub fn check(m: &mut Model, call: &Call, a: f64, b: f64, answer: &Answer) -> Ver
                 "the handshake refused or UNAUTHENTICATED (no client certificate)",
             ),
         },
-        Call::As(Who::Plaintext, inner) => m.check(inner, a, b, answer).with_ids(&["AUTH-1"]),
-        Call::Install(i) => install(m, i, answer),
-        Call::RemoveRuntime(name) => remove(m, name, answer),
-        other => m.check(other, a, b, answer),
+    })
+}
+
+/// The IDs a call made as `who` and judged as the admin's is judged against
+/// too.
+pub fn admin_ids(who: Who) -> &'static [&'static str] {
+    match who {
+        Who::Plaintext => &["AUTH-1"],
+        _ => &["AUTH-4"],
     }
 }
 
-fn install(m: &mut Model, i: &Install, answer: &Answer) -> Verdict {
+/// An install of the run's runtime: judged against `runtimes`, the node's
+/// installed runtimes as the model knows them, which it then joins.
+pub fn install(runtimes: &mut BTreeSet<String>, i: &Install, answer: &Answer) -> Verdict {
     if i.spec.is_empty() {
         return checks::error_code(
             answer,
@@ -91,7 +98,7 @@ fn install(m: &mut Model, i: &Install, answer: &Answer) -> Verdict {
             "an empty runtimeSpec",
         );
     }
-    let installed = m.runtimes.contains(&i.name);
+    let installed = runtimes.contains(&i.name);
     let already = installed && !i.force;
     let mut ids = vec![if i.stream {
         "RT-INSTALL-2"
@@ -113,7 +120,7 @@ fn install(m: &mut Model, i: &Install, answer: &Answer) -> Verdict {
             after,
             end,
         }) if i.stream => (
-            *end == LogEnd::Ok
+            *end == InstallEnd::Ok
                 && (already || *before >= 1)
                 && *after == 0
                 && matches!(&results[..], [(true, message)] if says_already(message) == already),
@@ -132,15 +139,16 @@ fn install(m: &mut Model, i: &Install, answer: &Answer) -> Verdict {
         let end = if i.stream { ", then OK" } else { "" };
         return Verdict::fail(&ids, &format!("{expected}{how}{end}"));
     }
-    m.runtimes.insert(i.name.clone());
+    runtimes.insert(i.name.clone());
     Verdict::pass(&ids)
 }
 
-fn remove(m: &mut Model, name: &str, answer: &Answer) -> Verdict {
-    let installed = m.runtimes.contains(name);
+/// RemoveRuntime of `name`: judged against `runtimes`, which it leaves.
+pub fn remove(runtimes: &mut BTreeSet<String>, name: &str, answer: &Answer) -> Verdict {
+    let installed = runtimes.contains(name);
     match answer {
         Answer::Removed(true, _) if installed => {
-            m.runtimes.remove(name);
+            runtimes.remove(name);
             Verdict::pass(&["RT-RM-1"])
         }
         Answer::Removed(false, message)
@@ -158,7 +166,7 @@ fn remove(m: &mut Model, name: &str, answer: &Answer) -> Verdict {
 
 /// RT-LIST-1, and of the run's own runtimes exactly those installed and not
 /// removed (RT-INSTALL-1, RT-RM-1).
-pub fn list_runtimes(m: &Model, answer: &Answer) -> Verdict {
+pub fn list_runtimes(prefix: &str, runtimes: &BTreeSet<String>, answer: &Answer) -> Verdict {
     let v = checks::runtimes(answer);
     let Answer::Runtimes(list) = answer else {
         return v;
@@ -166,9 +174,9 @@ pub fn list_runtimes(m: &Model, answer: &Answer) -> Verdict {
     if !v.is_pass() {
         return v;
     }
-    let own = |n: &&String| n.contains(m.prefix.as_str());
+    let own = |n: &&String| n.contains(prefix);
     let listed: BTreeSet<&String> = list.iter().map(|(n, _)| n).filter(own).collect();
-    let want: BTreeSet<&String> = m.runtimes.iter().filter(own).collect();
+    let want: BTreeSet<&String> = runtimes.iter().filter(own).collect();
     if listed == want {
         let mut ids = vec!["RT-LIST-1"];
         if !want.is_empty() {
@@ -187,121 +195,73 @@ mod tests {
     use super::*;
     use crate::explore::call::JobId;
 
-    fn install_call(force: bool, stream: bool) -> Call {
-        let spec = "python:3.11-cf-t-s0-r0".to_owned();
-        Call::Install(Install {
-            name: super::super::admin::name_of(&spec),
-            spec,
+    const SPEC: &str = "python:3.11-cf-t-s0-r0";
+    const NAME: &str = "python-3.11-cf-t-s0-r0";
+
+    fn install_call(force: bool, stream: bool) -> Install {
+        Install {
+            name: NAME.into(),
+            spec: SPEC.into(),
             force,
             stream,
-        })
+        }
     }
 
     fn unary(message: &str, status: &str) -> Answer {
-        Answer::Installed(Installed::Unary(
-            "python:3.11-cf-t-s0-r0".into(),
-            status.into(),
-            message.into(),
-        ))
+        Answer::Installed(Installed::Unary(SPEC.into(), status.into(), message.into()))
     }
 
     #[test]
     fn explore_model_rt_install_1_3_rt_rm_1_installs_reinstalls_and_removes() {
-        let mut m = Model::new("cf-t-s0-", 300.0);
-        let name = "python-3.11-cf-t-s0-r0".to_owned();
+        let mut rts = BTreeSet::from(["python-3.11".to_owned()]);
+        let prefix = "cf-t-s0-";
         // RT-INSTALL-1: "completed"; "success" is not the documented status.
-        let v = check(
-            &mut m,
-            &install_call(false, false),
-            0.0,
-            1.0,
-            &unary("ok", "success"),
-        );
-        assert!(!v.is_pass());
-        let v = check(
-            &mut m,
-            &install_call(false, false),
-            0.0,
-            1.0,
-            &unary("ok", "completed"),
-        );
-        assert!(v.is_pass(), "{v:?}");
+        let call = install_call(false, false);
+        assert!(!install(&mut rts, &call, &unary("ok", "success")).is_pass());
+        assert!(install(&mut rts, &call, &unary("ok", "completed")).is_pass());
         // RT-INSTALL-3: again without force says "already installed"; with
         // force it reinstalls.
         let again = unary("Runtime x is already installed", "completed");
-        assert!(check(&mut m, &install_call(false, false), 2.0, 3.0, &again).is_pass());
-        assert!(!check(&mut m, &install_call(true, false), 2.0, 3.0, &again).is_pass());
+        assert!(install(&mut rts, &call, &again).is_pass());
+        assert!(!install(&mut rts, &install_call(true, false), &again).is_pass());
         // Listed now; a list without it is refused.
-        let listed = Answer::Runtimes(vec![("python-3.11".into(), true), (name.clone(), true)]);
-        assert!(list_runtimes(&m, &listed).is_pass());
+        let listed = Answer::Runtimes(vec![("python-3.11".into(), true), (NAME.into(), true)]);
+        assert!(list_runtimes(prefix, &rts, &listed).is_pass());
         let missing = Answer::Runtimes(vec![("python-3.11".into(), true)]);
-        assert!(!list_runtimes(&m, &missing).is_pass());
+        assert!(!list_runtimes(prefix, &rts, &missing).is_pass());
         // RT-RM-1: removed, then no longer listed and not found.
-        let call = Call::RemoveRuntime(name.clone());
-        assert!(
-            check(
-                &mut m,
-                &call,
-                4.0,
-                5.0,
-                &Answer::Removed(true, "gone".into())
-            )
-            .is_pass()
-        );
-        assert!(!list_runtimes(&m, &listed).is_pass());
-        assert!(list_runtimes(&m, &missing).is_pass());
-        let not_found = Answer::Removed(false, format!("Runtime '{name}' not found"));
-        assert!(check(&mut m, &call, 6.0, 7.0, &not_found).is_pass());
-        assert!(
-            !check(
-                &mut m,
-                &call,
-                6.0,
-                7.0,
-                &Answer::Removed(true, "gone".into())
-            )
-            .is_pass()
-        );
+        let gone = Answer::Removed(true, "gone".into());
+        assert!(remove(&mut rts, NAME, &gone).is_pass());
+        assert!(!list_runtimes(prefix, &rts, &listed).is_pass());
+        assert!(list_runtimes(prefix, &rts, &missing).is_pass());
+        let not_found = Answer::Removed(false, format!("Runtime '{NAME}' not found"));
+        assert!(remove(&mut rts, NAME, &not_found).is_pass());
+        assert!(!remove(&mut rts, NAME, &gone).is_pass());
+        assert!(!remove(&mut rts, NAME, &Answer::Removed(false, "no".into())).is_pass());
     }
 
     #[test]
     fn explore_model_rt_install_2_wants_exactly_one_result_last() {
-        let mut m = Model::new("cf-t-s0-", 300.0);
+        let mut rts = BTreeSet::new();
         let stream = |results: Vec<(bool, String)>, after| {
             Answer::Installed(Installed::Stream {
                 before: 3,
                 results,
                 after,
-                end: LogEnd::Ok,
+                end: InstallEnd::Ok,
             })
         };
         let call = install_call(false, true);
-        assert!(!check(&mut m, &call, 0.0, 1.0, &stream(vec![], 0)).is_pass());
-        assert!(
-            !check(
-                &mut m,
-                &call,
-                0.0,
-                1.0,
-                &stream(vec![(true, "ok".into())], 1)
-            )
-            .is_pass()
-        );
-        assert!(
-            check(
-                &mut m,
-                &call,
-                0.0,
-                1.0,
-                &stream(vec![(true, "ok".into())], 0)
-            )
-            .is_pass()
-        );
+        assert!(!install(&mut rts, &call, &stream(vec![], 0)).is_pass());
+        let one = vec![(true, "ok".to_owned())];
+        assert!(!install(&mut rts, &call, &stream(one.clone(), 1)).is_pass());
+        assert!(rts.is_empty());
+        assert!(install(&mut rts, &call, &stream(one, 0)).is_pass());
+        assert!(rts.contains(NAME));
     }
 
     #[test]
     fn explore_model_auth_2_5_refusals_by_role() {
-        let mut m = Model::new("cf-t-s0-", 300.0);
         let unknown = JobId {
             id: "3f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f".into(),
             job: None,
@@ -313,24 +273,40 @@ mod tests {
                 format!("role {role} is not allowed to perform operation {op}"),
             )
         };
-        // AUTH-4: the viewer reads as the admin does; it may not stop.
-        let status = Call::As(Who::Viewer, Box::new(Call::GetJobStatus(unknown.clone())));
         let not_found = Answer::Error(Code::NotFound, "job not found".into());
-        assert!(check(&mut m, &status, 0.0, 1.0, &not_found).is_pass());
-        assert!(!check(&mut m, &status, 0.0, 1.0, &deny("viewer", "GetJobStatus")).is_pass());
+        let judged =
+            |who, call: &Call, answer: &Answer| refusal(who, call, answer).map(|v| v.is_pass());
+        // AUTH-4: the viewer's reads are the admin's to judge; it may not stop.
+        let status = Call::GetJobStatus(unknown.clone());
+        assert_eq!(judged(Who::Viewer, &status, &not_found), None);
+        assert_eq!(judged(Who::Plaintext, &Call::ListJobs, &not_found), None);
         // AUTH-5: an unknown job's StopJob is refused before it is looked up.
-        let stop = Call::As(Who::Viewer, Box::new(Call::StopJob(unknown)));
-        assert!(check(&mut m, &stop, 0.0, 1.0, &deny("viewer", "StopJob")).is_pass());
-        assert!(!check(&mut m, &stop, 0.0, 1.0, &not_found).is_pass());
-        assert!(!check(&mut m, &stop, 0.0, 1.0, &deny("unknown", "StopJob")).is_pass());
+        let stop = Call::StopJob(unknown);
+        assert_eq!(
+            judged(Who::Viewer, &stop, &deny("viewer", "StopJob")),
+            Some(true)
+        );
+        assert_eq!(judged(Who::Viewer, &stop, &not_found), Some(false));
+        assert_eq!(
+            judged(Who::Viewer, &stop, &deny("unknown", "StopJob")),
+            Some(false)
+        );
         // AUTH-3: no role may not even list.
-        let list = Call::As(Who::NoRole, Box::new(Call::ListJobs));
-        assert!(check(&mut m, &list, 0.0, 1.0, &deny("unknown", "ListJobs")).is_pass());
-        assert!(!check(&mut m, &list, 0.0, 1.0, &Answer::Jobs(vec![])).is_pass());
+        let list = Call::ListJobs;
+        assert_eq!(
+            judged(Who::NoRole, &list, &deny("unknown", "ListJobs")),
+            Some(true)
+        );
+        assert_eq!(
+            judged(Who::NoRole, &list, &Answer::Jobs(vec![])),
+            Some(false)
+        );
         // AUTH-2: without a certificate, no answer.
-        let anon = Call::As(Who::Anonymous, Box::new(Call::ListJobs));
-        assert!(!check(&mut m, &anon, 0.0, 1.0, &Answer::Jobs(vec![])).is_pass());
+        assert_eq!(
+            judged(Who::Anonymous, &list, &Answer::Jobs(vec![])),
+            Some(false)
+        );
         let refused = Answer::Error(Code::Unauthenticated, "no client certificate".into());
-        assert!(check(&mut m, &anon, 0.0, 1.0, &refused).is_pass());
+        assert_eq!(judged(Who::Anonymous, &list, &refused), Some(true));
     }
 }

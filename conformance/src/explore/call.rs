@@ -171,9 +171,9 @@ pub enum Call {
     /// No call: the explorer waits this many milliseconds.
     Wait(u64),
     /// A call made by another identity than the admin.
-    As(super::admin::Who, Box<Call>),
+    As(super::identity::Who, Box<Call>),
     /// InstallRuntimeFromLocal or its streaming form.
-    Install(super::admin::Install),
+    Install(super::identity::Install),
     /// RemoveRuntime.
     RemoveRuntime(String),
 }
@@ -392,7 +392,7 @@ pub enum Answer {
     /// Nothing (a pause).
     Nothing,
     /// An install's answer.
-    Installed(super::admin::Installed),
+    Installed(super::identity::Installed),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {

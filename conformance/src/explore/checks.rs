@@ -545,6 +545,19 @@ pub fn sample(types: &[String], answer: &Answer) -> Verdict {
     }
 }
 
+/// The status text `s` as one of the statuses a job may show.
+pub fn status_str(s: &str) -> &'static str {
+    match s {
+        "COMPLETED" => "COMPLETED",
+        "FAILED" => "FAILED",
+        "STOPPED" => "STOPPED",
+        "CANCELED" => "CANCELED",
+        "RUNNING" => "RUNNING",
+        "SCHEDULED" => "SCHEDULED",
+        _ => "INITIALIZING",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod call;
 pub mod checks;
 pub mod driver;
 pub mod exec;
+pub mod identity;
 pub mod model;
 pub mod ops;
 pub mod sequence;

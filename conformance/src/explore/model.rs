@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 
 use tonic::Code;
 
+use super::admin_model as admin;
 use super::call::{Answer, Call, Cmd, JobId, LogEnd, RunReq, Sched};
 use super::checks::{self, Verdict};
 
@@ -173,7 +174,7 @@ impl Model {
     pub fn statuses(&self, j: usize, a: f64, b: f64) -> Vec<(&'static str, Option<i32>)> {
         let job = &self.jobs[j];
         if let Phase::Final(s, code) = &job.phase {
-            return vec![(status_str(s), *code)];
+            return vec![(checks::status_str(s), *code)];
         }
         let may = self.may(j, a, b);
         let mut out = Vec::new();
@@ -224,16 +225,21 @@ impl Model {
             Call::CreateVolume { name, size, kind } => self.create_volume(name, size, kind, answer),
             Call::ListVolumes => self.list_volumes(a, b, answer),
             Call::RemoveVolume(name) => self.remove_volume(name, a, b, answer),
-            Call::ListRuntimes => super::admin_model::list_runtimes(self, answer),
+            Call::ListRuntimes => admin::list_runtimes(&self.prefix, &self.runtimes, answer),
             Call::GetRuntimeInfo(name) => checks::runtime_info(name, &self.runtimes, answer),
             Call::TestRuntime(name) => checks::runtime_test(name, &self.runtimes, answer),
             Call::GetSystemStatus => checks::system(answer),
             Call::ValidateRuntimeSpec(_, valid) => checks::spec(*valid, answer),
             Call::StreamSystemMetrics(types) => checks::sample(types, answer),
             Call::Wait(_) => Verdict::pass(&[]),
-            Call::As(..) | Call::Install(_) | Call::RemoveRuntime(_) => {
-                super::admin_model::check(self, call, a, b, answer)
-            }
+            Call::As(who, inner) => match admin::refusal(*who, inner, answer) {
+                Some(v) => v,
+                None => self
+                    .check(inner, a, b, answer)
+                    .with_ids(admin::admin_ids(*who)),
+            },
+            Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
+            Call::RemoveRuntime(n) => admin::remove(&mut self.runtimes, n, answer),
         }
     }
 
@@ -738,18 +744,6 @@ impl Model {
             self.removed(|j| j.volumes.iter().any(|v| v == name));
         }
         v
-    }
-}
-
-fn status_str(s: &str) -> &'static str {
-    match s {
-        "COMPLETED" => "COMPLETED",
-        "FAILED" => "FAILED",
-        "STOPPED" => "STOPPED",
-        "CANCELED" => "CANCELED",
-        "RUNNING" => "RUNNING",
-        "SCHEDULED" => "SCHEDULED",
-        _ => "INITIALIZING",
     }
 }
 

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::call::{Call, Cmd, JobId, RunReq, Sched};
+use super::identity::{RtOp, Who};
 use super::model::{Model, Phase};
 
 /// A job an operation names.
@@ -105,11 +106,11 @@ pub enum Op {
     /// A pause longer than the grace, so that what is due has happened.
     Wait,
     /// An operation made by another identity than the admin
-    /// ([`super::admin`]).
-    As(super::admin::Who, Box<Op>),
+    /// (`admin`).
+    As(Who, Box<Op>),
     /// A runtime install or removal of the run's own runtimes (only when
-    /// allowed: [`super::admin::Admin::installs`]).
-    Runtime(super::admin::RtOp),
+    /// allowed: `admin::Admin::installs`).
+    Runtime(RtOp),
 }
 
 const WORDS: &[&str] = &["alpha", "bravo", "hello world", "x", "42", "tab\tsep"];
@@ -175,8 +176,8 @@ fn pick<T: Copy>(rng: &mut StdRng, list: &[T]) -> T {
 }
 
 /// One operation (some of its range the other identities' and the runtime
-/// installs': [`super::admin::op`]).
-pub(super) fn op(rng: &mut StdRng) -> Op {
+/// installs').
+fn op(rng: &mut StdRng) -> Op {
     match rng.random_range(0..110) {
         0..20 => Op::Run(Box::new(run_op(rng))),
         20..26 => Op::Run(Box::new(busy_op(rng))),
@@ -225,12 +226,12 @@ pub(super) fn op(rng: &mut StdRng) -> Op {
             _ => Op::Spec(rng.random_range(0..SPECS.len() as u8)),
         },
         99 => Op::Wait,
-        _ => super::admin::op(rng),
+        _ => admin_op(rng),
     }
 }
 
 /// A RunJob operation, valid or (30%) with one invalid argument.
-pub(super) fn run_op(rng: &mut StdRng) -> RunOp {
+fn run_op(rng: &mut StdRng) -> RunOp {
     let cmd = match rng.random_range(0..100) {
         0..30 => Cmd::Echo(pick(rng, WORDS).to_owned()),
         30..45 => Cmd::False,
@@ -279,6 +280,52 @@ pub(super) fn run_op(rng: &mut StdRng) -> RunOp {
         spoil(rng, &mut op);
     }
     op
+}
+
+/// One of the explorer's operations that is not the admin's plain call
+/// (`admin`).
+fn admin_op(rng: &mut StdRng) -> Op {
+    match rng.random_range(0..10) {
+        0..3 => Op::As(Who::Viewer, Box::new(inner(rng, true))),
+        3 => Op::As(Who::Plaintext, Box::new(inner(rng, true))),
+        4..6 => Op::As(Who::NoRole, Box::new(inner(rng, false))),
+        6 => Op::As(
+            Who::Anonymous,
+            Box::new(match rng.random_range(0..3) {
+                0 => Op::ListJobs,
+                1 => Op::ListNetworks,
+                _ => Op::Run(Box::new(run_op(rng))),
+            }),
+        ),
+        // An install takes a moment (a second on the mock): rarer, and
+        // mostly of the run's installed runtime (at once when not forced).
+        7..9 => Op::Runtime(RtOp::Install {
+            k: rng.random_range(0..2),
+            mine: rng.random_range(0..10) < 6,
+            stream: rng.random_range(0..10) < 4,
+            force: rng.random_range(0..10) < 4,
+            empty: rng.random_range(0..20) == 0,
+        }),
+        _ => Op::Runtime(RtOp::Remove {
+            k: rng.random_range(0..2),
+            mine: rng.random_range(0..10) < 7,
+            unknown: rng.random_range(0..7) == 0,
+        }),
+    }
+}
+
+/// An admin operation for another identity: often a RunJob (valid or
+/// spoiled: AUTH-4, AUTH-5 for the viewer), else any plain operation.
+fn inner(rng: &mut StdRng, runs: bool) -> Op {
+    if runs && rng.random_range(0..10) < 4 {
+        return Op::Run(Box::new(run_op(rng)));
+    }
+    loop {
+        match op(rng) {
+            Op::Wait | Op::As(..) | Op::Runtime(_) => {}
+            other => return other,
+        }
+    }
 }
 
 /// A long job on one of the run's networks or volumes (or both), to keep
