@@ -325,6 +325,10 @@ pub struct JobView {
     pub network: String,
     /// runtime
     pub runtime: String,
+    /// gpu_count
+    pub gpu_count: i32,
+    /// gpu_indices
+    pub gpu_indices: Vec<i32>,
 }
 
 /// A network or volume as a list shows it.

@@ -48,6 +48,8 @@ pub struct Job {
     pub runtime: String,
     /// It has secret environment values.
     pub secret: bool,
+    /// Its gpu_count.
+    pub gpu: i32,
 }
 
 impl Job {
@@ -58,6 +60,7 @@ impl Job {
             scheduled: self.scheduled,
             network: &self.network,
             runtime: &self.runtime,
+            gpu: self.gpu,
         }
     }
 }
@@ -298,6 +301,9 @@ impl Model {
             let what: Vec<&str> = problems.iter().map(|(_, w)| *w).collect();
             return checks::error_code(answer, &[Code::InvalidArgument], &ids, &what.join(", "));
         }
+        if let Some(v) = checks::gpu_refusal(req, answer) {
+            return v;
+        }
         let Answer::Run(view, sched_time) = answer else {
             return Verdict::fail(&["JOB-RUN-1"], "OK with a new job (RUNNING or SCHEDULED)");
         };
@@ -320,6 +326,7 @@ impl Model {
                 volumes: req.volumes.clone(),
                 runtime: req.runtime.clone(),
                 secret: !req.secret.is_empty(),
+                gpu: req.gpu_count,
             });
             verdict.state = Some(view.status.clone());
         }

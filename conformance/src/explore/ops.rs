@@ -271,7 +271,9 @@ fn run_op(rng: &mut StdRng) -> RunOp {
         gpu: 0,
     };
     if rng.random_range(0..10) == 0 {
+        // Limits, and a GPU (JOB-GPU-1).
         op.limits = (50, 64, 1000);
+        op.gpu = 1;
     }
     if rng.random_range(0..10) == 0 {
         op.cores = "0";
