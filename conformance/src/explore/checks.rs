@@ -596,6 +596,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn explore_rules_job_gpu_1_a_running_gpu_job_reports_its_gpus() {
+        let cmd = super::super::call::Cmd::Sleep(30_000);
+        let facts = Facts {
+            cmd: &cmd,
+            secret: false,
+            scheduled: false,
+            network: "",
+            runtime: "",
+            gpu: 1,
+        };
+        let mut view = JobView {
+            status: "RUNNING".into(),
+            command: "sleep".into(),
+            args: vec!["30".into()],
+            gpu_count: 1,
+            gpu_indices: vec![0],
+            ..JobView::default()
+        };
+        let running = [("RUNNING", None)];
+        let v = job_view(facts, &view, &running, false);
+        assert!(v.is_pass() && v.ids.contains(&"JOB-GPU-1"), "{v:?}");
+        view.gpu_indices.clear();
+        let v = job_view(facts, &view, &running, false);
+        assert_eq!(v.ids, vec!["JOB-GPU-1"]);
+        assert!(!v.is_pass());
+        // Ended, its GPUs are free: nothing is required of the indices.
+        view.status = "STOPPED".into();
+        assert!(job_view(facts, &view, &[("STOPPED", None)], false).is_pass());
+    }
+
+    #[test]
     fn explore_rules_of_names_sizes_cidrs_and_cores() {
         assert!(valid_name("cf-ab12-n1"));
         assert!(!valid_name("-x") && !valid_name("x-") && !valid_name("") && !valid_name("a b"));

@@ -262,6 +262,10 @@ fn explore_refuses_read_only_and_bad_flags() {
     let out = cli(&["explore", "--steps", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--steps"), "{}", text(&out));
+    // The role identities are a target's: the embedded mock has its own.
+    let out = cli(&["explore", "--viewer-node", "viewer"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--viewer-*"), "{}", text(&out));
 }
 
 #[test]
