@@ -163,6 +163,15 @@ pub(crate) struct ExploreArgs {
     /// Refused: the explorer creates jobs, networks and volumes.
     #[arg(long)]
     pub(crate) read_only: bool,
+    #[command(flatten)]
+    pub(crate) roles: RoleArgs,
+    /// Also install and remove runtimes of the run's own
+    /// (`python:3.11-cf-<run id>-s<n>-r<k>`, InstallRuntimeFromLocal and its
+    /// streaming form, RemoveRuntime; removed at the end): they change the
+    /// node's runtime list beyond the run's prefix. Always on against the
+    /// embedded mock.
+    #[arg(long, help_heading = "Opt-ins")]
+    pub(crate) allow_installs: bool,
 
     /// Seed of the first sequence (sequence i uses seed + i). Default: random.
     #[arg(long, value_name = "N", help_heading = "Exploring")]

@@ -80,9 +80,14 @@ pub(crate) async fn explore(args: ExploreArgs) -> Result<ExitCode, CliError> {
                 return usage("--mutant is the embedded mock's: leave the target out");
             }
             let what = main.addr.clone();
-            (Targets::new(main), None, what)
+            (args.roles.targets(&args.connect, main)?, None, what)
         }
         None => {
+            if args.roles.any() {
+                return usage(
+                    "--viewer-*/--no-role-* name identities of a target: the embedded mock has its own",
+                );
+            }
             let (t, l, w) = start_local(&args).await?;
             (t, Some(l), w)
         }
@@ -98,11 +103,21 @@ pub(crate) async fn explore(args: ExploreArgs) -> Result<ExitCode, CliError> {
         grace: args.grace.unwrap_or(Duration::from_millis(default_grace)),
         run_id: args.run_id.clone().unwrap_or_else(crate::ctx::new_run_id),
         shrink: !args.no_shrink,
+        admin: crate::explore::admin::Admin::connect(
+            &targets,
+            args.allow_installs || local.is_some(),
+        )
+        .await
+        .context("connecting the viewer and no-role identities")?,
         ..ExploreConfig::default()
     };
     eprintln!(
-        "exploring {what}: seed {seed}, {} sequence(s) of {} operations, {} at once, run cf-{}-",
-        config.sequences, config.steps, config.parallel, config.run_id
+        "exploring {what} ({}): seed {seed}, {} sequence(s) of {} operations, {} at once, run cf-{}-",
+        config.admin.describe(),
+        config.sequences,
+        config.steps,
+        config.parallel,
+        config.run_id
     );
     let channel = targets
         .main

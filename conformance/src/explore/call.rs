@@ -172,6 +172,12 @@ pub enum Call {
     Wait(u64),
     /// A workflow call (WF-*).
     Wf(Box<super::wfcall::WfCall>),
+    /// A call made by another identity than the admin.
+    As(super::identity::Who, Box<Call>),
+    /// InstallRuntimeFromLocal or its streaming form.
+    Install(super::identity::Install),
+    /// RemoveRuntime.
+    RemoveRuntime(String),
 }
 
 impl Call {
@@ -199,6 +205,10 @@ impl Call {
             Call::StreamSystemMetrics(_) => "StreamSystemMetrics",
             Call::Wait(_) => "Wait",
             Call::Wf(c) => c.rpc(),
+            Call::As(_, inner) => inner.rpc(),
+            Call::Install(i) if i.stream => "StreamingInstallRuntimeFromLocal",
+            Call::Install(_) => "InstallRuntimeFromLocal",
+            Call::RemoveRuntime(_) => "RemoveRuntime",
         }
     }
 }
@@ -286,6 +296,9 @@ impl fmt::Display for Call {
                 )
             }
             Call::Wf(c) => write!(f, "{c}"),
+            Call::As(who, inner) => write!(f, "{inner} as {}", who.name()),
+            Call::Install(i) => write!(f, "{i}"),
+            Call::RemoveRuntime(n) => write!(f, "RemoveRuntime{{runtime: {n:?}}}"),
             other => write!(f, "{}{{}}", other.rpc()),
         }
     }
@@ -316,6 +329,10 @@ pub struct JobView {
     pub network: String,
     /// runtime
     pub runtime: String,
+    /// gpu_count
+    pub gpu_count: i32,
+    /// gpu_indices
+    pub gpu_indices: Vec<i32>,
 }
 
 /// A network or volume as a list shows it.
@@ -384,6 +401,8 @@ pub enum Answer {
     Nothing,
     /// A workflow answer.
     Wf(super::wfcall::WfAnswer),
+    /// An install's answer.
+    Installed(super::identity::Installed),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {
@@ -475,6 +494,7 @@ impl fmt::Display for Answer {
             Answer::Sample(sections) => write!(f, "a sample with {sections:?}"),
             Answer::Nothing => write!(f, "-"),
             Answer::Wf(a) => write!(f, "{a}"),
+            Answer::Installed(i) => write!(f, "{i}"),
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct Facts<'a> {
     pub network: &'a str,
     /// Its runtime as sent.
     pub runtime: &'a str,
+    /// Its gpu_count.
+    pub gpu: i32,
 }
 
 /// The model's judgement of one answer.
@@ -347,6 +349,9 @@ pub fn job_view(
             &format!("status {}", list.join(" or ")),
         );
     }
+    if let Some(v) = gpus(&job, view) {
+        return v;
+    }
     let (command, args) = job.cmd.command_args();
     if view.command != command || view.args != args {
         return Verdict::fail(
@@ -366,6 +371,9 @@ pub fn job_view(
     }
     if job.secret {
         ids.push("ALL-6");
+    }
+    if job.gpu > 0 && view.status == "RUNNING" {
+        ids.push("JOB-GPU-1");
     }
     if full {
         if view.work_dir.is_empty() {
@@ -545,9 +553,78 @@ pub fn sample(types: &[String], answer: &Answer) -> Verdict {
     }
 }
 
+/// JOB-GPU-2: a valid GPU request may find the node without GPUs enough
+/// (INVALID_ARGUMENT) or them busy, other clients' jobs included
+/// (RESOURCE_EXHAUSTED).
+pub fn gpu_refusal(req: &RunReq, answer: &Answer) -> Option<Verdict> {
+    match answer {
+        Answer::Error(Code::InvalidArgument | Code::ResourceExhausted, _) if req.gpu_count > 0 => {
+            Some(Verdict::pass(&["JOB-GPU-2"]))
+        }
+        _ => None,
+    }
+}
+
+/// JOB-GPU-1: a running GPU job reports its gpu_count and holds that many
+/// GPUs (gpu_indices).
+fn gpus(job: &Facts<'_>, view: &JobView) -> Option<Verdict> {
+    let n = usize::try_from(job.gpu).unwrap_or(0);
+    let holds = view.gpu_count == job.gpu && view.gpu_indices.len() == n;
+    (n > 0 && view.status == "RUNNING" && !holds).then(|| {
+        Verdict::fail(
+            &["JOB-GPU-1"],
+            &format!("gpu_count {n} and {n} gpu_indices (a running GPU job)"),
+        )
+    })
+}
+
+/// The status text `s` as one of the statuses a job may show.
+pub fn status_str(s: &str) -> &'static str {
+    match s {
+        "COMPLETED" => "COMPLETED",
+        "FAILED" => "FAILED",
+        "STOPPED" => "STOPPED",
+        "CANCELED" => "CANCELED",
+        "RUNNING" => "RUNNING",
+        "SCHEDULED" => "SCHEDULED",
+        _ => "INITIALIZING",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explore_rules_job_gpu_1_a_running_gpu_job_reports_its_gpus() {
+        let cmd = super::super::call::Cmd::Sleep(30_000);
+        let facts = Facts {
+            cmd: &cmd,
+            secret: false,
+            scheduled: false,
+            network: "",
+            runtime: "",
+            gpu: 1,
+        };
+        let mut view = JobView {
+            status: "RUNNING".into(),
+            command: "sleep".into(),
+            args: vec!["30".into()],
+            gpu_count: 1,
+            gpu_indices: vec![0],
+            ..JobView::default()
+        };
+        let running = [("RUNNING", None)];
+        let v = job_view(facts, &view, &running, false);
+        assert!(v.is_pass() && v.ids.contains(&"JOB-GPU-1"), "{v:?}");
+        view.gpu_indices.clear();
+        let v = job_view(facts, &view, &running, false);
+        assert_eq!(v.ids, vec!["JOB-GPU-1"]);
+        assert!(!v.is_pass());
+        // Ended, its GPUs are free: nothing is required of the indices.
+        view.status = "STOPPED".into();
+        assert!(job_view(facts, &view, &[("STOPPED", None)], false).is_pass());
+    }
 
     #[test]
     fn explore_rules_of_names_sizes_cidrs_and_cores() {

@@ -41,6 +41,9 @@ pub struct ExploreConfig {
     pub shrink: bool,
     /// Candidate sequences the shrinking may run.
     pub shrink_budget: usize,
+    /// The other identities (viewer, no role, TLS without a certificate)
+    /// and whether runtime installs are allowed.
+    pub admin: super::admin::Admin,
 }
 
 impl Default for ExploreConfig {
@@ -55,6 +58,7 @@ impl Default for ExploreConfig {
             run_id: crate::ctx::new_run_id(),
             shrink: true,
             shrink_budget: 200,
+            admin: super::admin::Admin::default(),
         }
     }
 }
@@ -171,6 +175,7 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     prefix: format!("cf-{}-s{i}-", config.run_id),
                     octet,
                     grace: config.grace.as_secs_f64() * 1000.0,
+                    admin: config.admin.clone(),
                 };
                 let run = sequence::run(&ops, &place).await;
                 result.lock().absorb(&run);
@@ -219,6 +224,7 @@ async fn shrink_finding(
             prefix: format!("cf-{}-k{n}-", config.run_id),
             octet,
             grace,
+            admin: config.admin.clone(),
         };
         async move { sequence::run(&candidate, &place).await }
     })
@@ -366,6 +372,7 @@ async fn record_once(
         prefix,
         octet: 20,
         grace: config.grace.as_secs_f64() * 1000.0,
+        admin: config.admin.clone(),
     };
     let run = sequence::run(ops, &place).await;
     proxy.shutdown().await;

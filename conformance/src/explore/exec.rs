@@ -207,6 +207,8 @@ pub(super) fn status_view(s: pb::GetJobStatusRes) -> JobView {
         work_dir: s.work_dir,
         network: s.network,
         runtime: s.runtime,
+        gpu_count: s.gpu_count,
+        gpu_indices: s.gpu_indices,
     }
 }
 
@@ -221,6 +223,8 @@ pub(super) fn list_view(j: pb::Job) -> JobView {
         end_time: j.end_time,
         secret_values: j.secret_environment.into_values().collect(),
         runtime: j.runtime,
+        gpu_count: j.gpu_count,
+        gpu_indices: j.gpu_indices,
         ..JobView::default()
     }
 }

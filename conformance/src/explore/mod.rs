@@ -15,10 +15,13 @@
 //! answers in [`wfcall`], made by [`wfexec`], and their model in
 //! [`wfmodel`].
 
+pub mod admin;
+pub mod admin_model;
 pub mod call;
 pub mod checks;
 pub mod driver;
 pub mod exec;
+pub mod identity;
 pub mod model;
 pub mod ops;
 pub mod sequence;

@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 
 use tonic::Code;
 
+use super::admin_model as admin;
 use super::call::{Answer, Call, Cmd, JobId, LogEnd, RunReq, Sched};
 use super::checks::{self, Verdict};
 
@@ -47,6 +48,8 @@ pub struct Job {
     pub runtime: String,
     /// It has secret environment values.
     pub secret: bool,
+    /// Its gpu_count.
+    pub gpu: i32,
 }
 
 impl Job {
@@ -57,6 +60,7 @@ impl Job {
             scheduled: self.scheduled,
             network: &self.network,
             runtime: &self.runtime,
+            gpu: self.gpu,
         }
     }
 }
@@ -175,7 +179,7 @@ impl Model {
     pub fn statuses(&self, j: usize, a: f64, b: f64) -> Vec<(&'static str, Option<i32>)> {
         let job = &self.jobs[j];
         if let Phase::Final(s, code) = &job.phase {
-            return vec![(status_str(s), *code)];
+            return vec![(checks::status_str(s), *code)];
         }
         let may = self.may(j, a, b);
         let mut out = Vec::new();
@@ -226,7 +230,7 @@ impl Model {
             Call::CreateVolume { name, size, kind } => self.create_volume(name, size, kind, answer),
             Call::ListVolumes => self.list_volumes(a, b, answer),
             Call::RemoveVolume(name) => self.remove_volume(name, a, b, answer),
-            Call::ListRuntimes => checks::runtimes(answer),
+            Call::ListRuntimes => admin::list_runtimes(&self.prefix, &self.runtimes, answer),
             Call::GetRuntimeInfo(name) => checks::runtime_info(name, &self.runtimes, answer),
             Call::TestRuntime(name) => checks::runtime_test(name, &self.runtimes, answer),
             Call::GetSystemStatus => checks::system(answer),
@@ -234,6 +238,14 @@ impl Model {
             Call::StreamSystemMetrics(types) => checks::sample(types, answer),
             Call::Wait(_) => Verdict::pass(&[]),
             Call::Wf(c) => super::wfmodel::check(&mut self.workflows, self.grace, c, a, b, answer),
+            Call::As(who, inner) => match admin::refusal(*who, inner, answer) {
+                Some(v) => v,
+                None => self
+                    .check(inner, a, b, answer)
+                    .with_ids(admin::admin_ids(*who)),
+            },
+            Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
+            Call::RemoveRuntime(n) => admin::remove(&mut self.runtimes, n, answer),
         }
     }
 
@@ -292,6 +304,9 @@ impl Model {
             let what: Vec<&str> = problems.iter().map(|(_, w)| *w).collect();
             return checks::error_code(answer, &[Code::InvalidArgument], &ids, &what.join(", "));
         }
+        if let Some(v) = checks::gpu_refusal(req, answer) {
+            return v;
+        }
         let Answer::Run(view, sched_time) = answer else {
             return Verdict::fail(&["JOB-RUN-1"], "OK with a new job (RUNNING or SCHEDULED)");
         };
@@ -314,6 +329,7 @@ impl Model {
                 volumes: req.volumes.clone(),
                 runtime: req.runtime.clone(),
                 secret: !req.secret.is_empty(),
+                gpu: req.gpu_count,
             });
             verdict.state = Some(view.status.clone());
         }
@@ -738,18 +754,6 @@ impl Model {
             self.removed(|j| j.volumes.iter().any(|v| v == name));
         }
         v
-    }
-}
-
-fn status_str(s: &str) -> &'static str {
-    match s {
-        "COMPLETED" => "COMPLETED",
-        "FAILED" => "FAILED",
-        "STOPPED" => "STOPPED",
-        "CANCELED" => "CANCELED",
-        "RUNNING" => "RUNNING",
-        "SCHEDULED" => "SCHEDULED",
-        _ => "INITIALIZING",
     }
 }
 

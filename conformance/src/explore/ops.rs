@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::call::{Call, Cmd, JobId, RunReq, Sched};
+use super::identity::{RtOp, Who};
 use super::model::{Model, Phase};
 
 /// A job an operation names.
@@ -106,6 +107,12 @@ pub enum Op {
     Wait,
     /// A workflow operation.
     Wf(super::workflow::WfOp),
+    /// An operation made by another identity than the admin
+    /// (`admin`).
+    As(Who, Box<Op>),
+    /// A runtime install or removal of the run's own runtimes (only when
+    /// allowed: `admin::Admin::installs`).
+    Runtime(RtOp),
 }
 
 const WORDS: &[&str] = &["alpha", "bravo", "hello world", "x", "42", "tab\tsep"];
@@ -178,8 +185,10 @@ fn pick<T: Copy>(rng: &mut StdRng, list: &[T]) -> T {
     list[rng.random_range(0..list.len())]
 }
 
+/// One operation (some of its range the other identities' and the runtime
+/// installs').
 fn op(rng: &mut StdRng) -> Op {
-    match rng.random_range(0..100) {
+    match rng.random_range(0..110) {
         0..20 => Op::Run(Box::new(run_op(rng))),
         20..26 => Op::Run(Box::new(busy_op(rng))),
         26..35 => Op::Status(job_ref(rng)),
@@ -226,10 +235,12 @@ fn op(rng: &mut StdRng) -> Op {
             0 => Op::Metrics(rng.random_range(0..128)),
             _ => Op::Spec(rng.random_range(0..SPECS.len() as u8)),
         },
-        _ => Op::Wait,
+        99 => Op::Wait,
+        _ => admin_op(rng),
     }
 }
 
+/// A RunJob operation, valid or (30%) with one invalid argument.
 fn run_op(rng: &mut StdRng) -> RunOp {
     let cmd = match rng.random_range(0..100) {
         0..30 => Cmd::Echo(pick(rng, WORDS).to_owned()),
@@ -270,7 +281,9 @@ fn run_op(rng: &mut StdRng) -> RunOp {
         gpu: 0,
     };
     if rng.random_range(0..10) == 0 {
+        // Limits, and a GPU (JOB-GPU-1).
         op.limits = (50, 64, 1000);
+        op.gpu = 1;
     }
     if rng.random_range(0..10) == 0 {
         op.cores = "0";
@@ -279,6 +292,54 @@ fn run_op(rng: &mut StdRng) -> RunOp {
         spoil(rng, &mut op);
     }
     op
+}
+
+/// One of the explorer's operations that is not the admin's plain call
+/// (`admin`).
+fn admin_op(rng: &mut StdRng) -> Op {
+    match rng.random_range(0..10) {
+        0..3 => Op::As(Who::Viewer, Box::new(inner(rng, true))),
+        3 => Op::As(Who::Plaintext, Box::new(inner(rng, true))),
+        4..6 => Op::As(Who::NoRole, Box::new(inner(rng, false))),
+        6 => Op::As(
+            Who::Anonymous,
+            Box::new(match rng.random_range(0..3) {
+                0 => Op::ListJobs,
+                1 => Op::ListNetworks,
+                _ => Op::Run(Box::new(run_op(rng))),
+            }),
+        ),
+        // An install takes a moment (a second on the mock): rarer, and
+        // mostly of the run's installed runtime (at once when not forced).
+        7..9 => Op::Runtime(RtOp::Install {
+            k: rng.random_range(0..2),
+            mine: rng.random_range(0..10) < 6,
+            stream: rng.random_range(0..10) < 4,
+            force: rng.random_range(0..10) < 4,
+            empty: rng.random_range(0..20) == 0,
+        }),
+        _ => Op::Runtime(RtOp::Remove {
+            k: rng.random_range(0..2),
+            mine: rng.random_range(0..10) < 7,
+            unknown: rng.random_range(0..7) == 0,
+        }),
+    }
+}
+
+/// An admin operation for another identity: often a RunJob (valid or
+/// spoiled: AUTH-4, AUTH-5 for the viewer), else any plain operation.
+fn inner(rng: &mut StdRng, runs: bool) -> Op {
+    if runs && rng.random_range(0..10) < 4 {
+        return Op::Run(Box::new(run_op(rng)));
+    }
+    loop {
+        match op(rng) {
+            // Workflow calls go by the admin's channel only (their own
+            // executor).
+            Op::Wait | Op::As(..) | Op::Runtime(_) | Op::Wf(_) => {}
+            other => return other,
+        }
+    }
 }
 
 /// A long job on one of the run's networks or volumes (or both), to keep
@@ -496,6 +557,7 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
             Call::StreamSystemMetrics(types)
         }
         Op::Wf(w) => super::workflow::resolve(w, names.model, names.prefix)?,
+        Op::As(..) | Op::Runtime(_) => return None,
     })
 }
 

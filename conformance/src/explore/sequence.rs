@@ -8,9 +8,9 @@ use tonic::transport::Channel;
 
 use super::call::{Answer, Call};
 use super::checks::Verdict;
-use super::exec::{self, Clients};
+use super::exec::Clients;
 use super::model::Model;
-use super::ops::{self, Names, Op};
+use super::ops::{Names, Op};
 use crate::cleanup::{Leak, Resource, Tracker};
 
 /// One step that ran: the call, its answer, the model's verdict.
@@ -52,6 +52,8 @@ pub struct Place {
     pub octet: u8,
     /// How late the node may be, in milliseconds.
     pub grace: f64,
+    /// The other identities and the opt-ins.
+    pub admin: super::admin::Admin,
 }
 
 /// Removes what a sequence created: stops every job, deletes it, removes
@@ -78,6 +80,7 @@ async fn cleanup(channel: &Channel, created: Vec<Resource>) -> Vec<Leak> {
                 Resource::Job(id) => c.delete(id).await,
                 Resource::Network(n) => c.remove_network(n).await,
                 Resource::Volume(n) => c.remove_volume(n).await,
+                Resource::Runtime(n) => super::admin::remove_runtime(channel, n).await,
                 _ => Ok((true, String::new())),
             };
             match result {
@@ -118,6 +121,10 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
         (Call::Wf(_), Answer::Wf(super::wfcall::WfAnswer::Run(u, _))) if !u.is_empty() => {
             tracker.add(Resource::Workflow(u.clone()))
         }
+        (Call::As(_, inner), _) => track(tracker, inner, answer),
+        (Call::Install(i), _) if !i.spec.is_empty() => {
+            tracker.add(Resource::Runtime(i.name.clone()))
+        }
         _ => {}
     }
 }
@@ -133,7 +140,11 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
                 .filter(|(n, _)| !n.starts_with(&place.prefix))
                 .map(|(_, c)| c)
                 .collect();
-            model.runtimes = rts;
+            // Other explorer runs' runtimes come and go.
+            model.runtimes = rts
+                .into_iter()
+                .filter(|n| !super::admin::explorers(n))
+                .collect();
         }
         Err(s) => {
             return Run {
@@ -157,13 +168,23 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
             model: &model,
             now: a,
         };
-        let Some(call) = ops::resolve(op, &names) else {
+        let Some(call) = super::admin::resolve(op, &names, &place.admin) else {
             continue;
         };
         let own: Vec<String> = model.jobs.iter().map(|j| j.uuid.clone()).collect();
         let answer = match &call {
             Call::Wf(w) => super::wfexec::execute(&clients, w).await,
-            _ => exec::execute(&clients, &call, &own, &place.prefix).await,
+            _ => {
+                super::admin::execute(
+                    &place.admin,
+                    &clients,
+                    &place.channel,
+                    &call,
+                    &own,
+                    &place.prefix,
+                )
+                .await
+            }
         };
         let b = ms(Instant::now());
         track(&tracker, &call, &answer);

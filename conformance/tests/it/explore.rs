@@ -8,13 +8,16 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
+use joblet_conformance::ctx::Targets;
 use joblet_conformance::embedded::Embedded;
+use joblet_conformance::explore::admin::Admin;
 use joblet_conformance::explore::driver::{self, ExploreConfig, ExploreResult};
 use joblet_conformance::explore::explore;
 use joblet_mock::{MockConfig, Mutant, Profile};
+use joblet_testkit::Role;
 
 /// Mutants the explorer's budget (60 sequences of 50 operations, seed 1, 4 for those out of reach)
-/// kills, at least: measured 2026-12-06 (59 of 71, the 9 workflow mutants among them).
+/// kills, at least: measured 2026-12-06 (the 9 workflow mutants, the other identities, runtime installs and GPU jobs among them).
 const KILLED_AT_LEAST: usize = 59;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -25,12 +28,26 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// Explores an embedded mock of `mock` with `config`.
-async fn explore_mock(mock: MockConfig, config: ExploreConfig) -> ExploreResult {
+/// Explores an embedded mock of `mock` with `config`: as the admin over
+/// mutual TLS, with the viewer, no-role and certificate-less identities and
+/// runtime installs.
+async fn explore_mock(mock: MockConfig, mut config: ExploreConfig) -> ExploreResult {
     let embedded = Embedded::start(mock)
         .await
         .expect("the embedded mock starts");
-    let channel = embedded.targets.main.connect().await.expect("connects");
+    let targets = Targets {
+        main: embedded
+            .mock
+            .tls_target(Role::Admin)
+            .expect("the embedded mock's admin certificate"),
+        ..embedded.targets.clone()
+    };
+    config.admin = Admin::connect(&targets, true)
+        .await
+        .expect("the other identities connect");
+    // AUTH-1: the plaintext listener's callers are admins too.
+    config.admin.plaintext = Some(embedded.targets.main.connect().await.expect("connects"));
+    let channel = targets.main.connect().await.expect("connects");
     let result = explore(channel, &config).await;
     embedded.shutdown().await;
     result
@@ -86,6 +103,17 @@ fn explore_finds_nothing_against_the_documented_mock() {
         "WF-STATUS-2",
         "WF-LIST-1",
         "WF-JOBS-1",
+        "AUTH-1",
+        "AUTH-2",
+        "AUTH-3",
+        "AUTH-4",
+        "AUTH-5",
+        "JOB-GPU-1",
+        "JOB-GPU-2",
+        "RT-INSTALL-1",
+        "RT-INSTALL-2",
+        "RT-INSTALL-3",
+        "RT-RM-1",
     ] {
         assert!(
             result.ids.contains_key(id),
@@ -113,17 +141,8 @@ fn explore_finds_nothing_against_the_documented_mock() {
 /// metrics interval (it reads one sample), runtime installs and removal.
 const OUT_OF_REACH: &[&str] = &[
     "small-messages",
-    "tls-anonymous",
-    "unknown-role-reads",
-    "viewer-may-run",
-    "validate-before-auth",
-    "gpu-indices-hidden",
     "delete-all-skipped-zero",
     "interval-ignored",
-    "install-status-success",
-    "install-no-result",
-    "force-reinstall-ignored",
-    "removed-runtime-listed",
 ];
 
 #[test]
@@ -149,7 +168,9 @@ fn explore_kills_the_v1_mutants_with_short_findings() {
                 } else {
                     60
                 };
+                let t = std::time::Instant::now();
                 let r = explore_mock(mock, budget(sequences, 2)).await;
+                eprintln!("{m}: {:.1} s", t.elapsed().as_secs_f64());
                 (i, m, r.finding.map(|f| f.calls()))
             });
         }
@@ -241,6 +262,10 @@ fn explore_refuses_read_only_and_bad_flags() {
     let out = cli(&["explore", "--steps", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--steps"), "{}", text(&out));
+    // The role identities are a target's: the embedded mock has its own.
+    let out = cli(&["explore", "--viewer-node", "viewer"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--viewer-*"), "{}", text(&out));
 }
 
 #[test]
