@@ -161,6 +161,45 @@ pub(crate) fn shown(id: &str) -> String {
     }
 }
 
+/// Hashes the job IDs of [`JobTable`]: a v4 UUID's bits are random already,
+/// so its two halves folded and mixed make the hash (SipHash, the default,
+/// costs RunJob more than the table's own work).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHash;
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+/// The hasher of [`IdHash`].
+#[derive(Debug)]
+pub struct IdHasher(u64);
+
+/// An odd constant (2^64 / golden ratio): multiplying by it spreads every
+/// input bit over the high bits, the ones the table's probing reads.
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(MIX);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        let folded = (v as u64) ^ ((v >> 64) as u64);
+        self.0 = (self.0 ^ folded).wrapping_mul(MIX);
+    }
+}
+
 /// Jobs in creation order, addressable by UUID or unique UUID prefix (ALL-2, ALL-5).
 ///
 /// The table also keeps the session's part of the memory budget
@@ -172,7 +211,7 @@ pub struct JobTable {
     by_seq: BTreeMap<u64, Job>,
     /// UUID → sequence number. A hash map: inserting random UUIDs into a tree
     /// costs a cache miss per level; prefix look-ups (rare) scan instead.
-    by_id: HashMap<u128, u64>,
+    by_id: HashMap<u128, u64, IdHash>,
     /// ALL-2 mutant (`prefix-lookup-off`): only whole IDs resolve.
     pub prefixes_off: bool,
     /// The session's account on the process's budget (none in unit tests).
@@ -206,7 +245,7 @@ impl JobTable {
         Self {
             next_seq: 0,
             by_seq: BTreeMap::new(),
-            by_id: HashMap::new(),
+            by_id: HashMap::default(),
             prefixes_off: false,
             account,
             max_jobs,
@@ -632,6 +671,29 @@ mod tests {
         assert_eq!(
             t.resolve("").unwrap_err().code(),
             tonic::Code::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn ids_whose_halves_fold_alike_stay_apart() {
+        // Same folded hash (high ^ low), different IDs: both resolve, each to its own.
+        let mut t = JobTable::default();
+        let (x, y) = (0x1234_5678_9abc_4def_8123_4567_89ab_cdefu128, 0x0f0f_0f0f_0f0f_0f0fu128);
+        let fold = |v: u128| (v as u64) ^ ((v >> 64) as u64);
+        let twin = x ^ (y << 64) ^ y;
+        assert_eq!(fold(x), fold(twin));
+        let a = t.insert(job(&Uuid::from_u128(x).to_string()));
+        let b = t.insert(job(&Uuid::from_u128(twin).to_string()));
+        assert_ne!(a, b);
+        assert_eq!(t.resolve(&Uuid::from_u128(x).to_string()).unwrap(), a);
+        assert_eq!(t.resolve(&Uuid::from_u128(twin).to_string()).unwrap(), b);
+        let before = t.len();
+        t.remove(a);
+        assert_eq!(t.len(), before - 1);
+        assert_eq!(t.resolve(&Uuid::from_u128(twin).to_string()).unwrap(), b);
+        assert_eq!(
+            t.resolve(&Uuid::from_u128(x).to_string()).unwrap_err().code(),
+            tonic::Code::NotFound
         );
     }
 

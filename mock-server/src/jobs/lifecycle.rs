@@ -105,6 +105,7 @@ fn run_with(
         files,
         upload_bytes,
         schedule,
+        timeout,
     } = validate_request(shared, req).map_err(|e| {
         // ALL-4 mutant: a validation error answers INTERNAL.
         if shared.mutant(Mutant::ValidationInternal) && e.code() == tonic::Code::InvalidArgument {
@@ -164,7 +165,7 @@ fn run_with(
         log,
         telemetry,
         ctx,
-        wait,
+        (wait, timeout),
         plan,
         (shared.clock.activity(), on_end),
     ));
@@ -475,7 +476,7 @@ async fn job_task(
     log: Arc<LogBuffer>,
     telemetry: Arc<Telemetry>,
     ctx: ExecContext,
-    wait: Option<Duration>,
+    (wait, limit): (Option<Duration>, Option<Duration>),
     plan: Option<Plan>,
     (activity, on_end): (Activity, Option<Box<dyn Send>>),
 ) {
@@ -547,8 +548,8 @@ async fn job_task(
         return;
     }
     let (command, args) = (&spec.command, &spec.args);
-    // JOB-TIMEOUT-3: the limit counts from here, the job being RUNNING.
-    let limit = crate::validate::go_duration(&spec.timeout).ok().flatten();
+    // JOB-TIMEOUT-3: the limit (`timeout`, parsed as RunJob validated it)
+    // counts from here, the job being RUNNING.
     let run = async {
         // A bug in the simulator must not leave the job RUNNING forever (holding its
         // GPUs, its readers waiting): it ends FAILED like a job that could not run.
