@@ -678,7 +678,10 @@ mod tests {
     fn ids_whose_halves_fold_alike_stay_apart() {
         // Same folded hash (high ^ low), different IDs: both resolve, each to its own.
         let mut t = JobTable::default();
-        let (x, y) = (0x1234_5678_9abc_4def_8123_4567_89ab_cdefu128, 0x0f0f_0f0f_0f0f_0f0fu128);
+        let (x, y) = (
+            0x1234_5678_9abc_4def_8123_4567_89ab_cdefu128,
+            0x0f0f_0f0f_0f0f_0f0fu128,
+        );
         let fold = |v: u128| (v as u64) ^ ((v >> 64) as u64);
         let twin = x ^ (y << 64) ^ y;
         assert_eq!(fold(x), fold(twin));
@@ -692,7 +695,9 @@ mod tests {
         assert_eq!(t.len(), before - 1);
         assert_eq!(t.resolve(&Uuid::from_u128(twin).to_string()).unwrap(), b);
         assert_eq!(
-            t.resolve(&Uuid::from_u128(x).to_string()).unwrap_err().code(),
+            t.resolve(&Uuid::from_u128(x).to_string())
+                .unwrap_err()
+                .code(),
             tonic::Code::NotFound
         );
     }

@@ -65,7 +65,13 @@ mod tests {
 
     #[test]
     fn rfc3339_kept_per_second_matches_a_fresh_formatting_all_3() {
-        for secs in [1_700_000_000, 1_700_000_000, 1_700_000_001, 0, 1_700_000_001] {
+        for secs in [
+            1_700_000_000,
+            1_700_000_000,
+            1_700_000_001,
+            0,
+            1_700_000_001,
+        ] {
             let shown = rfc3339(secs);
             assert_eq!(shown, format_rfc3339(secs), "{secs}");
             assert!(DateTime::parse_from_rfc3339(&shown).is_ok(), "{shown}");
