@@ -439,12 +439,16 @@ async fn initialize(shared: &Shared, seq: u64, plan: &Plan, out: &mut LogWriter)
     true
 }
 
-/// Plays `job` to its end, or until `limit` passes on the clock (`None`: cut short).
-async fn within(
+/// Plays the job that `start` makes to its end, or until `limit` passes on
+/// the clock (`None`: cut short). The job's future is made here rather than
+/// passed in: an `async fn` keeps its arguments apart from what it awaits, so
+/// a future argument would take its room twice in every job's task.
+async fn within<F: Future<Output = i32>>(
     clock: &crate::clock::Clock,
     limit: Option<Duration>,
-    job: impl Future<Output = i32>,
+    start: impl FnOnce() -> F,
 ) -> Option<i32> {
+    let job = start();
     let Some(limit) = limit else {
         return Some(job.await);
     };
@@ -565,8 +569,9 @@ async fn job_task(
             let limit = plan.as_ref().and_then(Plan::cutoff);
             // JOB-TELEM-1: its processes and file writes go to its telematics.
             let mut observer = TelemetryObserver::new(telemetry, shared.clock.clone());
-            let run = sim.run_observed(command, args, &ctx, &mut out, &mut observer);
-            let played = within(&shared.clock, limit, run);
+            let played = within(&shared.clock, limit, || {
+                sim.run_observed(command, args, &ctx, &mut out, &mut observer)
+            });
             std::panic::AssertUnwindSafe(played).catch_unwind().await
         }
     };
