@@ -243,7 +243,16 @@ impl Clock {
 
     fn sleep_inner(&self, d: Duration, activity: bool) -> Sleep {
         match &self.0 {
-            Kind::Real => Sleep(SleepKind::Real(Box::pin(tokio::time::sleep(d)))),
+            // The deadline is fixed now; tokio's timer only once polled (a
+            // timeout that loses the race to a job ending at once costs no
+            // allocation).
+            Kind::Real => {
+                let now = tokio::time::Instant::now();
+                Sleep(SleepKind::Real {
+                    deadline: now.checked_add(d).unwrap_or_else(|| now + FAR_FUTURE),
+                    timer: None,
+                })
+            }
             Kind::Virtual(v) => {
                 let key = {
                     let mut s = v.state.lock();
@@ -442,8 +451,16 @@ impl Drop for Activity {
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep(SleepKind);
 
+/// What a real sleep past the monotonic clock's range waits (tokio's own
+/// choice for its far future: about 30 years).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 enum SleepKind {
-    Real(Pin<Box<tokio::time::Sleep>>),
+    Real {
+        deadline: tokio::time::Instant,
+        /// Made on the first poll.
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    },
     Virtual {
         clock: Arc<Virtual>,
         key: (i64, u64),
@@ -462,7 +479,10 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.0 {
-            SleepKind::Real(s) => s.as_mut().poll(cx),
+            SleepKind::Real { deadline, timer } => timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(*deadline)))
+                .as_mut()
+                .poll(cx),
             SleepKind::Virtual { clock, key, done } => {
                 if *done {
                     return Poll::Ready(());
@@ -538,6 +558,26 @@ mod tests {
         assert_eq!(first, T0 + 600_000);
         assert_eq!(second, T0 + 4_200_000);
         assert!(wall.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_real_sleep_counts_from_its_creation_not_its_first_poll() {
+        let clock = Clock::real();
+        let early = clock.sleep(Duration::from_secs(10));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let late = clock.sleep(Duration::from_secs(10));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // 11 s after the first was made, 5 s after the second: only the first is due.
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let (mut early, mut late) = (Box::pin(early), Box::pin(late));
+        assert!(early.as_mut().poll(&mut cx).is_ready());
+        assert!(late.as_mut().poll(&mut cx).is_pending());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        late.await;
+        // Far past the monotonic clock's range: waits, does not panic.
+        let mut never = Box::pin(clock.sleep(Duration::MAX));
+        assert!(never.as_mut().poll(&mut cx).is_pending());
     }
 
     #[tokio::test]

@@ -161,6 +161,45 @@ pub(crate) fn shown(id: &str) -> String {
     }
 }
 
+/// Hashes the job IDs of [`JobTable`]: a v4 UUID's bits are random already,
+/// so its two halves folded and mixed make the hash (SipHash, the default,
+/// costs RunJob more than the table's own work).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHash;
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+/// The hasher of [`IdHash`].
+#[derive(Debug)]
+pub struct IdHasher(u64);
+
+/// An odd constant (2^64 / golden ratio): multiplying by it spreads every
+/// input bit over the high bits, the ones the table's probing reads.
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(MIX);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        let folded = (v as u64) ^ ((v >> 64) as u64);
+        self.0 = (self.0 ^ folded).wrapping_mul(MIX);
+    }
+}
+
 /// Jobs in creation order, addressable by UUID or unique UUID prefix (ALL-2, ALL-5).
 ///
 /// The table also keeps the session's part of the memory budget
@@ -169,10 +208,12 @@ pub(crate) fn shown(id: &str) -> String {
 #[derive(Debug, Default)]
 pub struct JobTable {
     next_seq: u64,
-    by_seq: BTreeMap<u64, Job>,
+    /// Boxed: a tree node then holds 11 pointers rather than 11 records
+    /// (a small allocation instead of kilobytes moved as RunJob appends).
+    by_seq: BTreeMap<u64, Box<Job>>,
     /// UUID → sequence number. A hash map: inserting random UUIDs into a tree
     /// costs a cache miss per level; prefix look-ups (rare) scan instead.
-    by_id: HashMap<u128, u64>,
+    by_id: HashMap<u128, u64, IdHash>,
     /// ALL-2 mutant (`prefix-lookup-off`): only whole IDs resolve.
     pub prefixes_off: bool,
     /// The session's account on the process's budget (none in unit tests).
@@ -206,7 +247,7 @@ impl JobTable {
         Self {
             next_seq: 0,
             by_seq: BTreeMap::new(),
-            by_id: HashMap::new(),
+            by_id: HashMap::default(),
             prefixes_off: false,
             account,
             max_jobs,
@@ -230,7 +271,7 @@ impl JobTable {
         let is_final = job.status.is_final();
         let has_log = is_final && job.log.retained_bytes() > 0;
         self.by_id.insert(job.id.as_u128(), seq);
-        self.by_seq.insert(seq, job);
+        self.by_seq.insert(seq, Box::new(job));
         if is_final {
             self.queue_finished(seq, has_log);
         }
@@ -452,17 +493,17 @@ impl JobTable {
 
     /// The job with this sequence number.
     pub fn get(&self, seq: u64) -> Option<&Job> {
-        self.by_seq.get(&seq)
+        self.by_seq.get(&seq).map(|j| &**j)
     }
 
     /// The job with this sequence number, mutably.
     pub fn get_mut(&mut self, seq: u64) -> Option<&mut Job> {
-        self.by_seq.get_mut(&seq)
+        self.by_seq.get_mut(&seq).map(|j| &mut **j)
     }
 
     /// Removes a job.
     pub fn remove(&mut self, seq: u64) -> Option<Job> {
-        let job = self.by_seq.remove(&seq)?;
+        let job = *self.by_seq.remove(&seq)?;
         self.by_id.remove(&job.id.as_u128());
         self.discharge(job.charge.record + job.charge.live);
         let live = self.by_seq.len();
@@ -476,7 +517,7 @@ impl JobTable {
 
     /// Every job in creation order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &Job)> {
-        self.by_seq.iter().map(|(s, j)| (*s, j))
+        self.by_seq.iter().map(|(s, j)| (*s, &**j))
     }
 
     /// Number of jobs held.
@@ -525,11 +566,13 @@ pub(crate) fn prefix_range(prefix: &str) -> Option<(u128, u128)> {
 /// What a heap allocation costs besides its bytes (allocator header and rounding).
 const ALLOCATION: usize = 16;
 
-/// The bytes of a job record besides what its spec points to: the record in
-/// the table's tree (whose nodes are about 60 % full), its UUID index entry,
+/// The bytes of a job record besides what its spec points to: the boxed
+/// record and its entry in the table's tree (whose nodes are about 60 %
+/// full), its UUID index entry,
 /// the shared spec, the log buffer and the telemetry record with their
 /// reference counts, and the finish-order queue entries.
-const RECORD_BASE: usize = (size_of::<(u64, Job)>() * 5 / 3)
+const RECORD_BASE: usize = (size_of::<(u64, Box<Job>)>() * 5 / 3)
+    + (size_of::<Job>() + ALLOCATION)
     + 2 * (size_of::<(u128, u64)>() + 1)
     + (size_of::<JobSpec>() + 2 * size_of::<usize>() + ALLOCATION)
     + (size_of::<LogBuffer>() + 2 * size_of::<usize>() + ALLOCATION)
@@ -632,6 +675,34 @@ mod tests {
         assert_eq!(
             t.resolve("").unwrap_err().code(),
             tonic::Code::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn ids_whose_halves_fold_alike_stay_apart() {
+        // Same folded hash (high ^ low), different IDs: both resolve, each to its own.
+        let mut t = JobTable::default();
+        let (x, y) = (
+            0x1234_5678_9abc_4def_8123_4567_89ab_cdefu128,
+            0x0f0f_0f0f_0f0f_0f0fu128,
+        );
+        let fold = |v: u128| (v as u64) ^ ((v >> 64) as u64);
+        let twin = x ^ (y << 64) ^ y;
+        assert_eq!(fold(x), fold(twin));
+        let a = t.insert(job(&Uuid::from_u128(x).to_string()));
+        let b = t.insert(job(&Uuid::from_u128(twin).to_string()));
+        assert_ne!(a, b);
+        assert_eq!(t.resolve(&Uuid::from_u128(x).to_string()).unwrap(), a);
+        assert_eq!(t.resolve(&Uuid::from_u128(twin).to_string()).unwrap(), b);
+        let before = t.len();
+        t.remove(a);
+        assert_eq!(t.len(), before - 1);
+        assert_eq!(t.resolve(&Uuid::from_u128(twin).to_string()).unwrap(), b);
+        assert_eq!(
+            t.resolve(&Uuid::from_u128(x).to_string())
+                .unwrap_err()
+                .code(),
+            tonic::Code::NotFound
         );
     }
 

@@ -105,6 +105,7 @@ fn run_with(
         files,
         upload_bytes,
         schedule,
+        timeout,
     } = validate_request(shared, req).map_err(|e| {
         // ALL-4 mutant: a validation error answers INTERNAL.
         if shared.mutant(Mutant::ValidationInternal) && e.code() == tonic::Code::InvalidArgument {
@@ -164,7 +165,7 @@ fn run_with(
         log,
         telemetry,
         ctx,
-        wait,
+        (wait, timeout),
         plan,
         (shared.clock.activity(), on_end),
     ));
@@ -438,12 +439,16 @@ async fn initialize(shared: &Shared, seq: u64, plan: &Plan, out: &mut LogWriter)
     true
 }
 
-/// Plays `job` to its end, or until `limit` passes on the clock (`None`: cut short).
-async fn within(
+/// Plays the job that `start` makes to its end, or until `limit` passes on
+/// the clock (`None`: cut short). The job's future is made here rather than
+/// passed in: an `async fn` keeps its arguments apart from what it awaits, so
+/// a future argument would take its room twice in every job's task.
+async fn within<F: Future<Output = i32>>(
     clock: &crate::clock::Clock,
     limit: Option<Duration>,
-    job: impl Future<Output = i32>,
+    start: impl FnOnce() -> F,
 ) -> Option<i32> {
+    let job = start();
     let Some(limit) = limit else {
         return Some(job.await);
     };
@@ -475,7 +480,7 @@ async fn job_task(
     log: Arc<LogBuffer>,
     telemetry: Arc<Telemetry>,
     ctx: ExecContext,
-    wait: Option<Duration>,
+    (wait, limit): (Option<Duration>, Option<Duration>),
     plan: Option<Plan>,
     (activity, on_end): (Activity, Option<Box<dyn Send>>),
 ) {
@@ -547,8 +552,8 @@ async fn job_task(
         return;
     }
     let (command, args) = (&spec.command, &spec.args);
-    // JOB-TIMEOUT-3: the limit counts from here, the job being RUNNING.
-    let limit = crate::validate::go_duration(&spec.timeout).ok().flatten();
+    // JOB-TIMEOUT-3: the limit (`timeout`, parsed as RunJob validated it)
+    // counts from here, the job being RUNNING.
     let run = async {
         // A bug in the simulator must not leave the job RUNNING forever (holding its
         // GPUs, its readers waiting): it ends FAILED like a job that could not run.
@@ -564,8 +569,9 @@ async fn job_task(
             let limit = plan.as_ref().and_then(Plan::cutoff);
             // JOB-TELEM-1: its processes and file writes go to its telematics.
             let mut observer = TelemetryObserver::new(telemetry, shared.clock.clone());
-            let run = sim.run_observed(command, args, &ctx, &mut out, &mut observer);
-            let played = within(&shared.clock, limit, run);
+            let played = within(&shared.clock, limit, || {
+                sim.run_observed(command, args, &ctx, &mut out, &mut observer)
+            });
             std::panic::AssertUnwindSafe(played).catch_unwind().await
         }
     };

@@ -28,17 +28,21 @@ pub(crate) struct Accepted {
     pub(crate) upload_bytes: u64,
     /// Due time (Unix seconds) and the wait, when in the future.
     pub(crate) schedule: Option<(i64, Option<Duration>)>,
+    /// The spec's `timeout` parsed (JOB-TIMEOUT-3): none when unset or zero.
+    pub(crate) timeout: Option<Duration>,
 }
 
 /// Checks everything that does not need the state (JOB-RUN-2..5, 9, 10, JOB-GPU-2).
 pub(crate) fn validate_request(shared: &Shared, mut req: pb::RunJobRequest) -> Result<Accepted> {
     check_limits(shared, &mut req)?;
-    check_timeout(shared, &mut req)?;
+    let timeout = check_timeout(shared, &mut req)?;
     check_environment(shared, &req)?;
     let schedule = schedule(shared, &req)?;
     check_volume_names(&req)?;
     let uploads = Uploads::take(std::mem::take(&mut req.uploads))?;
-    Ok(accept(shared, req, uploads, schedule))
+    let mut accepted = accept(shared, req, uploads, schedule);
+    accepted.timeout = timeout;
+    Ok(accepted)
 }
 
 /// The command, resource limits, CPU cores and GPUs (JOB-RUN-2..4, JOB-GPU-2),
@@ -173,10 +177,11 @@ fn runtime_syntax(runtime: &str) -> bool {
 
 /// RunJob's `timeout` (v2, JOB-TIMEOUT-1/2): a Go duration, "" or zero for
 /// none. A node that speaks only v1 has no such field and ignores it.
-fn check_timeout(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
+/// The timeout parsed once here: the job's task uses it as its limit.
+fn check_timeout(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<Option<Duration>> {
     if !shared.config.api.serves_v2() {
         req.timeout.clear();
-        return Ok(());
+        return Ok(None);
     }
     // JOB-TIMEOUT-1 mutant: several units ("1m30s") are refused.
     let units = req
@@ -186,11 +191,11 @@ fn check_timeout(shared: &Shared, req: &mut pb::RunJobRequest) -> Result<()> {
         .count();
     let compound = units > 1 && shared.mutant(Mutant::TimeoutCompoundRefused);
     match validate::go_duration(&req.timeout) {
-        Ok(_) if !compound => Ok(()),
+        Ok(limit) if !compound => Ok(limit),
         // JOB-TIMEOUT-2 mutant: a bad timeout is ignored.
         Err(_) if shared.mutant(Mutant::TimeoutInvalidAccepted) => {
             req.timeout.clear();
-            Ok(())
+            Ok(None)
         }
         _ => Err(Error::InvalidText(format!(
             "invalid request: invalid timeout: {}",
@@ -385,6 +390,7 @@ fn accept(
         },
         upload_bytes,
         schedule,
+        timeout: None,
     }
 }
 

@@ -39,7 +39,7 @@ impl JobService for JobSvc {
         let viewer =
             request.extensions().get::<crate::auth::Role>() == Some(&crate::auth::Role::Viewer);
         self.gate
-            .unary(method!("RunJob"), request, |s, r| async move {
+            .unary(method!("RunJob"), request, |s, mut r| async move {
                 if viewer && s.mutant(Mutant::ValidateBeforeAuth) {
                     jobs::check_run(&s, r)?;
                     return Err(Status::permission_denied(
@@ -47,7 +47,6 @@ impl JobService for JobSvc {
                     ));
                 }
                 let api = s.config.api;
-                let mut r = r;
                 super::fields::run_job_request(api, &mut r);
                 let answer = jobs::run(&s, r)?;
                 // JOB-RUN-11 mutant: the echo fields reach v1 clients of a v2 node.
