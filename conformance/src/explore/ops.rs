@@ -281,9 +281,12 @@ fn run_op(rng: &mut StdRng) -> RunOp {
         gpu: 0,
     };
     if rng.random_range(0..10) == 0 {
-        // Limits, and a GPU (JOB-GPU-1).
+        // Limits, and a GPU (JOB-GPU-1), held long enough for a status or
+        // a listing to see the job RUNNING with it.
         op.limits = (50, 64, 1000);
         op.gpu = 1;
+        op.cmd = Cmd::Sleep(30_000);
+        op.upload = None;
     }
     if rng.random_range(0..10) == 0 {
         op.cores = "0";
@@ -412,6 +415,25 @@ fn own(names: &Names<'_>, r: NameRef, kind: char) -> String {
         NameRef::Own(k) => format!("{}{kind}{k}", names.prefix),
         NameRef::Fixed("nonet" | "novol") => format!("{}missing", names.prefix),
         NameRef::Fixed(s) => s.to_owned(),
+    }
+}
+
+/// A job's network or volume: `Own(k)` names the k-th of those the
+/// sequence has (modulo their count), so that jobs use what exists and the
+/// counts and removals of busy ones are checked (NET-LIST-1, NET-RM-1,
+/// VOL-LIST-1, VOL-RM-1); with none yet, the name `own` gives.
+fn job_own(names: &Names<'_>, r: NameRef, kind: char) -> String {
+    let NameRef::Own(k) = r else {
+        return own(names, r, kind);
+    };
+    let existing: Vec<&String> = if kind == 'n' {
+        names.model.networks.iter().map(|(n, _)| n).collect()
+    } else {
+        names.model.volumes.iter().map(|(n, _, _)| n).collect()
+    };
+    match existing.len() {
+        0 => own(names, r, kind),
+        n => existing[usize::from(k) % n].clone(),
     }
 }
 
@@ -588,8 +610,15 @@ fn run_req(r: &RunOp, names: &Names<'_>) -> RunReq {
         schedule: schedule_text(r.sched),
         limits: r.limits,
         cpu_cores: r.cores.to_owned(),
-        network: r.network.map(|n| own(names, n, 'n')).unwrap_or_default(),
-        volumes: r.volume.map(|v| own(names, v, 'v')).into_iter().collect(),
+        network: r
+            .network
+            .map(|n| job_own(names, n, 'n'))
+            .unwrap_or_default(),
+        volumes: r
+            .volume
+            .map(|v| job_own(names, v, 'v'))
+            .into_iter()
+            .collect(),
         runtime: r.runtime.map(|t| runtime(names, t)).unwrap_or_default(),
         env: r
             .env
