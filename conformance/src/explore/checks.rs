@@ -263,6 +263,11 @@ pub fn is_job_time(s: &str) -> bool {
     base && zone_ok
 }
 
+/// How early a scheduled job may start or end against the model's clock:
+/// the schedule text is cut to the millisecond and the node's timers tick
+/// by milliseconds.
+pub const SLACK_MS: f64 = 5.0;
+
 /// JOB-RUN-1: the answer to an accepted RunJob.
 pub fn run_answer(
     req: &RunReq,
@@ -275,7 +280,7 @@ pub fn run_answer(
     if !is_v4_uuid(&view.uuid) {
         return Verdict::fail(&["ALL-2", "JOB-RUN-1"], "a lower-case v4 UUID");
     }
-    let may_run = !scheduled || b >= start_at;
+    let may_run = !scheduled || b + SLACK_MS >= start_at;
     let status_ok = match view.status.as_str() {
         "SCHEDULED" => scheduled,
         "RUNNING" => may_run,

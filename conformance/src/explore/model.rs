@@ -123,6 +123,7 @@ pub struct Model {
 }
 
 pub use super::checks::BUILTIN_NETWORKS;
+use super::checks::SLACK_MS;
 
 impl Model {
     /// A model of a fresh run whose names start with `prefix`.
@@ -165,11 +166,13 @@ impl Model {
         let end = start + job.cmd.duration_ms();
         let must_be_final = a > end + self.grace;
         let scheduled = job.scheduled && !job.started && a < start + self.grace;
-        let must_be_scheduled = job.scheduled && !job.started && b + 5.0 < start;
+        let must_be_scheduled = job.scheduled && !job.started && b + SLACK_MS < start;
         May {
             scheduled,
             running: !must_be_scheduled && !must_be_final,
-            ended: !must_be_scheduled && b >= end,
+            // The schedule text is cut to the millisecond and timers fire on
+            // millisecond ticks: a job may end a little before `end`.
+            ended: !must_be_scheduled && b + SLACK_MS >= end,
             failed_start: job.may_fail_start && !job.started && !must_be_scheduled,
         }
     }
