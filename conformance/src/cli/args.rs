@@ -126,7 +126,17 @@ Examples:
   joblet-conformance explore --sequences 1000 --steps 50 --seed 1
   joblet-conformance explore --mutant stop-finished-ok --transcript finding.jsonl
   joblet-conformance replay finding.jsonl                      # the finding, as a regression test
-  joblet-conformance explore --node prod --sequences 20 --parallel 2 --grace 2s";
+  joblet-conformance explore --node prod --sequences 20 --parallel 2 --grace 2s
+  joblet-conformance explore --target 127.0.0.1:50051 --clock mock  # joblet-mock --clock manual";
+
+/// `explore --clock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ClockArg {
+    /// Real time: pauses are sleeps.
+    Wall,
+    /// A joblet-mock's manual clock, moved by the explorer.
+    Mock,
+}
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ExploreArgs {
@@ -189,10 +199,19 @@ pub(crate) struct ExploreArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Exploring")]
     pub(crate) parallel: u16,
     /// How late the node may be: a job due at t must have started by t +
-    /// GRACE, a short job ended by its end + GRACE. Default: 300ms against
-    /// the embedded mock, 2s against a target.
+    /// GRACE, a short job ended by its end + GRACE. Default: 100ms on the
+    /// mock's clock, 300ms against the embedded mock on the wall clock, 2s
+    /// against a target.
     #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", help_heading = "Exploring")]
     pub(crate) grace: Option<Duration>,
+    /// Where time comes from. `mock`: the target is a joblet-mock whose
+    /// clock is manual (`joblet-mock --clock manual`; the embedded mock runs
+    /// so): the explorer moves it, 10 ms after each call and by the whole
+    /// pause on a wait, so pauses cost no wall time and schedules, sleeps
+    /// and timeouts fall due at exact times. `wall`: real time, pauses are
+    /// sleeps. Default: mock for the embedded mock, wall for a target.
+    #[arg(long, value_enum, value_name = "CLOCK", help_heading = "Exploring")]
+    pub(crate) clock: Option<ClockArg>,
     /// Report the first finding as found, without shrinking it.
     #[arg(long, help_heading = "Exploring")]
     pub(crate) no_shrink: bool,

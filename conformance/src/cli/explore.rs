@@ -4,10 +4,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::args::ExploreArgs;
+use super::args::{ClockArg, ExploreArgs};
 use super::error::{CliError, Context as _, usage};
 use super::local::{check_profile, non_default_profile};
 use crate::ctx::Targets;
+use crate::explore::clock::TimeSource;
 use crate::explore::driver::{self, ExploreConfig};
 
 /// A mock started for the exploration.
@@ -33,9 +34,15 @@ async fn start_local(args: &ExploreArgs) -> Result<(Targets, Local, String), Cli
         ),
         None => None,
     };
+    let clock = if args.clock == Some(super::args::ClockArg::Wall) {
+        joblet_mock::ClockMode::Real
+    } else {
+        joblet_mock::ClockMode::Manual
+    };
     let embedded = crate::embedded::Embedded::start(joblet_mock::MockConfig {
         profile: args.mock_profile,
         mutant,
+        clock,
         ..joblet_mock::MockConfig::default()
     })
     .await
@@ -93,7 +100,15 @@ pub(crate) async fn explore(args: ExploreArgs) -> Result<ExitCode, CliError> {
         }
     };
     let seed = args.seed.unwrap_or_else(rand::random);
-    let default_grace = if local.is_some() { 300 } else { 2000 };
+    let time = match (args.clock, local.is_some()) {
+        (Some(ClockArg::Mock), _) | (None, true) => TimeSource::MOCK,
+        _ => TimeSource::Wall,
+    };
+    let default_grace = match (time, local.is_some()) {
+        (TimeSource::Mock { .. }, _) => 100,
+        (_, true) => 300,
+        _ => 2000,
+    };
     let config = ExploreConfig {
         seed,
         steps: args.steps as usize,
@@ -109,11 +124,13 @@ pub(crate) async fn explore(args: ExploreArgs) -> Result<ExitCode, CliError> {
         )
         .await
         .context("connecting the viewer and no-role identities")?,
+        time,
         ..ExploreConfig::default()
     };
     eprintln!(
-        "exploring {what} ({}): seed {seed}, {} sequence(s) of {} operations, {} at once, run cf-{}-",
+        "exploring {what} ({}; {}): seed {seed}, {} sequence(s) of {} operations, {} at once, run cf-{}-",
         config.admin.describe(),
+        config.time.describe(),
         config.sequences,
         config.steps,
         config.parallel,

@@ -44,6 +44,9 @@ pub struct ExploreConfig {
     /// The other identities (viewer, no role, TLS without a certificate)
     /// and whether runtime installs are allowed.
     pub admin: super::admin::Admin,
+    /// Where time is read: the wall clock, or a joblet-mock's manual clock
+    /// that the explorer moves ([`super::clock`]).
+    pub time: super::clock::TimeSource,
 }
 
 impl Default for ExploreConfig {
@@ -59,6 +62,7 @@ impl Default for ExploreConfig {
             shrink: true,
             shrink_budget: 200,
             admin: super::admin::Admin::default(),
+            time: super::clock::TimeSource::Wall,
         }
     }
 }
@@ -176,6 +180,7 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     octet,
                     grace: config.grace.as_secs_f64() * 1000.0,
                     admin: config.admin.clone(),
+                    time: config.time,
                 };
                 let run = sequence::run(&ops, &place).await;
                 result.lock().absorb(&run);
@@ -225,6 +230,7 @@ async fn shrink_finding(
             octet,
             grace,
             admin: config.admin.clone(),
+            time: config.time,
         };
         async move { sequence::run(&candidate, &place).await }
     })
@@ -373,6 +379,7 @@ async fn record_once(
         octet: 20,
         grace: config.grace.as_secs_f64() * 1000.0,
         admin: config.admin.clone(),
+        time: config.time,
     };
     let run = sequence::run(ops, &place).await;
     proxy.shutdown().await;

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod admin_model;
 pub mod call;
 pub mod checks;
+pub mod clock;
 pub mod driver;
 pub mod exec;
 pub mod identity;

@@ -2,12 +2,11 @@
 //! judged by a fresh model; everything it created removed at the end. And
 //! the shrinking of a sequence that disagreed.
 
-use std::time::Instant;
-
 use tonic::transport::Channel;
 
 use super::call::{Answer, Call};
 use super::checks::Verdict;
+use super::clock::SeqClock;
 use super::exec::Clients;
 use super::model::Model;
 use super::ops::{Names, Op};
@@ -54,6 +53,8 @@ pub struct Place {
     pub grace: f64,
     /// The other identities and the opt-ins.
     pub admin: super::admin::Admin,
+    /// Where time is read (and how a pause passes).
+    pub time: super::clock::TimeSource,
 }
 
 /// Removes what a sequence created: stops every job, deletes it, removes
@@ -129,6 +130,14 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
     }
 }
 
+/// A sequence cut short because the mock's clock could not be moved: an
+/// error, not a disagreement; what it made is removed.
+async fn clock_error(mut out: Run, e: String, place: &Place, tracker: &Tracker) -> Run {
+    out.error = Some(format!("the mock's clock: {e}"));
+    out.leaks = cleanup(&place.cleanup, tracker.items()).await;
+    out
+}
+
 /// Runs `ops` at `place` until the model disagrees with an answer.
 pub async fn run(ops: &[Op], place: &Place) -> Run {
     let clients = Clients::new(&place.channel);
@@ -154,25 +163,38 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
         }
     }
     let tracker = Tracker::default();
-    let begin = Instant::now();
-    let ms = |t: Instant| t.duration_since(begin).as_secs_f64() * 1000.0;
+    let mut clock = match SeqClock::start(place.time, &place.cleanup).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Run {
+                error: Some(e),
+                ..Run::default()
+            };
+        }
+    };
     let mut out = Run::default();
     for (i, op) in ops.iter().enumerate() {
         // Sent at `a`, measured before the call is resolved: a schedule
-        // made from the wall clock then is due no earlier than the model
+        // made from the clock then is due no earlier than the model
         // thinks, however long the thread is held up in between.
-        let a = ms(Instant::now());
+        let a = clock.now();
         let names = Names {
             prefix: &place.prefix,
             octet: place.octet,
             model: &model,
             now: a,
+            local: clock.now_local(),
+            still: clock.is_still(),
         };
         let Some(call) = super::admin::resolve(op, &names, &place.admin) else {
             continue;
         };
         let own: Vec<String> = model.jobs.iter().map(|j| j.uuid.clone()).collect();
         let answer = match &call {
+            Call::Wait(ms) => match clock.wait(*ms).await {
+                Ok(()) => Answer::Nothing,
+                Err(e) => return clock_error(out, e, place, &tracker).await,
+            },
             Call::Wf(w) => super::wfexec::execute(&clients, w).await,
             _ => {
                 super::admin::execute(
@@ -186,7 +208,10 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
                 .await
             }
         };
-        let b = ms(Instant::now());
+        let b = match clock.after_call().await {
+            Ok(b) => b,
+            Err(e) => return clock_error(out, e, place, &tracker).await,
+        };
         track(&tracker, &call, &answer);
         let verdict = model.check(&call, a, b, &answer);
         let failed = !verdict.is_pass();
@@ -208,8 +233,11 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
 /// Shrinks `ops`, which disagreed, to a shorter sequence that still does:
 /// removes chunks of operations (halves, then quarters, down to single
 /// operations) while the rest still disagrees, each candidate run afresh
-/// by `attempt` (which gives it a fresh prefix). Stops after `budget`
-/// candidates.
+/// by `attempt` (which gives it a fresh prefix); a chunk of several that
+/// cannot go is tried as one pause instead (it may have mattered only for
+/// the time it took). A sequence that does not disagree again alone (others
+/// ran beside it) is first tried with a pause before its last call. Stops
+/// after `budget` candidates.
 pub async fn shrink<F, Fut>(ops: Vec<Op>, budget: usize, mut attempt: F) -> (Vec<Op>, Run)
 where
     F: FnMut(Vec<Op>) -> Fut,
@@ -218,6 +246,24 @@ where
     let mut best = ops;
     let mut best_run = Run::default();
     let mut tries = 0;
+    // Sequences that ran beside it moved a shared clock too: alone, the
+    // sequence may need a pause before its last call to disagree again.
+    if let Some(last) = best.len().checked_sub(1) {
+        tries += 1;
+        let run = attempt(best.clone()).await;
+        if run.failed.is_some() {
+            best_run = run;
+        } else {
+            let mut paused = best[..last].to_vec();
+            paused.extend([Op::Wait, best[last].clone()]);
+            tries += 1;
+            let run = attempt(paused.clone()).await;
+            if run.failed.is_some() {
+                best = paused;
+                best_run = run;
+            }
+        }
+    }
     let mut chunk = best.len().div_ceil(2).max(1);
     loop {
         let mut removed_any = false;
@@ -234,6 +280,17 @@ where
                 tries += 1;
                 run = attempt(candidate.clone()).await;
             }
+            let mut kept = end - start;
+            if run.failed.is_none() && kept > 1 && tries < budget {
+                // The chunk may matter only for the time it took (a job
+                // that must have ended by now): try one pause instead.
+                candidate = best[..start].to_vec();
+                candidate.push(Op::Wait);
+                candidate.extend_from_slice(&best[end..]);
+                tries += 1;
+                run = attempt(candidate.clone()).await;
+                kept = 1;
+            }
             if let Some(f) = run.failed {
                 // Keep only what led to the disagreement.
                 let last = run.steps[f].op;
@@ -241,6 +298,9 @@ where
                 best = candidate;
                 best_run = run;
                 removed_any = true;
+                if kept == 1 && end - start > 1 {
+                    start += 1;
+                }
             } else {
                 start += chunk;
             }
@@ -256,4 +316,74 @@ where
         best_run = attempt(best.clone()).await;
     }
     (best, best_run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake target: the sequence disagrees at its `SystemStatus` when a
+    /// `ListNetworks` came before it and at least 25 "ms" passed between
+    /// them (a `ListJobs` costs 1, a pause 200).
+    fn judge(ops: Vec<Op>) -> Run {
+        let mut run = Run::default();
+        let mut since: Option<u32> = None;
+        for (i, op) in ops.iter().enumerate() {
+            run.steps.push(Step {
+                op: i,
+                call: Call::Wait(0),
+                answer: Answer::Nothing,
+                verdict: Verdict::pass(&[]),
+            });
+            match op {
+                Op::ListNetworks => since = Some(0),
+                Op::ListJobs => since = since.map(|t| t + 1),
+                Op::Wait => since = since.map(|t| t + 200),
+                Op::SystemStatus if since.is_some_and(|t| t >= 25) => {
+                    run.failed = Some(run.steps.len() - 1);
+                    return run;
+                }
+                _ => {}
+            }
+        }
+        run
+    }
+
+    #[tokio::test]
+    async fn explore_shrink_keeps_the_time_a_finding_needs_as_one_pause() {
+        let mut ops = vec![Op::ListVolumes, Op::ListNetworks];
+        ops.extend(std::iter::repeat_n(Op::ListJobs, 40));
+        ops.push(Op::SystemStatus);
+        ops.extend(std::iter::repeat_n(Op::ListRuntimes, 5));
+        assert!(judge(ops.clone()).failed.is_some());
+        let (shrunk, run) = shrink(ops, 200, |c| async move { judge(c) }).await;
+        assert_eq!(
+            shrunk,
+            vec![Op::ListNetworks, Op::Wait, Op::SystemStatus],
+            "{shrunk:?}"
+        );
+        assert_eq!(run.failed, Some(2));
+    }
+
+    #[tokio::test]
+    async fn explore_shrink_adds_the_time_others_gave_a_finding() {
+        // Found beside other sequences that moved the clock: alone, these
+        // 10 calls are not time enough.
+        let mut ops = vec![Op::ListNetworks];
+        ops.extend(std::iter::repeat_n(Op::ListJobs, 10));
+        ops.push(Op::SystemStatus);
+        assert!(judge(ops.clone()).failed.is_none());
+        let (shrunk, run) = shrink(ops, 200, |c| async move { judge(c) }).await;
+        assert_eq!(shrunk, vec![Op::ListNetworks, Op::Wait, Op::SystemStatus]);
+        assert_eq!(run.failed, Some(2));
+    }
+
+    #[tokio::test]
+    async fn explore_shrink_removes_what_does_not_matter() {
+        let mut ops = vec![Op::ListNetworks, Op::Wait];
+        ops.extend(std::iter::repeat_n(Op::ListVolumes, 20));
+        ops.push(Op::SystemStatus);
+        let (shrunk, _) = shrink(ops, 200, |c| async move { judge(c) }).await;
+        assert_eq!(shrunk, vec![Op::ListNetworks, Op::Wait, Op::SystemStatus]);
+    }
 }

@@ -11,9 +11,10 @@ use std::time::Duration;
 use joblet_conformance::ctx::Targets;
 use joblet_conformance::embedded::Embedded;
 use joblet_conformance::explore::admin::Admin;
+use joblet_conformance::explore::clock::TimeSource;
 use joblet_conformance::explore::driver::{self, ExploreConfig, ExploreResult};
 use joblet_conformance::explore::explore;
-use joblet_mock::{MockConfig, Mutant, Profile};
+use joblet_mock::{ClockMode, MockConfig, Mutant, Profile};
 use joblet_testkit::Role;
 
 /// Mutants the explorer's budget (60 sequences of 50 operations, seed 1, 4 for those out of reach)
@@ -31,7 +32,10 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Explores an embedded mock of `mock` with `config`: as the admin over
 /// mutual TLS, with the viewer, no-role and certificate-less identities and
 /// runtime installs.
-async fn explore_mock(mock: MockConfig, mut config: ExploreConfig) -> ExploreResult {
+async fn explore_mock(mut mock: MockConfig, mut config: ExploreConfig) -> ExploreResult {
+    if matches!(config.time, TimeSource::Mock { .. }) {
+        mock.clock = ClockMode::Manual;
+    }
     let embedded = Embedded::start(mock)
         .await
         .expect("the embedded mock starts");
@@ -60,8 +64,11 @@ fn budget(sequences: usize, parallel: usize) -> ExploreConfig {
         sequences,
         parallel,
         run_id: "explore".into(),
-        // Generous: the tests share two cores with whatever else runs.
-        grace: Duration::from_secs(1),
+        // On the mock's manual clock (moved by the explorer): a due timer
+        // has fired and its job settled when AdvanceClock answers, so the
+        // grace is only the clock's, however busy the two cores are.
+        grace: Duration::from_millis(100),
+        time: TimeSource::MOCK,
         ..ExploreConfig::default()
     }
 }
