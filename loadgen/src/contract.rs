@@ -16,13 +16,21 @@ use joblet_testkit::detect::{self, Detection};
 
 use crate::plan::Wire;
 use crate::report::ContractReport;
+use crate::run::ContractMemo;
 use crate::transport::ServerTls;
 
-/// What each target speaks: `given` for all, or detected one by one.
+/// What each target speaks: `given` for all, or detected one by one; what
+/// `memo` kept of an earlier run on the same targets, when there is one
+/// (and kept there otherwise).
 pub(crate) async fn detect_all(
     targets: &[(&Target, Option<&ServerTls>)],
     given: Option<Api>,
+    memo: Option<&ContractMemo>,
 ) -> Result<Vec<(String, Detection)>, String> {
+    let hosts: Vec<&str> = targets.iter().map(|(t, _)| t.host_port()).collect();
+    if let Some(found) = memo.and_then(|m| m.recall(given, &hosts)) {
+        return Ok(found);
+    }
     let mut out = Vec::new();
     for (target, server_tls) in targets {
         let detection = match given {
@@ -40,6 +48,9 @@ pub(crate) async fn detect_all(
             }
         };
         out.push((target.host_port().to_owned(), detection));
+    }
+    if let Some(m) = memo {
+        m.remember(given, &out);
     }
     Ok(out)
 }

@@ -16,6 +16,6 @@ mod embedded;
 mod summary;
 
 pub use crate::progress::ProgressMode;
-pub use config::{RunConfig, RunError, Stop, TargetSpec, WorkerShare};
+pub use config::{ContractMemo, RunConfig, RunError, Stop, TargetSpec, WorkerShare};
 pub use driver::run;
 pub(crate) use embedded::Embedded;

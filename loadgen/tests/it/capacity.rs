@@ -186,3 +186,44 @@ fn a_pass_stands_when_the_generator_was_late() {
             .contains("passed although")
     );
 }
+
+/// GetSystemStatus calls `mock` received: the contract detection's first
+/// call (nothing else in a run asks for it).
+fn status_calls(mock: &Mock) -> usize {
+    mock.running()
+        .received_calls()
+        .iter()
+        .filter(|c| c.method.ends_with("/GetSystemStatus"))
+        .count()
+}
+
+#[test]
+fn a_search_detects_the_contract_once_for_all_its_steps() {
+    // Three steps (20, 40, 80/s, all passing) on two nodes: each node is
+    // asked what it speaks once, by the first step; the others reuse it.
+    let (a, b) = (Mock::start(), Mock::start());
+    let mut base = config(submit(), vec![a.target(), b.target()]);
+    base.progress = ProgressMode::Off;
+    let cfg = CapacityConfig {
+        base,
+        slo: vec![threshold::parse("errors<50%").unwrap()],
+        search: Settings {
+            start: 20.0,
+            max: 80.0,
+            growth: 2.0,
+            precision: 0.05,
+            confirm: 1,
+        },
+        warmup: Duration::ZERO,
+        step: Duration::from_millis(200),
+        max_generator_lag: None,
+        progress: false,
+    };
+    let r = capacity(&cfg, &Stop::new()).unwrap();
+    assert_valid(&r);
+    assert_eq!(r.steps.len(), 3, "{}", r.result.summary);
+    assert!(a.run_job_calls() > 0 && b.run_job_calls() > 0);
+    assert_eq!((status_calls(&a), status_calls(&b)), (1, 1));
+    let contract = r.contract.expect("the contract the first step found");
+    assert_eq!(contract.detected, "both");
+}
