@@ -184,9 +184,8 @@ pub fn human(result: &RunResult, compat: &crate::outcome::Compatibility, verbose
         let _ = writeln!(out, "  works        {}", works.join(" "));
     }
     let count = |v: Verdict| compat.behaviours.iter().filter(|b| b.verdict == v).count();
-    crate::report::write_totals(
+    result.write_totals(
         &mut out,
-        result,
         format_args!(
             "{} behaviours, {} cases",
             compat.behaviours.len(),

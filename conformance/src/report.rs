@@ -190,29 +190,6 @@ fn target_text(result: &RunResult) -> String {
     )
 }
 
-/// Writes the line of a summary's totals, after a blank line: `{what}
-/// against {target} (run ID) in 1.2 s: {counts}`, with `; INTERRUPTED` when
-/// the run was.
-pub(crate) fn write_totals(
-    out: &mut String,
-    result: &RunResult,
-    what: std::fmt::Arguments<'_>,
-    target: &str,
-    counts: std::fmt::Arguments<'_>,
-) {
-    let _ = writeln!(
-        out,
-        "\n{what} against {target} (run {}) in {:.1} s: {counts}{}",
-        result.run_id,
-        result.duration_ms as f64 / 1000.0,
-        if result.interrupted {
-            "; INTERRUPTED"
-        } else {
-            ""
-        }
-    );
-}
-
 /// The human summary: one line per case that did not pass (all of them with
 /// `verbose`), leaks, then the counts and the verdict.
 ///
@@ -236,9 +213,8 @@ pub fn human(result: &RunResult, verbose: bool) -> String {
         .iter()
         .filter(|o| o.level == Level::Must && o.state == State::Fail)
         .count();
-    write_totals(
+    result.write_totals(
         &mut out,
-        result,
         format_args!("{} cases", s.total),
         &target_text(result),
         format_args!(
@@ -287,9 +263,8 @@ pub fn human_replay(result: &RunResult, verbose: bool) -> String {
         .iter()
         .filter_map(|o| o.replay.as_ref().map(|r| r.transcript.as_str()))
         .collect();
-    write_totals(
+    result.write_totals(
         &mut out,
-        result,
         format_args!(
             "{} calls of {} transcript(s) replayed",
             s.total,

@@ -3,15 +3,15 @@
 //! ([`WorkerShare`]); [`Stop`] to end it from outside; [`RunError`].
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use joblet_testkit::Target;
 use joblet_testkit::contract::Api;
-use joblet_testkit::detect::Detection;
 use tokio_util::sync::CancellationToken;
 
+use crate::contract::ContractMemo;
 use crate::plan::Plan;
 use crate::progress::ProgressMode;
 use crate::transport::{CallError, EndpointError, H2Settings, ServerTls};
@@ -111,48 +111,6 @@ pub struct RunConfig {
     /// contract once detected (a capacity search's steps); `None`: every
     /// run detects it.
     pub contract_memo: Option<ContractMemo>,
-}
-
-/// The targets' contract as the first run that needed it found it, shared
-/// by the clones of a [`RunConfig`] so that later runs on the same targets
-/// (with the same `--contract`) do not ask again.
-#[derive(Debug, Clone, Default)]
-pub struct ContractMemo(Arc<Mutex<Option<Remembered>>>);
-
-/// What a [`ContractMemo`] holds: the question and its answer.
-#[derive(Debug)]
-struct Remembered {
-    given: Option<Api>,
-    found: Vec<(String, Detection)>,
-}
-
-impl ContractMemo {
-    /// What a run found for `given` on the targets `hosts` (`HOST:PORT`,
-    /// in order), if a run asked that already.
-    pub(crate) fn recall(
-        &self,
-        given: Option<Api>,
-        hosts: &[&str],
-    ) -> Option<Vec<(String, Detection)>> {
-        let held = self.0.lock().ok()?;
-        let r = held.as_ref()?;
-        (r.given == given
-            && r.found
-                .iter()
-                .map(|(h, _)| h.as_str())
-                .eq(hosts.iter().copied()))
-        .then(|| r.found.clone())
-    }
-
-    /// Keeps what a run found for `given` (replacing what was kept).
-    pub(crate) fn remember(&self, given: Option<Api>, found: &[(String, Detection)]) {
-        if let Ok(mut held) = self.0.lock() {
-            *held = Some(Remembered {
-                given,
-                found: found.to_vec(),
-            });
-        }
-    }
 }
 
 impl RunConfig {
@@ -319,25 +277,6 @@ mod tests {
             Some(1),
         )
         .unwrap()
-    }
-
-    #[test]
-    fn a_contract_memo_answers_only_the_question_it_kept() {
-        let memo = ContractMemo::default();
-        assert_eq!(memo.recall(None, &["a:1"]), None);
-        let found = vec![
-            ("a:1".to_owned(), Detection::given(Api::V1, "a test")),
-            ("b:2".to_owned(), Detection::given(Api::V1, "a test")),
-        ];
-        memo.remember(None, &found);
-        assert_eq!(memo.recall(None, &["a:1", "b:2"]), Some(found.clone()));
-        // A clone shares what is kept.
-        assert_eq!(memo.clone().recall(None, &["a:1", "b:2"]), Some(found));
-        // Other targets, another order, another --contract: not the same question.
-        assert_eq!(memo.recall(None, &["a:1"]), None);
-        assert_eq!(memo.recall(None, &["b:2", "a:1"]), None);
-        assert_eq!(memo.recall(None, &["a:1", "b:2", "c:3"]), None);
-        assert_eq!(memo.recall(Some(Api::V1), &["a:1", "b:2"]), None);
     }
 
     #[cfg(feature = "embedded")]

@@ -15,7 +15,8 @@ mod driver;
 mod embedded;
 mod summary;
 
+pub use crate::contract::ContractMemo;
 pub use crate::progress::ProgressMode;
-pub use config::{ContractMemo, RunConfig, RunError, Stop, TargetSpec, WorkerShare};
+pub use config::{RunConfig, RunError, Stop, TargetSpec, WorkerShare};
 pub use driver::run;
 pub(crate) use embedded::Embedded;
