@@ -184,24 +184,22 @@ pub fn human(result: &RunResult, compat: &crate::outcome::Compatibility, verbose
         let _ = writeln!(out, "  works        {}", works.join(" "));
     }
     let count = |v: Verdict| compat.behaviours.iter().filter(|b| b.verdict == v).count();
-    let _ = writeln!(
-        out,
-        "\n{} behaviours, {} cases against {} (run {}) in {:.1} s: {} work, {} break, {} differ, {} not checked, {} errors{}",
-        compat.behaviours.len(),
-        result.outcomes.len(),
-        result.target,
-        result.run_id,
-        result.duration_ms as f64 / 1000.0,
-        count(Verdict::Works),
-        count(Verdict::Breaks),
-        count(Verdict::Differs),
-        count(Verdict::NotChecked),
-        count(Verdict::Error),
-        if result.interrupted {
-            "; INTERRUPTED"
-        } else {
-            ""
-        }
+    result.write_totals(
+        &mut out,
+        format_args!(
+            "{} behaviours, {} cases",
+            compat.behaviours.len(),
+            result.outcomes.len()
+        ),
+        &result.target,
+        format_args!(
+            "{} work, {} break, {} differ, {} not checked, {} errors",
+            count(Verdict::Works),
+            count(Verdict::Breaks),
+            count(Verdict::Differs),
+            count(Verdict::NotChecked),
+            count(Verdict::Error)
+        ),
     );
     let _ = writeln!(
         out,
@@ -299,5 +297,45 @@ mod tests {
             "RunWorkflow: expected OK, got command = \"\" (a.three)"
         );
         assert_eq!(v[3].detail, "no runtime (a.four)");
+    }
+
+    #[test]
+    fn the_report_closes_with_the_counts_per_verdict() {
+        let gone = "UNIMPLEMENTED \"unknown method RunWorkflow for service joblet.JobService\"";
+        let outcomes = vec![
+            outcome("a.one", &["WF-RUN-1"], State::Fail, gone),
+            outcome("a.two", &["ALL-4"], State::Pass, ""),
+            outcome("a.three", &["JOB-RUN-1"], State::Fail, "command = \"\""),
+            outcome("a.four", &["RT-RM-1"], State::Skip, "no runtime"),
+        ];
+        let compat = crate::outcome::Compatibility {
+            client: "v1".into(),
+            node: crate::outcome::ContractInfo {
+                detected: "v2".into(),
+                how: "from server_version proto tag v2.5.9".into(),
+            },
+            behaviours: verdicts(&outcomes, Api::V2),
+        };
+        let mut result = RunResult {
+            run_id: "abc123".into(),
+            target: "127.0.0.1:1".into(),
+            tls: true,
+            duration_ms: 1_500,
+            outcomes,
+            interrupted: false,
+            contract: None,
+            compatibility: None,
+        };
+        let text = human(&result, &compat, false);
+        assert!(
+            text.contains("\n\n4 behaviours, 4 cases against 127.0.0.1:1 (run abc123) in 1.5 s: 1 work, 1 break, 1 differ, 1 not checked, 0 errors\nCOMPATIBILITY REPORT: "),
+            "{text}"
+        );
+        result.interrupted = true;
+        let text = human(&result, &compat, false);
+        assert!(
+            text.contains(" in 1.5 s: 1 work, 1 break, 1 differ, 1 not checked, 0 errors; INTERRUPTED\nINCOMPLETE COMPATIBILITY REPORT"),
+            "{text}"
+        );
     }
 }

@@ -220,6 +220,31 @@ impl RunResult {
             .map(|o| o.case.clone())
             .collect()
     }
+
+    /// Writes the line of a summary's totals (the conformance, replay and
+    /// compatibility reports' own), after a blank line: `{what} against
+    /// {target} (run ID) in 1.2 s: {counts}`, with `; INTERRUPTED` when the
+    /// run was.
+    pub(crate) fn write_totals(
+        &self,
+        out: &mut String,
+        what: std::fmt::Arguments<'_>,
+        target: &str,
+        counts: std::fmt::Arguments<'_>,
+    ) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "\n{what} against {target} (run {}) in {:.1} s: {counts}{}",
+            self.run_id,
+            self.duration_ms as f64 / 1000.0,
+            if self.interrupted {
+                "; INTERRUPTED"
+            } else {
+                ""
+            }
+        );
+    }
 }
 
 /// The replay detail of an [`Outcome`].

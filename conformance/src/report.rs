@@ -213,23 +213,14 @@ pub fn human(result: &RunResult, verbose: bool) -> String {
         .iter()
         .filter(|o| o.level == Level::Must && o.state == State::Fail)
         .count();
-    let _ = writeln!(
-        out,
-        "\n{} cases against {} (run {}) in {:.1} s: {} passed, {} failed ({} MUST), {} skipped, {} errors{}",
-        s.total,
-        target_text(result),
-        result.run_id,
-        result.duration_ms as f64 / 1000.0,
-        s.pass,
-        s.fail,
-        must_fail,
-        s.skip,
-        s.error,
-        if result.interrupted {
-            "; INTERRUPTED"
-        } else {
-            ""
-        }
+    result.write_totals(
+        &mut out,
+        format_args!("{} cases", s.total),
+        &target_text(result),
+        format_args!(
+            "{} passed, {} failed ({must_fail} MUST), {} skipped, {} errors",
+            s.pass, s.fail, s.skip, s.error
+        ),
     );
     let connection = result
         .outcomes
@@ -272,23 +263,18 @@ pub fn human_replay(result: &RunResult, verbose: bool) -> String {
         .iter()
         .filter_map(|o| o.replay.as_ref().map(|r| r.transcript.as_str()))
         .collect();
-    let _ = writeln!(
-        out,
-        "\n{} calls of {} transcript(s) replayed against {} (run {}) in {:.1} s: {} same, {} different, {} skipped, {} errors{}",
-        s.total,
-        transcripts.len(),
-        target_text(result),
-        result.run_id,
-        result.duration_ms as f64 / 1000.0,
-        s.pass,
-        s.fail,
-        s.skip,
-        s.error,
-        if result.interrupted {
-            "; INTERRUPTED"
-        } else {
-            ""
-        }
+    result.write_totals(
+        &mut out,
+        format_args!(
+            "{} calls of {} transcript(s) replayed",
+            s.total,
+            transcripts.len()
+        ),
+        &target_text(result),
+        format_args!(
+            "{} same, {} different, {} skipped, {} errors",
+            s.pass, s.fail, s.skip, s.error
+        ),
     );
     let _ = writeln!(
         out,
@@ -559,6 +545,36 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["contract"]["detected"], "v2");
         assert_eq!(JsonReport::parse(&json).unwrap().run.contract, r.contract);
+    }
+
+    #[test]
+    fn the_totals_close_every_summary() {
+        let mut r = result(vec![
+            outcome("jobs.stop.x", State::Fail, Level::Must),
+            outcome("jobs.stop.y", State::Pass, Level::Must),
+            outcome("jobs.stop.z", State::Skip, Level::Should),
+        ]);
+        let text = human(&r, false);
+        assert!(
+            text.contains("\n\n3 cases against 127.0.0.1:1 (plaintext) (run abc123) in 0.1 s: 1 passed, 1 failed (1 MUST), 1 skipped, 0 errors\nNOT CONFORMANT"),
+            "{text}"
+        );
+        let text = human_replay(&r, false);
+        assert!(
+            text.contains("\n\n3 calls of 0 transcript(s) replayed against 127.0.0.1:1 (plaintext) (run abc123) in 0.1 s: 1 same, 1 different, 1 skipped, 0 errors\nDIFFERENCES"),
+            "{text}"
+        );
+        r.interrupted = true;
+        r.tls = true;
+        r.duration_ms = 2_340;
+        let text = human(&r, false);
+        assert!(
+            text.contains("\n\n3 cases against 127.0.0.1:1 (mutual TLS) (run abc123) in 2.3 s: 1 passed, 1 failed (1 MUST), 1 skipped, 0 errors; INTERRUPTED\n"),
+            "{text}"
+        );
+        assert!(human_replay(&r, false).contains(
+            " (run abc123) in 2.3 s: 1 same, 1 different, 1 skipped, 0 errors; INTERRUPTED\n"
+        ));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! targets speak different contracts, or that needs v2 from a v1 node, is
 //! refused before any load.
 
+use std::sync::{Arc, Mutex};
+
 use joblet_testkit::Target;
 use joblet_testkit::contract::Api;
 use joblet_testkit::detect::{self, Detection};
@@ -18,11 +20,60 @@ use crate::plan::Wire;
 use crate::report::ContractReport;
 use crate::transport::ServerTls;
 
-/// What each target speaks: `given` for all, or detected one by one.
+/// The targets' contract as the first run that needed it found it, shared
+/// by the clones of a run's config (its `contract_memo`) so that later runs
+/// on the same targets (with the same `--contract`) do not ask again.
+#[derive(Debug, Clone, Default)]
+pub struct ContractMemo(Arc<Mutex<Option<Remembered>>>);
+
+/// What a [`ContractMemo`] holds: the question and its answer.
+#[derive(Debug)]
+struct Remembered {
+    given: Option<Api>,
+    found: Vec<(String, Detection)>,
+}
+
+impl ContractMemo {
+    /// What a run found for `given` on the targets `hosts` (`HOST:PORT`,
+    /// in order), if a run asked that already.
+    pub(crate) fn recall(
+        &self,
+        given: Option<Api>,
+        hosts: &[&str],
+    ) -> Option<Vec<(String, Detection)>> {
+        let held = self.0.lock().ok()?;
+        let r = held.as_ref()?;
+        (r.given == given
+            && r.found
+                .iter()
+                .map(|(h, _)| h.as_str())
+                .eq(hosts.iter().copied()))
+        .then(|| r.found.clone())
+    }
+
+    /// Keeps what a run found for `given` (replacing what was kept).
+    pub(crate) fn remember(&self, given: Option<Api>, found: &[(String, Detection)]) {
+        if let Ok(mut held) = self.0.lock() {
+            *held = Some(Remembered {
+                given,
+                found: found.to_vec(),
+            });
+        }
+    }
+}
+
+/// What each target speaks: `given` for all, or detected one by one; what
+/// `memo` kept of an earlier run on the same targets, when there is one
+/// (and kept there otherwise).
 pub(crate) async fn detect_all(
     targets: &[(&Target, Option<&ServerTls>)],
     given: Option<Api>,
+    memo: Option<&ContractMemo>,
 ) -> Result<Vec<(String, Detection)>, String> {
+    let hosts: Vec<&str> = targets.iter().map(|(t, _)| t.host_port()).collect();
+    if let Some(found) = memo.and_then(|m| m.recall(given, &hosts)) {
+        return Ok(found);
+    }
     let mut out = Vec::new();
     for (target, server_tls) in targets {
         let detection = match given {
@@ -40,6 +91,9 @@ pub(crate) async fn detect_all(
             }
         };
         out.push((target.host_port().to_owned(), detection));
+    }
+    if let Some(m) = memo {
+        m.remember(given, &out);
     }
     Ok(out)
 }
@@ -101,6 +155,25 @@ fn describe(found: &[(String, Detection)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_contract_memo_answers_only_the_question_it_kept() {
+        let memo = ContractMemo::default();
+        assert_eq!(memo.recall(None, &["a:1"]), None);
+        let found = vec![
+            ("a:1".to_owned(), Detection::given(Api::V1, "a test")),
+            ("b:2".to_owned(), Detection::given(Api::V1, "a test")),
+        ];
+        memo.remember(None, &found);
+        assert_eq!(memo.recall(None, &["a:1", "b:2"]), Some(found.clone()));
+        // A clone shares what is kept.
+        assert_eq!(memo.clone().recall(None, &["a:1", "b:2"]), Some(found));
+        // Other targets, another order, another --contract: not the same question.
+        assert_eq!(memo.recall(None, &["a:1"]), None);
+        assert_eq!(memo.recall(None, &["b:2", "a:1"]), None);
+        assert_eq!(memo.recall(None, &["a:1", "b:2", "c:3"]), None);
+        assert_eq!(memo.recall(Some(Api::V1), &["a:1", "b:2"]), None);
+    }
 
     fn found(apis: &[Api]) -> Vec<(String, Detection)> {
         apis.iter()

@@ -57,9 +57,7 @@ struct Submitted {
 #[derive(Debug)]
 struct LogReader {
     walker: grpc::FrameWalker,
-    head: [u8; 11],
-    head_len: usize,
-    message_len: usize,
+    head: grpc::MessageHead,
     sent: Instant,
     first: Option<Instant>,
     last: Option<Instant>,
@@ -70,9 +68,7 @@ impl LogReader {
     fn new(sent: Instant) -> Self {
         Self {
             walker: grpc::FrameWalker::default(),
-            head: [0; 11],
-            head_len: 0,
-            message_len: 0,
+            head: grpc::MessageHead::default(),
             sent,
             first: None,
             last: None,
@@ -89,32 +85,19 @@ impl LogReader {
         let Self {
             walker,
             head,
-            head_len,
-            message_len,
             last,
             stats,
             ..
         } = self;
         walker
-            .feed(data, &mut |event| match event {
-                grpc::Event::Start(len) => {
-                    *message_len = len;
-                    *head_len = 0;
-                }
-                grpc::Event::Bytes(b) => {
-                    if *head_len < head.len() {
-                        let take = (head.len() - *head_len).min(b.len());
-                        head[*head_len..*head_len + take].copy_from_slice(&b[..take]);
-                        *head_len += take;
-                    }
-                }
-                grpc::Event::End => {
+            .feed(data, &mut |event| {
+                if head.take(&event) {
                     // DataChunk { bytes payload = 1 }: tag 0x0a, varint length.
-                    let payload = match head[..*head_len] {
+                    let payload = match *head.bytes() {
                         [0x0a, ref rest @ ..] => grpc::varint(rest)
                             .map(|(v, _)| v as usize)
-                            .unwrap_or(*message_len),
-                        _ => *message_len,
+                            .unwrap_or(head.message_len()),
+                        _ => head.message_len(),
                     };
                     stats.bytes += payload as u64;
                     stats.chunks += 1;

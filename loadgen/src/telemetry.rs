@@ -26,9 +26,7 @@ fn unix_ns() -> i128 {
 #[derive(Debug)]
 pub(crate) struct EventReader {
     walker: grpc::FrameWalker,
-    head: [u8; 11],
-    head_len: usize,
-    message_len: usize,
+    head: grpc::MessageHead,
     sent: Instant,
     sent_ns: i128,
     last: Option<Instant>,
@@ -41,9 +39,7 @@ impl EventReader {
     pub(crate) fn new() -> Self {
         Self {
             walker: grpc::FrameWalker::default(),
-            head: [0; 11],
-            head_len: 0,
-            message_len: 0,
+            head: grpc::MessageHead::default(),
             sent: Instant::now(),
             sent_ns: unix_ns(),
             last: None,
@@ -61,27 +57,14 @@ impl EventReader {
         let Self {
             walker,
             head,
-            head_len,
-            message_len,
             sent,
             sent_ns,
             last,
             stats,
         } = self;
         walker
-            .feed(data, &mut |event| match event {
-                grpc::Event::Start(len) => {
-                    *message_len = len;
-                    *head_len = 0;
-                }
-                grpc::Event::Bytes(b) => {
-                    if *head_len < head.len() {
-                        let take = (head.len() - *head_len).min(b.len());
-                        head[*head_len..*head_len + take].copy_from_slice(&b[..take]);
-                        *head_len += take;
-                    }
-                }
-                grpc::Event::End => {
+            .feed(data, &mut |event| {
+                if head.take(&event) {
                     let now = Instant::now();
                     if last.is_none() {
                         record(&mut stats.ttfb, now - *sent);
@@ -90,9 +73,9 @@ impl EventReader {
                         record(&mut stats.gaps, now - prev);
                     }
                     stats.chunks += 1;
-                    stats.bytes += *message_len as u64;
+                    stats.bytes += head.message_len() as u64;
                     // timestamp = 1, int64 varint: tag 0x08.
-                    let stamp = match head[..*head_len] {
+                    let stamp = match *head.bytes() {
                         [0x08, ref rest @ ..] => grpc::varint(rest).map(|(v, _)| v as i64),
                         _ => None,
                     };

@@ -1,7 +1,8 @@
 //! [`capacity`]: the search from its settings to its report. It starts the
 //! embedded mock once (when there is no target) so every step loads the
-//! same node, runs the search with one run per probe, and puts the figure,
-//! the repeats and every step into a [`CapacityReport`].
+//! same node, has the targets' contract detected once (by the first step;
+//! the others reuse it), runs the search with one run per probe, and puts
+//! the figure, the repeats and every step into a [`CapacityReport`].
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,7 +13,7 @@ use crate::report::capacity::{
     CAPACITY_KIND, CapacityParameters, CapacityReport, CapacityResult, RateVerdict, SloRule, Step,
 };
 use crate::report::{CleanupStats, SCHEMA_VERSION, TargetParam};
-use crate::run::{Embedded, RunConfig, RunError, Stop, TargetSpec};
+use crate::run::{ContractMemo, Embedded, RunConfig, RunError, Stop, TargetSpec};
 use crate::threshold::{Metric, Threshold};
 use crate::transport::TransportStats;
 use crate::units::{format_ms, format_rate, trim_float};
@@ -106,6 +107,9 @@ pub fn capacity(cfg: &CapacityConfig, stop: &Stop) -> Result<CapacityReport, Run
     } else {
         None
     };
+    // Every step loads the same targets: the first detects their contract,
+    // the others reuse it.
+    base.contract_memo.get_or_insert_with(ContractMemo::default);
     let targets = target_params(&base.targets);
     let mut stepper = Stepper {
         base,

@@ -177,6 +177,7 @@ pub(super) fn connection_config(
         hdr_log: None,
         command_line: command_line(),
         contract: conn.contract.given(),
+        contract_memo: None,
         embedded_api: conn.embedded_api,
     })
 }

@@ -11,6 +11,7 @@ use joblet_testkit::Target;
 use joblet_testkit::contract::Api;
 use tokio_util::sync::CancellationToken;
 
+use crate::contract::ContractMemo;
 use crate::plan::Plan;
 use crate::progress::ProgressMode;
 use crate::transport::{CallError, EndpointError, H2Settings, ServerTls};
@@ -106,6 +107,10 @@ pub struct RunConfig {
     /// The contract the embedded mock serves (`--embedded-api`; only
     /// without targets).
     pub embedded_api: Api,
+    /// Where the runs of this config and of its clones keep the targets'
+    /// contract once detected (a capacity search's steps); `None`: every
+    /// run detects it.
+    pub contract_memo: Option<ContractMemo>,
 }
 
 impl RunConfig {
@@ -132,6 +137,7 @@ impl RunConfig {
             command_line: String::new(),
             contract: None,
             embedded_api: Api::Both,
+            contract_memo: None,
         }
     }
 }

@@ -178,7 +178,11 @@ fn contract_of(
         .map(|s| (&s.target, s.server_tls.as_ref()))
         .collect();
     let found = control
-        .block_on(contract::detect_all(&targets, cfg.contract))
+        .block_on(contract::detect_all(
+            &targets,
+            cfg.contract,
+            cfg.contract_memo.as_ref(),
+        ))
         .map_err(RunError::Config)?;
     let plan = &cfg.plan;
     let needs_v2 = if plan

@@ -15,6 +15,7 @@ mod driver;
 mod embedded;
 mod summary;
 
+pub use crate::contract::ContractMemo;
 pub use crate::progress::ProgressMode;
 pub use config::{RunConfig, RunError, Stop, TargetSpec, WorkerShare};
 pub use driver::run;

@@ -156,6 +156,51 @@ impl FrameWalker {
     }
 }
 
+/// The length and first bytes of the message a [`FrameWalker`] is walking,
+/// enough to read a leading field (a tag and a varint) without buffering
+/// the message.
+#[derive(Debug, Default)]
+pub struct MessageHead {
+    bytes: [u8; 11],
+    len: usize,
+    message_len: usize,
+}
+
+impl MessageHead {
+    /// Takes `event`'s part of the current message: its length at
+    /// [`Event::Start`], its first bytes from [`Event::Bytes`]. True at
+    /// [`Event::End`]: the message is complete.
+    #[inline]
+    pub fn take(&mut self, event: &Event<'_>) -> bool {
+        match *event {
+            Event::Start(len) => {
+                self.message_len = len;
+                self.len = 0;
+                false
+            }
+            Event::Bytes(b) => {
+                if self.len < self.bytes.len() {
+                    let take = (self.bytes.len() - self.len).min(b.len());
+                    self.bytes[self.len..self.len + take].copy_from_slice(&b[..take]);
+                    self.len += take;
+                }
+                false
+            }
+            Event::End => true,
+        }
+    }
+
+    /// The first bytes of the current message (at most 11).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The length of the current message.
+    pub fn message_len(&self) -> usize {
+        self.message_len
+    }
+}
+
 /// Reads a protobuf varint from the start of `buf`: (value, bytes used), or
 /// `None` when `buf` ends first.
 pub fn varint(buf: &[u8]) -> Option<(u64, usize)> {
@@ -207,6 +252,39 @@ mod tests {
             let starts: Vec<_> = events.iter().filter(|e| e.starts_with("start")).collect();
             assert_eq!(starts, ["start 12", "start 0"], "cut at {cut}");
             assert_eq!(events.iter().filter(|e| *e == "end").count(), 2);
+        }
+    }
+
+    #[test]
+    fn the_head_of_each_message_is_kept_however_it_is_split() {
+        let long = frame(&pb::DataChunk {
+            payload: vec![7; 300].into(),
+        });
+        let short = frame(&pb::DataChunk {
+            payload: vec![9; 2].into(),
+        });
+        let body = [&long[..], &short[..]].concat();
+        for cut in 0..=body.len() {
+            let mut walker = FrameWalker::default();
+            let mut head = MessageHead::default();
+            let mut seen = Vec::new();
+            for piece in [&body[..cut], &body[cut..]] {
+                let fed = walker.feed(piece, &mut |e| {
+                    if head.take(&e) {
+                        seen.push((head.message_len(), head.bytes().to_vec()));
+                    }
+                });
+                assert_eq!(fed, Ok(()), "cut at {cut}");
+            }
+            // payload = 1 (tag 0x0a), length 300 (varint ac 02), then the
+            // payload's first 8 bytes: 11 in all. The next message starts afresh.
+            let mut first = vec![0x0a, 0xac, 0x02];
+            first.extend([7; 8]);
+            assert_eq!(
+                seen,
+                [(303, first), (4, vec![0x0a, 0x02, 9, 9])],
+                "cut at {cut}"
+            );
         }
     }
 

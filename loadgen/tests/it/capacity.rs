@@ -48,6 +48,35 @@ fn assert_valid(r: &CapacityReport) {
     assert_eq!(&back, r);
 }
 
+/// A quiet search of the submit plan against `targets` under `slo`, from
+/// `start` to `max` per second doubling, with no warm-up, steps of `step`
+/// and the generator lag limit `max_lag` (`None`: the default).
+fn search(
+    targets: Vec<joblet_loadgen::run::TargetSpec>,
+    slo: &str,
+    (start, max): (f64, f64),
+    step: Duration,
+    max_lag: Option<Duration>,
+) -> CapacityConfig {
+    let mut base = config(submit(), targets);
+    base.progress = ProgressMode::Off;
+    CapacityConfig {
+        base,
+        slo: vec![threshold::parse(slo).unwrap()],
+        search: Settings {
+            start,
+            max,
+            growth: 2.0,
+            precision: 0.05,
+            confirm: 1,
+        },
+        warmup: Duration::ZERO,
+        step,
+        max_generator_lag: max_lag,
+        progress: false,
+    }
+}
+
 #[test]
 fn the_search_lands_within_its_precision_of_a_known_capacity() {
     // Two nodes sharing the load equally, each 10 calls at once for 100 ms:
@@ -122,23 +151,13 @@ fn a_rate_the_generator_cannot_drive_is_never_the_nodes_capacity() {
     // the first step fails while the generator is late, so it is the
     // generator's limit, and the search says so instead of a figure.
     let mock = Mock::start();
-    let mut base = config(submit(), vec![mock.target()]);
-    base.progress = ProgressMode::Off;
-    let cfg = CapacityConfig {
-        base,
-        slo: vec![threshold::parse("submit.p50<1us").unwrap()],
-        search: Settings {
-            start: 2000.0,
-            max: 4000.0,
-            growth: 2.0,
-            precision: 0.05,
-            confirm: 1,
-        },
-        warmup: Duration::ZERO,
-        step: Duration::from_millis(500),
-        max_generator_lag: Some(Duration::from_nanos(1)),
-        progress: false,
-    };
+    let cfg = search(
+        vec![mock.target()],
+        "submit.p50<1us",
+        (2000.0, 4000.0),
+        Duration::from_millis(500),
+        Some(Duration::from_nanos(1)),
+    );
     let r = capacity(&cfg, &Stop::new()).unwrap();
     assert_valid(&r);
     assert_eq!(
@@ -157,23 +176,13 @@ fn a_pass_stands_when_the_generator_was_late() {
     // The same impossible lag limit, an SLO every step meets: the lateness
     // is in the latency the SLO judged, so the steps pass, with a note.
     let mock = Mock::start();
-    let mut base = config(submit(), vec![mock.target()]);
-    base.progress = ProgressMode::Off;
-    let cfg = CapacityConfig {
-        base,
-        slo: vec![threshold::parse("errors<1%").unwrap()],
-        search: Settings {
-            start: 1000.0,
-            max: 2000.0,
-            growth: 2.0,
-            precision: 0.05,
-            confirm: 1,
-        },
-        warmup: Duration::ZERO,
-        step: Duration::from_millis(500),
-        max_generator_lag: Some(Duration::from_nanos(1)),
-        progress: false,
-    };
+    let cfg = search(
+        vec![mock.target()],
+        "errors<1%",
+        (1000.0, 2000.0),
+        Duration::from_millis(500),
+        Some(Duration::from_nanos(1)),
+    );
     let r = capacity(&cfg, &Stop::new()).unwrap();
     assert_valid(&r);
     assert_eq!(r.result.outcome, "above_max", "{}", r.result.summary);
@@ -185,4 +194,35 @@ fn a_pass_stands_when_the_generator_was_late() {
             .unwrap()
             .contains("passed although")
     );
+}
+
+/// GetSystemStatus calls `mock` received: the contract detection's first
+/// call (nothing else in a run asks for it).
+fn status_calls(mock: &Mock) -> usize {
+    mock.running()
+        .received_calls()
+        .iter()
+        .filter(|c| c.method.ends_with("/GetSystemStatus"))
+        .count()
+}
+
+#[test]
+fn a_search_detects_the_contract_once_for_all_its_steps() {
+    // Three steps (20, 40, 80/s, all passing) on two nodes: each node is
+    // asked what it speaks once, by the first step; the others reuse it.
+    let (a, b) = (Mock::start(), Mock::start());
+    let cfg = search(
+        vec![a.target(), b.target()],
+        "errors<50%",
+        (20.0, 80.0),
+        Duration::from_millis(200),
+        None,
+    );
+    let r = capacity(&cfg, &Stop::new()).unwrap();
+    assert_valid(&r);
+    assert_eq!(r.steps.len(), 3, "{}", r.result.summary);
+    assert!(a.run_job_calls() > 0 && b.run_job_calls() > 0);
+    assert_eq!((status_calls(&a), status_calls(&b)), (1, 1));
+    let contract = r.contract.expect("the contract the first step found");
+    assert_eq!(contract.detected, "both");
 }
