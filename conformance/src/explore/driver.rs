@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 
 use joblet_testkit::transcript::{Recorder, RecorderOptions};
 
-use super::ops::{self, Op};
+use super::ops::Op;
 use super::sequence::{self, Place, Run};
 use crate::cleanup::Leak;
 use crate::ctx::Targets;
@@ -44,6 +44,17 @@ pub struct ExploreConfig {
     /// The other identities (viewer, no role, TLS without a certificate)
     /// and whether runtime installs are allowed.
     pub admin: super::admin::Admin,
+    /// The contracts the target serves, decided before the first sequence
+    /// (detected, given by `--contract`, or the embedded mock's `api`): the
+    /// operations and the model follow them ([`super::contract`]).
+    pub contracts: joblet_testkit::contract::Api,
+}
+
+impl ExploreConfig {
+    /// Whether the target serves v2.5.9: the v2-only operations may run.
+    pub fn serves_v2(&self) -> bool {
+        self.contracts.serves_v2()
+    }
 }
 
 impl Default for ExploreConfig {
@@ -59,6 +70,7 @@ impl Default for ExploreConfig {
             shrink: true,
             shrink_budget: 200,
             admin: super::admin::Admin::default(),
+            contracts: joblet_testkit::contract::Api::Both,
         }
     }
 }
@@ -168,7 +180,7 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     break;
                 }
                 let seed = config.seed.wrapping_add(i as u64);
-                let ops = ops::generate(seed, config.steps);
+                let ops = super::contract::generate(seed, config.steps, config.contracts);
                 let place = Place {
                     channel: channel.clone(),
                     cleanup: channel.clone(),
@@ -176,6 +188,7 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     octet,
                     grace: config.grace.as_secs_f64() * 1000.0,
                     admin: config.admin.clone(),
+                    contracts: config.contracts,
                 };
                 let run = sequence::run(&ops, &place).await;
                 result.lock().absorb(&run);
@@ -225,6 +238,7 @@ async fn shrink_finding(
             octet,
             grace,
             admin: config.admin.clone(),
+            contracts: config.contracts,
         };
         async move { sequence::run(&candidate, &place).await }
     })
@@ -373,6 +387,7 @@ async fn record_once(
         octet: 20,
         grace: config.grace.as_secs_f64() * 1000.0,
         admin: config.admin.clone(),
+        contracts: config.contracts,
     };
     let run = sequence::run(ops, &place).await;
     proxy.shutdown().await;

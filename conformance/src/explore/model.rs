@@ -50,6 +50,10 @@ pub struct Job {
     pub secret: bool,
     /// Its gpu_count.
     pub gpu: i32,
+    /// Its `timeout` as sent ("" for none; v2 only: JOB-TIMEOUT-1).
+    pub timeout: String,
+    /// Its timeout in milliseconds, if it has one (JOB-TIMEOUT-3).
+    pub limit: Option<f64>,
 }
 
 impl Job {
@@ -120,6 +124,11 @@ pub struct Model {
     pub prefix: String,
     /// The run's workflows, in creation order.
     pub workflows: Vec<super::wfmodel::Wf>,
+    /// The contracts the node serves (the v2 rules apply when it serves
+    /// v2: [`super::contract`]).
+    pub api: joblet_testkit::contract::Api,
+    /// The answer being judged came through the v2 messages.
+    pub via_v2: bool,
 }
 
 pub use super::checks::BUILTIN_NETWORKS;
@@ -163,7 +172,7 @@ impl Model {
             Phase::Live => {}
         }
         let start = job.start_at;
-        let end = start + job.cmd.duration_ms();
+        let end = start + job.run_ms();
         let must_be_final = a > end + self.grace;
         let scheduled = job.scheduled && !job.started && a < start + self.grace;
         let must_be_scheduled = job.scheduled && !job.started && b + SLACK_MS < start;
@@ -194,7 +203,7 @@ impl Model {
             out.push(("INITIALIZING", None));
         }
         if may.ended {
-            let (s, code) = job.cmd.natural_end();
+            let (s, code) = job.natural_end();
             out.push((s, Some(code)));
         }
         if may.failed_start {
@@ -208,7 +217,7 @@ impl Model {
         let job = &mut self.jobs[j];
         match status {
             "RUNNING" | "INITIALIZING" => job.started = true,
-            "COMPLETED" | "FAILED" | "STOPPED" | "CANCELED" => {
+            "COMPLETED" | "FAILED" | "STOPPED" | "CANCELED" | "TIMEOUT" => {
                 job.started = true;
                 job.phase = Phase::Final(status.to_owned(), Some(exit_code));
             }
@@ -237,18 +246,30 @@ impl Model {
             Call::GetRuntimeInfo(name) => checks::runtime_info(name, &self.runtimes, answer),
             Call::TestRuntime(name) => checks::runtime_test(name, &self.runtimes, answer),
             Call::GetSystemStatus => checks::system(answer),
+            Call::ValidateRuntimeSpec(..) if !self.api.serves_v1() => {
+                super::contract::v1_only(call, answer)
+            }
             Call::ValidateRuntimeSpec(_, valid) => checks::spec(*valid, answer),
             Call::StreamSystemMetrics(types) => checks::sample(types, answer),
             Call::Wait(_) => Verdict::pass(&[]),
             Call::Wf(c) => super::wfmodel::check(&mut self.workflows, self.grace, c, a, b, answer),
-            Call::As(who, inner) => match admin::refusal(*who, inner, answer) {
-                Some(v) => v,
-                None => self
-                    .check(inner, a, b, answer)
-                    .with_ids(admin::admin_ids(*who)),
-            },
+            Call::As(who, inner) => {
+                let v = match admin::refusal(*who, inner, answer) {
+                    Some(v) => v,
+                    None => self
+                        .check(inner, a, b, answer)
+                        .with_ids(admin::admin_ids(*who)),
+                };
+                super::contract::role_ids(self.api, v)
+            }
             Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
             Call::RemoveRuntime(n) => admin::remove(&mut self.runtimes, n, answer),
+            Call::ViaV2(inner) => {
+                self.via_v2 = true;
+                let v = self.check(inner, a, b, answer);
+                self.via_v2 = false;
+                v
+            }
         }
     }
 
@@ -301,6 +322,9 @@ impl Model {
 
     fn run_job(&mut self, req: &RunReq, a: f64, b: f64, answer: &Answer) -> Verdict {
         let problems = checks::run_problems(self.known(), req);
+        if let Some(v) = super::timeout::refusal(req, !problems.is_empty(), answer) {
+            return v;
+        }
         if !problems.is_empty() {
             let mut ids = vec!["ALL-4"];
             ids.extend(problems.iter().map(|(id, _)| *id));
@@ -317,7 +341,11 @@ impl Model {
             Sched::Future(ms) => (a + ms, true),
             _ => (a, false),
         };
-        let mut verdict = checks::run_answer(req, view, sched_time, scheduled, start_at, b);
+        let mut verdict = if self.api.serves_v1() && !self.via_v2 {
+            checks::run_answer(req, view, sched_time, scheduled, start_at, b)
+        } else {
+            super::contract::run_answer_v2(req, view, sched_time, scheduled, start_at, b)
+        };
         if verdict.is_pass() {
             self.jobs.push(Job {
                 uuid: view.uuid.clone(),
@@ -327,13 +355,19 @@ impl Model {
                 phase: Phase::Live,
                 started: view.status == "RUNNING",
                 deleted: false,
-                may_fail_start: false,
+                // A scheduled GPU job finds its GPUs taken (other sequences
+                // share the node's) when due: it cannot start (JOB-GPU-2,
+                // JOB-LIFE-1).
+                may_fail_start: scheduled && req.gpu_count > 0,
                 network: req.network.clone(),
                 volumes: req.volumes.clone(),
                 runtime: req.runtime.clone(),
                 secret: !req.secret.is_empty(),
                 gpu: req.gpu_count,
+                timeout: req.timeout.clone(),
+                limit: super::timeout::parse(&req.timeout).ok().flatten(),
             });
+            verdict = verdict.with_ids(super::timeout::accepted_ids(&req.timeout));
             verdict.state = Some(view.status.clone());
         }
         verdict
@@ -349,7 +383,8 @@ impl Model {
         };
         let allowed = self.statuses(j, a, b);
         let job = &self.jobs[j];
-        let mut v = checks::job_view(job.facts(), view, &allowed, true);
+        let v = checks::job_view(job.facts(), view, &allowed, true);
+        let mut v = super::timeout::judge_view(job, view, v);
         if v.is_pass() {
             v.state = Some(view.status.clone());
             self.saw_status(j, &view.status, view.exit_code);
@@ -493,6 +528,9 @@ impl Model {
     }
 
     fn logs(&mut self, id: &JobId, a: f64, b: f64, answer: &Answer) -> Verdict {
+        if id.id.is_empty() {
+            return super::contract::logs_without_id(self.api, answer);
+        }
         if let Some(v) = self.id_problem(id, answer) {
             return v.with_ids(&["JOB-LOGS-3"]);
         }
@@ -585,6 +623,7 @@ impl Model {
         for (view, j) in listed.iter().zip(expected.iter().copied()) {
             let allowed = self.statuses(j, a, b);
             let v = checks::job_view(self.jobs[j].facts(), view, &allowed, false);
+            let v = super::timeout::judge_view(&self.jobs[j], view, v);
             if !v.is_pass() {
                 return v.with_ids(&["JOB-LIST-1"]);
             }
@@ -782,6 +821,7 @@ mod tests {
             secret: vec![],
             uploads: vec![],
             gpu_count: 0,
+            timeout: String::new(),
         };
         let status = if matches!(sched, Sched::Future(_)) {
             "SCHEDULED"

@@ -54,6 +54,8 @@ pub struct Place {
     pub grace: f64,
     /// The other identities and the opt-ins.
     pub admin: super::admin::Admin,
+    /// The contracts the node serves.
+    pub contracts: joblet_testkit::contract::Api,
 }
 
 /// Removes what a sequence created: stops every job, deletes it, removes
@@ -121,7 +123,7 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
         (Call::Wf(_), Answer::Wf(super::wfcall::WfAnswer::Run(u, _))) if !u.is_empty() => {
             tracker.add(Resource::Workflow(u.clone()))
         }
-        (Call::As(_, inner), _) => track(tracker, inner, answer),
+        (Call::As(_, inner) | Call::ViaV2(inner), _) => track(tracker, inner, answer),
         (Call::Install(i), _) if !i.spec.is_empty() => {
             tracker.add(Resource::Runtime(i.name.clone()))
         }
@@ -133,6 +135,7 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
 pub async fn run(ops: &[Op], place: &Place) -> Run {
     let clients = Clients::new(&place.channel);
     let mut model = Model::new(&place.prefix, place.grace);
+    model.api = place.contracts;
     match clients.node().await {
         Ok((nets, rts)) => {
             model.foreign_cidrs = nets
@@ -174,6 +177,7 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
         let own: Vec<String> = model.jobs.iter().map(|j| j.uuid.clone()).collect();
         let answer = match &call {
             Call::Wf(w) => super::wfexec::execute(&clients, w).await,
+            Call::ViaV2(inner) => super::wire2::execute(&place.channel, inner, &own).await,
             _ => {
                 super::admin::execute(
                     &place.admin,

@@ -1,0 +1,301 @@
+//! The explorer follows the contracts the target serves (issue #18 item 5):
+//! on a node of v2.5.9 alone no workflow, no runtime install and no
+//! ValidateRuntimeSpec but as a v1-only path that must answer UNIMPLEMENTED
+//! (CONTRACT-1); on a node that serves v2, jobs run, and are read, through
+//! the v2 messages too ([`Op::ViaV2`], made by [`super::wire2`]), some with a
+//! `timeout` (JOB-TIMEOUT-1 to JOB-TIMEOUT-4). And the v2 rules the model
+//! states without state: RunJob's v2 answer (JOB-RUN-11), GetJobLogs
+//! without an ID (JOB-LOGS-4), the v2 role IDs (AUTH-6, AUTH-7).
+
+use joblet_testkit::contract::Api;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tonic::Code;
+
+use super::call::{Answer, Call, JobView, RunReq, Sched};
+use super::checks::{self, SLACK_MS, Verdict};
+use super::ops::{JobRef, Op};
+
+/// `n` operations from `seed` for a node that serves `api`: the v1
+/// explorer's operations, adapted (the same ones as before on a v1 node).
+pub fn generate(seed: u64, n: usize, api: Api) -> Vec<Op> {
+    let ops = super::ops::generate(seed, n);
+    if !api.serves_v2() {
+        return ops;
+    }
+    // A stream of its own: the v1 operations stay those of the seed.
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7632_5f6a_6f62_7321);
+    ops.into_iter().map(|op| adapt(op, api, &mut rng)).collect()
+}
+
+/// A timeout for a v2 RunJob: none half the time, else mostly valid.
+fn timeout(rng: &mut StdRng) -> &'static str {
+    use super::timeout::{INVALID, VALID};
+    match rng.random_range(0..100) {
+        0..50 => "",
+        50..88 => VALID[rng.random_range(0..VALID.len())],
+        _ => INVALID[rng.random_range(0..INVALID.len())],
+    }
+}
+
+fn via_v2(op: Op, rng: &mut StdRng) -> Op {
+    let t = if matches!(op, Op::Run(_)) {
+        timeout(rng)
+    } else {
+        ""
+    };
+    Op::ViaV2(Box::new(op), t)
+}
+
+fn adapt(op: Op, api: Api, rng: &mut StdRng) -> Op {
+    let v2_only = !api.serves_v1();
+    // On a node of v2 alone, most jobs run through the v2 messages; on one
+    // of both, a third.
+    let share = if v2_only { 70 } else { 35 };
+    let v2 = rng.random_range(0..100) < share;
+    match op {
+        // The v1-only paths: workflows and installs are left out (a v2 run
+        // instead), and another identity's ValidateRuntimeSpec too (its
+        // UNIMPLEMENTED comes whatever the role, CONTRACT-1).
+        Op::Wf(_) | Op::Runtime(_) if v2_only => {
+            via_v2(Op::Run(Box::new(super::ops::run_op(rng))), rng)
+        }
+        Op::As(_, ref inner) if v2_only && matches!(**inner, Op::Spec(_)) => {
+            via_v2(Op::ListJobs, rng)
+        }
+        Op::Logs(..) if rng.random_range(0..20) == 0 => {
+            // JOB-LOGS-4: GetJobLogs without an ID.
+            let logs = Op::Logs(JobRef::Empty, 1);
+            if v2 { via_v2(logs, rng) } else { logs }
+        }
+        Op::Run(_) | Op::Status(_) | Op::ListJobs | Op::Logs(..) if v2 => via_v2(op, rng),
+        other => other,
+    }
+}
+
+/// JOB-RUN-11: the answer of an accepted RunJob on a node that speaks v2
+/// alone, or through the v2 messages: a v4 UUID, RUNNING (or SCHEDULED for a
+/// future schedule), and nothing else (a v1 client sees its other fields
+/// empty).
+pub fn run_answer_v2(
+    req: &RunReq,
+    view: &JobView,
+    sched_time: &str,
+    scheduled: bool,
+    start_at: f64,
+    b: f64,
+) -> Verdict {
+    if !checks::is_v4_uuid(&view.uuid) {
+        return Verdict::fail(&["ALL-2", "JOB-RUN-11"], "a lower-case v4 UUID");
+    }
+    let may_run = !scheduled || b + SLACK_MS >= start_at;
+    let status_ok = match view.status.as_str() {
+        "SCHEDULED" => scheduled,
+        "RUNNING" => may_run,
+        _ => false,
+    };
+    if !status_ok {
+        let want = match (scheduled, may_run) {
+            (true, true) => "SCHEDULED or RUNNING",
+            (true, false) => "SCHEDULED",
+            _ => "RUNNING",
+        };
+        return Verdict::fail(
+            &["JOB-RUN-11", "JOB-RUN-5", "ALL-1"],
+            &format!("status {want}"),
+        );
+    }
+    let bare = JobView {
+        uuid: view.uuid.clone(),
+        status: view.status.clone(),
+        timeout: view.timeout.clone(),
+        ..JobView::default()
+    };
+    if view != &bare || !sched_time.is_empty() {
+        return Verdict::fail(
+            &["JOB-RUN-11"],
+            "only jobUuid and status (command, args, times, exitCode and scheduledTime empty)",
+        );
+    }
+    let mut ids = vec!["JOB-RUN-11", "ALL-2"];
+    if req.sched != Sched::None {
+        ids.push("JOB-RUN-5");
+    }
+    if !req.network.is_empty() {
+        ids.push("JOB-RUN-6");
+    }
+    if !req.volumes.is_empty() {
+        ids.push("JOB-RUN-7");
+    }
+    if !req.runtime.is_empty() {
+        ids.push("JOB-RUN-8");
+    }
+    if !req.uploads.is_empty() {
+        ids.push("JOB-RUN-9");
+    }
+    Verdict::pass(&ids)
+}
+
+/// JOB-LOGS-4: GetJobLogs with an empty `uuid` on a node that speaks v2:
+/// INVALID_ARGUMENT "job_uuid is required". (A node of v1 alone: NOT_FOUND
+/// or INVALID_ARGUMENT, ALL-4.)
+pub fn logs_without_id(api: Api, answer: &Answer) -> Verdict {
+    if !api.serves_v2() {
+        return checks::error_code(
+            answer,
+            &[Code::NotFound, Code::InvalidArgument],
+            &["ALL-4"],
+            "no job ID",
+        );
+    }
+    match answer {
+        Answer::Error(Code::InvalidArgument, m) if m.contains("job_uuid") => {
+            Verdict::pass(&["JOB-LOGS-4", "ALL-4"])
+        }
+        _ => Verdict::fail(
+            &["JOB-LOGS-4", "ALL-4"],
+            "INVALID_ARGUMENT \"job_uuid is required\"",
+        ),
+    }
+}
+
+/// CONTRACT-1: a v1-only path on a node of v2 alone answers UNIMPLEMENTED
+/// "unknown method <Method> for service joblet.<Service>".
+pub fn v1_only(call: &Call, answer: &Answer) -> Verdict {
+    let want = format!(
+        "unknown method {} for service joblet.RuntimeService",
+        call.rpc()
+    );
+    match answer {
+        Answer::Error(Code::Unimplemented, m) if m == &want => Verdict::pass(&["CONTRACT-1"]),
+        _ => Verdict::fail(&["CONTRACT-1"], &format!("UNIMPLEMENTED {want:?}")),
+    }
+}
+
+/// The role IDs of a verdict on another identity's call: on a node that
+/// speaks v2 the v2 role rules (AUTH-6 for the certificate without a role,
+/// AUTH-7 for the viewer) are judged too, and on one of v2 alone instead of
+/// the v1 ones (AUTH-3, AUTH-4).
+pub fn role_ids(api: Api, mut v: Verdict) -> Verdict {
+    if !api.serves_v2() {
+        return v;
+    }
+    for (v1, v2) in [("AUTH-3", "AUTH-6"), ("AUTH-4", "AUTH-7")] {
+        if v.ids.contains(&v1) {
+            if !api.serves_v1() {
+                v.ids.retain(|id| *id != v1);
+            }
+            if !v.ids.contains(&v2) {
+                v.ids.push(v2);
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::call::Cmd;
+
+    fn req() -> RunReq {
+        RunReq {
+            cmd: Cmd::Echo("x".into()),
+            sched: Sched::None,
+            schedule: String::new(),
+            limits: (0, 0, 0),
+            cpu_cores: String::new(),
+            network: String::new(),
+            volumes: vec![],
+            runtime: String::new(),
+            env: vec![],
+            secret: vec![],
+            uploads: vec![],
+            gpu_count: 0,
+            timeout: String::new(),
+        }
+    }
+
+    const UUID: &str = "3f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f";
+
+    #[test]
+    fn a_v2_run_answer_is_the_id_and_status_only_job_run_11() {
+        let bare = JobView {
+            uuid: UUID.into(),
+            status: "RUNNING".into(),
+            ..JobView::default()
+        };
+        assert!(run_answer_v2(&req(), &bare, "", false, 0.0, 1.0).is_pass());
+        let echoed = JobView {
+            command: "echo".into(),
+            args: vec!["x".into()],
+            ..bare.clone()
+        };
+        let v = run_answer_v2(&req(), &echoed, "", false, 0.0, 1.0);
+        assert_eq!(v.ids, vec!["JOB-RUN-11"]);
+        assert!(!v.is_pass());
+        // A future schedule: SCHEDULED, and no scheduledTime either.
+        let sched = JobView {
+            status: "SCHEDULED".into(),
+            ..bare.clone()
+        };
+        assert!(run_answer_v2(&req(), &sched, "", true, 60_000.0, 1.0).is_pass());
+        assert!(
+            !run_answer_v2(&req(), &sched, "2030-01-01T00:00:00Z", true, 60_000.0, 1.0).is_pass()
+        );
+        assert!(!run_answer_v2(&req(), &sched, "", false, 0.0, 1.0).is_pass());
+    }
+
+    #[test]
+    fn logs_without_an_id_and_v1_paths_on_a_v2_node_job_logs_4_contract_1() {
+        let required = Answer::Error(Code::InvalidArgument, "job_uuid is required".into());
+        let missing = Answer::Error(Code::NotFound, "job not found: ".into());
+        assert!(logs_without_id(Api::V2, &required).is_pass());
+        assert!(!logs_without_id(Api::V2, &missing).is_pass());
+        assert!(logs_without_id(Api::V1, &missing).is_pass());
+        let spec = Call::ValidateRuntimeSpec("python:3.11".into(), true);
+        let go = Answer::Error(
+            Code::Unimplemented,
+            "unknown method ValidateRuntimeSpec for service joblet.RuntimeService".into(),
+        );
+        let other = Answer::Error(
+            Code::Unimplemented,
+            "method ValidateRuntimeSpec not implemented".into(),
+        );
+        assert!(v1_only(&spec, &go).is_pass());
+        assert!(!v1_only(&spec, &other).is_pass());
+        assert!(!v1_only(&spec, &Answer::Valid(true)).is_pass());
+    }
+
+    #[test]
+    fn the_generator_follows_the_contract_auth_6_auth_7() {
+        let count = |ops: &[Op], f: &dyn Fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
+        let v1 = generate(3, 2_000, Api::V1);
+        assert_eq!(v1, super::super::ops::generate(3, 2_000));
+        let v2 = generate(3, 2_000, Api::V2);
+        assert_eq!(count(&v2, &|o| matches!(o, Op::Wf(_) | Op::Runtime(_))), 0);
+        assert_eq!(
+            count(
+                &v2,
+                &|o| matches!(o, Op::As(_, i) if matches!(**i, Op::Spec(_)))
+            ),
+            0
+        );
+        let timed = count(
+            &v2,
+            &|o| matches!(o, Op::ViaV2(r, t) if matches!(**r, Op::Run(_)) && !t.is_empty()),
+        );
+        assert!(timed > 50, "{timed} v2 runs with a timeout");
+        let both = generate(3, 2_000, Api::Both);
+        assert!(count(&both, &|o| matches!(o, Op::Wf(_))) > 0);
+        assert!(count(&both, &|o| matches!(o, Op::ViaV2(..))) > 100);
+        // The v2 role rules join the v1 ones, or replace them on v2 alone.
+        let v = Verdict::pass(&["AUTH-4", "AUTH-5"]);
+        assert_eq!(
+            role_ids(Api::Both, v.clone()).ids,
+            vec!["AUTH-4", "AUTH-5", "AUTH-7"]
+        );
+        assert_eq!(role_ids(Api::V2, v.clone()).ids, vec!["AUTH-5", "AUTH-7"]);
+        assert_eq!(role_ids(Api::V1, v).ids, vec!["AUTH-4", "AUTH-5"]);
+    }
+}
