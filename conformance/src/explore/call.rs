@@ -416,13 +416,16 @@ pub enum Answer {
     Wf(super::wfcall::WfAnswer),
     /// An install's answer.
     Installed(super::identity::Installed),
+    /// What only the v2 messages show of the node (CONTRACT-2,
+    /// MON-STATUS-2, RT-LIST-2).
+    Facts(super::contract::Facts),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {
     write!(f, "{} exitCode {}", v.status, v.exit_code)?;
     match &v.timeout {
-        Some(t) if !t.is_empty() => write!(f, " timeout {t:?}"),
-        _ => Ok(()),
+        Some(t) => write!(f, " timeout {t:?}"),
+        None => Ok(()),
     }
 }
 
@@ -512,6 +515,7 @@ impl fmt::Display for Answer {
             Answer::Nothing => write!(f, "-"),
             Answer::Wf(a) => write!(f, "{a}"),
             Answer::Installed(i) => write!(f, "{i}"),
+            Answer::Facts(x) => write!(f, "{x}"),
         }
     }
 }

@@ -28,23 +28,31 @@ pub fn generate(seed: u64, n: usize, api: Api) -> Vec<Op> {
     ops.into_iter().map(|op| adapt(op, api, &mut rng)).collect()
 }
 
-/// A timeout for a v2 RunJob: none half the time, else mostly valid.
+/// A timeout for a v2 RunJob: none nearly half the time, else mostly
+/// valid, often a short one.
 fn timeout(rng: &mut StdRng) -> &'static str {
-    use super::timeout::{INVALID, VALID};
+    use super::timeout::{INVALID, SHORT, VALID};
     match rng.random_range(0..100) {
-        0..50 => "",
-        50..88 => VALID[rng.random_range(0..VALID.len())],
+        0..45 => "",
+        45..65 => SHORT[rng.random_range(0..SHORT.len())],
+        65..87 => VALID[rng.random_range(0..VALID.len())],
         _ => INVALID[rng.random_range(0..INVALID.len())],
     }
 }
 
 fn via_v2(op: Op, rng: &mut StdRng) -> Op {
-    let t = if matches!(op, Op::Run(_)) {
-        timeout(rng)
-    } else {
-        ""
+    let Op::Run(run) = op else {
+        return Op::ViaV2(Box::new(op), "");
     };
-    Op::ViaV2(Box::new(op), t)
+    let t = timeout(rng);
+    // A short timeout mostly on a command that outlives it: the job ends
+    // TIMEOUT while the sequence watches (JOB-TIMEOUT-3).
+    let run = if super::timeout::SHORT.contains(&t) && rng.random_range(0..3) > 0 {
+        Box::new(run.outliving())
+    } else {
+        run
+    };
+    Op::ViaV2(Box::new(Op::Run(run)), t)
 }
 
 fn adapt(op: Op, api: Api, rng: &mut StdRng) -> Op {
@@ -68,7 +76,17 @@ fn adapt(op: Op, api: Api, rng: &mut StdRng) -> Op {
             let logs = Op::Logs(JobRef::Empty, 1);
             if v2 { via_v2(logs, rng) } else { logs }
         }
-        Op::Run(_) | Op::Status(_) | Op::ListJobs | Op::Logs(..) if v2 => via_v2(op, rng),
+        Op::Run(_)
+        | Op::Status(_)
+        | Op::ListJobs
+        | Op::Logs(..)
+        | Op::SystemStatus
+        | Op::ListRuntimes
+        | Op::RuntimeInfo(_)
+            if v2 =>
+        {
+            via_v2(op, rng)
+        }
         other => other,
     }
 }
@@ -193,6 +211,108 @@ pub fn role_ids(api: Api, mut v: Verdict) -> Verdict {
     v
 }
 
+/// What only the v2 messages show of the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Facts {
+    /// GetSystemStatus: `available`, `server_version.proto_tag` (`None`:
+    /// no server_version), the count of `host.mac_addresses` (`None`: no
+    /// host).
+    System {
+        /// available
+        available: bool,
+        /// server_version.proto_tag
+        proto_tag: Option<String>,
+        /// host.mac_addresses, counted
+        macs: Option<usize>,
+    },
+    /// ListRuntimes: each runtime's name, `available` and
+    /// `language_version`.
+    Runtimes(Vec<(String, bool, String)>),
+    /// GetRuntimeInfo: `found`, and the runtime's `language_version`.
+    Runtime(bool, String),
+}
+
+impl std::fmt::Display for Facts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Facts::System {
+                available,
+                proto_tag,
+                macs,
+            } => write!(
+                f,
+                "OK {{available {available}, server_version.proto_tag {proto_tag:?}, host.mac_addresses: {macs:?}}}"
+            ),
+            Facts::Runtimes(r) => {
+                let shown: Vec<String> = r
+                    .iter()
+                    .map(|(n, _, lv)| format!("{n} (language_version {lv:?})"))
+                    .collect();
+                write!(f, "OK [{}]", shown.join(", "))
+            }
+            Facts::Runtime(found, lv) => {
+                write!(f, "OK {{found {found}, language_version {lv:?}}}")
+            }
+        }
+    }
+}
+
+/// The answer a v1 client would judge of `facts` (what both contracts
+/// show), and the verdict on what only v2 shows: CONTRACT-2 (a node that
+/// speaks v2 reports a proto tag of v2, not of v1), MON-STATUS-2 (the v2
+/// host has its MAC addresses), RT-LIST-2 (a runtime's language_version
+/// filled).
+pub fn facts(api: Api, facts: &Facts) -> (Answer, Verdict) {
+    match facts {
+        Facts::System {
+            available,
+            proto_tag,
+            macs,
+        } => {
+            let shared = Answer::System(*available);
+            let tag = proto_tag.as_deref().unwrap_or("");
+            let wrong = if api.serves_v2() { "v1." } else { "v2." };
+            if tag.starts_with(wrong) {
+                let want = if api.serves_v2() { "v2.5.9" } else { "v1.0.6" };
+                return (
+                    shared,
+                    Verdict::fail(
+                        &["CONTRACT-2"],
+                        &format!("server_version.proto_tag {want:?}"),
+                    ),
+                );
+            }
+            if api.serves_v2() && macs.is_none_or(|n| n == 0) {
+                return (
+                    shared,
+                    Verdict::fail(&["MON-STATUS-2"], "host with its mac_addresses"),
+                );
+            }
+            (shared, Verdict::pass(&["CONTRACT-2", "MON-STATUS-2"]))
+        }
+        Facts::Runtimes(list) => {
+            let shared = Answer::Runtimes(list.iter().map(|(n, a, _)| (n.clone(), *a)).collect());
+            match list.iter().find(|(_, _, lv)| lv.is_empty()) {
+                Some((n, ..)) if api.serves_v2() => (
+                    shared,
+                    Verdict::fail(&["RT-LIST-2"], &format!("{n}'s language_version filled")),
+                ),
+                _ => (shared, Verdict::pass(&["RT-LIST-2"])),
+            }
+        }
+        Facts::Runtime(found, lv) => {
+            let shared = Answer::Found(*found);
+            if *found && lv.is_empty() && api.serves_v2() {
+                return (
+                    shared,
+                    Verdict::fail(&["RT-LIST-2"], "language_version filled"),
+                );
+            }
+            (shared, Verdict::pass(&["RT-LIST-2"]))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +385,39 @@ mod tests {
         assert!(v1_only(&spec, &go).is_pass());
         assert!(!v1_only(&spec, &other).is_pass());
         assert!(!v1_only(&spec, &Answer::Valid(true)).is_pass());
+    }
+
+    #[test]
+    fn v2_node_facts_contract_2_mon_status_2_rt_list_2() {
+        let system = |tag: &str, macs| Facts::System {
+            available: true,
+            proto_tag: Some(tag.into()),
+            macs,
+        };
+        let (shared, v) = facts(Api::V2, &system("v2.5.9", Some(1)));
+        assert_eq!(shared, Answer::System(true));
+        assert!(v.is_pass());
+        assert!(!facts(Api::V2, &system("v1.0.6", Some(1))).1.is_pass());
+        assert!(!facts(Api::Both, &system("v2.5.9", Some(0))).1.is_pass());
+        // A dev build's tag says nothing.
+        assert!(facts(Api::V2, &system("unknown", Some(1))).1.is_pass());
+        let rts = |lv: &str| Facts::Runtimes(vec![("python-3.11".into(), true, lv.into())]);
+        assert!(facts(Api::V2, &rts("3.11")).1.is_pass());
+        assert!(!facts(Api::V2, &rts("")).1.is_pass());
+        assert_eq!(
+            facts(Api::V2, &rts("3.11")).0,
+            Answer::Runtimes(vec![("python-3.11".into(), true)])
+        );
+        assert!(
+            !facts(Api::V2, &Facts::Runtime(true, String::new()))
+                .1
+                .is_pass()
+        );
+        assert!(
+            facts(Api::V2, &Facts::Runtime(false, String::new()))
+                .1
+                .is_pass()
+        );
     }
 
     #[test]

@@ -51,6 +51,16 @@ pub struct RunOp {
     gpu: i32,
 }
 
+impl RunOp {
+    /// The same with a command that outlives any short timeout
+    /// (JOB-TIMEOUT-3).
+    pub(super) fn outliving(mut self) -> Self {
+        self.cmd = Cmd::Sleep(30_000);
+        self.upload = None;
+        self
+    }
+}
+
 /// A runtime an operation names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RtRef {

@@ -16,6 +16,10 @@ pub const VALID: &[&str] = &[
     "100ms", "250ms", "1s", "2s", "1.5s", "1m30s", "1h", "0", "0s",
 ];
 
+/// Valid timeouts that a `sleep` of the explorer's outlives while the
+/// sequence watches.
+pub const SHORT: &[&str] = &["100ms", "250ms", "300ms"];
+
 /// Timeouts that must be refused (JOB-TIMEOUT-2): no number, no unit, an
 /// unknown unit, negative, out of range.
 pub const INVALID: &[&str] = &["abc", "5", "10d", "-1s", "1.2.3s", "s", "9999999h"];

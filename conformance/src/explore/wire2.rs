@@ -157,6 +157,49 @@ pub async fn execute(channel: &Channel, call: &Call, own: &[String]) -> Answer {
                 _ => Answer::Logs(got),
             }
         }
+        other => node(channel, other).await,
+    }
+}
+
+/// GetSystemStatus, ListRuntimes and GetRuntimeInfo with the v2 messages:
+/// what only they show (CONTRACT-2, MON-STATUS-2, RT-LIST-2).
+async fn node(channel: &Channel, call: &Call) -> Answer {
+    use super::contract::Facts;
+    use joblet_testkit::pb::v2::monitoring_service_client::MonitoringServiceClient;
+    use joblet_testkit::pb::v2::runtime_service_client::RuntimeServiceClient;
+    let mut rts = RuntimeServiceClient::new(channel.clone());
+    match call {
+        Call::GetSystemStatus => {
+            let mut m = MonitoringServiceClient::new(channel.clone());
+            match timed(m.get_system_status(pb::EmptyRequest {})).await {
+                Ok(s) => Answer::Facts(Facts::System {
+                    available: s.available,
+                    proto_tag: s.server_version.map(|v| v.proto_tag),
+                    macs: s.host.map(|h| h.mac_addresses.len()),
+                }),
+                Err(s) => err(s),
+            }
+        }
+        Call::ListRuntimes => match timed(rts.list_runtimes(pb::EmptyRequest {})).await {
+            Ok(l) => Answer::Facts(Facts::Runtimes(
+                l.runtimes
+                    .into_iter()
+                    .map(|r| (r.name, r.available, r.language_version))
+                    .collect(),
+            )),
+            Err(s) => err(s),
+        },
+        Call::GetRuntimeInfo(name) => match timed(rts.get_runtime_info(pb::GetRuntimeInfoRequest {
+            runtime: name.clone(),
+        }))
+        .await
+        {
+            Ok(r) => Answer::Facts(Facts::Runtime(
+                r.found,
+                r.runtime.map(|x| x.language_version).unwrap_or_default(),
+            )),
+            Err(s) => err(s),
+        },
         other => Answer::Error(
             tonic::Code::Unimplemented,
             format!("the explorer makes no {} with the v2 messages", other.rpc()),

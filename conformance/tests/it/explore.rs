@@ -347,6 +347,9 @@ fn explore_finds_nothing_against_a_v2_node() {
     assert!(result.steps >= 120 * 40, "{} calls", result.steps);
     for id in [
         "CONTRACT-1",
+        "CONTRACT-2",
+        "MON-STATUS-2",
+        "RT-LIST-2",
         "JOB-RUN-11",
         "JOB-TIMEOUT-1",
         "JOB-TIMEOUT-2",
@@ -384,14 +387,9 @@ fn explore_finds_nothing_against_a_v2_node() {
 
 /// The v2 mutants the explorer's job operations cannot reach: those of
 /// the metrics, telematics, runtime builds and runtime YAML (the v2
-/// telemetry and build operations' to kill), of roles it has no identity
-/// for (`reader`, the four-role option), and of v2 fields it does not read
-/// (GetSystemStatus's host, RuntimeInfo's v2 fields, the proto tag).
+/// telemetry and build operations' to kill), and of roles it has no
+/// identity for (`reader`, the four-role option).
 const V2_OUT_OF_REACH: &[&str] = &[
-    // CONTRACT-2, MON-STATUS-2, RT-LIST-2: fields the explorer does not read.
-    "proto-tag-v1",
-    "status-no-mac-addresses",
-    "runtime-no-language-version",
     // CONTRACT-3 (the ValidateRuntimeYAML probe) and AUTH-7's BuildRuntime:
     // runtime YAML and builds.
     "probe-unimplemented",
@@ -417,8 +415,9 @@ const V2_OUT_OF_REACH: &[&str] = &[
 ];
 
 /// v2 mutants the explorer kills against a node of v2.5.9 alone: measured
-/// 2026-12-06 (CONTRACT-1, JOB-RUN-11, JOB-TIMEOUT-1 to 4, JOB-LOGS-4).
-const V2_KILLED: usize = 7;
+/// 2026-12-06 (CONTRACT-1, CONTRACT-2, JOB-RUN-11, JOB-TIMEOUT-1 to 4,
+/// JOB-LOGS-4, MON-STATUS-2, RT-LIST-2).
+const V2_KILLED: usize = 10;
 
 #[test]
 fn explore_kills_the_v2_mutants_with_short_findings() {
