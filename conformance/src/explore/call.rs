@@ -418,7 +418,7 @@ pub enum Answer {
     Installed(super::identity::Installed),
     /// What only the v2 messages show of the node (CONTRACT-2,
     /// MON-STATUS-2, RT-LIST-2).
-    Facts(super::contract::Facts),
+    Facts(super::facts::Facts),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {

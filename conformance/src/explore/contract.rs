@@ -1,95 +1,16 @@
-//! The explorer follows the contracts the target serves (issue #18 item 5):
-//! on a node of v2.5.9 alone no workflow, no runtime install and no
-//! ValidateRuntimeSpec but as a v1-only path that must answer UNIMPLEMENTED
-//! (CONTRACT-1); on a node that serves v2, jobs run, and are read, through
-//! the v2 messages too ([`Op::ViaV2`], made by [`super::wire2`]), some with a
-//! `timeout` (JOB-TIMEOUT-1 to JOB-TIMEOUT-4). And the v2 rules the model
-//! states without state: RunJob's v2 answer (JOB-RUN-11), GetJobLogs
-//! without an ID (JOB-LOGS-4), the v2 role IDs (AUTH-6, AUTH-7).
+//! The v2 rules the model states without state, on a node that serves v2
+//! (the operations that reach them are [`super::mix`]'s): RunJob's v2 answer
+//! (JOB-RUN-11), GetJobLogs without an ID (JOB-LOGS-4), the v1-only paths
+//! of a node of v2 alone (CONTRACT-1), what only the v2 messages show of
+//! the node (CONTRACT-2, MON-STATUS-2, RT-LIST-2) and the v2 role IDs
+//! (AUTH-6, AUTH-7).
 
 use joblet_testkit::contract::Api;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tonic::Code;
 
 use super::call::{Answer, Call, JobView, RunReq, Sched};
 use super::checks::{self, SLACK_MS, Verdict};
-use super::ops::{JobRef, Op};
-
-/// `n` operations from `seed` for a node that serves `api`: the v1
-/// explorer's operations, adapted (the same ones as before on a v1 node).
-pub fn generate(seed: u64, n: usize, api: Api) -> Vec<Op> {
-    let ops = super::ops::generate(seed, n);
-    if !api.serves_v2() {
-        return ops;
-    }
-    // A stream of its own: the v1 operations stay those of the seed.
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x7632_5f6a_6f62_7321);
-    ops.into_iter().map(|op| adapt(op, api, &mut rng)).collect()
-}
-
-/// A timeout for a v2 RunJob: none nearly half the time, else mostly
-/// valid, often a short one.
-fn timeout(rng: &mut StdRng) -> &'static str {
-    use super::timeout::{INVALID, SHORT, VALID};
-    match rng.random_range(0..100) {
-        0..45 => "",
-        45..65 => SHORT[rng.random_range(0..SHORT.len())],
-        65..87 => VALID[rng.random_range(0..VALID.len())],
-        _ => INVALID[rng.random_range(0..INVALID.len())],
-    }
-}
-
-fn via_v2(op: Op, rng: &mut StdRng) -> Op {
-    let Op::Run(run) = op else {
-        return Op::ViaV2(Box::new(op), "");
-    };
-    let t = timeout(rng);
-    // A short timeout mostly on a command that outlives it: the job ends
-    // TIMEOUT while the sequence watches (JOB-TIMEOUT-3).
-    let run = if super::timeout::SHORT.contains(&t) && rng.random_range(0..3) > 0 {
-        Box::new(run.outliving())
-    } else {
-        run
-    };
-    Op::ViaV2(Box::new(Op::Run(run)), t)
-}
-
-fn adapt(op: Op, api: Api, rng: &mut StdRng) -> Op {
-    let v2_only = !api.serves_v1();
-    // On a node of v2 alone, most jobs run through the v2 messages; on one
-    // of both, a third.
-    let share = if v2_only { 70 } else { 35 };
-    let v2 = rng.random_range(0..100) < share;
-    match op {
-        // The v1-only paths: workflows and installs are left out (a v2 run
-        // instead), and another identity's ValidateRuntimeSpec too (its
-        // UNIMPLEMENTED comes whatever the role, CONTRACT-1).
-        Op::Wf(_) | Op::Runtime(_) if v2_only => {
-            via_v2(Op::Run(Box::new(super::ops::run_op(rng))), rng)
-        }
-        Op::As(_, ref inner) if v2_only && matches!(**inner, Op::Spec(_)) => {
-            via_v2(Op::ListJobs, rng)
-        }
-        Op::Logs(..) if rng.random_range(0..20) == 0 => {
-            // JOB-LOGS-4: GetJobLogs without an ID.
-            let logs = Op::Logs(JobRef::Empty, 1);
-            if v2 { via_v2(logs, rng) } else { logs }
-        }
-        Op::Run(_)
-        | Op::Status(_)
-        | Op::ListJobs
-        | Op::Logs(..)
-        | Op::SystemStatus
-        | Op::ListRuntimes
-        | Op::RuntimeInfo(_)
-            if v2 =>
-        {
-            via_v2(op, rng)
-        }
-        other => other,
-    }
-}
+pub use super::facts::Facts;
 
 /// JOB-RUN-11: the answer of an accepted RunJob on a node that speaks v2
 /// alone, or through the v2 messages: a v4 UUID, RUNNING (or SCHEDULED for a
@@ -178,7 +99,7 @@ pub fn logs_without_id(api: Api, answer: &Answer) -> Verdict {
 }
 
 /// CONTRACT-1: a v1-only path on a node of v2 alone answers UNIMPLEMENTED
-/// "unknown method <Method> for service joblet.<Service>".
+/// "unknown method `<Method>` for service joblet.`<Service>`".
 pub fn v1_only(call: &Call, answer: &Answer) -> Verdict {
     let want = format!(
         "unknown method {} for service joblet.RuntimeService",
@@ -209,52 +130,6 @@ pub fn role_ids(api: Api, mut v: Verdict) -> Verdict {
         }
     }
     v
-}
-
-/// What only the v2 messages show of the node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Facts {
-    /// GetSystemStatus: `available`, `server_version.proto_tag` (`None`:
-    /// no server_version), the count of `host.mac_addresses` (`None`: no
-    /// host).
-    System {
-        /// available
-        available: bool,
-        /// server_version.proto_tag
-        proto_tag: Option<String>,
-        /// host.mac_addresses, counted
-        macs: Option<usize>,
-    },
-    /// ListRuntimes: each runtime's name, `available` and
-    /// `language_version`.
-    Runtimes(Vec<(String, bool, String)>),
-    /// GetRuntimeInfo: `found`, and the runtime's `language_version`.
-    Runtime(bool, String),
-}
-
-impl std::fmt::Display for Facts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Facts::System {
-                available,
-                proto_tag,
-                macs,
-            } => write!(
-                f,
-                "OK {{available {available}, server_version.proto_tag {proto_tag:?}, host.mac_addresses: {macs:?}}}"
-            ),
-            Facts::Runtimes(r) => {
-                let shown: Vec<String> = r
-                    .iter()
-                    .map(|(n, _, lv)| format!("{n} (language_version {lv:?})"))
-                    .collect();
-                write!(f, "OK [{}]", shown.join(", "))
-            }
-            Facts::Runtime(found, lv) => {
-                write!(f, "OK {{found {found}, language_version {lv:?}}}")
-            }
-        }
-    }
 }
 
 /// The answer a v1 client would judge of `facts` (what both contracts
@@ -421,28 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn the_generator_follows_the_contract_auth_6_auth_7() {
-        let count = |ops: &[Op], f: &dyn Fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
-        let v1 = generate(3, 2_000, Api::V1);
-        assert_eq!(v1, super::super::ops::generate(3, 2_000));
-        let v2 = generate(3, 2_000, Api::V2);
-        assert_eq!(count(&v2, &|o| matches!(o, Op::Wf(_) | Op::Runtime(_))), 0);
-        assert_eq!(
-            count(
-                &v2,
-                &|o| matches!(o, Op::As(_, i) if matches!(**i, Op::Spec(_)))
-            ),
-            0
-        );
-        let timed = count(
-            &v2,
-            &|o| matches!(o, Op::ViaV2(r, t) if matches!(**r, Op::Run(_)) && !t.is_empty()),
-        );
-        assert!(timed > 50, "{timed} v2 runs with a timeout");
-        let both = generate(3, 2_000, Api::Both);
-        assert!(count(&both, &|o| matches!(o, Op::Wf(_))) > 0);
-        assert!(count(&both, &|o| matches!(o, Op::ViaV2(..))) > 100);
-        // The v2 role rules join the v1 ones, or replace them on v2 alone.
+    fn the_v2_role_rules_join_or_replace_the_v1_ones_auth_6_auth_7() {
         let v = Verdict::pass(&["AUTH-4", "AUTH-5"]);
         assert_eq!(
             role_ids(Api::Both, v.clone()).ids,
@@ -450,5 +304,7 @@ mod tests {
         );
         assert_eq!(role_ids(Api::V2, v.clone()).ids, vec!["AUTH-5", "AUTH-7"]);
         assert_eq!(role_ids(Api::V1, v).ids, vec!["AUTH-4", "AUTH-5"]);
+        let v = Verdict::pass(&["AUTH-3", "AUTH-5"]);
+        assert_eq!(role_ids(Api::V2, v).ids, vec!["AUTH-5", "AUTH-6"]);
     }
 }

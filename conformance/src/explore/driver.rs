@@ -180,7 +180,7 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     break;
                 }
                 let seed = config.seed.wrapping_add(i as u64);
-                let ops = super::contract::generate(seed, config.steps, config.contracts);
+                let ops = super::mix::generate(seed, config.steps, config.contracts);
                 let place = Place {
                     channel: channel.clone(),
                     cleanup: channel.clone(),

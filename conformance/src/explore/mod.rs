@@ -14,8 +14,9 @@
 //! [`workflow`], their graphs and YAML in [`wfshape`], their calls and
 //! answers in [`wfcall`], made by [`wfexec`], and their model in
 //! [`wfmodel`]. The contracts the target serves shape the operations and
-//! the model ([`contract`]): jobs run and are read through the v2 messages
-//! too ([`wire2`]), some with a timeout ([`timeout`]).
+//! the model: [`mix`] makes the operations, [`contract`] and [`timeout`]
+//! judge the v2 answers, jobs run and are read through the v2 messages
+//! too ([`wire2`], what only they show of the node in [`facts`]).
 
 pub mod admin;
 pub mod admin_model;
@@ -24,7 +25,9 @@ pub mod checks;
 pub mod contract;
 pub mod driver;
 pub mod exec;
+pub mod facts;
 pub mod identity;
+pub mod mix;
 pub mod model;
 pub mod ops;
 pub mod sequence;

@@ -57,6 +57,18 @@ pub struct Job {
 }
 
 impl Job {
+    /// How long it runs once started: its command's time, or its timeout
+    /// when that is shorter (JOB-TIMEOUT-3).
+    pub fn run_ms(&self) -> f64 {
+        super::timeout::run_ms(&self.cmd, self.limit)
+    }
+
+    /// The status and exit code it ends with on its own (`TIMEOUT` and 124
+    /// when its timeout cuts it short).
+    pub fn natural_end(&self) -> (&'static str, i32) {
+        super::timeout::natural_end(&self.cmd, self.limit)
+    }
+
     fn facts(&self) -> checks::Facts<'_> {
         checks::Facts {
             cmd: &self.cmd,
@@ -393,7 +405,7 @@ impl Model {
         let allowed = self.statuses(j, a, b);
         let job = &self.jobs[j];
         let v = checks::job_view(job.facts(), view, &allowed, true);
-        let mut v = super::timeout::judge_view(job, view, v);
+        let mut v = super::timeout::judge_view(&job.timeout, job.limit, view, v);
         if v.is_pass() {
             v.state = Some(view.status.clone());
             self.saw_status(j, &view.status, view.exit_code);
@@ -632,7 +644,8 @@ impl Model {
         for (view, j) in listed.iter().zip(expected.iter().copied()) {
             let allowed = self.statuses(j, a, b);
             let v = checks::job_view(self.jobs[j].facts(), view, &allowed, false);
-            let v = super::timeout::judge_view(&self.jobs[j], view, v);
+            let job = &self.jobs[j];
+            let v = super::timeout::judge_view(&job.timeout, job.limit, view, v);
             if !v.is_pass() {
                 return v.with_ids(&["JOB-LIST-1"]);
             }

@@ -6,9 +6,8 @@
 
 use tonic::Code;
 
-use super::call::{Answer, JobView, RunReq};
+use super::call::{Answer, Cmd, JobView, RunReq};
 use super::checks::Verdict;
-use super::model::Job;
 
 /// Valid timeouts the explorer sends: short ones a `sleep` outlives, long
 /// ones it does not, and the zero ones that mean no limit.
@@ -91,25 +90,23 @@ pub fn parse(text: &str) -> Result<Option<f64>, String> {
     Ok(Some(total / 1e6))
 }
 
-impl Job {
-    /// How long it runs once started: its command's time, or its timeout
-    /// when that is shorter (JOB-TIMEOUT-3).
-    pub fn run_ms(&self) -> f64 {
-        let natural = self.cmd.duration_ms();
-        match self.limit {
-            Some(limit) if limit < natural => limit,
-            _ => natural,
-        }
+/// How long a job runs once started: its command's time, or its timeout
+/// (`limit`) when that is shorter (JOB-TIMEOUT-3).
+pub fn run_ms(cmd: &Cmd, limit: Option<f64>) -> f64 {
+    let natural = cmd.duration_ms();
+    match limit {
+        Some(limit) if limit < natural => limit,
+        _ => natural,
     }
+}
 
-    /// The status and exit code it ends with on its own: `TIMEOUT` and 124
-    /// when its timeout is shorter than its command (JOB-TIMEOUT-3), else
-    /// as its command ends (JOB-LIFE-1).
-    pub fn natural_end(&self) -> (&'static str, i32) {
-        match self.limit {
-            Some(limit) if limit < self.cmd.duration_ms() => ("TIMEOUT", 124),
-            _ => self.cmd.natural_end(),
-        }
+/// The status and exit code a job ends with on its own: `TIMEOUT` and 124
+/// when its timeout is shorter than its command (JOB-TIMEOUT-3), else as
+/// its command ends (JOB-LIFE-1).
+pub fn natural_end(cmd: &Cmd, limit: Option<f64>) -> (&'static str, i32) {
+    match limit {
+        Some(limit) if limit < cmd.duration_ms() => ("TIMEOUT", 124),
+        _ => cmd.natural_end(),
     }
 }
 
@@ -133,12 +130,12 @@ pub fn refusal(req: &RunReq, other: bool, answer: &Answer) -> Option<Verdict> {
     })
 }
 
-/// A view of a job with a limit: `TIMEOUT` only with exit code 124 (the
-/// allowed statuses say when), and, read through the v2 messages, the
-/// timeout echoed exactly as sent (JOB-TIMEOUT-4).
-pub fn judge_view(job: &Job, view: &JobView, verdict: Verdict) -> Verdict {
+/// A view of a job sent with `timeout` (parsed: `limit`): `TIMEOUT` only
+/// with exit code 124 (the allowed statuses say when), and, read through
+/// the v2 messages, the timeout echoed exactly as sent (JOB-TIMEOUT-4).
+pub fn judge_view(timeout: &str, limit: Option<f64>, view: &JobView, verdict: Verdict) -> Verdict {
     if !verdict.is_pass() {
-        return if job.limit.is_some() {
+        return if limit.is_some() {
             verdict.with_ids(&["JOB-TIMEOUT-3"])
         } else {
             verdict
@@ -149,13 +146,13 @@ pub fn judge_view(job: &Job, view: &JobView, verdict: Verdict) -> Verdict {
         v = v.with_ids(&["JOB-TIMEOUT-3"]);
     }
     if let Some(echo) = &view.timeout {
-        if echo != &job.timeout {
+        if echo != timeout {
             return Verdict::fail(
                 &["JOB-TIMEOUT-4"],
-                &format!("timeout {:?} echoed as sent", job.timeout),
+                &format!("timeout {timeout:?} echoed as sent"),
             );
         }
-        if !job.timeout.is_empty() {
+        if !timeout.is_empty() {
             v = v.with_ids(&["JOB-TIMEOUT-4"]);
         }
     }
@@ -211,6 +208,8 @@ mod tests {
         // The largest Go duration is just under 2562048 hours.
         assert!(parse("2562047h").is_ok());
     }
+
+    use super::super::model::Job;
 
     fn job(cmd: super::super::call::Cmd, timeout: &str) -> Job {
         Job {
@@ -302,11 +301,12 @@ mod tests {
             timeout: Some("1m30s".into()),
             ..JobView::default()
         };
-        assert!(judge_view(&j, &view, Verdict::pass(&[])).is_pass());
+        let judge = |view: &JobView| judge_view(&j.timeout, j.limit, view, Verdict::pass(&[]));
+        assert!(judge(&view).is_pass());
         view.timeout = Some(String::new());
-        assert!(!judge_view(&j, &view, Verdict::pass(&[])).is_pass());
+        assert!(!judge(&view).is_pass());
         // A v1 client does not see it.
         view.timeout = None;
-        assert!(judge_view(&j, &view, Verdict::pass(&[])).is_pass());
+        assert!(judge(&view).is_pass());
     }
 }

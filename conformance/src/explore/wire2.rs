@@ -164,7 +164,7 @@ pub async fn execute(channel: &Channel, call: &Call, own: &[String]) -> Answer {
 /// GetSystemStatus, ListRuntimes and GetRuntimeInfo with the v2 messages:
 /// what only they show (CONTRACT-2, MON-STATUS-2, RT-LIST-2).
 async fn node(channel: &Channel, call: &Call) -> Answer {
-    use super::contract::Facts;
+    use super::facts::Facts;
     use joblet_testkit::pb::v2::monitoring_service_client::MonitoringServiceClient;
     use joblet_testkit::pb::v2::runtime_service_client::RuntimeServiceClient;
     let mut rts = RuntimeServiceClient::new(channel.clone());
