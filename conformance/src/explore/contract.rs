@@ -11,6 +11,7 @@ use tonic::Code;
 use super::call::{Answer, Call, JobView, RunReq, Sched};
 use super::checks::{self, SLACK_MS, Verdict};
 pub use super::facts::Facts;
+use super::identity::Who;
 
 /// JOB-RUN-11: the answer of an accepted RunJob on a node that speaks v2
 /// alone, or through the v2 messages: a v4 UUID, RUNNING (or SCHEDULED for a
@@ -111,11 +112,22 @@ pub fn v1_only(call: &Call, answer: &Answer) -> Verdict {
     }
 }
 
-/// The role IDs of a verdict on another identity's call: on a node that
-/// speaks v2 the v2 role rules (AUTH-6 for the certificate without a role,
-/// AUTH-7 for the viewer) are judged too, and on one of v2 alone instead of
-/// the v1 ones (AUTH-3, AUTH-4).
-pub fn role_ids(api: Api, mut v: Verdict) -> Verdict {
+/// The role `who` has on a node that serves `api`: the reader is the
+/// viewer where v2 is spoken (AUTH-6), no role on a node of v1 alone
+/// (AUTH-3).
+pub fn role_of(api: Api, who: Who) -> Who {
+    match who {
+        Who::Reader if api.serves_v2() => Who::Viewer,
+        Who::Reader => Who::NoRole,
+        other => other,
+    }
+}
+
+/// The role IDs of a verdict on `who`'s call: on a node that speaks v2
+/// the v2 role rules (AUTH-6 for the certificate without a role and the
+/// reader, AUTH-7 for the viewer) are judged too, and on one of v2 alone
+/// instead of the v1 ones (AUTH-3, AUTH-4).
+pub fn role_ids(api: Api, who: Who, mut v: Verdict) -> Verdict {
     if !api.serves_v2() {
         return v;
     }
@@ -127,6 +139,12 @@ pub fn role_ids(api: Api, mut v: Verdict) -> Verdict {
             if !v.ids.contains(&v2) {
                 v.ids.push(v2);
             }
+        }
+    }
+    if who == Who::Reader {
+        v.ids.retain(|id| *id != "AUTH-3" && *id != "AUTH-4");
+        if !v.ids.contains(&"AUTH-6") {
+            v.ids.push("AUTH-6");
         }
     }
     v
@@ -298,13 +316,25 @@ mod tests {
     #[test]
     fn the_v2_role_rules_join_or_replace_the_v1_ones_auth_6_auth_7() {
         let v = Verdict::pass(&["AUTH-4", "AUTH-5"]);
+        let ids = |api, who, v: &Verdict| role_ids(api, who, v.clone()).ids;
         assert_eq!(
-            role_ids(Api::Both, v.clone()).ids,
+            ids(Api::Both, Who::Viewer, &v),
             vec!["AUTH-4", "AUTH-5", "AUTH-7"]
         );
-        assert_eq!(role_ids(Api::V2, v.clone()).ids, vec!["AUTH-5", "AUTH-7"]);
-        assert_eq!(role_ids(Api::V1, v).ids, vec!["AUTH-4", "AUTH-5"]);
-        let v = Verdict::pass(&["AUTH-3", "AUTH-5"]);
-        assert_eq!(role_ids(Api::V2, v).ids, vec!["AUTH-5", "AUTH-6"]);
+        assert_eq!(ids(Api::V2, Who::Viewer, &v), vec!["AUTH-5", "AUTH-7"]);
+        assert_eq!(ids(Api::V1, Who::Viewer, &v), vec!["AUTH-4", "AUTH-5"]);
+        let no_role = Verdict::pass(&["AUTH-3", "AUTH-5"]);
+        assert_eq!(
+            ids(Api::V2, Who::NoRole, &no_role),
+            vec!["AUTH-5", "AUTH-6"]
+        );
+        // The reader: the viewer where v2 is spoken, no role on v1 alone.
+        assert_eq!(role_of(Api::Both, Who::Reader), Who::Viewer);
+        assert_eq!(role_of(Api::V2, Who::Reader), Who::Viewer);
+        assert_eq!(role_of(Api::V1, Who::Reader), Who::NoRole);
+        assert_eq!(
+            ids(Api::Both, Who::Reader, &v),
+            vec!["AUTH-5", "AUTH-7", "AUTH-6"]
+        );
     }
 }

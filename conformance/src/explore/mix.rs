@@ -10,6 +10,7 @@ use joblet_testkit::contract::Api;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::identity::Who;
 use super::ops::{JobRef, Op};
 
 /// `n` operations from `seed` for a node that serves `api`: the v1
@@ -67,6 +68,8 @@ fn adapt(op: Op, api: Api, rng: &mut StdRng) -> Op {
         Op::As(_, ref inner) if v2_only && matches!(**inner, Op::Spec(_)) => {
             via_v2(Op::ListJobs, rng)
         }
+        // AUTH-6: a third of the viewer's calls made by the reader.
+        Op::As(Who::Viewer, inner) if rng.random_range(0..3) == 0 => Op::As(Who::Reader, inner),
         Op::Logs(..) if rng.random_range(0..20) == 0 => {
             // JOB-LOGS-4: GetJobLogs without an ID.
             let logs = Op::Logs(JobRef::Empty, 1);

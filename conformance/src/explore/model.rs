@@ -266,13 +266,15 @@ impl Model {
             Call::Wait(_) => Verdict::pass(&[]),
             Call::Wf(c) => super::wfmodel::check(&mut self.workflows, self.grace, c, a, b, answer),
             Call::As(who, inner) => {
-                let v = match admin::refusal(*who, inner, answer) {
+                // AUTH-6: the reader is the viewer where v2 is spoken.
+                let role = super::contract::role_of(self.api, *who);
+                let v = match admin::refusal(role, inner, answer) {
                     Some(v) => v,
                     None => self
                         .check(inner, a, b, answer)
-                        .with_ids(admin::admin_ids(*who)),
+                        .with_ids(admin::admin_ids(role)),
                 };
-                super::contract::role_ids(self.api, v)
+                super::contract::role_ids(self.api, *who, v)
             }
             Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
             Call::RemoveRuntime(n) => admin::remove(&mut self.runtimes, n, answer),
