@@ -175,6 +175,20 @@ pub(crate) struct ExploreArgs {
     pub(crate) read_only: bool,
     #[command(flatten)]
     pub(crate) roles: RoleArgs,
+    /// The contracts the target serves, which the operations and the model
+    /// follow: `auto` detects them before the first sequence
+    /// (GetSystemStatus server_version, then probes), or `v1` (v1.0.6), `v2`
+    /// (v2.5.9), `both`. Without a target it is the embedded mock's: `auto`
+    /// starts one of both.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        env = "JOBLET_CONTRACT",
+        value_name = "CONTRACT",
+        help_heading = "Connection"
+    )]
+    pub(crate) contract: ContractArg,
     /// Also install and remove runtimes of the run's own
     /// (`python:3.11-cf-<run id>-s<n>-r<k>`, InstallRuntimeFromLocal and its
     /// streaming form, RemoveRuntime; removed at the end): they change the
@@ -223,6 +237,31 @@ pub(crate) struct ExploreArgs {
     /// recording proxy.
     #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub(crate) transcript: Option<PathBuf>,
+}
+
+/// `explore --contract`: detected, or given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ContractArg {
+    /// Detected from the target (the embedded mock: both).
+    Auto,
+    /// v1.0.6 alone.
+    V1,
+    /// v2.5.9 alone.
+    V2,
+    /// Both.
+    Both,
+}
+
+impl ContractArg {
+    /// The contracts given, `None` for `auto`.
+    pub(crate) fn given(self) -> Option<Api> {
+        match self {
+            ContractArg::Auto => None,
+            ContractArg::V1 => Some(Api::V1),
+            ContractArg::V2 => Some(Api::V2),
+            ContractArg::Both => Some(Api::Both),
+        }
+    }
 }
 
 const RECORD_ABOUT: &str = "\

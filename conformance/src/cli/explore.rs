@@ -10,6 +10,19 @@ use super::local::{check_profile, non_default_profile};
 use crate::ctx::Targets;
 use crate::explore::clock::TimeSource;
 use crate::explore::driver::{self, ExploreConfig};
+use joblet_testkit::detect::Detection;
+
+/// The report's first line: `v2.5.9 (detected from server_version proto
+/// tag v2.5.9)`, `both (given by the embedded mock's api)`.
+fn contract_line(d: &Detection) -> String {
+    if d.how.starts_with("given by ") {
+        format!("{} ({})", d.label(), d.how)
+    } else if d.how.starts_with("from ") {
+        format!("{} (detected {})", d.label(), d.how)
+    } else {
+        format!("{} (detected: {})", d.label(), d.how)
+    }
+}
 
 /// A mock started for the exploration.
 #[derive(Debug)]
@@ -43,6 +56,7 @@ async fn start_local(args: &ExploreArgs) -> Result<(Targets, Local, String), Cli
         profile: args.mock_profile,
         mutant,
         clock,
+        api: args.contract.given().unwrap_or_default(),
         ..joblet_mock::MockConfig::default()
     })
     .await
@@ -99,6 +113,16 @@ pub(crate) async fn explore(args: ExploreArgs) -> Result<ExitCode, CliError> {
             (t, Some(l), w)
         }
     };
+    let detection = match (args.contract.given(), &local) {
+        (Some(api), None) => Detection::given(api, "--contract (JOBLET_CONTRACT)"),
+        (given, Some(_)) => Detection::given(given.unwrap_or_default(), "the embedded mock's api"),
+        (None, None) => {
+            let channel = targets.main.connect().await.with_context(|| {
+                format!("connecting to {} to detect its contract", targets.main.addr)
+            })?;
+            joblet_testkit::detect::detect(channel).await
+        }
+    };
     let seed = args.seed.unwrap_or_else(rand::random);
     let time = match (args.clock, local.is_some()) {
         (Some(ClockArg::Mock), _) | (None, true) => TimeSource::MOCK,
@@ -118,6 +142,7 @@ pub(crate) async fn explore(args: ExploreArgs) -> Result<ExitCode, CliError> {
         grace: args.grace.unwrap_or(Duration::from_millis(default_grace)),
         run_id: args.run_id.clone().unwrap_or_else(crate::ctx::new_run_id),
         shrink: !args.no_shrink,
+        contracts: detection.contract,
         admin: crate::explore::admin::Admin::connect(
             &targets,
             args.allow_installs || local.is_some(),
@@ -127,6 +152,7 @@ pub(crate) async fn explore(args: ExploreArgs) -> Result<ExitCode, CliError> {
         time,
         ..ExploreConfig::default()
     };
+    println!("contract: {}", contract_line(&detection));
     eprintln!(
         "exploring {what} ({}; {}): seed {seed}, {} sequence(s) of {} operations, {} at once, run cf-{}-",
         config.admin.describe(),

@@ -34,6 +34,8 @@ pub struct Admin {
     pub anonymous: Option<Endpoint>,
     /// A plaintext channel to the same node, when the admin speaks TLS.
     pub plaintext: Option<Channel>,
+    /// A channel of a certificate whose OU is `reader` (AUTH-6).
+    pub reader: Option<Channel>,
     /// Runtime installs and removals of the run's own runtimes are allowed.
     pub installs: bool,
 }
@@ -47,6 +49,10 @@ impl Admin {
             None => None,
         };
         let no_role = match &targets.no_role {
+            Some(t) => Some(t.connect().await?),
+            None => None,
+        };
+        let reader = match &targets.reader {
             Some(t) => Some(t.connect().await?),
             None => None,
         };
@@ -67,6 +73,7 @@ impl Admin {
             no_role,
             anonymous,
             plaintext: None,
+            reader,
             installs,
         })
     }
@@ -85,6 +92,9 @@ impl Admin {
         }
         if self.plaintext.is_some() {
             parts.push("plaintext");
+        }
+        if self.reader.is_some() {
+            parts.push("reader");
         }
         if self.installs {
             parts.push("runtime installs");
@@ -136,6 +146,7 @@ pub fn resolve(op: &Op, names: &Names<'_>, admin: &Admin) -> Option<Call> {
                 Who::NoRole => admin.no_role.is_some(),
                 Who::Anonymous => admin.anonymous.is_some(),
                 Who::Plaintext => admin.plaintext.is_some(),
+                Who::Reader => admin.reader.is_some(),
             };
             if !present {
                 return None;
@@ -280,6 +291,7 @@ pub async fn execute(
                 Who::Viewer => admin.viewer.clone(),
                 Who::NoRole => admin.no_role.clone(),
                 Who::Plaintext => admin.plaintext.clone(),
+                Who::Reader => admin.reader.clone(),
                 Who::Anonymous => match &admin.anonymous {
                     // A fresh connection each time: the handshake is what
                     // AUTH-2 is about.

@@ -61,7 +61,8 @@ pub fn refusal(who: Who, inner: &Call, answer: &Answer) -> Option<Verdict> {
             }
             denied(answer, "viewer", &ids)
         }
-        Who::NoRole => denied(answer, "unknown", &["AUTH-3", "AUTH-5"]),
+        // A reader on a node of v1 alone (the model maps it: AUTH-6).
+        Who::NoRole | Who::Reader => denied(answer, "unknown", &["AUTH-3", "AUTH-5"]),
         Who::Anonymous => match answer {
             // The handshake refused, the connection closed after it (TLS
             // 1.3 checks the client certificate after the client's

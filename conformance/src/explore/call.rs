@@ -101,6 +101,8 @@ pub struct RunReq {
     pub uploads: Vec<(String, String)>,
     /// gpu_count.
     pub gpu_count: i32,
+    /// timeout (v2 only: JOB-TIMEOUT-1; "" for none).
+    pub timeout: String,
 }
 
 /// Which job an ID names, as the explorer meant it.
@@ -178,6 +180,9 @@ pub enum Call {
     Install(super::identity::Install),
     /// RemoveRuntime.
     RemoveRuntime(String),
+    /// A call made with the v2.5.9 messages (RunJob, GetJobStatus,
+    /// ListJobs, GetJobLogs: [`super::contract`]).
+    ViaV2(Box<Call>),
 }
 
 impl Call {
@@ -209,6 +214,7 @@ impl Call {
             Call::Install(i) if i.stream => "StreamingInstallRuntimeFromLocal",
             Call::Install(_) => "InstallRuntimeFromLocal",
             Call::RemoveRuntime(_) => "RemoveRuntime",
+            Call::ViaV2(inner) => inner.rpc(),
         }
     }
 }
@@ -259,6 +265,9 @@ impl fmt::Display for Call {
                 if r.gpu_count != 0 {
                     write!(f, ", gpu_count: {}", r.gpu_count)?;
                 }
+                if !r.timeout.is_empty() {
+                    write!(f, ", timeout: {:?}", r.timeout)?;
+                }
                 write!(f, "}}")
             }
             Call::GetJobStatus(id) => show_id(f, "GetJobStatus", id),
@@ -299,6 +308,7 @@ impl fmt::Display for Call {
             Call::As(who, inner) => write!(f, "{inner} as {}", who.name()),
             Call::Install(i) => write!(f, "{i}"),
             Call::RemoveRuntime(n) => write!(f, "RemoveRuntime{{runtime: {n:?}}}"),
+            Call::ViaV2(inner) => write!(f, "{inner} (v2 message)"),
             other => write!(f, "{}{{}}", other.rpc()),
         }
     }
@@ -333,6 +343,9 @@ pub struct JobView {
     pub gpu_count: i32,
     /// gpu_indices
     pub gpu_indices: Vec<i32>,
+    /// timeout, as the v2 messages show it (`None`: read through v1's,
+    /// which have no such field).
+    pub timeout: Option<String>,
 }
 
 /// A network or volume as a list shows it.
@@ -403,10 +416,17 @@ pub enum Answer {
     Wf(super::wfcall::WfAnswer),
     /// An install's answer.
     Installed(super::identity::Installed),
+    /// What only the v2 messages show of the node (CONTRACT-2,
+    /// MON-STATUS-2, RT-LIST-2).
+    Facts(super::facts::Facts),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {
-    write!(f, "{} exitCode {}", v.status, v.exit_code)
+    write!(f, "{} exitCode {}", v.status, v.exit_code)?;
+    match &v.timeout {
+        Some(t) => write!(f, " timeout {t:?}"),
+        None => Ok(()),
+    }
 }
 
 impl fmt::Display for Answer {
@@ -495,6 +515,7 @@ impl fmt::Display for Answer {
             Answer::Nothing => write!(f, "-"),
             Answer::Wf(a) => write!(f, "{a}"),
             Answer::Installed(i) => write!(f, "{i}"),
+            Answer::Facts(x) => write!(f, "{x}"),
         }
     }
 }

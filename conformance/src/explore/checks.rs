@@ -590,6 +590,7 @@ pub fn status_str(s: &str) -> &'static str {
         "FAILED" => "FAILED",
         "STOPPED" => "STOPPED",
         "CANCELED" => "CANCELED",
+        "TIMEOUT" => "TIMEOUT",
         "RUNNING" => "RUNNING",
         "SCHEDULED" => "SCHEDULED",
         _ => "INITIALIZING",

@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 
 use joblet_testkit::transcript::{Recorder, RecorderOptions};
 
-use super::ops::{self, Op};
+use super::ops::Op;
 use super::sequence::{self, Place, Run};
 use crate::cleanup::Leak;
 use crate::ctx::Targets;
@@ -47,6 +47,17 @@ pub struct ExploreConfig {
     /// Where time is read: the wall clock, or a joblet-mock's manual clock
     /// that the explorer moves ([`super::clock`]).
     pub time: super::clock::TimeSource,
+    /// The contracts the target serves, decided before the first sequence
+    /// (detected, given by `--contract`, or the embedded mock's `api`): the
+    /// operations and the model follow them ([`super::contract`]).
+    pub contracts: joblet_testkit::contract::Api,
+}
+
+impl ExploreConfig {
+    /// Whether the target serves v2.5.9: the v2-only operations may run.
+    pub fn serves_v2(&self) -> bool {
+        self.contracts.serves_v2()
+    }
 }
 
 impl Default for ExploreConfig {
@@ -63,6 +74,7 @@ impl Default for ExploreConfig {
             shrink_budget: 200,
             admin: super::admin::Admin::default(),
             time: super::clock::TimeSource::Wall,
+            contracts: joblet_testkit::contract::Api::Both,
         }
     }
 }
@@ -172,7 +184,7 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     break;
                 }
                 let seed = config.seed.wrapping_add(i as u64);
-                let ops = ops::generate(seed, config.steps);
+                let ops = super::mix::generate(seed, config.steps, config.contracts);
                 let place = Place {
                     channel: channel.clone(),
                     cleanup: channel.clone(),
@@ -181,6 +193,7 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     grace: config.grace.as_secs_f64() * 1000.0,
                     admin: config.admin.clone(),
                     time: config.time,
+                    contracts: config.contracts,
                 };
                 let run = sequence::run(&ops, &place).await;
                 result.lock().absorb(&run);
@@ -231,6 +244,7 @@ async fn shrink_finding(
             grace,
             admin: config.admin.clone(),
             time: config.time,
+            contracts: config.contracts,
         };
         async move { sequence::run(&candidate, &place).await }
     })
@@ -380,6 +394,7 @@ async fn record_once(
         grace: config.grace.as_secs_f64() * 1000.0,
         admin: config.admin.clone(),
         time: config.time,
+        contracts: config.contracts,
     };
     let run = sequence::run(ops, &place).await;
     proxy.shutdown().await;

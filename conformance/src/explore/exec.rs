@@ -209,6 +209,7 @@ pub(super) fn status_view(s: pb::GetJobStatusRes) -> JobView {
         runtime: s.runtime,
         gpu_count: s.gpu_count,
         gpu_indices: s.gpu_indices,
+        timeout: None,
     }
 }
 

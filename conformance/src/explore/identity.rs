@@ -31,6 +31,9 @@ pub enum Who {
     /// A plaintext client, which is the admin (AUTH-1), when the admin
     /// speaks TLS.
     Plaintext,
+    /// A certificate with OU reader: the viewer on a node that speaks v2
+    /// (AUTH-6), no role on one of v1 alone (AUTH-3).
+    Reader,
 }
 
 impl Who {
@@ -41,6 +44,7 @@ impl Who {
             Who::NoRole => "a certificate without a role",
             Who::Anonymous => "a TLS client without a certificate",
             Who::Plaintext => "a plaintext client",
+            Who::Reader => "the reader",
         }
     }
 }

@@ -13,23 +13,31 @@
 //! `joblet-conformance replay` runs. Workflows have their operations in
 //! [`workflow`], their graphs and YAML in [`wfshape`], their calls and
 //! answers in [`wfcall`], made by [`wfexec`], and their model in
-//! [`wfmodel`].
+//! [`wfmodel`]. The contracts the target serves shape the operations and
+//! the model: [`mix`] makes the operations, [`contract`] and [`timeout`]
+//! judge the v2 answers, jobs run and are read through the v2 messages
+//! too ([`wire2`], what only they show of the node in [`facts`]).
 
 pub mod admin;
 pub mod admin_model;
 pub mod call;
 pub mod checks;
 pub mod clock;
+pub mod contract;
 pub mod driver;
 pub mod exec;
+pub mod facts;
 pub mod identity;
+pub mod mix;
 pub mod model;
 pub mod ops;
 pub mod sequence;
+pub mod timeout;
 pub mod wfcall;
 pub mod wfexec;
 pub mod wfmodel;
 pub mod wfshape;
+pub mod wire2;
 pub mod workflow;
 
 pub use driver::{ExploreConfig, ExploreResult, Finding, explore};

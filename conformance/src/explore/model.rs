@@ -50,9 +50,25 @@ pub struct Job {
     pub secret: bool,
     /// Its gpu_count.
     pub gpu: i32,
+    /// Its `timeout` as sent ("" for none; v2 only: JOB-TIMEOUT-1).
+    pub timeout: String,
+    /// Its timeout in milliseconds, if it has one (JOB-TIMEOUT-3).
+    pub limit: Option<f64>,
 }
 
 impl Job {
+    /// How long it runs once started: its command's time, or its timeout
+    /// when that is shorter (JOB-TIMEOUT-3).
+    pub fn run_ms(&self) -> f64 {
+        super::timeout::run_ms(&self.cmd, self.limit)
+    }
+
+    /// The status and exit code it ends with on its own (`TIMEOUT` and 124
+    /// when its timeout cuts it short).
+    pub fn natural_end(&self) -> (&'static str, i32) {
+        super::timeout::natural_end(&self.cmd, self.limit)
+    }
+
     fn facts(&self) -> checks::Facts<'_> {
         checks::Facts {
             cmd: &self.cmd,
@@ -120,6 +136,11 @@ pub struct Model {
     pub prefix: String,
     /// The run's workflows, in creation order.
     pub workflows: Vec<super::wfmodel::Wf>,
+    /// The contracts the node serves (the v2 rules apply when it serves
+    /// v2: [`super::contract`]).
+    pub api: joblet_testkit::contract::Api,
+    /// The answer being judged came through the v2 messages.
+    pub via_v2: bool,
 }
 
 pub use super::checks::BUILTIN_NETWORKS;
@@ -163,7 +184,7 @@ impl Model {
             Phase::Live => {}
         }
         let start = job.start_at;
-        let end = start + job.cmd.duration_ms();
+        let end = start + job.run_ms();
         let must_be_final = a > end + self.grace;
         let scheduled = job.scheduled && !job.started && a < start + self.grace;
         let must_be_scheduled = job.scheduled && !job.started && b + SLACK_MS < start;
@@ -194,7 +215,7 @@ impl Model {
             out.push(("INITIALIZING", None));
         }
         if may.ended {
-            let (s, code) = job.cmd.natural_end();
+            let (s, code) = job.natural_end();
             out.push((s, Some(code)));
         }
         if may.failed_start {
@@ -208,7 +229,7 @@ impl Model {
         let job = &mut self.jobs[j];
         match status {
             "RUNNING" | "INITIALIZING" => job.started = true,
-            "COMPLETED" | "FAILED" | "STOPPED" | "CANCELED" => {
+            "COMPLETED" | "FAILED" | "STOPPED" | "CANCELED" | "TIMEOUT" => {
                 job.started = true;
                 job.phase = Phase::Final(status.to_owned(), Some(exit_code));
             }
@@ -237,18 +258,41 @@ impl Model {
             Call::GetRuntimeInfo(name) => checks::runtime_info(name, &self.runtimes, answer),
             Call::TestRuntime(name) => checks::runtime_test(name, &self.runtimes, answer),
             Call::GetSystemStatus => checks::system(answer),
+            Call::ValidateRuntimeSpec(..) if !self.api.serves_v1() => {
+                super::contract::v1_only(call, answer)
+            }
             Call::ValidateRuntimeSpec(_, valid) => checks::spec(*valid, answer),
             Call::StreamSystemMetrics(types) => checks::sample(types, answer),
             Call::Wait(_) => Verdict::pass(&[]),
             Call::Wf(c) => super::wfmodel::check(&mut self.workflows, self.grace, c, a, b, answer),
-            Call::As(who, inner) => match admin::refusal(*who, inner, answer) {
-                Some(v) => v,
-                None => self
-                    .check(inner, a, b, answer)
-                    .with_ids(admin::admin_ids(*who)),
-            },
+            Call::As(who, inner) => {
+                // AUTH-6: the reader is the viewer where v2 is spoken.
+                let role = super::contract::role_of(self.api, *who);
+                let v = match admin::refusal(role, inner, answer) {
+                    Some(v) => v,
+                    None => self
+                        .check(inner, a, b, answer)
+                        .with_ids(admin::admin_ids(role)),
+                };
+                super::contract::role_ids(self.api, *who, v)
+            }
             Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
             Call::RemoveRuntime(n) => admin::remove(&mut self.runtimes, n, answer),
+            Call::ViaV2(inner) => match answer {
+                // The v1 rules on what both contracts show, then the v2
+                // ones on the rest.
+                Answer::Facts(facts) => {
+                    let (shared, v2) = super::contract::facts(self.api, facts);
+                    let v = self.check(inner, a, b, &shared);
+                    if v.is_pass() { v2.with_ids(&v.ids) } else { v }
+                }
+                _ => {
+                    self.via_v2 = true;
+                    let v = self.check(inner, a, b, answer);
+                    self.via_v2 = false;
+                    v
+                }
+            },
         }
     }
 
@@ -301,6 +345,9 @@ impl Model {
 
     fn run_job(&mut self, req: &RunReq, a: f64, b: f64, answer: &Answer) -> Verdict {
         let problems = checks::run_problems(self.known(), req);
+        if let Some(v) = super::timeout::refusal(req, !problems.is_empty(), answer) {
+            return v;
+        }
         if !problems.is_empty() {
             let mut ids = vec!["ALL-4"];
             ids.extend(problems.iter().map(|(id, _)| *id));
@@ -317,7 +364,11 @@ impl Model {
             Sched::Future(ms) => (a + ms, true),
             _ => (a, false),
         };
-        let mut verdict = checks::run_answer(req, view, sched_time, scheduled, start_at, b);
+        let mut verdict = if self.api.serves_v1() && !self.via_v2 {
+            checks::run_answer(req, view, sched_time, scheduled, start_at, b)
+        } else {
+            super::contract::run_answer_v2(req, view, sched_time, scheduled, start_at, b)
+        };
         if verdict.is_pass() {
             self.jobs.push(Job {
                 uuid: view.uuid.clone(),
@@ -327,13 +378,19 @@ impl Model {
                 phase: Phase::Live,
                 started: view.status == "RUNNING",
                 deleted: false,
-                may_fail_start: false,
+                // A scheduled GPU job finds its GPUs taken (other sequences
+                // share the node's) when due: it cannot start (JOB-GPU-2,
+                // JOB-LIFE-1).
+                may_fail_start: scheduled && req.gpu_count > 0,
                 network: req.network.clone(),
                 volumes: req.volumes.clone(),
                 runtime: req.runtime.clone(),
                 secret: !req.secret.is_empty(),
                 gpu: req.gpu_count,
+                timeout: req.timeout.clone(),
+                limit: super::timeout::parse(&req.timeout).ok().flatten(),
             });
+            verdict = verdict.with_ids(super::timeout::accepted_ids(&req.timeout));
             verdict.state = Some(view.status.clone());
         }
         verdict
@@ -349,7 +406,8 @@ impl Model {
         };
         let allowed = self.statuses(j, a, b);
         let job = &self.jobs[j];
-        let mut v = checks::job_view(job.facts(), view, &allowed, true);
+        let v = checks::job_view(job.facts(), view, &allowed, true);
+        let mut v = super::timeout::judge_view(&job.timeout, job.limit, view, v);
         if v.is_pass() {
             v.state = Some(view.status.clone());
             self.saw_status(j, &view.status, view.exit_code);
@@ -434,8 +492,12 @@ impl Model {
                 v
             }
             Answer::Error(Code::FailedPrecondition, _) if can_refuse => {
-                if live {
-                    self.jobs[j].started = true;
+                let job = &mut self.jobs[j];
+                if live && job.may_fail_start {
+                    // Past SCHEDULED, but maybe by failing to start.
+                    job.scheduled = false;
+                } else if live {
+                    job.started = true;
                 }
                 let mut v = Verdict::pass(&["JOB-CANCEL-2"]);
                 v.state = Some(label);
@@ -493,6 +555,9 @@ impl Model {
     }
 
     fn logs(&mut self, id: &JobId, a: f64, b: f64, answer: &Answer) -> Verdict {
+        if id.id.is_empty() {
+            return super::contract::logs_without_id(self.api, answer);
+        }
         if let Some(v) = self.id_problem(id, answer) {
             return v.with_ids(&["JOB-LOGS-3"]);
         }
@@ -585,6 +650,8 @@ impl Model {
         for (view, j) in listed.iter().zip(expected.iter().copied()) {
             let allowed = self.statuses(j, a, b);
             let v = checks::job_view(self.jobs[j].facts(), view, &allowed, false);
+            let job = &self.jobs[j];
+            let v = super::timeout::judge_view(&job.timeout, job.limit, view, v);
             if !v.is_pass() {
                 return v.with_ids(&["JOB-LIST-1"]);
             }
@@ -768,6 +835,10 @@ mod tests {
     const UUID: &str = "3f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f";
 
     fn run(model: &mut Model, cmd: Cmd, sched: Sched) -> Verdict {
+        run_gpus(model, cmd, sched, 0)
+    }
+
+    fn run_gpus(model: &mut Model, cmd: Cmd, sched: Sched, gpu_count: i32) -> Verdict {
         let (command, args) = cmd.command_args();
         let req = RunReq {
             cmd,
@@ -781,7 +852,8 @@ mod tests {
             env: vec![],
             secret: vec![],
             uploads: vec![],
-            gpu_count: 0,
+            gpu_count,
+            timeout: String::new(),
         };
         let status = if matches!(sched, Sched::Future(_)) {
             "SCHEDULED"
@@ -833,6 +905,29 @@ mod tests {
             let again = m.check(&Call::StopJob(id()), 70.0, 71.0, &answer);
             assert_eq!(again.is_pass(), !stopped, "{again:?}");
         }
+    }
+
+    /// JOB-LIFE-1, JOB-DEL-1: a scheduled GPU job whose CancelJob is
+    /// refused has left SCHEDULED, maybe by failing to start (its GPUs
+    /// were taken): DeleteJob may then delete it.
+    #[test]
+    fn explore_model_a_refused_cancel_of_a_gpu_job_may_mean_it_failed_to_start_job_life_1() {
+        let mut m = Model::new("cf-t-", 100.0);
+        assert!(run_gpus(&mut m, Cmd::Sleep(30_000), Sched::Future(20.0), 1).is_pass());
+        let refused = Answer::Error(Code::FailedPrecondition, "job is not scheduled".into());
+        let v = m.check(&Call::CancelJob(id()), 40.0, 41.0, &refused);
+        assert!(v.is_pass(), "{v:?}");
+        let v = m.check(&Call::DeleteJob(id()), 50.0, 51.0, &Answer::Delete(true));
+        assert!(v.is_pass(), "{v:?}");
+        // Without GPUs, the refusal means it started: a 30 s job is running.
+        let mut m = Model::new("cf-t-", 100.0);
+        assert!(run(&mut m, Cmd::Sleep(30_000), Sched::Future(20.0)).is_pass());
+        assert!(
+            m.check(&Call::CancelJob(id()), 40.0, 41.0, &refused)
+                .is_pass()
+        );
+        let v = m.check(&Call::DeleteJob(id()), 50.0, 51.0, &Answer::Delete(true));
+        assert!(!v.is_pass(), "{v:?}");
     }
 
     #[test]

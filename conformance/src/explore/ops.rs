@@ -22,6 +22,8 @@ pub enum JobRef {
     Unknown(u64),
     /// A prefix shared by two of the run's jobs.
     Ambiguous,
+    /// No ID at all: "" (JOB-LOGS-4).
+    Empty,
 }
 
 /// A network or volume name an operation uses.
@@ -47,6 +49,16 @@ pub struct RunOp {
     secret: Vec<(&'static str, &'static str)>,
     upload: Option<&'static str>,
     gpu: i32,
+}
+
+impl RunOp {
+    /// The same with a command that outlives any short timeout
+    /// (JOB-TIMEOUT-3).
+    pub(super) fn outliving(mut self) -> Self {
+        self.cmd = Cmd::Sleep(30_000);
+        self.upload = None;
+        self
+    }
 }
 
 /// A runtime an operation names.
@@ -113,6 +125,9 @@ pub enum Op {
     /// A runtime install or removal of the run's own runtimes (only when
     /// allowed: `admin::Admin::installs`).
     Runtime(RtOp),
+    /// An operation made with the v2 messages, and the `timeout` of a
+    /// RunJob ([`super::contract`]).
+    ViaV2(Box<Op>, &'static str),
 }
 
 const WORDS: &[&str] = &["alpha", "bravo", "hello world", "x", "42", "tab\tsep"];
@@ -241,7 +256,7 @@ fn op(rng: &mut StdRng) -> Op {
 }
 
 /// A RunJob operation, valid or (30%) with one invalid argument.
-fn run_op(rng: &mut StdRng) -> RunOp {
+pub(super) fn run_op(rng: &mut StdRng) -> RunOp {
     let cmd = match rng.random_range(0..100) {
         0..30 => Cmd::Echo(pick(rng, WORDS).to_owned()),
         30..45 => Cmd::False,
@@ -487,6 +502,11 @@ fn job_id(names: &Names<'_>, r: JobRef) -> Option<JobId> {
                 ambiguous: false,
             })
         }
+        JobRef::Empty => Some(JobId {
+            id: String::new(),
+            job: None,
+            ambiguous: false,
+        }),
         JobRef::Ambiguous => {
             let live: Vec<&str> = jobs
                 .iter()
@@ -517,7 +537,7 @@ fn logs_deadline(names: &Names<'_>, id: &JobId) -> u64 {
     if job.phase != Phase::Live {
         return grace as u64;
     }
-    let end = job.start_at + job.cmd.duration_ms();
+    let end = job.start_at + job.run_ms();
     let left = end - names.now;
     if names.still && left > 0.0 {
         // It cannot end while the clock stands still: a glimpse of what it
@@ -588,6 +608,13 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
             Call::StreamSystemMetrics(types)
         }
         Op::Wf(w) => super::workflow::resolve(w, names.model, names.prefix)?,
+        Op::ViaV2(inner, timeout) => {
+            let mut call = resolve(inner, names)?;
+            if let Call::RunJob(r) = &mut call {
+                r.timeout = (*timeout).to_owned();
+            }
+            Call::ViaV2(Box::new(call))
+        }
         Op::As(..) | Op::Runtime(_) => return None,
     })
 }
@@ -644,6 +671,7 @@ fn run_req(r: &RunOp, names: &Names<'_>) -> RunReq {
             .into_iter()
             .collect(),
         gpu_count: r.gpu,
+        timeout: String::new(),
     }
 }
 

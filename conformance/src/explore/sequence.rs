@@ -55,6 +55,8 @@ pub struct Place {
     pub admin: super::admin::Admin,
     /// Where time is read (and how a pause passes).
     pub time: super::clock::TimeSource,
+    /// The contracts the node serves.
+    pub contracts: joblet_testkit::contract::Api,
 }
 
 /// Removes what a sequence created: stops every job, deletes it, removes
@@ -122,7 +124,7 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
         (Call::Wf(_), Answer::Wf(super::wfcall::WfAnswer::Run(u, _))) if !u.is_empty() => {
             tracker.add(Resource::Workflow(u.clone()))
         }
-        (Call::As(_, inner), _) => track(tracker, inner, answer),
+        (Call::As(_, inner) | Call::ViaV2(inner), _) => track(tracker, inner, answer),
         (Call::Install(i), _) if !i.spec.is_empty() => {
             tracker.add(Resource::Runtime(i.name.clone()))
         }
@@ -142,6 +144,7 @@ async fn clock_error(mut out: Run, e: String, place: &Place, tracker: &Tracker) 
 pub async fn run(ops: &[Op], place: &Place) -> Run {
     let clients = Clients::new(&place.channel);
     let mut model = Model::new(&place.prefix, place.grace);
+    model.api = place.contracts;
     match clients.node().await {
         Ok((nets, rts)) => {
             model.foreign_cidrs = nets
@@ -196,6 +199,7 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
                 Err(e) => return clock_error(out, e, place, &tracker).await,
             },
             Call::Wf(w) => super::wfexec::execute(&clients, w).await,
+            Call::ViaV2(inner) => super::wire2::execute(&place.channel, inner, &own).await,
             _ => {
                 super::admin::execute(
                     &place.admin,

@@ -16,6 +16,7 @@ use joblet_conformance::explore::driver::{self, ExploreConfig, ExploreResult};
 use joblet_conformance::explore::explore;
 use joblet_mock::{ClockMode, MockConfig, Mutant, Profile};
 use joblet_testkit::Role;
+use joblet_testkit::contract::Api;
 
 /// Mutants the explorer's budget (60 sequences of 50 operations, seed 1, 4 for those out of reach)
 /// kills, at least: measured 2026-12-06 (the 9 workflow mutants, the other identities, runtime installs and GPU jobs among them).
@@ -121,6 +122,14 @@ fn explore_finds_nothing_against_the_documented_mock() {
         "RT-INSTALL-2",
         "RT-INSTALL-3",
         "RT-RM-1",
+        // The v2 operations mixed in (the mock serves both contracts).
+        "JOB-RUN-11",
+        "JOB-TIMEOUT-1",
+        "JOB-TIMEOUT-2",
+        "JOB-TIMEOUT-3",
+        "JOB-TIMEOUT-4",
+        "JOB-LOGS-4",
+        "AUTH-7",
     ] {
         assert!(
             result.ids.contains_key(id),
@@ -176,7 +185,13 @@ fn explore_kills_the_v1_mutants_with_short_findings() {
                     60
                 };
                 let t = std::time::Instant::now();
-                let r = explore_mock(mock, budget(sequences, 2)).await;
+                // The v1 operations and model, as before the v2 ones (the
+                // mock serves both).
+                let config = ExploreConfig {
+                    contracts: Api::V1,
+                    ..budget(sequences, 2)
+                };
+                let r = explore_mock(mock, config).await;
                 eprintln!("{m}: {:.1} s", t.elapsed().as_secs_f64());
                 (i, m, r.finding.map(|f| f.calls()))
             });
@@ -314,4 +329,173 @@ fn explore_finding_becomes_a_transcript_that_replay_fails_on_the_documented_mock
         .filter_map(|m| m.split('"').next())
         .collect();
     assert!(calls.len() >= 2, "{calls:?}");
+}
+
+/// A node of v2.5.9 alone (`Api::V2`): no workflow, no install, jobs run and
+/// read through both contracts' messages, timeouts among them; the model
+/// finds nothing.
+#[test]
+fn explore_finds_nothing_against_a_v2_node() {
+    let mock = MockConfig {
+        api: Api::V2,
+        ..MockConfig::default()
+    };
+    let config = ExploreConfig {
+        contracts: Api::V2,
+        ..budget(120, 8)
+    };
+    let result = runtime().block_on(explore_mock(mock, config));
+    if let Some(f) = &result.finding {
+        panic!("a false alarm:\n{}", driver::show_finding(f, 50));
+    }
+    assert_eq!(result.sequences, 120);
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    assert!(result.leaks.is_empty(), "{:?}", result.leaks);
+    assert!(result.steps >= 120 * 40, "{} calls", result.steps);
+    for id in [
+        "CONTRACT-1",
+        "CONTRACT-2",
+        "MON-STATUS-2",
+        "RT-LIST-2",
+        "JOB-RUN-11",
+        "JOB-TIMEOUT-1",
+        "JOB-TIMEOUT-2",
+        "JOB-TIMEOUT-3",
+        "JOB-TIMEOUT-4",
+        "JOB-LOGS-4",
+        "JOB-STOP-1",
+        "JOB-DEL-1",
+        "JOB-LIST-1",
+        "AUTH-6",
+        "AUTH-7",
+    ] {
+        assert!(
+            result.ids.contains_key(id),
+            "{id} never exercised:\n{}",
+            driver::show_coverage(&result)
+        );
+    }
+    for gone in ["WF-RUN-1", "RT-INSTALL-1", "JOB-RUN-1", "AUTH-3", "AUTH-4"] {
+        assert!(
+            !result.ids.contains_key(gone),
+            "{gone} judged on a v2 node:\n{}",
+            driver::show_coverage(&result)
+        );
+    }
+    assert!(
+        result
+            .pairs
+            .keys()
+            .any(|(c, s)| c == "GetJobStatus" && s.contains("TIMEOUT")),
+        "no job seen TIMEOUT:\n{}",
+        driver::show_coverage(&result)
+    );
+}
+
+/// The v2 mutants the explorer's job operations cannot reach: those of
+/// the metrics, telematics, runtime builds and runtime YAML (the v2
+/// telemetry and build operations' to kill), and of the four-role option
+/// (off by default).
+const V2_OUT_OF_REACH: &[&str] = &[
+    // CONTRACT-3 (the ValidateRuntimeYAML probe) and AUTH-7's BuildRuntime:
+    // runtime YAML and builds.
+    "probe-unimplemented",
+    "viewer-may-build",
+    // AUTH-8's four roles: an option, off by default.
+    "four-role-method-names",
+    "metrics-no-memory-limit",
+    "metrics-unknown-empty",
+    "metrics-limit-ignored",
+    "telem-type-uppercase",
+    "telem-type-filter-off",
+    "telem-unknown-empty",
+    "telem-limit-per-type",
+    "build-empty-yaml-starts",
+    "build-thirteen-phases",
+    "dry-run-installs",
+    "build-failure-status",
+    "built-runtime-unlisted",
+    "yaml-empty-error",
+    "yaml-accepts-missing-name",
+    "yaml-no-exists-warning",
+];
+
+/// v2 mutants the explorer kills against a node of v2.5.9 alone: measured
+/// 2026-12-06 (CONTRACT-1, CONTRACT-2, AUTH-6, JOB-RUN-11, JOB-TIMEOUT-1
+/// to 4, JOB-LOGS-4, MON-STATUS-2, RT-LIST-2).
+const V2_KILLED: usize = 11;
+
+#[test]
+fn explore_kills_the_v2_mutants_with_short_findings() {
+    let rt = runtime();
+    let list = joblet_conformance::mutants::v2_mutants();
+    let rows: Vec<(Mutant, Option<usize>)> = rt.block_on(async {
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(3));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, m) in list.iter().copied().enumerate() {
+            let semaphore = semaphore.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await.ok();
+                let mock = MockConfig {
+                    api: Api::V2,
+                    mutant: Some(m),
+                    ..MockConfig::default()
+                };
+                // Those out of reach get a token budget: they survive it.
+                let sequences = if V2_OUT_OF_REACH.contains(&m.name()) {
+                    1
+                } else {
+                    30
+                };
+                let config = ExploreConfig {
+                    contracts: Api::V2,
+                    ..budget(sequences, 2)
+                };
+                let t = std::time::Instant::now();
+                let r = explore_mock(mock, config).await;
+                eprintln!("{m}: {:.1} s", t.elapsed().as_secs_f64());
+                (i, m, r.finding.map(|f| f.calls()))
+            });
+        }
+        let mut rows = vec![None; list.len()];
+        while let Some(Ok((i, m, calls))) = tasks.join_next().await {
+            rows[i] = Some((m, calls));
+        }
+        rows.into_iter().flatten().collect()
+    });
+    let table: Vec<String> = rows
+        .iter()
+        .map(|(m, c)| match c {
+            Some(n) => format!(
+                "{:<28} {:<13} killed in {n} call(s)",
+                m.name(),
+                m.behaviour()
+            ),
+            None => format!("{:<28} {:<13} SURVIVED", m.name(), m.behaviour()),
+        })
+        .collect();
+    let table = table.join("\n");
+    let killed = rows.iter().filter(|(_, c)| c.is_some()).count();
+    println!("killed {killed}/{}\n{table}", rows.len());
+    assert_eq!(list.len(), V2_OUT_OF_REACH.len() + V2_KILLED, "{table}");
+    assert_eq!(
+        killed,
+        V2_KILLED,
+        "killed {killed}/{}:\n{table}",
+        rows.len()
+    );
+    let in_reach_survivors: Vec<&str> = rows
+        .iter()
+        .filter(|(m, c)| c.is_none() && !V2_OUT_OF_REACH.contains(&m.name()))
+        .map(|(m, _)| m.name())
+        .collect();
+    assert!(
+        in_reach_survivors.is_empty(),
+        "survived: {in_reach_survivors:?}\n{table}"
+    );
+    let long: Vec<&(Mutant, Option<usize>)> = rows
+        .iter()
+        .filter(|(_, c)| c.is_some_and(|n| n > 10))
+        .collect();
+    assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
 }
