@@ -21,6 +21,9 @@ pub enum Cmd {
     /// `cat in.txt` of an uploaded file with this content: completes at once
     /// with the content as output.
     Cat(String),
+    /// `sh -c SCRIPT`, a script that writes no output of its own (it
+    /// redirects to files) and runs this many milliseconds, then completes.
+    Shell(String, u32),
 }
 
 impl Cmd {
@@ -32,13 +35,14 @@ impl Cmd {
             Cmd::False => ("false".into(), vec![]),
             Cmd::Sleep(ms) => ("sleep".into(), vec![format!("{}", *ms as f64 / 1000.0)]),
             Cmd::Cat(_) => ("cat".into(), vec!["in.txt".into()]),
+            Cmd::Shell(script, _) => ("sh".into(), vec!["-c".into(), script.clone()]),
         }
     }
 
     /// How long it runs, in milliseconds.
     pub fn duration_ms(&self) -> f64 {
         match self {
-            Cmd::Sleep(ms) => *ms as f64,
+            Cmd::Sleep(ms) | Cmd::Shell(_, ms) => *ms as f64,
             _ => 0.0,
         }
     }
@@ -174,6 +178,8 @@ pub enum Call {
     Wf(Box<super::wfcall::WfCall>),
     /// A call made by another identity than the admin.
     As(super::identity::Who, Box<Call>),
+    /// A v2-only call (metrics, telematics, runtime YAML and builds).
+    V2(Box<super::v2call::V2Call>),
     /// InstallRuntimeFromLocal or its streaming form.
     Install(super::identity::Install),
     /// RemoveRuntime.
@@ -206,6 +212,7 @@ impl Call {
             Call::Wait(_) => "Wait",
             Call::Wf(c) => c.rpc(),
             Call::As(_, inner) => inner.rpc(),
+            Call::V2(c) => c.rpc(),
             Call::Install(i) if i.stream => "StreamingInstallRuntimeFromLocal",
             Call::Install(_) => "InstallRuntimeFromLocal",
             Call::RemoveRuntime(_) => "RemoveRuntime",
@@ -297,6 +304,7 @@ impl fmt::Display for Call {
             }
             Call::Wf(c) => write!(f, "{c}"),
             Call::As(who, inner) => write!(f, "{inner} as {}", who.name()),
+            Call::V2(c) => write!(f, "{c}"),
             Call::Install(i) => write!(f, "{i}"),
             Call::RemoveRuntime(n) => write!(f, "RemoveRuntime{{runtime: {n:?}}}"),
             other => write!(f, "{}{{}}", other.rpc()),
@@ -403,6 +411,8 @@ pub enum Answer {
     Wf(super::wfcall::WfAnswer),
     /// An install's answer.
     Installed(super::identity::Installed),
+    /// A v2-only call's answer.
+    V2(super::v2call::V2Answer),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {
@@ -495,6 +505,7 @@ impl fmt::Display for Answer {
             Answer::Nothing => write!(f, "-"),
             Answer::Wf(a) => write!(f, "{a}"),
             Answer::Installed(i) => write!(f, "{i}"),
+            Answer::V2(a) => write!(f, "{a}"),
         }
     }
 }

@@ -44,6 +44,15 @@ pub struct ExploreConfig {
     /// The other identities (viewer, no role, TLS without a certificate)
     /// and whether runtime installs are allowed.
     pub admin: super::admin::Admin,
+    /// Mix in the v2-only operations (job metrics and telematics, runtime
+    /// YAML, and builds when installs are allowed): for a target that
+    /// serves v2.
+    pub v2_ops: bool,
+    /// Generate the v1 operations (jobs with the v1 messages, workflows,
+    /// installs, ...); when false, only the v2 operations and the job calls
+    /// a node that speaks v2 alone serves to every client (StopJob,
+    /// DeleteJob). Only read when `v2_ops` is on.
+    pub v1_ops: bool,
 }
 
 impl Default for ExploreConfig {
@@ -59,6 +68,8 @@ impl Default for ExploreConfig {
             shrink: true,
             shrink_budget: 200,
             admin: super::admin::Admin::default(),
+            v2_ops: false,
+            v1_ops: true,
         }
     }
 }
@@ -168,7 +179,7 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     break;
                 }
                 let seed = config.seed.wrapping_add(i as u64);
-                let ops = ops::generate(seed, config.steps);
+                let ops = ops::generate_for(seed, config.steps, config.v1_ops, config.v2_ops);
                 let place = Place {
                     channel: channel.clone(),
                     cleanup: channel.clone(),

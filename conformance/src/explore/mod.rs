@@ -13,7 +13,10 @@
 //! `joblet-conformance replay` runs. Workflows have their operations in
 //! [`workflow`], their graphs and YAML in [`wfshape`], their calls and
 //! answers in [`wfcall`], made by [`wfexec`], and their model in
-//! [`wfmodel`].
+//! [`wfmodel`]. The v2-only calls (job metrics and telematics, runtime YAML
+//! and builds) have their operations in [`v2ops`], their calls and answers
+//! in [`v2call`], made by [`v2exec`], and their model in [`v2model`] and
+//! [`v2build`].
 
 pub mod admin;
 pub mod admin_model;
@@ -25,6 +28,11 @@ pub mod identity;
 pub mod model;
 pub mod ops;
 pub mod sequence;
+pub mod v2build;
+pub mod v2call;
+pub mod v2exec;
+pub mod v2model;
+pub mod v2ops;
 pub mod wfcall;
 pub mod wfexec;
 pub mod wfmodel;

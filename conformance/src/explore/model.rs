@@ -120,6 +120,8 @@ pub struct Model {
     pub prefix: String,
     /// The run's workflows, in creation order.
     pub workflows: Vec<super::wfmodel::Wf>,
+    /// What the v2-only calls showed ([`super::v2model`]).
+    pub v2: super::v2model::V2State,
 }
 
 pub use super::checks::BUILTIN_NETWORKS;
@@ -247,6 +249,7 @@ impl Model {
                     .check(inner, a, b, answer)
                     .with_ids(admin::admin_ids(*who)),
             },
+            Call::V2(c) => super::v2model::check(self, c, a, b, answer),
             Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
             Call::RemoveRuntime(n) => admin::remove(&mut self.runtimes, n, answer),
         }
@@ -334,6 +337,7 @@ impl Model {
                 secret: !req.secret.is_empty(),
                 gpu: req.gpu_count,
             });
+            self.v2.note_run(&view.uuid, req.limits);
             verdict.state = Some(view.status.clone());
         }
         verdict

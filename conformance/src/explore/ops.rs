@@ -113,6 +113,9 @@ pub enum Op {
     /// A runtime install or removal of the run's own runtimes (only when
     /// allowed: `admin::Admin::installs`).
     Runtime(RtOp),
+    /// A v2-only operation: job metrics and telematics, runtime YAML and
+    /// builds ([`super::v2ops`]).
+    V2(super::v2ops::V2Op),
 }
 
 const WORDS: &[&str] = &["alpha", "bravo", "hello world", "x", "42", "tab\tsep"];
@@ -143,6 +146,17 @@ const SIZES: &[&str] = &["10MB", "1gb", "512KB", "5B"];
 const BAD_SIZES: &[&str] = &["0MB", "-5MB", "10XB", "abc", ""];
 const BAD_CORES: &[&str] = &["x", "0,0", "3-1", "99999", "-1"];
 
+/// `n` operations from `seed`: the v1 mix when `v1`, the v2-only
+/// operations mixed in when `v2` ([`super::v2ops::generate`]); the v1 mix
+/// alone is [`generate`]'s.
+pub fn generate_for(seed: u64, n: usize, v1: bool, v2: bool) -> Vec<Op> {
+    if v2 {
+        super::v2ops::generate(seed, n, v1)
+    } else {
+        generate(seed, n)
+    }
+}
+
 /// `n` operations from `seed`.
 pub fn generate(seed: u64, n: usize) -> Vec<Op> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -157,7 +171,7 @@ pub fn generate(seed: u64, n: usize) -> Vec<Op> {
         .collect()
 }
 
-fn job_ref(rng: &mut StdRng) -> JobRef {
+pub(super) fn job_ref(rng: &mut StdRng) -> JobRef {
     // Mostly one of the last few jobs: a reference that stays the same job
     // when the shrinking removes older operations.
     let k = if rng.random_range(0..10) < 7 {
@@ -187,7 +201,7 @@ fn pick<T: Copy>(rng: &mut StdRng, list: &[T]) -> T {
 
 /// One operation (some of its range the other identities' and the runtime
 /// installs').
-fn op(rng: &mut StdRng) -> Op {
+pub(super) fn op(rng: &mut StdRng) -> Op {
     match rng.random_range(0..110) {
         0..20 => Op::Run(Box::new(run_op(rng))),
         20..26 => Op::Run(Box::new(busy_op(rng))),
@@ -339,7 +353,7 @@ fn inner(rng: &mut StdRng, runs: bool) -> Op {
         match op(rng) {
             // Workflow calls go by the admin's channel only (their own
             // executor).
-            Op::Wait | Op::As(..) | Op::Runtime(_) | Op::Wf(_) => {}
+            Op::Wait | Op::As(..) | Op::Runtime(_) | Op::Wf(_) | Op::V2(_) => {}
             other => return other,
         }
     }
@@ -448,7 +462,7 @@ fn runtime(names: &Names<'_>, r: RtRef) -> String {
     }
 }
 
-fn job_id(names: &Names<'_>, r: JobRef) -> Option<JobId> {
+pub(super) fn job_id(names: &Names<'_>, r: JobRef) -> Option<JobId> {
     let jobs = &names.model.jobs;
     match r {
         JobRef::Nth(k) | JobRef::Prefix(k) if !jobs.is_empty() => {
@@ -579,11 +593,11 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
             Call::StreamSystemMetrics(types)
         }
         Op::Wf(w) => super::workflow::resolve(w, names.model, names.prefix)?,
-        Op::As(..) | Op::Runtime(_) => return None,
+        Op::As(..) | Op::Runtime(_) | Op::V2(_) => return None,
     })
 }
 
-fn schedule_text(sched: Sched) -> String {
+pub(super) fn schedule_text(sched: Sched) -> String {
     use chrono::{Duration, Local, SecondsFormat};
     let now = Local::now();
     match sched {

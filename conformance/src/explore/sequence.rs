@@ -122,6 +122,11 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
             tracker.add(Resource::Workflow(u.clone()))
         }
         (Call::As(_, inner), _) => track(tracker, inner, answer),
+        (Call::V2(c), _) => {
+            if let Some(r) = super::v2exec::created(c, answer) {
+                tracker.add(r)
+            }
+        }
         (Call::Install(i), _) if !i.spec.is_empty() => {
             tracker.add(Resource::Runtime(i.name.clone()))
         }
@@ -174,6 +179,7 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
         let own: Vec<String> = model.jobs.iter().map(|j| j.uuid.clone()).collect();
         let answer = match &call {
             Call::Wf(w) => super::wfexec::execute(&clients, w).await,
+            Call::V2(c) => super::v2exec::execute(&place.channel, c, &place.prefix).await,
             _ => {
                 super::admin::execute(
                     &place.admin,
