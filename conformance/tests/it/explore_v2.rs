@@ -119,3 +119,65 @@ fn explore_v2_telemetry_finds_nothing_against_the_documented_mock() {
         );
     }
 }
+
+#[test]
+fn explore_kills_the_v2_telemetry_and_build_mutants() {
+    let rt = runtime();
+    let list: Vec<Mutant> = joblet_conformance::mutants::v2_mutants()
+        .into_iter()
+        .filter(|m| FAMILIES.iter().any(|f| m.behaviour().starts_with(f)))
+        .collect();
+    let begin = std::time::Instant::now();
+    // The unmutated node of v2 alone first: the budget finds nothing there.
+    let clean = rt.block_on(explore_v2(mock(Api::V2, None), budget(12, 3, false)));
+    if let Some(f) = &clean.finding {
+        panic!("a false alarm on a node of v2 alone:\n{}", driver::show_finding(f, 50));
+    }
+    assert!(clean.errors.is_empty() && clean.leaks.is_empty(), "{clean:?}");
+    let rows: Vec<(Mutant, Option<usize>, String)> = rt.block_on(async {
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, m) in list.iter().copied().enumerate() {
+            let semaphore = semaphore.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await.ok();
+                let r = explore_v2(mock(Api::V2, Some(m)), budget(12, 3, false)).await;
+                let shown = r
+                    .finding
+                    .as_ref()
+                    .map(|f| driver::show_finding(f, 50))
+                    .unwrap_or_default();
+                (i, m, r.finding.map(|f| f.calls()), shown)
+            });
+        }
+        let mut rows = vec![None; list.len()];
+        while let Some(Ok((i, m, calls, shown))) = tasks.join_next().await {
+            rows[i] = Some((m, calls, shown));
+        }
+        rows.into_iter().flatten().collect()
+    });
+    let table: Vec<String> = rows
+        .iter()
+        .map(|(m, c, _)| match c {
+            Some(n) => format!("{:<28} {:<14} killed in {n} call(s)", m.name(), m.behaviour()),
+            None => format!("{:<28} {:<14} SURVIVED", m.name(), m.behaviour()),
+        })
+        .collect();
+    let table = table.join("\n");
+    let killed = rows.iter().filter(|(_, c, _)| c.is_some()).count();
+    println!(
+        "killed {killed}/{} in {:.1} s\n{table}",
+        rows.len(),
+        begin.elapsed().as_secs_f64()
+    );
+    for (_, _, shown) in &rows {
+        println!("{shown}");
+    }
+    assert!(killed >= KILLED_AT_LEAST, "killed {killed}/{}:\n{table}", rows.len());
+    let long: Vec<&str> = rows
+        .iter()
+        .filter(|(_, c, _)| c.is_some_and(|n| n > 10))
+        .map(|(m, _, _)| m.name())
+        .collect();
+    assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
+}
