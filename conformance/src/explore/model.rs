@@ -330,7 +330,9 @@ impl Model {
                 phase: Phase::Live,
                 started: view.status == "RUNNING",
                 deleted: false,
-                may_fail_start: false,
+                // JOB-LIFE-1: a scheduled GPU job may find no free GPU at
+                // its time (other sequences hold them) and not start.
+                may_fail_start: scheduled && req.gpu_count > 0,
                 network: req.network.clone(),
                 volumes: req.volumes.clone(),
                 runtime: req.runtime.clone(),

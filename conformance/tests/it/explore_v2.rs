@@ -181,3 +181,23 @@ fn explore_kills_the_v2_telemetry_and_build_mutants() {
         .collect();
     assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
 }
+
+#[test]
+#[ignore]
+fn tmp_soak() {
+    let seed: u64 = std::env::var("SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("SOAK_N").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let v1 = std::env::var("SOAK_V1").is_ok();
+    let api = if v1 { Api::Both } else { Api::V2 };
+    let mut c = budget(n, 8, v1);
+    c.seed = seed;
+    c.shrink = false;
+    let t = std::time::Instant::now();
+    let result = runtime().block_on(explore_v2(mock(api, None), c));
+    println!("{} seq {} steps in {:.1}s", result.sequences, result.steps, t.elapsed().as_secs_f64());
+    if let Some(f) = &result.finding {
+        panic!("a false alarm:\n{}", driver::show_finding(f, 50));
+    }
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    assert!(result.leaks.is_empty(), "{:?}", result.leaks);
+}
