@@ -251,7 +251,14 @@ impl Model {
             },
             Call::V2(c) => super::v2model::check(self, c, a, b, answer),
             Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
-            Call::RemoveRuntime(n) => admin::remove(&mut self.runtimes, n, answer),
+            Call::RemoveRuntime(n) => {
+                let v = admin::remove(&mut self.runtimes, n, answer);
+                // A job not yet started on a removed runtime may not start.
+                if v.is_pass() && matches!(answer, Answer::Removed(true, _)) {
+                    self.removed(|j| &j.runtime == n);
+                }
+                v
+            }
         }
     }
 
