@@ -8,7 +8,8 @@ use super::call::Answer;
 use super::checks::Verdict;
 use super::model::Model;
 use super::v2call::{BuildMsg, BuildResult, End, RtYaml, V2Answer};
-use super::v2model::{PHASES, errors_match, yaml_errors};
+use super::v2model::PHASES;
+use super::v2yaml::{errors_match, yaml_errors};
 
 /// The log line a dry run ends with (RT-BUILD-3).
 pub const DRY_RUN_DONE: &str = "Dry run completed. No changes were made.";
@@ -24,7 +25,9 @@ fn phases_rule(msgs: &[BuildMsg], last: usize, verbose: bool) -> Option<String> 
                 if !info_since_phase {
                     return Some(format!("an info line in phase {}", next - 1));
                 }
-                if *n != next || *total != 14 || PHASES.get(next as usize - 1) != Some(&name.as_str())
+                if *n != next
+                    || *total != 14
+                    || PHASES.get(next as usize - 1) != Some(&name.as_str())
                 {
                     return Some(format!(
                         "phase {next} of 14 {:?} next (phases 1 to {last} in order)",
@@ -106,7 +109,10 @@ pub fn build(
     let mut ids = vec!["RT-BUILD-2", "RT-BUILD-4"];
     let fail = |ids: &[&'static str], what: String| Verdict::fail(ids, &what);
     if *end != End::Ok {
-        return fail(&ids, format!("the end with OK after the result (got {end})"));
+        return fail(
+            &ids,
+            format!("the end with OK after the result (got {end})"),
+        );
     }
     let r = match result(msgs) {
         Ok(r) => r,
@@ -125,7 +131,10 @@ pub fn build(
     if !errors.is_empty() {
         ids.push("RT-YAML-2");
         if let Some(e) = phases_rule(msgs, 1, verbose) {
-            return fail(&ids, format!("{e} (a YAML that breaks RT-YAML-2 fails in phase 1)"));
+            return fail(
+                &ids,
+                format!("{e} (a YAML that breaks RT-YAML-2 fails in phase 1)"),
+            );
         }
         let got: Vec<String> = r
             .message
@@ -156,7 +165,9 @@ pub fn build(
         if !said || !r.success || !r.path.is_empty() || r.size != 0 {
             return fail(
                 &ids,
-                format!("info {DRY_RUN_DONE:?}, then result {{success true, install_path \"\", size_bytes 0}}"),
+                format!(
+                    "info {DRY_RUN_DONE:?}, then result {{success true, install_path \"\", size_bytes 0}}"
+                ),
             );
         }
         if !m.runtimes.contains(&name) {
@@ -238,4 +249,130 @@ pub fn list(m: &mut Model, answer: &Answer) -> Verdict {
         }
     }
     Verdict::pass(&ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> RtYaml {
+        let some = |s: &str| Some(s.to_owned());
+        RtYaml {
+            schema: some("1.0"),
+            name: some("rt-cf-t-s0-b0"),
+            version: some("1.0.0"),
+            description: some("d"),
+            language: some("python"),
+            base_version: some("3.11"),
+            ..RtYaml::default()
+        }
+    }
+
+    /// Phases 1 to `last` (of `total`), each with an info line, then `r`.
+    fn msgs(last: i32, total: i32, r: BuildResult) -> Vec<BuildMsg> {
+        let mut out = Vec::new();
+        for n in 1..=last {
+            out.push(BuildMsg::Phase(n, total, PHASES[n as usize - 1].into()));
+            out.push(BuildMsg::Log("info".into(), format!("phase {n}"), 0));
+        }
+        out.push(BuildMsg::Result(r));
+        out
+    }
+
+    fn success() -> BuildResult {
+        BuildResult {
+            success: true,
+            message: "Build completed successfully".into(),
+            name: "rt-cf-t-s0-b0".into(),
+            version: "1.0.0".into(),
+            path: "/opt/joblet/runtimes/rt-cf-t-s0-b0/1.0.0".into(),
+            size: 1,
+        }
+    }
+
+    fn judge(m: &mut Model, y: &RtYaml, dry: bool, answer: Answer) -> Verdict {
+        build(m, y, dry, false, 0.0, 10.0, &answer)
+    }
+
+    fn answer(msgs: Vec<BuildMsg>) -> Answer {
+        Answer::V2(V2Answer::Build(msgs, End::Ok))
+    }
+
+    #[test]
+    fn explore_rt_build_2_4_5_fourteen_phases_then_one_result_installs() {
+        let mut m = Model::new("cf-t-s0-", 300.0);
+        let y = valid();
+        // 13 phases, a result that is not last, two results: disagreements.
+        assert!(!judge(&mut m.clone(), &y, false, answer(msgs(13, 13, success()))).is_pass());
+        let mut late = msgs(14, 14, success());
+        late.push(BuildMsg::Log("info".into(), "after".into(), 0));
+        assert!(!judge(&mut m.clone(), &y, false, answer(late)).is_pass());
+        let mut twice = msgs(14, 14, success());
+        twice.push(BuildMsg::Result(success()));
+        assert!(!judge(&mut m.clone(), &y, false, answer(twice)).is_pass());
+        // The documented build installs the runtime.
+        assert!(judge(&mut m, &y, false, answer(msgs(14, 14, success()))).is_pass());
+        assert!(m.runtimes.contains("rt-cf-t-s0-b0"));
+        assert!(
+            m.v2.built
+                .contains_key(&("rt-cf-t-s0-b0".into(), "1.0.0".into()))
+        );
+        // Debug lines only with verbose.
+        let mut debug = msgs(14, 14, success());
+        debug.insert(1, BuildMsg::Log("debug".into(), "x".into(), 0));
+        assert!(!judge(&mut m.clone(), &y, false, answer(debug.clone())).is_pass());
+        assert!(build(&mut m, &y, false, true, 0.0, 1.0, &answer(debug)).is_pass());
+    }
+
+    #[test]
+    fn explore_rt_build_1_3_4_empty_dry_run_and_failure() {
+        let mut m = Model::new("cf-t-s0-", 300.0);
+        let empty = RtYaml {
+            empty: true,
+            ..RtYaml::default()
+        };
+        let refused = Answer::Error(Code::InvalidArgument, "yaml_content is required".into());
+        assert!(judge(&mut m, &empty, false, refused).is_pass());
+        let failed = BuildResult {
+            message: "yaml_content is required".into(),
+            ..BuildResult::default()
+        };
+        assert!(
+            !judge(
+                &mut m,
+                &empty,
+                false,
+                answer(vec![BuildMsg::Result(failed)])
+            )
+            .is_pass()
+        );
+        // A dry run stops after phase 4 and installs nothing.
+        let mut dry = msgs(
+            4,
+            14,
+            BuildResult {
+                path: String::new(),
+                size: 0,
+                ..success()
+            },
+        );
+        dry.insert(8, BuildMsg::Log("info".into(), DRY_RUN_DONE.into(), 0));
+        assert!(judge(&mut m, &valid(), true, answer(dry)).is_pass());
+        assert!(!m.runtimes.contains("rt-cf-t-s0-b0"));
+        assert!(!judge(&mut m, &valid(), true, answer(msgs(14, 14, success()))).is_pass());
+        // A YAML that breaks a rule: phase 1, then a failed result, then OK
+        // (not an error status).
+        let mut bad = valid();
+        bad.name = None;
+        let result = BuildResult {
+            message: "validation failed: validation errors:\n  - name is required".into(),
+            ..BuildResult::default()
+        };
+        assert!(judge(&mut m, &bad, false, answer(msgs(1, 14, result.clone()))).is_pass());
+        let status = Answer::V2(V2Answer::Build(
+            msgs(1, 14, result)[..2].to_vec(),
+            End::Error(Code::InvalidArgument, "validation failed".into()),
+        ));
+        assert!(!judge(&mut m, &bad, false, status).is_pass());
+    }
 }

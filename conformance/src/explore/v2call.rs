@@ -60,7 +60,10 @@ impl RtYaml {
         line("description", &self.description);
         if self.language.is_some() || self.base_version.is_some() {
             out.push_str("base:\n");
-            for (k, v) in [("language", &self.language), ("version", &self.base_version)] {
+            for (k, v) in [
+                ("language", &self.language),
+                ("version", &self.base_version),
+            ] {
                 if let Some(v) = v {
                     out.push_str(&format!("  {k}: \"{v}\"\n"));
                 }

@@ -19,8 +19,7 @@ use tonic::transport::Channel;
 
 use super::call::{Answer, RunReq};
 use super::v2call::{
-    BuildMsg, BuildResult, End, Event, Range, RtView, Sample, V2Answer, V2Call, Validated,
-    YamlInfo,
+    BuildMsg, BuildResult, End, Event, Range, RtView, Sample, V2Answer, V2Call, Validated, YamlInfo,
 };
 use crate::cleanup::Resource;
 
@@ -61,11 +60,7 @@ async fn read<T>(
 
 /// Opens a stream and reads it: an error before any message is the call's
 /// answer.
-async fn open<T, F>(
-    opened: F,
-    wait: Duration,
-    total: Duration,
-) -> Result<(Vec<T>, End), Answer>
+async fn open<T, F>(opened: F, wait: Duration, total: Duration) -> Result<(Vec<T>, End), Answer>
 where
     F: std::future::Future<Output = Result<tonic::Response<tonic::Streaming<T>>, Status>>,
 {
@@ -144,7 +139,9 @@ fn event(e: v2::TelematicsEvent) -> Event {
 
 fn build_msg(m: v2::BuildRuntimeProgress) -> BuildMsg {
     match m.progress_type {
-        Some(ProgressType::Phase(p)) => BuildMsg::Phase(p.phase_number, p.total_phases, p.phase_name),
+        Some(ProgressType::Phase(p)) => {
+            BuildMsg::Phase(p.phase_number, p.total_phases, p.phase_name)
+        }
         Some(ProgressType::Log(l)) => BuildMsg::Log(l.level, l.message, l.timestamp),
         Some(ProgressType::Result(r)) => BuildMsg::Result(BuildResult {
             success: r.success,
@@ -258,8 +255,7 @@ pub async fn execute(channel: &Channel, call: &V2Call, prefix: &str) -> Answer {
                 .map(|(m, end)| V2Answer::Build(m.into_iter().map(build_msg).collect(), end))
         }
         V2Call::ListRuntimes => {
-            match tokio::time::timeout(CALL_TIMEOUT, rts.list_runtimes(v2::EmptyRequest {})).await
-            {
+            match tokio::time::timeout(CALL_TIMEOUT, rts.list_runtimes(v2::EmptyRequest {})).await {
                 Ok(Ok(r)) => Ok(V2Answer::Runtimes(
                     r.into_inner()
                         .runtimes

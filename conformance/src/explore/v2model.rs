@@ -18,7 +18,7 @@ use tonic::Code;
 use super::call::{Answer, Cmd, JobId, RunReq, Sched};
 use super::checks::{self, SLACK_MS, Verdict};
 use super::model::{Job, Model, Phase};
-use super::v2call::{End, Event, Range, RtYaml, Sample, V2Answer, V2Call, Validated};
+use super::v2call::{End, Event, Range, RtYaml, Sample, V2Answer, V2Call};
 
 /// The seven telematics types (JOB-TELEM-1).
 pub const TYPES: [&str; 7] = [
@@ -109,7 +109,7 @@ impl V2State {
     }
 
     /// The installed built versions of `name` (installed: `runtimes`).
-    fn versions(&self, name: &str, installed: bool) -> Vec<String> {
+    pub fn versions(&self, name: &str, installed: bool) -> Vec<String> {
         if !installed {
             return vec![];
         }
@@ -136,7 +136,7 @@ pub fn check(m: &mut Model, call: &V2Call, a: f64, b: f64, answer: &Answer) -> V
         V2Call::GetMetrics(id, r) => metrics(m, id, Some(*r), a, b, answer),
         V2Call::StreamTelem(id, types) => telem(m, id, types, None, a, b, answer),
         V2Call::GetTelem(id, types, r) => telem(m, id, types, Some(*r), a, b, answer),
-        V2Call::Validate(y) => validate(m, y, answer),
+        V2Call::Validate(y) => super::v2yaml::validate(m, y, answer),
         V2Call::Build {
             yaml,
             dry_run,
@@ -255,7 +255,14 @@ fn unknown(id: &JobId, history: bool, ids: &[&'static str], answer: &Answer) -> 
     } else {
         Verdict::fail(ids, &format!("NOT_FOUND {want:?}"))
     };
-    v.state = Some(if id.job.is_some() { "DELETED" } else { "UNKNOWN ID" }.into());
+    v.state = Some(
+        if id.job.is_some() {
+            "DELETED"
+        } else {
+            "UNKNOWN ID"
+        }
+        .into(),
+    );
     v
 }
 
@@ -374,7 +381,8 @@ fn times(m: &mut Model, j: usize, stamps: &[i64], b: f64) -> Option<String> {
 /// item seen in `range` up to the last one sent, all of them when nothing
 /// cut the answer short.
 fn keeps(seen: &[i64], got: &[i64], range: Range, complete: bool) -> Option<String> {
-    let inside = |t: i64| (range.start == 0 || t >= range.start) && (range.end == 0 || t <= range.end);
+    let inside =
+        |t: i64| (range.start == 0 || t >= range.start) && (range.end == 0 || t <= range.end);
     if let Some(t) = got.iter().find(|t| !inside(**t)) {
         return Some(format!("only timestamps within the range (got {t})"));
     }
@@ -411,7 +419,9 @@ fn metrics(
     let r = range.unwrap_or_default();
     // A negative limit: refused, whichever the node checks first when the
     // ID is bad too (the documents do not say).
-    if r.limit < 0 && matches!(answer, Answer::Error(Code::InvalidArgument, msg) if msg.contains("limit")) {
+    if r.limit < 0
+        && matches!(answer, Answer::Error(Code::InvalidArgument, msg) if msg.contains("limit"))
+    {
         return Verdict::pass(&["JOB-METRICS-3", "ALL-4"]);
     }
     let j = match target(m, id, answer, ids) {
@@ -424,7 +434,11 @@ fn metrics(
     };
     let label = m.state_label(j, a, b);
     if r.limit < 0 {
-        return bad(ids, label, "INVALID_ARGUMENT naming limit (a negative limit)");
+        return bad(
+            ids,
+            label,
+            "INVALID_ARGUMENT naming limit (a negative limit)",
+        );
     }
     let Answer::V2(V2Answer::Samples(samples, end)) = answer else {
         return bad(ids, label, "the job's samples");
@@ -479,9 +493,7 @@ fn samples_rule(
         match m.v2.interval {
             None => m.v2.interval = Some(d),
             Some(i) if (d - i).abs() > (SLACK_MS * 1e6) as i64 => {
-                return Some(format!(
-                    "samples one interval apart ({i} ns; got {d} ns)"
-                ));
+                return Some(format!("samples one interval apart ({i} ns; got {d} ns)"));
             }
             Some(_) => {}
         }
@@ -526,9 +538,8 @@ fn count_rule(m: &Model, j: usize, n: usize, whole: bool) -> Option<String> {
     let per = i as f64 / 1e6;
     let lo = ((d - SLACK_MS).max(0.0) / per).floor() as usize + 1;
     let hi = ((d + m.grace) / per).floor() as usize + 1;
-    (n < lo || n > hi).then(|| {
-        format!("{lo} to {hi} samples (a job of {d} ms, one every {per} ms; got {n})")
-    })
+    (n < lo || n > hi)
+        .then(|| format!("{lo} to {hi} samples (a job of {d} ms, one every {per} ms; got {n})"))
 }
 
 /// The types a filter keeps (JOB-TELEM-2).
@@ -586,7 +597,9 @@ fn telem(
     let r = range.unwrap_or_default();
     // A negative limit: refused, whichever the node checks first when the
     // ID is bad too (the documents do not say).
-    if r.limit < 0 && matches!(answer, Answer::Error(Code::InvalidArgument, msg) if msg.contains("limit")) {
+    if r.limit < 0
+        && matches!(answer, Answer::Error(Code::InvalidArgument, msg) if msg.contains("limit"))
+    {
         return Verdict::pass(&["JOB-TELEM-4", "ALL-4"]);
     }
     let j = match target(m, id, answer, ids) {
@@ -599,7 +612,11 @@ fn telem(
     };
     let label = m.state_label(j, a, b);
     if r.limit < 0 {
-        return bad(ids, label, "INVALID_ARGUMENT naming limit (a negative limit)");
+        return bad(
+            ids,
+            label,
+            "INVALID_ARGUMENT naming limit (a negative limit)",
+        );
     }
     let Answer::V2(V2Answer::Events(events, end)) = answer else {
         return bad(ids, label, "the job's events");
@@ -648,18 +665,17 @@ fn events_rule(
     if let Some(x) = times(m, j, &stamps, b) {
         return Some(x);
     }
-    let seen: Vec<i64> = m
-        .v2
-        .jobs
-        .get(&job.uuid)
-        .map(|f| {
-            f.events
-                .iter()
-                .filter(|(_, k)| keep.contains(&k.as_str()))
-                .map(|(t, _)| *t)
-                .collect()
-        })
-        .unwrap_or_default();
+    let seen: Vec<i64> =
+        m.v2.jobs
+            .get(&job.uuid)
+            .map(|f| {
+                f.events
+                    .iter()
+                    .filter(|(_, k)| keep.contains(&k.as_str()))
+                    .map(|(t, _)| *t)
+                    .collect()
+            })
+            .unwrap_or_default();
     if let Some(x) = keeps(&seen, &stamps, r, *end == End::Ok) {
         return Some(x);
     }
@@ -688,7 +704,9 @@ fn events_rule(
 fn own_exec(job: &Job, events: &[Event]) -> Option<String> {
     let (command, args) = job.cmd.command_args();
     let Some(e) = events.iter().find(|e| e.kind == "exec" && e.pid == 1) else {
-        return Some(format!("an exec event of the job's command {command:?} (pid 1)"));
+        return Some(format!(
+            "an exec event of the job's command {command:?} (pid 1)"
+        ));
     };
     if e.ppid != 0 {
         return Some("the job's command with ppid 0".into());
@@ -706,176 +724,279 @@ fn own_exec(job: &Job, events: &[Event]) -> Option<String> {
     }
 }
 
-/// What RT-YAML-2 says of `y`: the errors, in the order of its rules (a
-/// text that is not YAML is the one error starting `invalid YAML: `).
-pub fn yaml_errors(y: &RtYaml) -> Vec<String> {
-    if y.garbage {
-        return vec!["invalid YAML: ".into()];
-    }
-    let mut out = Vec::new();
-    let missing = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
-    match y.schema.as_deref() {
-        _ if missing(&y.schema) => out.push("schema_version is required".into()),
-        Some("1.0") => {}
-        Some(v) => out.push(format!("unsupported schema_version: {v} (expected 1.0)")),
-        None => {}
-    }
-    match y.name.as_deref() {
-        _ if missing(&y.name) => out.push("name is required".into()),
-        Some(n) if !valid_name(n) => out.push(format!("invalid name: {n}")),
-        _ => {}
-    }
-    match y.version.as_deref() {
-        _ if missing(&y.version) => out.push("version is required".into()),
-        Some(v) if !semver(v) => out.push(format!(
-            "invalid version: {v} (expected semantic version X.Y.Z)"
-        )),
-        _ => {}
-    }
-    match y.description.as_deref() {
-        _ if missing(&y.description) => out.push("description is required".into()),
-        Some(d) if d.chars().count() > 256 => out.push(format!(
-            "description too long: {} characters (max 256)",
-            d.chars().count()
-        )),
-        _ => {}
-    }
-    match y.language.as_deref() {
-        _ if missing(&y.language) => out.push("base.language is required".into()),
-        Some("python" | "java" | "node" | "go" | "rust") => {}
-        Some(l) => out.push(format!(
-            "unsupported language: {l} (supported: python, java, node, go, rust)"
-        )),
-        None => {}
-    }
-    if missing(&y.base_version) {
-        out.push("base.version is required".into());
-    }
-    for p in &y.platforms {
-        let ok = p.split_once('-').is_some_and(|(os, arch)| {
-            ["ubuntu", "rhel", "amzn"].contains(&os) && ["amd64", "arm64"].contains(&arch)
-        });
-        if !ok {
-            out.push(format!("unsupported platform: {p}"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::call::Call;
+
+    const UUID: &str = "3f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f";
+    /// Unix ms of the sequence's time 0 in these tests.
+    const EPOCH: i64 = 1_800_000_000_000;
+
+    fn req(cmd: Cmd, limits: (i32, i32, i32)) -> RunReq {
+        RunReq {
+            cmd,
+            sched: Sched::None,
+            schedule: String::new(),
+            limits,
+            cpu_cores: String::new(),
+            network: String::new(),
+            volumes: vec![],
+            runtime: String::new(),
+            env: vec![],
+            secret: vec![],
+            uploads: vec![],
+            gpu_count: 0,
         }
     }
-    if let Some(t) = &y.hooks_timeout
-        && !(t.ends_with('s') || t.ends_with('m') || t.ends_with('h'))
-    {
-        out.push(format!("invalid hooks.timeout: {t} (must end in s, m or h)"));
-    }
-    out
-}
 
-fn valid_name(n: &str) -> bool {
-    let b = n.as_bytes();
-    !b.is_empty()
-        && b.len() <= 64
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
-}
+    /// A model with one running `sleep 30` job (max_memory 64) started at 0.
+    fn model() -> Model {
+        let mut m = Model::new("cf-t-s0-", 300.0);
+        let call = Call::V2(Box::new(V2Call::Run(Box::new(req(
+            Cmd::Sleep(30_000),
+            (50, 64, 0),
+        )))));
+        let v = m.check(
+            &call,
+            0.0,
+            1.0,
+            &Answer::V2(V2Answer::Run(UUID.into(), "RUNNING".into())),
+        );
+        assert!(v.is_pass(), "{v:?}");
+        m
+    }
 
-fn semver(v: &str) -> bool {
-    let parts: Vec<&str> = v.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
-}
+    fn id() -> JobId {
+        JobId {
+            id: UUID.into(),
+            job: Some(0),
+            ambiguous: false,
+        }
+    }
 
-/// Whether `got` are the errors `want` (an `invalid YAML: ` entry matches
-/// any parser message after it).
-pub fn errors_match(want: &[String], got: &[String]) -> bool {
-    want.len() == got.len()
-        && want.iter().zip(got).all(|(w, g)| {
-            if w == "invalid YAML: " {
-                g.starts_with(w)
-            } else {
-                w == g
-            }
-        })
-}
+    /// Sample `k` of the job, one every 100 ms from time 0.
+    fn sample(k: i64) -> Sample {
+        Sample {
+            ts: (EPOCH + 100 * k) * 1_000_000,
+            uuid: UUID.into(),
+            cpu: 10.0,
+            gpu: 0.0,
+            memory: 1_000,
+            memory_limit: 64 * MIB,
+            counters: [k * 10, k * 10, k, k],
+            gpu_memory: 0,
+        }
+    }
 
-/// The warnings of RT-YAML-3 for a valid `y`.
-pub fn warnings(m: &Model, y: &RtYaml) -> Vec<String> {
-    let (Some(name), Some(version)) = (&y.name, &y.version) else {
-        return vec![];
-    };
-    let versions = m.v2.versions(name, m.runtimes.contains(name));
-    let mut out = Vec::new();
-    if versions.contains(version) {
-        out.push(format!(
-            "Runtime '{name}' version '{version}' already exists at /opt/joblet/runtimes/{name}/{version}"
-        ));
+    fn samples(v: Vec<Sample>, end: End) -> Answer {
+        Answer::V2(V2Answer::Samples(v, end))
     }
-    let others: Vec<&String> = versions.iter().filter(|v| *v != version).collect();
-    if !others.is_empty() {
-        let list: Vec<&str> = others.iter().map(|s| s.as_str()).collect();
-        out.push(format!("Other versions of '{name}' exist: [{}]", list.join(" ")));
-    }
-    out
-}
 
-fn validate(m: &mut Model, y: &RtYaml, answer: &Answer) -> Verdict {
-    let Answer::V2(V2Answer::Validated(v)) = answer else {
-        return Verdict::fail(&["RT-YAML-1"], "OK (never a gRPC error)");
-    };
-    if y.empty {
-        let ok = !v.valid
-            && v.message == "yaml_content is required"
-            && v.errors == ["yaml_content cannot be empty"];
-        return if ok {
-            Verdict::pass(&["RT-YAML-1"])
-        } else {
-            Verdict::fail(
-                &["RT-YAML-1"],
-                "OK {valid false, message \"yaml_content is required\", errors [\"yaml_content cannot be empty\"]}",
-            )
-        };
-    }
-    let errors = yaml_errors(y);
-    if !errors.is_empty() {
-        return if !v.valid && v.message == "Validation failed" && errors_match(&errors, &v.errors) {
-            Verdict::pass(&["RT-YAML-1", "RT-YAML-2", "RT-YAML-3"])
-        } else {
-            Verdict::fail(
-                &["RT-YAML-2", "RT-YAML-3"],
-                &format!("OK {{valid false, message \"Validation failed\", errors {errors:?}}}"),
-            )
-        };
-    }
-    let want = warnings(m, y);
-    let message = match want.len() {
-        0 => "YAML specification is valid".to_owned(),
-        k => format!("YAML specification is valid (with {k} warning(s))"),
-    };
-    let mut ids = vec!["RT-YAML-1", "RT-YAML-2", "RT-YAML-3"];
-    if !want.is_empty() {
-        ids.push("RT-BUILD-5");
-    }
-    if v.valid && v.message == message && v.warnings == want && spec_info_ok(y, v) {
-        Verdict::pass(&ids)
-    } else {
-        Verdict::fail(
-            &ids,
-            &format!(
-                "OK {{valid true, message {message:?}, warnings {want:?}, spec_info of the YAML}}"
-            ),
+    fn stream(m: &mut Model, a: f64, answer: &Answer) -> Verdict {
+        m.check(
+            &Call::V2(Box::new(V2Call::StreamMetrics(id()))),
+            a,
+            a + 10.0,
+            answer,
         )
     }
-}
 
-fn spec_info_ok(y: &RtYaml, v: &Validated) -> bool {
-    let s = |o: &Option<String>| o.clone().unwrap_or_default();
-    v.info.as_ref().is_some_and(|i| {
-        i.name == s(&y.name)
-            && i.version == s(&y.version)
-            && i.language == s(&y.language)
-            && i.language_version == s(&y.base_version)
-            && i.description == s(&y.description)
-            && i.pip == y.pip
-            && i.hooks == y.hooks_timeout.is_some()
-            && i.gpu == y.gpu
-    })
+    fn get(m: &mut Model, r: Range, answer: &Answer) -> Verdict {
+        m.check(
+            &Call::V2(Box::new(V2Call::GetMetrics(id(), r))),
+            300.0,
+            310.0,
+            answer,
+        )
+    }
+
+    #[test]
+    fn explore_job_metrics_1_samples_have_the_jobs_shape() {
+        let ok = samples(vec![sample(0), sample(1), sample(2)], End::Open);
+        assert!(stream(&mut model(), 250.0, &ok).is_pass());
+        // memory_limit 0 for a job with max_memory 64 (the mutant's answer).
+        let mut s = sample(0);
+        s.memory_limit = 0;
+        let v = stream(&mut model(), 250.0, &samples(vec![s], End::Open));
+        assert!(v.expected.unwrap().contains("memory_limit"));
+        // A prefix of the UUID, a counter that decreases, the first sample's
+        // counters not 0, uneven intervals.
+        let mut prefix = sample(0);
+        prefix.uuid = UUID[..8].into();
+        let mut down = sample(2);
+        down.counters[0] = 0;
+        let mut late = sample(3);
+        late.ts += 40_000_000;
+        for bad in [
+            vec![prefix],
+            vec![sample(0), sample(1), down],
+            vec![sample(1), sample(2)],
+            vec![sample(0), sample(1), sample(2), late],
+        ] {
+            let v = stream(&mut model(), 350.0, &samples(bad.clone(), End::Open));
+            assert!(!v.is_pass(), "{bad:?}");
+        }
+        // A running job that has no sample at all.
+        let v = stream(&mut model(), 250.0, &samples(vec![], End::Open));
+        assert!(!v.is_pass());
+    }
+
+    #[test]
+    fn explore_job_metrics_timestamps_fit_the_calls_windows() {
+        let mut m = model();
+        let first = samples(vec![sample(0), sample(1)], End::Open);
+        assert!(stream(&mut m, 150.0, &first).is_pass());
+        // Sample 5 (500 ms after the start) cannot have been read by 310 ms.
+        let v = stream(
+            &mut m,
+            200.0,
+            &samples((0..6).map(sample).collect(), End::Open),
+        );
+        assert!(v.expected.as_deref().unwrap_or("").contains("timestamps"), "{v:?}");
+    }
+
+    #[test]
+    fn explore_job_metrics_2_the_stream_ends_when_the_job_is_final() {
+        // A running 30 s job: OK is early, open is right.
+        let early = stream(&mut model(), 250.0, &samples(vec![sample(0)], End::Ok));
+        assert_eq!(
+            early.expected.as_deref(),
+            Some("the stream open: the job is not final")
+        );
+        let mut m = model();
+        assert!(stream(&mut m, 250.0, &samples(vec![sample(0)], End::Open)).is_pass());
+        // Once the job is seen STOPPED, the stream must end.
+        m.saw_status(0, "STOPPED", -1);
+        let open = stream(
+            &mut m,
+            260.0,
+            &samples(vec![sample(0), sample(1), sample(2)], End::Open),
+        );
+        assert!(!open.is_pass());
+        let done = stream(
+            &mut m,
+            260.0,
+            &samples(vec![sample(0), sample(1), sample(2)], End::Ok),
+        );
+        assert!(done.is_pass(), "{done:?}");
+        // An unknown job: NOT_FOUND naming it (not an empty stream).
+        let unknown = JobId {
+            id: "00000000-0000-4000-a000-000000000000".into(),
+            job: None,
+            ambiguous: false,
+        };
+        let call = Call::V2(Box::new(V2Call::StreamMetrics(unknown.clone())));
+        let v = m.check(&call, 1.0, 2.0, &samples(vec![], End::Ok));
+        assert!(!v.is_pass());
+        let nf = Answer::Error(Code::NotFound, format!("job not found: {}", unknown.id));
+        assert!(m.check(&call, 1.0, 2.0, &nf).is_pass());
+        // GetJobMetrics of it: an empty stream and OK.
+        let call = Call::V2(Box::new(V2Call::GetMetrics(unknown, Range::default())));
+        assert!(
+            m.check(&call, 1.0, 2.0, &samples(vec![], End::Ok))
+                .is_pass()
+        );
+    }
+
+    #[test]
+    fn explore_job_metrics_3_limit_range_and_the_history_kept() {
+        let mut m = model();
+        let three = samples(vec![sample(0), sample(1), sample(2)], End::Open);
+        assert!(stream(&mut m, 250.0, &three).is_pass());
+        let one = Range {
+            limit: 1,
+            ..Range::default()
+        };
+        // limit 1: the oldest only (every sample is the mutant's answer).
+        let all = samples(vec![sample(0), sample(1), sample(2)], End::Ok);
+        assert!(!get(&mut m.clone(), one, &all).is_pass());
+        assert!(get(&mut m.clone(), one, &samples(vec![sample(0)], End::Ok)).is_pass());
+        assert!(!get(&mut m.clone(), one, &samples(vec![sample(1)], End::Ok)).is_pass());
+        // A history keeps what was seen, and ends by itself.
+        assert!(
+            !get(
+                &mut m.clone(),
+                Range::default(),
+                &samples(vec![sample(0)], End::Ok)
+            )
+            .is_pass()
+        );
+        assert!(!get(&mut m.clone(), Range::default(), &three).is_pass());
+        // The range is inclusive at both ends.
+        let r = Range {
+            start: sample(1).ts,
+            end: sample(2).ts,
+            limit: 0,
+        };
+        assert!(
+            get(
+                &mut m.clone(),
+                r,
+                &samples(vec![sample(1), sample(2)], End::Ok)
+            )
+            .is_pass()
+        );
+        assert!(!get(&mut m.clone(), r, &samples(vec![sample(1)], End::Ok)).is_pass());
+        assert!(!get(&mut m, r, &all).is_pass());
+    }
+
+    fn event(k: i64, kind: &str, pid: u32) -> Event {
+        Event {
+            ts: (EPOCH + k) * 1_000_000,
+            uuid: UUID.into(),
+            kind: kind.into(),
+            data: Some(if kind == "exec" { "exec" } else { "file" }),
+            pid,
+            ppid: 0,
+            what: if kind == "exec" {
+                "/usr/bin/sleep".into()
+            } else {
+                "/work/cf-out.txt".into()
+            },
+            args: vec!["30".into()],
+            exit_code: 0,
+            operation: if kind == "file" {
+                "write".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn telem(m: &mut Model, types: &[&str], r: Range, events: Vec<Event>) -> Verdict {
+        let types = types.iter().map(|t| (*t).to_owned()).collect();
+        m.check(
+            &Call::V2(Box::new(V2Call::GetTelem(id(), types, r))),
+            300.0,
+            310.0,
+            &Answer::V2(V2Answer::Events(events, End::Ok)),
+        )
+    }
+
+    #[test]
+    fn explore_job_telem_1_2_4_types_filter_and_limit() {
+        assert_eq!(kept(&[]), TYPES.to_vec());
+        assert_eq!(kept(&["EXEC".into()]), TYPES.to_vec());
+        assert_eq!(kept(&["metrics".into()]), Vec::<&str>::new());
+        assert_eq!(kept(&["file".into(), "nope".into()]), vec!["file"]);
+        let exec = event(1, "exec", 1);
+        let file = event(2, "file", 1);
+        let r = Range::default();
+        assert!(telem(&mut model(), &[], r, vec![exec.clone(), file.clone()]).is_pass());
+        // Upper-case types, a filter not honoured, a missing exec event.
+        let mut upper = exec.clone();
+        upper.kind = "EXEC".into();
+        assert!(!telem(&mut model(), &[], r, vec![upper]).is_pass());
+        assert!(!telem(&mut model(), &["file"], r, vec![exec.clone(), file.clone()]).is_pass());
+        assert!(telem(&mut model(), &["file"], r, vec![file.clone()]).is_pass());
+        assert!(!telem(&mut model(), &[], r, vec![file.clone()]).is_pass());
+        // limit caps the whole answer (not each type).
+        let one = Range {
+            limit: 1,
+            ..Range::default()
+        };
+        assert!(!telem(&mut model(), &[], one, vec![exec.clone(), file]).is_pass());
+        assert!(telem(&mut model(), &[], one, vec![exec]).is_pass());
+    }
 }

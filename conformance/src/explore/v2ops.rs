@@ -334,7 +334,11 @@ fn run(names: &Names<'_>, op: &V2Op) -> Option<RunReq> {
         schedule: ops::schedule_text(sched),
         limits: if limits { (50, 64, 0) } else { (0, 0, 0) },
         cpu_cores: String::new(),
-        network: if none_net { "none".into() } else { String::new() },
+        network: if none_net {
+            "none".into()
+        } else {
+            String::new()
+        },
         volumes: vec![],
         runtime: runtime
             .map(|k| built_name(names.prefix, k))
@@ -375,7 +379,9 @@ pub fn resolve(op: &V2Op, names: &Names<'_>, installs: bool) -> Option<Call> {
             dry_run: *dry_run,
             verbose: *verbose,
         },
-        V2Op::Remove(k) if installs => return Some(Call::RemoveRuntime(built_name(names.prefix, *k))),
+        V2Op::Remove(k) if installs => {
+            return Some(Call::RemoveRuntime(built_name(names.prefix, *k)));
+        }
         V2Op::Build(..) | V2Op::Remove(_) => return None,
         V2Op::ListRuntimes => V2Call::ListRuntimes,
     };
@@ -391,10 +397,11 @@ mod tests {
         assert_eq!(generate(7, 50, true), generate(7, 50, true));
         assert_ne!(generate(7, 50, false), generate(8, 50, false));
         // Without v1, every operation is one a node of v2 alone serves.
-        assert!(generate(3, 200, false).iter().all(|op| matches!(
-            op,
-            Op::V2(_) | Op::Stop(_) | Op::Delete(_) | Op::Wait
-        )));
+        assert!(
+            generate(3, 200, false)
+                .iter()
+                .all(|op| matches!(op, Op::V2(_) | Op::Stop(_) | Op::Delete(_) | Op::Wait))
+        );
         // The v1 mix alone is unchanged.
         assert_eq!(ops::generate_for(5, 50, true, false), ops::generate(5, 50));
     }

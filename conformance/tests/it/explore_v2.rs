@@ -111,7 +111,13 @@ fn explore_v2_telemetry_finds_nothing_against_the_documented_mock() {
         .filter(|(c, _)| c == "StreamJobMetrics" || c == "StreamJobTelematics")
         .map(|(_, s)| s.as_str())
         .collect();
-    for state in ["RUNNING", "COMPLETED", "SCHEDULED", "UNKNOWN ID", "EMPTY ID"] {
+    for state in [
+        "RUNNING",
+        "COMPLETED",
+        "SCHEDULED",
+        "UNKNOWN ID",
+        "EMPTY ID",
+    ] {
         assert!(
             states.iter().any(|s| s.split('|').any(|p| p == state)),
             "no stream of a job {state}: {states:?}\n{}",
@@ -131,9 +137,15 @@ fn explore_kills_the_v2_telemetry_and_build_mutants() {
     // The unmutated node of v2 alone first: the budget finds nothing there.
     let clean = rt.block_on(explore_v2(mock(Api::V2, None), budget(12, 3, false)));
     if let Some(f) = &clean.finding {
-        panic!("a false alarm on a node of v2 alone:\n{}", driver::show_finding(f, 50));
+        panic!(
+            "a false alarm on a node of v2 alone:\n{}",
+            driver::show_finding(f, 50)
+        );
     }
-    assert!(clean.errors.is_empty() && clean.leaks.is_empty(), "{clean:?}");
+    assert!(
+        clean.errors.is_empty() && clean.leaks.is_empty(),
+        "{clean:?}"
+    );
     let rows: Vec<(Mutant, Option<usize>, String)> = rt.block_on(async {
         let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
         let mut tasks = tokio::task::JoinSet::new();
@@ -159,7 +171,11 @@ fn explore_kills_the_v2_telemetry_and_build_mutants() {
     let table: Vec<String> = rows
         .iter()
         .map(|(m, c, _)| match c {
-            Some(n) => format!("{:<28} {:<14} killed in {n} call(s)", m.name(), m.behaviour()),
+            Some(n) => format!(
+                "{:<28} {:<14} killed in {n} call(s)",
+                m.name(),
+                m.behaviour()
+            ),
             None => format!("{:<28} {:<14} SURVIVED", m.name(), m.behaviour()),
         })
         .collect();
@@ -173,31 +189,15 @@ fn explore_kills_the_v2_telemetry_and_build_mutants() {
     for (_, _, shown) in &rows {
         println!("{shown}");
     }
-    assert!(killed >= KILLED_AT_LEAST, "killed {killed}/{}:\n{table}", rows.len());
+    assert!(
+        killed >= KILLED_AT_LEAST,
+        "killed {killed}/{}:\n{table}",
+        rows.len()
+    );
     let long: Vec<&str> = rows
         .iter()
         .filter(|(_, c, _)| c.is_some_and(|n| n > 10))
         .map(|(m, _, _)| m.name())
         .collect();
     assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
-}
-
-#[test]
-#[ignore]
-fn tmp_soak() {
-    let seed: u64 = std::env::var("SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let n: usize = std::env::var("SOAK_N").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
-    let v1 = std::env::var("SOAK_V1").is_ok();
-    let api = if v1 { Api::Both } else { Api::V2 };
-    let mut c = budget(n, 8, v1);
-    c.seed = seed;
-    c.shrink = false;
-    let t = std::time::Instant::now();
-    let result = runtime().block_on(explore_v2(mock(api, None), c));
-    println!("{} seq {} steps in {:.1}s", result.sequences, result.steps, t.elapsed().as_secs_f64());
-    if let Some(f) = &result.finding {
-        panic!("a false alarm:\n{}", driver::show_finding(f, 50));
-    }
-    assert!(result.errors.is_empty(), "{:?}", result.errors);
-    assert!(result.leaks.is_empty(), "{:?}", result.leaks);
 }
