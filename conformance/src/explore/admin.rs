@@ -143,7 +143,7 @@ pub fn resolve(op: &Op, names: &Names<'_>, admin: &Admin) -> Option<Call> {
             let call = resolve(inner, names, admin)?;
             Some(Call::As(*who, Box::new(call)))
         }
-        Op::V2(v) => super::v2ops::resolve(v, names, admin.installs),
+        Op::V2(v) => super::v2ops::resolve(v, names.model, names.prefix, admin.installs),
         Op::Runtime(_) if !admin.installs => None,
         Op::Runtime(RtOp::Install {
             k,

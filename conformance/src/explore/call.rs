@@ -180,6 +180,8 @@ pub enum Call {
     As(super::identity::Who, Box<Call>),
     /// A v2-only call (metrics, telematics, runtime YAML and builds).
     V2(Box<super::v2call::V2Call>),
+    /// RunJob with the v2 message (answered by `job_uuid` and `status`).
+    RunJobV2(Box<RunReq>),
     /// InstallRuntimeFromLocal or its streaming form.
     Install(super::identity::Install),
     /// RemoveRuntime.
@@ -213,6 +215,7 @@ impl Call {
             Call::Wf(c) => c.rpc(),
             Call::As(_, inner) => inner.rpc(),
             Call::V2(c) => c.rpc(),
+            Call::RunJobV2(_) => "RunJob",
             Call::Install(i) if i.stream => "StreamingInstallRuntimeFromLocal",
             Call::Install(_) => "InstallRuntimeFromLocal",
             Call::RemoveRuntime(_) => "RemoveRuntime",
@@ -305,6 +308,7 @@ impl fmt::Display for Call {
             Call::Wf(c) => write!(f, "{c}"),
             Call::As(who, inner) => write!(f, "{inner} as {}", who.name()),
             Call::V2(c) => write!(f, "{c}"),
+            Call::RunJobV2(r) => write!(f, "{} (v2 message)", Call::RunJob(r.clone())),
             Call::Install(i) => write!(f, "{i}"),
             Call::RemoveRuntime(n) => write!(f, "RemoveRuntime{{runtime: {n:?}}}"),
             other => write!(f, "{}{{}}", other.rpc()),

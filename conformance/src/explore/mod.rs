@@ -15,8 +15,8 @@
 //! answers in [`wfcall`], made by [`wfexec`], and their model in
 //! [`wfmodel`]. The v2-only calls (job metrics and telematics, runtime YAML
 //! and builds) have their operations in [`v2ops`], their calls and answers
-//! in [`v2call`], made by [`v2exec`], and their model in [`v2model`],
-//! [`v2yaml`] and [`v2build`].
+//! in [`v2call`], made by [`v2exec`], and their model in [`v2model`]
+//! (over [`v2state`]), [`v2yaml`] and [`v2build`].
 
 pub mod admin;
 pub mod admin_model;
@@ -33,6 +33,7 @@ pub mod v2call;
 pub mod v2exec;
 pub mod v2model;
 pub mod v2ops;
+pub mod v2state;
 pub mod v2yaml;
 pub mod wfcall;
 pub mod wfexec;

@@ -121,7 +121,7 @@ pub struct Model {
     /// The run's workflows, in creation order.
     pub workflows: Vec<super::wfmodel::Wf>,
     /// What the v2-only calls showed ([`super::v2model`]).
-    pub v2: super::v2model::V2State,
+    pub v2: super::v2state::V2State,
 }
 
 pub use super::checks::BUILTIN_NETWORKS;
@@ -249,7 +249,10 @@ impl Model {
                     .check(inner, a, b, answer)
                     .with_ids(admin::admin_ids(*who)),
             },
-            Call::V2(c) => super::v2model::check(self, c, a, b, answer),
+            Call::V2(_) | Call::RunJobV2(_) => Verdict::fail(
+                &[],
+                "a v2 call, judged by v2model::judge (not by Model::check)",
+            ),
             Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
             Call::RemoveRuntime(n) => {
                 let v = admin::remove(&mut self.runtimes, n, answer);

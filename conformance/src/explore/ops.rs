@@ -149,12 +149,30 @@ const BAD_CORES: &[&str] = &["x", "0,0", "3-1", "99999", "-1"];
 /// `n` operations from `seed`: the v1 mix when `v1`, the v2-only
 /// operations mixed in when `v2` ([`super::v2ops::generate`]); the v1 mix
 /// alone is [`generate`]'s.
+/// Without `v1`, the v2 operations with the job calls a node that speaks
+/// v2 alone serves to every client (StopJob, DeleteJob) and pauses.
 pub fn generate_for(seed: u64, n: usize, v1: bool, v2: bool) -> Vec<Op> {
-    if v2 {
-        super::v2ops::generate(seed, n, v1)
-    } else {
-        generate(seed, n)
+    use super::v2ops::{SHARE, op as v2_op};
+    if !v2 {
+        return generate(seed, n);
     }
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let r = rng.random_range(0..100);
+            match (v1, r) {
+                (true, r) if r < SHARE => Op::V2(v2_op(&mut rng)),
+                (true, r) if r < SHARE + super::workflow::SHARE => {
+                    Op::Wf(super::workflow::op(&mut rng))
+                }
+                (true, _) => op(&mut rng),
+                (false, 0..10) => Op::Stop(job_ref(&mut rng)),
+                (false, 10..14) => Op::Delete(job_ref(&mut rng)),
+                (false, 14..16) => Op::Wait,
+                (false, _) => Op::V2(v2_op(&mut rng)),
+            }
+        })
+        .collect()
 }
 
 /// `n` operations from `seed`.
@@ -171,7 +189,7 @@ pub fn generate(seed: u64, n: usize) -> Vec<Op> {
         .collect()
 }
 
-pub(super) fn job_ref(rng: &mut StdRng) -> JobRef {
+fn job_ref(rng: &mut StdRng) -> JobRef {
     // Mostly one of the last few jobs: a reference that stays the same job
     // when the shrinking removes older operations.
     let k = if rng.random_range(0..10) < 7 {
@@ -201,7 +219,7 @@ fn pick<T: Copy>(rng: &mut StdRng, list: &[T]) -> T {
 
 /// One operation (some of its range the other identities' and the runtime
 /// installs').
-pub(super) fn op(rng: &mut StdRng) -> Op {
+fn op(rng: &mut StdRng) -> Op {
     match rng.random_range(0..110) {
         0..20 => Op::Run(Box::new(run_op(rng))),
         20..26 => Op::Run(Box::new(busy_op(rng))),
@@ -462,7 +480,7 @@ fn runtime(names: &Names<'_>, r: RtRef) -> String {
     }
 }
 
-pub(super) fn job_id(names: &Names<'_>, r: JobRef) -> Option<JobId> {
+fn job_id(names: &Names<'_>, r: JobRef) -> Option<JobId> {
     let jobs = &names.model.jobs;
     match r {
         JobRef::Nth(k) | JobRef::Prefix(k) if !jobs.is_empty() => {
@@ -597,7 +615,7 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
     })
 }
 
-pub(super) fn schedule_text(sched: Sched) -> String {
+fn schedule_text(sched: Sched) -> String {
     use chrono::{Duration, Local, SecondsFormat};
     let now = Local::now();
     match sched {
@@ -661,5 +679,25 @@ mod tests {
     fn explore_generation_is_deterministic() {
         assert_eq!(generate(7, 50), generate(7, 50));
         assert_ne!(generate(7, 50), generate(8, 50));
+    }
+
+    #[test]
+    fn explore_v2_generation_is_deterministic_and_keeps_the_v1_mix_apart() {
+        assert_eq!(
+            generate_for(7, 50, true, true),
+            generate_for(7, 50, true, true)
+        );
+        assert_ne!(
+            generate_for(7, 50, false, true),
+            generate_for(8, 50, false, true)
+        );
+        // Without v1, every operation is one a node of v2 alone serves.
+        assert!(
+            generate_for(3, 200, false, true)
+                .iter()
+                .all(|op| matches!(op, Op::V2(_) | Op::Stop(_) | Op::Delete(_) | Op::Wait))
+        );
+        // The v1 mix alone is unchanged.
+        assert_eq!(generate_for(5, 50, true, false), generate(5, 50));
     }
 }

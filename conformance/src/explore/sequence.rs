@@ -122,8 +122,11 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
             tracker.add(Resource::Workflow(u.clone()))
         }
         (Call::As(_, inner), _) => track(tracker, inner, answer),
+        (Call::RunJobV2(_), Answer::V2(super::v2call::V2Answer::Run(u, _))) if !u.is_empty() => {
+            tracker.add(Resource::Job(u.clone()))
+        }
         (Call::V2(c), _) => {
-            if let Some(r) = super::v2exec::created(c, answer) {
+            if let Some(r) = super::v2exec::created(c) {
                 tracker.add(r)
             }
         }
@@ -180,6 +183,7 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
         let answer = match &call {
             Call::Wf(w) => super::wfexec::execute(&clients, w).await,
             Call::V2(c) => super::v2exec::execute(&place.channel, c, &place.prefix).await,
+            Call::RunJobV2(r) => super::v2exec::run(&place.channel, r).await,
             _ => {
                 super::admin::execute(
                     &place.admin,
@@ -194,7 +198,7 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
         };
         let b = ms(Instant::now());
         track(&tracker, &call, &answer);
-        let verdict = model.check(&call, a, b, &answer);
+        let verdict = super::v2model::judge(&mut model, &call, a, b, &answer);
         let failed = !verdict.is_pass();
         out.steps.push(Step {
             op: i,

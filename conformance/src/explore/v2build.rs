@@ -8,8 +8,25 @@ use super::call::Answer;
 use super::checks::Verdict;
 use super::model::Model;
 use super::v2call::{BuildMsg, BuildResult, End, RtYaml, V2Answer};
-use super::v2model::PHASES;
 use super::v2yaml::{errors_match, yaml_errors};
+
+/// The 14 build phases (RT-BUILD-2).
+pub const PHASES: [&str; 14] = [
+    "Parse & Validate",
+    "Detect Platform",
+    "Check Disk Space",
+    "Validate Packages",
+    "Prepare Directories",
+    "Pre-install Hook",
+    "Install Base",
+    "Install Packages",
+    "Post-install Hook",
+    "Copy Binaries",
+    "Copy Libraries",
+    "Copy Configuration",
+    "Generate Config",
+    "Validate Build",
+];
 
 /// The log line a dry run ends with (RT-BUILD-3).
 pub const DRY_RUN_DONE: &str = "Dry run completed. No changes were made.";

@@ -7,8 +7,6 @@ use std::fmt;
 
 use tonic::Code;
 
-use super::call::{JobId, RunReq};
-
 /// A runtime YAML the explorer writes, field by field, so that the model
 /// knows which rules of RT-YAML-2 it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -91,19 +89,31 @@ impl RtYaml {
     }
 }
 
+/// The file the explorer's scripts write.
+pub const OUT_FILE: &str = "cf-out.txt";
+
+/// Which job an ID names, as the explorer meant it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The text sent.
+    pub id: String,
+    /// The model's job it designates (index in creation order), if any.
+    pub job: Option<usize>,
+    /// A prefix shared by at least two of the run's jobs.
+    pub ambiguous: bool,
+}
+
 /// A v2-only call, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum V2Call {
-    /// RunJob with the v2 message.
-    Run(Box<RunReq>),
     /// StreamJobMetrics, read for a moment.
-    StreamMetrics(JobId),
+    StreamMetrics(Target),
     /// GetJobMetrics.
-    GetMetrics(JobId, Range),
+    GetMetrics(Target, Range),
     /// StreamJobTelematics, read for a moment.
-    StreamTelem(JobId, Vec<String>),
+    StreamTelem(Target, Vec<String>),
     /// GetJobTelematics.
-    GetTelem(JobId, Vec<String>, Range),
+    GetTelem(Target, Vec<String>, Range),
     /// ValidateRuntimeYAML.
     Validate(RtYaml),
     /// BuildRuntime.
@@ -134,7 +144,6 @@ impl V2Call {
     /// The RPC's name.
     pub fn rpc(&self) -> &'static str {
         match self {
-            V2Call::Run(_) => "RunJob",
             V2Call::StreamMetrics(_) => "StreamJobMetrics",
             V2Call::GetMetrics(..) => "GetJobMetrics",
             V2Call::StreamTelem(..) => "StreamJobTelematics",
@@ -146,7 +155,7 @@ impl V2Call {
     }
 
     /// The job it names, if any.
-    pub fn job(&self) -> Option<&JobId> {
+    pub fn job(&self) -> Option<&Target> {
         match self {
             V2Call::StreamMetrics(id)
             | V2Call::GetMetrics(id, _)
@@ -157,12 +166,12 @@ impl V2Call {
     }
 }
 
-fn show_job(f: &mut fmt::Formatter<'_>, id: &JobId) -> fmt::Result {
+fn show_job(f: &mut fmt::Formatter<'_>, id: &Target) -> fmt::Result {
     write!(f, "job_uuid: {:?}", id.id)?;
     Ok(())
 }
 
-fn show_tail(f: &mut fmt::Formatter<'_>, id: &JobId) -> fmt::Result {
+fn show_tail(f: &mut fmt::Formatter<'_>, id: &Target) -> fmt::Result {
     match (id.job, id.ambiguous) {
         (_, true) => write!(f, " (a prefix of several jobs)"),
         (Some(j), false) => write!(f, " (job #{j})"),
@@ -187,23 +196,6 @@ fn show_range(f: &mut fmt::Formatter<'_>, r: &Range) -> fmt::Result {
 impl fmt::Display for V2Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            V2Call::Run(r) => {
-                let (command, args) = r.cmd.command_args();
-                write!(f, "RunJob{{command: {command:?}, args: {args:?}")?;
-                if !r.schedule.is_empty() {
-                    write!(f, ", schedule: {:?}", r.schedule)?;
-                }
-                if r.limits != (0, 0, 0) {
-                    write!(f, ", max_cpu: {}, max_memory: {}", r.limits.0, r.limits.1)?;
-                }
-                if !r.network.is_empty() {
-                    write!(f, ", network: {:?}", r.network)?;
-                }
-                if !r.runtime.is_empty() {
-                    write!(f, ", runtime: {:?}", r.runtime)?;
-                }
-                write!(f, "}} (v2 message)")
-            }
             V2Call::StreamMetrics(id) => {
                 write!(f, "StreamJobMetrics{{")?;
                 show_job(f, id)?;

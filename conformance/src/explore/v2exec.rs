@@ -173,22 +173,25 @@ fn run_request(r: &RunReq) -> v2::RunJobRequest {
     }
 }
 
+/// RunJob with the v2 message on `channel`.
+pub async fn run(channel: &Channel, req: &RunReq) -> Answer {
+    let mut jobs = JobServiceClient::new(channel.clone());
+    match tokio::time::timeout(CALL_TIMEOUT, jobs.run_job(run_request(req))).await {
+        Ok(Ok(r)) => {
+            let r = r.into_inner();
+            Answer::V2(V2Answer::Run(r.job_uuid, r.status))
+        }
+        Ok(Err(s)) => Answer::Error(s.code(), s.message().to_owned()),
+        Err(_) => timeout(),
+    }
+}
+
 /// Makes `call` on `channel`; `prefix` selects the run's own runtimes in a
 /// list.
 pub async fn execute(channel: &Channel, call: &V2Call, prefix: &str) -> Answer {
     let mut jobs = JobServiceClient::new(channel.clone());
     let mut rts = RuntimeServiceClient::new(channel.clone());
     let r: Result<V2Answer, Answer> = match call {
-        V2Call::Run(req) => {
-            match tokio::time::timeout(CALL_TIMEOUT, jobs.run_job(run_request(req))).await {
-                Ok(Ok(r)) => {
-                    let r = r.into_inner();
-                    Ok(V2Answer::Run(r.job_uuid, r.status))
-                }
-                Ok(Err(s)) => Err(Answer::Error(s.code(), s.message().to_owned())),
-                Err(_) => Err(timeout()),
-            }
-        }
         V2Call::StreamMetrics(id) => {
             let req = v2::StreamJobMetricsRequest {
                 job_uuid: id.id.clone(),
@@ -308,15 +311,11 @@ fn validated(r: v2::ValidateRuntimeYamlResponse) -> Validated {
     }
 }
 
-/// What `call`, answered `answer`, created that the cleanup removes: a job
-/// RunJob started, a runtime a build may have installed (any build of a
+/// What `call` may have created that the cleanup removes: a runtime a build may have installed (any build of a
 /// YAML with a name: removing a runtime that is not there costs nothing).
-pub fn created(call: &V2Call, answer: &Answer) -> Option<Resource> {
-    match (call, answer) {
-        (V2Call::Run(_), Answer::V2(V2Answer::Run(u, _))) if !u.is_empty() => {
-            Some(Resource::Job(u.clone()))
-        }
-        (V2Call::Build { yaml, .. }, _) => yaml
+pub fn created(call: &V2Call) -> Option<Resource> {
+    match call {
+        V2Call::Build { yaml, .. } => yaml
             .name
             .as_ref()
             .filter(|_| !yaml.empty && !yaml.garbage)

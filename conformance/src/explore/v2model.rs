@@ -11,14 +11,12 @@
 //! what was seen before, how many samples a job of a known length has, and
 //! when a stream must end (the job final) or may stay open.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use tonic::Code;
 
-use super::call::{Answer, Cmd, JobId, RunReq, Sched};
+use super::call::{Answer, Call, Cmd, RunReq, Sched};
 use super::checks::{self, SLACK_MS, Verdict};
 use super::model::{Job, Model, Phase};
-use super::v2call::{End, Event, Range, RtYaml, Sample, V2Answer, V2Call};
+use super::v2call::{End, Event, OUT_FILE, Range, Sample, Target, V2Answer, V2Call};
 
 /// The seven telematics types (JOB-TELEM-1).
 pub const TYPES: [&str; 7] = [
@@ -31,107 +29,21 @@ pub const TYPES: [&str; 7] = [
     "socket_data",
 ];
 
-/// The 14 build phases (RT-BUILD-2).
-pub const PHASES: [&str; 14] = [
-    "Parse & Validate",
-    "Detect Platform",
-    "Check Disk Space",
-    "Validate Packages",
-    "Prepare Directories",
-    "Pre-install Hook",
-    "Install Base",
-    "Install Packages",
-    "Post-install Hook",
-    "Copy Binaries",
-    "Copy Libraries",
-    "Copy Configuration",
-    "Generate Config",
-    "Validate Build",
-];
-
 const MIB: i64 = 1024 * 1024;
 
-/// What the model knows of a job beyond [`Job`].
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    /// max_cpu and max_memory (MB), when known.
-    pub limits: Option<(i32, i32)>,
-    /// Metrics timestamps seen.
-    pub samples: BTreeSet<i64>,
-    /// Telematics events seen: timestamp and type.
-    pub events: BTreeMap<i64, String>,
-}
-
-/// The v2 part of the model.
-#[derive(Debug, Clone, Default)]
-pub struct V2State {
-    /// The Unix time (ms) of the sequence's time 0, as far as the
-    /// timestamps seen tell: [lo, hi].
-    pub epoch: Option<(f64, f64)>,
-    /// The metrics interval (ns), once two samples in a row showed it.
-    pub interval: Option<i64>,
-    /// Per job UUID.
-    pub jobs: BTreeMap<String, Facts>,
-    /// The run's built runtimes, by name and version: their YAML.
-    pub built: BTreeMap<(String, String), RtYaml>,
-    /// Names built by a dry run only.
-    pub dry: BTreeSet<String>,
-}
-
-impl V2State {
-    /// Records the limits of a job RunJob started.
-    pub fn note_run(&mut self, uuid: &str, limits: (i32, i32, i32)) {
-        self.jobs.entry(uuid.to_owned()).or_default().limits = Some((limits.0, limits.1));
-    }
-
-    /// The timestamps seen of job `uuid` (telematics when `events`), in
-    /// order.
-    pub fn seen(&self, uuid: &str, events: bool) -> Vec<i64> {
-        match self.jobs.get(uuid) {
-            Some(f) if events => f.events.keys().copied().collect(),
-            Some(f) => f.samples.iter().copied().collect(),
-            None => vec![],
-        }
-    }
-
-    /// Narrows the epoch with a timestamp `ts` (ns) of something that
-    /// happened between `lo` and `hi` (ms of the sequence); false when no
-    /// epoch fits every timestamp seen.
-    pub fn stamp(&mut self, ts: i64, lo: f64, hi: f64) -> bool {
-        let t = ts as f64 / 1e6;
-        let (a, b) = (t - hi - SLACK_MS, t - lo + SLACK_MS);
-        let (a, b) = match self.epoch {
-            Some((x, y)) => (a.max(x), b.min(y)),
-            None => (a, b),
-        };
-        self.epoch = Some((a, b));
-        a <= b
-    }
-
-    /// The installed built versions of `name` (installed: `runtimes`).
-    pub fn versions(&self, name: &str, installed: bool) -> Vec<String> {
-        if !installed {
-            return vec![];
-        }
-        let mut v: Vec<String> = self
-            .built
-            .keys()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .collect();
-        v.sort_by_key(|v| version_key(v));
-        v
+/// Judges `answer` to any call of a sequence, sent at `a` and answered at
+/// `b`: the v2-only ones here, the others by [`Model::check`].
+pub fn judge(m: &mut Model, call: &Call, a: f64, b: f64, answer: &Answer) -> Verdict {
+    match call {
+        Call::V2(c) => check(m, c, a, b, answer),
+        Call::RunJobV2(req) => run(m, req, a, b, answer),
+        other => m.check(other, a, b, answer),
     }
 }
 
-fn version_key(v: &str) -> Vec<u64> {
-    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
-}
-
-/// Judges `answer` to `call`, sent at `a` and answered at `b`.
+/// Judges `answer` to the v2-only `call`, sent at `a` and answered at `b`.
 pub fn check(m: &mut Model, call: &V2Call, a: f64, b: f64, answer: &Answer) -> Verdict {
     match call {
-        V2Call::Run(req) => run(m, req, a, b, answer),
         V2Call::StreamMetrics(id) => metrics(m, id, None, a, b, answer),
         V2Call::GetMetrics(id, r) => metrics(m, id, Some(*r), a, b, answer),
         V2Call::StreamTelem(id, types) => telem(m, id, types, None, a, b, answer),
@@ -146,7 +58,7 @@ pub fn check(m: &mut Model, call: &V2Call, a: f64, b: f64, answer: &Answer) -> V
     }
 }
 
-fn run(m: &mut Model, req: &RunReq, a: f64, b: f64, answer: &Answer) -> Verdict {
+pub fn run(m: &mut Model, req: &RunReq, a: f64, b: f64, answer: &Answer) -> Verdict {
     let known = checks::Known {
         networks: &m.networks,
         volumes: &m.volumes,
@@ -211,7 +123,7 @@ fn run(m: &mut Model, req: &RunReq, a: f64, b: f64, answer: &Answer) -> Verdict 
 /// empty ID, an ambiguous prefix; unknown and deleted jobs are `Ok(None)`).
 fn target(
     m: &Model,
-    id: &JobId,
+    id: &Target,
     answer: &Answer,
     ids: &[&'static str],
 ) -> Result<Option<usize>, Verdict> {
@@ -240,7 +152,7 @@ fn target(
 
 /// A stream or history of an unknown (or deleted) job: NOT_FOUND "job not
 /// found: <id>" for a stream, an empty stream and OK for a history.
-fn unknown(id: &JobId, history: bool, ids: &[&'static str], answer: &Answer) -> Verdict {
+fn unknown(id: &Target, history: bool, ids: &[&'static str], answer: &Answer) -> Verdict {
     let want = format!("job not found: {}", id.id);
     let ok = match answer {
         Answer::Error(Code::NotFound, msg) => !history && msg == &want,
@@ -404,7 +316,7 @@ fn keeps(seen: &[i64], got: &[i64], range: Range, complete: bool) -> Option<Stri
 
 fn metrics(
     m: &mut Model,
-    id: &JobId,
+    id: &Target,
     range: Option<Range>,
     a: f64,
     b: f64,
@@ -581,7 +493,7 @@ fn event_shape(job: &Job, keep: &[&str], e: &Event) -> Option<String> {
 
 fn telem(
     m: &mut Model,
-    id: &JobId,
+    id: &Target,
     types: &[String],
     range: Option<Range>,
     a: f64,
@@ -690,11 +602,11 @@ fn events_rule(
     own_exec(&job, events).or_else(|| {
         let wrote = matches!(job.cmd, Cmd::Shell(..));
         let natural = matches!(&job.phase, Phase::Final(s, _) if s == "COMPLETED");
-        let file = events.iter().any(|e| {
-            e.kind == "file" && e.operation == "write" && e.what.ends_with(super::v2ops::OUT_FILE)
-        });
+        let file = events
+            .iter()
+            .any(|e| e.kind == "file" && e.operation == "write" && e.what.ends_with(OUT_FILE));
         (wrote && natural && keep.contains(&"file") && !file)
-            .then(|| format!("a file event: write {}", super::v2ops::OUT_FILE))
+            .then(|| format!("a file event: write {}", OUT_FILE))
     })
 }
 
@@ -727,7 +639,6 @@ fn own_exec(job: &Job, events: &[Event]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explore::call::Call;
 
     const UUID: &str = "3f2a1c4e-0d9b-4c1a-8e2f-1a2b3c4d5e6f";
     /// Unix ms of the sequence's time 0 in these tests.
@@ -753,11 +664,9 @@ mod tests {
     /// A model with one running `sleep 30` job (max_memory 64) started at 0.
     fn model() -> Model {
         let mut m = Model::new("cf-t-s0-", 300.0);
-        let call = Call::V2(Box::new(V2Call::Run(Box::new(req(
-            Cmd::Sleep(30_000),
-            (50, 64, 0),
-        )))));
-        let v = m.check(
+        let call = Call::RunJobV2(Box::new(req(Cmd::Sleep(30_000), (50, 64, 0))));
+        let v = judge(
+            &mut m,
             &call,
             0.0,
             1.0,
@@ -767,8 +676,8 @@ mod tests {
         m
     }
 
-    fn id() -> JobId {
-        JobId {
+    fn id() -> Target {
+        Target {
             id: UUID.into(),
             job: Some(0),
             ambiguous: false,
@@ -794,7 +703,8 @@ mod tests {
     }
 
     fn stream(m: &mut Model, a: f64, answer: &Answer) -> Verdict {
-        m.check(
+        judge(
+            m,
             &Call::V2(Box::new(V2Call::StreamMetrics(id()))),
             a,
             a + 10.0,
@@ -803,7 +713,8 @@ mod tests {
     }
 
     fn get(m: &mut Model, r: Range, answer: &Answer) -> Verdict {
-        m.check(
+        judge(
+            m,
             &Call::V2(Box::new(V2Call::GetMetrics(id(), r))),
             300.0,
             310.0,
@@ -853,7 +764,10 @@ mod tests {
             200.0,
             &samples((0..6).map(sample).collect(), End::Open),
         );
-        assert!(v.expected.as_deref().unwrap_or("").contains("timestamps"), "{v:?}");
+        assert!(
+            v.expected.as_deref().unwrap_or("").contains("timestamps"),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -881,22 +795,19 @@ mod tests {
         );
         assert!(done.is_pass(), "{done:?}");
         // An unknown job: NOT_FOUND naming it (not an empty stream).
-        let unknown = JobId {
+        let unknown = Target {
             id: "00000000-0000-4000-a000-000000000000".into(),
             job: None,
             ambiguous: false,
         };
         let call = Call::V2(Box::new(V2Call::StreamMetrics(unknown.clone())));
-        let v = m.check(&call, 1.0, 2.0, &samples(vec![], End::Ok));
+        let v = judge(&mut m, &call, 1.0, 2.0, &samples(vec![], End::Ok));
         assert!(!v.is_pass());
         let nf = Answer::Error(Code::NotFound, format!("job not found: {}", unknown.id));
-        assert!(m.check(&call, 1.0, 2.0, &nf).is_pass());
+        assert!(judge(&mut m, &call, 1.0, 2.0, &nf).is_pass());
         // GetJobMetrics of it: an empty stream and OK.
         let call = Call::V2(Box::new(V2Call::GetMetrics(unknown, Range::default())));
-        assert!(
-            m.check(&call, 1.0, 2.0, &samples(vec![], End::Ok))
-                .is_pass()
-        );
+        assert!(judge(&mut m, &call, 1.0, 2.0, &samples(vec![], End::Ok)).is_pass());
     }
 
     #[test]
@@ -966,7 +877,8 @@ mod tests {
 
     fn telem(m: &mut Model, types: &[&str], r: Range, events: Vec<Event>) -> Verdict {
         let types = types.iter().map(|t| (*t).to_owned()).collect();
-        m.check(
+        judge(
+            m,
             &Call::V2(Box::new(V2Call::GetTelem(id(), types, r))),
             300.0,
             310.0,

@@ -7,18 +7,25 @@
 //! that the cleanup removes them; only with runtime installs allowed, as it
 //! changes the node), their removal, and ListRuntimes with the v2 message.
 
+use rand::Rng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
-use super::call::{Call, Cmd, JobId, RunReq, Sched};
-use super::ops::{self, JobRef, Names, Op};
-use super::v2call::{Range, RtYaml, V2Call};
+use super::call::{Call, Cmd, RunReq, Sched};
+use super::model::Model;
+use super::v2call::{OUT_FILE, Range, RtYaml, Target, V2Call};
 
-/// A job a v2 operation names.
+/// A job a v2 operation names (as the other job operations name one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum V2Job {
-    /// As the other job operations name one.
-    Ref(JobRef),
+    /// The n-th most recent job of the run (0: the last; modulo their
+    /// count).
+    Nth(u16),
+    /// Its first 8 characters.
+    Prefix(u16),
+    /// A v4 UUID no job has (from these bits).
+    Unknown(u64),
+    /// A prefix shared by two of the run's jobs.
+    Ambiguous,
     /// "" (INVALID_ARGUMENT "job_uuid is required").
     Empty,
 }
@@ -108,46 +115,23 @@ pub const LANGUAGES: &[(&str, &str)] = &[
     ("rust", "1.79"),
 ];
 
-/// The file the explorer's scripts write.
-pub const OUT_FILE: &str = "cf-out.txt";
-
 /// Out of 100 operations, how many are v2 operations when the v1 ones are
 /// mixed in.
 pub const SHARE: u32 = 25;
 
-/// `n` operations from `seed`: with `v1`, the v1 mix ([`ops::generate`]'s)
-/// with v2 operations mixed in; without, the v2 operations with the job
-/// calls a node that speaks v2 serves to every client (StopJob, DeleteJob)
-/// and pauses.
-pub fn generate(seed: u64, n: usize, v1: bool) -> Vec<Op> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..n)
-        .map(|_| {
-            if v1 {
-                match rng.random_range(0..100) {
-                    r if r < SHARE => Op::V2(op(&mut rng)),
-                    r if r < SHARE + super::workflow::SHARE => {
-                        Op::Wf(super::workflow::op(&mut rng))
-                    }
-                    _ => ops::op(&mut rng),
-                }
-            } else {
-                match rng.random_range(0..100) {
-                    0..10 => Op::Stop(ops::job_ref(&mut rng)),
-                    10..14 => Op::Delete(ops::job_ref(&mut rng)),
-                    14..16 => Op::Wait,
-                    _ => Op::V2(op(&mut rng)),
-                }
-            }
-        })
-        .collect()
-}
-
 fn v2_job(rng: &mut StdRng) -> V2Job {
-    if rng.random_range(0..25) == 0 {
-        V2Job::Empty
+    // Mostly one of the last few jobs, as the other job operations.
+    let k = if rng.random_range(0..10) < 7 {
+        rng.random_range(0..3)
     } else {
-        V2Job::Ref(ops::job_ref(rng))
+        rng.random_range(0..12)
+    };
+    match rng.random_range(0..100) {
+        0..4 => V2Job::Empty,
+        4..70 => V2Job::Nth(k),
+        70..85 => V2Job::Prefix(k),
+        85..95 => V2Job::Unknown(rng.random()),
+        _ => V2Job::Ambiguous,
     }
 }
 
@@ -268,23 +252,81 @@ pub fn flawed(prefix: &str, y: &YamlOp) -> RtYaml {
     out
 }
 
-fn job(names: &Names<'_>, j: V2Job) -> Option<JobId> {
+fn job(model: &Model, j: V2Job) -> Option<Target> {
+    let jobs = &model.jobs;
+    let target = |id: String, job| Target {
+        id,
+        job,
+        ambiguous: false,
+    };
     match j {
-        V2Job::Empty => Some(JobId {
-            id: String::new(),
-            job: None,
-            ambiguous: false,
-        }),
-        V2Job::Ref(r) => ops::job_id(names, r),
+        V2Job::Empty => Some(target(String::new(), None)),
+        V2Job::Nth(_) | V2Job::Prefix(_) if jobs.is_empty() => None,
+        V2Job::Nth(k) | V2Job::Prefix(k) => {
+            let n = jobs.len() - 1 - k as usize % jobs.len();
+            let uuid = &jobs[n].uuid;
+            let id = match j {
+                V2Job::Prefix(_) => uuid[..8.min(uuid.len())].to_owned(),
+                _ => uuid.clone(),
+            };
+            Some(target(id, Some(n)))
+        }
+        V2Job::Unknown(bits) => {
+            let hex = format!("{bits:016x}{:016x}", bits.rotate_left(29) ^ 0x1b87_3593);
+            Some(target(
+                format!(
+                    "{}-{}-4{}-8{}-{}",
+                    &hex[0..8],
+                    &hex[8..12],
+                    &hex[13..16],
+                    &hex[17..20],
+                    &hex[20..32]
+                ),
+                None,
+            ))
+        }
+        V2Job::Ambiguous => {
+            let live: Vec<&str> = jobs
+                .iter()
+                .filter(|j| !j.deleted)
+                .map(|j| j.uuid.as_str())
+                .collect();
+            live.iter().enumerate().find_map(|(i, a)| {
+                let c = &a[..1];
+                live[i + 1..]
+                    .iter()
+                    .any(|b| b.starts_with(c))
+                    .then(|| Target {
+                        id: c.to_owned(),
+                        job: None,
+                        ambiguous: true,
+                    })
+            })
+        }
+    }
+}
+
+/// The schedule text of `sched` (as the v1 RunJob operations write it).
+fn schedule_text(sched: Sched) -> String {
+    use chrono::{Duration, Local, SecondsFormat};
+    let now = Local::now();
+    match sched {
+        Sched::Future(ms) if ms >= 60_000.0 => (now + Duration::milliseconds(ms as i64))
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string(),
+        Sched::Future(ms) => {
+            (now + Duration::milliseconds(ms as i64)).to_rfc3339_opts(SecondsFormat::Millis, false)
+        }
+        _ => String::new(),
     }
 }
 
 /// A range of kind `kind` over what the model has seen of job `id` (Unix
 /// ns), and `limit`.
-fn range(names: &Names<'_>, id: &JobId, kind: u8, limit: i8, events: bool) -> Range {
+fn range(model: &Model, id: &Target, kind: u8, limit: i8, events: bool) -> Range {
     let seen = id
         .job
-        .map(|j| names.model.v2.seen(&names.model.jobs[j].uuid, events))
+        .map(|j| model.v2.seen(&model.jobs[j].uuid, events))
         .unwrap_or_default();
     let at = |i: usize| seen.get(i.min(seen.len().saturating_sub(1))).copied();
     let (start, end) = match (kind, at(0)) {
@@ -301,7 +343,7 @@ fn range(names: &Names<'_>, id: &JobId, kind: u8, limit: i8, events: bool) -> Ra
     }
 }
 
-fn run(names: &Names<'_>, op: &V2Op) -> Option<RunReq> {
+fn run(prefix: &str, op: &V2Op) -> Option<RunReq> {
     let V2Op::Run {
         cmd,
         sched,
@@ -331,7 +373,7 @@ fn run(names: &Names<'_>, op: &V2Op) -> Option<RunReq> {
     Some(RunReq {
         cmd,
         sched,
-        schedule: ops::schedule_text(sched),
+        schedule: schedule_text(sched),
         limits: if limits { (50, 64, 0) } else { (0, 0, 0) },
         cpu_cores: String::new(),
         network: if none_net {
@@ -340,9 +382,7 @@ fn run(names: &Names<'_>, op: &V2Op) -> Option<RunReq> {
             String::new()
         },
         volumes: vec![],
-        runtime: runtime
-            .map(|k| built_name(names.prefix, k))
-            .unwrap_or_default(),
+        runtime: runtime.map(|k| built_name(prefix, k)).unwrap_or_default(),
         env: vec![],
         secret: vec![],
         uploads: vec![],
@@ -352,7 +392,7 @@ fn run(names: &Names<'_>, op: &V2Op) -> Option<RunReq> {
 
 /// The call `op` makes now, or `None` when it names nothing or changes the
 /// node's runtimes without `installs`.
-pub fn resolve(op: &V2Op, names: &Names<'_>, installs: bool) -> Option<Call> {
+pub fn resolve(op: &V2Op, model: &Model, prefix: &str, installs: bool) -> Option<Call> {
     let types = |f: u8| -> Vec<String> {
         FILTERS[f as usize % FILTERS.len()]
             .iter()
@@ -360,27 +400,27 @@ pub fn resolve(op: &V2Op, names: &Names<'_>, installs: bool) -> Option<Call> {
             .collect()
     };
     let call = match op {
-        V2Op::Run { .. } => V2Call::Run(Box::new(run(names, op)?)),
-        V2Op::StreamMetrics(j) => V2Call::StreamMetrics(job(names, *j)?),
+        V2Op::Run { .. } => return Some(Call::RunJobV2(Box::new(run(prefix, op)?))),
+        V2Op::StreamMetrics(j) => V2Call::StreamMetrics(job(model, *j)?),
         V2Op::GetMetrics(j, kind, limit) => {
-            let id = job(names, *j)?;
-            let r = range(names, &id, *kind, *limit, false);
+            let id = job(model, *j)?;
+            let r = range(model, &id, *kind, *limit, false);
             V2Call::GetMetrics(id, r)
         }
-        V2Op::StreamTelem(j, f) => V2Call::StreamTelem(job(names, *j)?, types(*f)),
+        V2Op::StreamTelem(j, f) => V2Call::StreamTelem(job(model, *j)?, types(*f)),
         V2Op::GetTelem(j, f, kind, limit) => {
-            let id = job(names, *j)?;
-            let r = range(names, &id, *kind, *limit, true);
+            let id = job(model, *j)?;
+            let r = range(model, &id, *kind, *limit, true);
             V2Call::GetTelem(id, types(*f), r)
         }
-        V2Op::Validate(y) => V2Call::Validate(flawed(names.prefix, y)),
+        V2Op::Validate(y) => V2Call::Validate(flawed(prefix, y)),
         V2Op::Build(y, dry_run, verbose) if installs => V2Call::Build {
-            yaml: flawed(names.prefix, y),
+            yaml: flawed(prefix, y),
             dry_run: *dry_run,
             verbose: *verbose,
         },
         V2Op::Remove(k) if installs => {
-            return Some(Call::RemoveRuntime(built_name(names.prefix, *k)));
+            return Some(Call::RemoveRuntime(built_name(prefix, *k)));
         }
         V2Op::Build(..) | V2Op::Remove(_) => return None,
         V2Op::ListRuntimes => V2Call::ListRuntimes,
@@ -391,20 +431,6 @@ pub fn resolve(op: &V2Op, names: &Names<'_>, installs: bool) -> Option<Call> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn explore_v2_generation_is_deterministic_and_keeps_the_v1_mix_apart() {
-        assert_eq!(generate(7, 50, true), generate(7, 50, true));
-        assert_ne!(generate(7, 50, false), generate(8, 50, false));
-        // Without v1, every operation is one a node of v2 alone serves.
-        assert!(
-            generate(3, 200, false)
-                .iter()
-                .all(|op| matches!(op, Op::V2(_) | Op::Stop(_) | Op::Delete(_) | Op::Wait))
-        );
-        // The v1 mix alone is unchanged.
-        assert_eq!(ops::generate_for(5, 50, true, false), ops::generate(5, 50));
-    }
 
     #[test]
     fn explore_rt_yaml_2_flawed_yamls_break_one_rule_each() {
