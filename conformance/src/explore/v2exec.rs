@@ -26,7 +26,7 @@ use crate::cleanup::Resource;
 /// The longest wait for the next message of a live stream.
 pub const LIVE_WAIT: Duration = Duration::from_millis(300);
 /// The longest read of a live stream.
-pub const LIVE_TOTAL: Duration = Duration::from_millis(500);
+pub const LIVE_TOTAL: Duration = Duration::from_millis(400);
 /// The most messages read of one stream.
 pub const MAX_ITEMS: usize = 400;
 /// The longest wait for the next message of a history or a build.

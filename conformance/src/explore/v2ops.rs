@@ -138,8 +138,8 @@ fn v2_job(rng: &mut StdRng) -> V2Job {
 fn limit(rng: &mut StdRng) -> i8 {
     match rng.random_range(0..10) {
         0 => -1,
-        1..5 => 0,
-        r => (r - 4) as i8,
+        1..4 => 0,
+        r => 1 + (r - 4) as i8 % 3,
     }
 }
 
@@ -179,7 +179,12 @@ pub fn op(rng: &mut StdRng) -> V2Op {
         44..54 => V2Op::StreamTelem(v2_job(rng), rng.random_range(0..FILTERS.len() as u8)),
         54..64 => V2Op::GetTelem(
             v2_job(rng),
-            rng.random_range(0..FILTERS.len() as u8),
+            // Often every type, so that a limit has several types to cap.
+            if rng.random_range(0..5) < 2 {
+                0
+            } else {
+                rng.random_range(0..FILTERS.len() as u8)
+            },
             rng.random_range(0..5),
             limit(rng),
         ),
