@@ -146,11 +146,10 @@ const SIZES: &[&str] = &["10MB", "1gb", "512KB", "5B"];
 const BAD_SIZES: &[&str] = &["0MB", "-5MB", "10XB", "abc", ""];
 const BAD_CORES: &[&str] = &["x", "0,0", "3-1", "99999", "-1"];
 
-/// `n` operations from `seed`: the v1 mix when `v1`, the v2-only
-/// operations mixed in when `v2` ([`super::v2ops::generate`]); the v1 mix
-/// alone is [`generate`]'s.
-/// Without `v1`, the v2 operations with the job calls a node that speaks
-/// v2 alone serves to every client (StopJob, DeleteJob) and pauses.
+/// `n` operations from `seed`: without `v2`, [`generate`]'s (the v1 mix);
+/// with it, the v2-only operations ([`super::v2ops::op`]) mixed into the v1
+/// mix when `v1`, or alone with the job calls a node that speaks v2 alone
+/// serves to every client (StopJob, DeleteJob) and pauses.
 pub fn generate_for(seed: u64, n: usize, v1: bool, v2: bool) -> Vec<Op> {
     use super::v2ops::{SHARE, op as v2_op};
     if !v2 {

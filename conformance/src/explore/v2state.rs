@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::checks::SLACK_MS;
 use super::v2call::RtYaml;
 
-/// What the model knows of a job beyond [`Job`].
+/// What the model knows of a job beyond [`super::model::Job`].
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     /// max_cpu and max_memory (MB), when known.
