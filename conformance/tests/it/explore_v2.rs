@@ -159,7 +159,13 @@ fn explore_kills_the_v2_telemetry_and_build_mutants() {
                     .as_ref()
                     .map(|f| driver::show_finding(f, 50))
                     .unwrap_or_default();
-                (i, m, r.finding.map(|f| f.calls()), shown)
+                // Killed for its behaviour: the disagreeing answer was
+                // judged against the behaviour the mutant breaks.
+                let calls = r
+                    .finding
+                    .filter(|f| f.ids().contains(&m.behaviour()))
+                    .map(|f| f.calls());
+                (i, m, calls, shown)
             });
         }
         let mut rows = vec![None; list.len()];
