@@ -128,7 +128,7 @@ fn own_runtime(names: &Names<'_>, k: u8, mine: bool) -> String {
         .model
         .runtimes
         .iter()
-        .rfind(|n| n.contains(names.prefix));
+        .rfind(|n| n.contains(names.prefix) && !super::v2ops::is_built(n));
     match installed {
         Some(n) if mine => n.clone(),
         _ => name_of(&spec_of(names.prefix, k)),
@@ -153,6 +153,9 @@ pub fn resolve(op: &Op, names: &Names<'_>, admin: &Admin) -> Option<Call> {
             }
             let call = resolve(inner, names, admin)?;
             Some(Call::As(*who, Box::new(call)))
+        }
+        Op::V2(v) => {
+            super::v2ops::resolve(v, names.model, names.prefix, admin.installs, names.local)
         }
         Op::Runtime(_) if !admin.installs => None,
         Op::Runtime(RtOp::Install {

@@ -21,6 +21,9 @@ pub enum Cmd {
     /// `cat in.txt` of an uploaded file with this content: completes at once
     /// with the content as output.
     Cat(String),
+    /// `sh -c SCRIPT`, a script that writes no output of its own (it
+    /// redirects to files) and runs this many milliseconds, then completes.
+    Shell(String, u32),
 }
 
 impl Cmd {
@@ -32,13 +35,14 @@ impl Cmd {
             Cmd::False => ("false".into(), vec![]),
             Cmd::Sleep(ms) => ("sleep".into(), vec![format!("{}", *ms as f64 / 1000.0)]),
             Cmd::Cat(_) => ("cat".into(), vec!["in.txt".into()]),
+            Cmd::Shell(script, _) => ("sh".into(), vec!["-c".into(), script.clone()]),
         }
     }
 
     /// How long it runs, in milliseconds.
     pub fn duration_ms(&self) -> f64 {
         match self {
-            Cmd::Sleep(ms) => *ms as f64,
+            Cmd::Sleep(ms) | Cmd::Shell(_, ms) => *ms as f64,
             _ => 0.0,
         }
     }
@@ -176,6 +180,10 @@ pub enum Call {
     Wf(Box<super::wfcall::WfCall>),
     /// A call made by another identity than the admin.
     As(super::identity::Who, Box<Call>),
+    /// A v2-only call (metrics, telematics, runtime YAML and builds).
+    V2(Box<super::v2call::V2Call>),
+    /// RunJob with the v2 message (answered by `job_uuid` and `status`).
+    RunJobV2(Box<RunReq>),
     /// InstallRuntimeFromLocal or its streaming form.
     Install(super::identity::Install),
     /// RemoveRuntime.
@@ -211,6 +219,8 @@ impl Call {
             Call::Wait(_) => "Wait",
             Call::Wf(c) => c.rpc(),
             Call::As(_, inner) => inner.rpc(),
+            Call::V2(c) => c.rpc(),
+            Call::RunJobV2(_) => "RunJob",
             Call::Install(i) if i.stream => "StreamingInstallRuntimeFromLocal",
             Call::Install(_) => "InstallRuntimeFromLocal",
             Call::RemoveRuntime(_) => "RemoveRuntime",
@@ -306,6 +316,8 @@ impl fmt::Display for Call {
             }
             Call::Wf(c) => write!(f, "{c}"),
             Call::As(who, inner) => write!(f, "{inner} as {}", who.name()),
+            Call::V2(c) => write!(f, "{c}"),
+            Call::RunJobV2(r) => write!(f, "{} (v2 message)", Call::RunJob(r.clone())),
             Call::Install(i) => write!(f, "{i}"),
             Call::RemoveRuntime(n) => write!(f, "RemoveRuntime{{runtime: {n:?}}}"),
             Call::ViaV2(inner) => write!(f, "{inner} (v2 message)"),
@@ -419,6 +431,8 @@ pub enum Answer {
     /// What only the v2 messages show of the node (CONTRACT-2,
     /// MON-STATUS-2, RT-LIST-2).
     Facts(super::facts::Facts),
+    /// A v2-only call's answer.
+    V2(super::v2call::V2Answer),
 }
 
 fn show_view(f: &mut fmt::Formatter<'_>, v: &JobView) -> fmt::Result {
@@ -516,6 +530,7 @@ impl fmt::Display for Answer {
             Answer::Wf(a) => write!(f, "{a}"),
             Answer::Installed(i) => write!(f, "{i}"),
             Answer::Facts(x) => write!(f, "{x}"),
+            Answer::V2(a) => write!(f, "{a}"),
         }
     }
 }

@@ -160,6 +160,29 @@ impl SeqClock {
         }
     }
 
+    /// Awaits `call`, which waits on the node's clock itself (a runtime
+    /// build's phases): on the mock's clock, moves it by `step_ms` every
+    /// couple of wall milliseconds until the call is answered.
+    pub async fn moving_during<F: std::future::Future>(
+        &mut self,
+        step_ms: u64,
+        call: F,
+    ) -> F::Output {
+        if !self.is_still() {
+            return call.await;
+        }
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                out = &mut call => return out,
+                () = tokio::time::sleep(Duration::from_millis(2)) => {
+                    // A failed move shows as the call's own timeout.
+                    let _ = self.advance(step_ms).await;
+                }
+            }
+        }
+    }
+
     async fn advance(&mut self, ms: u64) -> Result<f64, String> {
         let Kind::Mock { control, .. } = &mut self.kind else {
             return Ok(self.now());

@@ -51,6 +51,15 @@ pub struct ExploreConfig {
     /// (detected, given by `--contract`, or the embedded mock's `api`): the
     /// operations and the model follow them ([`super::contract`]).
     pub contracts: joblet_testkit::contract::Api,
+    /// Mix in the v2-only operations (job metrics and telematics, runtime
+    /// YAML, and builds when installs are allowed): for a target that
+    /// serves v2.
+    pub v2_ops: bool,
+    /// Generate the v1 operations (jobs with the v1 messages, workflows,
+    /// installs, ...); when false, only the v2 operations and the job calls
+    /// a node that speaks v2 alone serves to every client (StopJob,
+    /// DeleteJob). Only read when `v2_ops` is on.
+    pub v1_ops: bool,
 }
 
 impl ExploreConfig {
@@ -75,6 +84,8 @@ impl Default for ExploreConfig {
             admin: super::admin::Admin::default(),
             time: super::clock::TimeSource::Wall,
             contracts: joblet_testkit::contract::Api::Both,
+            v2_ops: true,
+            v1_ops: true,
         }
     }
 }
@@ -184,7 +195,13 @@ pub async fn explore(channel: Channel, config: &ExploreConfig) -> ExploreResult 
                     break;
                 }
                 let seed = config.seed.wrapping_add(i as u64);
-                let ops = super::mix::generate(seed, config.steps, config.contracts);
+                let ops = super::mix::generate(
+                    seed,
+                    config.steps,
+                    config.contracts,
+                    config.v1_ops,
+                    config.v2_ops,
+                );
                 let place = Place {
                     channel: channel.clone(),
                     cleanup: channel.clone(),

@@ -15,11 +15,12 @@ use super::ops::{JobRef, Op};
 
 /// `n` operations from `seed` for a node that serves `api`: the v1
 /// explorer's operations, adapted (the same ones as before on a v1 node).
-pub fn generate(seed: u64, n: usize, api: Api) -> Vec<Op> {
-    let ops = super::ops::generate(seed, n);
+pub fn generate(seed: u64, n: usize, api: Api, v1_ops: bool, v2_ops: bool) -> Vec<Op> {
     if !api.serves_v2() {
-        return ops;
+        return super::ops::generate(seed, n);
     }
+    // The v2-only operations (streams, YAML, builds) mixed in.
+    let ops = super::ops::generate_for(seed, n, v1_ops, v2_ops);
     // A stream of its own: the v1 operations stay those of the seed.
     let mut rng = StdRng::seed_from_u64(seed ^ 0x7632_5f6a_6f62_7321);
     ops.into_iter().map(|op| adapt(op, api, &mut rng)).collect()
@@ -97,9 +98,9 @@ mod tests {
     #[test]
     fn the_generator_follows_the_contract_contract_1_job_timeout_1() {
         let count = |ops: &[Op], f: &dyn Fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
-        let v1 = generate(3, 2_000, Api::V1);
+        let v1 = generate(3, 2_000, Api::V1, true, true);
         assert_eq!(v1, super::super::ops::generate(3, 2_000));
-        let v2 = generate(3, 2_000, Api::V2);
+        let v2 = generate(3, 2_000, Api::V2, true, false);
         assert_eq!(count(&v2, &|o| matches!(o, Op::Wf(_) | Op::Runtime(_))), 0);
         assert_eq!(
             count(
@@ -113,7 +114,7 @@ mod tests {
             &|o| matches!(o, Op::ViaV2(r, t) if matches!(**r, Op::Run(_)) && !t.is_empty()),
         );
         assert!(timed > 50, "{timed} v2 runs with a timeout");
-        let both = generate(3, 2_000, Api::Both);
+        let both = generate(3, 2_000, Api::Both, true, false);
         assert!(count(&both, &|o| matches!(o, Op::Wf(_))) > 0);
         assert!(count(&both, &|o| matches!(o, Op::ViaV2(..))) > 100);
         // Short timeouts mostly on a command that outlives them.

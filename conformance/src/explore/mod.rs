@@ -17,6 +17,10 @@
 //! the model: [`mix`] makes the operations, [`contract`] and [`timeout`]
 //! judge the v2 answers, jobs run and are read through the v2 messages
 //! too ([`wire2`], what only they show of the node in [`facts`]).
+//! [`wfmodel`]. The v2-only calls (job metrics and telematics, runtime YAML
+//! and builds) have their operations in [`v2ops`], their calls and answers
+//! in [`v2call`], made by [`v2exec`], and their model in [`v2model`]
+//! (over [`v2state`]), [`v2yaml`] and [`v2build`].
 
 pub mod admin;
 pub mod admin_model;
@@ -33,6 +37,13 @@ pub mod model;
 pub mod ops;
 pub mod sequence;
 pub mod timeout;
+pub mod v2build;
+pub mod v2call;
+pub mod v2exec;
+pub mod v2model;
+pub mod v2ops;
+pub mod v2state;
+pub mod v2yaml;
 pub mod wfcall;
 pub mod wfexec;
 pub mod wfmodel;

@@ -141,6 +141,8 @@ pub struct Model {
     pub api: joblet_testkit::contract::Api,
     /// The answer being judged came through the v2 messages.
     pub via_v2: bool,
+    /// What the v2-only calls showed ([`super::v2model`]).
+    pub v2: super::v2state::V2State,
 }
 
 pub use super::checks::BUILTIN_NETWORKS;
@@ -254,7 +256,15 @@ impl Model {
             Call::CreateVolume { name, size, kind } => self.create_volume(name, size, kind, answer),
             Call::ListVolumes => self.list_volumes(a, b, answer),
             Call::RemoveVolume(name) => self.remove_volume(name, a, b, answer),
-            Call::ListRuntimes => admin::list_runtimes(&self.prefix, &self.runtimes, answer),
+            Call::ListRuntimes => {
+                let mut v = admin::list_runtimes(&self.prefix, &self.runtimes, answer);
+                // A node of v2 alone has no installs: its own runtimes are
+                // builds (RT-BUILD-5 is v2model's).
+                if !self.api.serves_v1() {
+                    v.ids.retain(|id| *id != "RT-INSTALL-1");
+                }
+                v
+            }
             Call::GetRuntimeInfo(name) => checks::runtime_info(name, &self.runtimes, answer),
             Call::TestRuntime(name) => checks::runtime_test(name, &self.runtimes, answer),
             Call::GetSystemStatus => checks::system(answer),
@@ -276,8 +286,19 @@ impl Model {
                 };
                 super::contract::role_ids(self.api, *who, v)
             }
+            Call::V2(_) | Call::RunJobV2(_) => Verdict::fail(
+                &[],
+                "a v2 call, judged by v2model::judge (not by Model::check)",
+            ),
             Call::Install(i) => admin::install(&mut self.runtimes, i, answer),
-            Call::RemoveRuntime(n) => admin::remove(&mut self.runtimes, n, answer),
+            Call::RemoveRuntime(n) => {
+                let v = admin::remove(&mut self.runtimes, n, answer);
+                // A job not yet started on a removed runtime may not start.
+                if v.is_pass() && matches!(answer, Answer::Removed(true, _)) {
+                    self.removed(|j| &j.runtime == n);
+                }
+                v
+            }
             Call::ViaV2(inner) => match answer {
                 // The v1 rules on what both contracts show, then the v2
                 // ones on the rest.
@@ -391,6 +412,7 @@ impl Model {
                 limit: super::timeout::parse(&req.timeout).ok().flatten(),
             });
             verdict = verdict.with_ids(super::timeout::accepted_ids(&req.timeout));
+            self.v2.note_run(&view.uuid, req.limits);
             verdict.state = Some(view.status.clone());
         }
         verdict

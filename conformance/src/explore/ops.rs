@@ -128,6 +128,9 @@ pub enum Op {
     /// An operation made with the v2 messages, and the `timeout` of a
     /// RunJob ([`super::contract`]).
     ViaV2(Box<Op>, &'static str),
+    /// A v2-only operation: job metrics and telematics, runtime YAML and
+    /// builds ([`super::v2ops`]).
+    V2(super::v2ops::V2Op),
 }
 
 const WORDS: &[&str] = &["alpha", "bravo", "hello world", "x", "42", "tab\tsep"];
@@ -157,6 +160,34 @@ const SPECS: &[(&str, bool)] = &[
 const SIZES: &[&str] = &["10MB", "1gb", "512KB", "5B"];
 const BAD_SIZES: &[&str] = &["0MB", "-5MB", "10XB", "abc", ""];
 const BAD_CORES: &[&str] = &["x", "0,0", "3-1", "99999", "-1"];
+
+/// `n` operations from `seed`: without `v2`, [`generate`]'s (the v1 mix);
+/// with it, the v2-only operations ([`super::v2ops::op`]) mixed into the v1
+/// mix when `v1`, or alone with the job calls a node that speaks v2 alone
+/// serves to every client (StopJob, DeleteJob) and pauses.
+pub fn generate_for(seed: u64, n: usize, v1: bool, v2: bool) -> Vec<Op> {
+    use super::v2ops::{SHARE, op as v2_op};
+    if !v2 {
+        return generate(seed, n);
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let r = rng.random_range(0..100);
+            match (v1, r) {
+                (true, r) if r < SHARE => Op::V2(v2_op(&mut rng)),
+                (true, r) if r < SHARE + super::workflow::SHARE => {
+                    Op::Wf(super::workflow::op(&mut rng))
+                }
+                (true, _) => op(&mut rng),
+                (false, 0..10) => Op::Stop(job_ref(&mut rng)),
+                (false, 10..14) => Op::Delete(job_ref(&mut rng)),
+                (false, 14..16) => Op::Wait,
+                (false, _) => Op::V2(v2_op(&mut rng)),
+            }
+        })
+        .collect()
+}
 
 /// `n` operations from `seed`.
 pub fn generate(seed: u64, n: usize) -> Vec<Op> {
@@ -354,7 +385,7 @@ fn inner(rng: &mut StdRng, runs: bool) -> Op {
         match op(rng) {
             // Workflow calls go by the admin's channel only (their own
             // executor).
-            Op::Wait | Op::As(..) | Op::Runtime(_) | Op::Wf(_) => {}
+            Op::Wait | Op::As(..) | Op::Runtime(_) | Op::Wf(_) | Op::V2(_) => {}
             other => return other,
         }
     }
@@ -615,7 +646,7 @@ pub fn resolve(op: &Op, names: &Names<'_>) -> Option<Call> {
             }
             Call::ViaV2(Box::new(call))
         }
-        Op::As(..) | Op::Runtime(_) => return None,
+        Op::As(..) | Op::Runtime(_) | Op::V2(_) => return None,
     })
 }
 
@@ -683,5 +714,25 @@ mod tests {
     fn explore_generation_is_deterministic() {
         assert_eq!(generate(7, 50), generate(7, 50));
         assert_ne!(generate(7, 50), generate(8, 50));
+    }
+
+    #[test]
+    fn explore_v2_generation_is_deterministic_and_keeps_the_v1_mix_apart() {
+        assert_eq!(
+            generate_for(7, 50, true, true),
+            generate_for(7, 50, true, true)
+        );
+        assert_ne!(
+            generate_for(7, 50, false, true),
+            generate_for(8, 50, false, true)
+        );
+        // Without v1, every operation is one a node of v2 alone serves.
+        assert!(
+            generate_for(3, 200, false, true)
+                .iter()
+                .all(|op| matches!(op, Op::V2(_) | Op::Stop(_) | Op::Delete(_) | Op::Wait))
+        );
+        // The v1 mix alone is unchanged.
+        assert_eq!(generate_for(5, 50, true, false), generate(5, 50));
     }
 }

@@ -125,6 +125,14 @@ fn track(tracker: &Tracker, call: &Call, answer: &Answer) {
             tracker.add(Resource::Workflow(u.clone()))
         }
         (Call::As(_, inner) | Call::ViaV2(inner), _) => track(tracker, inner, answer),
+        (Call::RunJobV2(_), Answer::V2(super::v2call::V2Answer::Run(u, _))) if !u.is_empty() => {
+            tracker.add(Resource::Job(u.clone()))
+        }
+        (Call::V2(c), _) => {
+            if let Some(r) = super::v2exec::created(c) {
+                tracker.add(r)
+            }
+        }
         (Call::Install(i), _) if !i.spec.is_empty() => {
             tracker.add(Resource::Runtime(i.name.clone()))
         }
@@ -200,6 +208,14 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
             },
             Call::Wf(w) => super::wfexec::execute(&clients, w).await,
             Call::ViaV2(inner) => super::wire2::execute(&place.channel, inner, &own).await,
+            // A build's phases take the node's time: on the mock's clock,
+            // it moves while the build runs.
+            Call::V2(c) if matches!(**c, super::v2call::V2Call::Build { .. }) => {
+                let build = super::v2exec::execute(&place.channel, c, &place.prefix);
+                clock.moving_during(20, build).await
+            }
+            Call::V2(c) => super::v2exec::execute(&place.channel, c, &place.prefix).await,
+            Call::RunJobV2(r) => super::v2exec::run(&place.channel, r).await,
             _ => {
                 super::admin::execute(
                     &place.admin,
@@ -217,7 +233,7 @@ pub async fn run(ops: &[Op], place: &Place) -> Run {
             Err(e) => return clock_error(out, e, place, &tracker).await,
         };
         track(&tracker, &call, &answer);
-        let verdict = model.check(&call, a, b, &answer);
+        let verdict = super::v2model::judge(&mut model, &call, a, b, &answer);
         let failed = !verdict.is_pass();
         out.steps.push(Step {
             op: i,

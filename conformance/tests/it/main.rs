@@ -9,6 +9,7 @@ mod contract;
 mod coverage;
 mod embedded;
 mod explore;
+mod explore_v2;
 mod mutants;
 mod replay;
 mod schema;
