@@ -103,7 +103,10 @@ GetJobStatus, StopJob, CancelJob, DeleteJob, ListJobs, GetJobLogs, networks, vol
 runtimes, system status, workflows (RunWorkflow of chains, diamonds, a failing job with
 dependents, the list form, uploads given or missing; GetWorkflowStatus, GetWorkflowJobs,
 ListWorkflows, the workflows' jobs in ListJobs and GetJobStatus); ID prefixes, unknown
-IDs and invalid arguments mixed in), runs
+IDs and invalid arguments mixed in), for the contracts the target serves (--contract:
+on a node that speaks v2.5.9, jobs also through the v2 messages with timeouts, job
+metrics and telematics streams, ValidateRuntimeYAML, and BuildRuntime with
+--allow-installs; no workflows or installs on a node of v2 alone), runs
 them against the target, and checks every answer against an executable model of
 docs/behaviours.md (documented profile). Where timing decides (a job that may have
 finished), the model allows every legal answer. On the first disagreement the sequence
@@ -117,6 +120,11 @@ each sequence (leaks are reported); lists are judged on the run's own jobs, netw
 and volumes only; it never calls DeleteAllJobs. Jobs are short (echo, false, sleep
 0.05) or stopped at the end (sleep 30, schedules an hour ahead); the jobs a workflow
 started are stopped and deleted too (workflow records have no removal RPC).
+
+Time: against a node, the wall clock (pauses are sleeps; --grace is how late the node
+may be). Against the embedded mock, its manual clock, which the explorer moves (10 ms
+after each call, a whole pause at once): pauses cost nothing and what is due happens
+at exact times (--clock).
 
 Exit code: 0 when no sequence disagreed, 1 on a finding (or a leak), 2 on bad usage.";
 
