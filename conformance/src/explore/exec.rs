@@ -236,15 +236,30 @@ async fn read_logs(
     id: String,
     deadline: Duration,
 ) -> (Vec<u8>, LogEnd) {
+    let open = async move { jobs.get_job_logs(pb::GetJobLogsReq { uuid: id }).await };
+    read_chunks(open, |c: pb::DataChunk| c.payload, deadline).await
+}
+
+/// Reads the log stream that `open` opens (either contract's: `payload`
+/// takes a chunk's bytes) for at most `deadline`: the bytes, and how the
+/// stream ended (`Open` when the deadline came first).
+pub(super) async fn read_chunks<T, O, B: AsRef<[u8]>>(
+    open: O,
+    payload: impl Fn(T) -> B,
+    deadline: Duration,
+) -> (Vec<u8>, LogEnd)
+where
+    O: std::future::Future<Output = Result<tonic::Response<tonic::Streaming<T>>, Status>>,
+{
     let mut bytes = Vec::new();
     let read = async {
-        let mut stream = match jobs.get_job_logs(pb::GetJobLogsReq { uuid: id }).await {
+        let mut stream = match open.await {
             Ok(s) => s.into_inner(),
             Err(s) => return LogEnd::Error(s.code(), s.message().to_owned()),
         };
         loop {
             match stream.next().await {
-                Some(Ok(chunk)) => bytes.extend_from_slice(&chunk.payload),
+                Some(Ok(chunk)) => bytes.extend_from_slice(payload(chunk).as_ref()),
                 Some(Err(s)) => return LogEnd::Error(s.code(), s.message().to_owned()),
                 None => return LogEnd::Ok,
             }

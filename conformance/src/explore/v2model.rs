@@ -316,6 +316,49 @@ fn keeps(seen: &[i64], got: &[i64], range: Range, complete: bool) -> Option<Stri
     None
 }
 
+/// The job a metrics or telematics call names, after the rules both
+/// share: a negative limit refused naming `limit` (whichever the node
+/// checks first when the ID is bad too: the documents do not say), the ID's
+/// problems, an unknown job. `Err`: the verdict already reached.
+#[allow(clippy::too_many_arguments)]
+fn stream_job(
+    m: &Model,
+    id: &Target,
+    r: Range,
+    history: bool,
+    ids: &[&'static str],
+    a: f64,
+    b: f64,
+    answer: &Answer,
+) -> Result<(usize, String), Verdict> {
+    if r.limit < 0
+        && matches!(answer, Answer::Error(Code::InvalidArgument, msg) if msg.contains("limit"))
+    {
+        // Only a history call has a limit: `ids` is its behaviour's.
+        return Err(Verdict::pass(&[ids[0], "ALL-4"]));
+    }
+    let j = match target(m, id, answer, ids) {
+        Err(v) => return Err(v),
+        Ok(None) if r.limit < 0 => {
+            return Err(Verdict::fail(
+                ids,
+                "INVALID_ARGUMENT naming limit (a negative limit)",
+            ));
+        }
+        Ok(None) => return Err(unknown(id, history, ids, answer)),
+        Ok(Some(j)) => j,
+    };
+    let label = m.state_label(j, a, b);
+    if r.limit < 0 {
+        return Err(bad(
+            ids,
+            label,
+            "INVALID_ARGUMENT naming limit (a negative limit)",
+        ));
+    }
+    Ok((j, label))
+}
+
 fn metrics(
     m: &mut Model,
     id: &Target,
@@ -331,29 +374,10 @@ fn metrics(
         &["JOB-METRICS-2"]
     };
     let r = range.unwrap_or_default();
-    // A negative limit: refused, whichever the node checks first when the
-    // ID is bad too (the documents do not say).
-    if r.limit < 0
-        && matches!(answer, Answer::Error(Code::InvalidArgument, msg) if msg.contains("limit"))
-    {
-        return Verdict::pass(&["JOB-METRICS-3", "ALL-4"]);
-    }
-    let j = match target(m, id, answer, ids) {
+    let (j, label) = match stream_job(m, id, r, history, ids, a, b, answer) {
+        Ok(found) => found,
         Err(v) => return v,
-        Ok(None) if r.limit < 0 => {
-            return Verdict::fail(ids, "INVALID_ARGUMENT naming limit (a negative limit)");
-        }
-        Ok(None) => return unknown(id, history, ids, answer),
-        Ok(Some(j)) => j,
     };
-    let label = m.state_label(j, a, b);
-    if r.limit < 0 {
-        return bad(
-            ids,
-            label,
-            "INVALID_ARGUMENT naming limit (a negative limit)",
-        );
-    }
     let Answer::V2(V2Answer::Samples(samples, end)) = answer else {
         return bad(ids, label, "the job's samples");
     };
@@ -509,29 +533,10 @@ fn telem(
         &["JOB-TELEM-3"]
     };
     let r = range.unwrap_or_default();
-    // A negative limit: refused, whichever the node checks first when the
-    // ID is bad too (the documents do not say).
-    if r.limit < 0
-        && matches!(answer, Answer::Error(Code::InvalidArgument, msg) if msg.contains("limit"))
-    {
-        return Verdict::pass(&["JOB-TELEM-4", "ALL-4"]);
-    }
-    let j = match target(m, id, answer, ids) {
+    let (j, label) = match stream_job(m, id, r, history, ids, a, b, answer) {
+        Ok(found) => found,
         Err(v) => return v,
-        Ok(None) if r.limit < 0 => {
-            return Verdict::fail(ids, "INVALID_ARGUMENT naming limit (a negative limit)");
-        }
-        Ok(None) => return unknown(id, history, ids, answer),
-        Ok(Some(j)) => j,
     };
-    let label = m.state_label(j, a, b);
-    if r.limit < 0 {
-        return bad(
-            ids,
-            label,
-            "INVALID_ARGUMENT naming limit (a negative limit)",
-        );
-    }
     let Answer::V2(V2Answer::Events(events, end)) = answer else {
         return bad(ids, label, "the job's events");
     };

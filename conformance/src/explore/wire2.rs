@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use joblet_testkit::pb::v2 as pb;
 use joblet_testkit::pb::v2::job_service_client::JobServiceClient;
-use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 use super::call::{Answer, Call, JobView, LogEnd, RunReq};
@@ -87,24 +86,8 @@ async fn read_logs(
     id: String,
     deadline: Duration,
 ) -> (Vec<u8>, LogEnd) {
-    let mut bytes = Vec::new();
-    let read = async {
-        let mut stream = match jobs.get_job_logs(pb::GetJobLogsRequest { uuid: id }).await {
-            Ok(s) => s.into_inner(),
-            Err(s) => return LogEnd::Error(s.code(), s.message().to_owned()),
-        };
-        loop {
-            match stream.next().await {
-                Some(Ok(chunk)) => bytes.extend_from_slice(&chunk.payload),
-                Some(Err(s)) => return LogEnd::Error(s.code(), s.message().to_owned()),
-                None => return LogEnd::Ok,
-            }
-        }
-    };
-    let end = tokio::time::timeout(deadline, read)
-        .await
-        .unwrap_or(LogEnd::Open);
-    (bytes, end)
+    let open = async move { jobs.get_job_logs(pb::GetJobLogsRequest { uuid: id }).await };
+    super::exec::read_chunks(open, |c: pb::DataChunk| c.payload, deadline).await
 }
 
 /// Makes `call` with the v2 messages over `channel`; the run's own jobs

@@ -22,7 +22,7 @@ use joblet_testkit::contract::Api;
 /// kills, at least: measured 2026-12-06 (the 9 workflow mutants, the other identities, runtime installs and GPU jobs among them).
 const KILLED_AT_LEAST: usize = 68;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -151,6 +151,75 @@ fn explore_finds_nothing_against_the_documented_mock() {
     }
 }
 
+/// Explores each mutant of `list` (`at_once` at a time) with what `each`
+/// makes of it; the results in `list`'s order.
+pub(crate) fn explore_each<R, Fut>(
+    list: &[Mutant],
+    at_once: usize,
+    each: impl Fn(Mutant) -> Fut,
+) -> Vec<(Mutant, R)>
+where
+    Fut: std::future::Future<Output = R> + Send + 'static,
+    R: Send + Clone + 'static,
+{
+    runtime().block_on(async {
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(at_once));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, m) in list.iter().copied().enumerate() {
+            let semaphore = semaphore.clone();
+            let run = each(m);
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await.ok();
+                let t = std::time::Instant::now();
+                let r = run.await;
+                eprintln!("{m}: {:.1} s", t.elapsed().as_secs_f64());
+                (i, m, r)
+            });
+        }
+        let mut rows = vec![None; list.len()];
+        while let Some(Ok((i, m, r))) = tasks.join_next().await {
+            rows[i] = Some((m, r));
+        }
+        rows.into_iter().flatten().collect()
+    })
+}
+
+/// The kill table (a line per mutant: killed in N calls, or SURVIVED),
+/// printed, and how many were killed; fails when a finding is over 10
+/// calls or a mutant not `out_of_reach` survived.
+pub(crate) fn kill_table(
+    rows: &[(Mutant, Option<usize>)],
+    out_of_reach: &[&str],
+) -> (usize, String) {
+    let table: Vec<String> = rows
+        .iter()
+        .map(|(m, c)| match c {
+            Some(n) => format!(
+                "{:<28} {:<14} killed in {n} call(s)",
+                m.name(),
+                m.behaviour()
+            ),
+            None => format!("{:<28} {:<14} SURVIVED", m.name(), m.behaviour()),
+        })
+        .collect();
+    let table = table.join("\n");
+    let killed = rows.iter().filter(|(_, c)| c.is_some()).count();
+    println!("killed {killed}/{}\n{table}", rows.len());
+    let survivors: Vec<&str> = rows
+        .iter()
+        .filter(|(m, c)| c.is_none() && !out_of_reach.contains(&m.name()))
+        .map(|(m, _)| m.name())
+        .collect();
+    assert!(survivors.is_empty(), "survived: {survivors:?}\n{table}");
+    let long: Vec<&str> = rows
+        .iter()
+        .filter(|(_, c)| c.is_some_and(|n| n > 10))
+        .map(|(m, _)| m.name())
+        .collect();
+    assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
+    (killed, table)
+}
+
 /// Mutants the explorer does not reach by design: roles and TLS
 /// (it speaks as one admin), message sizes, DeleteAllJobs (never called on
 /// a shared node), GPUs (a node's GPUs are not known to the model), the
@@ -163,78 +232,34 @@ const OUT_OF_REACH: &[&str] = &[
 
 #[test]
 fn explore_kills_the_v1_mutants_with_short_findings() {
-    let rt = runtime();
     // The explorer's model is the v1 contract's; the v2 mutants are the
     // catalogue's to catch (conformance/tests/it/mutants.rs).
     let list = joblet_conformance::mutants::v1_mutants();
-    let rows: Vec<(Mutant, Option<usize>)> = rt.block_on(async {
-        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(3));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, m) in list.iter().copied().enumerate() {
-            let semaphore = semaphore.clone();
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await.ok();
-                let mock = MockConfig {
-                    mutant: Some(m),
-                    ..MockConfig::default()
-                };
-                // Those out of reach get a token budget: they survive it.
-                let sequences = if OUT_OF_REACH.contains(&m.name()) {
-                    4
-                } else {
-                    60
-                };
-                let t = std::time::Instant::now();
-                // The v1 operations and model, as before the v2 ones (the
-                // mock serves both).
-                let config = ExploreConfig {
-                    contracts: Api::V1,
-                    ..budget(sequences, 2)
-                };
-                let r = explore_mock(mock, config).await;
-                eprintln!("{m}: {:.1} s", t.elapsed().as_secs_f64());
-                (i, m, r.finding.map(|f| f.calls()))
-            });
-        }
-        let mut rows = vec![None; list.len()];
-        while let Some(Ok((i, m, calls))) = tasks.join_next().await {
-            rows[i] = Some((m, calls));
-        }
-        rows.into_iter().flatten().collect()
+    let rows = explore_each(&list, 3, |m| {
+        let mock = MockConfig {
+            mutant: Some(m),
+            ..MockConfig::default()
+        };
+        // Those out of reach get a token budget: they survive it.
+        let sequences = if OUT_OF_REACH.contains(&m.name()) {
+            4
+        } else {
+            60
+        };
+        // The v1 operations and model, as before the v2 ones (the mock
+        // serves both).
+        let config = ExploreConfig {
+            contracts: Api::V1,
+            ..budget(sequences, 2)
+        };
+        async move { explore_mock(mock, config).await.finding.map(|f| f.calls()) }
     });
-    let table: Vec<String> = rows
-        .iter()
-        .map(|(m, c)| match c {
-            Some(n) => format!(
-                "{:<28} {:<13} killed in {n} call(s)",
-                m.name(),
-                m.behaviour()
-            ),
-            None => format!("{:<28} {:<13} SURVIVED", m.name(), m.behaviour()),
-        })
-        .collect();
-    let table = table.join("\n");
-    let killed = rows.iter().filter(|(_, c)| c.is_some()).count();
-    println!("killed {killed}/{}\n{table}", rows.len());
+    let (killed, table) = kill_table(&rows, OUT_OF_REACH);
     assert!(
         killed >= KILLED_AT_LEAST,
         "killed {killed}/{}:\n{table}",
         rows.len()
     );
-    let in_reach_survivors: Vec<&str> = rows
-        .iter()
-        .filter(|(m, c)| c.is_none() && !OUT_OF_REACH.contains(&m.name()))
-        .map(|(m, _)| m.name())
-        .collect();
-    assert!(
-        in_reach_survivors.is_empty(),
-        "survived: {in_reach_survivors:?}\n{table}"
-    );
-    let long: Vec<&(Mutant, Option<usize>)> = rows
-        .iter()
-        .filter(|(_, c)| c.is_some_and(|n| n > 10))
-        .collect();
-    assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
 }
 
 #[test]
@@ -431,7 +456,6 @@ const V2_KILLED: usize = 11;
 
 #[test]
 fn explore_kills_the_v2_mutants_with_short_findings() {
-    let rt = runtime();
     let all = joblet_conformance::mutants::v2_mutants();
     let list: Vec<Mutant> = all
         .iter()
@@ -439,54 +463,25 @@ fn explore_kills_the_v2_mutants_with_short_findings() {
         .filter(|m| !V2_TELEMETRY_AND_BUILDS.contains(&m.name()))
         .collect();
     assert_eq!(all.len(), list.len() + V2_TELEMETRY_AND_BUILDS.len());
-    let rows: Vec<(Mutant, Option<usize>)> = rt.block_on(async {
-        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(3));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, m) in list.iter().copied().enumerate() {
-            let semaphore = semaphore.clone();
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await.ok();
-                let mock = MockConfig {
-                    api: Api::V2,
-                    mutant: Some(m),
-                    ..MockConfig::default()
-                };
-                // Those out of reach get a token budget: they survive it.
-                let sequences = if V2_OUT_OF_REACH.contains(&m.name()) {
-                    1
-                } else {
-                    30
-                };
-                let config = ExploreConfig {
-                    contracts: Api::V2,
-                    ..budget(sequences, 2)
-                };
-                let t = std::time::Instant::now();
-                let r = explore_mock(mock, config).await;
-                eprintln!("{m}: {:.1} s", t.elapsed().as_secs_f64());
-                (i, m, r.finding.map(|f| f.calls()))
-            });
-        }
-        let mut rows = vec![None; list.len()];
-        while let Some(Ok((i, m, calls))) = tasks.join_next().await {
-            rows[i] = Some((m, calls));
-        }
-        rows.into_iter().flatten().collect()
+    let rows = explore_each(&list, 3, |m| {
+        let mock = MockConfig {
+            api: Api::V2,
+            mutant: Some(m),
+            ..MockConfig::default()
+        };
+        // Those out of reach get a token budget: they survive it.
+        let sequences = if V2_OUT_OF_REACH.contains(&m.name()) {
+            1
+        } else {
+            30
+        };
+        let config = ExploreConfig {
+            contracts: Api::V2,
+            ..budget(sequences, 2)
+        };
+        async move { explore_mock(mock, config).await.finding.map(|f| f.calls()) }
     });
-    let table: Vec<String> = rows
-        .iter()
-        .map(|(m, c)| match c {
-            Some(n) => format!(
-                "{:<28} {:<13} killed in {n} call(s)",
-                m.name(),
-                m.behaviour()
-            ),
-            None => format!("{:<28} {:<13} SURVIVED", m.name(), m.behaviour()),
-        })
-        .collect();
-    let table = table.join("\n");
-    let killed = rows.iter().filter(|(_, c)| c.is_some()).count();
-    println!("killed {killed}/{}\n{table}", rows.len());
+    let (killed, table) = kill_table(&rows, V2_OUT_OF_REACH);
     assert_eq!(list.len(), V2_OUT_OF_REACH.len() + V2_KILLED, "{table}");
     assert_eq!(
         killed,
@@ -494,18 +489,4 @@ fn explore_kills_the_v2_mutants_with_short_findings() {
         "killed {killed}/{}:\n{table}",
         rows.len()
     );
-    let in_reach_survivors: Vec<&str> = rows
-        .iter()
-        .filter(|(m, c)| c.is_none() && !V2_OUT_OF_REACH.contains(&m.name()))
-        .map(|(m, _)| m.name())
-        .collect();
-    assert!(
-        in_reach_survivors.is_empty(),
-        "survived: {in_reach_survivors:?}\n{table}"
-    );
-    let long: Vec<&(Mutant, Option<usize>)> = rows
-        .iter()
-        .filter(|(_, c)| c.is_some_and(|n| n > 10))
-        .collect();
-    assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
 }

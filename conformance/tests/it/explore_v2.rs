@@ -14,6 +14,8 @@ use joblet_conformance::explore::explore;
 use joblet_mock::{ClockMode, MockConfig, Mutant};
 use joblet_testkit::contract::Api;
 
+use super::explore::{explore_each, kill_table, runtime};
+
 /// The test mocks' metrics interval: short, so that a job has several
 /// samples within a sequence.
 const INTERVAL: Duration = Duration::from_millis(100);
@@ -23,14 +25,6 @@ const FAMILIES: &[&str] = &["JOB-METRICS-", "JOB-TELEM-", "RT-BUILD-", "RT-YAML-
 
 /// Of those, how many the budget below kills at least: measured 2026-12-06.
 const KILLED_AT_LEAST: usize = 15;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
 
 /// Explores an embedded mock of `mock` over its plaintext listener (the
 /// admin), with builds allowed.
@@ -153,64 +147,30 @@ fn explore_kills_the_v2_telemetry_and_build_mutants() {
         clean.errors.is_empty() && clean.leaks.is_empty(),
         "{clean:?}"
     );
-    let rows: Vec<(Mutant, Option<usize>, String)> = rt.block_on(async {
-        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, m) in list.iter().copied().enumerate() {
-            let semaphore = semaphore.clone();
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await.ok();
-                let r = explore_v2(mock(Api::V2, Some(m)), budget(12, 3, false)).await;
-                let shown = r
-                    .finding
-                    .as_ref()
-                    .map(|f| driver::show_finding(f, 50))
-                    .unwrap_or_default();
-                // Killed for its behaviour: the disagreeing answer was
-                // judged against the behaviour the mutant breaks.
-                let calls = r
-                    .finding
-                    .filter(|f| f.ids().contains(&m.behaviour()))
-                    .map(|f| f.calls());
-                (i, m, calls, shown)
-            });
-        }
-        let mut rows = vec![None; list.len()];
-        while let Some(Ok((i, m, calls, shown))) = tasks.join_next().await {
-            rows[i] = Some((m, calls, shown));
-        }
-        rows.into_iter().flatten().collect()
+    let rows = explore_each(&list, 4, |m| async move {
+        let r = explore_v2(mock(Api::V2, Some(m)), budget(12, 3, false)).await;
+        let shown = r
+            .finding
+            .as_ref()
+            .map(|f| driver::show_finding(f, 50))
+            .unwrap_or_default();
+        // Killed for its behaviour: the disagreeing answer was judged
+        // against the behaviour the mutant breaks.
+        let calls = r
+            .finding
+            .filter(|f| f.ids().contains(&m.behaviour()))
+            .map(|f| f.calls());
+        (calls, shown)
     });
-    let table: Vec<String> = rows
-        .iter()
-        .map(|(m, c, _)| match c {
-            Some(n) => format!(
-                "{:<28} {:<14} killed in {n} call(s)",
-                m.name(),
-                m.behaviour()
-            ),
-            None => format!("{:<28} {:<14} SURVIVED", m.name(), m.behaviour()),
-        })
-        .collect();
-    let table = table.join("\n");
-    let killed = rows.iter().filter(|(_, c, _)| c.is_some()).count();
-    println!(
-        "killed {killed}/{} in {:.1} s\n{table}",
-        rows.len(),
-        begin.elapsed().as_secs_f64()
-    );
-    for (_, _, shown) in &rows {
+    for (_, (_, shown)) in &rows {
         println!("{shown}");
     }
+    let rows: Vec<(Mutant, Option<usize>)> = rows.into_iter().map(|(m, (c, _))| (m, c)).collect();
+    let (killed, table) = kill_table(&rows, &[]);
+    println!("in {:.1} s", begin.elapsed().as_secs_f64());
     assert!(
         killed >= KILLED_AT_LEAST,
         "killed {killed}/{}:\n{table}",
         rows.len()
     );
-    let long: Vec<&str> = rows
-        .iter()
-        .filter(|(_, c, _)| c.is_some_and(|n| n > 10))
-        .map(|(m, _, _)| m.name())
-        .collect();
-    assert!(long.is_empty(), "findings over 10 calls: {long:?}\n{table}");
 }
