@@ -275,6 +275,28 @@ fn explore_finds_a_server_v1_quirk() {
     assert!(f.calls() <= 10, "{}", driver::show_finding(&f, 50));
 }
 
+/// Against `--profile server-v2` (a v5.6 node's quirks) on a node of v2
+/// alone, the explorer finds a quirk, and cleans up after it (the node's
+/// INTERNAL "job deletion failed: job … not found" is a job gone).
+#[test]
+fn explore_finds_a_server_v2_quirk() {
+    let mock = MockConfig {
+        profile: Profile::ServerV2,
+        api: Api::V2,
+        ..MockConfig::default()
+    };
+    let config = ExploreConfig {
+        contracts: Api::V2,
+        ..budget(20, 2)
+    };
+    let result = runtime().block_on(explore_mock(mock, config));
+    let f = result
+        .finding
+        .expect("server-v2 differs from the documented model");
+    assert!(f.calls() <= 10, "{}", driver::show_finding(&f, 50));
+    assert!(result.leaks.is_empty(), "{:?}", result.leaks);
+}
+
 fn cli(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_joblet-conformance"))
         .args(args)
