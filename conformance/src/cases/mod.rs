@@ -13,7 +13,7 @@ mod monitoring;
 mod networks;
 mod runtimes;
 mod shapes;
-mod v2;
+pub(crate) mod v2;
 mod volumes;
 mod workflows;
 

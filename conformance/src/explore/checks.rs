@@ -268,6 +268,21 @@ pub fn is_job_time(s: &str) -> bool {
 /// by milliseconds.
 pub const SLACK_MS: f64 = 5.0;
 
+/// The behaviours a RunJob's arguments exercise, whichever contract's
+/// message carried them: a schedule, a network, volumes, a runtime, uploads.
+pub fn run_arg_ids(req: &RunReq) -> Vec<&'static str> {
+    [
+        (req.sched != Sched::None, "JOB-RUN-5"),
+        (!req.network.is_empty(), "JOB-RUN-6"),
+        (!req.volumes.is_empty(), "JOB-RUN-7"),
+        (!req.runtime.is_empty(), "JOB-RUN-8"),
+        (!req.uploads.is_empty(), "JOB-RUN-9"),
+    ]
+    .into_iter()
+    .filter_map(|(given, id)| given.then_some(id))
+    .collect()
+}
+
 /// JOB-RUN-1: the answer to an accepted RunJob.
 pub fn run_answer(
     req: &RunReq,
@@ -310,21 +325,7 @@ pub fn run_answer(
         return Verdict::fail(&["JOB-RUN-5", "ALL-3"], "scheduledTime set, RFC 3339");
     }
     let mut ids = vec!["JOB-RUN-1", "ALL-2"];
-    if req.sched != Sched::None {
-        ids.push("JOB-RUN-5");
-    }
-    if !req.network.is_empty() {
-        ids.push("JOB-RUN-6");
-    }
-    if !req.volumes.is_empty() {
-        ids.push("JOB-RUN-7");
-    }
-    if !req.runtime.is_empty() {
-        ids.push("JOB-RUN-8");
-    }
-    if !req.uploads.is_empty() {
-        ids.push("JOB-RUN-9");
-    }
+    ids.extend(run_arg_ids(req));
     if req.limits == (0, 0, 0) {
         ids.push("JOB-RUN-3");
     }

@@ -8,7 +8,7 @@
 use joblet_testkit::contract::Api;
 use tonic::Code;
 
-use super::call::{Answer, Call, JobView, RunReq, Sched};
+use super::call::{Answer, Call, JobView, RunReq};
 use super::checks::{self, SLACK_MS, Verdict};
 pub use super::facts::Facts;
 use super::identity::Who;
@@ -58,21 +58,7 @@ pub fn run_answer_v2(
         );
     }
     let mut ids = vec!["JOB-RUN-11", "ALL-2"];
-    if req.sched != Sched::None {
-        ids.push("JOB-RUN-5");
-    }
-    if !req.network.is_empty() {
-        ids.push("JOB-RUN-6");
-    }
-    if !req.volumes.is_empty() {
-        ids.push("JOB-RUN-7");
-    }
-    if !req.runtime.is_empty() {
-        ids.push("JOB-RUN-8");
-    }
-    if !req.uploads.is_empty() {
-        ids.push("JOB-RUN-9");
-    }
+    ids.extend(checks::run_arg_ids(req));
     Verdict::pass(&ids)
 }
 
@@ -209,7 +195,7 @@ pub fn facts(api: Api, facts: &Facts) -> (Answer, Verdict) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explore::call::Cmd;
+    use crate::explore::call::{Cmd, Sched};
 
     fn req() -> RunReq {
         RunReq {

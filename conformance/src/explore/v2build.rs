@@ -10,23 +10,8 @@ use super::model::Model;
 use super::v2call::{BuildMsg, BuildResult, End, RtYaml, V2Answer};
 use super::v2yaml::{errors_match, yaml_errors};
 
-/// The 14 build phases (RT-BUILD-2).
-pub const PHASES: [&str; 14] = [
-    "Parse & Validate",
-    "Detect Platform",
-    "Check Disk Space",
-    "Validate Packages",
-    "Prepare Directories",
-    "Pre-install Hook",
-    "Install Base",
-    "Install Packages",
-    "Post-install Hook",
-    "Copy Binaries",
-    "Copy Libraries",
-    "Copy Configuration",
-    "Generate Config",
-    "Validate Build",
-];
+/// The 14 build phases (RT-BUILD-2), as the catalogue checks them.
+pub(crate) use crate::cases::v2::runtimes::PHASES;
 
 /// The log line a dry run ends with (RT-BUILD-3).
 pub const DRY_RUN_DONE: &str = "Dry run completed. No changes were made.";
@@ -271,19 +256,7 @@ pub fn list(m: &mut Model, answer: &Answer) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn valid() -> RtYaml {
-        let some = |s: &str| Some(s.to_owned());
-        RtYaml {
-            schema: some("1.0"),
-            name: some("rt-cf-t-s0-b0"),
-            version: some("1.0.0"),
-            description: some("d"),
-            language: some("python"),
-            base_version: some("3.11"),
-            ..RtYaml::default()
-        }
-    }
+    use crate::explore::v2yaml::tests::valid;
 
     /// Phases 1 to `last` (of `total`), each with an info line, then `r`.
     fn msgs(last: i32, total: i32, r: BuildResult) -> Vec<BuildMsg> {

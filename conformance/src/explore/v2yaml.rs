@@ -187,10 +187,11 @@ fn spec_info_ok(y: &RtYaml, v: &Validated) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn valid() -> RtYaml {
+    /// A runtime YAML that keeps every rule.
+    pub(in crate::explore) fn valid() -> RtYaml {
         let some = |s: &str| Some(s.to_owned());
         RtYaml {
             schema: some("1.0"),

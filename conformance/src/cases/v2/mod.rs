@@ -8,7 +8,7 @@ mod auth;
 pub(crate) mod client;
 mod contract;
 mod jobs;
-mod runtimes;
+pub(crate) mod runtimes;
 mod telemetry;
 
 pub(crate) use auth::CASES as AUTH;

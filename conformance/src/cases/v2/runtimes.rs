@@ -257,7 +257,8 @@ fn logs(events: &[ProgressType]) -> Vec<v2::BuildLogLine> {
         .collect()
 }
 
-const PHASES: [&str; 14] = [
+/// The 14 build phases, in order (RT-BUILD-2).
+pub(crate) const PHASES: [&str; 14] = [
     "Parse & Validate",
     "Detect Platform",
     "Check Disk Space",
