@@ -124,6 +124,14 @@ async fn run_streamed(cmd: &str, args: &[&str], capacity: usize) -> (u64, [u64; 
     (total, hist, code, max_piece)
 }
 
+/// A lone `!` (found by `arbitrary_scripts_never_panic`): an empty pipeline,
+/// negated, as bash runs it.
+#[tokio::test]
+async fn a_lone_bang_is_an_empty_pipeline_negated() {
+    assert_eq!(bash("!").await, ("".into(), 1));
+    assert_eq!(bash("! ; echo after").await, ("after\n".into(), 0));
+}
+
 #[tokio::test]
 async fn echo_variants() {
     assert_eq!(

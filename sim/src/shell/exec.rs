@@ -185,7 +185,10 @@ impl<O: Output, C: Clock, W: Observer> Shell<'_, O, C, W> {
         if cond {
             self.cond_depth += 1;
         }
-        let r = if p.cmds.len() == 1 {
+        let r = if p.cmds.is_empty() {
+            // A lone `!`: an empty pipeline, which succeeds (then negated).
+            Ok(0)
+        } else if p.cmds.len() == 1 {
             self.exec_command(&p.cmds[0]).await
         } else {
             self.exec_multi(&p.cmds).await
